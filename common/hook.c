@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "hook.h"
+
+#include "domain.h"
+#include "hugepages.h"
+#include "log.h"
+#include "profile.h"
+#include "sysfs.h"
+#include "xml.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct Capability {
+        const char *name;
+        int (*prepare)(const Domain *d, const Profile *p);
+        int (*release)(const char *uuid, const char *name);
+        int (*reconnect)(const char *uuid);
+} Capability;
+
+static const Capability capabilities[] = {
+        { "hugepages", hugepages_prepare, hugepages_release, hugepages_reconnect },
+};
+
+static char *read_stdin(size_t *len)
+{
+        size_t cap = 16384, n = 0;
+        char *buf = malloc(cap + 1);
+
+        if (!buf)
+                return NULL;
+        for (;;) {
+                if (n == cap) {
+                        if (cap > XML_MAX_BYTES)
+                                break;
+                        cap *= 2;
+                        char *nb = realloc(buf, cap + 1);
+                        if (!nb) {
+                                free(buf);
+                                return NULL;
+                        }
+                        buf = nb;
+                }
+                ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        break;
+                n += (size_t) r;
+        }
+        buf[n] = '\0';
+        *len = n;
+        return buf;
+}
+
+int hook_main(int argc, char **argv)
+{
+        const Capability *cap = NULL;
+        char ident[64], err[2048];
+        Domain *d = NULL;
+        Profile *p = NULL;
+        int r = 0;
+
+        if (argc < 4) {
+                fprintf(stderr, "usage: vmprep-hook CAPABILITY DOMAIN OPERATION [SUB-OPERATION [EXTRA]] < domain.xml\n");
+                return 2;
+        }
+        for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]); i++)
+                if (strcmp(argv[1], capabilities[i].name) == 0)
+                        cap = &capabilities[i];
+        if (!cap) {
+                fprintf(stderr, "vmprep-hook: unknown capability '%s'\n", argv[1]);
+                return 2;
+        }
+        snprintf(ident, sizeof(ident), "vmprep-%s", cap->name);
+        log_open(ident, true);
+        log_set_context(argv[2]);
+        r = sysfs_init(NULL);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the kernel gateway"), 1;
+
+        const char *op = argv[3];
+        bool starting = strcmp(op, "prepare") == 0;
+        bool giving_back = strcmp(op, "release") == 0;
+        bool reconnect = strcmp(op, "reconnect") == 0;
+        if (!starting && !giving_back && !reconnect)
+                return 0; /* start, started, stopped, migrate, restore: nothing for this capability */
+
+        size_t len = 0;
+        char *xml = read_stdin(&len);
+        if (!xml) {
+                log_error("out of memory reading the domain XML");
+                return starting ? 1 : 0;
+        }
+        r = domain_parse(xml, len, &d, err, sizeof(err));
+        free(xml);
+        if (r < 0) {
+                log_error("%s", r == -EINVAL ? err : strerror(-r));
+                return starting ? 1 : 0;
+        }
+        if (!d->uuid[0]) {
+                log_error("the domain XML has no <uuid>; vmprep keys its state by UUID");
+                domain_free(d);
+                return starting ? 1 : 0;
+        }
+
+        r = profile_from_domain(d, &p, err, sizeof(err));
+        if (r < 0) {
+                log_error("%s", r == -EINVAL ? err : strerror(-r));
+                if (starting) {
+                        domain_free(d);
+                        return 1;
+                }
+                /* what the journal says can be given back without the profile */
+        }
+
+        if (starting) {
+                if (p)
+                        r = cap->prepare(d, p);
+                else
+                        r = cap->release(d->uuid, d->name); /* untagged since: leftovers only */
+        } else if (giving_back) {
+                r = cap->release(d->uuid, d->name);
+        } else {
+                r = cap->reconnect(d->uuid);
+                if (r < 0 && !error_reported(r))
+                        log_error_errno(r, "cannot check the %s journal", cap->name);
+                r = 0; /* a failing reconnect hook makes libvirt kill the VM */
+        }
+        if (r < 0 && !error_reported(r))
+                log_error_errno(r, "%s failed", op);
+
+        profile_free(p);
+        domain_free(d);
+        if (r < 0 && starting)
+                return 1;
+        return 0;
+}

@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "hugepages.h"
+
+#include "journal.h"
+#include "log.h"
+#include "sysfs.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CAP "hugepages"
+/* Compaction retries: at most this many, within this long. */
+#define COMPACT_TRIES 3
+#define COMPACT_BUDGET_MS 10000
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+void hugepages_pool_path(unsigned node, uint64_t size_kib, char *buf, size_t size)
+{
+        snprintf(buf, size, "/sys/devices/system/node/node%u/hugepages/hugepages-%llukB/nr_hugepages", node,
+                 (unsigned long long) size_kib);
+}
+
+int hugepages_host_read(HugepageHost *ret)
+{
+        char buf[4096];
+        int r;
+
+        memset(ret, 0, sizeof(*ret));
+        r = sysfs_read("/sys/devices/system/node/has_memory", buf, sizeof(buf));
+        if (r == -ENOENT)
+                r = sysfs_read("/sys/devices/system/node/online", buf, sizeof(buf));
+        if (r >= 0 && cpuset_parse(buf, &ret->nodes) < 0)
+                r = -EINVAL;
+        if (r < 0) {
+                /* no NUMA sysfs at all: one node */
+                cpuset_clear(&ret->nodes);
+                cpuset_set(&ret->nodes, 0);
+        }
+
+        char *meminfo = NULL;
+        r = sysfs_read_alloc("/proc/meminfo", 1 << 20, &meminfo, NULL);
+        if (r < 0)
+                return log_error_errno(r, "cannot read /proc/meminfo");
+        const char *h = strstr(meminfo, "Hugepagesize:");
+        unsigned long long kib = 0;
+        if (h && sscanf(h, "Hugepagesize: %llu kB", &kib) == 1)
+                ret->default_size_kib = kib;
+        free(meminfo);
+        if (!ret->default_size_kib) {
+                log_error("/proc/meminfo has no Hugepagesize: this kernel has no hugetlbfs support");
+                return -VMPREP_EREPORTED;
+        }
+        return 0;
+}
+
+/* One slice of guest memory and where it may live. */
+typedef struct Slice {
+        uint64_t kib;
+        uint64_t size_kib;
+        CpuSet nodes;
+        const char *mode;
+        char origin[96]; /* for messages */
+} Slice;
+
+static int add_need(HugepageNeed **arr, size_t *n, unsigned node, uint64_t size_kib, uint64_t pages)
+{
+        if (pages == 0)
+                return 0;
+        for (size_t i = 0; i < *n; i++)
+                if ((*arr)[i].node == node && (*arr)[i].size_kib == size_kib) {
+                        (*arr)[i].pages += pages;
+                        return 0;
+                }
+        HugepageNeed *a = realloc(*arr, (*n + 1) * sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        *arr = a;
+        a[*n] = (HugepageNeed){ node, size_kib, pages };
+        (*n)++;
+        return 0;
+}
+
+/* Page size of a guest cell (or of the whole VM when cell < 0). */
+static int page_size_for(const Domain *d, int cell, const HugepageHost *host, uint64_t *ret, char *err,
+                         size_t errlen)
+{
+        uint64_t size = 0;
+
+        for (size_t i = 0; i < d->n_pages; i++) {
+                const DomainPage *pg = &d->pages[i];
+                if (!pg->has_nodeset) {
+                        if (!size)
+                                size = pg->size_kib;
+                } else if (cell >= 0 ? cpuset_isset(&pg->nodeset, (unsigned) cell) : cpuset_isset(&pg->nodeset, 0)) {
+                        size = pg->size_kib; /* a page naming the cell wins over the default one */
+                        break;
+                }
+        }
+        if (!size)
+                size = host->default_size_kib;
+        if (size < 2048 && size != 0)
+                return fail(err, errlen, "<memoryBacking><hugepages><page size='%llu' unit='KiB'>: %llu KiB is the "
+                            "normal page size, not a huge page", (unsigned long long) size, (unsigned long long) size);
+        *ret = size;
+        return 0;
+}
+
+static void size_xml(uint64_t kib, char *buf, size_t size)
+{
+        snprintf(buf, size, "<memoryBacking><hugepages><page size='%llu' unit='KiB'/></hugepages></memoryBacking>",
+                 (unsigned long long) kib);
+}
+
+int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host, HugepageNeed **ret,
+                     size_t *n, char *err, size_t errlen)
+{
+        const ProfileElem *e = profile_elem(p, "hugepages");
+        bool asked = profile_enabled(p, "hugepages");
+        uint64_t profile_size = 0;
+        bool profile_nodes = false;
+        CpuSet pnodes;
+        Slice *slices = NULL;
+        size_t n_slices = 0;
+        HugepageNeed *needs = NULL;
+        size_t n_needs = 0;
+        char buf[256], want[64];
+        int r = 0;
+
+        *ret = NULL;
+        *n = 0;
+        if (!d->hugepages && !asked)
+                return 0;
+        if (e && !asked)
+                return 0; /* enabled="no": the administrator manages the pool */
+        if (e && profile_attr(e, "size"))
+                parse_size_kib(profile_attr(e, "size"), NULL, "KiB", &profile_size);
+        if (e && profile_attr(e, "nodes") && strcmp(profile_attr(e, "nodes"), "auto") != 0) {
+                cpuset_parse(profile_attr(e, "nodes"), &pnodes);
+                profile_nodes = true;
+        }
+        if (!d->hugepages) {
+                size_xml(profile_size ? profile_size : host->default_size_kib, buf, sizeof(buf));
+                return fail(err, errlen,
+                            "the vmprep profile asks for hugepages, but the domain has no "
+                            "<memoryBacking><hugepages/></memoryBacking>, so QEMU would never use them; "
+                            "add %s to the domain (virsh edit %s), or set <vmprep:hugepages enabled='no'/>",
+                            buf, d->name);
+        }
+        if (d->memory_kib == 0)
+                return fail(err, errlen, "the domain has hugepage backing but no <memory> size");
+        if (profile_nodes) {
+                CpuSet bad = pnodes;
+                cpuset_andnot(&bad, &host->nodes);
+                if (!cpuset_empty(&bad)) {
+                        char b[64], h[64];
+                        cpuset_format(&bad, b, sizeof(b));
+                        cpuset_format(&host->nodes, h, sizeof(h));
+                        return fail(err, errlen, "<vmprep:hugepages nodes='%s'>: node %s has no memory on this host "
+                                    "(nodes with memory: %s)", profile_attr(e, "nodes"), b, h);
+                }
+        }
+
+        /* Slices: one per guest NUMA cell, or the whole VM. */
+        size_t count = d->n_cells ? d->n_cells : 1;
+        slices = calloc(count, sizeof(*slices));
+        if (!slices)
+                return -ENOMEM;
+        n_slices = count;
+        for (size_t i = 0; i < count; i++) {
+                Slice *s = &slices[i];
+                int cell = d->n_cells ? (int) d->cells[i].id : -1;
+                s->kib = d->n_cells ? d->cells[i].memory_kib : d->memory_kib;
+                if (cell >= 0)
+                        snprintf(s->origin, sizeof(s->origin), "guest cell %d", cell);
+                else
+                        snprintf(s->origin, sizeof(s->origin), "the VM");
+                r = page_size_for(d, cell, host, &s->size_kib, err, errlen);
+                if (r < 0)
+                        goto out;
+                if (profile_size && profile_size != s->size_kib) {
+                        char have[64];
+                        format_size_kib(profile_size, want, sizeof(want));
+                        format_size_kib(s->size_kib, have, sizeof(have));
+                        size_xml(profile_size, buf, sizeof(buf));
+                        r = fail(err, errlen,
+                                 "<vmprep:hugepages size='%s'>: the domain backs %s with %s pages, so QEMU would not "
+                                 "use %s pages; make the domain say %s, or drop size= from the profile",
+                                 profile_attr(e, "size"), s->origin, have, want, buf);
+                        goto out;
+                }
+
+                /* Where: memnode for this cell, else numatune memory, else the profile, else any node. */
+                const DomainMemnode *mn = NULL;
+                for (size_t k = 0; cell >= 0 && k < d->n_memnodes; k++)
+                        if (d->memnodes[k].cellid == (unsigned) cell)
+                                mn = &d->memnodes[k];
+                bool placed = false;
+                if (mn) {
+                        s->nodes = mn->nodeset;
+                        s->mode = mn->mode;
+                        placed = true;
+                } else if (d->has_numatune && !d->numatune_auto) {
+                        s->nodes = d->numatune_nodeset;
+                        s->mode = d->numatune_mode;
+                        placed = true;
+                }
+                if (placed && profile_nodes && !cpuset_equal(&s->nodes, &pnodes)) {
+                        char a[64], b[64];
+                        cpuset_format(&s->nodes, a, sizeof(a));
+                        cpuset_format(&pnodes, b, sizeof(b));
+                        r = fail(err, errlen, "<vmprep:hugepages nodes='%s'>: the domain's <numatune> places %s on "
+                                 "node(s) %s; drop nodes= from the profile or make them agree", b, s->origin, a);
+                        goto out;
+                }
+                if (!placed) {
+                        s->nodes = profile_nodes ? pnodes : host->nodes;
+                        s->mode = "any";
+                }
+                CpuSet bad = s->nodes;
+                cpuset_andnot(&bad, &host->nodes);
+                if (!cpuset_empty(&bad)) {
+                        char a[64], h[64];
+                        cpuset_format(&bad, a, sizeof(a));
+                        cpuset_format(&host->nodes, h, sizeof(h));
+                        r = fail(err, errlen, "<numatune> places %s on node %s, which has no memory on this host "
+                                 "(nodes with memory: %s)", s->origin, a, h);
+                        goto out;
+                }
+        }
+
+        /* Pages: round each slice up to whole pages, spread evenly over its
+         * nodes (interleave does exactly that; for a bind to several nodes
+         * any of them may serve, so each gets its share). */
+        for (size_t i = 0; i < n_slices; i++) {
+                Slice *s = &slices[i];
+                uint64_t pages = s->kib / s->size_kib + (s->kib % s->size_kib ? 1 : 0);
+                unsigned k = cpuset_count(&s->nodes), idx = 0;
+                for (int node = cpuset_next(&s->nodes, 0); node >= 0; node = cpuset_next(&s->nodes, (unsigned) node + 1)) {
+                        uint64_t share = pages / k + (idx < pages % k ? 1 : 0);
+                        idx++;
+                        r = add_need(&needs, &n_needs, (unsigned) node, s->size_kib, share);
+                        if (r < 0)
+                                goto out;
+                }
+        }
+        *ret = needs;
+        *n = n_needs;
+        needs = NULL;
+out:
+        free(needs);
+        free(slices);
+        return r;
+}
+
+static int derive_for_host(const Domain *d, const Profile *p, HugepageNeed **needs, size_t *n, char *err,
+                           size_t errlen)
+{
+        HugepageHost host;
+        int r = hugepages_host_read(&host);
+        if (r < 0)
+                return r;
+        return hugepages_derive(d, p, &host, needs, n, err, errlen);
+}
+
+int hugepages_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen)
+{
+        HugepageNeed *needs = NULL;
+        size_t n = 0;
+        int r = derive_for_host(d, p, &needs, &n, err, errlen);
+
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                PlanStep s = { .kind = STEP_ADD };
+                uint64_t cur = 0;
+                char size[32];
+                snprintf(s.cap, sizeof(s.cap), CAP);
+                snprintf(s.resource, sizeof(s.resource), "hugepages/node%u/%llukB", needs[i].node,
+                         (unsigned long long) needs[i].size_kib);
+                hugepages_pool_path(needs[i].node, needs[i].size_kib, s.path, sizeof(s.path));
+                if (sysfs_read_u64(s.path, &cur) < 0) {
+                        format_size_kib(needs[i].size_kib, size, sizeof(size));
+                        r = fail(err, errlen, "this host has no %s hugepage pool on node %u (%s is missing)", size,
+                                 needs[i].node, s.path);
+                        break;
+                }
+                snprintf(s.old, sizeof(s.old), "%llu", (unsigned long long) cur);
+                snprintf(s.new_, sizeof(s.new_), "%llu", (unsigned long long) (cur + needs[i].pages));
+                s.delta = (int64_t) needs[i].pages;
+                format_size_kib(needs[i].size_kib, size, sizeof(size));
+                snprintf(s.why, sizeof(s.why), "%s needs %llu x %s pages on node %u", d->name,
+                         (unsigned long long) needs[i].pages, size, needs[i].node);
+                r = plan_add(plan, &s);
+        }
+        free(needs);
+        return r;
+}
+
+static long elapsed_ms(const struct timespec *start)
+{
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* "order 9: 12 blocks, order 10: 3 blocks" for a node, from /proc/buddyinfo:
+ *   Node 0, zone   Normal   1024  512 ...   (free blocks of order 0, 1, ...) */
+static void describe_fragmentation(unsigned node, uint64_t size_kib, char *buf, size_t size)
+{
+        char *text = NULL;
+        unsigned long long blocks[64] = { 0 };
+        int max_order = -1;
+
+        buf[0] = '\0';
+        if (sysfs_read_alloc("/proc/buddyinfo", 1 << 20, &text, NULL) < 0)
+                return;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                unsigned n;
+                int off = 0;
+                if (sscanf(line, "Node %u, zone %*s%n", &n, &off) < 1 || off == 0 || n != node)
+                        continue;
+                char *p = line + off, *end;
+                for (int o = 0; o < 64; o++) {
+                        unsigned long long v = strtoull(p, &end, 10);
+                        if (end == p)
+                                break;
+                        blocks[o] += v;
+                        if (o > max_order)
+                                max_order = o;
+                        p = end;
+                }
+        }
+        free(text);
+        if (max_order < 0)
+                return;
+        int order = 0;
+        while ((UINT64_C(4) << order) < size_kib && order < 63)
+                order++;
+        if (order > max_order) {
+                char big[32];
+                format_size_kib(UINT64_C(4) << max_order, big, sizeof(big));
+                snprintf(buf, size, "; the largest free block the buddy allocator tracks is %s, so these pages "
+                         "need contiguous memory only compaction or CMA can make", big);
+                return;
+        }
+        unsigned long long possible = 0;
+        for (int o = order; o <= max_order; o++)
+                possible += blocks[o] << (o - order);
+        size_t len = (size_t) snprintf(buf, size, "; /proc/buddyinfo: free blocks big enough for %llu more such pages (",
+                                       possible);
+        for (int o = order; o <= max_order && len < size; o++)
+                len += (size_t) snprintf(buf + len, size - len, "%sorder %d: %llu", o > order ? ", " : "", o, blocks[o]);
+        if (len < size)
+                snprintf(buf + len, size - len, ")");
+}
+
+static void node_free_memory(unsigned node, char *buf, size_t size)
+{
+        char path[128], *text = NULL;
+        unsigned long long kib = 0;
+
+        snprintf(buf, size, "an unknown amount of");
+        snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/meminfo", node);
+        if (sysfs_read_alloc(path, 1 << 20, &text, NULL) < 0)
+                return;
+        const char *m = strstr(text, "MemFree:");
+        if (m && sscanf(m, "MemFree: %llu kB", &kib) == 1)
+                snprintf(buf, size, "%llu MiB", kib / 1024);
+        free(text);
+}
+
+/* Add need->pages to one node's pool through the journal. */
+static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool compact, char *err, size_t errlen)
+{
+        char path[256], resource[128], old[32], target_s[32], size[32];
+        uint64_t cur, got = 0;
+        unsigned seq;
+        int r;
+
+        hugepages_pool_path(need->node, need->size_kib, path, sizeof(path));
+        format_size_kib(need->size_kib, size, sizeof(size));
+        r = sysfs_read_u64(path, &cur);
+        if (r < 0)
+                return fail(err, errlen, "this host has no %s hugepage pool on node %u (%s: %s)", size, need->node,
+                            path, strerror(-r));
+        uint64_t target = cur + need->pages;
+        snprintf(resource, sizeof(resource), "hugepages/node%u/%llukB", need->node, (unsigned long long) need->size_kib);
+        snprintf(old, sizeof(old), "%llu", (unsigned long long) cur);
+        snprintf(target_s, sizeof(target_s), "%llu", (unsigned long long) target);
+
+        r = journal_begin(j, l, STEP_ADD, resource, path, old, target_s, &seq);
+        if (r < 0)
+                return r;
+
+        /* A write that allocates fewer pages still succeeds: read back. */
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        r = sysfs_write_u64(path, target);
+        int tries = 0;
+        for (;;) {
+                if (sysfs_read_u64(path, &got) < 0)
+                        got = cur;
+                if (got >= target || r < 0 || !compact || tries >= COMPACT_TRIES || elapsed_ms(&start) > COMPACT_BUDGET_MS)
+                        break;
+                char cpath[128];
+                snprintf(cpath, sizeof(cpath), "/sys/devices/system/node/node%u/compact", need->node);
+                tries++;
+                log_info("node %u: %llu of %llu more %s pages; compacting node %u (try %d)", need->node,
+                         (unsigned long long) (got - cur), (unsigned long long) need->pages, size, need->node, tries);
+                if (sysfs_write(cpath, "1") < 0 && sysfs_write("/proc/sys/vm/compact_memory", "1") < 0)
+                        break;
+                r = sysfs_write_u64(path, target);
+        }
+        /* EINVAL or ENOMEM from the write itself: nothing (more) was added. */
+        char amount[32];
+        snprintf(amount, sizeof(amount), "%llu", (unsigned long long) (got > cur ? got - cur : 0));
+        int r2 = journal_done(j, l, seq, amount);
+        if (r2 < 0)
+                return r2;
+        if (got >= target) {
+                log_info("node %u: %s pool %llu -> %llu (+%llu)", need->node, size, (unsigned long long) cur,
+                         (unsigned long long) got, (unsigned long long) need->pages);
+                return 0;
+        }
+
+        char mem[64], frag[512] = "", advice[256] = "";
+        node_free_memory(need->node, mem, sizeof(mem));
+        describe_fragmentation(need->node, need->size_kib, frag, sizeof(frag));
+        if (need->size_kib >= 1024 * 1024)
+                snprintf(advice, sizeof(advice), "; 1 GiB pages are rarely free at runtime: reserve them at boot "
+                         "with 'hugepagesz=1G hugepages=%llu' on the kernel command line (or set aside 'hugetlb_cma=%lluG')",
+                         (unsigned long long) target, (unsigned long long) (target * need->size_kib / (1024 * 1024)));
+        if (r < 0 && got == cur)
+                return fail(err, errlen, "cannot reserve %llu x %s pages on node %u: the kernel refused (%s)%s",
+                            (unsigned long long) need->pages, size, need->node, strerror(-r), advice);
+        return fail(err, errlen, "cannot reserve %llu x %s pages on node %u: got %llu%s; node %u has %s free%s%s",
+                    (unsigned long long) need->pages, size, need->node, (unsigned long long) (got - cur),
+                    tries ? " after compaction" : "", need->node, mem, frag, advice);
+}
+
+/* Undo this VM's journal, if any, under the ledger lock that l holds. */
+static int release_locked(Ledger *l, const char *uuid, const char *name, bool quiet)
+{
+        Journal *j = NULL;
+        int r = journal_open(uuid, CAP, name, false, &j);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (!quiet)
+                log_info("giving back the hugepages of %s", j->name[0] ? j->name : uuid);
+        r = journal_undo(j, l);
+        journal_close(j);
+        return r;
+}
+
+int hugepages_prepare(const Domain *d, const Profile *p)
+{
+        HugepageNeed *needs = NULL;
+        size_t n = 0;
+        char err[2048];
+        Ledger l;
+        Journal *j = NULL;
+        int r;
+
+        r = derive_for_host(d, p, &needs, &n, err, sizeof(err));
+        if (r < 0) {
+                if (error_reported(r))
+                        return r;
+                log_error("%s", err);
+                return -VMPREP_EREPORTED;
+        }
+
+        /* The ledger lock serialises the pools' read-modify-write across VMs. */
+        r = ledger_lock(&l);
+        if (r < 0) {
+                free(needs);
+                return r;
+        }
+        /* A journal left from an earlier start (crash, or release never ran). */
+        if (journal_exists(d->uuid, CAP)) {
+                log_warning("finishing the hugepages journal a previous start of %s left", d->name);
+                r = release_locked(&l, d->uuid, d->name, true);
+                if (r < 0)
+                        goto out;
+        }
+        if (n == 0)
+                goto out;
+
+        r = journal_open(d->uuid, CAP, d->name, true, &j);
+        if (r < 0)
+                goto out;
+        bool compact = profile_attr_yes(profile_elem(p, "hugepages"), "compact", true);
+        for (size_t i = 0; i < n; i++) {
+                r = reserve_one(j, &l, &needs[i], compact, err, sizeof(err));
+                if (r < 0) {
+                        if (!error_reported(r))
+                                log_error("%s", err[0] ? err : "cannot reserve hugepages");
+                        /* Give back what this start added, then fail the start. */
+                        journal_undo(j, &l);
+                        r = -VMPREP_EREPORTED;
+                        goto out;
+                }
+        }
+out:
+        journal_close(j);
+        ledger_unlock(&l);
+        free(needs);
+        return r;
+}
+
+int hugepages_release(const char *uuid, const char *name)
+{
+        Ledger l;
+        int r = ledger_lock(&l);
+        if (r < 0)
+                return r;
+        r = release_locked(&l, uuid, name, false);
+        ledger_unlock(&l);
+        return r;
+}
+
+int hugepages_reconnect(const char *uuid)
+{
+        Journal *j = NULL;
+        int r = journal_open(uuid, CAP, NULL, false, &j);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < j->n_steps; i++) {
+                const JournalStep *s = &j->steps[i];
+                if (!s->done && !s->undone)
+                        log_warning("journal of %s: step %u on %s was interrupted; release will finish it", uuid,
+                                    s->seq, s->path);
+        }
+        journal_close(j);
+        return 0;
+}

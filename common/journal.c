@@ -1,0 +1,773 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "journal.h"
+
+#include "log.h"
+#include "parse.h"
+#include "sysfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LEDGER_PATH VMPREP_RUNDIR "/ledger"
+#define LEDGER_TMP VMPREP_RUNDIR "/ledger.tmp"
+#define LEDGER_LOCK VMPREP_RUNDIR "/ledger.lock"
+#define STATE_FILE_MAX (16u * 1024 * 1024)
+/* A hook waits at most this long for another VM's hook to finish. */
+#define LEDGER_LOCK_TIMEOUT_MS 120000
+
+/* ---- encoding ---- */
+
+void journal_escape(const char *in, char *out, size_t size)
+{
+        static const char hex[] = "0123456789ABCDEF";
+        size_t o = 0;
+
+        if (!*in) {
+                snprintf(out, size, "-");
+                return;
+        }
+        for (; *in && o + 4 < size; in++) {
+                unsigned char c = (unsigned char) *in;
+                if (c <= ' ' || c >= 0x7f || c == '%' || (c == '-' && o == 0 && in[1] == '\0')) {
+                        out[o++] = '%';
+                        out[o++] = hex[c >> 4];
+                        out[o++] = hex[c & 15];
+                } else {
+                        out[o++] = (char) c;
+                }
+        }
+        out[o] = '\0';
+}
+
+int journal_unescape(const char *in, char *out, size_t size)
+{
+        size_t o = 0;
+
+        if (strcmp(in, "-") == 0) {
+                out[0] = '\0';
+                return 0;
+        }
+        for (; *in; in++) {
+                if (o + 1 >= size)
+                        return -ENOBUFS;
+                if (*in == '%') {
+                        unsigned v = 0;
+                        for (int i = 1; i <= 2; i++) {
+                                char c = in[i];
+                                v <<= 4;
+                                if (c >= '0' && c <= '9')
+                                        v |= (unsigned) (c - '0');
+                                else if (c >= 'A' && c <= 'F')
+                                        v |= (unsigned) (c - 'A' + 10);
+                                else
+                                        return -EINVAL;
+                        }
+                        if (v == 0)
+                                return -EINVAL;
+                        out[o++] = (char) v;
+                        in += 2;
+                } else {
+                        out[o++] = *in;
+                }
+        }
+        out[o] = '\0';
+        return 0;
+}
+
+/* FNV-1a, enough to recognise a torn or edited line. */
+static uint32_t checksum(const char *s, size_t n)
+{
+        uint32_t h = 2166136261u;
+        for (size_t i = 0; i < n; i++) {
+                h ^= (unsigned char) s[i];
+                h *= 16777619u;
+        }
+        return h;
+}
+
+/* Split a line "fields ~cksum" into at most max fields; returns count or -EINVAL. */
+static int split_line(char *line, char **fields, int max)
+{
+        char *tilde = strrchr(line, '~');
+        uint64_t want;
+        int n = 0;
+
+        if (!tilde || tilde == line || tilde[-1] != ' ')
+                return -EINVAL;
+        if (parse_u64_c(tilde + 1, UINT32_MAX, &want) < 0)
+                return -EINVAL;
+        if (checksum(line, (size_t) (tilde - 1 - line)) != (uint32_t) want)
+                return -EINVAL;
+        tilde[-1] = '\0';
+        for (char *save = NULL, *t = strtok_r(line, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+                if (n == max)
+                        return -EINVAL;
+                fields[n++] = t;
+        }
+        return n;
+}
+
+/* Append one checksummed line and make it durable. */
+static int append_line(int fd, const char *content)
+{
+        char line[4200];
+        int n = snprintf(line, sizeof(line), "%s ~0x%08x\n", content, checksum(content, strlen(content)));
+
+        if (n < 0 || (size_t) n >= sizeof(line))
+                return -ENAMETOOLONG;
+        ssize_t w = write(fd, line, (size_t) n);
+        if (w < 0)
+                return -errno;
+        if (w != n)
+                return -EIO;
+        if (fdatasync(fd) < 0)
+                return -errno;
+        return 0;
+}
+
+/* ---- the state directory ---- */
+
+int state_dir_check(void)
+{
+        struct stat st;
+        int r = sysfs_mkdir(VMPREP_RUNDIR, 0700);
+
+        if (r < 0 && r != -EEXIST)
+                return log_error_errno(r, "cannot create " VMPREP_RUNDIR);
+        r = sysfs_lstat(VMPREP_RUNDIR, &st);
+        if (r < 0)
+                return log_error_errno(r, "cannot inspect " VMPREP_RUNDIR);
+        if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+                log_error(VMPREP_RUNDIR " is not a directory owned by uid %u with mode 0700 "
+                          "(it is %s, uid %u, mode %04o): refusing to keep state there",
+                          (unsigned) geteuid(), S_ISLNK(st.st_mode) ? "a symlink" : S_ISDIR(st.st_mode) ? "a directory" : "a file",
+                          (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777));
+                return -VMPREP_EREPORTED;
+        }
+        return 0;
+}
+
+/* Open a state file and check it is ours: a regular file of our uid that
+ * nobody else may write. */
+static int state_open(const char *path, int flags, mode_t mode)
+{
+        struct stat st;
+        int fd = sysfs_open(path, flags, mode);
+
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+                close(fd);
+                log_error("%s is not a regular file owned by uid %u and writable only by it: refusing to use it",
+                          path, (unsigned) geteuid());
+                return -VMPREP_EREPORTED;
+        }
+        return fd;
+}
+
+/* ---- the journal ---- */
+
+static void journal_path(const char *uuid, const char *cap, char *buf, size_t size)
+{
+        snprintf(buf, size, VMPREP_RUNDIR "/%s.%s.journal", uuid, cap);
+}
+
+bool journal_exists(const char *uuid, const char *cap)
+{
+        char path[256];
+        journal_path(uuid, cap, path, sizeof(path));
+        return sysfs_exists(path);
+}
+
+static JournalStep *find_step(Journal *j, unsigned seq)
+{
+        for (size_t i = 0; i < j->n_steps; i++)
+                if (j->steps[i].seq == seq)
+                        return &j->steps[i];
+        return NULL;
+}
+
+static int journal_load(Journal *j, char *text, const char *path)
+{
+        char *save = NULL;
+        unsigned lineno = 0;
+        bool header = false;
+
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *f[8];
+                bool last = save == NULL || *save == '\0';
+                int n;
+
+                lineno++;
+                n = split_line(line, f, 8);
+                if (n < 0) {
+                        if (last) {
+                                /* a write cut short by a crash: it never happened */
+                                log_warning("%s: ignoring the torn last line %u", path, lineno);
+                                break;
+                        }
+                        log_error("%s: line %u is damaged; not guessing what it said", path, lineno);
+                        return -VMPREP_EREPORTED;
+                }
+                if (!header) {
+                        char uuid[37];
+                        if (n != 5 || strcmp(f[0], "vmprep-journal") != 0 || strcmp(f[1], "1") != 0 ||
+                            uuid_parse(f[2], uuid) < 0 || strcmp(uuid, j->uuid) != 0 || strcmp(f[3], j->cap) != 0) {
+                                log_error("%s: not a vmprep journal of this VM and capability", path);
+                                return -VMPREP_EREPORTED;
+                        }
+                        journal_unescape(f[4], j->name, sizeof(j->name));
+                        header = true;
+                        continue;
+                }
+                uint64_t seq;
+                if (n < 2 || parse_u64(f[1], 1, 1000000, &seq) < 0)
+                        goto bad;
+                if (strcmp(f[0], "S") == 0 && n == 7) {
+                        if (find_step(j, (unsigned) seq))
+                                goto bad;
+                        JournalStep *s = realloc(j->steps, (j->n_steps + 1) * sizeof(*s));
+                        if (!s)
+                                return -ENOMEM;
+                        j->steps = s;
+                        s = &j->steps[j->n_steps++];
+                        memset(s, 0, sizeof(*s));
+                        s->seq = (unsigned) seq;
+                        if (strcmp(f[2], "set") == 0)
+                                s->kind = STEP_SET;
+                        else if (strcmp(f[2], "add") == 0)
+                                s->kind = STEP_ADD;
+                        else
+                                goto bad;
+                        if (journal_unescape(f[3], s->resource, sizeof(s->resource)) < 0 ||
+                            journal_unescape(f[4], s->path, sizeof(s->path)) < 0 ||
+                            journal_unescape(f[5], s->old, sizeof(s->old)) < 0 ||
+                            journal_unescape(f[6], s->new_, sizeof(s->new_)) < 0 || s->path[0] != '/')
+                                goto bad;
+                        if (seq >= j->next_seq)
+                                j->next_seq = (unsigned) seq + 1;
+                } else if (strcmp(f[0], "D") == 0 && n == 3) {
+                        JournalStep *s = find_step(j, (unsigned) seq);
+                        if (!s || journal_unescape(f[2], s->result, sizeof(s->result)) < 0)
+                                goto bad;
+                        s->done = true;
+                } else if (strcmp(f[0], "U") == 0 && n == 2) {
+                        JournalStep *s = find_step(j, (unsigned) seq);
+                        if (!s)
+                                goto bad;
+                        s->undone = true;
+                } else {
+                        goto bad;
+                }
+                continue;
+        bad:
+                log_error("%s: line %u is not a journal record", path, lineno);
+                return -VMPREP_EREPORTED;
+        }
+        if (!header) {
+                log_error("%s: the journal has no header", path);
+                return -VMPREP_EREPORTED;
+        }
+        return 0;
+}
+
+int journal_open(const char *uuid, const char *cap, const char *name, bool create, Journal **ret)
+{
+        char path[256];
+        Journal *j;
+        int r;
+
+        r = state_dir_check();
+        if (r < 0)
+                return r;
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        snprintf(j->uuid, sizeof(j->uuid), "%s", uuid);
+        snprintf(j->cap, sizeof(j->cap), "%s", cap);
+        snprintf(j->name, sizeof(j->name), "%s", name ? name : "");
+        j->next_seq = 1;
+        journal_path(uuid, cap, path, sizeof(path));
+
+        j->fd = state_open(path, O_RDWR | O_APPEND, 0);
+        if (j->fd == -ENOENT && create) {
+                j->fd = state_open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL, 0600);
+                if (j->fd >= 0) {
+                        char ename[800], line[1024];
+                        journal_escape(j->name, ename, sizeof(ename));
+                        snprintf(line, sizeof(line), "vmprep-journal 1 %s %s %s", uuid, cap, ename);
+                        r = append_line(j->fd, line);
+                        if (r < 0) {
+                                journal_close(j);
+                                sysfs_unlink(path);
+                                return log_error_errno(r, "cannot write %s", path);
+                        }
+                        *ret = j;
+                        return 0;
+                }
+        }
+        if (j->fd < 0) {
+                r = j->fd;
+                j->fd = -1;
+                journal_close(j);
+                return r;
+        }
+        char *text = NULL;
+        r = sysfs_read_alloc(path, STATE_FILE_MAX, &text, NULL);
+        if (r == 0)
+                r = journal_load(j, text, path);
+        free(text);
+        if (r < 0) {
+                journal_close(j);
+                return r;
+        }
+        *ret = j;
+        return 0;
+}
+
+void journal_close(Journal *j)
+{
+        if (!j)
+                return;
+        if (j->fd >= 0)
+                close(j->fd);
+        free(j->steps);
+        free(j);
+}
+
+size_t journal_live_steps(const Journal *j)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < j->n_steps; i++)
+                n += !j->steps[i].undone;
+        return n;
+}
+
+int journal_remove(Journal *j)
+{
+        char path[256];
+        journal_path(j->uuid, j->cap, path, sizeof(path));
+        return sysfs_unlink(path);
+}
+
+static int journal_record(Journal *j, const char *fmt_kind, unsigned seq, const char *value)
+{
+        char line[1024], ev[800];
+        if (value) {
+                journal_escape(value, ev, sizeof(ev));
+                snprintf(line, sizeof(line), "%s %u %s", fmt_kind, seq, ev);
+        } else {
+                snprintf(line, sizeof(line), "%s %u", fmt_kind, seq);
+        }
+        int r = append_line(j->fd, line);
+        if (r < 0)
+                return log_error_errno(r, "cannot append to the journal of %s", j->uuid);
+        sysfs_crash_point("journal append");
+        return 0;
+}
+
+int journal_begin(Journal *j, Ledger *l, StepKind kind, const char *resource, const char *path,
+                  const char *old, const char *new_, unsigned *seq)
+{
+        char er[400], ep[1600], eo[800], en[800], line[4000];
+        JournalStep *s;
+        int r;
+
+        if (strlen(path) >= sizeof(s->path) || strlen(resource) >= sizeof(s->resource) ||
+            strlen(old) >= JOURNAL_VALUE_MAX || strlen(new_) >= JOURNAL_VALUE_MAX)
+                return -ENAMETOOLONG;
+        journal_escape(resource, er, sizeof(er));
+        journal_escape(path, ep, sizeof(ep));
+        journal_escape(old, eo, sizeof(eo));
+        journal_escape(new_, en, sizeof(en));
+        snprintf(line, sizeof(line), "S %u %s %s %s %s %s", j->next_seq, kind == STEP_ADD ? "add" : "set", er,
+                 ep, eo, en);
+        s = realloc(j->steps, (j->n_steps + 1) * sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        j->steps = s;
+        r = append_line(j->fd, line);
+        if (r < 0)
+                return log_error_errno(r, "cannot append to the journal of %s", j->uuid);
+        s = &j->steps[j->n_steps++];
+        memset(s, 0, sizeof(*s));
+        s->seq = j->next_seq++;
+        s->kind = kind;
+        snprintf(s->resource, sizeof(s->resource), "%s", resource);
+        snprintf(s->path, sizeof(s->path), "%s", path);
+        snprintf(s->old, sizeof(s->old), "%s", old);
+        snprintf(s->new_, sizeof(s->new_), "%s", new_);
+        sysfs_crash_point("journal append");
+
+        if (kind == STEP_ADD) {
+                LedgerPending *p = &l->pending;
+                memset(p, 0, sizeof(*p));
+                snprintf(p->uuid, sizeof(p->uuid), "%s", j->uuid);
+                snprintf(p->cap, sizeof(p->cap), "%s", j->cap);
+                p->seq = s->seq;
+                p->undo = false;
+                snprintf(p->path, sizeof(p->path), "%s", path);
+                snprintf(p->old, sizeof(p->old), "%s", old);
+                snprintf(p->target, sizeof(p->target), "%s", new_);
+                l->has_pending = true;
+                r = ledger_save(l);
+                if (r < 0)
+                        return r;
+        }
+        *seq = s->seq;
+        return 0;
+}
+
+static int ledger_add_hold(Ledger *l, const char *uuid, const char *resource, int64_t amount)
+{
+        for (size_t i = 0; i < l->n_holds; i++)
+                if (strcmp(l->holds[i].uuid, uuid) == 0 && strcmp(l->holds[i].resource, resource) == 0) {
+                        l->holds[i].amount += amount;
+                        if (l->holds[i].amount <= 0)
+                                l->holds[i] = l->holds[--l->n_holds];
+                        return 0;
+                }
+        if (amount <= 0)
+                return 0;
+        LedgerHold *h = realloc(l->holds, (l->n_holds + 1) * sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        l->holds = h;
+        h = &l->holds[l->n_holds++];
+        snprintf(h->uuid, sizeof(h->uuid), "%s", uuid);
+        snprintf(h->resource, sizeof(h->resource), "%s", resource);
+        h->amount = amount;
+        return 0;
+}
+
+int journal_done(Journal *j, Ledger *l, unsigned seq, const char *result)
+{
+        JournalStep *s = find_step(j, seq);
+        int r;
+
+        if (!s)
+                return -ENOENT;
+        r = journal_record(j, "D", seq, result);
+        if (r < 0)
+                return r;
+        s->done = true;
+        snprintf(s->result, sizeof(s->result), "%s", result);
+        if (s->kind == STEP_ADD) {
+                int64_t amount;
+                if (parse_i64(result, INT64_MIN, INT64_MAX, &amount) < 0)
+                        return -EINVAL;
+                r = ledger_add_hold(l, j->uuid, s->resource, amount);
+                if (r < 0)
+                        return r;
+                l->has_pending = false;
+                return ledger_save(l);
+        }
+        return 0;
+}
+
+static int undo_step(Journal *j, Ledger *l, JournalStep *s)
+{
+        int r;
+
+        if (s->kind == STEP_SET) {
+                r = sysfs_write(s->path, s->old);
+                if (r < 0)
+                        return log_error_errno(r, "cannot restore %s to '%s'", s->path, s->old);
+                return journal_record(j, "U", s->seq, NULL);
+        }
+
+        /* STEP_ADD: subtract what this step added, from whatever the counter
+         * holds now (other VMs may have changed it since). */
+        int64_t amount = 0;
+        uint64_t cur;
+        if (s->done && parse_i64(s->result, 0, INT64_MAX, &amount) < 0)
+                amount = 0;
+        if (amount == 0)
+                return journal_record(j, "U", s->seq, NULL);
+        r = sysfs_read_u64(s->path, &cur);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s", s->path);
+        uint64_t target = cur > (uint64_t) amount ? cur - (uint64_t) amount : 0;
+
+        LedgerPending *p = &l->pending;
+        memset(p, 0, sizeof(*p));
+        snprintf(p->uuid, sizeof(p->uuid), "%s", j->uuid);
+        snprintf(p->cap, sizeof(p->cap), "%s", j->cap);
+        p->seq = s->seq;
+        p->undo = true;
+        snprintf(p->path, sizeof(p->path), "%s", s->path);
+        snprintf(p->old, sizeof(p->old), "%llu", (unsigned long long) cur);
+        snprintf(p->target, sizeof(p->target), "%llu", (unsigned long long) target);
+        l->has_pending = true;
+        r = ledger_save(l);
+        if (r < 0)
+                return r;
+        r = sysfs_write_u64(s->path, target);
+        if (r < 0) {
+                l->has_pending = false;
+                ledger_save(l);
+                return log_error_errno(r, "cannot lower %s from %llu to %llu", s->path, (unsigned long long) cur,
+                                       (unsigned long long) target);
+        }
+        r = journal_record(j, "U", s->seq, NULL);
+        if (r < 0)
+                return r;
+        ledger_add_hold(l, j->uuid, s->resource, -amount);
+        l->has_pending = false;
+        return ledger_save(l);
+}
+
+int journal_undo(Journal *j, Ledger *l)
+{
+        int first = 0;
+
+        for (size_t i = j->n_steps; i-- > 0;) {
+                JournalStep *s = &j->steps[i];
+                if (s->undone)
+                        continue;
+                int r = undo_step(j, l, s);
+                if (r < 0) {
+                        if (!first)
+                                first = r;
+                        continue;
+                }
+                s->undone = true;
+        }
+        if (journal_live_steps(j) == 0) {
+                int r = journal_remove(j);
+                if (r < 0 && r != -ENOENT && !first)
+                        first = log_error_errno(r, "cannot remove the journal of %s", j->uuid);
+        }
+        return first;
+}
+
+/* ---- the ledger ---- */
+
+void ledger_clear(Ledger *l)
+{
+        free(l->holds);
+        l->holds = NULL;
+        l->n_holds = 0;
+        l->has_pending = false;
+}
+
+static int ledger_parse(Ledger *l, char *text)
+{
+        char *save = NULL;
+        unsigned lineno = 0;
+
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *f[10];
+                int n = split_line(line, f, 10);
+                lineno++;
+                if (n < 0)
+                        goto bad;
+                if (lineno == 1) {
+                        if (n != 2 || strcmp(f[0], "vmprep-ledger") != 0 || strcmp(f[1], "1") != 0)
+                                goto bad;
+                } else if (strcmp(f[0], "hold") == 0 && n == 4) {
+                        char uuid[37], res[128];
+                        int64_t amount;
+                        if (uuid_parse(f[1], uuid) < 0 || journal_unescape(f[2], res, sizeof(res)) < 0 ||
+                            parse_i64(f[3], 1, INT64_MAX, &amount) < 0 || ledger_add_hold(l, uuid, res, amount) < 0)
+                                goto bad;
+                } else if (strcmp(f[0], "pending") == 0 && n == 8) {
+                        LedgerPending *p = &l->pending;
+                        uint64_t seq;
+                        if (uuid_parse(f[1], p->uuid) < 0 || !name_is_valid(f[2]) ||
+                            parse_u64(f[3], 1, 1000000, &seq) < 0 ||
+                            (strcmp(f[4], "do") != 0 && strcmp(f[4], "undo") != 0) ||
+                            journal_unescape(f[5], p->path, sizeof(p->path)) < 0 || p->path[0] != '/' ||
+                            journal_unescape(f[6], p->old, sizeof(p->old)) < 0 ||
+                            journal_unescape(f[7], p->target, sizeof(p->target)) < 0)
+                                goto bad;
+                        snprintf(p->cap, sizeof(p->cap), "%s", f[2]);
+                        p->seq = (unsigned) seq;
+                        p->undo = strcmp(f[4], "undo") == 0;
+                        l->has_pending = true;
+                } else {
+                        goto bad;
+                }
+        }
+        return 0;
+bad:
+        log_error(LEDGER_PATH ": line %u is damaged; fix or remove the file once no VM runs "
+                  "(vmprep reconcile rebuilds it from the journals)", lineno);
+        return -VMPREP_EREPORTED;
+}
+
+int ledger_read(Ledger *l)
+{
+        char *text = NULL;
+        int r;
+
+        ledger_clear(l);
+        int fd = state_open(LEDGER_PATH, O_RDONLY, 0);
+        if (fd == -ENOENT)
+                return 0;
+        if (fd < 0)
+                return fd;
+        close(fd);
+        r = sysfs_read_alloc(LEDGER_PATH, STATE_FILE_MAX, &text, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        r = ledger_parse(l, text);
+        free(text);
+        return r;
+}
+
+int ledger_save(Ledger *l)
+{
+        char line[4000];
+        int fd, r = 0;
+
+        sysfs_unlink(LEDGER_TMP);
+        fd = state_open(LEDGER_TMP, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0)
+                return log_error_errno(fd, "cannot write " LEDGER_TMP);
+        r = append_line(fd, "vmprep-ledger 1");
+        for (size_t i = 0; i < l->n_holds && r == 0; i++) {
+                char er[400];
+                journal_escape(l->holds[i].resource, er, sizeof(er));
+                snprintf(line, sizeof(line), "hold %s %s %lld", l->holds[i].uuid, er, (long long) l->holds[i].amount);
+                r = append_line(fd, line);
+        }
+        if (r == 0 && l->has_pending) {
+                char ep[1600], eo[800], et[800];
+                LedgerPending *p = &l->pending;
+                journal_escape(p->path, ep, sizeof(ep));
+                journal_escape(p->old, eo, sizeof(eo));
+                journal_escape(p->target, et, sizeof(et));
+                snprintf(line, sizeof(line), "pending %s %s %u %s %s %s %s", p->uuid, p->cap, p->seq,
+                         p->undo ? "undo" : "do", ep, eo, et);
+                r = append_line(fd, line);
+        }
+        close(fd);
+        if (r == 0)
+                r = sysfs_rename(LEDGER_TMP, LEDGER_PATH);
+        if (r < 0)
+                return log_error_errno(r, "cannot update " LEDGER_PATH);
+        sysfs_crash_point("ledger save");
+        return 0;
+}
+
+/* A holder of the lock died in the middle of changing a shared counter:
+ * find out from the counter itself whether its write happened. */
+static int ledger_finish_pending(Ledger *l)
+{
+        LedgerPending *p = &l->pending;
+        Journal *j = NULL;
+        uint64_t cur, old, target;
+        int r;
+
+        if (parse_u64(p->old, 0, UINT64_MAX, &old) < 0 || parse_u64(p->target, 0, UINT64_MAX, &target) < 0)
+                goto drop;
+        r = sysfs_read_u64(p->path, &cur);
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s to finish an interrupted change", p->path);
+        r = journal_open(p->uuid, p->cap, NULL, false, &j);
+        if (r == -ENOENT)
+                goto drop;
+        if (r < 0)
+                return r;
+        JournalStep *s = find_step(j, p->seq);
+        if (!s)
+                goto drop_j;
+        if (!p->undo && !s->done) {
+                /* What the counter gained is what the step added. */
+                char amount[32];
+                snprintf(amount, sizeof(amount), "%llu", (unsigned long long) (cur > old ? cur - old : 0));
+                log_warning("finishing an interrupted change of %s by VM %s: it added %s", p->path, p->uuid, amount);
+                r = journal_done(j, l, s->seq, amount);
+                journal_close(j);
+                return r;
+        }
+        if (p->undo && !s->undone && cur != old) {
+                int64_t amount = 0;
+                log_warning("finishing an interrupted undo of %s by VM %s", p->path, p->uuid);
+                r = journal_record(j, "U", s->seq, NULL);
+                if (r < 0) {
+                        journal_close(j);
+                        return r;
+                }
+                s->undone = true;
+                if (s->done && parse_i64(s->result, 0, INT64_MAX, &amount) == 0)
+                        ledger_add_hold(l, j->uuid, s->resource, -amount);
+                if (journal_live_steps(j) == 0)
+                        journal_remove(j);
+        }
+drop_j:
+        journal_close(j);
+drop:
+        l->has_pending = false;
+        return ledger_save(l);
+}
+
+int ledger_lock(Ledger *l)
+{
+        struct timespec pause = { 0, 10 * 1000 * 1000 };
+        int r;
+
+        memset(l, 0, sizeof(*l));
+        l->lock_fd = -1;
+        r = state_dir_check();
+        if (r < 0)
+                return r;
+        int fd = state_open(LEDGER_LOCK, O_RDWR | O_CREAT, 0600);
+        if (fd < 0)
+                return log_error_errno(fd, "cannot open " LEDGER_LOCK);
+        for (int waited = 0;; waited += 10) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        break;
+                if (errno != EWOULDBLOCK && errno != EINTR) {
+                        r = -errno;
+                        close(fd);
+                        return log_error_errno(r, "cannot lock " LEDGER_LOCK);
+                }
+                if (waited >= LEDGER_LOCK_TIMEOUT_MS) {
+                        close(fd);
+                        log_error("another vmprep hook has held " LEDGER_LOCK " for %d s; giving up",
+                                  LEDGER_LOCK_TIMEOUT_MS / 1000);
+                        return -VMPREP_EREPORTED;
+                }
+                nanosleep(&pause, NULL);
+        }
+        l->lock_fd = fd;
+        r = ledger_read(l);
+        if (r == 0 && l->has_pending)
+                r = ledger_finish_pending(l);
+        if (r < 0)
+                ledger_unlock(l);
+        return r;
+}
+
+void ledger_unlock(Ledger *l)
+{
+        if (l->lock_fd >= 0)
+                close(l->lock_fd); /* releases the flock */
+        l->lock_fd = -1;
+        ledger_clear(l);
+}
+
+int64_t ledger_held(const Ledger *l, const char *resource, const char *uuid)
+{
+        int64_t sum = 0;
+        for (size_t i = 0; i < l->n_holds; i++)
+                if (strcmp(l->holds[i].resource, resource) == 0 && (!uuid || strcmp(l->holds[i].uuid, uuid) == 0))
+                        sum += l->holds[i].amount;
+        return sum;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * State in /run/vmprep (root only, 0700, never through a symlink):
+ *
+ * The journal: per VM (by UUID) and capability, /run/vmprep/UUID.CAP.journal,
+ * a write-ahead log.  Before each host change the step is appended with the
+ * value it replaces ("S"), after it the result read back ("D"), after its
+ * undo an "U".  Each line carries a checksum, so a torn last line is
+ * recognised.  Release replays the journal backwards and deletes it; a crash
+ * at any point leaves a journal that release, reconnect or `vmprep
+ * reconcile` can finish.
+ *
+ *   vmprep-journal 1 UUID CAP NAME
+ *   S SEQ KIND RESOURCE PATH OLD NEW    KIND: set (undo writes OLD back)
+ *                                            add (undo subtracts the result)
+ *   D SEQ RESULT                        set: value read back; add: amount added
+ *   U SEQ
+ *
+ * The ledger: /run/vmprep/ledger, replaced atomically under an exclusive
+ * flock of /run/vmprep/ledger.lock.  It counts what running VMs hold of
+ * shared resources ("hold UUID RESOURCE AMOUNT") and carries the one change
+ * to a shared counter that is in flight ("pending ..."), so that whoever
+ * takes the lock after a crash can tell whether the change happened.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VMPREP_RUNDIR "/run/vmprep"
+#define JOURNAL_VALUE_MAX 256
+
+typedef enum StepKind {
+        STEP_SET,
+        STEP_ADD,
+} StepKind;
+
+typedef struct JournalStep {
+        unsigned seq;
+        StepKind kind;
+        char resource[128];
+        char path[512];
+        char old[JOURNAL_VALUE_MAX];
+        char new_[JOURNAL_VALUE_MAX];
+        bool done;
+        char result[JOURNAL_VALUE_MAX];
+        bool undone;
+} JournalStep;
+
+typedef struct Journal {
+        char uuid[37];
+        char cap[32];
+        char name[256];
+        JournalStep *steps;
+        size_t n_steps;
+        unsigned next_seq;
+        int fd;
+} Journal;
+
+typedef struct LedgerHold {
+        char uuid[37];
+        char resource[128];
+        int64_t amount;
+} LedgerHold;
+
+typedef struct LedgerPending {
+        char uuid[37];
+        char cap[32];
+        unsigned seq;
+        bool undo;
+        char path[512];
+        char old[JOURNAL_VALUE_MAX];
+        char target[JOURNAL_VALUE_MAX];
+} LedgerPending;
+
+typedef struct Ledger {
+        int lock_fd;
+        LedgerHold *holds;
+        size_t n_holds;
+        bool has_pending;
+        LedgerPending pending;
+} Ledger;
+
+/* Create /run/vmprep if needed and check it is a root-owned 0700 directory. */
+int state_dir_check(void);
+
+/* Does a journal exist for this VM and capability? */
+bool journal_exists(const char *uuid, const char *cap);
+/* Open (create=true: create if missing) the journal; -ENOENT if missing. */
+int journal_open(const char *uuid, const char *cap, const char *name, bool create, Journal **ret);
+void journal_close(Journal *j);
+/* Steps not yet undone. */
+size_t journal_live_steps(const Journal *j);
+/* Remove the journal file (after everything is undone). */
+int journal_remove(Journal *j);
+
+/*
+ * Record a step before making it: S, and for STEP_ADD the ledger's pending
+ * slot.  Returns the step's sequence number in *seq.
+ */
+int journal_begin(Journal *j, Ledger *l, StepKind kind, const char *resource, const char *path,
+                  const char *old, const char *new_, unsigned *seq);
+/* Record the result after the change (D); for STEP_ADD result is the amount
+ * added, which the ledger then holds for this VM. */
+int journal_done(Journal *j, Ledger *l, unsigned seq, const char *result);
+
+/*
+ * Undo every live step, newest first, best effort: a failing step is
+ * reported and the others still undone.  Deletes the journal when nothing
+ * is left.  Returns 0 or the first error.
+ */
+int journal_undo(Journal *j, Ledger *l);
+
+/* Take the ledger lock (bounded wait), load it and finish a change that a
+ * crashed holder left pending. */
+int ledger_lock(Ledger *l);
+void ledger_unlock(Ledger *l);
+int ledger_save(Ledger *l);
+/* Sum of holds of a resource over all VMs, or for one VM (uuid != NULL). */
+int64_t ledger_held(const Ledger *l, const char *resource, const char *uuid);
+/* Read the ledger without locking (for status). */
+int ledger_read(Ledger *l);
+void ledger_clear(Ledger *l);
+
+/* Percent-escape a value so that it is one non-empty token. */
+void journal_escape(const char *in, char *out, size_t size);
+int journal_unescape(const char *in, char *out, size_t size);

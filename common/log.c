@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+static const char *log_ident = "vmprep";
+static bool log_syslog;
+static int log_stderr_level = LOG_LEVEL_WARNING;
+static char log_context[256];
+
+void log_open(const char *ident, bool to_syslog)
+{
+        log_ident = ident;
+        log_syslog = to_syslog;
+        if (to_syslog)
+                openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void log_set_stderr_level(int level) { log_stderr_level = level; }
+
+void log_set_context(const char *context)
+{
+        snprintf(log_context, sizeof(log_context), "%s", context ? context : "");
+}
+
+static void log_emit(int level, int err, const char *fmt, va_list ap)
+{
+        char msg[2048];
+        int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+
+        if (n >= 0 && err > 0 && err != VMPREP_EREPORTED && (size_t) n < sizeof(msg))
+                snprintf(msg + n, sizeof(msg) - (size_t) n, ": %s", strerror(err));
+
+        if (level <= log_stderr_level)
+                fprintf(stderr, "%s: %s%s%s\n", log_ident, log_context,
+                        log_context[0] ? ": " : "", msg);
+        if (log_syslog)
+                syslog(level, "%s%s%s", log_context, log_context[0] ? ": " : "", msg);
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+        va_list ap;
+        int saved = errno;
+
+        va_start(ap, fmt);
+        log_emit(level, 0, fmt, ap);
+        va_end(ap);
+        errno = saved;
+}
+
+int log_msg_errno(int level, int err, const char *fmt, ...)
+{
+        va_list ap;
+        int saved = errno;
+
+        if (err < 0)
+                err = -err;
+        va_start(ap, fmt);
+        log_emit(level, err, fmt, ap);
+        va_end(ap);
+        errno = saved;
+        return -err;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The plan: the host changes a capability would make for a domain, as data
+ * (path, old value, new value, why), so that `vmprep plan` prints exactly
+ * what a hook applies through the journal.
+ */
+#pragma once
+
+#include "journal.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct PlanStep {
+        char cap[32];
+        StepKind kind;
+        char resource[128];
+        char path[512];
+        char old[64];
+        char new_[64];
+        int64_t delta;      /* STEP_ADD */
+        char why[256];
+} PlanStep;
+
+typedef struct Plan {
+        PlanStep *steps;
+        size_t n_steps;
+} Plan;
+
+int plan_add(Plan *p, const PlanStep *s);
+void plan_free(Plan *p);
+void plan_print(const Plan *p, FILE *f);
+void plan_print_json(const Plan *p, FILE *f);
+/* A string as a JSON string literal. */
+void json_string(FILE *f, const char *s);

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The gateway to the kernel: every read and write of /sys, /proc, cgroupfs,
+ * /run and /etc/vmprep goes through here.  Code names live paths
+ * ("/sys/devices/system/node/node0/..."); the gateway prefixes them with the
+ * root, which is "" on a real host.
+ *
+ * A test build (VMPREP_TEST_BUILD) takes its root from $VMPREP_ROOT and
+ * refuses to touch anything when it is unset, so that a test that forgot
+ * its fake tree fails instead of writing to this machine's kernel.  In a
+ * test build writes also pass through the fake kernel model (tests/fake)
+ * when it is linked in, and $VMPREP_TEST_CRASH_AT=N kills the process at
+ * the N-th crash point (after each kernel write and journal append).
+ *
+ * Every function returns 0 (or a length) on success and -errno on failure.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#define SYSFS_PATH_MAX 4096
+
+/* Initialise from the environment (test builds) or an explicit root
+ * (the vmprep command's --root).  NULL keeps the default. */
+int sysfs_init(const char *root);
+const char *sysfs_root(void);
+
+/* root + path into buf; refuses relative paths and "." / ".." components. */
+int sysfs_path(const char *path, char *buf, size_t size);
+
+/* Read a small file; trailing newline removed; returns the length. */
+int sysfs_read(const char *path, char *buf, size_t size);
+/* Read a whole file into a malloc'd NUL-terminated buffer (at most max bytes). */
+int sysfs_read_alloc(const char *path, size_t max, char **ret, size_t *ret_len);
+int sysfs_read_u64(const char *path, uint64_t *ret);
+int sysfs_read_i64(const char *path, int64_t *ret);
+/* The target of a symlink, e.g. a device's driver link. */
+int sysfs_readlink(const char *path, char *buf, size_t size);
+
+/* One write(2) of value, as the kernel wants it; a short write is -EIO. */
+int sysfs_write(const char *path, const char *value);
+int sysfs_write_u64(const char *path, uint64_t value);
+
+bool sysfs_exists(const char *path);
+int sysfs_lstat(const char *path, struct stat *st);
+/* open(2) with O_CLOEXEC|O_NOFOLLOW added. */
+int sysfs_open(const char *path, int flags, mode_t mode);
+int sysfs_mkdir(const char *path, mode_t mode);
+int sysfs_rename(const char *from, const char *to);
+int sysfs_unlink(const char *path);
+
+/* A point where a test may kill the process ($VMPREP_TEST_CRASH_AT). */
+#ifdef VMPREP_TEST_BUILD
+void sysfs_crash_point(const char *what);
+#else
+static inline void sysfs_crash_point(const char *what) { (void) what; }
+#endif

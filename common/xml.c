@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "xml.h"
+
+#include <libxml/parser.h>
+#include <libxml/xmlerror.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void xml_silent(void *ctx, const char *msg, ...)
+{
+        (void) ctx;
+        (void) msg;
+}
+
+xmlDocPtr xml_parse(const char *buf, size_t len, const char *what, char *err, size_t errlen)
+{
+        xmlDocPtr doc;
+
+        xmlSetGenericErrorFunc(NULL, xml_silent);
+        if (len > XML_MAX_BYTES) {
+                snprintf(err, errlen, "%s is %zu bytes, more than the %u vmprep reads", what, len,
+                         XML_MAX_BYTES);
+                return NULL;
+        }
+        if (len == 0) {
+                snprintf(err, errlen, "%s is empty", what);
+                return NULL;
+        }
+        xmlResetLastError();
+        doc = xmlReadMemory(buf, (int) len, what, NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        if (!doc) {
+                const xmlError *e = xmlGetLastError();
+                char msg[256] = "unknown error";
+                if (e && e->message) {
+                        snprintf(msg, sizeof(msg), "%s", e->message);
+                        size_t n = strlen(msg);
+                        while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+                                msg[--n] = '\0';
+                }
+                snprintf(err, errlen, "%s is not well-formed XML (line %d: %s)", what,
+                         e ? e->line : 0, msg);
+                return NULL;
+        }
+        return doc;
+}
+
+xmlXPathObjectPtr xml_xpath(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr)
+{
+        ctx->node = node;
+        return xmlXPathEvalExpression((const xmlChar *) expr, ctx);
+}
+
+size_t xml_count(xmlXPathObjectPtr obj)
+{
+        if (!obj || obj->type != XPATH_NODESET || !obj->nodesetval)
+                return 0;
+        return (size_t) obj->nodesetval->nodeNr;
+}
+
+xmlNodePtr xml_item(xmlXPathObjectPtr obj, size_t i)
+{
+        return obj->nodesetval->nodeTab[i];
+}
+
+xmlNodePtr xml_first(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr)
+{
+        xmlXPathObjectPtr obj = xml_xpath(ctx, node, expr);
+        xmlNodePtr n = xml_count(obj) > 0 ? xml_item(obj, 0) : NULL;
+        xmlXPathFreeObject(obj);
+        return n;
+}
+
+char *xml_attr(xmlNodePtr node, const char *name)
+{
+        xmlChar *v = xmlGetNoNsProp(node, (const xmlChar *) name);
+        if (!v)
+                return NULL;
+        char *s = strdup((const char *) v);
+        xmlFree(v);
+        return s;
+}
+
+char *xml_text(xmlNodePtr node)
+{
+        xmlChar *v = xmlNodeGetContent(node);
+        if (!v)
+                return strdup("");
+        const char *s = (const char *) v;
+        while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+                s++;
+        size_t n = strlen(s);
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+                n--;
+        char *out = strndup(s, n);
+        xmlFree(v);
+        return out;
+}
+
+void xml_freep(char **p)
+{
+        free(*p);
+        *p = NULL;
+}

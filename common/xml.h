@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Small libxml2 helpers shared by the domain and profile readers: safe
+ * parsing options, XPath node lists, attribute and text access.
+ */
+#pragma once
+
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Largest document vmprep parses (a live domain XML is a few KiB). */
+#define XML_MAX_BYTES (64u * 1024 * 1024)
+
+/*
+ * Parse from memory with no network, no DTD loading, no entity
+ * substitution and no XInclude; libxml2 prints nothing.  On error returns
+ * NULL and describes the problem in err.
+ */
+xmlDocPtr xml_parse(const char *buf, size_t len, const char *what, char *err, size_t errlen);
+
+/* Evaluate expr relative to node; returns the node set (possibly empty) or
+ * NULL on allocation failure.  Free with xmlXPathFreeObject. */
+xmlXPathObjectPtr xml_xpath(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr);
+size_t xml_count(xmlXPathObjectPtr obj);
+xmlNodePtr xml_item(xmlXPathObjectPtr obj, size_t i);
+/* First match of expr, or NULL. */
+xmlNodePtr xml_first(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr);
+
+/* Attribute without namespace as a malloc'd string (NULL when absent). */
+char *xml_attr(xmlNodePtr node, const char *name);
+/* Element text with leading/trailing blanks trimmed, malloc'd. */
+char *xml_text(xmlNodePtr node);
+
+/* Free *p (for __attribute__((cleanup))). */
+void xml_freep(char **p);
+#define _cleanup_xmlstr_ __attribute__((cleanup(xml_freep)))

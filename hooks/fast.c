@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The front of every vmprep hook executable: libc only, linked statically.
+ *
+ * libvirt runs every executable in qemu.d for every VM in every phase, so
+ * this part decides with nothing but libc whether vmprep has anything to
+ * do: it reads the domain XML from stdin and exits 0 at once when the XML
+ * carries no urn:vmprep:1 profile and (for the phases that give things
+ * back) no journal exists for the VM's UUID.  Only otherwise does it hand
+ * the buffered XML, on a memfd as stdin, to the full handler, which loads
+ * libxml2 and the rest.
+ *
+ * It never writes to stdout: in the migrate and restore phases libvirt
+ * takes a hook's stdout as a replacement domain XML.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef VMPREP_CAP
+#error "VMPREP_CAP must name the capability"
+#endif
+#ifndef VMPREP_HOOK_FULL
+#error "VMPREP_HOOK_FULL must name the full handler"
+#endif
+
+#define MAX_XML (64u * 1024 * 1024)
+
+static void say(const char *a, const char *b, const char *c)
+{
+        /* stderr only; libvirt shows it when the hook fails */
+        fprintf(stderr, "vmprep-%s: %s%s%s\n", VMPREP_CAP, a, b ? b : "", c ? c : "");
+}
+
+static char *read_all(int fd, size_t *len)
+{
+        size_t cap = 16384, n = 0;
+        char *buf = malloc(cap + 1);
+
+        if (!buf)
+                return NULL;
+        for (;;) {
+                if (n == cap) {
+                        if (cap >= MAX_XML)
+                                break;
+                        cap *= 2;
+                        char *nb = realloc(buf, cap + 1);
+                        if (!nb) {
+                                free(buf);
+                                return NULL;
+                        }
+                        buf = nb;
+                }
+                ssize_t r = read(fd, buf + n, cap - n);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0)
+                        break;
+                n += (size_t) r;
+        }
+        buf[n] = '\0';
+        *len = n;
+        return buf;
+}
+
+/* The domain's <uuid>, lowercased, or "" (the first <uuid> in libvirt's
+ * live XML is the domain's: it follows <name>). */
+static void find_uuid(const char *xml, char out[37])
+{
+        const char *p = strstr(xml, "<uuid>");
+        size_t n = 0;
+
+        out[0] = '\0';
+        if (!p)
+                return;
+        p += 6;
+        while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+                p++;
+        for (; n < 36; p++, n++) {
+                char c = *p;
+                if (c >= 'A' && c <= 'F')
+                        c = (char) (c - 'A' + 'a');
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-'))
+                        break;
+                out[n] = c;
+        }
+        out[n] = '\0';
+        if (n != 36)
+                out[0] = '\0';
+}
+
+static int journal_exists(const char *uuid)
+{
+        char path[4096];
+        struct stat st;
+        const char *root = "";
+
+#ifdef VMPREP_TEST_BUILD
+        root = getenv("VMPREP_ROOT");
+        if (!root)
+                root = "";
+#endif
+        snprintf(path, sizeof(path), "%s/run/vmprep/%s.%s.journal", root, uuid, VMPREP_CAP);
+        return lstat(path, &st) == 0;
+}
+
+int main(int argc, char **argv)
+{
+        const char *op = argc > 2 ? argv[2] : "";
+        size_t len = 0;
+        char uuid[37];
+
+        /* migrate/restore: stdout would replace the XML; vmprep has nothing to say. */
+        if (strcmp(op, "migrate") == 0 || strcmp(op, "restore") == 0)
+                return 0;
+
+        char *xml = read_all(STDIN_FILENO, &len);
+        if (!xml) {
+                say("out of memory reading the domain XML", NULL, NULL);
+                return strcmp(op, "prepare") == 0 ? 1 : 0;
+        }
+
+        int tagged = memmem(xml, len, "urn:vmprep:1", 12) != NULL;
+        if (!tagged) {
+                if (strcmp(op, "stopped") != 0 && strcmp(op, "release") != 0 && strcmp(op, "reconnect") != 0 &&
+                    strcmp(op, "prepare") != 0)
+                        return 0;
+                /* untagged while running, or a crashed start: a journal still counts */
+                find_uuid(xml, uuid);
+                if (!uuid[0] || !journal_exists(uuid))
+                        return 0;
+        }
+
+        int fd = memfd_create("vmprep-domain-xml", MFD_CLOEXEC);
+        if (fd < 0) {
+                say("cannot create a memfd: ", strerror(errno), NULL);
+                return strcmp(op, "prepare") == 0 ? 1 : 0;
+        }
+        for (size_t off = 0; off < len;) {
+                ssize_t w = write(fd, xml + off, len - off);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0) {
+                        say("cannot buffer the domain XML: ", strerror(errno), NULL);
+                        return strcmp(op, "prepare") == 0 ? 1 : 0;
+                }
+                off += (size_t) w;
+        }
+        free(xml);
+        if (lseek(fd, 0, SEEK_SET) < 0 || dup2(fd, STDIN_FILENO) < 0) {
+                say("cannot pass on the domain XML: ", strerror(errno), NULL);
+                return strcmp(op, "prepare") == 0 ? 1 : 0;
+        }
+        close(fd);
+
+        char *args[8] = { (char *) "vmprep-hook", (char *) VMPREP_CAP };
+        for (int i = 1; i < argc && i <= 4; i++)
+                args[i + 1] = argv[i];
+        args[argc < 5 ? argc + 1 : 6] = NULL;
+        execv(VMPREP_HOOK_FULL, args);
+        say("cannot run " VMPREP_HOOK_FULL ": ", strerror(errno), NULL);
+        return strcmp(op, "prepare") == 0 ? 1 : 0;
+}
