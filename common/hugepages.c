@@ -381,6 +381,23 @@ static void node_free_memory(unsigned node, char *buf, size_t size)
         free(text);
 }
 
+/* MemTotal of the machine in KiB, 0 when unknown.  (Not the node's: with
+ * ZONE_MOVABLE memory, seen on virtio-mem guests, a node's meminfo can show
+ * less than the pool can really take.) */
+static uint64_t machine_total_kib(void)
+{
+        char *text = NULL;
+        unsigned long long kib = 0;
+
+        if (sysfs_read_alloc("/proc/meminfo", 1 << 20, &text, NULL) < 0)
+                return 0;
+        const char *m = strstr(text, "MemTotal:");
+        if (!m || sscanf(m, "MemTotal: %llu kB", &kib) != 1)
+                kib = 0;
+        free(text);
+        return kib;
+}
+
 /* Add need->pages to one node's pool through the journal. */
 static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool compact, char *err, size_t errlen)
 {
@@ -396,6 +413,17 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
                 return fail(err, errlen, "this host has no %s hugepage pool on node %u (%s: %s)", size, need->node,
                             path, strerror(-r));
         uint64_t target = cur + need->pages;
+
+        /* A request larger than the machine's whole memory can never succeed:
+         * say so rather than briefly taking all the host's free memory. */
+        uint64_t total_kib = machine_total_kib();
+        if (total_kib && need->pages > total_kib / need->size_kib) {
+                char want[32], have[32];
+                format_size_kib(need->pages * need->size_kib, want, sizeof(want));
+                format_size_kib(total_kib, have, sizeof(have));
+                return fail(err, errlen, "cannot reserve %llu x %s pages (%s) on node %u: this machine has only %s "
+                            "of memory in all", (unsigned long long) need->pages, size, want, need->node, have);
+        }
         snprintf(resource, sizeof(resource), "hugepages/node%u/%llukB", need->node, (unsigned long long) need->size_kib);
         snprintf(old, sizeof(old), "%llu", (unsigned long long) cur);
         snprintf(target_s, sizeof(target_s), "%llu", (unsigned long long) target);

@@ -21,6 +21,18 @@ void profile_set_shipped_dir(const char *dir) { shipped_dir = dir; }
 
 /* ---- the grammar ---- */
 
+/* A named profile's name, as the schema has it: [a-z0-9][a-z0-9_-]{0,63}. */
+static bool profile_name_valid(const char *s)
+{
+        size_t n = 0;
+        if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+                return false;
+        for (; *s; s++, n++)
+                if (n >= 64 || !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+                        return false;
+        return true;
+}
+
 typedef enum AttrType {
         A_YESNO,
         A_ONOFF,
@@ -480,8 +492,9 @@ static int read_profile(Ctx *c, xmlNodePtr root, Profile **ret)
                 use = xml_attr(root, "use");
                 if (!use)
                         return -ENOMEM;
-                if (!name_is_valid(use) || strchr(use, '.')) {
-                        r = fail(c, "<vmprep:profile use='%s'>: not a profile name (letters, digits, - and _)", use);
+                if (!profile_name_valid(use)) {
+                        r = fail(c, "<vmprep:profile use='%s'>: not a profile name (lowercase letters, digits, - and _)",
+                                 use);
                         free(use);
                         return r;
                 }
@@ -560,7 +573,7 @@ int profile_load_named(const char *name, Profile **ret, char *err, size_t errlen
         size_t len = 0;
         int r;
 
-        if (!name_is_valid(name) || strchr(name, '.')) {
+        if (!profile_name_valid(name)) {
                 snprintf(err, errlen, "'%s' is not a profile name", name);
                 return -EINVAL;
         }

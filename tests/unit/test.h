@@ -73,5 +73,8 @@ unsigned long long tree_read_ull(const char *rel);
 void tree_add_pool(unsigned node, unsigned long long size_kib, unsigned long long nr);
 /* Nodes with memory ("0" or "0-1") and the default page size. */
 void tree_set_host(const char *nodes, unsigned long long default_kib);
+/* Capture what vmprep logs to stderr (errors) between start and end (malloc'd). */
+void stderr_capture_start(void);
+char *stderr_capture_end(void);
 /* Read a whole file from the source tree (malloc'd), or NULL. */
 char *slurp(const char *path, size_t *len);

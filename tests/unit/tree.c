@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700
 #include "test.h"
 
+#include "common/log.h"
 #include "common/sysfs.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@ const char *tree_new(void)
         setenv("VMPREP_ROOT", root, 1);
         sysfs_init(root);
         tree_write("/.fake/writes.log", "");
+        tree_write("/run/.keep", "");
         return root;
 }
 
@@ -147,4 +149,29 @@ char *slurp(const char *path, size_t *len)
                         *len = (size_t) n;
         }
         return buf;
+}
+
+static char capture_path[64];
+static int capture_saved = -1;
+
+void stderr_capture_start(void)
+{
+        fflush(stderr);
+        snprintf(capture_path, sizeof(capture_path), "/tmp/vmprep-unit-stderr-XXXXXX");
+        int fd = mkstemp(capture_path);
+        capture_saved = dup(2);
+        dup2(fd, 2);
+        close(fd);
+        log_set_stderr_level(LOG_LEVEL_WARNING);
+}
+
+char *stderr_capture_end(void)
+{
+        log_set_stderr_level(-1);
+        fflush(stderr);
+        dup2(capture_saved, 2);
+        close(capture_saved);
+        char *msg = slurp(capture_path, NULL);
+        unlink(capture_path);
+        return msg;
 }
