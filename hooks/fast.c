@@ -128,12 +128,16 @@ int main(int argc, char **argv)
         int tagged = memmem(xml, len, "urn:vmprep:1", 12) != NULL;
         if (!tagged) {
                 if (strcmp(op, "stopped") != 0 && strcmp(op, "release") != 0 && strcmp(op, "reconnect") != 0 &&
-                    strcmp(op, "prepare") != 0)
+                    strcmp(op, "prepare") != 0) {
+                        free(xml);
                         return 0;
+                }
                 /* untagged while running, or a crashed start: a journal still counts */
                 find_uuid(xml, uuid);
-                if (!uuid[0] || !journal_exists(uuid))
+                if (!uuid[0] || !journal_exists(uuid)) {
+                        free(xml);
                         return 0;
+                }
         }
 
         int fd = memfd_create("vmprep-domain-xml", MFD_CLOEXEC);

@@ -1,0 +1,318 @@
+#!/usr/bin/env bash
+# The hook executables driven as libvirt drives them (argv, domain XML on
+# stdin, every phase) against fake kernel trees.  Uses the test build:
+#   tests/hooks/run.sh build/test
+set -uo pipefail
+here=$(cd -- "$(dirname -- "$0")" && pwd)
+repo=$(cd -- "$here/../.." && pwd)
+B=${1:-build/test}
+case $B in /*) ;; *) B=$repo/$B ;; esac
+HOOK=$B/hooks/20-vmprep-hugepages
+T_SUITE=hooks
+# shellcheck source=tests/lib.sh
+. "$repo/tests/lib.sh"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+
+[ -x "$HOOK" ] || { echo "missing $HOOK (make $B/hooks/20-vmprep-hugepages)"; exit 1; }
+
+ROOT=
+cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; }
+trap cleanup EXIT
+
+UUID_A=0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e01
+UUID_B=0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e02
+P0=sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages
+P1=sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages
+
+# A fresh fake host: two nodes, 2 MiB and 1 GiB pools.
+new_tree() {
+        cleanup
+        ROOT=$(mktemp -d /tmp/vmprep-hooks-XXXXXX)
+        export VMPREP_ROOT=$ROOT
+        mkdir -p "$ROOT/run" "$ROOT/.fake" "$ROOT/proc/sys/vm" "$ROOT/etc"
+        : > "$ROOT/.fake/writes.log"
+        mkdir -p "$ROOT/sys/devices/system/node"
+        echo 0-1 > "$ROOT/sys/devices/system/node/has_memory"
+        printf 'MemTotal:       16777216 kB\nHugepagesize:       2048 kB\n' > "$ROOT/proc/meminfo"
+        printf 'Node 0, zone   Normal    100     50     20     10      5      3      2      1      1      0      0\n' > "$ROOT/proc/buddyinfo"
+        : > "$ROOT/proc/sys/vm/compact_memory"
+        local n s
+        for n in 0 1; do
+                for s in 2048 1048576; do
+                        mkdir -p "$ROOT/sys/devices/system/node/node$n/hugepages/hugepages-${s}kB"
+                        echo 0 > "$ROOT/sys/devices/system/node/node$n/hugepages/hugepages-${s}kB/nr_hugepages"
+                        echo 0 > "$ROOT/sys/devices/system/node/node$n/hugepages/hugepages-${s}kB/free_hugepages"
+                        mkdir -p "$ROOT/sys/kernel/mm/hugepages/hugepages-${s}kB"
+                        echo 0 > "$ROOT/sys/kernel/mm/hugepages/hugepages-${s}kB/nr_hugepages"
+                done
+                : > "$ROOT/sys/devices/system/node/node$n/compact"
+                printf 'Node %s MemTotal: 8388608 kB\nNode %s MemFree: 4194304 kB\n' "$n" "$n" > "$ROOT/sys/devices/system/node/node$n/meminfo"
+        done
+}
+
+# domain NAME UUID MEM_MIB METADATA [EXTRA]
+domain() {
+        printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>%s</memory>" "$1" "$2" "$3"
+        printf "<memoryBacking><hugepages/></memoryBacking>%s" "${5:-}"
+        [ -n "$4" ] && printf "<metadata>%s</metadata>" "$4"
+        printf "<devices><serial type='pty'/></devices></domain>\n"
+}
+TAG="<vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:hugepages/></vmprep:profile>"
+
+# hook XMLFILE NAME OP SUB: runs the hook; stdout to $OUT, stderr to $ERR, returns its status
+OUT=$(mktemp) ERR=$(mktemp)
+trap 'cleanup; rm -f "$OUT" "$ERR"' EXIT
+hook() { "$HOOK" "$2" "$3" "$4" - < "$1" > "$OUT" 2> "$ERR"; }
+# what libvirt runs after a VM stops (or after a failed start)
+stop_phases() { hook "$1" "$2" stopped end; hook "$1" "$2" release end; }
+
+# set_pool PATH N: an administrator's pool of N free pages (the global
+# count kept as the sum over nodes, as the kernel shows it)
+set_pool() {
+        echo "$2" > "$ROOT/$1"; echo "$2" > "$ROOT/${1%nr_hugepages}free_hugepages"
+        local size=${1#*hugepages/hugepages-}; size=${size%%/*}
+        cat "$ROOT"/sys/devices/system/node/node*/hugepages/"hugepages-$size"/nr_hugepages \
+                | awk '{ s += $1 } END { print s }' > "$ROOT/sys/kernel/mm/hugepages/hugepages-$size/nr_hugepages"
+}
+snapshot() { (cd "$ROOT" && find sys -type f -print0 | sort -z | xargs -0 md5sum); }
+pool() { cat "$ROOT/$1"; }
+
+# ---- cases ----
+
+case_untagged_vm_costs_nothing() {
+        new_tree
+        local x=$ROOT/x.xml; domain plain "$UUID_A" 512 "" > "$x"
+        local before; before=$(snapshot)
+        local op
+        for op in "prepare begin" "start begin" "started begin" "stopped end" "release end" "reconnect begin" "migrate begin" "restore begin"; do
+                # shellcheck disable=SC2086
+                hook "$x" plain $op || { t_fail "untagged VM: every phase exits 0" "phase $op: $(cat "$ERR")"; return; }
+                [ -s "$OUT" ] && { t_fail "untagged VM: every phase exits 0" "phase $op printed to stdout"; return; }
+        done
+        [ "$(snapshot)" = "$before" ] && [ ! -e "$ROOT/run/vmprep" ] && [ ! -s "$ROOT/.fake/writes.log" ] \
+                && t_ok "untagged VM: every phase exits 0, prints nothing, touches nothing" \
+                || t_fail "untagged VM: every phase exits 0, prints nothing, touches nothing" "the tree changed"
+}
+
+case_round_trip() {
+        new_tree
+        set_pool $P0 30
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "prepare/release round trip" "prepare: $(cat "$ERR")"; return; }
+        [ "$(pool $P0)" = 286 ] || { t_fail "prepare/release round trip" "pool after prepare: $(pool $P0), want 286"; return; }
+        [ -s "$OUT" ] && { t_fail "prepare/release round trip" "prepare printed to stdout"; return; }
+        hook "$x" vm1 start begin && hook "$x" vm1 started begin && hook "$x" vm1 reconnect begin \
+                || { t_fail "prepare/release round trip" "start/started/reconnect failed: $(cat "$ERR")"; return; }
+        [ "$(pool $P0)" = 286 ] || { t_fail "prepare/release round trip" "reconnect changed the pool"; return; }
+        stop_phases "$x" vm1
+        [ "$(pool $P0)" = 30 ] && [ ! -e "$ROOT/run/vmprep/$UUID_A.hugepages.journal" ] \
+                && t_ok "prepare/release round trip: +256 while running, back to the administrator's 30, no journal" \
+                || t_fail "prepare/release round trip" "pool after release: $(pool $P0), want 30"
+}
+
+case_migrate_restore_print_nothing() {
+        new_tree
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" 512 "$TAG" > "$x"
+        hook "$x" vm1 migrate begin - && [ ! -s "$OUT" ] && hook "$x" vm1 restore begin - && [ ! -s "$OUT" ] \
+                && [ ! -s "$ROOT/.fake/writes.log" ] \
+                && t_ok "migrate and restore of a tagged VM: exit 0, stdout empty (libvirt would take it as XML)" \
+                || t_fail "migrate and restore print nothing" "stdout: $(cat "$OUT")" "stderr: $(cat "$ERR")"
+}
+
+case_untagged_while_running_is_still_released() {
+        new_tree
+        local x=$ROOT/x.xml y=$ROOT/y.xml
+        domain vm1 "$UUID_A" 256 "$TAG" > "$x"
+        domain vm1 "$UUID_A" 256 "" > "$y"      # `virsh metadata --remove --live` while it runs
+        hook "$x" vm1 prepare begin || { t_fail "untagged while running" "$(cat "$ERR")"; return; }
+        stop_phases "$y" vm1
+        [ "$(pool $P0)" = 0 ] && [ "$(pool $P1)" = 0 ] \
+                && t_ok "a VM untagged while running is still released (journal found by UUID)" \
+                || t_fail "a VM untagged while running is still released" "pools: $(pool $P0) $(pool $P1)"
+}
+
+case_bad_profile_fails_and_names_value() {
+        new_tree
+        local x=$ROOT/x.xml
+        domain vm1 "$UUID_A" 256 "<vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:hugepages size='2X'/></vmprep:profile>" > "$x"
+        if hook "$x" vm1 prepare begin; then t_fail "bad profile value fails prepare" "exit 0"; return; fi
+        stop_phases "$x" vm1
+        grep -q "size='2X'" "$ERR" 2>/dev/null; local named=$?
+        # stop_phases overwrote ERR; run prepare again for the message
+        hook "$x" vm1 prepare begin; grep -q "<vmprep:hugepages size='2X'>" "$ERR" && [ ! -s "$ROOT/.fake/writes.log" ] \
+                && t_ok "a bad profile value fails prepare, the message names element, attribute and value, nothing written" \
+                || t_fail "bad profile value" "stderr: $(cat "$ERR")" "named=$named"
+}
+
+case_no_backing_says_what_to_add() {
+        new_tree
+        local x=$ROOT/x.xml
+        printf "<domain><name>vm1</name><uuid>%s</uuid><memory unit='MiB'>256</memory><metadata>%s</metadata></domain>" "$UUID_A" "$TAG" > "$x"
+        if hook "$x" vm1 prepare begin; then t_fail "profile without hugepage backing" "exit 0"; return; fi
+        grep -q "<memoryBacking><hugepages><page size='2048' unit='KiB'/></hugepages></memoryBacking>" "$ERR" \
+                && t_ok "a profile asking for hugepages on a domain without backing fails with the XML to add" \
+                || t_fail "profile without hugepage backing" "$(cat "$ERR")"
+}
+
+case_test_build_refuses_without_root() {
+        new_tree
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
+        if env -u VMPREP_ROOT "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; then
+                t_fail "test build refuses to touch the real host without VMPREP_ROOT" "exit 0"
+        elif grep -q "VMPREP_ROOT is not set" "$ERR"; then
+                t_ok "the test build refuses to touch this machine when VMPREP_ROOT is unset"
+        else
+                t_fail "test build refuses without VMPREP_ROOT" "$(cat "$ERR")"
+        fi
+}
+
+# SIGKILL at every crash point of prepare (after each kernel write, journal
+# append and ledger update); libvirt then runs stopped+release; the tree
+# must be exactly as before.  Then the same for release itself.
+case_crash_at_every_point() {
+        local k=1 crashed=0 fails=()
+        while :; do
+                new_tree
+                set_pool $P0 12
+                set_pool $P1 1
+                echo 300 > "$ROOT/.fake/node1-2048kB.max"
+                echo 100 > "$ROOT/.fake/node1.compact-gain"
+                local x=$ROOT/x.xml
+                domain vm1 "$UUID_A" 1024 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$x"
+                local before; before=$(snapshot)
+                VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"
+                local st=$?
+                if [ $st -eq 0 ]; then break; fi
+                [ $st -eq 137 ] || fails+=("crash point $k: prepare exited $st, not killed: $(head -c 300 "$ERR")")
+                crashed=$((crashed + 1))
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] || fails+=("crash point $k: tree differs after release: $(diff <(echo "$before") <(snapshot) | head -5)")
+                ls "$ROOT/run/vmprep/"*.journal >/dev/null 2>&1 && fails+=("crash point $k: a journal is left")
+                k=$((k + 1))
+                [ $k -gt 200 ] && { fails+=("no end after 200 crash points"); break; }
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 5 ]; then
+                t_ok "SIGKILL at each of $crashed crash points of prepare, then stopped+release: the tree is exactly as before"
+        else
+                t_fail "SIGKILL at each crash point of prepare" "${fails[@]}" "crashed=$crashed"
+        fi
+
+        k=1 crashed=0 fails=()
+        while :; do
+                new_tree
+                set_pool $P0 5
+                local x=$ROOT/x.xml
+                domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$x"
+                local before; before=$(snapshot)
+                hook "$x" vm1 prepare begin || { fails+=("prepare failed: $(cat "$ERR")"); break; }
+                VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"
+                local st=$?
+                [ $st -eq 0 ] && break
+                crashed=$((crashed + 1))
+                hook "$x" vm1 release end   # the next release (or reconcile) finishes it
+                [ "$(snapshot)" = "$before" ] || fails+=("release crash point $k: tree differs: $(diff <(echo "$before") <(snapshot) | head -5)")
+                k=$((k + 1))
+                [ $k -gt 200 ] && break
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 3 ]; then
+                t_ok "SIGKILL at each of $crashed crash points of release, then release again: exactly as before, never subtracted twice"
+        else
+                t_fail "SIGKILL at each crash point of release" "${fails[@]}" "crashed=$crashed"
+        fi
+}
+
+# A crash of one VM's prepare must be finished by the NEXT VM's hook that
+# takes the ledger (the pending slot), not confuse its counts.
+case_crash_then_other_vm() {
+        new_tree
+        local x=$ROOT/x.xml y=$ROOT/y.xml
+        domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
+        domain vm2 "$UUID_B" 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$y"
+        # crash point 3 = after vm1's pool write (journal S, ledger pending, write)
+        VMPREP_TEST_CRASH_AT=3 "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"
+        local st=$?
+        hook "$y" vm2 prepare begin || { t_fail "crash then another VM" "vm2 prepare: $(cat "$ERR")"; return; }
+        local mid; mid=$(pool $P0)
+        stop_phases "$x" vm1
+        local after_vm1; after_vm1=$(pool $P0)
+        stop_phases "$y" vm2
+        if [ $st -eq 137 ] && [ "$mid" = 384 ] && [ "$after_vm1" = 128 ] && [ "$(pool $P0)" = 0 ]; then
+                t_ok "a prepare killed mid-write is accounted by the next VM's hook; both release exactly"
+        else
+                t_fail "crash then another VM" "status $st, pool with both $mid (want 384), after vm1 $after_vm1 (want 128), end $(pool $P0)"
+        fi
+}
+
+case_concurrent_prepares_are_serialized() {
+        new_tree
+        local i pids=() n=8
+        for i in $(seq 1 $n); do
+                domain "vm$i" "0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5f0$i" 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$ROOT/vm$i.xml"
+        done
+        for i in $(seq 1 $n); do "$HOOK" "vm$i" prepare begin - < "$ROOT/vm$i.xml" > /dev/null 2>> "$ERR" & pids+=($!); done
+        local bad=0; for i in "${pids[@]}"; do wait "$i" || bad=$((bad + 1)); done
+        local mid; mid=$(pool $P0)
+        pids=()
+        for i in $(seq 1 $n); do "$HOOK" "vm$i" release end - < "$ROOT/vm$i.xml" > /dev/null 2>> "$ERR" & pids+=($!); done
+        for i in "${pids[@]}"; do wait "$i" || bad=$((bad + 1)); done
+        if [ $bad -eq 0 ] && [ "$mid" = $((n * 128)) ] && [ "$(pool $P0)" = 0 ]; then
+                t_ok "$n prepares at once: pool exactly $((n * 128)); $n releases at once: exactly 0"
+        else
+                t_fail "concurrent prepares" "failures $bad, pool with all: $mid (want $((n * 128))), after: $(pool $P0)" "$(head -5 "$ERR")"
+        fi
+}
+
+case_hostile_state() {
+        local x
+        new_tree
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
+        # a symlink planted where the state directory should be
+        mkdir -p "$ROOT/elsewhere"; ln -s "$ROOT/elsewhere" "$ROOT/run/vmprep"
+        if hook "$x" vm1 prepare begin; then
+                t_fail "a symlinked /run/vmprep is refused" "prepare succeeded"
+        elif grep -q "not a directory owned by" "$ERR" && [ -z "$(ls "$ROOT/elsewhere")" ] && [ ! -s "$ROOT/.fake/writes.log" ]; then
+                t_ok "a symlink planted at /run/vmprep is refused and nothing is written through it"
+        else
+                t_fail "a symlinked /run/vmprep is refused" "$(cat "$ERR")"
+        fi
+
+        new_tree
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
+        hook "$x" vm1 prepare begin
+        chmod 0666 "$ROOT/run/vmprep/$UUID_A.hugepages.journal"
+        hook "$x" vm1 release end
+        if grep -q "writable only by it" "$ERR" && [ "$(pool $P0)" = 64 ]; then
+                t_ok "a world-writable journal is not trusted: release refuses it and says why"
+        else
+                t_fail "a world-writable journal is not trusted" "$(cat "$ERR")" "pool $(pool $P0)"
+        fi
+
+        new_tree
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
+        hook "$x" vm1 prepare begin
+        printf 'S 99 set - /etc/shadow x y ~0x00000000\n' >> "$ROOT/run/vmprep/$UUID_A.hugepages.journal"
+        printf 'garbage\n' >> "$ROOT/run/vmprep/$UUID_A.hugepages.journal"
+        hook "$x" vm1 reconnect begin; local st=$?
+        if [ $st -eq 0 ] && grep -q "damaged" "$ERR"; then
+                t_ok "a damaged journal: reconnect still exits 0 (libvirt would kill the VM) and says which line"
+        else
+                t_fail "damaged journal on reconnect" "status $st" "$(cat "$ERR")"
+        fi
+        hook "$x" vm1 release end
+        grep -q /etc/shadow "$ROOT/.fake/writes.log" \
+                && t_fail "a forged journal line is never acted on" "wrote /etc/shadow" \
+                || t_ok "a forged journal line (bad checksum) is never acted on"
+}
+
+case_untagged_vm_costs_nothing
+case_round_trip
+case_migrate_restore_print_nothing
+case_untagged_while_running_is_still_released
+case_bad_profile_fails_and_names_value
+case_no_backing_says_what_to_add
+case_test_build_refuses_without_root
+case_crash_at_every_point
+case_crash_then_other_vm
+case_concurrent_prepares_are_serialized
+case_hostile_state
+t_done

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The unit tests and a hook round trip under valgrind (a plain test build,
+# no sanitizers): any invalid access or leak fails.
+#   tests/valgrind.sh build/valgrind
+set -uo pipefail
+here=$(cd -- "$(dirname -- "$0")" && pwd)
+repo=$(cd -- "$here/.." && pwd)
+B=${1:-build/valgrind}
+case $B in /*) ;; *) B=$repo/$B ;; esac
+T_SUITE=valgrind
+# shellcheck source=tests/lib.sh
+. "$repo/tests/lib.sh"
+VG=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect)
+
+if ! command -v valgrind >/dev/null; then
+        t_skip "valgrind" "valgrind is not installed"
+        t_done; exit
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"; [ -n "${ROOT:-}" ] && rm -rf "$ROOT"' EXIT
+cd "$repo" || exit 1
+if "${VG[@]}" "$B/unit-tests" > "$log" 2>&1; then
+        t_ok "unit tests under valgrind: no invalid access, no leak ($(grep -c '^ok' "$log") tests)"
+else
+        t_fail "unit tests under valgrind" "$(grep -E '^==|not ok' "$log" | head -20)"
+fi
+
+# The full handler through a prepare/release round trip on a fake tree.
+ROOT=$(mktemp -d /tmp/vmprep-vg-XXXXXX)
+export VMPREP_ROOT=$ROOT
+n=$ROOT/sys/devices/system/node
+mkdir -p "$ROOT/run" "$ROOT/proc" "$n/node0/hugepages/hugepages-2048kB" "$ROOT/sys/kernel/mm/hugepages/hugepages-2048kB"
+echo 0 > "$n/has_memory"
+printf 'MemTotal: 16777216 kB\nHugepagesize: 2048 kB\n' > "$ROOT/proc/meminfo"
+echo 0 > "$n/node0/hugepages/hugepages-2048kB/nr_hugepages"
+echo 0 > "$ROOT/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+xml="<domain><name>vg</name><uuid>7d8e9f00-1111-4222-8333-944455556666</uuid><memory unit='MiB'>64</memory><memoryBacking><hugepages/></memoryBacking><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1' use='gaming'/></metadata></domain>"
+ok=1
+for phase in "prepare begin" "start begin" "reconnect begin" "release end"; do
+        # shellcheck disable=SC2086
+        if ! echo "$xml" | "${VG[@]}" "$B/vmprep-hook" hugepages vg $phase - > "$log" 2>&1; then
+                ok=0; t_fail "vmprep-hook $phase under valgrind" "$(head -20 "$log")"
+        fi
+        [ "$phase" = "prepare begin" ] && [ "$(cat "$n/node0/hugepages/hugepages-2048kB/nr_hugepages")" != 32 ] && ok=0
+done
+[ "$(cat "$n/node0/hugepages/hugepages-2048kB/nr_hugepages")" = 0 ] || ok=0
+[ $ok = 1 ] && t_ok "vmprep-hook prepare/start/reconnect/release under valgrind: clean, pool 0 -> 32 -> 0"
+t_done
