@@ -23,8 +23,11 @@ CFLAGS   ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 $(WARN) -I. $(PKG_CFLAGS) -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=2
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-# One capability per hook executable, numbered in libvirt's (byte) order.
+# One capability per hook executable, numbered in libvirt's (byte) order,
+# and the libvirt operations each acts on (the fast path skips the others).
 HOOKS    := 20-vmprep-hugepages
+PHASES_hugepages := prepare release reconnect
+phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
 
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
               common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c
@@ -36,7 +39,7 @@ B  := build
 BT := build/test
 BV := build/valgrind
 
-.PHONY: all check unit-check hook-check schema-check valgrind-check host-check install uninstall demo clean
+.PHONY: bench-hooks all check unit-check hook-check schema-check valgrind-check host-check install uninstall demo clean
 
 all: $(B)/vmprep-hook $(addprefix $(B)/hooks/,$(HOOKS))
 
@@ -52,6 +55,7 @@ $(B)/vmprep-hook: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) hooks/vmprep-hook.c)
 $(B)/hooks/%: hooks/fast.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -static -DVMPREP_CAP='"$(word 3,$(subst -, ,$*))"' \
+		-DVMPREP_PHASES='"$(call phases_of,$*)"' \
 		-DVMPREP_HOOK_FULL='"$(LIBEXECDIR)/vmprep-hook"' -o $@ $<
 
 # ---- test builds: VMPREP_TEST_BUILD (root from $$VMPREP_ROOT, refuses without it),
@@ -70,6 +74,7 @@ $(1)/unit-tests: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) $$(UNI
 $(1)/hooks/%: hooks/fast.c
 	@mkdir -p $$(dir $$@)
 	$$(CC) -std=gnu11 $$(WARN) -O1 -g $(2) -DVMPREP_TEST_BUILD -DVMPREP_CAP='"$$(word 3,$$(subst -, ,$$*))"' \
+		-DVMPREP_PHASES='"$$(call phases_of,$$*)"' \
 		-DVMPREP_HOOK_FULL='"$$(CURDIR)/$(1)/vmprep-hook"' -o $$@ $$<
 endef
 $(eval $(call testbuild,$(BT),$(SAN)))
@@ -113,6 +118,10 @@ uninstall:
 
 demo:
 	./demo/run.sh
+
+# what each hook costs per phase against the exec floor (ROUNDS=50)
+bench-hooks: all
+	bench/hook-cost.sh $(or $(ROUNDS),50)
 
 clean:
 	rm -rf build

@@ -8,7 +8,12 @@
 #include "sysfs.h"
 #include "xml.h"
 
+#include "journal.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +29,39 @@ typedef struct Capability {
 static const Capability capabilities[] = {
         { "hugepages", hugepages_prepare, hugepages_release, hugepages_reconnect },
 };
+
+#define EVENTS_LOG VMPREP_RUNDIR "/events.log"
+#define EVENTS_LOG_OLD VMPREP_RUNDIR "/events.log.1"
+#define EVENTS_LOG_MAX (1024 * 1024)
+
+/* What vmprep did and undid, for `vmprep status` and for a person: one line
+ * per action in /run/vmprep/events.log (the previous MiB in events.log.1).
+ * syslog(3) gets the same lines, but many hosts of this kind have no syslog
+ * daemon. */
+static void events_sink(int level, const char *line)
+{
+        struct stat st;
+        struct timespec now;
+        struct tm tm;
+        char stamp[32], buf[3000];
+
+        if (sysfs_lstat(VMPREP_RUNDIR, &st) < 0 || !S_ISDIR(st.st_mode))
+                return; /* state_dir_check() decides; never create it from here */
+        if (sysfs_lstat(EVENTS_LOG, &st) == 0 && st.st_size > EVENTS_LOG_MAX)
+                sysfs_rename(EVENTS_LOG, EVENTS_LOG_OLD);
+        int fd = sysfs_open(EVENTS_LOG, O_WRONLY | O_APPEND | O_CREAT, 0600);
+        if (fd < 0)
+                return;
+        clock_gettime(CLOCK_REALTIME, &now);
+        gmtime_r(&now.tv_sec, &tm);
+        strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        int n = snprintf(buf, sizeof(buf), "%s %s[%d] %s%s\n", stamp,
+                         level <= LOG_LEVEL_ERROR ? "error" : level <= LOG_LEVEL_WARNING ? "warning" : "info",
+                         (int) getpid(), line, "");
+        if (n > 0)
+                (void) !write(fd, buf, (size_t) n < sizeof(buf) ? (size_t) n : sizeof(buf) - 1);
+        close(fd);
+}
 
 static char *read_stdin(size_t *len)
 {
@@ -78,6 +116,7 @@ int hook_main(int argc, char **argv)
         snprintf(ident, sizeof(ident), "vmprep-%s", cap->name);
         log_open(ident, true);
         log_set_context(argv[2]);
+        log_set_sink(events_sink);
         r = sysfs_init(NULL);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the kernel gateway"), 1;

@@ -458,8 +458,8 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
         if (r2 < 0)
                 return r2;
         if (got >= target) {
-                log_info("node %u: %s pool %llu -> %llu (+%llu)", need->node, size, (unsigned long long) cur,
-                         (unsigned long long) got, (unsigned long long) need->pages);
+                log_info("reserved %llu x %s pages on node %u: %s %llu -> %llu", (unsigned long long) need->pages,
+                         size, need->node, path, (unsigned long long) cur, (unsigned long long) got);
                 return 0;
         }
 

@@ -485,6 +485,7 @@ static int undo_step(Journal *j, Ledger *l, JournalStep *s)
                 r = sysfs_write(s->path, s->old);
                 if (r < 0)
                         return log_error_errno(r, "cannot restore %s to '%s'", s->path, s->old);
+                log_info("restored %s to '%s'", s->path, s->old);
                 return journal_record(j, "U", s->seq, NULL);
         }
 
@@ -521,6 +522,8 @@ static int undo_step(Journal *j, Ledger *l, JournalStep *s)
                 return log_error_errno(r, "cannot lower %s from %llu to %llu", s->path, (unsigned long long) cur,
                                        (unsigned long long) target);
         }
+        log_info("gave back %lld: %s %llu -> %llu", (long long) amount, s->path, (unsigned long long) cur,
+                 (unsigned long long) target);
         r = journal_record(j, "U", s->seq, NULL);
         if (r < 0)
                 return r;

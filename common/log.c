@@ -11,6 +11,9 @@ static const char *log_ident = "vmprep";
 static bool log_syslog;
 static int log_stderr_level = LOG_LEVEL_WARNING;
 static char log_context[256];
+static void (*log_sink)(int level, const char *line);
+
+void log_set_sink(void (*sink)(int level, const char *line)) { log_sink = sink; }
 
 void log_open(const char *ident, bool to_syslog)
 {
@@ -40,6 +43,16 @@ static void log_emit(int level, int err, const char *fmt, va_list ap)
                         log_context[0] ? ": " : "", msg);
         if (log_syslog)
                 syslog(level, "%s%s%s", log_context, log_context[0] ? ": " : "", msg);
+        if (log_sink && level <= LOG_LEVEL_INFO) {
+                static bool busy; /* the sink may itself log an error */
+                if (!busy) {
+                        char line[2600];
+                        busy = true;
+                        snprintf(line, sizeof(line), "%s: %s%s%s", log_ident, log_context, log_context[0] ? ": " : "", msg);
+                        log_sink(level, line);
+                        busy = false;
+                }
+        }
 }
 
 void log_msg(int level, const char *fmt, ...)

@@ -26,6 +26,10 @@ void log_set_stderr_level(int level);
 /* Context prefixed to every message, e.g. the VM name. NULL clears it. */
 void log_set_context(const char *context);
 
+/* Also hand every message at info level or above, as a finished line, to
+ * sink (the hooks append them to /run/vmprep/events.log). */
+void log_set_sink(void (*sink)(int level, const char *line));
+
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int log_msg_errno(int level, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

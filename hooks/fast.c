@@ -28,6 +28,9 @@
 #ifndef VMPREP_HOOK_FULL
 #error "VMPREP_HOOK_FULL must name the full handler"
 #endif
+#ifndef VMPREP_PHASES
+#error "VMPREP_PHASES must list the operations the capability acts on"
+#endif
 
 #define MAX_XML (64u * 1024 * 1024)
 
@@ -109,14 +112,27 @@ static int journal_exists(const char *uuid)
         return lstat(path, &st) == 0;
 }
 
+/* Is op one of the space-separated words of VMPREP_PHASES? */
+static int phase_wanted(const char *op)
+{
+        static const char phases[] = VMPREP_PHASES;
+        size_t n = strlen(op);
+        for (const char *p = phases; n > 0 && (p = strstr(p, op)); p += n)
+                if ((p == phases || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+                        return 1;
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         const char *op = argc > 2 ? argv[2] : "";
         size_t len = 0;
         char uuid[37];
 
-        /* migrate/restore: stdout would replace the XML; vmprep has nothing to say. */
-        if (strcmp(op, "migrate") == 0 || strcmp(op, "restore") == 0)
+        /* Phases this capability does nothing in (start, started, ...) cost a
+         * bare exec even for tagged VMs.  migrate/restore are never listed:
+         * stdout would replace the XML and vmprep has nothing to say there. */
+        if (!phase_wanted(op))
                 return 0;
 
         char *xml = read_all(STDIN_FILENO, &len);
@@ -127,11 +143,6 @@ int main(int argc, char **argv)
 
         int tagged = memmem(xml, len, "urn:vmprep:1", 12) != NULL;
         if (!tagged) {
-                if (strcmp(op, "stopped") != 0 && strcmp(op, "release") != 0 && strcmp(op, "reconnect") != 0 &&
-                    strcmp(op, "prepare") != 0) {
-                        free(xml);
-                        return 0;
-                }
                 /* untagged while running, or a crashed start: a journal still counts */
                 find_uuid(xml, uuid);
                 if (!uuid[0] || !journal_exists(uuid)) {

@@ -108,6 +108,11 @@ case_round_trip() {
         [ "$(pool $P0)" = 30 ] && [ ! -e "$ROOT/run/vmprep/$UUID_A.hugepages.journal" ] \
                 && t_ok "prepare/release round trip: +256 while running, back to the administrator's 30, no journal" \
                 || t_fail "prepare/release round trip" "pool after release: $(pool $P0), want 30"
+        local ev=$ROOT/run/vmprep/events.log
+        grep -q "vm1: reserved 256 x 2 MiB pages on node 0: /$P0 30 -> 286" "$ev" \
+                && grep -q "vm1: gave back 256: /$P0 286 -> 30" "$ev" \
+                && t_ok "events.log says what was reserved and given back, with the file and both values" \
+                || t_fail "events.log records the round trip" "$(cat "$ev" 2>&1)"
 }
 
 case_migrate_restore_print_nothing() {

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# What one vmprep hook costs per phase, against the exec floor, measured in
+# the same run on this machine (medians of ROUNDS runs, microseconds):
+#   - untagged VM: floor (static read-stdin-exit), the vmprep hook (fast path),
+#     and the full handler run directly (what every VM would pay without the fast path)
+#   - hugepages VM (tagged, 256 MiB): every phase, prepare and release for
+#     real against this machine's hugepage pool (put back as found)
+# Needs root for the tagged part (it writes nr_hugepages); the untagged part runs anywhere.
+#   bench/hook-cost.sh [ROUNDS]          (default 50; make bench-hooks)
+set -euo pipefail
+here=$(cd -- "$(dirname -- "$0")" && pwd)
+repo=$(cd -- "$here/.." && pwd)
+ROUNDS=${1:-50}
+B=$repo/build
+W=$(mktemp -d /tmp/vmprep-bench-XXXXXX)
+POOL=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+orig_pool=
+cleanup() {
+        [ -n "$orig_pool" ] && echo "$orig_pool" > "$POOL"
+        rm -rf "$W"
+}
+trap cleanup EXIT
+
+make -s -C "$repo" all
+cc -O2 -static -o "$W/floor" "$here/baselines/floor.c"
+cc -O2 -Wall -o "$W/hookbench" "$here/hookbench.c"
+
+# A typical desktop domain as libvirt hands it to hooks (a real user's XML).
+corpus=$repo/../shared/corpus/user-xml/bryansteiner-win10.xml
+if [ -f "$corpus" ]; then cp "$corpus" "$W/untagged.xml"; else cp "$repo/tests/fixtures/seed/02-gpu-passthrough.xml" "$W/untagged.xml"; fi
+
+# The hook under test must exec the handler it was built for: run the installed
+# one when it is this build, else the build tree's (which execs LIBEXECDIR's).
+HOOK=$B/hooks/20-vmprep-hugepages
+echo "# machine: $(nproc) CPUs, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "# rounds: $ROUNDS; columns: label phase median_us p10_us p90_us"
+ALL="prepare start started stopped release"
+# shellcheck disable=SC2086
+# shellcheck disable=SC2086
+"$W/hookbench" -n "$ROUNDS" -x "$W/untagged.xml" -l floor "$W/floor" $ALL
+"$W/hookbench" -n "$ROUNDS" -x "$W/untagged.xml" -l vmprep-untagged "$HOOK" $ALL
+# what the full handler alone costs on the same input (libxml2 loaded, XML parsed)
+"$W/hookbench" -n "$ROUNDS" -x "$W/untagged.xml" -l full-handler-untagged -c hugepages "$B/vmprep-hook" $ALL
+
+if [ "$(id -u)" = 0 ] && [ -w "$POOL" ] && [ -x /usr/local/libexec/vmprep/vmprep-hook ]; then
+        orig_pool=$(cat "$POOL")
+        uuid=5b1c0f0e-0d7b-4a4e-9a3e-6c8a1f2b3c4d
+        rm -f "/run/vmprep/$uuid.hugepages.journal"
+        cat > "$W/tagged.xml" <<EOX
+<domain type='kvm'><name>bench-vm</name><uuid>$uuid</uuid><memory unit='MiB'>256</memory>
+<memoryBacking><hugepages/></memoryBacking><vcpu>1</vcpu>
+<metadata><vmprep:profile xmlns:vmprep="urn:vmprep:1"><vmprep:hugepages/></vmprep:profile></metadata>
+<devices><serial type='pty'/></devices></domain>
+EOX
+        "$W/hookbench" -n "$ROUNDS" -x "$W/tagged.xml" -l vmprep-hugepages "$HOOK" $ALL
+        [ "$(cat "$POOL")" = "$orig_pool" ] || { echo "pool not restored: $(cat "$POOL") vs $orig_pool"; exit 1; }
+else
+        echo "# tagged hugepages VM: skipped (needs root, $POOL and an installed vmprep: make install)"
+fi
