@@ -19,15 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct Capability {
-        const char *name;
-        int (*prepare)(const Domain *d, const Profile *p);
-        int (*release)(const char *uuid, const char *name);
-        int (*reconnect)(const char *uuid);
-} Capability;
-
 static const Capability capabilities[] = {
-        { "hugepages", hugepages_prepare, hugepages_release, hugepages_reconnect },
+        { "hugepages", hugepages_prepare, NULL, NULL, hugepages_release, hugepages_reconnect },
 };
 
 #define EVENTS_LOG VMPREP_RUNDIR "/events.log"
@@ -123,10 +116,12 @@ int hook_main(int argc, char **argv)
 
         const char *op = argv[3];
         bool starting = strcmp(op, "prepare") == 0;
+        bool started = strcmp(op, "started") == 0 && cap->started;
+        bool stopped = strcmp(op, "stopped") == 0 && cap->stopped;
         bool giving_back = strcmp(op, "release") == 0;
         bool reconnect = strcmp(op, "reconnect") == 0;
-        if (!starting && !giving_back && !reconnect)
-                return 0; /* start, started, stopped, migrate, restore: nothing for this capability */
+        if (!starting && !started && !stopped && !giving_back && !reconnect)
+                return 0; /* start, migrate, restore, or nothing for this capability */
 
         size_t len = 0;
         char *xml = read_stdin(&len);
@@ -161,6 +156,10 @@ int hook_main(int argc, char **argv)
                         r = cap->prepare(d, p);
                 else
                         r = cap->release(d->uuid, d->name); /* untagged since: leftovers only */
+        } else if (started) {
+                r = p ? cap->started(d, p) : 0;
+        } else if (stopped) {
+                r = cap->stopped(d->uuid, d->name);
         } else if (giving_back) {
                 r = cap->release(d->uuid, d->name);
         } else {
@@ -174,7 +173,7 @@ int hook_main(int argc, char **argv)
 
         profile_free(p);
         domain_free(d);
-        if (r < 0 && starting)
+        if (r < 0 && (starting || started))
                 return 1;
         return 0;
 }

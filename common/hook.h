@@ -7,4 +7,23 @@
  */
 #pragma once
 
+#include "domain.h"
+#include "profile.h"
+
+/*
+ * A capability (hugepages, vfio, cpus, tune): what it does in each libvirt
+ * operation.  NULL means nothing.  prepare gets the effective profile
+ * (never NULL); the others need only what the journal says, so that a VM
+ * untagged while running is still given back.  reconnect must not fail the
+ * VM: its result is logged, and the hook exits 0 anyway.
+ */
+typedef struct Capability {
+        const char *name;
+        int (*prepare)(const Domain *d, const Profile *p);
+        int (*started)(const Domain *d, const Profile *p);
+        int (*stopped)(const char *uuid, const char *name);
+        int (*release)(const char *uuid, const char *name);
+        int (*reconnect)(const char *uuid);
+} Capability;
+
 int hook_main(int argc, char **argv);

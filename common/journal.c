@@ -249,8 +249,11 @@ static int journal_load(Journal *j, char *text, const char *path)
                                 s->kind = STEP_SET;
                         else if (strcmp(f[2], "add") == 0)
                                 s->kind = STEP_ADD;
+                        else if (name_is_valid(f[2]) && strlen(f[2]) < sizeof(s->kind_name))
+                                s->kind = STEP_CUSTOM;
                         else
                                 goto bad;
+                        snprintf(s->kind_name, sizeof(s->kind_name), "%s", f[2]);
                         if (journal_unescape(f[3], s->resource, sizeof(s->resource)) < 0 ||
                             journal_unescape(f[4], s->path, sizeof(s->path)) < 0 ||
                             journal_unescape(f[5], s->old, sizeof(s->old)) < 0 ||
@@ -378,8 +381,8 @@ static int journal_record(Journal *j, const char *fmt_kind, unsigned seq, const 
         return 0;
 }
 
-int journal_begin(Journal *j, Ledger *l, StepKind kind, const char *resource, const char *path,
-                  const char *old, const char *new_, unsigned *seq)
+static int begin_step(Journal *j, Ledger *l, StepKind kind, const char *kind_name, const char *resource,
+                      const char *path, const char *old, const char *new_, unsigned *seq)
 {
         char er[400], ep[1600], eo[800], en[800], line[4000];
         JournalStep *s;
@@ -392,8 +395,7 @@ int journal_begin(Journal *j, Ledger *l, StepKind kind, const char *resource, co
         journal_escape(path, ep, sizeof(ep));
         journal_escape(old, eo, sizeof(eo));
         journal_escape(new_, en, sizeof(en));
-        snprintf(line, sizeof(line), "S %u %s %s %s %s %s", j->next_seq, kind == STEP_ADD ? "add" : "set", er,
-                 ep, eo, en);
+        snprintf(line, sizeof(line), "S %u %s %s %s %s %s", j->next_seq, kind_name, er, ep, eo, en);
         s = realloc(j->steps, (j->n_steps + 1) * sizeof(*s));
         if (!s)
                 return -ENOMEM;
@@ -405,6 +407,7 @@ int journal_begin(Journal *j, Ledger *l, StepKind kind, const char *resource, co
         memset(s, 0, sizeof(*s));
         s->seq = j->next_seq++;
         s->kind = kind;
+        snprintf(s->kind_name, sizeof(s->kind_name), "%s", kind_name);
         snprintf(s->resource, sizeof(s->resource), "%s", resource);
         snprintf(s->path, sizeof(s->path), "%s", path);
         snprintf(s->old, sizeof(s->old), "%s", old);
@@ -428,6 +431,42 @@ int journal_begin(Journal *j, Ledger *l, StepKind kind, const char *resource, co
         }
         *seq = s->seq;
         return 0;
+}
+
+int journal_begin(Journal *j, Ledger *l, StepKind kind, const char *resource, const char *path,
+                  const char *old, const char *new_, unsigned *seq)
+{
+        if (kind == STEP_CUSTOM)
+                return -EINVAL;
+        return begin_step(j, l, kind, kind == STEP_ADD ? "add" : "set", resource, path, old, new_, seq);
+}
+
+#define MAX_UNDO_KINDS 32
+static struct {
+        char kind[24];
+        JournalUndoFn fn;
+} undo_kinds[MAX_UNDO_KINDS];
+
+int journal_register_undo(const char *kind, JournalUndoFn fn)
+{
+        if (!name_is_valid(kind) || strlen(kind) >= sizeof(undo_kinds[0].kind) || !strcmp(kind, "set") ||
+            !strcmp(kind, "add"))
+                return -EINVAL;
+        for (size_t i = 0; i < MAX_UNDO_KINDS; i++)
+                if (!undo_kinds[i].fn || !strcmp(undo_kinds[i].kind, kind)) {
+                        snprintf(undo_kinds[i].kind, sizeof(undo_kinds[i].kind), "%s", kind);
+                        undo_kinds[i].fn = fn;
+                        return 0;
+                }
+        return -ENOSPC;
+}
+
+int journal_begin_custom(Journal *j, const char *kind, const char *resource, const char *path, const char *old,
+                         const char *new_, unsigned *seq)
+{
+        if (!name_is_valid(kind) || strlen(kind) >= 24 || !strcmp(kind, "set") || !strcmp(kind, "add"))
+                return -EINVAL;
+        return begin_step(j, NULL, STEP_CUSTOM, kind, resource, path, old, new_, seq);
 }
 
 static int ledger_add_hold(Ledger *l, const char *uuid, const char *resource, int64_t amount)
@@ -480,6 +519,22 @@ int journal_done(Journal *j, Ledger *l, unsigned seq, const char *result)
 static int undo_step(Journal *j, Ledger *l, JournalStep *s)
 {
         int r;
+
+        if (s->kind == STEP_CUSTOM) {
+                JournalUndoFn fn = NULL;
+                for (size_t i = 0; i < MAX_UNDO_KINDS && undo_kinds[i].fn; i++)
+                        if (!strcmp(undo_kinds[i].kind, s->kind_name))
+                                fn = undo_kinds[i].fn;
+                if (!fn) {
+                        log_error("journal of %s: no way to undo a '%s' step (%s); is this vmprep older than the one "
+                                  "that wrote it?", j->uuid, s->kind_name, s->path);
+                        return -VMPREP_EREPORTED;
+                }
+                r = fn(s);
+                if (r < 0)
+                        return r;
+                return journal_record(j, "U", s->seq, NULL);
+        }
 
         if (s->kind == STEP_SET) {
                 r = sysfs_write(s->path, s->old);

@@ -13,6 +13,8 @@
  *   vmprep-journal 1 UUID CAP NAME
  *   S SEQ KIND RESOURCE PATH OLD NEW    KIND: set (undo writes OLD back)
  *                                            add (undo subtracts the result)
+ *                                            any other word: a capability's own
+ *                                            kind, undone by its registered function
  *   D SEQ RESULT                        set: value read back; add: amount added
  *   U SEQ
  *
@@ -34,11 +36,13 @@
 typedef enum StepKind {
         STEP_SET,
         STEP_ADD,
+        STEP_CUSTOM, /* kind_name names it; undone by journal_register_undo()'s function */
 } StepKind;
 
 typedef struct JournalStep {
         unsigned seq;
         StepKind kind;
+        char kind_name[24];
         char resource[128];
         char path[512];
         char old[JOURNAL_VALUE_MAX];
@@ -101,6 +105,15 @@ int journal_remove(Journal *j);
  */
 int journal_begin(Journal *j, Ledger *l, StepKind kind, const char *resource, const char *path,
                   const char *old, const char *new_, unsigned *seq);
+/* The same for a capability's own kind of step (a driver bind, VFs created,
+ * a cgroup moved): kind is a word such as "bind", undone by the function
+ * registered for it. */
+int journal_begin_custom(Journal *j, const char *kind, const char *resource, const char *path, const char *old,
+                         const char *new_, unsigned *seq);
+/* Undo of a custom step: returns 0 when the host is as s->old describes. */
+typedef int (*JournalUndoFn)(const JournalStep *s);
+int journal_register_undo(const char *kind, JournalUndoFn fn);
+
 /* Record the result after the change (D); for STEP_ADD result is the amount
  * added, which the ledger then holds for this VM. */
 int journal_done(Journal *j, Ledger *l, unsigned seq, const char *result);
