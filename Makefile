@@ -30,7 +30,8 @@ PHASES_hugepages := prepare release reconnect
 phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
 
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
-              common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c
+              common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c \
+              common/capabilities.c
 HDRS       := $(wildcard common/*.h)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 FAKE_SRC   := tests/fake/fake_kernel.c

@@ -34,13 +34,11 @@ if [ -f "$corpus" ]; then cp "$corpus" "$W/untagged.xml"; else cp "$repo/tests/f
 HOOK=$B/hooks/20-vmprep-hugepages
 echo "# machine: $(nproc) CPUs, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "# rounds: $ROUNDS; columns: label phase median_us p10_us p90_us"
-ALL="prepare start started stopped release"
-# shellcheck disable=SC2086
-# shellcheck disable=SC2086
-"$W/hookbench" -n "$ROUNDS" -x "$W/untagged.xml" -l floor "$W/floor" $ALL
-"$W/hookbench" -n "$ROUNDS" -x "$W/untagged.xml" -l vmprep-untagged "$HOOK" $ALL
+ALL=(prepare start started stopped release)
+"$W/hookbench" -n "$ROUNDS" -x "$W/untagged.xml" -l floor "$W/floor" "${ALL[@]}"
+"$W/hookbench" -n "$ROUNDS" -x "$W/untagged.xml" -l vmprep-untagged "$HOOK" "${ALL[@]}"
 # what the full handler alone costs on the same input (libxml2 loaded, XML parsed)
-"$W/hookbench" -n "$ROUNDS" -x "$W/untagged.xml" -l full-handler-untagged -c hugepages "$B/vmprep-hook" $ALL
+"$W/hookbench" -n "$ROUNDS" -x "$W/untagged.xml" -l full-handler-untagged -c hugepages "$B/vmprep-hook" "${ALL[@]}"
 
 if [ "$(id -u)" = 0 ] && [ -w "$POOL" ] && [ -x /usr/local/libexec/vmprep/vmprep-hook ]; then
         orig_pool=$(cat "$POOL")
@@ -52,7 +50,7 @@ if [ "$(id -u)" = 0 ] && [ -w "$POOL" ] && [ -x /usr/local/libexec/vmprep/vmprep
 <metadata><vmprep:profile xmlns:vmprep="urn:vmprep:1"><vmprep:hugepages/></vmprep:profile></metadata>
 <devices><serial type='pty'/></devices></domain>
 EOX
-        "$W/hookbench" -n "$ROUNDS" -x "$W/tagged.xml" -l vmprep-hugepages "$HOOK" $ALL
+        "$W/hookbench" -n "$ROUNDS" -x "$W/tagged.xml" -l vmprep-hugepages "$HOOK" "${ALL[@]}"
         [ "$(cat "$POOL")" = "$orig_pool" ] || { echo "pool not restored: $(cat "$POOL") vs $orig_pool"; exit 1; }
 else
         echo "# tagged hugepages VM: skipped (needs root, $POOL and an installed vmprep: make install)"

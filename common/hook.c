@@ -2,7 +2,6 @@
 #include "hook.h"
 
 #include "domain.h"
-#include "hugepages.h"
 #include "log.h"
 #include "profile.h"
 #include "sysfs.h"
@@ -19,9 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const Capability capabilities[] = {
-        { "hugepages", hugepages_prepare, NULL, NULL, hugepages_release, hugepages_reconnect },
-};
 
 #define EVENTS_LOG VMPREP_RUNDIR "/events.log"
 #define EVENTS_LOG_OLD VMPREP_RUNDIR "/events.log.1"
@@ -99,9 +95,7 @@ int hook_main(int argc, char **argv)
                 fprintf(stderr, "usage: vmprep-hook CAPABILITY DOMAIN OPERATION [SUB-OPERATION [EXTRA]] < domain.xml\n");
                 return 2;
         }
-        for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]); i++)
-                if (strcmp(argv[1], capabilities[i].name) == 0)
-                        cap = &capabilities[i];
+        cap = capability_find(argv[1]);
         if (!cap) {
                 fprintf(stderr, "vmprep-hook: unknown capability '%s'\n", argv[1]);
                 return 2;

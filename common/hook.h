@@ -8,7 +8,10 @@
 #pragma once
 
 #include "domain.h"
+#include "plan.h"
 #include "profile.h"
+
+#include <stddef.h>
 
 /*
  * A capability (hugepages, vfio, cpus, tune): what it does in each libvirt
@@ -24,6 +27,13 @@ typedef struct Capability {
         int (*stopped)(const char *uuid, const char *name);
         int (*release)(const char *uuid, const char *name);
         int (*reconnect)(const char *uuid);
+        /* The steps prepare would take now, applying nothing (vmprep plan);
+         * -EINVAL with a sentence in err when the domain cannot be prepared. */
+        int (*plan)(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen);
 } Capability;
+
+/* Every capability vmprep has (common/capabilities.c), and one by name. */
+const Capability *capabilities_all(size_t *n);
+const Capability *capability_find(const char *name);
 
 int hook_main(int argc, char **argv);

@@ -419,8 +419,8 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
         uint64_t total_kib = machine_total_kib();
         if (total_kib && need->pages > total_kib / need->size_kib) {
                 char want[32], have[32];
-                format_size_kib(need->pages * need->size_kib, want, sizeof(want));
-                format_size_kib(total_kib, have, sizeof(have));
+                format_memory_kib(need->pages * need->size_kib, want, sizeof(want));
+                format_memory_kib(total_kib, have, sizeof(have));
                 return fail(err, errlen, "cannot reserve %llu x %s pages (%s) on node %u: this machine has only %s "
                             "of memory in all", (unsigned long long) need->pages, size, want, need->node, have);
         }
@@ -479,7 +479,7 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
 }
 
 /* Undo this VM's journal, if any, under the ledger lock that l holds. */
-static int release_locked(Ledger *l, const char *uuid, const char *name, bool quiet)
+static int release_locked(Ledger *l, const char *uuid, const char *name)
 {
         Journal *j = NULL;
         int r = journal_open(uuid, CAP, name, false, &j);
@@ -488,8 +488,6 @@ static int release_locked(Ledger *l, const char *uuid, const char *name, bool qu
                 return 0;
         if (r < 0)
                 return r;
-        if (!quiet)
-                log_info("giving back the hugepages of %s", j->name[0] ? j->name : uuid);
         r = journal_undo(j, l);
         journal_close(j);
         return r;
@@ -521,7 +519,7 @@ int hugepages_prepare(const Domain *d, const Profile *p)
         /* A journal left from an earlier start (crash, or release never ran). */
         if (journal_exists(d->uuid, CAP)) {
                 log_warning("finishing the hugepages journal a previous start of %s left", d->name);
-                r = release_locked(&l, d->uuid, d->name, true);
+                r = release_locked(&l, d->uuid, d->name);
                 if (r < 0)
                         goto out;
         }
@@ -556,7 +554,7 @@ int hugepages_release(const char *uuid, const char *name)
         int r = ledger_lock(&l);
         if (r < 0)
                 return r;
-        r = release_locked(&l, uuid, name, false);
+        r = release_locked(&l, uuid, name);
         ledger_unlock(&l);
         return r;
 }

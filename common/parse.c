@@ -202,6 +202,22 @@ void format_size_kib(uint64_t kib, char *buf, size_t size)
         snprintf(buf, size, "%llu %s", (unsigned long long) kib, names[i]);
 }
 
+void format_memory_kib(uint64_t kib, char *buf, size_t size)
+{
+        static const char *const names[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+        double v = (double) kib;
+        unsigned i = 0;
+
+        while (i + 1 < sizeof(names) / sizeof(names[0]) && v >= 1024) {
+                v /= 1024;
+                i++;
+        }
+        if (v >= 100 || v == (double) (uint64_t) v)
+                snprintf(buf, size, "%.0f %s", v, names[i]);
+        else
+                snprintf(buf, size, "%.1f %s", v, names[i]);
+}
+
 void cpuset_clear(CpuSet *set) { memset(set, 0, sizeof(*set)); }
 
 void cpuset_set(CpuSet *set, unsigned cpu)

@@ -50,8 +50,10 @@ int parse_yesno(const char *s, bool *ret);
  */
 int parse_size_kib(const char *s, const char *unit, const char *default_unit, uint64_t *ret_kib);
 
-/* Format KiB for a person: "2 MiB", "1 GiB", "512 KiB". */
+/* Format KiB for a person: "2 MiB", "1 GiB", "512 KiB" (exact). */
 void format_size_kib(uint64_t kib, char *buf, size_t size);
+/* Rounded, for amounts of memory: "23.5 GiB", "512 MiB", "3 KiB". */
+void format_memory_kib(uint64_t kib, char *buf, size_t size);
 
 /*
  * CPU / node list as libvirt and the kernel write them: "0-3,8,10-11",

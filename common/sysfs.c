@@ -299,6 +299,17 @@ int sysfs_unlink(const char *path)
         return unlink(full) < 0 ? -errno : 0;
 }
 
+DIR *sysfs_opendir(const char *path)
+{
+        char full[SYSFS_PATH_MAX];
+        int r = sysfs_path(path, full, sizeof(full));
+        if (r < 0) {
+                errno = -r;
+                return NULL;
+        }
+        return opendir(full);
+}
+
 #ifdef VMPREP_TEST_BUILD
 void sysfs_crash_point(const char *what)
 {

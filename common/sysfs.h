@@ -52,6 +52,9 @@ int sysfs_open(const char *path, int flags, mode_t mode);
 int sysfs_mkdir(const char *path, mode_t mode);
 int sysfs_rename(const char *from, const char *to);
 int sysfs_unlink(const char *path);
+/* opendir(3) of a gateway path, or NULL with errno set. */
+#include <dirent.h>
+DIR *sysfs_opendir(const char *path);
 
 /* A point where a test may kill the process ($VMPREP_TEST_CRASH_AT). */
 #ifdef VMPREP_TEST_BUILD

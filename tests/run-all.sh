@@ -4,6 +4,7 @@
 #   hooks     the hook executables against fake kernel trees, ASan+UBSan
 #   schema    shipped profiles and fixtures against profiles/profile.rng
 #   valgrind  unit tests and a hook round trip under valgrind
+#   lint      shellcheck; no shell from C; hooks print nothing to stdout
 #   host      real libvirtd + QEMU/KVM + hugepages on this machine (root and /dev/kvm;
 #             VMPREP_SKIP_HOST=1 skips it)
 set -uo pipefail
@@ -41,6 +42,7 @@ run_suite unit build/test/unit-tests
 run_suite hooks tests/hooks/run.sh build/test
 run_suite schema tests/profiles-schema.sh
 run_suite valgrind tests/valgrind.sh build/valgrind
+run_suite lint tests/lint.sh
 if [ "${VMPREP_SKIP_HOST:-0}" = 1 ]; then
         echo "=== host: skipped (VMPREP_SKIP_HOST=1)"; skipped=$((skipped + 1))
 elif [ "$(id -u)" != 0 ] || [ ! -e /dev/kvm ]; then

@@ -10,6 +10,7 @@ case $B in /*) ;; *) B=$repo/$B ;; esac
 T_SUITE=valgrind
 # shellcheck source=tests/lib.sh
 . "$repo/tests/lib.sh"
+# shellcheck disable=SC2054  # the commas belong to valgrind's own option values
 VG=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect)
 
 if ! command -v valgrind >/dev/null; then

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015  # t_ok never fails, so "cond && t_ok || t_fail" is an if/else
 # The hook executables driven as libvirt drives them (argv, domain XML on
 # stdin, every phase) against fake kernel trees.  Uses the test build:
 #   tests/hooks/run.sh build/test

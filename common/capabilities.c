@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The table of capabilities, shared by the hooks and the vmprep command. */
+#include "hook.h"
+
+#include "hugepages.h"
+
+#include <string.h>
+
+static const Capability capabilities[] = {
+        {
+                .name = "hugepages",
+                .prepare = hugepages_prepare,
+                .release = hugepages_release,
+                .reconnect = hugepages_reconnect,
+                .plan = hugepages_plan,
+        },
+};
+
+const Capability *capabilities_all(size_t *n)
+{
+        *n = sizeof(capabilities) / sizeof(capabilities[0]);
+        return capabilities;
+}
+
+const Capability *capability_find(const char *name)
+{
+        for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]); i++)
+                if (strcmp(name, capabilities[i].name) == 0)
+                        return &capabilities[i];
+        return NULL;
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Static checks a reviewer would otherwise do by hand:
+#   - shellcheck over every shell script
+#   - no system(), popen() or exec of a shell from C outside tests/
+#   - nothing printed to stdout by the hooks' C code
+set -uo pipefail
+repo=$(cd -- "$(dirname -- "$0")/.." && pwd)
+cd "$repo" || exit 1
+T_SUITE=lint
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
+
+mapfile -t scripts < <(git ls-files '*.sh' .ci/run demo/run.sh | sort -u)
+if command -v shellcheck >/dev/null; then
+        t_check "shellcheck: ${#scripts[@]} scripts" shellcheck -x "${scripts[@]}"
+else
+        t_skip "shellcheck" "not installed"
+fi
+hits=$(git grep -nE '\b(system|popen)[[:space:]]*\(|"/bin/(ba)?sh"' -- '*.c' ':!tests/*' ':!bench/*')
+[ -z "$hits" ] && t_ok "no system(), popen() or /bin/sh in C outside tests/" || t_fail "no shell from C" "$hits"
+hits=$(git grep -nE '\b(printf|puts|putchar)[[:space:]]*\(|fprintf[[:space:]]*\([[:space:]]*stdout' -- hooks/*.c common/*.c \
+        | grep -vE 'snprintf|vsnprintf|fprintf\(f,|common/plan\.c|common/profile\.c')
+[ -z "$hits" ] && t_ok "the hooks' code never prints to stdout (libvirt reads it as XML in migrate/restore)" \
+        || t_fail "hooks print nothing to stdout" "$hits"
+t_done
