@@ -17,9 +17,12 @@ else
         t_skip "shellcheck" "not installed"
 fi
 hits=$(git grep -nE '\b(system|popen)[[:space:]]*\(|"/bin/(ba)?sh"' -- '*.c' ':!tests/*' ':!bench/*')
-[ -z "$hits" ] && t_ok "no system(), popen() or /bin/sh in C outside tests/" || t_fail "no shell from C" "$hits"
+if [ -z "$hits" ]; then t_ok "no system(), popen() or /bin/sh in C outside tests/"; else t_fail "no shell from C" "$hits"; fi
 hits=$(git grep -nE '\b(printf|puts|putchar)[[:space:]]*\(|fprintf[[:space:]]*\([[:space:]]*stdout' -- hooks/*.c common/*.c \
         | grep -vE 'snprintf|vsnprintf|fprintf\(f,|common/plan\.c|common/profile\.c')
-[ -z "$hits" ] && t_ok "the hooks' code never prints to stdout (libvirt reads it as XML in migrate/restore)" \
-        || t_fail "hooks print nothing to stdout" "$hits"
+if [ -z "$hits" ]; then
+        t_ok "the hooks' code never prints to stdout (libvirt reads it as XML in migrate/restore)"
+else
+        t_fail "hooks print nothing to stdout" "$hits"
+fi
 t_done
