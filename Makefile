@@ -13,11 +13,19 @@ HOOKDIR    ?= /etc/libvirt/hooks/qemu.d
 LIBEXECDIR ?= $(PREFIX)/libexec/vmprep
 DATADIR    ?= $(PREFIX)/share/vmprep
 PROFILEDIR ?= $(DATADIR)/profiles
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 
 CC       ?= cc
 PKGS     := libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# the vmprep command alone talks to libvirt (hooks never do: libvirtd would deadlock)
+CLI_PKGS   := libvirt libpci
+CLI_CFLAGS := $(shell pkg-config --cflags $(CLI_PKGS))
+CLI_LIBS   := $(shell pkg-config --libs $(CLI_PKGS))
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 $(WARN) -I. $(PKG_CFLAGS) -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=2
@@ -32,7 +40,8 @@ phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
               common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c \
               common/capabilities.c
-HDRS       := $(wildcard common/*.h)
+HDRS       := $(wildcard common/*.h cli/*.h)
+CLI_SRC    := $(wildcard cli/*.c)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 FAKE_SRC   := tests/fake/fake_kernel.c
 
@@ -42,12 +51,16 @@ BV := build/valgrind
 
 .PHONY: bench-hooks all check unit-check hook-check schema-check valgrind-check host-check install uninstall demo clean
 
-all: $(B)/vmprep-hook $(addprefix $(B)/hooks/,$(HOOKS))
+all: $(B)/vmprep-hook $(B)/vmprep $(addprefix $(B)/hooks/,$(HOOKS))
 
 # ---- production build ----
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -DVMPREP_PROFILEDIR='"$(PROFILEDIR)"' -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(if $(filter cli/%,$<),$(CLI_CFLAGS) -DVMPREP_HOOKDIR='"$(HOOKDIR)"') \
+		-DVMPREP_PROFILEDIR='"$(PROFILEDIR)"' -c $< -o $@
+
+$(B)/vmprep: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) $(CLI_SRC))
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(CLI_LIBS)
 
 $(B)/vmprep-hook: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) hooks/vmprep-hook.c)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -64,7 +77,11 @@ $(B)/hooks/%: hooks/fast.c
 define testbuild
 $(1)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(BASE_CFLAGS) -O1 -g $(2) -DVMPREP_TEST_BUILD -DVMPREP_PROFILEDIR='"$$(CURDIR)/profiles"' -c $$< -o $$@
+	$$(CC) $$(BASE_CFLAGS) -O1 -g $(2) $$(if $$(filter cli/%,$$<),$$(CLI_CFLAGS)) -DVMPREP_TEST_BUILD \
+		-DVMPREP_PROFILEDIR='"$$(CURDIR)/profiles"' -c $$< -o $$@
+
+$(1)/vmprep: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) $$(CLI_SRC))
+	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) $$(CLI_LIBS)
 
 $(1)/vmprep-hook: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) hooks/vmprep-hook.c)
 	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
@@ -81,8 +98,8 @@ endef
 $(eval $(call testbuild,$(BT),$(SAN)))
 $(eval $(call testbuild,$(BV),))
 
-TEST_BINS = $(BT)/vmprep-hook $(BT)/unit-tests $(addprefix $(BT)/hooks/,$(HOOKS))
-VALGRIND_BINS = $(BV)/vmprep-hook $(BV)/unit-tests $(addprefix $(BV)/hooks/,$(HOOKS))
+TEST_BINS = $(BT)/vmprep-hook $(BT)/vmprep $(BT)/unit-tests $(addprefix $(BT)/hooks/,$(HOOKS))
+VALGRIND_BINS = $(BV)/vmprep-hook $(BV)/vmprep $(BV)/unit-tests $(addprefix $(BV)/hooks/,$(HOOKS))
 
 check: all $(TEST_BINS) $(VALGRIND_BINS)
 	tests/run-all.sh
@@ -104,8 +121,14 @@ host-check: all
 
 # ---- install ----
 install: all
-	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(HOOKDIR) $(DESTDIR)$(PROFILEDIR)
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(HOOKDIR) $(DESTDIR)$(PROFILEDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0755 $(B)/vmprep-hook $(DESTDIR)$(LIBEXECDIR)/vmprep-hook
+	install -m 0755 $(B)/vmprep $(DESTDIR)$(SBINDIR)/vmprep
+	install -m 0644 install/vmprep.8 $(DESTDIR)$(MANDIR)/man8/vmprep.8
+	install -m 0644 install/vmprep-profile.5 $(DESTDIR)$(MANDIR)/man5/vmprep-profile.5
+	install -m 0644 install/vmprep.bash-completion $(DESTDIR)$(BASHCOMPDIR)/vmprep
+	install -m 0644 install/vmprep.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vmprep.conf
 	for h in $(HOOKS); do install -m 0755 $(B)/hooks/$$h $(DESTDIR)$(HOOKDIR)/$$h; done
 	install -m 0644 profiles/*.xml profiles/profile.rng $(DESTDIR)$(PROFILEDIR)/
 	@# libvirtd rescans its hooks on SIGHUP
@@ -113,7 +136,9 @@ install: all
 
 uninstall:
 	for h in $(HOOKS); do rm -f $(DESTDIR)$(HOOKDIR)/$$h; done
-	rm -f $(DESTDIR)$(LIBEXECDIR)/vmprep-hook
+	rm -f $(DESTDIR)$(LIBEXECDIR)/vmprep-hook $(DESTDIR)$(SBINDIR)/vmprep
+	rm -f $(DESTDIR)$(MANDIR)/man8/vmprep.8 $(DESTDIR)$(MANDIR)/man5/vmprep-profile.5
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/vmprep $(DESTDIR)$(TMPFILESDIR)/vmprep.conf
 	rm -f $(addprefix $(DESTDIR)$(PROFILEDIR)/,$(notdir $(wildcard profiles/*.xml)) profile.rng)
 	-rmdir $(DESTDIR)$(PROFILEDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 

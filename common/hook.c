@@ -27,7 +27,7 @@
  * per action in /run/vmprep/events.log (the previous MiB in events.log.1).
  * syslog(3) gets the same lines, but many hosts of this kind have no syslog
  * daemon. */
-static void events_sink(int level, const char *line)
+void hook_events_sink(int level, const char *line)
 {
         struct stat st;
         struct timespec now;
@@ -38,7 +38,7 @@ static void events_sink(int level, const char *line)
                 return; /* state_dir_check() decides; never create it from here */
         if (sysfs_lstat(EVENTS_LOG, &st) == 0 && st.st_size > EVENTS_LOG_MAX)
                 sysfs_rename(EVENTS_LOG, EVENTS_LOG_OLD);
-        int fd = sysfs_open(EVENTS_LOG, O_WRONLY | O_APPEND | O_CREAT, 0600);
+        int fd = sysfs_open(EVENTS_LOG, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0600);
         if (fd < 0)
                 return;
         clock_gettime(CLOCK_REALTIME, &now);
@@ -103,7 +103,7 @@ int hook_main(int argc, char **argv)
         snprintf(ident, sizeof(ident), "vmprep-%s", cap->name);
         log_open(ident, true);
         log_set_context(argv[2]);
-        log_set_sink(events_sink);
+        log_set_sink(hook_events_sink);
         r = sysfs_init(NULL);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the kernel gateway"), 1;

@@ -37,3 +37,7 @@ const Capability *capabilities_all(size_t *n);
 const Capability *capability_find(const char *name);
 
 int hook_main(int argc, char **argv);
+
+/* log_set_sink() target: appends to /run/vmprep/events.log when that
+ * directory exists (the hooks and `vmprep reconcile` use it). */
+void hook_events_sink(int level, const char *line);

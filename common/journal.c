@@ -159,7 +159,7 @@ int state_dir_check(void)
 static int state_open(const char *path, int flags, mode_t mode)
 {
         struct stat st;
-        int fd = sysfs_open(path, flags, mode);
+        int fd = sysfs_open(path, flags | O_NOFOLLOW, mode);
 
         if (fd < 0)
                 return fd;

@@ -95,7 +95,7 @@ int sysfs_open(const char *path, int flags, mode_t mode)
         int r = sysfs_path(path, full, sizeof(full));
         if (r < 0)
                 return r;
-        int fd = open(full, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+        int fd = open(full, flags | O_CLOEXEC, mode);
         return fd < 0 ? -errno : fd;
 }
 
@@ -222,12 +222,10 @@ int sysfs_write(const char *path, const char *value)
                 }
         }
 #endif
-        int fd = open(full, O_WRONLY | O_CLOEXEC | O_NOFOLLOW
-#ifdef VMPREP_TEST_BUILD
-                                      /* a fake tree is plain files: replace the content */
-                                      | O_TRUNC
-#endif
-                      );
+        /* O_TRUNC, as the shell's `echo > file`: the kernel's files ignore
+         * it, and a recorded tree (--root) is plain files whose content a
+         * write replaces. */
+        int fd = open(full, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
                 return -errno;
         ssize_t n;
@@ -308,6 +306,48 @@ DIR *sysfs_opendir(const char *path)
                 return NULL;
         }
         return opendir(full);
+}
+
+static int natural(const void *a, const void *b)
+{
+        return strverscmp(*(char *const *) a, *(char *const *) b);
+}
+
+int sysfs_list(const char *path, char ***ret, size_t *n)
+{
+        DIR *d = sysfs_opendir(path);
+        char **names = NULL;
+        size_t count = 0;
+
+        *ret = NULL;
+        *n = 0;
+        if (!d)
+                return -errno;
+        for (struct dirent *de; (de = readdir(d));) {
+                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                        continue;
+                char **nn = realloc(names, (count + 1) * sizeof(*names));
+                if (!nn || !(nn[count] = strdup(de->d_name))) {
+                        names = nn ? nn : names;
+                        sysfs_list_free(names, count);
+                        closedir(d);
+                        return -ENOMEM;
+                }
+                names = nn;
+                count++;
+        }
+        closedir(d);
+        qsort(names, count, sizeof(*names), natural);
+        *ret = names;
+        *n = count;
+        return 0;
+}
+
+void sysfs_list_free(char **names, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
 }
 
 #ifdef VMPREP_TEST_BUILD

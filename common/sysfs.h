@@ -47,7 +47,8 @@ int sysfs_write_u64(const char *path, uint64_t value);
 
 bool sysfs_exists(const char *path);
 int sysfs_lstat(const char *path, struct stat *st);
-/* open(2) with O_CLOEXEC|O_NOFOLLOW added. */
+/* open(2) with O_CLOEXEC added.  Reads follow symlinks (/proc/mounts is
+ * one); state files and writes pass O_NOFOLLOW. */
 int sysfs_open(const char *path, int flags, mode_t mode);
 int sysfs_mkdir(const char *path, mode_t mode);
 int sysfs_rename(const char *from, const char *to);
@@ -55,6 +56,12 @@ int sysfs_unlink(const char *path);
 /* opendir(3) of a gateway path, or NULL with errno set. */
 #include <dirent.h>
 DIR *sysfs_opendir(const char *path);
+/* The entries of a directory (no "." and ".."), in natural order
+ * ("node2" before "node10"), as a malloc'd array of malloc'd names;
+ * free with sysfs_list_free.  Output that lists devices or nodes must not
+ * depend on the filesystem's readdir order. */
+int sysfs_list(const char *path, char ***ret, size_t *n);
+void sysfs_list_free(char **names, size_t n);
 
 /* A point where a test may kill the process ($VMPREP_TEST_CRASH_AT). */
 #ifdef VMPREP_TEST_BUILD

@@ -2,6 +2,8 @@
 # Every test suite, in order; the closing line sums them up.
 #   unit      C unit tests, ASan+UBSan (build/test/unit-tests)
 #   hooks     the hook executables against fake kernel trees, ASan+UBSan
+#   cli       the vmprep command: golden output on recorded host trees, JSON, and
+#             (as root with KVM) doctor, tag/show/untag and reconcile for real
 #   schema    shipped profiles and fixtures against profiles/profile.rng
 #   valgrind  unit tests and a hook round trip under valgrind
 #   lint      shellcheck; no shell from C; hooks print nothing to stdout
@@ -40,6 +42,7 @@ run_suite() {
 
 run_suite unit build/test/unit-tests
 run_suite hooks tests/hooks/run.sh build/test
+run_suite cli tests/cli/run.sh
 run_suite schema tests/profiles-schema.sh
 run_suite valgrind tests/valgrind.sh build/valgrind
 run_suite lint tests/lint.sh

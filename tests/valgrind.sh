@@ -47,4 +47,20 @@ for phase in "prepare begin" "start begin" "reconnect begin" "release end"; do
 done
 [ "$(cat "$n/node0/hugepages/hugepages-2048kB/nr_hugepages")" = 0 ] || ok=0
 [ $ok = 1 ] && t_ok "vmprep-hook prepare/start/reconnect/release under valgrind: clean, pool 0 -> 32 -> 0"
+
+# The vmprep command on a recorded host tree (tests/cli/hosts.sh), every read-only subcommand.
+# shellcheck source=tests/cli/hosts.sh
+. "$repo/tests/cli/hosts.sh"
+H=$(mktemp -d /tmp/vmprep-vg-host-XXXXXX)
+host_workstation "$H"
+VMPREP_ROOT=$H "$B/vmprep-hook" hugepages db1 prepare begin - < "$repo/tests/fixtures/domains/db-node1-2g.xml" > /dev/null 2>&1
+ok=1
+for args in "doctor" "doctor $repo/tests/fixtures/domains/vnf-1g.xml" "plan --json $repo/tests/fixtures/domains/db-node1-2g.xml" \
+            "show $repo/tests/fixtures/domains/db-node1-2g.xml" "status --map" "status --json" "reconcile --offline"; do
+        # shellcheck disable=SC2086
+        "${VG[@]}" "$B/vmprep" --root "$H" $args > "$log" 2>&1
+        if [ $? = 99 ]; then ok=0; t_fail "vmprep $args under valgrind" "$(grep '^==' "$log" | head -20)"; fi
+done
+rm -rf "$H"
+[ $ok = 1 ] && t_ok "vmprep doctor, plan, show, status and reconcile on a recorded tree under valgrind: clean"
 t_done

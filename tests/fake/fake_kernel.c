@@ -161,7 +161,14 @@ int fake_kernel_write(const char *root_dir, const char *path, const char *value)
         unsigned node;
         unsigned long long size_kib;
         int n = 0;
+        char marker[PATH_MAX];
 
+        /* Only a fake tree (one with ROOT/.fake) gets the fake kernel: with
+         * VMPREP_ROOT=/ a test build writes to the real kernel, which is how
+         * crash points are tested against real hugepages. */
+        snprintf(marker, sizeof(marker), "%s/.fake", root_dir);
+        if (access(marker, F_OK) != 0)
+                return 0;
         log_write(root_dir, path, value);
         if (sscanf(path, "/sys/devices/system/node/node%u/hugepages/hugepages-%llukB/nr_hugepages%n", &node, &size_kib,
                    &n) == 2 && path[n] == '\0')

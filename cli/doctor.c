@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vmprep doctor: is this host ready, and (with a VM) can it run that VM now
+ * and does the VM's XML agree with its profile.  One line per check: pass,
+ * warn or fail, each warning or failure with its fix.  Everything is read
+ * through the gateway, so --root runs it on a recorded tree.
+ */
+#include "cli.h"
+
+#include "common/hook.h"
+#include "common/hugepages.h"
+#include "common/sysfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pci/pci.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef VMPREP_HOOKDIR
+#define VMPREP_HOOKDIR "/etc/libvirt/hooks/qemu.d"
+#endif
+
+typedef enum { PASS, WARN, FAIL } Status;
+
+typedef struct Doctor {
+        const CliOptions *o;
+        unsigned counts[3];
+        bool first_json;
+        struct pci_access *pacc;
+} Doctor;
+
+static void report(Doctor *dr, Status st, const char *check, const char *fix, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+static void report(Doctor *dr, Status st, const char *check, const char *fix, const char *fmt, ...)
+{
+        static const char *const names[] = { "pass", "warn", "fail" };
+        char detail[2048];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(detail, sizeof(detail), fmt, ap);
+        va_end(ap);
+        dr->counts[st]++;
+        if (dr->o->json) {
+                printf("%s{\"check\":", dr->first_json ? "" : ",");
+                dr->first_json = false;
+                json_string(stdout, check);
+                printf(",\"status\":\"%s\",\"detail\":", names[st]);
+                json_string(stdout, detail);
+                printf(",\"fix\":");
+                json_string(stdout, st == PASS || !fix ? "" : fix);
+                printf("}");
+                return;
+        }
+        printf("%s%-4s%s  %-12s %s\n", cli_color(dr->o, names[st]), st == PASS ? "PASS" : st == WARN ? "WARN" : "FAIL",
+               cli_color(dr->o, "reset"), check, detail);
+        if (st != PASS && fix)
+                printf("      %sfix:%s %s\n", cli_color(dr->o, "dim"), cli_color(dr->o, "reset"), fix);
+}
+
+static char *read_text(const char *path)
+{
+        char *t = NULL;
+        return sysfs_read_alloc(path, 4u << 20, &t, NULL) == 0 ? t : NULL;
+}
+
+static bool cmdline_has(const char *cmdline, const char *word)
+{
+        size_t n = strlen(word);
+        for (const char *p = cmdline; p && (p = strstr(p, word)); p += n)
+                if ((p == cmdline || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0' || p[n] == '\n' || word[n - 1] == '='))
+                        return true;
+        return false;
+}
+
+static void check_kvm(Doctor *dr)
+{
+        if (sysfs_exists("/dev/kvm"))
+                report(dr, PASS, "kvm", NULL, "/dev/kvm is present");
+        else
+                report(dr, FAIL, "kvm", "enable VT-x/AMD-V in the firmware and load kvm_intel or kvm_amd",
+                       "/dev/kvm is missing: QEMU would run without hardware virtualization");
+}
+
+static void check_iommu(Doctor *dr, const char *cmdline, const char *cpuinfo)
+{
+        size_t groups = 0;
+        char **names;
+        if (sysfs_list("/sys/kernel/iommu_groups", &names, &groups) == 0)
+                sysfs_list_free(names, groups);
+        bool amd = cpuinfo && strstr(cpuinfo, "AuthenticAMD");
+        const char *fix = amd ? "enable AMD-Vi (IOMMU) in the firmware and add 'amd_iommu=on iommu=pt' to the kernel command line"
+                              : "enable VT-d in the firmware and add 'intel_iommu=on iommu=pt' to the kernel command line";
+        if (groups == 0) {
+                report(dr, FAIL, "iommu", fix, "no IOMMU groups: PCI passthrough (vfio) is impossible on this host");
+                return;
+        }
+        report(dr, PASS, "iommu", NULL, "%zu IOMMU groups", groups);
+        if (!cmdline_has(cmdline, "iommu=pt"))
+                report(dr, WARN, "iommu=pt", "add 'iommu=pt' to the kernel command line",
+                       "the host's own devices go through IOMMU translation (slower DMA for the host)");
+}
+
+static void check_vfio_module(Doctor *dr)
+{
+        char release[128], path[256];
+        if (sysfs_exists("/sys/bus/pci/drivers/vfio-pci")) {
+                report(dr, PASS, "vfio-pci", NULL, "the vfio-pci driver is loaded");
+                return;
+        }
+        if (sysfs_read("/proc/sys/kernel/osrelease", release, sizeof(release)) < 0)
+                release[0] = '\0';
+        bool found = false;
+        const char *files[] = { "modules.dep", "modules.builtin" };
+        for (size_t i = 0; i < 2 && !found; i++) {
+                snprintf(path, sizeof(path), "/lib/modules/%s/%s", release, files[i]);
+                char *t = read_text(path);
+                found = t && strstr(t, "/vfio-pci.ko");
+                free(t);
+        }
+        if (found)
+                report(dr, PASS, "vfio-pci", NULL, "vfio-pci is available as a module (vmprep loads it when needed)");
+        else
+                report(dr, FAIL, "vfio-pci", "install a kernel built with CONFIG_VFIO_PCI (Debian's stock kernels have it)",
+                       "no vfio-pci driver for kernel %s", release);
+}
+
+static const char *pci_name(Doctor *dr, unsigned vendor, unsigned device, char *buf, size_t size)
+{
+        if (dr->pacc && pci_lookup_name(dr->pacc, buf, (int) size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE, vendor, device))
+                return buf;
+        snprintf(buf, size, "[%04x:%04x]", vendor, device);
+        return buf;
+}
+
+static unsigned long read_hex(const char *dev, const char *file)
+{
+        char path[256], buf[64];
+        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", dev, file);
+        if (sysfs_read(path, buf, sizeof(buf)) < 0)
+                return ~0UL;
+        return strtoul(buf, NULL, 16);
+}
+
+/* GPUs and NICs: their IOMMU group, whether they can be passed alone; SR-IOV. */
+static void check_devices(Doctor *dr)
+{
+        char **devs = NULL;
+        size_t n_devs = 0, seen = 0;
+        sysfs_list("/sys/bus/pci/devices", &devs, &n_devs);
+        for (size_t di = 0; di < n_devs; di++) {
+                const char *bdf = devs[di];
+                PciAddress a;
+                if (pci_address_parse(bdf, &a) < 0)
+                        continue;
+                unsigned long cls = read_hex(bdf, "class");
+                bool gpu = (cls >> 16) == 0x03, nic = (cls >> 16) == 0x02;
+                char path[600], link[256], name[256], others[1024] = "";
+                unsigned long vendor = read_hex(bdf, "vendor"), device = read_hex(bdf, "device");
+                uint64_t total;
+
+                snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_totalvfs", bdf);
+                if (sysfs_read_u64(path, &total) == 0 && total > 0) {
+                        uint64_t cur = 0;
+                        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs", bdf);
+                        sysfs_read_u64(path, &cur);
+                        report(dr, PASS, "sr-iov", NULL, "%s %s: SR-IOV capable, %llu of %llu VFs enabled", bdf,
+                               pci_name(dr, (unsigned) vendor, (unsigned) device, name, sizeof(name)),
+                               (unsigned long long) cur, (unsigned long long) total);
+                }
+                if (!gpu && !nic)
+                        continue;
+                seen++;
+                pci_name(dr, (unsigned) vendor, (unsigned) device, name, sizeof(name));
+                snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+                if (sysfs_readlink(path, link, sizeof(link)) < 0) {
+                        report(dr, WARN, gpu ? "gpu" : "nic", "turn the IOMMU on (see the iommu check)",
+                               "%s %s: in no IOMMU group, cannot be passed through", bdf, name);
+                        continue;
+                }
+                const char *group = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+                snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%s/devices", group);
+                char **members = NULL;
+                size_t n_members = 0, alone_blockers = 0;
+                sysfs_list(path, &members, &n_members);
+                for (size_t mi = 0; mi < n_members; mi++) {
+                        const char *m_name = members[mi];
+                        PciAddress ma;
+                        if (pci_address_parse(m_name, &ma) < 0 || !strcmp(m_name, bdf))
+                                continue;
+                        unsigned long mc = read_hex(m_name, "class");
+                        if ((mc >> 8) == 0x0604)
+                                continue; /* bridges stay with the host */
+                        /* the GPU's own audio function goes along: same slot */
+                        if (ma.domain == a.domain && ma.bus == a.bus && ma.slot == a.slot)
+                                continue;
+                        size_t n = strlen(others);
+                        snprintf(others + n, sizeof(others) - n, "%s%s", n ? ", " : "", m_name);
+                        alone_blockers++;
+                }
+                sysfs_list_free(members, n_members);
+                if (alone_blockers)
+                        report(dr, WARN, gpu ? "gpu" : "nic",
+                               "move the card to another slot, or pass the whole group (<vmprep:vfio group=\"whole\"/>)",
+                               "%s %s: IOMMU group %s also holds %s", bdf, name, group, others);
+                else
+                        report(dr, PASS, gpu ? "gpu" : "nic", NULL, "%s %s: IOMMU group %s, can be passed alone",
+                               bdf, name, group);
+        }
+        sysfs_list_free(devs, n_devs);
+        if (!seen)
+                report(dr, PASS, "devices", NULL, "no GPU or NIC found in /sys/bus/pci");
+}
+
+static void check_hugepages(Doctor *dr, const char *mounts, const char *cpuinfo, const char *cmdline)
+{
+        if (mounts && strstr(mounts, " hugetlbfs "))
+                report(dr, PASS, "hugetlbfs", NULL, "hugetlbfs is mounted");
+        else
+                report(dr, FAIL, "hugetlbfs", "mount -t hugetlbfs hugetlbfs /dev/hugepages (systemd does this at boot)",
+                       "no hugetlbfs mount: libvirt cannot back VMs with hugepages");
+        CpuSet nodes;
+        char buf[1024], path[256];
+        if (sysfs_read("/sys/devices/system/node/online", buf, sizeof(buf)) < 0 || cpuset_parse(buf, &nodes) < 0) {
+                cpuset_clear(&nodes);
+                cpuset_set(&nodes, 0);
+        }
+        for (int n = cpuset_next(&nodes, 0); n >= 0; n = cpuset_next(&nodes, (unsigned) n + 1)) {
+                char pools[512] = "", freemem[32] = "?";
+                snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/hugepages", n);
+                char **sizes = NULL;
+                size_t n_sizes = 0;
+                sysfs_list(path, &sizes, &n_sizes);
+                for (size_t si = 0; si < n_sizes; si++) {
+                        unsigned long long kib;
+                        uint64_t nr = 0, fr = 0;
+                        char size[32], p2[1024];
+                        if (sscanf(sizes[si], "hugepages-%llukB", &kib) != 1)
+                                continue;
+                        snprintf(p2, sizeof(p2), "%s/%s/nr_hugepages", path, sizes[si]);
+                        sysfs_read_u64(p2, &nr);
+                        snprintf(p2, sizeof(p2), "%s/%s/free_hugepages", path, sizes[si]);
+                        sysfs_read_u64(p2, &fr);
+                        format_size_kib(kib, size, sizeof(size));
+                        size_t l = strlen(pools);
+                        snprintf(pools + l, sizeof(pools) - l, "%s%s: %llu (%llu free)", l ? ", " : "", size,
+                                 (unsigned long long) nr, (unsigned long long) fr);
+                }
+                sysfs_list_free(sizes, n_sizes);
+                snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", n);
+                char *mi = read_text(path);
+                const char *m = mi ? strstr(mi, "MemFree:") : NULL;
+                unsigned long long kib;
+                if (m && sscanf(m, "MemFree: %llu kB", &kib) == 1)
+                        format_memory_kib(kib, freemem, sizeof(freemem));
+                free(mi);
+                report(dr, PASS, "hugepages", NULL, "node %d: %s; %s free", n, pools[0] ? pools : "no pools", freemem);
+        }
+        /* fragmentation: free blocks of 2 MiB (order 9) or more, per node */
+        char *bi = read_text("/proc/buddyinfo");
+        char *save = NULL;
+        for (char *line = bi ? strtok_r(bi, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+                unsigned node;
+                int off = 0;
+                char zone[32];
+                if (sscanf(line, "Node %u, zone %31s%n", &node, zone, &off) < 2)
+                        continue;
+                unsigned long long v[16] = { 0 }, big = 0;
+                char *p = line + off, *end;
+                int k = 0;
+                for (; k < 16; k++) {
+                        v[k] = strtoull(p, &end, 10);
+                        if (end == p)
+                                break;
+                        p = end;
+                }
+                for (int o = 9; o < k; o++)
+                        big += v[o] << (o - 9);
+                if (!strcmp(zone, "Normal") || !strcmp(zone, "Movable"))
+                        report(dr, PASS, "fragmentation", NULL,
+                               "node %u zone %s: room for %llu more 2 MiB pages without compaction", node, zone, big);
+        }
+        free(bi);
+        bool gb = cpuinfo && strstr(cpuinfo, " pdpe1gb");
+        if (!gb)
+                report(dr, WARN, "1g-pages", "1 GiB pages need a CPU with pdpe1gb (most x86 CPUs since 2010)",
+                       "this CPU cannot map 1 GiB pages");
+        else if (cmdline_has(cmdline, "hugepagesz=1G") || cmdline_has(cmdline, "default_hugepagesz=1G"))
+                report(dr, PASS, "1g-pages", NULL, "1 GiB pages supported and reserved at boot (kernel command line)");
+        else if (cmdline_has(cmdline, "hugetlb_cma="))
+                report(dr, PASS, "1g-pages", NULL, "1 GiB pages supported; hugetlb_cma reserves room for them at runtime");
+        else
+                report(dr, WARN, "1g-pages",
+                       "reserve them at boot: 'hugepagesz=1G hugepages=N' (or 'hugetlb_cma=NG') on the kernel command line",
+                       "1 GiB pages supported by the CPU, but rarely obtainable at runtime without hugetlb_cma");
+}
+
+static void check_numa(Doctor *dr)
+{
+        CpuSet nodes;
+        char buf[1024], path[256], line[2048] = "";
+        if (sysfs_read("/sys/devices/system/node/online", buf, sizeof(buf)) < 0 || cpuset_parse(buf, &nodes) < 0) {
+                report(dr, PASS, "numa", NULL, "no NUMA information: one node");
+                return;
+        }
+        for (int n = cpuset_next(&nodes, 0); n >= 0; n = cpuset_next(&nodes, (unsigned) n + 1)) {
+                char cpus[256] = "", dist[256] = "";
+                snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", n);
+                sysfs_read(path, cpus, sizeof(cpus));
+                snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/distance", n);
+                sysfs_read(path, dist, sizeof(dist));
+                size_t l = strlen(line);
+                snprintf(line + l, sizeof(line) - l, "%snode %d: cpus %s, distances %s", l ? "; " : "", n,
+                         cpus[0] ? cpus : "none", dist);
+        }
+        report(dr, PASS, "numa", NULL, "%u node%s (%s)", cpuset_count(&nodes), cpuset_count(&nodes) == 1 ? "" : "s", line);
+}
+
+static void check_cgroups(Doctor *dr, const char *mounts)
+{
+        char buf[512];
+        bool v2root = mounts && strstr(mounts, " /sys/fs/cgroup cgroup2 ");
+        bool v1cpuset = mounts && strstr(mounts, " cgroup ") && strstr(mounts, "cpuset");
+        if (v2root) {
+                bool cpuset = sysfs_read("/sys/fs/cgroup/cgroup.controllers", buf, sizeof(buf)) >= 0 && strstr(buf, "cpuset");
+                report(dr, cpuset ? PASS : FAIL, "cgroups",
+                       "enable the cpuset controller (echo +cpuset > /sys/fs/cgroup/cgroup.subtree_control)",
+                       "cgroup v2%s", cpuset ? " with the cpuset controller" : " without the cpuset controller");
+        } else if (v1cpuset) {
+                report(dr, PASS, "cgroups", NULL, "cgroup v1 (hybrid) with the v1 cpuset controller");
+        } else {
+                report(dr, FAIL, "cgroups", "mount the cpuset controller (cgroup v2, or v1 cpuset)",
+                       "no cpuset controller: vmprep cannot keep host tasks off the VM's cores");
+        }
+        char comm[64] = "";
+        sysfs_read("/proc/1/comm", comm, sizeof(comm));
+        if (!strcmp(comm, "systemd"))
+                report(dr, PASS, "systemd", NULL, "systemd is PID 1: vmprep changes its units over D-Bus");
+        else
+                report(dr, WARN, "systemd", "nothing to do unless you expected systemd; display-manager handling needs it",
+                       "PID 1 is '%s', not systemd: vmprep writes cgroupfs directly and cannot stop a display manager",
+                       comm[0] ? comm : "?");
+}
+
+static bool libvirtd_running(void)
+{
+        DIR *d = sysfs_opendir("/proc");
+        bool found = false;
+        for (struct dirent *de; d && !found && (de = readdir(d));) {
+                char path[300], comm[64];
+                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+                found = sysfs_read(path, comm, sizeof(comm)) >= 0 && !strcmp(comm, "libvirtd");
+        }
+        if (d)
+                closedir(d);
+        return found;
+}
+
+static void check_hooks(Doctor *dr)
+{
+        static const char *const hooks[] = { "20-vmprep-hugepages" };
+        char path[512];
+        struct stat st;
+        size_t missing = 0;
+        for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+                snprintf(path, sizeof(path), VMPREP_HOOKDIR "/%s", hooks[i]);
+                if (sysfs_lstat(path, &st) < 0 || !(st.st_mode & S_IXUSR))
+                        missing++;
+        }
+        if (missing) {
+                report(dr, FAIL, "hooks", "make install (or install the vmprep package)",
+                       "%zu of vmprep's hooks are missing from " VMPREP_HOOKDIR, missing);
+                return;
+        }
+        report(dr, PASS, "hooks", NULL, "installed in " VMPREP_HOOKDIR);
+        if (!libvirtd_running())
+                report(dr, WARN, "libvirtd", "start libvirtd", "libvirtd is not running");
+        else
+                report(dr, PASS, "libvirtd", NULL,
+                       "libvirtd runs (a libvirtd that found no hook at all when it started needs SIGHUP once: "
+                       "make install sends it)");
+}
+
+/* With a VM: can the host satisfy it now, and does its XML agree with its profile? */
+static int check_vm(Doctor *dr, const char *arg, const char *mounts)
+{
+        Domain *d = NULL;
+        Profile *p = NULL;
+        char err[2048];
+        int r = cli_load_domain(dr->o, arg, &d);
+        if (r != EXIT_OK)
+                return r;
+        r = profile_from_domain(d, &p, err, sizeof(err));
+        if (r < 0) {
+                report(dr, FAIL, "profile", "fix the <vmprep:profile> element (vmprep-profile(5))", "%s", err);
+                domain_free(d);
+                return EXIT_OK;
+        }
+        if (!p)
+                report(dr, WARN, "profile", "vmprep tag VM PROFILE", "%s has no vmprep profile: the hooks leave it alone",
+                       d->name);
+        else
+                report(dr, PASS, "profile", NULL, "%s: profile valid%s%s", d->name, p->use ? ", based on " : "",
+                       p->use ? p->use : "");
+        size_t n;
+        const Capability *caps = capabilities_all(&n);
+        for (size_t i = 0; p && i < n; i++) {
+                Plan plan = { 0 };
+                err[0] = '\0';
+                if (caps[i].plan && caps[i].plan(d, p, &plan, err, sizeof(err)) < 0)
+                        report(dr, FAIL, caps[i].name, "see the message; vmprep plan VM shows the steps", "%s", err);
+                else if (caps[i].plan)
+                        report(dr, PASS, caps[i].name, NULL, "%zu step%s planned", plan.n_steps,
+                               plan.n_steps == 1 ? "" : "s");
+                plan_free(&plan);
+        }
+        if (d->has_vhostuser) {
+                bool shared = d->access_shared;
+                for (size_t i = 0; i < d->n_cells; i++)
+                        shared = shared || d->cells[i].memaccess_shared;
+                if (!shared)
+                        report(dr, FAIL, "vhost-user",
+                               "add <memoryBacking><access mode='shared'/></memoryBacking> (or memAccess='shared' on each <cell>)",
+                               "a vhost-user interface needs guest memory shared with the switch (OVS-DPDK); "
+                               "without it the datapath sees no packets");
+                else
+                        report(dr, PASS, "vhost-user", NULL, "guest memory is shared for the vhost-user interface");
+        }
+        if (d->hugepages && !(mounts && strstr(mounts, " hugetlbfs ")))
+                report(dr, FAIL, "hugetlbfs", "mount -t hugetlbfs hugetlbfs /dev/hugepages",
+                       "%s is backed by hugepages but no hugetlbfs is mounted", d->name);
+        bool realtime = p && ((p->use && !strcmp(p->use, "realtime")) || profile_enabled(p, "tune"));
+        if (realtime && profile_attr(profile_elem(p, "tune"), "rt-runtime") && d->n_vcpuscheds == 0)
+                report(dr, FAIL, "realtime", "add <cputune><vcpusched vcpus='0-N' scheduler='fifo' priority='1'/></cputune>",
+                       "the profile asks for realtime tuning but the domain has no <vcpusched>: its vCPUs run SCHED_OTHER");
+        if (realtime && profile_attr(profile_elem(p, "tune"), "rt-runtime") && !d->locked)
+                report(dr, WARN, "realtime", "add <memoryBacking><locked/></memoryBacking>",
+                       "guest memory is not locked: page faults can add latency");
+        profile_free(p);
+        domain_free(d);
+        return EXIT_OK;
+}
+
+int cmd_doctor(const CliOptions *o, int argc, char **argv)
+{
+        Doctor dr = { .o = o, .first_json = true };
+        const char *vm = NULL;
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--json"))
+                        continue;
+                if (argv[i][0] == '-' || vm) {
+                        fprintf(stderr, "Usage: vmprep doctor [VM|FILE.xml] [--json]\n");
+                        return EXIT_USAGE;
+                }
+                vm = argv[i];
+        }
+        dr.pacc = pci_alloc();
+        if (dr.pacc) {
+                dr.pacc->error = NULL; /* set below: libpci's default handler exits */
+                pci_init(dr.pacc);
+        }
+        char *cmdline = read_text("/proc/cmdline"), *cpuinfo = read_text("/proc/cpuinfo"),
+             *mounts = read_text("/proc/mounts");
+        if (o->json)
+                printf("{\"checks\":[");
+        check_kvm(&dr);
+        check_iommu(&dr, cmdline ? cmdline : "", cpuinfo);
+        check_vfio_module(&dr);
+        check_devices(&dr);
+        check_hugepages(&dr, mounts, cpuinfo, cmdline ? cmdline : "");
+        check_numa(&dr);
+        check_cgroups(&dr, mounts);
+        check_hooks(&dr);
+        int r = vm ? check_vm(&dr, vm, mounts) : EXIT_OK;
+        if (o->json)
+                printf("],\"summary\":{\"pass\":%u,\"warn\":%u,\"fail\":%u}}\n", dr.counts[PASS], dr.counts[WARN],
+                       dr.counts[FAIL]);
+        else
+                printf("%u passed, %u warnings, %u failed\n", dr.counts[PASS], dr.counts[WARN], dr.counts[FAIL]);
+        free(cmdline);
+        free(cpuinfo);
+        free(mounts);
+        if (dr.pacc)
+                pci_cleanup(dr.pacc);
+        if (r != EXIT_OK)
+                return r;
+        return dr.counts[FAIL] ? EXIT_FAIL : EXIT_OK;
+}

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "cli.h"
+
+#include "common/log.h"
+#include "common/sysfs.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef VMPREP_VERSION
+#define VMPREP_VERSION "0.1"
+#endif
+
+static const struct {
+        const char *name;
+        int (*fn)(const CliOptions *o, int argc, char **argv);
+        const char *args, *what;
+} commands[] = {
+        { "plan", cmd_plan, "VM|FILE.xml [--json]", "the steps the hooks would take now, applying nothing" },
+        { "show", cmd_show, "VM|FILE.xml", "the effective profile: named profile, overrides, what is derived" },
+        { "tag", cmd_tag, "VM PROFILE [ELEMENT.ATTR=VALUE...] [--live] [--config]", "write the profile into the domain" },
+        { "untag", cmd_untag, "VM [--live] [--config]", "remove the profile from the domain" },
+        { "status", cmd_status, "[--json]", "what vmprep holds now, per VM, and the host map" },
+        { "doctor", cmd_doctor, "[VM|FILE.xml] [--json]", "is this host (and this VM) ready" },
+        { "reconcile", cmd_reconcile, "[--offline]", "finish what a crash left: undo journals of VMs that do not run" },
+};
+
+static void usage(FILE *f)
+{
+        fprintf(f, "Usage: vmprep [--root DIR] [--connect URI] COMMAND [ARGS]\n\n"
+                   "Prepare the host for libvirt VMs tagged with a vmprep profile, and give it back.\n\n"
+                   "Commands:\n");
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                fprintf(f, "  %-10s %s\n  %-10s   %s\n", commands[i].name, commands[i].args, "", commands[i].what);
+        fprintf(f, "\nOptions:\n"
+                   "  --root DIR       read the host from a recorded tree DIR instead of /\n"
+                   "  --connect URI    libvirt URI (default qemu:///system)\n"
+                   "  -h, --help       this text; COMMAND --help for one command\n"
+                   "  -V, --version    the version\n\n"
+                   "Exit status: 0 done, 1 failed, 2 usage, 3 libvirt unreachable or no such domain.\n"
+                   "See vmprep(8) and vmprep-profile(5).\n");
+}
+
+char *cli_read_file(const char *path, size_t *len)
+{
+        FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+        size_t cap = 65536, n = 0;
+        char *buf;
+
+        if (!f)
+                return NULL;
+        buf = malloc(cap + 1);
+        while (buf) {
+                size_t r = fread(buf + n, 1, cap - n, f);
+                n += r;
+                if (r == 0)
+                        break;
+                if (n == cap) {
+                        if (cap >= 64u * 1024 * 1024)
+                                break;
+                        cap *= 2;
+                        char *nb = realloc(buf, cap + 1);
+                        if (!nb) {
+                                free(buf);
+                                buf = NULL;
+                        } else {
+                                buf = nb;
+                        }
+                }
+        }
+        if (f != stdin)
+                fclose(f);
+        if (buf) {
+                buf[n] = '\0';
+                *len = n;
+        }
+        return buf;
+}
+
+int cli_load_domain(const CliOptions *o, const char *arg, Domain **ret)
+{
+        char *xml = NULL, err[2048];
+        size_t len = 0;
+        int r;
+
+        if (strchr(arg, '/') || strcmp(arg, "-") == 0 ||
+            (strlen(arg) > 4 && strcmp(arg + strlen(arg) - 4, ".xml") == 0)) {
+                xml = cli_read_file(arg, &len);
+                if (!xml) {
+                        fprintf(stderr, "vmprep: cannot read %s: %s\n", arg, strerror(errno));
+                        return EXIT_FAIL;
+                }
+        } else {
+                r = virt_domain_xml(o, arg, false, &xml);
+                if (r != EXIT_OK)
+                        return r;
+                len = strlen(xml);
+        }
+        r = domain_parse(xml, len, ret, err, sizeof(err));
+        free(xml);
+        if (r < 0) {
+                fprintf(stderr, "vmprep: %s: %s\n", arg, r == -EINVAL ? err : strerror(-r));
+                return EXIT_FAIL;
+        }
+        return EXIT_OK;
+}
+
+const char *cli_color(const CliOptions *o, const char *which)
+{
+        if (!o->color)
+                return "";
+        if (!strcmp(which, "pass"))
+                return "\033[32m";
+        if (!strcmp(which, "warn"))
+                return "\033[33m";
+        if (!strcmp(which, "fail"))
+                return "\033[31m";
+        if (!strcmp(which, "bold"))
+                return "\033[1m";
+        if (!strcmp(which, "dim"))
+                return "\033[2m";
+        return "\033[0m";
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "root", required_argument, NULL, 'r' },
+                { "connect", required_argument, NULL, 'c' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                { NULL, 0, NULL, 0 },
+        };
+        CliOptions o = { .uri = "qemu:///system" };
+        int c;
+
+        log_open("vmprep", false);
+        log_set_stderr_level(LOG_LEVEL_INFO);
+        /* "+": stop at the command; its own options follow it */
+        while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+                switch (c) {
+                case 'r':
+                        o.root = optarg;
+                        break;
+                case 'c':
+                        o.uri = optarg;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return EXIT_OK;
+                case 'V':
+                        printf("vmprep %s\n", VMPREP_VERSION);
+                        return EXIT_OK;
+                default:
+                        usage(stderr);
+                        return EXIT_USAGE;
+                }
+        }
+        if (optind >= argc) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        const char *cmd = argv[optind];
+        if (sysfs_init(o.root) < 0) {
+                fprintf(stderr, "vmprep: --root %s: path too long\n", o.root);
+                return EXIT_USAGE;
+        }
+        const char *nc = getenv("NO_COLOR");
+        o.color = isatty(STDOUT_FILENO) && !(nc && *nc);
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+                if (strcmp(cmd, commands[i].name) != 0)
+                        continue;
+                int sub_argc = argc - optind;
+                char **sub_argv = argv + optind;
+                for (int k = 1; k < sub_argc; k++)
+                        if (!strcmp(sub_argv[k], "--help") || !strcmp(sub_argv[k], "-h")) {
+                                printf("Usage: vmprep %s %s\n\n%s.\n", commands[i].name, commands[i].args,
+                                       commands[i].what);
+                                return EXIT_OK;
+                        }
+                for (int k = 1; k < sub_argc; k++)
+                        if (!strcmp(sub_argv[k], "--json"))
+                                o.json = true;
+                return commands[i].fn(&o, sub_argc, sub_argv);
+        }
+        fprintf(stderr, "vmprep: unknown command '%s' (vmprep --help lists them)\n", cmd);
+        return EXIT_USAGE;
+}

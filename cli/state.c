@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "state.h"
+
+#include "common/parse.h"
+#include "common/sysfs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static StateVm *vm_for(State *s, const char *uuid)
+{
+        for (size_t i = 0; i < s->n_vms; i++)
+                if (!strcmp(s->vms[i].uuid, uuid))
+                        return &s->vms[i];
+        StateVm *v = realloc(s->vms, (s->n_vms + 1) * sizeof(*v));
+        if (!v)
+                return NULL;
+        s->vms = v;
+        v = &s->vms[s->n_vms++];
+        memset(v, 0, sizeof(*v));
+        snprintf(v->uuid, sizeof(v->uuid), "%s", uuid);
+        return v;
+}
+
+int state_load(State *s)
+{
+        memset(s, 0, sizeof(*s));
+        s->ledger.lock_fd = -1;
+        char **names = NULL;
+        size_t n_names = 0;
+        int r = sysfs_list(VMPREP_RUNDIR, &names, &n_names);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
+        for (size_t i = 0; i < n_names; i++) {
+                /* UUID.CAPABILITY.journal */
+                const char *fn = names[i];
+                char uuid[37], cap[32];
+                size_t n = strlen(fn);
+                if (n < 36 + 1 + 1 + 8 || strcmp(fn + n - 8, ".journal") != 0 || fn[36] != '.')
+                        continue;
+                snprintf(uuid, sizeof(uuid), "%.36s", fn);
+                snprintf(cap, sizeof(cap), "%.*s", (int) (n - 8 - 37), fn + 37);
+                if (uuid_parse(uuid, uuid) < 0 || !name_is_valid(cap))
+                        continue;
+                Journal *j = NULL;
+                if (journal_open(uuid, cap, NULL, false, &j) < 0) {
+                        s->errors++;
+                        continue;
+                }
+                StateVm *v = vm_for(s, uuid);
+                if (!v || v->n_journals == 16) {
+                        journal_close(j);
+                        continue;
+                }
+                if (!v->name[0])
+                        snprintf(v->name, sizeof(v->name), "%s", j->name);
+                v->journals[v->n_journals++] = j;
+        }
+        sysfs_list_free(names, n_names);
+        r = ledger_read(&s->ledger);
+        return r < 0 ? r : 0;
+}
+
+void state_free(State *s)
+{
+        for (size_t i = 0; i < s->n_vms; i++)
+                for (size_t k = 0; k < s->vms[i].n_journals; k++)
+                        journal_close(s->vms[i].journals[k]);
+        free(s->vms);
+        ledger_clear(&s->ledger);
+}
+
+const char *state_vm_name(const State *s, const char *uuid)
+{
+        for (size_t i = 0; i < s->n_vms; i++)
+                if (!strcmp(s->vms[i].uuid, uuid) && s->vms[i].name[0])
+                        return s->vms[i].name;
+        return uuid;
+}

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vmprep status: what vmprep holds now, from the journals and the ledger;
+ * on a terminal also the host as a map — each NUMA node with its cores
+ * (SMT siblings side by side, the VM holding each), its hugepage pools and
+ * who holds their pages, and the PCI devices by IOMMU group with their driver.
+ */
+#include "cli.h"
+#include "state.h"
+
+#include "common/plan.h"
+#include "common/sysfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void print_json(const State *s)
+{
+        printf("{\"vms\":[");
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const StateVm *v = &s->vms[i];
+                printf("%s{\"uuid\":\"%s\",\"name\":", i ? "," : "", v->uuid);
+                json_string(stdout, v->name);
+                printf(",\"capabilities\":[");
+                for (size_t k = 0; k < v->n_journals; k++) {
+                        const Journal *j = v->journals[k];
+                        printf("%s{\"name\":", k ? "," : "");
+                        json_string(stdout, j->cap);
+                        printf(",\"steps\":[");
+                        int first = 1;
+                        for (size_t n = 0; n < j->n_steps; n++) {
+                                const JournalStep *st = &j->steps[n];
+                                if (st->undone)
+                                        continue;
+                                printf("%s{\"kind\":", first ? "" : ",");
+                                first = 0;
+                                json_string(stdout, st->kind_name);
+                                printf(",\"resource\":");
+                                json_string(stdout, st->resource);
+                                printf(",\"path\":");
+                                json_string(stdout, st->path);
+                                printf(",\"old\":");
+                                json_string(stdout, st->old);
+                                printf(",\"new\":");
+                                json_string(stdout, st->new_);
+                                printf(",\"done\":%s,\"result\":", st->done ? "true" : "false");
+                                json_string(stdout, st->result);
+                                printf("}");
+                        }
+                        printf("]}");
+                }
+                printf("]}");
+        }
+        printf("],\"holds\":[");
+        for (size_t i = 0; i < s->ledger.n_holds; i++) {
+                const LedgerHold *h = &s->ledger.holds[i];
+                printf("%s{\"uuid\":\"%s\",\"name\":", i ? "," : "", h->uuid);
+                json_string(stdout, state_vm_name(s, h->uuid));
+                printf(",\"resource\":");
+                json_string(stdout, h->resource);
+                printf(",\"amount\":%lld}", (long long) h->amount);
+        }
+        printf("],\"pending\":%s,\"unreadable_journals\":%d}\n", s->ledger.has_pending ? "true" : "false", s->errors);
+}
+
+static void print_vms(const CliOptions *o, const State *s)
+{
+        if (s->n_vms == 0) {
+                printf("vmprep holds nothing: no VM has a journal in " VMPREP_RUNDIR ".\n");
+                return;
+        }
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const StateVm *v = &s->vms[i];
+                printf("%s%s%s  %s\n", cli_color(o, "bold"), v->name[0] ? v->name : "(unnamed)", cli_color(o, "reset"),
+                       v->uuid);
+                for (size_t k = 0; k < v->n_journals; k++) {
+                        const Journal *j = v->journals[k];
+                        for (size_t n = 0; n < j->n_steps; n++) {
+                                const JournalStep *st = &j->steps[n];
+                                if (st->undone)
+                                        continue;
+                                if (st->kind == STEP_ADD)
+                                        printf("  %-10s %s: +%s%s (%s -> %s)\n", j->cap, st->resource,
+                                               st->done ? st->result : "?", st->done ? "" : " (interrupted)", st->old,
+                                               st->new_);
+                                else
+                                        printf("  %-10s %s: %s -> %s%s\n", j->cap, st->path, st->old, st->new_,
+                                               st->done ? "" : " (interrupted)");
+                        }
+                }
+        }
+        if (s->ledger.has_pending)
+                printf("a change to %s by %s was interrupted; the next hook or `vmprep reconcile` finishes it\n",
+                       s->ledger.pending.path, state_vm_name(s, s->ledger.pending.uuid));
+        if (s->errors)
+                printf("%d journal%s could not be read (see the messages above)\n", s->errors, s->errors == 1 ? "" : "s");
+}
+
+/* "name 128, name2 64" for a resource */
+static void holders(const State *s, const char *resource, char *buf, size_t size)
+{
+        size_t len = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; i < s->ledger.n_holds && len < size; i++) {
+                const LedgerHold *h = &s->ledger.holds[i];
+                if (strcmp(h->resource, resource))
+                        continue;
+                len += (size_t) snprintf(buf + len, size - len, "%s%s %lld", len ? ", " : "", state_vm_name(s, h->uuid),
+                                         (long long) h->amount);
+        }
+}
+
+static void print_map(const CliOptions *o, const State *s)
+{
+        char buf[4096], path[600];
+        CpuSet nodes;
+
+        printf("\n%shost map%s\n", cli_color(o, "bold"), cli_color(o, "reset"));
+        if (sysfs_read("/sys/devices/system/node/online", buf, sizeof(buf)) < 0 || cpuset_parse(buf, &nodes) < 0) {
+                cpuset_clear(&nodes);
+                cpuset_set(&nodes, 0);
+        }
+        for (int node = cpuset_next(&nodes, 0); node >= 0; node = cpuset_next(&nodes, (unsigned) node + 1)) {
+                CpuSet cpus, done;
+                cpuset_clear(&done);
+                snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
+                printf("node %d\n  cores:", node);
+                if (sysfs_read(path, buf, sizeof(buf)) >= 0 && cpuset_parse(buf, &cpus) == 0) {
+                        for (int c = cpuset_next(&cpus, 0); c >= 0; c = cpuset_next(&cpus, (unsigned) c + 1)) {
+                                if (cpuset_isset(&done, (unsigned) c))
+                                        continue;
+                                CpuSet sib;
+                                snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", c);
+                                if (sysfs_read(path, buf, sizeof(buf)) < 0 || cpuset_parse(buf, &sib) < 0) {
+                                        cpuset_clear(&sib);
+                                        cpuset_set(&sib, (unsigned) c);
+                                }
+                                printf(" [");
+                                for (int t = cpuset_next(&sib, 0); t >= 0; t = cpuset_next(&sib, (unsigned) t + 1)) {
+                                        char res[32], who[512];
+                                        snprintf(res, sizeof(res), "cpus/%d", t);
+                                        holders(s, res, who, sizeof(who));
+                                        printf("%s%d:%s", t == cpuset_next(&sib, 0) ? "" : " ", t, who[0] ? who : "host");
+                                        cpuset_set(&done, (unsigned) t);
+                                }
+                                printf("]");
+                        }
+                }
+                printf("\n");
+                snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/hugepages", node);
+                char **sizes = NULL;
+                size_t n_sizes = 0;
+                sysfs_list(path, &sizes, &n_sizes);
+                for (size_t si = 0; si < n_sizes; si++) {
+                        const char *sz = sizes[si];
+                        unsigned long long kib;
+                        if (sscanf(sz, "hugepages-%llukB", &kib) != 1)
+                                continue;
+                        uint64_t nr = 0, fr = 0;
+                        char size[32], p2[1024], res[96], who[512];
+                        snprintf(p2, sizeof(p2), "%s/%s/nr_hugepages", path, sz);
+                        sysfs_read_u64(p2, &nr);
+                        snprintf(p2, sizeof(p2), "%s/%s/free_hugepages", path, sz);
+                        sysfs_read_u64(p2, &fr);
+                        format_size_kib(kib, size, sizeof(size));
+                        snprintf(res, sizeof(res), "hugepages/node%d/%llukB", node, kib);
+                        holders(s, res, who, sizeof(who));
+                        printf("  hugepages %-7s %llu (free %llu)%s%s\n", size, (unsigned long long) nr,
+                               (unsigned long long) fr, who[0] ? "  held by: " : "", who);
+                }
+                sysfs_list_free(sizes, n_sizes);
+        }
+        char **groups = NULL;
+        size_t ngroups = 0;
+        sysfs_list("/sys/kernel/iommu_groups", &groups, &ngroups);
+        for (size_t gi = 0; gi < ngroups; gi++) {
+                if (gi == 0)
+                        printf("PCI devices by IOMMU group\n");
+                snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%s/devices", groups[gi]);
+                printf("  group %s:", groups[gi]);
+                char **devs = NULL;
+                size_t n_devs = 0;
+                sysfs_list(path, &devs, &n_devs);
+                for (size_t di = 0; di < n_devs; di++) {
+                        const char *bdf = devs[di];
+                        PciAddress a;
+                        if (pci_address_parse(bdf, &a) < 0)
+                                continue;
+                        char link[512], drv[600] = "no driver";
+                        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+                        if (sysfs_readlink(path, link, sizeof(link)) > 0)
+                                snprintf(drv, sizeof(drv), "%s", strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
+                        char res[300], who[512];
+                        snprintf(res, sizeof(res), "pci/%s", bdf);
+                        holders(s, res, who, sizeof(who));
+                        printf(" %s (%s%s%s)", bdf, drv, who[0] ? ", held by " : "", who);
+                }
+                sysfs_list_free(devs, n_devs);
+                printf("\n");
+        }
+        sysfs_list_free(groups, ngroups);
+        if (!ngroups)
+                printf("no IOMMU groups: the IOMMU is off or absent (see vmprep doctor)\n");
+}
+
+int cmd_status(const CliOptions *o, int argc, char **argv)
+{
+        bool map = o->color, nomap = false;
+        for (int i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--json"))
+                        continue;
+                if (!strcmp(argv[i], "--map"))
+                        map = true;
+                else if (!strcmp(argv[i], "--no-map"))
+                        nomap = true;
+                else {
+                        fprintf(stderr, "Usage: vmprep status [--json] [--map|--no-map]\n");
+                        return EXIT_USAGE;
+                }
+        }
+        State s;
+        int r = state_load(&s);
+        if (r < 0) {
+                fprintf(stderr, "vmprep: cannot read " VMPREP_RUNDIR ": %s\n", strerror(-r));
+                return EXIT_FAIL;
+        }
+        if (o->json) {
+                print_json(&s);
+        } else {
+                print_vms(o, &s);
+                if (map && !nomap)
+                        print_map(o, &s);
+        }
+        int failed = s.errors;
+        state_free(&s);
+        return failed ? EXIT_FAIL : EXIT_OK;
+}
