@@ -7,6 +7,8 @@
 #   schema    shipped profiles and fixtures against profiles/profile.rng
 #   valgrind  unit tests and a hook round trip under valgrind
 #   lint      shellcheck; no shell from C; hooks print nothing to stdout
+#   deb       (with host) the Debian package built, installed, the host suite run
+#             against it, purged
 #   host      real libvirtd + QEMU/KVM + hugepages on this machine (root and /dev/kvm;
 #             VMPREP_SKIP_HOST=1 skips it)
 set -uo pipefail
@@ -52,6 +54,7 @@ elif [ "$(id -u)" != 0 ] || [ ! -e /dev/kvm ]; then
         echo "=== host: skipped (needs root and /dev/kvm)"; skipped=$((skipped + 1))
 else
         run_suite host tests/host/run.sh
+        run_suite deb tests/deb.sh
 fi
 
 [ ${#bad_suites[@]} -gt 0 ] && echo "failed suites: ${bad_suites[*]}"

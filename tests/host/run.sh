@@ -565,6 +565,10 @@ if [[ -n $skip_reason ]]; then
     exit 0
 fi
 
+# One suite at a time drives this machine's libvirtd and hugepage pool.
+exec 9>/run/vmprep-libvirt.lock
+flock 9
+
 # setup_fail WHAT: the suite cannot run; the cases are skipped, the run fails.
 setup_fail() {
     printf '# setup failed: %s\n' "$1"
@@ -588,12 +592,19 @@ install_differs() {
 }
 
 t0=$(lv_now_ms)
-make -C "$REPO" PREFIX="$PREFIX" HOOKDIR="$HOOKDIR" all >"$OUT/setup.log" 2>&1 || setup_fail "make all"
 installed=no
-if install_differs; then
-    make -C "$REPO" PREFIX="$PREFIX" HOOKDIR="$HOOKDIR" install >"$OUT/setup.log" 2>&1 ||
-        setup_fail "make install"
-    installed=yes
+if [[ ${VMPREP_USE_INSTALLED:-0} == 1 ]]; then
+    # test what a package installed (PREFIX=/usr ...), build nothing
+    [[ -x $HOOKDIR/20-vmprep-hugepages && -x $LIBEXECDIR/vmprep-hook ]] ||
+        setup_fail "VMPREP_USE_INSTALLED=1 but no vmprep in $HOOKDIR and $LIBEXECDIR"
+    installed="the installed package's"
+else
+    make -C "$REPO" PREFIX="$PREFIX" HOOKDIR="$HOOKDIR" all >"$OUT/setup.log" 2>&1 || setup_fail "make all"
+    if install_differs; then
+        make -C "$REPO" PREFIX="$PREFIX" HOOKDIR="$HOOKDIR" install >"$OUT/setup.log" 2>&1 ||
+            setup_fail "make install"
+        installed=yes
+    fi
 fi
 timing build_install "$(($(lv_now_ms) - t0))"
 
@@ -609,7 +620,7 @@ fi
 timing lv_up_or_hup "$(($(lv_now_ms) - t0))"
 printf '# libvirtd pid %s (%s), vmprep %s\n' "$(lv_libvirtd_pid)" \
     "$([[ $we_started_libvirtd == yes ]] && echo "started by this run" || echo "already running")" \
-    "$([[ $installed == yes ]] && echo "installed" || echo "already installed")"
+    "$(case $installed in yes) echo "installed" ;; no) echo "already installed" ;; *) echo "$installed" ;; esac)"
 
 if ! awk '$2 == "/dev/hugepages" && $3 == "hugetlbfs" { f = 1 } END { exit !f }' /proc/mounts; then
     setup_fail "no hugetlbfs on /dev/hugepages (libvirt needs it mounted before libvirtd starts)"
