@@ -168,6 +168,11 @@ int main(int argc, char **argv)
                 fprintf(stderr, "vmprep: --root %s: path too long\n", o.root);
                 return EXIT_USAGE;
         }
+        /* The shipped profiles elsewhere (a build tree, a test): the command
+         * only; the hooks run with libvirtd's rebuilt environment. */
+        const char *pd = getenv("VMPREP_PROFILEDIR");
+        if (pd && *pd)
+                profile_set_shipped_dir(pd);
         const char *nc = getenv("NO_COLOR");
         o.color = isatty(STDOUT_FILENO) && !(nc && *nc);
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

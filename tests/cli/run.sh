@@ -6,6 +6,7 @@
 #      and cgroups; tag/show/untag through a real libvirtd; reconcile after a
 #      hook was SIGKILLed mid-prepare restores the real hugepage pool.
 #   tests/cli/run.sh [--update]     (--update rewrites the golden files)
+# shellcheck disable=SC2015  # t_ok never fails, so "cond && t_ok || t_fail" is an if/else
 set -uo pipefail
 here=$(cd -- "$(dirname -- "$0")" && pwd)
 repo=$(cd -- "$here/../.." && pwd)
@@ -15,6 +16,7 @@ T_SUITE=cli
 # shellcheck source=tests/cli/hosts.sh
 . "$here/hosts.sh"
 VMPREP=$repo/build/vmprep
+export VMPREP_PROFILEDIR=$repo/profiles   # this tree's profiles, installed or not
 TEST_HOOK=$repo/build/test/hooks/20-vmprep-hugepages
 UPDATE=0; [ "${1:-}" = --update ] && UPDATE=1
 W=$(mktemp -d /tmp/vmprep-cli-XXXXXX)
