@@ -75,6 +75,15 @@ for f in "$root"/profiles/*.xml; do
 done
 [ "$count" -gt 0 ] || { : >"$tmp"; fail "no shipped profiles in profiles/"; }
 
+# The profiles embedded in the domain fixtures' <metadata>, taken out with XPath.
+for f in "$here"/fixtures/domains/*.xml; do
+	[ -e "$f" ] || continue
+	if "$XMLLINT" --xpath "/domain/metadata/*[namespace-uri()='urn:vmprep:1']" "$f" >"$tmp.xml" 2>"$tmp"; then
+		expect_valid "the profile in fixtures/domains/${f##*/}" "$tmp.xml"
+	fi
+	rm -f "$tmp.xml"
+done
+
 count=0
 for f in "$fixtures"/valid/*.xml; do
 	[ -e "$f" ] || continue

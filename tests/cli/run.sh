@@ -143,8 +143,8 @@ undef_vm() { lv_cleanup_vm "$VM" >/dev/null 2>&1; }
 cleanup_fns+=(undef_vm)
 lv_define_vm "$VM" 256 "" "" yes >/dev/null 2>&1
 if "$VMPREP" tag "$VM" gaming hugepages.compact=no > "$W/tag" 2>&1 \
-        && lv_virsh dumpxml "$VM" | grep -q '<vmprep:profile xmlns:vmprep="urn:vmprep:1" use="gaming">' \
-        && lv_virsh dumpxml "$VM" | grep -q '<vmprep:hugepages compact="no"/>'; then
+        && grep -q '<vmprep:profile xmlns:vmprep="urn:vmprep:1" use="gaming">' <<<"$(lv_virsh dumpxml "$VM")" \
+        && grep -q '<vmprep:hugepages compact="no"/>' <<<"$(lv_virsh dumpxml "$VM")"; then
         t_ok "tag writes <vmprep:profile use=gaming> with the override into the domain through libvirt"
 else
         t_fail "tag" "$(cat "$W/tag")" "$(lv_virsh dumpxml "$VM" | grep -A3 metadata)"
@@ -162,7 +162,7 @@ out=$("$VMPREP" tag "$VM" nosuch 2>&1); st=$?
 out=$("$VMPREP" tag no-such-vm-here gaming 2>&1); st=$?
 [ $st = 3 ] && grep -q "no domain 'no-such-vm-here'" <<<"$out" && t_ok "tag of an unknown VM exits 3" || t_fail "tag unknown VM" "exit $st" "$out"
 "$VMPREP" untag "$VM" >/dev/null 2>&1
-if ! lv_virsh dumpxml "$VM" | grep -q 'urn:vmprep:1' && "$VMPREP" show "$VM" | grep -q "has no vmprep profile"; then
+if ! grep -q 'urn:vmprep:1' <<<"$(lv_virsh dumpxml "$VM")" && grep -q "has no vmprep profile" <<<"$("$VMPREP" show "$VM")"; then
         t_ok "untag removes the profile"
 else
         t_fail "untag" "$(lv_virsh dumpxml "$VM" | grep -A3 metadata)"
