@@ -66,9 +66,9 @@ $(B)/vmprep-hook: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) hooks/vmprep-hook.c)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The fast path is static and libc-only: an untagged VM must cost a bare exec.
-$(B)/hooks/%: hooks/fast.c
+$(B)/hooks/%: hooks/fast.c common/readall.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -static -DVMPREP_CAP='"$(word 3,$(subst -, ,$*))"' \
+	$(CC) -std=gnu11 $(WARN) -I. $(CFLAGS) -static -DVMPREP_CAP='"$(word 3,$(subst -, ,$*))"' \
 		-DVMPREP_PHASES='"$(call phases_of,$*)"' \
 		-DVMPREP_HOOK_FULL='"$(LIBEXECDIR)/vmprep-hook"' -o $@ $<
 
@@ -89,9 +89,9 @@ $(1)/vmprep-hook: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) hooks
 $(1)/unit-tests: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) $$(UNIT_SRC))
 	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
 
-$(1)/hooks/%: hooks/fast.c
+$(1)/hooks/%: hooks/fast.c common/readall.h
 	@mkdir -p $$(dir $$@)
-	$$(CC) -std=gnu11 $$(WARN) -O1 -g $(2) -DVMPREP_TEST_BUILD -DVMPREP_CAP='"$$(word 3,$$(subst -, ,$$*))"' \
+	$$(CC) -std=gnu11 $$(WARN) -I. -O1 -g $(2) -DVMPREP_TEST_BUILD -DVMPREP_CAP='"$$(word 3,$$(subst -, ,$$*))"' \
 		-DVMPREP_PHASES='"$$(call phases_of,$$*)"' \
 		-DVMPREP_HOOK_FULL='"$$(CURDIR)/$(1)/vmprep-hook"' -o $$@ $$<
 endef

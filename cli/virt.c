@@ -34,16 +34,26 @@ static virDomainPtr lookup(virConnectPtr c, const char *name)
         return d;
 }
 
-int virt_domain_xml(const CliOptions *o, const char *name, bool inactive, char **ret)
+/* Connect and find the domain; EXIT_LIBVIRT (said) when either fails. */
+static int open_domain(const CliOptions *o, const char *name, virConnectPtr *c, virDomainPtr *d)
 {
-        virConnectPtr c = connect_to(o);
-        if (!c)
+        *c = connect_to(o);
+        if (!*c)
                 return EXIT_LIBVIRT;
-        virDomainPtr d = lookup(c, name);
-        if (!d) {
-                virConnectClose(c);
+        *d = lookup(*c, name);
+        if (!*d) {
+                virConnectClose(*c);
                 return EXIT_LIBVIRT;
         }
+        return EXIT_OK;
+}
+
+int virt_domain_xml(const CliOptions *o, const char *name, bool inactive, char **ret)
+{
+        virConnectPtr c;
+        virDomainPtr d;
+        if (open_domain(o, name, &c, &d) != EXIT_OK)
+                return EXIT_LIBVIRT;
         char *xml = virDomainGetXMLDesc(d, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
         int r = EXIT_OK;
         if (!xml) {
@@ -58,14 +68,10 @@ int virt_domain_xml(const CliOptions *o, const char *name, bool inactive, char *
 
 int virt_set_metadata(const CliOptions *o, const char *name, const char *xml, bool live, bool config)
 {
-        virConnectPtr c = connect_to(o);
-        if (!c)
+        virConnectPtr c;
+        virDomainPtr d;
+        if (open_domain(o, name, &c, &d) != EXIT_OK)
                 return EXIT_LIBVIRT;
-        virDomainPtr d = lookup(c, name);
-        if (!d) {
-                virConnectClose(c);
-                return EXIT_LIBVIRT;
-        }
         unsigned flags = 0;
         if (live)
                 flags |= VIR_DOMAIN_AFFECT_LIVE;

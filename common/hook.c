@@ -8,6 +8,7 @@
 #include "xml.h"
 
 #include "journal.h"
+#include "readall.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,37 +53,6 @@ void hook_events_sink(int level, const char *line)
         close(fd);
 }
 
-static char *read_stdin(size_t *len)
-{
-        size_t cap = 16384, n = 0;
-        char *buf = malloc(cap + 1);
-
-        if (!buf)
-                return NULL;
-        for (;;) {
-                if (n == cap) {
-                        if (cap > XML_MAX_BYTES)
-                                break;
-                        cap *= 2;
-                        char *nb = realloc(buf, cap + 1);
-                        if (!nb) {
-                                free(buf);
-                                return NULL;
-                        }
-                        buf = nb;
-                }
-                ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        break;
-                n += (size_t) r;
-        }
-        buf[n] = '\0';
-        *len = n;
-        return buf;
-}
-
 int hook_main(int argc, char **argv)
 {
         const Capability *cap = NULL;
@@ -118,7 +88,7 @@ int hook_main(int argc, char **argv)
                 return 0; /* start, migrate, restore, or nothing for this capability */
 
         size_t len = 0;
-        char *xml = read_stdin(&len);
+        char *xml = read_all_fd(STDIN_FILENO, XML_MAX_BYTES + 1, &len);
         if (!xml) {
                 log_error("out of memory reading the domain XML");
                 return starting ? 1 : 0;

@@ -22,6 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/readall.h"
+
 #ifndef VMPREP_CAP
 #error "VMPREP_CAP must name the capability"
 #endif
@@ -38,37 +40,6 @@ static void say(const char *a, const char *b, const char *c)
 {
         /* stderr only; libvirt shows it when the hook fails */
         fprintf(stderr, "vmprep-%s: %s%s%s\n", VMPREP_CAP, a, b ? b : "", c ? c : "");
-}
-
-static char *read_all(int fd, size_t *len)
-{
-        size_t cap = 16384, n = 0;
-        char *buf = malloc(cap + 1);
-
-        if (!buf)
-                return NULL;
-        for (;;) {
-                if (n == cap) {
-                        if (cap >= MAX_XML)
-                                break;
-                        cap *= 2;
-                        char *nb = realloc(buf, cap + 1);
-                        if (!nb) {
-                                free(buf);
-                                return NULL;
-                        }
-                        buf = nb;
-                }
-                ssize_t r = read(fd, buf + n, cap - n);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        break;
-                n += (size_t) r;
-        }
-        buf[n] = '\0';
-        *len = n;
-        return buf;
 }
 
 /* The domain's <uuid>, lowercased, or "" (the first <uuid> in libvirt's
@@ -135,7 +106,7 @@ int main(int argc, char **argv)
         if (!phase_wanted(op))
                 return 0;
 
-        char *xml = read_all(STDIN_FILENO, &len);
+        char *xml = read_all_fd(STDIN_FILENO, MAX_XML, &len);
         if (!xml) {
                 say("out of memory reading the domain XML", NULL, NULL);
                 return strcmp(op, "prepare") == 0 ? 1 : 0;
