@@ -32,13 +32,41 @@ if [ -f "$corpus" ]; then cp "$corpus" "$W/untagged.xml"; else cp "$repo/tests/f
 # The hook under test must exec the handler it was built for: run the installed
 # one when it is this build, else the build tree's (which execs LIBEXECDIR's).
 HOOK=$B/hooks/20-vmprep-hugepages
-echo "# machine: $(nproc) CPUs, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "# rounds: $ROUNDS; columns: label phase median_us p10_us p90_us"
+echo "# machine: $(nproc) CPUs, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1 /proc/loadavg)"
+echo "# rounds: $ROUNDS, interleaved (floor, hook, full handler, floor, ...) so that load hits all alike"
+echo "# columns: label phase median_us p10_us p90_us; then ratios of medians"
 ALL=(prepare start started stopped release)
-"$W/hookbench" -n "$ROUNDS" -x "$W/untagged.xml" -l floor "$W/floor" "${ALL[@]}"
-"$W/hookbench" -n "$ROUNDS" -x "$W/untagged.xml" -l vmprep-untagged "$HOOK" "${ALL[@]}"
-# what the full handler alone costs on the same input (libxml2 loaded, XML parsed)
-"$W/hookbench" -n "$ROUNDS" -x "$W/untagged.xml" -l full-handler-untagged -c hugepages "$B/vmprep-hook" "${ALL[@]}"
+RAW=$W/raw
+# summarise RAW: per label and phase the median, 10th and 90th percentile;
+# then each label's median over the floor's, per phase and for all phases
+summarise() {
+        sort -k1,1 -k2,2 -k3,3n "$1" | awk '
+        { key = $1 " " $2; v[key, ++n[key]] = $3; if (!(key in seen)) { seen[key] = 1; order[++k] = key } }
+        END {
+                for (i = 1; i <= k; i++) {
+                        key = order[i]; m = n[key]
+                        med[key] = v[key, int((m + 1) / 2)]
+                        printf "%s %.0f %.0f %.0f\n", key, med[key], v[key, int(m / 10) + 1], v[key, m - int(m / 10)]
+                        split(key, kp, " "); sum[kp[1]] += med[key]
+                }
+                for (i = 1; i <= k; i++) {
+                        split(order[i], kp, " ")
+                        if (kp[1] != "floor" && ("floor " kp[2]) in med)
+                                printf "ratio %s/floor %s %.2f\n", kp[1], kp[2], med[order[i]] / med["floor " kp[2]]
+                }
+                for (l in sum)
+                        if (l != "floor" && ("floor" in sum))
+                                printf "ratio %s/floor all-phases %.2f\n", l, sum[l] / sum["floor"]
+        }'
+}
+: > "$RAW"
+for ((r = 0; r < ROUNDS; r++)); do
+        "$W/hookbench" -n 1 -x "$W/untagged.xml" -l floor "$W/floor" "${ALL[@]}"
+        "$W/hookbench" -n 1 -x "$W/untagged.xml" -l vmprep-untagged "$HOOK" "${ALL[@]}"
+        # the full handler alone on the same input: what every VM would pay without the fast path
+        "$W/hookbench" -n 1 -x "$W/untagged.xml" -l full-handler-untagged -c hugepages "$B/vmprep-hook" "${ALL[@]}"
+done >> "$RAW"
+summarise "$RAW"
 
 if [ "$(id -u)" = 0 ] && [ -w "$POOL" ] && [ -x /usr/local/libexec/vmprep/vmprep-hook ]; then
         orig_pool=$(cat "$POOL")
@@ -50,7 +78,12 @@ if [ "$(id -u)" = 0 ] && [ -w "$POOL" ] && [ -x /usr/local/libexec/vmprep/vmprep
 <metadata><vmprep:profile xmlns:vmprep="urn:vmprep:1"><vmprep:hugepages/></vmprep:profile></metadata>
 <devices><serial type='pty'/></devices></domain>
 EOX
-        "$W/hookbench" -n "$ROUNDS" -x "$W/tagged.xml" -l vmprep-hugepages "$HOOK" "${ALL[@]}"
+        : > "$RAW"
+        for ((r = 0; r < ROUNDS; r++)); do
+                "$W/hookbench" -n 1 -x "$W/untagged.xml" -l floor "$W/floor" "${ALL[@]}"
+                "$W/hookbench" -n 1 -x "$W/tagged.xml" -l vmprep-hugepages "$HOOK" "${ALL[@]}"
+        done >> "$RAW"
+        summarise "$RAW" | grep -v '^floor '
         [ "$(cat "$POOL")" = "$orig_pool" ] || { echo "pool not restored: $(cat "$POOL") vs $orig_pool"; exit 1; }
 else
         echo "# tagged hugepages VM: skipped (needs root, $POOL and an installed vmprep: make install)"
