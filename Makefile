@@ -10,6 +10,7 @@
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 HOOKDIR    ?= /etc/libvirt/hooks/qemu.d
+DAEMONHOOKDIR ?= $(dir $(HOOKDIR))daemon.d
 LIBEXECDIR ?= $(PREFIX)/libexec/vmprep
 DATADIR    ?= $(PREFIX)/share/vmprep
 PROFILEDIR ?= $(DATADIR)/profiles
@@ -125,6 +126,8 @@ install: all
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0755 $(B)/vmprep-hook $(DESTDIR)$(LIBEXECDIR)/vmprep-hook
 	install -m 0755 $(B)/vmprep $(DESTDIR)$(SBINDIR)/vmprep
+	install -d $(DESTDIR)$(DAEMONHOOKDIR)
+	ln -sfn $(SBINDIR)/vmprep $(DESTDIR)$(DAEMONHOOKDIR)/vmprep-reconcile
 	install -m 0644 install/vmprep.8 $(DESTDIR)$(MANDIR)/man8/vmprep.8
 	install -m 0644 install/vmprep-profile.5 $(DESTDIR)$(MANDIR)/man5/vmprep-profile.5
 	install -m 0644 install/vmprep.bash-completion $(DESTDIR)$(BASHCOMPDIR)/vmprep
@@ -136,7 +139,7 @@ install: all
 
 uninstall:
 	for h in $(HOOKS); do rm -f $(DESTDIR)$(HOOKDIR)/$$h; done
-	rm -f $(DESTDIR)$(LIBEXECDIR)/vmprep-hook $(DESTDIR)$(SBINDIR)/vmprep
+	rm -f $(DESTDIR)$(LIBEXECDIR)/vmprep-hook $(DESTDIR)$(SBINDIR)/vmprep $(DESTDIR)$(DAEMONHOOKDIR)/vmprep-reconcile
 	rm -f $(DESTDIR)$(MANDIR)/man8/vmprep.8 $(DESTDIR)$(MANDIR)/man5/vmprep-profile.5
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/vmprep $(DESTDIR)$(TMPFILESDIR)/vmprep.conf
 	rm -f $(addprefix $(DESTDIR)$(PROFILEDIR)/,$(notdir $(wildcard profiles/*.xml)) profile.rng)

@@ -125,6 +125,25 @@ const char *cli_color(const CliOptions *o, const char *which)
         return "\033[0m";
 }
 
+/*
+ * Installed as libvirt's daemon hook (daemon.d/vmprep-reconcile, a symlink
+ * to this binary), libvirtd runs it as "vmprep-reconcile - start - start"
+ * when it starts: finish the journals of VMs that stopped while libvirtd
+ * was down.  It must not call libvirt (libvirtd waits for the hook), so
+ * --offline; it prints nothing on stdout and never fails libvirtd's start.
+ */
+static int daemon_hook(int argc, char **argv)
+{
+        if (argc < 3 || strcmp(argv[2], "start") != 0)
+                return EXIT_OK;
+        CliOptions o = { .uri = "qemu:///system" };
+        char *args[] = { (char *) "reconcile", (char *) "--offline", NULL };
+        if (sysfs_init(NULL) < 0 || !freopen("/dev/null", "w", stdout))
+                return EXIT_OK;
+        cmd_reconcile(&o, 2, args);
+        return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -137,6 +156,9 @@ int main(int argc, char **argv)
         CliOptions o = { .uri = "qemu:///system" };
         int c;
 
+        const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+        if (strstr(base, "vmprep-reconcile"))
+                return daemon_hook(argc, argv);
         log_open("vmprep", false);
         log_set_stderr_level(LOG_LEVEL_INFO);
         /* "+": stop at the command; its own options follow it */

@@ -124,7 +124,9 @@ int cmd_reconcile(const CliOptions *o, int argc, char **argv)
                                 failed++;
                                 continue;
                         }
+                        log_set_context(v->name[0] ? v->name : v->uuid);
                         r = c->release(v->uuid, v->name);
+                        log_set_context(NULL);
                         if (r < 0)
                                 failed++;
                         else

@@ -103,6 +103,18 @@ else
         t_fail "prepare db1 in the workstation tree" "$(cat "$W/err")"
 fi
 
+# as libvirt's daemon hook at libvirtd start (the test build reads VMPREP_ROOT)
+if VMPREP_ROOT=$W/workstation "$TEST_HOOK" db1 prepare begin - < "$D/db-node1-2g.xml" 2>"$W/err"; then
+        ln -sf "$repo/build/test/vmprep" "$W/vmprep-reconcile"
+        out=$(VMPREP_ROOT=$W/workstation "$W/vmprep-reconcile" - start - start 2>"$W/err"); st=$?
+        if [ $st = 0 ] && [ -z "$out" ] && [ "$(cat "$W/workstation/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages")" = 512 ] \
+                && grep -q "vmprep-reconcile: db1: gave back 1024" "$W/workstation/run/vmprep/events.log"; then
+                t_ok "as libvirt's daemon start hook: reconciles offline, prints nothing, exits 0, logs to events.log"
+        else
+                t_fail "daemon start hook" "exit $st, stdout '$out'" "$(cat "$W/err")"
+        fi
+fi
+
 t_check "usage errors exit 2" bash -c "'$VMPREP' nosuchcommand >/dev/null 2>&1; [ \$? = 2 ] && '$VMPREP' plan >/dev/null 2>&1; [ \$? = 2 ]"
 t_check "--help for every command" bash -c "for c in plan show tag untag status doctor reconcile; do '$VMPREP' \$c --help | grep -q \"Usage: vmprep \$c\" || exit 1; done"
 
