@@ -28,6 +28,9 @@ typedef enum { PASS, WARN, FAIL } Status;
 
 typedef struct Doctor {
         const CliOptions *o;
+        /* doctor VM for a VM that passes no device through: the host's
+         * missing IOMMU or vfio-pci is a warning, not a failure */
+        bool passthrough_optional;
         unsigned counts[3];
         bool first_json;
         struct pci_access *pacc;
@@ -95,7 +98,8 @@ static void check_iommu(Doctor *dr, const char *cmdline, const char *cpuinfo)
         const char *fix = amd ? "enable AMD-Vi (IOMMU) in the firmware and add 'amd_iommu=on iommu=pt' to the kernel command line"
                               : "enable VT-d in the firmware and add 'intel_iommu=on iommu=pt' to the kernel command line";
         if (groups == 0) {
-                report(dr, FAIL, "iommu", fix, "no IOMMU groups: PCI passthrough (vfio) is impossible on this host");
+                report(dr, dr->passthrough_optional ? WARN : FAIL, "iommu", fix,
+                       "no IOMMU groups: PCI passthrough (vfio) is impossible on this host");
                 return;
         }
         report(dr, PASS, "iommu", NULL, "%zu IOMMU groups", groups);
@@ -124,7 +128,8 @@ static void check_vfio_module(Doctor *dr)
         if (found)
                 report(dr, PASS, "vfio-pci", NULL, "vfio-pci is available as a module (vmprep loads it when needed)");
         else
-                report(dr, FAIL, "vfio-pci", "install a kernel built with CONFIG_VFIO_PCI (Debian's stock kernels have it)",
+                report(dr, dr->passthrough_optional ? WARN : FAIL, "vfio-pci",
+                       "install a kernel built with CONFIG_VFIO_PCI (Debian's stock kernels have it)",
                        "no vfio-pci driver for kernel %s", release);
 }
 
@@ -458,6 +463,22 @@ int cmd_doctor(const CliOptions *o, int argc, char **argv)
                         return EXIT_USAGE;
                 }
                 vm = argv[i];
+        }
+        if (vm) {
+                /* does this VM pass a device through at all? */
+                Domain *d = NULL;
+                Profile *p = NULL;
+                char err[256];
+                if (cli_load_domain(o, vm, &d) == EXIT_OK) {
+                        bool devices = d->n_hostdevs > 0;
+                        if (profile_from_domain(d, &p, err, sizeof(err)) == 0 && p) {
+                                const ProfileElem *v = profile_elem(p, "vfio");
+                                devices = devices || (v && v->n_children > 0) || profile_elem(p, "sriov");
+                        }
+                        dr.passthrough_optional = !devices;
+                        profile_free(p);
+                        domain_free(d);
+                }
         }
         dr.pacc = pci_alloc();
         if (dr.pacc) {

@@ -70,5 +70,5 @@ void plan_print_json(const Plan *p, FILE *f)
                 json_string(f, s->why);
                 fprintf(f, "}");
         }
-        fprintf(f, "]\n");
+        fprintf(f, "]");
 }

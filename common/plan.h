@@ -30,6 +30,7 @@ typedef struct Plan {
 int plan_add(Plan *p, const PlanStep *s);
 void plan_free(Plan *p);
 void plan_print(const Plan *p, FILE *f);
+/* The steps as a JSON array (no newline after it). */
 void plan_print_json(const Plan *p, FILE *f);
 /* A string as a JSON string literal. */
 void json_string(FILE *f, const char *s);

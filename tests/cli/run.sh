@@ -74,6 +74,12 @@ json_check "doctor workstation: IOMMU passes, GPU sharing a group warns, 0 failu
 json_check "doctor laptop: no IOMMU fails with the AMD fix" \
         "any(c['check']=='iommu' and c['status']=='fail' and 'amd_iommu=on' in c['fix'] for c in j['checks'])" \
         "$VMPREP" --root "$W/laptop" doctor --json
+json_check "doctor laptop with a VM that passes nothing through: the missing IOMMU is only a warning" \
+        "any(c['check']=='iommu' and c['status']=='warn' for c in j['checks']) and any(c['check']=='vfio-pci' and c['status']=='warn' for c in j['checks'])" \
+        "$VMPREP" --root "$W/laptop" doctor --json "$D/db-node1-2g.xml"
+json_check "doctor laptop with a VM that has a <hostdev>: the missing IOMMU fails" \
+        "any(c['check']=='iommu' and c['status']=='fail' for c in j['checks'])" \
+        "$VMPREP" --root "$W/laptop" doctor --json "$repo/tests/fixtures/seed/02-gpu-passthrough.xml"
 json_check "doctor nfv: SR-IOV PF with 8 of 64 VFs" \
         "any(c['check']=='sr-iov' and '8 of 64' in c['detail'] for c in j['checks'])" \
         "$VMPREP" --root "$W/nfv" doctor --json
