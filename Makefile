@@ -50,7 +50,7 @@ B  := build
 BT := build/test
 BV := build/valgrind
 
-.PHONY: bench-hooks all check unit-check hook-check schema-check valgrind-check host-check install uninstall demo clean
+.PHONY: fuzz bench-hooks all check unit-check hook-check schema-check valgrind-check host-check install uninstall demo clean
 
 all: $(B)/vmprep-hook $(B)/vmprep $(addprefix $(B)/hooks/,$(HOOKS))
 
@@ -102,8 +102,23 @@ $(eval $(call testbuild,$(BV),))
 TEST_BINS = $(BT)/vmprep-hook $(BT)/vmprep $(BT)/unit-tests $(addprefix $(BT)/hooks/,$(HOOKS))
 VALGRIND_BINS = $(BV)/vmprep-hook $(BV)/vmprep $(BV)/unit-tests $(addprefix $(BV)/hooks/,$(HOOKS))
 
-check: all $(TEST_BINS) $(VALGRIND_BINS)
-	tests/run-all.sh
+# ---- fuzzing (clang + libFuzzer, ASan+UBSan) ----
+BF := build/fuzz
+FUZZERS := domain profile parsers journal
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -std=gnu11 -g -O1 -I. $(PKG_CFLAGS) -D_GNU_SOURCE -DVMPREP_TEST_BUILD \
+	-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -DVMPREP_PROFILEDIR='"$(CURDIR)/profiles"' \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+$(BF)/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(HDRS)
+	@mkdir -p $(BF)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(COMMON_SRC) $(PKG_LIBS)
+
+FUZZ_SECONDS ?= 20
+fuzz: $(addprefix $(BF)/fuzz_,$(FUZZERS))
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+check: all $(TEST_BINS) $(VALGRIND_BINS) $(addprefix $(BF)/fuzz_,$(FUZZERS))
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-all.sh
 
 unit-check: $(BT)/unit-tests
 	$(BT)/unit-tests

@@ -136,6 +136,11 @@ int64_t ledger_held(const Ledger *l, const char *resource, const char *uuid);
 int ledger_read(Ledger *l);
 void ledger_clear(Ledger *l);
 
+/* The parsers behind journal_open() and ledger_read(), for tests and the
+ * fuzzers: text is modified.  j must have uuid and cap set. */
+int journal_load_text(Journal *j, char *text, const char *path);
+int ledger_parse_text(Ledger *l, char *text);
+
 /* Percent-escape a value so that it is one non-empty token. */
 void journal_escape(const char *in, char *out, size_t size);
 int journal_unescape(const char *in, char *out, size_t size);

@@ -334,6 +334,8 @@ int cpuset_parse(const char *s, CpuSet *ret)
         if (!any)
                 return -EINVAL;
         cpuset_andnot(&include, &exclude);
+        if (cpuset_empty(&include))
+                return -EINVAL; /* "7,^7": everything excluded (found by fuzz_parsers) */
         *ret = include;
         return 0;
 }

@@ -58,7 +58,8 @@ void format_memory_kib(uint64_t kib, char *buf, size_t size);
 /*
  * CPU / node list as libvirt and the kernel write them: "0-3,8,10-11",
  * with libvirt's "^N" exclusions and spaces around commas.  Numbers must be
- * below CPUSET_MAX; an empty list is an error.
+ * below CPUSET_MAX; an empty list, or one that excludes all it includes, is
+ * an error.
  */
 int cpuset_parse(const char *s, CpuSet *ret);
 /* Canonical form "0-3,8"; "" for the empty set.  Returns -ENOBUFS if it does not fit. */

@@ -487,8 +487,12 @@ static int read_profile(Ctx *c, xmlNodePtr root, Profile **ret)
                             PROFILE_NS, (const char *) root->name);
         /* use= is the one attribute of the root; read_elem sees none. */
         for (xmlAttrPtr a = root->properties; a; a = a->next) {
-                if (a->ns || strcmp((const char *) a->name, "use") != 0)
+                if (a->ns || strcmp((const char *) a->name, "use") != 0) {
+                        free(use); /* use="..." before an unknown attribute (found by fuzz_profile) */
                         return fail(c, "<vmprep:profile>: unknown attribute %s", (const char *) a->name);
+                }
+                if (use)
+                        continue;
                 use = xml_attr(root, "use");
                 if (!use)
                         return -ENOMEM;

@@ -205,6 +205,50 @@ int sysfs_readlink(const char *path, char *buf, size_t size)
         return (int) n;
 }
 
+#ifdef VMPREP_TEST_BUILD
+/*
+ * Fault injection: $VMPREP_TEST_FAIL_AT=K[:ERRNO] makes the K-th kernel
+ * write of the process fail with ERRNO (a number or EBUSY, EINVAL, ENOMEM,
+ * ENODEV, EIO; default EBUSY) without touching the file, as the kernel
+ * refuses a write.
+ */
+static int injected_fault(const char *path)
+{
+        static long count, fail_at = -1;
+        static int err = EBUSY;
+
+        if (fail_at < 0) {
+                const char *s = getenv("VMPREP_TEST_FAIL_AT");
+                char num[32] = "";
+                uint64_t v;
+                fail_at = 0;
+                if (s) {
+                        const char *colon = strchr(s, ':');
+                        snprintf(num, sizeof(num), "%.*s", colon ? (int) (colon - s) : (int) strlen(s), s);
+                        if (parse_u64(num, 1, 1000000, &v) == 0)
+                                fail_at = (long) v;
+                        if (colon) {
+                                static const struct {
+                                        const char *name;
+                                        int err;
+                                } names[] = { { "EBUSY", EBUSY }, { "EINVAL", EINVAL }, { "ENOMEM", ENOMEM },
+                                              { "ENODEV", ENODEV }, { "EIO", EIO }, { "EPERM", EPERM } };
+                                for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                                        if (!strcmp(colon + 1, names[i].name))
+                                                err = names[i].err;
+                                if (parse_u64(colon + 1, 1, 4095, &v) == 0)
+                                        err = (int) v;
+                        }
+                }
+        }
+        if (fail_at > 0 && ++count == fail_at) {
+                fprintf(stderr, "vmprep: test fault: write %ld (%s) fails with %s\n", count, path, strerror(err));
+                return -err;
+        }
+        return 0;
+}
+#endif
+
 int sysfs_write(const char *path, const char *value)
 {
         char full[SYSFS_PATH_MAX];
@@ -214,6 +258,9 @@ int sysfs_write(const char *path, const char *value)
         if (r < 0)
                 return r;
 #ifdef VMPREP_TEST_BUILD
+        r = injected_fault(path);
+        if (r < 0)
+                return r;
         if (fake_kernel_write) {
                 r = fake_kernel_write(root, path, value);
                 if (r != 0) {

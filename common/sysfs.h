@@ -10,7 +10,8 @@
  * its fake tree fails instead of writing to this machine's kernel.  In a
  * test build writes also pass through the fake kernel model (tests/fake)
  * when it is linked in, and $VMPREP_TEST_CRASH_AT=N kills the process at
- * the N-th crash point (after each kernel write and journal append).
+ * the N-th crash point (after each kernel write and journal append), and
+ * $VMPREP_TEST_FAIL_AT=K[:ERRNO] makes the K-th kernel write fail.
  *
  * Every function returns 0 (or a length) on success and -errno on failure.
  */

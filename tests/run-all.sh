@@ -6,6 +6,8 @@
 #             (as root with KVM) doctor, tag/show/untag and reconcile for real
 #   schema    shipped profiles and fixtures against profiles/profile.rng
 #   valgrind  unit tests and a hook round trip under valgrind
+#   faults    each kernel write of a prepare failing with each errno: tree restored
+#   fuzz      libFuzzer over the domain reader, profiles, parsers, journal (FUZZ_SECONDS each)
 #   lint      shellcheck; no shell from C; hooks print nothing to stdout
 #   deb       (with host) the Debian package built, installed, the host suite run
 #             against it, purged
@@ -44,10 +46,12 @@ run_suite() {
 
 run_suite unit build/test/unit-tests
 run_suite hooks tests/hooks/run.sh build/test
+run_suite faults tests/hooks/faults.sh build/test
 run_suite cli tests/cli/run.sh
 run_suite schema tests/profiles-schema.sh
 run_suite valgrind tests/valgrind.sh build/valgrind
 run_suite lint tests/lint.sh
+run_suite fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
 if [ "${VMPREP_SKIP_HOST:-0}" = 1 ]; then
         echo "=== host: skipped (VMPREP_SKIP_HOST=1)"; skipped=$((skipped + 1))
 elif [ "$(id -u)" != 0 ] || [ ! -e /dev/kvm ]; then

@@ -1,0 +1,70 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables are for the suites that source this file
+# Fake kernel trees and helpers for the hook suites (tests/hooks/*.sh):
+# a two-node host with 2 MiB and 1 GiB pools, domains, running a hook as
+# libvirt does, and whole-tree snapshots.  Needs HOOK set by the caller.
+ROOT=
+cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; }
+trap cleanup EXIT
+
+UUID_A=0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e01
+UUID_B=0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e02
+P0=sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages
+P1=sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages
+
+# A fresh fake host: two nodes, 2 MiB and 1 GiB pools.
+new_tree() {
+        cleanup
+        ROOT=$(mktemp -d /tmp/vmprep-hooks-XXXXXX)
+        export VMPREP_ROOT=$ROOT
+        mkdir -p "$ROOT/run" "$ROOT/.fake" "$ROOT/proc/sys/vm" "$ROOT/etc"
+        : > "$ROOT/.fake/writes.log"
+        mkdir -p "$ROOT/sys/devices/system/node"
+        echo 0-1 > "$ROOT/sys/devices/system/node/has_memory"
+        printf 'MemTotal:       16777216 kB\nHugepagesize:       2048 kB\n' > "$ROOT/proc/meminfo"
+        printf 'Node 0, zone   Normal    100     50     20     10      5      3      2      1      1      0      0\n' > "$ROOT/proc/buddyinfo"
+        : > "$ROOT/proc/sys/vm/compact_memory"
+        local n s
+        for n in 0 1; do
+                for s in 2048 1048576; do
+                        mkdir -p "$ROOT/sys/devices/system/node/node$n/hugepages/hugepages-${s}kB"
+                        echo 0 > "$ROOT/sys/devices/system/node/node$n/hugepages/hugepages-${s}kB/nr_hugepages"
+                        echo 0 > "$ROOT/sys/devices/system/node/node$n/hugepages/hugepages-${s}kB/free_hugepages"
+                        mkdir -p "$ROOT/sys/kernel/mm/hugepages/hugepages-${s}kB"
+                        echo 0 > "$ROOT/sys/kernel/mm/hugepages/hugepages-${s}kB/nr_hugepages"
+                done
+                : > "$ROOT/sys/devices/system/node/node$n/compact"
+                printf 'Node %s MemTotal: 8388608 kB\nNode %s MemFree: 4194304 kB\n' "$n" "$n" > "$ROOT/sys/devices/system/node/node$n/meminfo"
+        done
+}
+
+# domain NAME UUID MEM_MIB METADATA [EXTRA]
+domain() {
+        printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>%s</memory>" "$1" "$2" "$3"
+        printf "<memoryBacking><hugepages/></memoryBacking>%s" "${5:-}"
+        [ -n "$4" ] && printf "<metadata>%s</metadata>" "$4"
+        printf "<devices><serial type='pty'/></devices></domain>\n"
+}
+TAG="<vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:hugepages/></vmprep:profile>"
+
+# hook XMLFILE NAME OP SUB: runs the hook; stdout to $OUT, stderr to $ERR, returns its status
+OUT=$(mktemp) ERR=$(mktemp)
+trap 'cleanup; rm -f "$OUT" "$ERR"' EXIT
+hook() { "$HOOK" "$2" "$3" "$4" - < "$1" > "$OUT" 2> "$ERR"; }
+# killable CMD...: run a command that a test kills at a crash point, without
+# bash reporting "Killed" on the test's own output
+killable() { bash -c '"$@"; exit $?' killable "$@"; }
+# what libvirt runs after a VM stops (or after a failed start)
+stop_phases() { hook "$1" "$2" stopped end; hook "$1" "$2" release end; }
+
+# set_pool PATH N: an administrator's pool of N free pages (the global
+# count kept as the sum over nodes, as the kernel shows it)
+set_pool() {
+        echo "$2" > "$ROOT/$1"; echo "$2" > "$ROOT/${1%nr_hugepages}free_hugepages"
+        local size=${1#*hugepages/hugepages-}; size=${size%%/*}
+        cat "$ROOT"/sys/devices/system/node/node*/hugepages/"hugepages-$size"/nr_hugepages \
+                | awk '{ s += $1 } END { print s }' > "$ROOT/sys/kernel/mm/hugepages/hugepages-$size/nr_hugepages"
+}
+snapshot() { (cd "$ROOT" && find sys -type f -print0 | sort -z | xargs -0 md5sum); }
+pool() { cat "$ROOT/$1"; }
+
