@@ -11,6 +11,8 @@
 #   lint      shellcheck; no shell from C; hooks print nothing to stdout
 #   deb       (with host) the Debian package built, installed, the host suite run
 #             against it, purged
+#   stress    (with host) 8 tagged VMs started/destroyed at once x STRESS_ROUNDS (20);
+#             libvirtd restarted under a running VM
 #   host      real libvirtd + QEMU/KVM + hugepages on this machine (root and /dev/kvm;
 #             VMPREP_SKIP_HOST=1 skips it)
 set -uo pipefail
@@ -58,6 +60,7 @@ elif [ "$(id -u)" != 0 ] || [ ! -e /dev/kvm ]; then
         echo "=== host: skipped (needs root and /dev/kvm)"; skipped=$((skipped + 1))
 else
         run_suite host tests/host/run.sh
+        run_suite stress tests/host/stress.sh "${STRESS_ROUNDS:-20}"
         run_suite deb tests/deb.sh
 fi
 

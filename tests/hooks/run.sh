@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2015  # t_ok never fails, so "cond && t_ok || t_fail" is an if/else
+# shellcheck disable=SC2016  # bash -c scripts take their arguments as $1, $2
 # The hook executables driven as libvirt drives them (argv, domain XML on
 # stdin, every phase) against fake kernel trees.  Uses the test build:
 #   tests/hooks/run.sh build/test
@@ -251,6 +252,46 @@ case_hostile_state() {
                 || t_ok "a forged journal line (bad checksum) is never acted on"
 }
 
+# A symlink planted in the kernel tree (a pool file pointing elsewhere) is
+# never written through; a journal owned by another user is not trusted;
+# and the hook leaves nothing behind that holds libvirt's pipes open.
+case_hostile_tree_and_pipes() {
+        local x
+        new_tree
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
+        echo precious > "$ROOT/victim"
+        rm "$ROOT/$P0" && ln -s "$ROOT/victim" "$ROOT/$P0"
+        hook "$x" vm1 prepare begin
+        if [ "$(cat "$ROOT/victim")" = precious ]; then
+                t_ok "a symlink planted at a kernel file is not written through (O_NOFOLLOW)"
+        else
+                t_fail "symlink in the fake sysfs" "victim now: $(cat "$ROOT/victim")"
+        fi
+        stop_phases "$x" vm1
+
+        new_tree
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
+        hook "$x" vm1 prepare begin
+        chown 4242:4242 "$ROOT/run/vmprep/$UUID_A.hugepages.journal"
+        hook "$x" vm1 release end
+        if grep -q "not a regular file owned by uid 0" "$ERR" && [ "$(( $(pool "$P0") + $(pool "$P1") ))" = 128 ]; then
+                t_ok "a journal owned by another user is refused, with the reason, and not acted on"
+        else
+                t_fail "journal owned by another user" "$(cat "$ERR")"
+        fi
+
+        new_tree
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
+        # libvirtd reads the hook's stdout and stderr to EOF: a child left
+        # holding them would hang the VM's start forever
+        if timeout 20 bash -c '"$1" vm1 prepare begin - < "$2" 2>&1 | cat > /dev/null' _ "$HOOK" "$x" \
+                && timeout 20 bash -c '"$1" vm1 release end - < "$2" 2>&1 | cat > /dev/null' _ "$HOOK" "$x"; then
+                t_ok "stdout and stderr reach EOF when the hook exits (no child keeps libvirt waiting)"
+        else
+                t_fail "pipes reach EOF" "timed out"
+        fi
+}
+
 case_untagged_vm_costs_nothing
 case_round_trip
 case_migrate_restore_print_nothing
@@ -262,4 +303,5 @@ case_crash_at_every_point
 case_crash_then_other_vm
 case_concurrent_prepares_are_serialized
 case_hostile_state
+case_hostile_tree_and_pipes
 t_done
