@@ -16,8 +16,13 @@ PROFILEDIR ?= $(DATADIR)/profiles
 
 CC       ?= cc
 PKGS     := libxml-2.0
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# systemd's AllowedCPUs= over D-Bus (sd-bus); without libsystemd the systemd
+# backend says it was built without it.
+SDBUS    := $(shell pkg-config --exists libsystemd && echo libsystemd)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(SDBUS)) $(if $(SDBUS),-DHAVE_SDBUS)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) $(SDBUS))
+# Where the cpus hook reads host-scope (a test install may point elsewhere)
+VMPREP_CONF ?= /etc/vmprep/vmprep.conf
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 $(WARN) -I. $(PKG_CFLAGS) -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=2
@@ -25,12 +30,14 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 # One capability per hook executable, numbered in libvirt's (byte) order,
 # and the libvirt operations each acts on (the fast path skips the others).
-HOOKS    := 20-vmprep-hugepages
+HOOKS    := 20-vmprep-hugepages 30-vmprep-cpus
 PHASES_hugepages := prepare release reconnect
+PHASES_cpus := prepare started release reconnect
 phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
 
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
-              common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c
+              common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c \
+              common/numa.c common/cpus.c common/systemd.c
 HDRS       := $(wildcard common/*.h)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 FAKE_SRC   := tests/fake/fake_kernel.c
@@ -46,7 +53,7 @@ all: $(B)/vmprep-hook $(addprefix $(B)/hooks/,$(HOOKS))
 # ---- production build ----
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -DVMPREP_PROFILEDIR='"$(PROFILEDIR)"' -c $< -o $@
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -DVMPREP_PROFILEDIR='"$(PROFILEDIR)"' -DVMPREP_CONF='"$(VMPREP_CONF)"' -c $< -o $@
 
 $(B)/vmprep-hook: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) hooks/vmprep-hook.c)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)

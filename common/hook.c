@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "hook.h"
 
+#include "cpus.h"
 #include "domain.h"
 #include "hugepages.h"
 #include "log.h"
@@ -21,6 +22,7 @@
 
 static const Capability capabilities[] = {
         { "hugepages", hugepages_prepare, NULL, NULL, hugepages_release, hugepages_reconnect },
+        { "cpus", cpus_prepare, cpus_started, NULL, cpus_release, cpus_reconnect },
 };
 
 #define EVENTS_LOG VMPREP_RUNDIR "/events.log"
