@@ -2,6 +2,7 @@
 # Every test suite, in order; the closing line sums them up.
 #   unit      C unit tests, ASan+UBSan (build/test/unit-tests)
 #   hooks     the hook executables against fake kernel trees, ASan+UBSan
+#   cpus-hooks  30-vmprep-cpus the same way (cgroup v1/v2/systemd, IRQs, partitions, crash points)
 #   schema    shipped profiles and fixtures against profiles/profile.rng
 #   valgrind  unit tests and a hook round trip under valgrind
 #   host      real libvirtd + QEMU/KVM + hugepages on this machine (root and /dev/kvm;
@@ -39,6 +40,7 @@ run_suite() {
 
 run_suite unit build/test/unit-tests
 run_suite hooks tests/hooks/run.sh build/test
+run_suite cpus-hooks tests/hooks/cpus.sh build/test
 run_suite schema tests/profiles-schema.sh
 run_suite valgrind tests/valgrind.sh build/valgrind
 if [ "${VMPREP_SKIP_HOST:-0}" = 1 ]; then
