@@ -87,10 +87,29 @@ endef
 $(eval $(call testbuild,$(BT),$(SAN)))
 $(eval $(call testbuild,$(BV),))
 
+# ---- the host end-to-end's install: a production build (real root) whose
+#      hooks read host-scope from a test file and refuse to run without it ----
+BH := build/hosttest
+HOST_CONF := /run/vmprep-cpus-test/vmprep.conf
+$(BH)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -g -DVMPREP_PROFILEDIR='"$(CURDIR)/profiles"' -DVMPREP_CONF='"$(HOST_CONF)"' \
+		-DVMPREP_REQUIRE_HOST_SCOPE -c $< -o $@
+
+$(BH)/vmprep-hook: $(patsubst %.c,$(BH)/obj/%.o,$(COMMON_SRC) hooks/vmprep-hook.c)
+	$(CC) -o $@ $^ $(PKG_LIBS)
+
+$(BH)/hooks/%: hooks/fast.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O1 -g -static -DVMPREP_CAP='"$(word 3,$(subst -, ,$*))"' \
+		-DVMPREP_PHASES='"$(call phases_of,$*)"' -DVMPREP_HOOK_FULL='"$(CURDIR)/$(BH)/vmprep-hook"' -o $@ $<
+
+HOST_BINS = $(BH)/vmprep-hook $(addprefix $(BH)/hooks/,$(HOOKS))
+
 TEST_BINS = $(BT)/vmprep-hook $(BT)/unit-tests $(addprefix $(BT)/hooks/,$(HOOKS))
 VALGRIND_BINS = $(BV)/vmprep-hook $(BV)/unit-tests $(addprefix $(BV)/hooks/,$(HOOKS))
 
-check: all $(TEST_BINS) $(VALGRIND_BINS)
+check: all $(TEST_BINS) $(VALGRIND_BINS) $(HOST_BINS)
 	tests/run-all.sh
 
 unit-check: $(BT)/unit-tests
@@ -105,8 +124,8 @@ schema-check:
 valgrind-check: $(VALGRIND_BINS)
 	tests/valgrind.sh $(BV)
 
-host-check: all
-	tests/host/run.sh
+host-check: all $(TEST_BINS) $(HOST_BINS)
+	tests/host/cpus.sh
 
 # ---- install ----
 install: all

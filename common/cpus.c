@@ -579,8 +579,11 @@ static int undo_restore(const JournalStep *s)
 
 /* The masks of /proc/irq/N/smp_affinity_list (lists) and of
  * default_smp_affinity and the workqueue cpumask (hex masks): the value
- * found, narrowed to allowed; when nothing of it is left, allowed. */
-static int narrow(Journal *j, const char *path, bool hexmask, const CpuSet *allowed, bool *changed)
+ * found without the CPUs to avoid; when nothing of it is left, fallback
+ * (the host's CPUs).  A file whose value holds none of them is not touched
+ * (unless an earlier change of it is to be taken back). */
+static int narrow(Journal *j, const char *path, bool hexmask, const CpuSet *avoid, const CpuSet *fallback,
+                  bool *changed)
 {
         char cur[JOURNAL_VALUE_MAX], want[JOURNAL_VALUE_MAX];
         CpuSet base, now, w;
@@ -598,11 +601,12 @@ static int narrow(Journal *j, const char *path, bool hexmask, const CpuSet *allo
         r = hexmask ? cpus_mask_parse(cur, &now) : cpuset_parse(cur, &now);
         if (r < 0)
                 return r;
+        if (!s && !cpuset_intersects(&now, avoid))
+                return 0;
         w = base;
-        for (size_t i = 0; i < CPUSET_MAX / 64; i++)
-                w.bits[i] &= allowed->bits[i];
+        cpuset_andnot(&w, avoid);
         if (cpuset_empty(&w))
-                w = *allowed;
+                w = *fallback;
         if (cpuset_equal(&w, &now))
                 return 0;
         r = hexmask ? cpus_mask_format(&w, want, sizeof(want)) : cpuset_format(&w, want, sizeof(want));
@@ -617,7 +621,7 @@ typedef struct Stats {
         char managed_list[256];
 } Stats;
 
-static int irqs_apply(Journal *j, const CpuSet *allowed, Stats *st)
+static int irqs_apply(Journal *j, const CpuSet *avoid, const CpuSet *fallback, Stats *st)
 {
         char **names = NULL;
         size_t n = 0;
@@ -634,7 +638,7 @@ static int irqs_apply(Journal *j, const CpuSet *allowed, Stats *st)
                 if (parse_u64(names[i], 0, 1u << 24, &irq) < 0)
                         continue;
                 snprintf(path, sizeof(path), IRQ_DIR "/%llu/smp_affinity_list", (unsigned long long) irq);
-                r = narrow(j, path, false, allowed, &changed);
+                r = narrow(j, path, false, avoid, fallback, &changed);
                 if (r == -EPERM || r == -EIO) {
                         /* managed IRQs (queue vectors, timers): EPERM on 6.12, EIO on 6.1 */
                         size_t len = strlen(st->managed_list);
@@ -751,6 +755,13 @@ static int cg1_apply(Journal *j, const CpuSet *host, Stats *st)
 {
         static const Config whole = { .scopes = { "/" }, .n_scopes = 1 };
         const Config *c = config.n_scopes ? &config : &whole;
+#if defined(VMPREP_TEST_BUILD) || defined(VMPREP_REQUIRE_HOST_SCOPE)
+        /* a test on the real machine must never move its init and agent */
+        if (!config.n_scopes && !sysfs_root()[0]) {
+                log_error("test build on the real machine without host-scope: refusing to move every task of the host");
+                return -VMPREP_EREPORTED;
+        }
+#endif
         char dir[512], child[600], path[SYSFS_PATH_MAX], want[4096], buf[4096];
         int r;
 
@@ -1056,27 +1067,19 @@ static int host_apply(Ledger *l, const char *exclude, Stats *st)
 
         bool changed;
         ledger_cpus(l, "cpus-irq/", exclude, NULL, &avoid);
-        CpuSet allowed = online;
-        cpuset_andnot(&allowed, &avoid);
-        if (cpuset_empty(&allowed))
-                allowed = host;
-        r = irqs_apply(j, &allowed, st);
+        r = irqs_apply(j, &avoid, &host, st);
         if (r < 0)
                 goto out;
         if (sysfs_exists(IRQ_DEFAULT)) {
-                r = narrow(j, IRQ_DEFAULT, true, &allowed, &changed);
+                r = narrow(j, IRQ_DEFAULT, true, &avoid, &host, &changed);
                 if (r < 0) {
                         log_error_errno(r, "cannot narrow " IRQ_DEFAULT);
                         goto out;
                 }
         }
         ledger_cpus(l, "cpus-wq/", exclude, NULL, &avoid);
-        allowed = online;
-        cpuset_andnot(&allowed, &avoid);
-        if (cpuset_empty(&allowed))
-                allowed = host;
         if (sysfs_exists(WQ_MASK)) {
-                r = narrow(j, WQ_MASK, true, &allowed, &changed);
+                r = narrow(j, WQ_MASK, true, &avoid, &host, &changed);
                 if (r < 0) {
                         log_error_errno(r, "cannot narrow the unbound workqueue mask " WQ_MASK);
                         goto out;

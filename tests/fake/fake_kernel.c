@@ -35,6 +35,10 @@
  *
  * Every write is also appended to ROOT/.fake/writes.log ("path value"), so
  * tests can assert what was written and in which order.
+ *
+ * With the real root (VMPREP_ROOT=/, the host end-to-end tests) the model
+ * stands aside: the real kernel acts, and nothing here may rewrite a real
+ * cgroup.procs.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -224,7 +228,7 @@ int fake_kernel_mkdir(const char *root_dir, const char *path);
 int fake_kernel_mkdir(const char *root_dir, const char *path)
 {
         const char *h = cgroup_hierarchy(path);
-        if (!h)
+        if (!root_dir[0] || !h)
                 return 0;
         log_write(root_dir, path, "(mkdir)");
         put_file(root_dir, path, "cgroup.procs", "");
@@ -243,7 +247,7 @@ int fake_kernel_rmdir(const char *root_dir, const char *path);
 int fake_kernel_rmdir(const char *root_dir, const char *path)
 {
         char rel[PATH_MAX], p[PATH_MAX];
-        if (!cgroup_hierarchy(path))
+        if (!root_dir[0] || !cgroup_hierarchy(path))
                 return 0;
         snprintf(rel, sizeof(rel), "%s/cgroup.procs", path);
         char *procs = get_file(root_dir, rel);
@@ -420,6 +424,8 @@ int fake_kernel_write(const char *root_dir, const char *path, const char *value)
         unsigned long long size_kib;
         int n = 0;
 
+        if (!root_dir[0])
+                return 0; /* the real kernel */
         log_write(root_dir, path, value);
         if (sscanf(path, "/sys/devices/system/node/node%u/hugepages/hugepages-%llukB/nr_hugepages%n", &node, &size_kib,
                    &n) == 2 && path[n] == '\0')
