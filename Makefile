@@ -30,14 +30,15 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 # One capability per hook executable, numbered in libvirt's (byte) order,
 # and the libvirt operations each acts on (the fast path skips the others).
-HOOKS    := 20-vmprep-hugepages 30-vmprep-cpus
+HOOKS    := 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune
 PHASES_hugepages := prepare release reconnect
 PHASES_cpus := prepare started release reconnect
+PHASES_tune := prepare release reconnect
 phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
 
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
               common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c \
-              common/numa.c common/cpus.c common/systemd.c
+              common/numa.c common/cpus.c common/systemd.c common/tune.c
 HDRS       := $(wildcard common/*.h)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 FAKE_SRC   := tests/fake/fake_kernel.c

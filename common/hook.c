@@ -7,6 +7,7 @@
 #include "log.h"
 #include "profile.h"
 #include "sysfs.h"
+#include "tune.h"
 #include "xml.h"
 
 #include "journal.h"
@@ -23,6 +24,7 @@
 static const Capability capabilities[] = {
         { "hugepages", hugepages_prepare, NULL, NULL, hugepages_release, hugepages_reconnect },
         { "cpus", cpus_prepare, cpus_started, NULL, cpus_release, cpus_reconnect },
+        { "tune", tune_prepare, NULL, NULL, tune_release, tune_reconnect },
 };
 
 #define EVENTS_LOG VMPREP_RUNDIR "/events.log"

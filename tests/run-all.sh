@@ -3,12 +3,14 @@
 #   unit      C unit tests, ASan+UBSan (build/test/unit-tests)
 #   hooks     the hook executables against fake kernel trees, ASan+UBSan
 #   cpus-hooks  30-vmprep-cpus the same way (cgroup v1/v2/systemd, IRQs, partitions, crash points)
+#   tune-hooks  40-vmprep-tune the same way (governor, C-states, THP, KSM, sysctls, crash points)
 #   schema    shipped profiles and fixtures against profiles/profile.rng
 #   valgrind  unit tests and a hook round trip under valgrind
 #   host      real libvirtd + QEMU/KVM + hugepages on this machine (root and /dev/kvm;
 #             VMPREP_SKIP_HOST=1 skips it)
 #   host-cpus CPU isolation for real (cgroup v1 cpuset, a host-scope cgroup of
 #             the test's own processes; libvirtd under /run/vmprep-libvirt.lock)
+#   host-tune sched_rt_runtime_us, swappiness, THP, KSM round trips for real
 set -uo pipefail
 here=$(cd -- "$(dirname -- "$0")" && pwd)
 repo=$(cd -- "$here/.." && pwd)
@@ -43,6 +45,7 @@ run_suite() {
 run_suite unit build/test/unit-tests
 run_suite hooks tests/hooks/run.sh build/test
 run_suite cpus-hooks tests/hooks/cpus.sh build/test
+run_suite tune-hooks tests/hooks/tune.sh build/test
 run_suite schema tests/profiles-schema.sh
 run_suite valgrind tests/valgrind.sh build/valgrind
 if [ "${VMPREP_SKIP_HOST:-0}" = 1 ]; then
@@ -53,6 +56,7 @@ else
         # (tests/host/run.sh is not on this branch yet)
         [ -e tests/host/run.sh ] && run_suite host tests/host/run.sh
         run_suite host-cpus tests/host/cpus.sh
+        run_suite host-tune tests/host/tune.sh
 fi
 
 [ ${#bad_suites[@]} -gt 0 ] && echo "failed suites: ${bad_suites[*]}"

@@ -28,6 +28,10 @@
  *   cgroup.subtree_control  "+cpuset" / "-cpuset" add or remove the word.
  *   cpuset.cpus.partition  "isolated" reads back "isolated invalid (REASON)"
  *       when ROOT/.fake/partition-invalid holds REASON.
+ * Tunables: /sys/kernel/mm/transparent_hugepage/enabled takes one of
+ *   always, madvise, never and reads "always [madvise] never"; a cpufreq
+ *   scaling_governor takes only what scaling_available_governors lists
+ *   (-EINVAL otherwise).
  * IRQs (kernel/irq/proc.c): /proc/irq/N/smp_affinity_list of an IRQ listed
  *   in ROOT/.fake/managed-irqs ("N EIO" or "N EPERM") refuses with that
  *   error, as managed IRQs do; an empty list or mask is -EINVAL (also for
@@ -418,6 +422,37 @@ static int irq_write(const char *root, unsigned irq, const char *value)
         return r;
 }
 
+static int thp_write(const char *root, const char *path, const char *value)
+{
+        static const char *const modes[] = { "always", "madvise", "never" };
+        char out[64] = "", dir[PATH_MAX];
+        bool known = false;
+        for (int i = 0; i < 3; i++) {
+                bool sel = strcmp(value, modes[i]) == 0;
+                known |= sel;
+                snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s%s%s", i ? " " : "", sel ? "[" : "",
+                         modes[i], sel ? "]" : "");
+        }
+        if (!known)
+                return -EINVAL;
+        strcat(out, "\n");
+        snprintf(dir, sizeof(dir), "%s", path);
+        *strrchr(dir, '/') = '\0';
+        put_file(root, dir, "enabled", out);
+        return 1;
+}
+
+static int governor_write(const char *root, const char *path, const char *value)
+{
+        char rel[PATH_MAX];
+        snprintf(rel, sizeof(rel), "%s", path);
+        strcpy(strrchr(rel, '/') + 1, "scaling_available_governors");
+        char *avail = get_file(root, rel);
+        bool ok = avail && file_lists(avail, value);
+        free(avail);
+        return ok ? 0 : -EINVAL;
+}
+
 int fake_kernel_write(const char *root_dir, const char *path, const char *value)
 {
         unsigned node;
@@ -441,6 +476,10 @@ int fake_kernel_write(const char *root_dir, const char *path, const char *value)
             (value[strspn(value, "0,")] == '\0'))
                 return -EINVAL;
         size_t len = strlen(path);
+        if (strcmp(path, "/sys/kernel/mm/transparent_hugepage/enabled") == 0)
+                return thp_write(root_dir, path, value);
+        if (len > 17 && strcmp(path + len - 17, "/scaling_governor") == 0)
+                return governor_write(root_dir, path, value);
         if (cgroup_hierarchy(path)) {
                 if (len > 13 && strcmp(path + len - 13, "/cgroup.procs") == 0)
                         return procs_write(root_dir, path, value);
