@@ -47,7 +47,7 @@ B  := build
 BT := build/test
 BV := build/valgrind
 
-.PHONY: bench-hooks all check unit-check hook-check schema-check valgrind-check host-check install uninstall demo clean
+.PHONY: bench-hooks bench-cpus all check unit-check hook-check schema-check valgrind-check host-check install uninstall demo clean
 
 all: $(B)/vmprep-hook $(addprefix $(B)/hooks/,$(HOOKS))
 
@@ -149,6 +149,10 @@ demo:
 # what each hook costs per phase against the exec floor (ROUNDS=50)
 bench-hooks: all
 	bench/hook-cost.sh $(or $(ROUNDS),50)
+
+# isolation wall time against host threads (cgroup v1), next to moving them one by one (ROUNDS=5)
+bench-cpus: $(BH)/vmprep-hook
+	bench/cpus-isolate.sh $(or $(ROUNDS),5)
 
 clean:
 	rm -rf build
