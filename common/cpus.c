@@ -308,6 +308,22 @@ int cpus_numa_check(const Domain *d, const Profile *p, const CpuTopology *t, con
                                                  numa_distance(t, (unsigned) n1, (unsigned) (n2 < 0 ? 0 : n2)));
                 }
         }
+        /* the profile's hugepage nodes, when it names them */
+        const ProfileElem *h = profile_elem(p, "hugepages");
+        const char *hn = h && profile_enabled(p, "hugepages") ? profile_attr(h, "nodes") : NULL;
+        CpuSet hnodes;
+        if (hn && strcmp(hn, "auto") != 0 && cpuset_parse(hn, &hnodes) == 0 && len < errlen) {
+                CpuSet off = cnodes;
+                cpuset_andnot(&off, &hnodes);
+                if (!cpuset_empty(&off))
+                        len += (size_t) snprintf(err + len, errlen - len,
+                                                 "%sthe isolated CPUs %s are on NUMA node %s, but <vmprep:hugepages "
+                                                 "nodes='%s'> reserves the memory on node %s (distance %d)",
+                                                 len ? "; " : "", cs, fmt_set(&cnodes, a, sizeof(a)), hn,
+                                                 fmt_set(&hnodes, b, sizeof(b)),
+                                                 numa_distance(t, (unsigned) cpuset_next(&off, 0),
+                                                               (unsigned) cpuset_next(&hnodes, 0)));
+        }
         for (size_t i = 0; pci_nodes && i < d->n_hostdevs && len < errlen; i++) {
                 if (pci_nodes[i] < 0 || cpuset_isset(&cnodes, (unsigned) pci_nodes[i]))
                         continue;

@@ -241,6 +241,19 @@ TEST(cpus_numa_agreement_strict_refuses_prefer_warns)
         CHECK_CONTAINS(err, "the isolated CPUs 4 are on NUMA node 0, but <numatune> places the memory on node 1 (distance 21)");
         CHECK_INT(cpus_numa_check(d, prefer, &t, &c, NULL, err, sizeof(err)), 1);
         CHECK_INT(cpus_numa_check(d, ignore, &t, &c, NULL, err, sizeof(err)), 0);
+        /* a device on node 1, and hugepages the profile puts on node 1 */
+        int nodes[1] = { 1 };
+        Domain *d2 = domain_str(DOM("<vcpu>1</vcpu><cputune><vcpupin vcpu='0' cpuset='4'/></cputune><devices>"
+                                    "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' "
+                                    "bus='0x03' slot='0x00' function='0x0'/></source></hostdev></devices>"));
+        Profile *hp = profile_of("<vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:isolate numa='strict'/>"
+                                 "<vmprep:hugepages nodes='1'/></vmprep:profile>");
+        CHECK(d2 && hp);
+        CHECK_INT(cpus_numa_check(d2, hp, &t, &c, nodes, err, sizeof(err)), -EINVAL);
+        CHECK_CONTAINS(err, "<vmprep:hugepages nodes='1'> reserves the memory on node 1 (distance 21)");
+        CHECK_CONTAINS(err, "device 0000:03:00.0 is on NUMA node 1, the isolated CPUs 4 on node 0 (distance 21)");
+        domain_free(d2);
+        profile_free(hp);
         domain_free(d);
         profile_free(strict);
         profile_free(prefer);
