@@ -21,8 +21,13 @@ TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 
 CC       ?= cc
 PKGS     := libxml-2.0
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# systemd's AllowedCPUs= over D-Bus (sd-bus); without libsystemd the systemd
+# backend says it was built without it.
+SDBUS    := $(shell pkg-config --exists libsystemd && echo libsystemd)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(SDBUS)) $(if $(SDBUS),-DHAVE_SDBUS)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) $(SDBUS))
+# Where the cpus hook reads host-scope (a test install may point elsewhere)
+VMPREP_CONF ?= /etc/vmprep/vmprep.conf
 # the vmprep command alone talks to libvirt (hooks never do: libvirtd would deadlock)
 CLI_PKGS   := libvirt libpci
 CLI_CFLAGS := $(shell pkg-config --cflags $(CLI_PKGS))
@@ -34,13 +39,15 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 # One capability per hook executable, numbered in libvirt's (byte) order,
 # and the libvirt operations each acts on (the fast path skips the others).
-HOOKS    := 20-vmprep-hugepages
+HOOKS    := 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune
 PHASES_hugepages := prepare release reconnect
+PHASES_cpus := prepare started release reconnect
+PHASES_tune := prepare release reconnect
 phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
 
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
               common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c \
-              common/capabilities.c
+              common/capabilities.c common/numa.c common/cpus.c common/systemd.c common/tune.c
 HDRS       := $(wildcard common/*.h cli/*.h)
 CLI_SRC    := $(wildcard cli/*.c)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
@@ -50,7 +57,7 @@ B  := build
 BT := build/test
 BV := build/valgrind
 
-.PHONY: fuzz bench-hooks all check unit-check hook-check schema-check valgrind-check host-check install uninstall demo clean
+.PHONY: fuzz bench-hooks bench-cpus all check unit-check hook-check schema-check valgrind-check host-check install uninstall demo clean
 
 all: $(B)/vmprep-hook $(B)/vmprep $(addprefix $(B)/hooks/,$(HOOKS))
 
@@ -58,7 +65,7 @@ all: $(B)/vmprep-hook $(B)/vmprep $(addprefix $(B)/hooks/,$(HOOKS))
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(if $(filter cli/%,$<),$(CLI_CFLAGS) -DVMPREP_HOOKDIR='"$(HOOKDIR)"') \
-		-DVMPREP_PROFILEDIR='"$(PROFILEDIR)"' -c $< -o $@
+		-DVMPREP_PROFILEDIR='"$(PROFILEDIR)"' -DVMPREP_CONF='"$(VMPREP_CONF)"' -c $< -o $@
 
 $(B)/vmprep: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) $(CLI_SRC))
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(CLI_LIBS)
@@ -99,6 +106,25 @@ endef
 $(eval $(call testbuild,$(BT),$(SAN)))
 $(eval $(call testbuild,$(BV),))
 
+# ---- the host end-to-end's install: a production build (real root) whose
+#      hooks read host-scope from a test file and refuse to run without it ----
+BH := build/hosttest
+HOST_CONF := /run/vmprep-cpus-test/vmprep.conf
+$(BH)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -O1 -g -DVMPREP_PROFILEDIR='"$(CURDIR)/profiles"' -DVMPREP_CONF='"$(HOST_CONF)"' \
+		-DVMPREP_REQUIRE_HOST_SCOPE -c $< -o $@
+
+$(BH)/vmprep-hook: $(patsubst %.c,$(BH)/obj/%.o,$(COMMON_SRC) hooks/vmprep-hook.c)
+	$(CC) -o $@ $^ $(PKG_LIBS)
+
+$(BH)/hooks/%: hooks/fast.c common/readall.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -I. -O1 -g -static -DVMPREP_CAP='"$(word 3,$(subst -, ,$*))"' \
+		-DVMPREP_PHASES='"$(call phases_of,$*)"' -DVMPREP_HOOK_FULL='"$(CURDIR)/$(BH)/vmprep-hook"' -o $@ $<
+
+HOST_BINS = $(BH)/vmprep-hook $(addprefix $(BH)/hooks/,$(HOOKS))
+
 TEST_BINS = $(BT)/vmprep-hook $(BT)/vmprep $(BT)/unit-tests $(addprefix $(BT)/hooks/,$(HOOKS))
 VALGRIND_BINS = $(BV)/vmprep-hook $(BV)/vmprep $(BV)/unit-tests $(addprefix $(BV)/hooks/,$(HOOKS))
 
@@ -117,7 +143,7 @@ FUZZ_SECONDS ?= 20
 fuzz: $(addprefix $(BF)/fuzz_,$(FUZZERS))
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-check: all $(TEST_BINS) $(VALGRIND_BINS) $(addprefix $(BF)/fuzz_,$(FUZZERS))
+check: all $(TEST_BINS) $(VALGRIND_BINS) $(HOST_BINS) $(addprefix $(BF)/fuzz_,$(FUZZERS))
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-all.sh
 
 unit-check: $(BT)/unit-tests
@@ -132,8 +158,9 @@ schema-check:
 valgrind-check: $(VALGRIND_BINS)
 	tests/valgrind.sh $(BV)
 
-host-check: all
+host-check: all $(TEST_BINS) $(HOST_BINS)
 	tests/host/run.sh
+	tests/host/cpus.sh
 
 # ---- install ----
 install: all
@@ -166,6 +193,10 @@ demo:
 # what each hook costs per phase against the exec floor (ROUNDS=50)
 bench-hooks: all
 	bench/hook-cost.sh $(or $(ROUNDS),50)
+
+# isolation wall time against host threads (cgroup v1), next to moving them one by one (ROUNDS=5)
+bench-cpus: $(BH)/vmprep-hook
+	bench/cpus-isolate.sh $(or $(ROUNDS),5)
 
 clean:
 	rm -rf build

@@ -2,7 +2,9 @@
 /* The table of capabilities, shared by the hooks and the vmprep command. */
 #include "hook.h"
 
+#include "cpus.h"
 #include "hugepages.h"
+#include "tune.h"
 
 #include <string.h>
 
@@ -13,6 +15,19 @@ static const Capability capabilities[] = {
                 .release = hugepages_release,
                 .reconnect = hugepages_reconnect,
                 .plan = hugepages_plan,
+        },
+        {
+                .name = "cpus",
+                .prepare = cpus_prepare,
+                .started = cpus_started,
+                .release = cpus_release,
+                .reconnect = cpus_reconnect,
+        },
+        {
+                .name = "tune",
+                .prepare = tune_prepare,
+                .release = tune_release,
+                .reconnect = tune_reconnect,
         },
 };
 

@@ -5,6 +5,7 @@
 #include "log.h"
 #include "profile.h"
 #include "sysfs.h"
+#include "tune.h"
 #include "xml.h"
 
 #include "journal.h"

@@ -496,6 +496,49 @@ static int ledger_add_hold(Ledger *l, const char *uuid, const char *resource, in
         return 0;
 }
 
+int ledger_hold(Ledger *l, const char *uuid, const char *resource, int64_t amount)
+{
+        return ledger_add_hold(l, uuid, resource, amount);
+}
+
+static const LedgerHold *baseline_find(const Ledger *l, const char *resource)
+{
+        size_t n = strlen(resource);
+        for (size_t i = 0; i < l->n_holds; i++) {
+                const char *r = l->holds[i].resource;
+                if (strcmp(l->holds[i].uuid, LEDGER_HOST_UUID) == 0 && strncmp(r, "baseline:", 9) == 0 &&
+                    strncmp(r + 9, resource, n) == 0 && r[9 + n] == '=')
+                        return &l->holds[i];
+        }
+        return NULL;
+}
+
+int ledger_baseline_set(Ledger *l, const char *resource, const char *value)
+{
+        char ev[JOURNAL_VALUE_MAX], res[128];
+
+        journal_escape(value, ev, sizeof(ev));
+        if (snprintf(res, sizeof(res), "baseline:%s=%s", resource, ev) >= (int) sizeof(res))
+                return -ENAMETOOLONG;
+        ledger_baseline_clear(l, resource);
+        return ledger_add_hold(l, LEDGER_HOST_UUID, res, 1);
+}
+
+int ledger_baseline_get(const Ledger *l, const char *resource, char *buf, size_t size)
+{
+        const LedgerHold *h = baseline_find(l, resource);
+        if (!h)
+                return -ENOENT;
+        return journal_unescape(h->resource + 9 + strlen(resource) + 1, buf, size);
+}
+
+void ledger_baseline_clear(Ledger *l, const char *resource)
+{
+        const LedgerHold *h;
+        while ((h = baseline_find(l, resource)))
+                l->holds[h - l->holds] = l->holds[--l->n_holds];
+}
+
 int journal_done(Journal *j, Ledger *l, unsigned seq, const char *result)
 {
         JournalStep *s = find_step(j, seq);

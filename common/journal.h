@@ -132,6 +132,24 @@ void ledger_unlock(Ledger *l);
 int ledger_save(Ledger *l);
 /* Sum of holds of a resource over all VMs, or for one VM (uuid != NULL). */
 int64_t ledger_held(const Ledger *l, const char *resource, const char *uuid);
+/* Add amount (negative: take away) to what a VM holds of a resource, in
+ * memory; ledger_save() makes it durable.  A hold that reaches 0 goes. */
+int ledger_hold(Ledger *l, const char *uuid, const char *resource, int64_t amount);
+
+/*
+ * The value a host-wide setting had before the first VM that changed it
+ * (THP, KSM, a governor...), kept until the last VM that needed the change
+ * gives it back.  Kept in the ledger, so that the count and the value
+ * change in one atomic save: as a hold of the all-zero UUID on the
+ * resource "baseline:RESOURCE=VALUE" (VALUE escaped as in the journal),
+ * which hooks that know nothing of baselines still read as an ordinary hold.
+ * get returns -ENOENT when none is recorded.
+ */
+#define LEDGER_HOST_UUID "00000000-0000-0000-0000-000000000000"
+int ledger_baseline_set(Ledger *l, const char *resource, const char *value);
+int ledger_baseline_get(const Ledger *l, const char *resource, char *buf, size_t size);
+void ledger_baseline_clear(Ledger *l, const char *resource);
+
 /* Read the ledger without locking (for status). */
 int ledger_read(Ledger *l);
 void ledger_clear(Ledger *l);

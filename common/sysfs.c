@@ -22,6 +22,10 @@ static bool refused; /* test build without VMPREP_ROOT */
  * the kernel would.  Returns 1 when it handled the write, 0 to fall through
  * to a plain file write, or -errno to fail it. */
 int fake_kernel_write(const char *root_dir, const char *path, const char *value) __attribute__((weak));
+/* The same for mkdir and rmdir in cgroupfs (a new cgroup comes with its
+ * control files; one with tasks cannot be removed). */
+int fake_kernel_mkdir(const char *root_dir, const char *path) __attribute__((weak));
+int fake_kernel_rmdir(const char *root_dir, const char *path) __attribute__((weak));
 #endif
 
 int sysfs_init(const char *r)
@@ -320,7 +324,38 @@ int sysfs_mkdir(const char *path, mode_t mode)
         int r = sysfs_path(path, full, sizeof(full));
         if (r < 0)
                 return r;
-        return mkdir(full, mode) < 0 ? -errno : 0;
+        if (mkdir(full, mode) < 0)
+                return -errno;
+#ifdef VMPREP_TEST_BUILD
+        if (fake_kernel_mkdir) {
+                r = fake_kernel_mkdir(root, path);
+                if (r < 0)
+                        return r;
+        }
+#endif
+        return 0; /* no crash point: the state directory's mkdir would shift every test's numbering */
+}
+
+int sysfs_rmdir(const char *path)
+{
+        char full[SYSFS_PATH_MAX];
+        int r = sysfs_path(path, full, sizeof(full));
+        if (r < 0)
+                return r;
+#ifdef VMPREP_TEST_BUILD
+        if (fake_kernel_rmdir) {
+                r = fake_kernel_rmdir(root, path);
+                if (r != 0) {
+                        if (r > 0)
+                                sysfs_crash_point(path);
+                        return r < 0 ? r : 0;
+                }
+        }
+#endif
+        if (rmdir(full) < 0)
+                return -errno;
+        sysfs_crash_point(path);
+        return 0;
 }
 
 int sysfs_rename(const char *from, const char *to)

@@ -52,6 +52,8 @@ int sysfs_lstat(const char *path, struct stat *st);
  * one); state files and writes pass O_NOFOLLOW. */
 int sysfs_open(const char *path, int flags, mode_t mode);
 int sysfs_mkdir(const char *path, mode_t mode);
+/* rmdir(2): removes a cgroup (the kernel refuses with EBUSY while it has tasks). */
+int sysfs_rmdir(const char *path);
 int sysfs_rename(const char *from, const char *to);
 int sysfs_unlink(const char *path);
 /* opendir(3) of a gateway path, or NULL with errno set. */

@@ -4,6 +4,8 @@
 #   hooks     the hook executables against fake kernel trees, ASan+UBSan
 #   cli       the vmprep command: golden output on recorded host trees, JSON, and
 #             (as root with KVM) doctor, tag/show/untag and reconcile for real
+#   cpus-hooks  30-vmprep-cpus the same way (cgroup v1/v2/systemd, IRQs, partitions, crash points)
+#   tune-hooks  40-vmprep-tune the same way (governor, C-states, THP, KSM, sysctls, crash points)
 #   schema    shipped profiles and fixtures against profiles/profile.rng
 #   valgrind  unit tests and a hook round trip under valgrind
 #   faults    each kernel write of a prepare failing with each errno: tree restored
@@ -15,6 +17,9 @@
 #             libvirtd restarted under a running VM
 #   host      real libvirtd + QEMU/KVM + hugepages on this machine (root and /dev/kvm;
 #             VMPREP_SKIP_HOST=1 skips it)
+#   host-cpus CPU isolation for real (cgroup v1 cpuset, a host-scope cgroup of
+#             the test's own processes; libvirtd under /run/vmprep-libvirt.lock)
+#   host-tune sched_rt_runtime_us, swappiness, THP, KSM round trips for real
 set -uo pipefail
 here=$(cd -- "$(dirname -- "$0")" && pwd)
 repo=$(cd -- "$here/.." && pwd)
@@ -49,6 +54,8 @@ run_suite() {
 run_suite unit build/test/unit-tests
 run_suite hooks tests/hooks/run.sh build/test
 run_suite faults tests/hooks/faults.sh build/test
+run_suite cpus-hooks tests/hooks/cpus.sh build/test
+run_suite tune-hooks tests/hooks/tune.sh build/test
 run_suite cli tests/cli/run.sh
 run_suite schema tests/profiles-schema.sh
 run_suite valgrind tests/valgrind.sh build/valgrind
@@ -60,6 +67,8 @@ elif [ "$(id -u)" != 0 ] || [ ! -e /dev/kvm ]; then
         echo "=== host: skipped (needs root and /dev/kvm)"; skipped=$((skipped + 1))
 else
         run_suite host tests/host/run.sh
+        run_suite host-cpus tests/host/cpus.sh
+        run_suite host-tune tests/host/tune.sh
         run_suite stress tests/host/stress.sh "${STRESS_ROUNDS:-20}"
         run_suite deb tests/deb.sh
 fi

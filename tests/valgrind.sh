@@ -63,4 +63,29 @@ for args in "doctor" "doctor $repo/tests/fixtures/domains/vnf-1g.xml" "plan --js
 done
 rm -rf "$H"
 [ $ok = 1 ] && t_ok "vmprep doctor, plan, show, status and reconcile on a recorded tree under valgrind: clean"
+# cpus and tune through a round trip on a fake cgroup v1 host with IRQs
+rm -rf "$ROOT"; ROOT=$(mktemp -d /tmp/vmprep-vg-XXXXXX); export VMPREP_ROOT=$ROOT
+c=$ROOT/sys/devices/system/cpu g=$ROOT/sys/fs/cgroup/cpuset
+mkdir -p "$ROOT/run" "$ROOT/.fake" "$c/cpu0" "$c/cpu1/cpufreq" "$g" "$ROOT/proc/irq/5" "$ROOT/proc/sys/vm" "$ROOT/sys/kernel/mm/transparent_hugepage"
+echo 0-1 > "$c/online"; echo 0-1 > "$c/present"
+echo schedutil > "$c/cpu1/cpufreq/scaling_governor"; echo "performance schedutil" > "$c/cpu1/cpufreq/scaling_available_governors"
+echo 0-1 > "$g/cpuset.cpus"; echo 0 > "$g/cpuset.mems"; printf '1\n77\n' > "$g/cgroup.procs"
+echo 0-1 > "$ROOT/proc/irq/5/smp_affinity_list"; echo 3 > "$ROOT/proc/irq/default_smp_affinity"
+echo 60 > "$ROOT/proc/sys/vm/swappiness"; echo "always [madvise] never" > "$ROOT/sys/kernel/mm/transparent_hugepage/enabled"
+tree() { find "$ROOT/sys" "$ROOT/proc" -type f | sort | xargs awk 'FNR == 1 { print "== " FILENAME } { print }'; find "$ROOT/sys" -type d | sort; }
+tree > "$ROOT/before"
+xml="<domain><name>vg</name><uuid>7d8e9f00-1111-4222-8333-944455556667</uuid><vcpu>1</vcpu><cputune><vcpupin vcpu='0' cpuset='1'/></cputune><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:isolate/><vmprep:tune governor='performance' thp='never' swappiness='0'/></vmprep:profile></metadata></domain>"
+ok=1
+for cap in cpus tune; do
+        for phase in "prepare begin" "started begin" "reconnect begin" "release end"; do
+                # shellcheck disable=SC2086
+                if ! echo "$xml" | "${VG[@]}" "$B/vmprep-hook" $cap vg $phase - > "$log" 2>&1; then
+                        ok=0; t_fail "vmprep-hook $cap $phase under valgrind" "$(head -20 "$log")"
+                fi
+                if [ "$phase" = "prepare begin" ] && [ $cap = cpus ] && [ "$(cat "$g/vmprep.host/cpuset.cpus" 2>/dev/null)" != 0 ]; then ok=0; fi
+                if [ "$phase" = "prepare begin" ] && [ $cap = tune ] && [ "$(cat "$ROOT/proc/sys/vm/swappiness")" != 0 ]; then ok=0; fi
+        done
+done
+[ "$(tree)" = "$(cat "$ROOT/before")" ] || { ok=0; t_fail "cpus and tune under valgrind: the fake host is back as found" "$(diff "$ROOT/before" <(tree) | head -5)"; }
+[ $ok = 1 ] && t_ok "cpus and tune prepare/started/reconnect/release under valgrind: clean, the fake host back as found"
 t_done

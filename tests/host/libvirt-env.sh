@@ -218,7 +218,8 @@ lv_up() {
     # setsid: own session, so signals to the caller's process group
     # (Ctrl-C, a test runner's kill) do not reach libvirtd.
     local tini_pid
-    setsid tini -s -- libvirtd </dev/null >"$LV_LOG" 2>&1 &
+    # the daemon must not inherit a test's lock (fd 9 on /run/vmprep-libvirt.lock)
+    setsid tini -s -- libvirtd </dev/null >"$LV_LOG" 2>&1 9>&- &
     tini_pid=$!
 
     if ! lv__wait_ping "$LV_UP_TIMEOUT" "$tini_pid"; then

@@ -1,0 +1,1601 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "cpus.h"
+
+#include "journal.h"
+#include "log.h"
+#include "sysfs.h"
+#include "systemd.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CAP "cpus"
+#define CG1_ROOT "/sys/fs/cgroup/cpuset"
+#define CG2_ROOT "/sys/fs/cgroup"
+#define HOST_CGROUP "vmprep.host"
+#define IRQ_DIR "/proc/irq"
+#define IRQ_DEFAULT "/proc/irq/default_smp_affinity"
+#define WQ_MASK "/sys/devices/virtual/workqueue/cpumask"
+#define CPU_ONLINE "/sys/devices/system/cpu/online"
+#ifndef VMPREP_CONF
+#define VMPREP_CONF "/etc/vmprep/vmprep.conf"
+#endif
+#define MAX_SCOPES 16
+#define SUGGEST_MAX_LINES 64
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+static const char *fmt_set(const CpuSet *s, char *buf, size_t size)
+{
+        if (cpuset_format(s, buf, size) < 0)
+                snprintf(buf, size, "(a list too long to print)");
+        return buf;
+}
+
+/* ---- masks: the kernel's bitmap format, 32-bit words in hex, highest first ---- */
+
+int cpus_mask_format(const CpuSet *set, char *buf, size_t size)
+{
+        int top = -1;
+        size_t len = 0;
+
+        for (int w = CPUSET_MAX / 32 - 1; w >= 0; w--) {
+                uint32_t v = (uint32_t) (set->bits[w / 2] >> ((w % 2) * 32));
+                if (top < 0 && v == 0 && w > 0)
+                        continue;
+                int n = top < 0 ? snprintf(buf + len, size - len, "%x", v)
+                                : snprintf(buf + len, size - len, ",%08x", v);
+                if (n < 0 || (size_t) n >= size - len)
+                        return -ENOBUFS;
+                len += (size_t) n;
+                top = w;
+        }
+        return 0;
+}
+
+int cpus_mask_parse(const char *s, CpuSet *ret)
+{
+        const char *words[CPUSET_MAX / 32];
+        size_t n = 0;
+        char copy[CPUSET_MAX / 4 + CPUSET_MAX / 32 + 2], *save = NULL;
+
+        if (!s || !*s || strlen(s) >= sizeof(copy) || s[0] == ',' || s[strlen(s) - 1] == ',' || strstr(s, ",,"))
+                return -EINVAL;
+        snprintf(copy, sizeof(copy), "%s", s);
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (n == CPUSET_MAX / 32 || !*t || strlen(t) > 8)
+                        return -EINVAL;
+                words[n++] = t;
+        }
+        if (n == 0)
+                return -EINVAL;
+        cpuset_clear(ret);
+        for (size_t i = 0; i < n; i++) {
+                uint64_t v = 0;
+                for (const char *h = words[i]; *h; h++) {
+                        int x = *h >= '0' && *h <= '9' ? *h - '0'
+                                : *h >= 'a' && *h <= 'f' ? *h - 'a' + 10
+                                : *h >= 'A' && *h <= 'F' ? *h - 'A' + 10 : -1;
+                        if (x < 0)
+                                return -EINVAL;
+                        v = v << 4 | (uint64_t) x;
+                }
+                size_t w = n - 1 - i;
+                for (unsigned b = 0; b < 32; b++)
+                        if (v & (UINT64_C(1) << b))
+                                cpuset_set(ret, (unsigned) (w * 32 + b));
+        }
+        return 0;
+}
+
+/* ---- derivation (pure) ---- */
+
+static int check_cpus(const CpuTopology *t, const CpuSet *set, const char *origin, char *err, size_t errlen)
+{
+        char a[256], b[256];
+        CpuSet bad = *set;
+
+        cpuset_andnot(&bad, &t->present);
+        if (!cpuset_empty(&bad))
+                return fail(err, errlen, "%s: CPU %s does not exist on this host (it has CPUs %s)", origin,
+                            fmt_set(&bad, a, sizeof(a)), fmt_set(&t->present, b, sizeof(b)));
+        bad = *set;
+        cpuset_andnot(&bad, &t->online);
+        if (!cpuset_empty(&bad))
+                return fail(err, errlen, "%s: CPU %s is offline (online: %s); bring it online or pin to online CPUs",
+                            origin, fmt_set(&bad, a, sizeof(a)), fmt_set(&t->online, b, sizeof(b)));
+        return 0;
+}
+
+/* A <cputune> block pinning every vCPU on this host, into buf. */
+static void suggest_cputune(const Domain *d, const CpuTopology *t, const CpuSet *taken, char *buf, size_t size)
+{
+        unsigned n = d->vcpu_max, count = 0, node = 0;
+        unsigned *order = calloc(t->n_cpus + 1, sizeof(*order));
+        CpuSet prefer, got;
+        size_t len = 0;
+
+        buf[0] = '\0';
+        if (!order)
+                return;
+        cpuset_clear(&prefer);
+        if (d->has_numatune && !d->numatune_auto)
+                prefer = d->numatune_nodeset;
+        if (numa_pick_cores(t, n, taken, &prefer, order, &got, &count, &node) == 0) {
+                len += (size_t) snprintf(buf + len, size - len,
+                                         "for example (whole cores on NUMA node %u with their SMT siblings, away from "
+                                         "CPU 0's core and from other VMs' cores):\n<cputune>\n", node);
+        } else {
+                /* no node has enough whole cores: any free CPUs, still away from CPU 0's core */
+                CpuSet avail = t->online;
+                cpuset_andnot(&avail, taken);
+                if (t->n_cpus > 0)
+                        cpuset_andnot(&avail, &t->siblings[0]);
+                count = 0;
+                for (int c = cpuset_next(&avail, 0); c >= 0 && count < n; c = cpuset_next(&avail, (unsigned) c + 1))
+                        order[count++] = (unsigned) c;
+                if (count < n) {
+                        char f[256];
+                        snprintf(buf, size, "this host has only %u CPUs free of other VMs and of CPU 0's core (%s), "
+                                 "too few to give each of the %u vCPUs its own; lower <vcpu> or stop another VM",
+                                 count, fmt_set(&avail, f, sizeof(f)), n);
+                        free(order);
+                        return;
+                }
+                len += (size_t) snprintf(buf + len, size - len,
+                                         "for example (no NUMA node has %u free whole cores, so these are any free "
+                                         "CPUs away from CPU 0's core):\n<cputune>\n", n);
+        }
+        for (unsigned i = 0; i < n && len < size; i++) {
+                if (i == SUGGEST_MAX_LINES && n > SUGGEST_MAX_LINES + 1) {
+                        len += (size_t) snprintf(buf + len, size - len, "  <!-- ... and so on up to vcpu='%u' -->\n",
+                                                 n - 1);
+                        break;
+                }
+                len += (size_t) snprintf(buf + len, size - len, "  <vcpupin vcpu='%u' cpuset='%u'/>\n", i, order[i]);
+        }
+        if (count > n && len < size) {
+                /* the rest of the last core: a place for QEMU's own threads */
+                CpuSet rest;
+                char r[128];
+                cpuset_clear(&rest);
+                for (unsigned i = n; i < count; i++)
+                        cpuset_set(&rest, order[i]);
+                len += (size_t) snprintf(buf + len, size - len, "  <emulatorpin cpuset='%s'/>\n",
+                                         fmt_set(&rest, r, sizeof(r)));
+        }
+        if (len < size)
+                snprintf(buf + len, size - len, "</cputune>");
+        free(order);
+}
+
+int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const CpuSet *taken, CpusClaim *ret,
+                char *err, size_t errlen)
+{
+        const ProfileElem *e = profile_elem(p, "isolate");
+        CpuSet unpinned;
+        char origin[400], a[256];
+        int r;
+
+        memset(ret, 0, sizeof(*ret));
+        ret->irqs = profile_attr_yes(e, "irqs", true);
+        ret->workqueues = profile_attr_yes(e, "workqueues", true);
+        ret->partition = e && profile_attr(e, "mode") && strcmp(profile_attr(e, "mode"), "partition") == 0;
+
+        /* every vCPU up to the maximum: hot-plugged ones must land on isolated cores */
+        cpuset_clear(&unpinned);
+        for (unsigned v = 0; v < d->vcpu_max && v < CPUSET_MAX; v++)
+                cpuset_set(&unpinned, v);
+        for (size_t i = 0; i < d->n_vcpupins; i++)
+                if (d->vcpupins[i].id < CPUSET_MAX)
+                        unpinned.bits[d->vcpupins[i].id / 64] &= ~(UINT64_C(1) << (d->vcpupins[i].id % 64));
+        if (!cpuset_empty(&unpinned) && !d->has_vcpu_cpuset) {
+                char *suggestion = malloc(errlen);
+                if (!suggestion)
+                        return -ENOMEM;
+                suggest_cputune(d, t, taken, suggestion, errlen);
+                r = fail(err, errlen,
+                         "<vmprep:isolate>: vCPU %s (of %u, counted up to <vcpu>'s maximum so that vCPUs hot-plugged "
+                         "later land on isolated cores too) %s neither a <vcpupin> nor a <vcpu cpuset>, so %s could run "
+                         "on any host CPU; pin every vCPU in the domain (virsh edit %s), %s",
+                         fmt_set(&unpinned, a, sizeof(a)), d->vcpu_max,
+                         cpuset_count(&unpinned) == 1 ? "has" : "have", cpuset_count(&unpinned) == 1 ? "it" : "they",
+                         d->name, suggestion);
+                free(suggestion);
+                return r;
+        }
+
+        for (size_t i = 0; i < d->n_vcpupins; i++) {
+                snprintf(origin, sizeof(origin), "<vcpupin vcpu='%u' cpuset='%s'>", d->vcpupins[i].id,
+                         fmt_set(&d->vcpupins[i].cpus, a, sizeof(a)));
+                r = check_cpus(t, &d->vcpupins[i].cpus, origin, err, errlen);
+                if (r < 0)
+                        return r;
+                cpuset_or(&ret->cpus, &d->vcpupins[i].cpus);
+                cpuset_or(&ret->vcpus, &d->vcpupins[i].cpus);
+        }
+        if (d->has_vcpu_cpuset) {
+                snprintf(origin, sizeof(origin), "<vcpu cpuset='%s'>", fmt_set(&d->vcpu_cpuset, a, sizeof(a)));
+                r = check_cpus(t, &d->vcpu_cpuset, origin, err, errlen);
+                if (r < 0)
+                        return r;
+                /* the default of unpinned vCPUs and, without <emulatorpin>, of QEMU's own threads */
+                cpuset_or(&ret->cpus, &d->vcpu_cpuset);
+                if (!cpuset_empty(&unpinned))
+                        cpuset_or(&ret->vcpus, &d->vcpu_cpuset);
+                if (!d->has_emulatorpin)
+                        cpuset_or(&ret->emulator, &d->vcpu_cpuset);
+        }
+        if (d->has_emulatorpin) {
+                snprintf(origin, sizeof(origin), "<emulatorpin cpuset='%s'>", fmt_set(&d->emulatorpin, a, sizeof(a)));
+                r = check_cpus(t, &d->emulatorpin, origin, err, errlen);
+                if (r < 0)
+                        return r;
+                cpuset_or(&ret->cpus, &d->emulatorpin);
+                ret->emulator = d->emulatorpin;
+        }
+        for (size_t i = 0; i < d->n_iothreadpins; i++) {
+                snprintf(origin, sizeof(origin), "<iothreadpin iothread='%u' cpuset='%s'>", d->iothreadpins[i].id,
+                         fmt_set(&d->iothreadpins[i].cpus, a, sizeof(a)));
+                r = check_cpus(t, &d->iothreadpins[i].cpus, origin, err, errlen);
+                if (r < 0)
+                        return r;
+                cpuset_or(&ret->cpus, &d->iothreadpins[i].cpus);
+        }
+
+        const char *list = e ? profile_attr(e, "cpus") : NULL;
+        if (list && strcmp(list, "auto") != 0) {
+                CpuSet want, outside;
+                char b[256];
+                if (cpuset_parse(list, &want) < 0)
+                        return fail(err, errlen, "<vmprep:isolate cpus='%s'>: not a CPU list", list);
+                snprintf(origin, sizeof(origin), "<vmprep:isolate cpus='%s'>", list);
+                r = check_cpus(t, &want, origin, err, errlen);
+                if (r < 0)
+                        return r;
+                outside = ret->cpus;
+                cpuset_andnot(&outside, &want);
+                if (!cpuset_empty(&outside))
+                        return fail(err, errlen,
+                                    "<vmprep:isolate cpus='%s'>: the domain's <cputune>/<vcpu cpuset> put its threads "
+                                    "on CPU %s too, which this list leaves to the host; use cpus='auto' (isolate %s) "
+                                    "or pin the domain inside the list",
+                                    list, fmt_set(&outside, a, sizeof(a)), fmt_set(&ret->cpus, b, sizeof(b)));
+                ret->cpus = want;
+        }
+        return 0;
+}
+
+int cpus_numa_check(const Domain *d, const Profile *p, const CpuTopology *t, const CpusClaim *c,
+                    const int *pci_nodes, char *err, size_t errlen)
+{
+        const ProfileElem *e = profile_elem(p, "isolate");
+        const char *mode = e && profile_attr(e, "numa") ? profile_attr(e, "numa") : "prefer";
+        CpuSet cnodes;
+        char a[128], b[128], cs[256];
+        size_t len = 0;
+
+        err[0] = '\0';
+        if (strcmp(mode, "ignore") == 0 || cpuset_count(&t->nodes) < 2)
+                return 0;
+        numa_nodes_of(t, &c->cpus, &cnodes);
+        fmt_set(&c->cpus, cs, sizeof(cs));
+        if (d->has_numatune && !d->numatune_auto) {
+                CpuSet off = cnodes;
+                cpuset_andnot(&off, &d->numatune_nodeset);
+                if (!cpuset_empty(&off)) {
+                        int n1 = cpuset_next(&off, 0), n2 = cpuset_next(&d->numatune_nodeset, 0);
+                        len += (size_t) snprintf(err + len, errlen - len,
+                                                 "%sthe isolated CPUs %s are on NUMA node %s, but <numatune> places the "
+                                                 "memory on node %s (distance %d)",
+                                                 len ? "; " : "", cs, fmt_set(&cnodes, a, sizeof(a)),
+                                                 fmt_set(&d->numatune_nodeset, b, sizeof(b)),
+                                                 numa_distance(t, (unsigned) n1, (unsigned) (n2 < 0 ? 0 : n2)));
+                }
+        }
+        /* the profile's hugepage nodes, when it names them */
+        const ProfileElem *h = profile_elem(p, "hugepages");
+        const char *hn = h && profile_enabled(p, "hugepages") ? profile_attr(h, "nodes") : NULL;
+        CpuSet hnodes;
+        if (hn && strcmp(hn, "auto") != 0 && cpuset_parse(hn, &hnodes) == 0 && len < errlen) {
+                CpuSet off = cnodes;
+                cpuset_andnot(&off, &hnodes);
+                if (!cpuset_empty(&off))
+                        len += (size_t) snprintf(err + len, errlen - len,
+                                                 "%sthe isolated CPUs %s are on NUMA node %s, but <vmprep:hugepages "
+                                                 "nodes='%s'> reserves the memory on node %s (distance %d)",
+                                                 len ? "; " : "", cs, fmt_set(&cnodes, a, sizeof(a)), hn,
+                                                 fmt_set(&hnodes, b, sizeof(b)),
+                                                 numa_distance(t, (unsigned) cpuset_next(&off, 0),
+                                                               (unsigned) cpuset_next(&hnodes, 0)));
+        }
+        for (size_t i = 0; pci_nodes && i < d->n_hostdevs && len < errlen; i++) {
+                if (pci_nodes[i] < 0 || cpuset_isset(&cnodes, (unsigned) pci_nodes[i]))
+                        continue;
+                char addr[PCI_ADDRESS_STRLEN];
+                pci_address_format(&d->hostdevs[i], addr);
+                len += (size_t) snprintf(err + len, errlen - len,
+                                         "%sdevice %s is on NUMA node %d, the isolated CPUs %s on node %s (distance %d)",
+                                         len ? "; " : "", addr, pci_nodes[i], cs, fmt_set(&cnodes, a, sizeof(a)),
+                                         numa_distance(t, (unsigned) pci_nodes[i], (unsigned) cpuset_next(&cnodes, 0)));
+        }
+        if (!len)
+                return 0;
+        if (strcmp(mode, "strict") == 0) {
+                if (len < errlen)
+                        snprintf(err + len, errlen - len,
+                                 " (<vmprep:isolate numa='strict'>: pin the VM on the node of its memory and devices, or "
+                                 "set numa='prefer' to only warn)");
+                return -EINVAL;
+        }
+        return 1;
+}
+
+/* ---- configuration: /etc/vmprep/vmprep.conf ---- */
+
+/*
+ *   # which cgroups hold host work (default: all of it)
+ *   host-scope = /some/cgroup /another
+ *
+ * Paths are relative to the root of the cgroup hierarchy (v1: the cpuset
+ * one; v2: the unified one); on a systemd host they name units
+ * (system.slice ...).  The test build also takes the file's path from
+ * $VMPREP_CONF (still through the gateway).
+ */
+typedef struct Config {
+        char scopes[MAX_SCOPES][200];
+        size_t n_scopes;
+} Config;
+
+static bool scope_valid(const char *s, bool unit)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n >= 200)
+                return false;
+        if (unit)
+                return s[0] != '/' && name_is_valid(s);
+        if (s[0] != '/')
+                return false;
+        for (const char *p = s; *p; p++) {
+                if (*p == '/') {
+                        if (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || !p[2] || (p[2] == '.' && (p[3] == '/' || !p[3])))))
+                                return false;
+                        continue;
+                }
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      strchr("_.@:+-\\", *p)))
+                        return false;
+        }
+        return true;
+}
+
+static int config_read(Config *c, bool units)
+{
+        const char *path = VMPREP_CONF;
+        char *text = NULL, *save = NULL;
+        unsigned lineno = 0;
+        int r;
+
+#ifdef VMPREP_TEST_BUILD
+        if (getenv("VMPREP_CONF"))
+                path = getenv("VMPREP_CONF");
+#endif
+        memset(c, 0, sizeof(*c));
+        r = sysfs_read_alloc(path, 1 << 16, &text, NULL);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s", path);
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                lineno++;
+                char *hash = strchr(line, '#');
+                if (hash)
+                        *hash = '\0';
+                char *eq = strchr(line, '=');
+                char *key = line;
+                while (*key == ' ' || *key == '\t')
+                        key++;
+                if (!*key)
+                        continue;
+                if (!eq) {
+                        log_error("%s:%u: not 'key = value'", path, lineno);
+                        free(text);
+                        return -VMPREP_EREPORTED;
+                }
+                *eq = '\0';
+                for (char *k = eq - 1; k >= key && (*k == ' ' || *k == '\t'); k--)
+                        *k = '\0';
+                if (strcmp(key, "host-scope") != 0)
+                        continue; /* another capability's setting */
+                char *save2 = NULL;
+                for (char *tok = strtok_r(eq + 1, " \t,", &save2); tok; tok = strtok_r(NULL, " \t,", &save2)) {
+                        if (!scope_valid(tok, units) || c->n_scopes == MAX_SCOPES) {
+                                log_error("%s:%u: host-scope '%s' is not %s", path, lineno, tok,
+                                          units ? "a systemd unit name" : "a cgroup path such as /host or /a/b");
+                                free(text);
+                                return -VMPREP_EREPORTED;
+                        }
+                        snprintf(c->scopes[c->n_scopes++], sizeof(c->scopes[0]), "%s", tok);
+                }
+        }
+        free(text);
+        return 0;
+}
+
+/* ---- small helpers over the gateway ---- */
+
+/* Names in a directory (malloc'd array of malloc'd names). */
+static int list_dir(const char *path, char ***ret, size_t *n)
+{
+        int fd = sysfs_open(path, O_RDONLY | O_DIRECTORY, 0);
+        char **names = NULL;
+        size_t count = 0;
+
+        *ret = NULL;
+        *n = 0;
+        if (fd < 0)
+                return fd;
+        DIR *dir = fdopendir(fd);
+        if (!dir) {
+                close(fd);
+                return -errno;
+        }
+        for (struct dirent *de; (de = readdir(dir));) {
+                if (de->d_name[0] == '.')
+                        continue;
+                char **nn = realloc(names, (count + 1) * sizeof(*nn));
+                if (!nn || !(nn[count] = strdup(de->d_name))) {
+                        free(nn ? nn : names);
+                        closedir(dir);
+                        return -ENOMEM;
+                }
+                names = nn;
+                count++;
+        }
+        closedir(dir);
+        *ret = names;
+        *n = count;
+        return 0;
+}
+
+static void free_names(char **names, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+}
+
+static int read_set(const char *path, CpuSet *ret)
+{
+        char buf[8192];
+        int r = sysfs_read(path, buf, sizeof(buf));
+        if (r < 0)
+                return r;
+        cpuset_clear(ret);
+        return r == 0 ? 0 : cpuset_parse(buf, ret);
+}
+
+/* ---- the ledger: who claims which CPUs ---- */
+
+static Ledger *undo_ledger;  /* the ledger this hook holds, for the undo functions */
+static Config config;
+
+static bool claim_resource(const char *res, const char *prefix, unsigned *cpu)
+{
+        uint64_t v;
+        size_t n = strlen(prefix);
+        if (strncmp(res, prefix, n) != 0 || parse_u64(res + n, 0, CPUSET_MAX - 1, &v) < 0)
+                return false;
+        *cpu = (unsigned) v;
+        return true;
+}
+
+/* CPUs held under prefix ("cpus/", "cpus-irq/", "cpus-wq/") by every VM but exclude. */
+static void ledger_cpus(const Ledger *l, const char *prefix, const char *exclude, const char *only, CpuSet *ret)
+{
+        cpuset_clear(ret);
+        for (size_t i = 0; i < l->n_holds; i++) {
+                unsigned cpu;
+                if (exclude && strcmp(l->holds[i].uuid, exclude) == 0)
+                        continue;
+                if (only && strcmp(l->holds[i].uuid, only) != 0)
+                        continue;
+                if (claim_resource(l->holds[i].resource, prefix, &cpu))
+                        cpuset_set(ret, cpu);
+        }
+}
+
+static void ledger_drop_claims(Ledger *l, const char *uuid)
+{
+        for (size_t i = l->n_holds; i-- > 0;) {
+                unsigned cpu;
+                const LedgerHold *h = &l->holds[i];
+                if (strcmp(h->uuid, uuid) != 0)
+                        continue;
+                if (claim_resource(h->resource, "cpus/", &cpu) || claim_resource(h->resource, "cpus-irq/", &cpu) ||
+                    claim_resource(h->resource, "cpus-wq/", &cpu)) {
+                        char res[128];
+                        snprintf(res, sizeof(res), "%s", h->resource);
+                        ledger_hold(l, uuid, res, -h->amount);
+                }
+        }
+}
+
+/* ---- the host's journal: what isolation changed, with the value found ---- */
+
+static JournalStep *live_step(Journal *j, const char *path)
+{
+        for (size_t i = j->n_steps; i-- > 0;)
+                if (!j->steps[i].undone && strcmp(j->steps[i].path, path) == 0)
+                        return &j->steps[i];
+        return NULL;
+}
+
+/* Write want to path; the first change of a path is journalled with the
+ * value found (cur), later ones are not: undo restores the first. */
+static int host_write(Journal *j, const char *kind, const char *path, const char *cur, const char *want)
+{
+        unsigned seq = 0;
+        bool first = !live_step(j, path);
+        int r;
+
+        if (first) {
+                r = journal_begin_custom(j, kind, "cpus/host", path, cur, want, &seq);
+                if (r < 0)
+                        return r;
+        }
+        r = sysfs_write(path, want);
+        if (first) {
+                int r2 = journal_done(j, NULL, seq, r < 0 ? "refused" : want);
+                if (r2 < 0)
+                        return r2;
+        }
+        return r;
+}
+
+/* Undo: put the value found back, when the file still exists and differs.
+ * Tolerant: an IRQ that went away or is managed, a cgroup that libvirt
+ * removed, are no reason to keep the step. */
+static int undo_restore(const JournalStep *s)
+{
+        char cur[JOURNAL_VALUE_MAX];
+        int r = sysfs_read(s->path, cur, sizeof(cur));
+
+        if (r == -ENOENT)
+                return 0;
+        if (r >= 0 && strcmp(cur, s->old) == 0)
+                return 0;
+        r = sysfs_write(s->path, s->old);
+        if (r == -ENOENT)
+                return 0;
+        if (r == -EPERM || r == -EIO) {
+                log_warning("cannot restore %s to '%s' (%s): the kernel manages it", s->path, s->old, strerror(-r));
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot restore %s to '%s'", s->path, s->old);
+        log_info("restored %s to '%s'", s->path, s->old);
+        return 0;
+}
+
+/* The masks of /proc/irq/N/smp_affinity_list (lists) and of
+ * default_smp_affinity and the workqueue cpumask (hex masks): the value
+ * found without the CPUs to avoid; when nothing of it is left, fallback
+ * (the host's CPUs).  A file whose value holds none of them is not touched
+ * (unless an earlier change of it is to be taken back). */
+static int narrow(Journal *j, const char *path, bool hexmask, const CpuSet *avoid, const CpuSet *fallback,
+                  bool *changed)
+{
+        char cur[JOURNAL_VALUE_MAX], want[JOURNAL_VALUE_MAX];
+        CpuSet base, now, w;
+        int r;
+
+        *changed = false;
+        r = sysfs_read(path, cur, sizeof(cur));
+        if (r < 0)
+                return r;
+        JournalStep *s = live_step(j, path);
+        const char *b = s ? s->old : cur;
+        r = hexmask ? cpus_mask_parse(b, &base) : (*b ? cpuset_parse(b, &base) : -EINVAL);
+        if (r < 0)
+                return r;
+        r = hexmask ? cpus_mask_parse(cur, &now) : cpuset_parse(cur, &now);
+        if (r < 0)
+                return r;
+        if (!s && !cpuset_intersects(&now, avoid))
+                return 0;
+        w = base;
+        cpuset_andnot(&w, avoid);
+        if (cpuset_empty(&w))
+                w = *fallback;
+        if (cpuset_equal(&w, &now))
+                return 0;
+        r = hexmask ? cpus_mask_format(&w, want, sizeof(want)) : cpuset_format(&w, want, sizeof(want));
+        if (r < 0)
+                return r;
+        *changed = true;
+        return host_write(j, "restore", path, cur, want);
+}
+
+typedef struct Stats {
+        unsigned moved, unmovable, irqs, managed;
+        char managed_list[256];
+} Stats;
+
+static int irqs_apply(Journal *j, const CpuSet *avoid, const CpuSet *fallback, Stats *st)
+{
+        char **names = NULL;
+        size_t n = 0;
+        int r = list_dir(IRQ_DIR, &names, &n);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "cannot list " IRQ_DIR);
+        for (size_t i = 0; i < n; i++) {
+                uint64_t irq;
+                char path[128];
+                bool changed;
+                if (parse_u64(names[i], 0, 1u << 24, &irq) < 0)
+                        continue;
+                snprintf(path, sizeof(path), IRQ_DIR "/%llu/smp_affinity_list", (unsigned long long) irq);
+                r = narrow(j, path, false, avoid, fallback, &changed);
+                if (r == -EPERM || r == -EIO) {
+                        /* managed IRQs (queue vectors, timers): EPERM on 6.12, EIO on 6.1 */
+                        size_t len = strlen(st->managed_list);
+                        if (len + 12 < sizeof(st->managed_list))
+                                snprintf(st->managed_list + len, sizeof(st->managed_list) - len, "%s%llu",
+                                         len ? "," : "", (unsigned long long) irq);
+                        st->managed++;
+                        continue;
+                }
+                if (r == -ENOENT)
+                        continue; /* went away */
+                if (r < 0) {
+                        log_warning_errno(r, "cannot move IRQ %llu", (unsigned long long) irq);
+                        continue;
+                }
+                st->irqs += changed;
+        }
+        free_names(names, n);
+        return 0;
+}
+
+/* ---- backends: where host tasks are confined ---- */
+
+typedef enum Backend {
+        BACKEND_NONE,
+        BACKEND_CGROUP1,
+        BACKEND_CGROUP2,
+        BACKEND_SYSTEMD,
+} Backend;
+
+static const char *backend_name(Backend b)
+{
+        switch (b) {
+        case BACKEND_CGROUP1:
+                return "cgroup v1 cpuset";
+        case BACKEND_CGROUP2:
+                return "cgroup v2";
+        case BACKEND_SYSTEMD:
+                return "systemd";
+        default:
+                return "none";
+        }
+}
+
+static bool word_in(const char *list, const char *word)
+{
+        size_t n = strlen(word);
+        for (const char *p = list; (p = strstr(p, word)); p += n)
+                if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+                        return true;
+        return false;
+}
+
+static Backend backend_detect(void)
+{
+        char buf[512];
+        if (sysfs_read(CG2_ROOT "/cgroup.controllers", buf, sizeof(buf)) >= 0 && word_in(buf, "cpuset"))
+                return systemd_running() ? BACKEND_SYSTEMD : BACKEND_CGROUP2;
+        if (sysfs_exists(CG1_ROOT "/cpuset.cpus"))
+                return BACKEND_CGROUP1;
+        return BACKEND_NONE;
+}
+
+/*
+ * cgroup v1: under each host-scope cgroup D (default: the root of the
+ * cpuset hierarchy), a child D/vmprep.host with cpuset.cpus = the host set,
+ * and D's own tasks moved into it, a process (all its threads) per write
+ * of cgroup.procs.  v1 wants cpuset.mems and cpuset.cpus set before the
+ * first task arrives.  Kernel threads that may not move (per-CPU ones)
+ * answer EINVAL and stay.  Undo ("cg1host"): every task back into D, then
+ * rmdir.
+ */
+static int cg1_move_all(const char *from, const char *to, unsigned *moved, unsigned *unmovable)
+{
+        char procs[SYSFS_PATH_MAX], dest[SYSFS_PATH_MAX], *text = NULL, *save = NULL;
+        int r, first = 0;
+        pid_t self = getpid();
+
+        snprintf(procs, sizeof(procs), "%s/cgroup.procs", from);
+        snprintf(dest, sizeof(dest), "%s/cgroup.procs", to);
+        r = sysfs_read_alloc(procs, 64u << 20, &text, NULL);
+        if (r < 0)
+                return r;
+        for (char *tok = strtok_r(text, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
+                uint64_t pid;
+                if (parse_u64(tok, 1, INT32_MAX, &pid) < 0)
+                        continue;
+                if ((pid_t) pid == self)
+                        continue; /* the hook itself is gone in a moment */
+                r = sysfs_write(dest, tok);
+                if (r == 0) {
+                        (*moved)++;
+                } else if (r == -ESRCH) {
+                        continue; /* exited meanwhile */
+                } else if (r == -EINVAL || r == -EPERM) {
+                        (*unmovable)++; /* kernel threads bound to their CPU */
+                } else if (!first) {
+                        first = r;
+                }
+        }
+        free(text);
+        return first;
+}
+
+static void cg1_dir(const char *scope, char *buf, size_t size)
+{
+        if (strcmp(scope, "/") == 0)
+                snprintf(buf, size, CG1_ROOT);
+        else
+                snprintf(buf, size, CG1_ROOT "%s", scope);
+}
+
+static int cg1_apply(Journal *j, const CpuSet *host, Stats *st)
+{
+        static const Config whole = { .scopes = { "/" }, .n_scopes = 1 };
+        const Config *c = config.n_scopes ? &config : &whole;
+#if defined(VMPREP_TEST_BUILD) || defined(VMPREP_REQUIRE_HOST_SCOPE)
+        /* a test on the real machine must never move its init and agent */
+        if (!config.n_scopes && !sysfs_root()[0]) {
+                log_error("test build on the real machine without host-scope: refusing to move every task of the host");
+                return -VMPREP_EREPORTED;
+        }
+#endif
+        char dir[512], child[600], path[SYSFS_PATH_MAX], want[4096], buf[4096];
+        int r;
+
+        for (size_t i = 0; i < c->n_scopes; i++) {
+                CpuSet parent, w, now;
+                cg1_dir(c->scopes[i], dir, sizeof(dir));
+                snprintf(path, sizeof(path), "%s/cpuset.effective_cpus", dir);
+                r = read_set(path, &parent);
+                if (r == -ENOENT) {
+                        snprintf(path, sizeof(path), "%s/cpuset.cpus", dir);
+                        r = read_set(path, &parent);
+                }
+                if (r < 0) {
+                        log_error("host-scope '%s': no such cgroup in the cpuset hierarchy (%s: %s)", c->scopes[i], path,
+                                  strerror(-r));
+                        return -VMPREP_EREPORTED;
+                }
+                w = parent;
+                for (size_t k = 0; k < CPUSET_MAX / 64; k++)
+                        w.bits[k] &= host->bits[k];
+                if (cpuset_empty(&w)) {
+                        char a[256], b[256];
+                        log_error("host-scope '%s' may only use CPUs %s, all of which running VMs claim (host CPUs: %s)",
+                                  c->scopes[i], fmt_set(&parent, a, sizeof(a)), fmt_set(host, b, sizeof(b)));
+                        return -VMPREP_EREPORTED;
+                }
+                cpuset_format(&w, want, sizeof(want));
+                snprintf(child, sizeof(child), "%s/" HOST_CGROUP, dir);
+                if (!sysfs_exists(child)) {
+                        unsigned seq;
+                        r = journal_begin_custom(j, "cg1host", "cpus/host", child, "", c->scopes[i], &seq);
+                        if (r < 0)
+                                return r;
+                        r = sysfs_mkdir(child, 0755);
+                        if (r < 0 && r != -EEXIST)
+                                return log_error_errno(r, "cannot create the cgroup %s", child);
+                        sysfs_crash_point(child);
+                        snprintf(path, sizeof(path), "%s/cpuset.effective_mems", dir);
+                        r = sysfs_read(path, buf, sizeof(buf));
+                        if (r < 0) {
+                                snprintf(path, sizeof(path), "%s/cpuset.mems", dir);
+                                r = sysfs_read(path, buf, sizeof(buf));
+                        }
+                        if (r < 0)
+                                return log_error_errno(r, "cannot read %s", path);
+                        snprintf(path, sizeof(path), "%s/cpuset.mems", child);
+                        r = sysfs_write(path, buf);
+                        if (r < 0)
+                                return log_error_errno(r, "cannot write '%s' to %s", buf, path);
+                        snprintf(path, sizeof(path), "%s/cpuset.cpus", child);
+                        r = sysfs_write(path, want);
+                        if (r < 0)
+                                return log_error_errno(r, "cannot write '%s' to %s", want, path);
+                        r = journal_done(j, NULL, seq, want);
+                        if (r < 0)
+                                return r;
+                        log_info("created %s for the host's tasks on CPU %s", child, want);
+                } else {
+                        snprintf(path, sizeof(path), "%s/cpuset.cpus", child);
+                        r = read_set(path, &now);
+                        if (r < 0 || !cpuset_equal(&now, &w)) {
+                                r = sysfs_write(path, want);
+                                if (r < 0)
+                                        return log_error_errno(r, "cannot write '%s' to %s", want, path);
+                                log_info("host tasks of %s now on CPU %s", c->scopes[i], want);
+                        }
+                }
+                r = cg1_move_all(dir, child, &st->moved, &st->unmovable);
+                if (r < 0)
+                        return log_error_errno(r, "cannot move the tasks of %s into %s", dir, child);
+        }
+        return 0;
+}
+
+static int undo_cg1host(const JournalStep *s)
+{
+        char parent[SYSFS_PATH_MAX];
+        unsigned moved = 0, unmovable = 0;
+        int r;
+
+        if (!sysfs_exists(s->path))
+                return 0;
+        snprintf(parent, sizeof(parent), "%s", s->path);
+        char *slash = strrchr(parent, '/');
+        if (!slash || strcmp(slash + 1, HOST_CGROUP) != 0)
+                return -EINVAL; /* only ever a vmprep.host directory */
+        *slash = '\0';
+        /* tasks may fork while we move them: a few rounds, then rmdir */
+        for (int round = 0; round < 20; round++) {
+                r = cg1_move_all(s->path, parent, &moved, &unmovable);
+                if (r < 0 && r != -ENOENT)
+                        return log_error_errno(r, "cannot move the tasks of %s back to %s", s->path, parent);
+                r = sysfs_rmdir(s->path);
+                if (r == 0 || r == -ENOENT)
+                        break;
+                if (r != -EBUSY)
+                        return log_error_errno(r, "cannot remove %s", s->path);
+                struct timespec pause = { 0, 10 * 1000 * 1000 };
+                nanosleep(&pause, NULL);
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot remove %s: it still has tasks", s->path);
+        log_info("moved %u processes back to %s and removed %s", moved, parent, s->path);
+        return 0;
+}
+
+/* cgroup v2 without systemd: cpuset.cpus of the root's children other than
+ * the VMs' (machine.slice, machine), with cpuset enabled in the root's
+ * subtree_control ("cg2ctl": undo writes "-cpuset"). */
+static bool is_machine_cgroup(const char *name)
+{
+        return strcmp(name, "machine.slice") == 0 || strcmp(name, "machine") == 0;
+}
+
+static int cg2_apply(Journal *j, const CpuSet *host)
+{
+        char buf[512], want[4096], path[SYSFS_PATH_MAX], cur[JOURNAL_VALUE_MAX];
+        char **names = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sysfs_read(CG2_ROOT "/cgroup.subtree_control", buf, sizeof(buf));
+        if (r < 0)
+                return log_error_errno(r, "cannot read " CG2_ROOT "/cgroup.subtree_control");
+        if (!word_in(buf, "cpuset")) {
+                unsigned seq;
+                r = journal_begin_custom(j, "cg2ctl", "cpus/host", CG2_ROOT "/cgroup.subtree_control", "", "+cpuset",
+                                         &seq);
+                if (r < 0)
+                        return r;
+                r = sysfs_write(CG2_ROOT "/cgroup.subtree_control", "+cpuset");
+                if (r < 0)
+                        return log_error_errno(r, "cannot enable the cpuset controller for the root's children");
+                r = journal_done(j, NULL, seq, "+cpuset");
+                if (r < 0)
+                        return r;
+        }
+        cpuset_format(host, want, sizeof(want));
+        if (config.n_scopes) {
+                names = calloc(config.n_scopes, sizeof(*names));
+                if (!names)
+                        return -ENOMEM;
+                for (n = 0; n < config.n_scopes; n++)
+                        names[n] = strdup(config.scopes[n] + 1);
+        } else {
+                r = list_dir(CG2_ROOT, &names, &n);
+                if (r < 0)
+                        return log_error_errno(r, "cannot list " CG2_ROOT);
+        }
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                CpuSet now;
+                if (!names[i] || is_machine_cgroup(names[i]))
+                        continue;
+                snprintf(path, sizeof(path), CG2_ROOT "/%s/cgroup.procs", names[i]);
+                if (!sysfs_exists(path))
+                        continue; /* a file, not a cgroup */
+                snprintf(path, sizeof(path), CG2_ROOT "/%s/cpuset.cpus", names[i]);
+                r = sysfs_read(path, cur, sizeof(cur));
+                if (r < 0) {
+                        log_error_errno(r, "cannot read %s", path);
+                        break;
+                }
+                cpuset_clear(&now);
+                if (*cur && cpuset_parse(cur, &now) < 0)
+                        cpuset_clear(&now);
+                if (cpuset_equal(&now, host)) {
+                        r = 0;
+                        continue;
+                }
+                r = host_write(j, "restore", path, cur, want);
+                if (r < 0)
+                        log_error_errno(r, "cannot write '%s' to %s", want, path);
+        }
+        free_names(names, n);
+        return r < 0 ? -VMPREP_EREPORTED : 0;
+}
+
+static int undo_cg2ctl(const JournalStep *s)
+{
+        int r = sysfs_write(s->path, "-cpuset");
+        if (r == -EBUSY) {
+                log_warning("cpuset stays enabled in %s: a child cgroup still uses it", s->path);
+                return 0;
+        }
+        return r == -ENOENT ? 0 : r;
+}
+
+/* systemd: AllowedCPUs= on the host's units, for the runtime only. */
+static const char *const systemd_host_units[] = { "system.slice", "user.slice", "init.scope" };
+
+static int sd_apply(Journal *j, const CpuSet *host)
+{
+        char want[4096], cur[JOURNAL_VALUE_MAX], path[256];
+        size_t n = config.n_scopes ? config.n_scopes : 3;
+        int r;
+
+        cpuset_format(host, want, sizeof(want));
+        for (size_t i = 0; i < n; i++) {
+                const char *unit = config.n_scopes ? config.scopes[i] : systemd_host_units[i];
+                unsigned seq = 0;
+                r = systemd_unit_get_allowed_cpus(unit, cur, sizeof(cur));
+                if (r < 0)
+                        return log_error_errno(r, "cannot read AllowedCPUs= of %s from systemd", unit);
+                if (strcmp(cur, want) == 0)
+                        continue;
+                snprintf(path, sizeof(path), "/org/freedesktop/systemd1/unit/%s", unit);
+                bool first = !live_step(j, path);
+                if (first) {
+                        r = journal_begin_custom(j, "sdcpus", "cpus/host", path, cur, want, &seq);
+                        if (r < 0)
+                                return r;
+                }
+                r = systemd_unit_set_allowed_cpus(unit, want);
+                if (r < 0)
+                        return log_error_errno(r, "cannot set AllowedCPUs=%s on %s", want, unit);
+                sysfs_crash_point(path);
+                if (first) {
+                        r = journal_done(j, NULL, seq, want);
+                        if (r < 0)
+                                return r;
+                }
+                log_info("%s: AllowedCPUs=%s (runtime)", unit, want);
+        }
+        return 0;
+}
+
+static int undo_sdcpus(const JournalStep *s)
+{
+        const char *unit = strrchr(s->path, '/');
+        char cur[JOURNAL_VALUE_MAX];
+        int r;
+
+        if (!unit || !name_is_valid(unit + 1))
+                return -EINVAL;
+        unit++;
+        r = systemd_unit_get_allowed_cpus(unit, cur, sizeof(cur));
+        if (r == 0 && strcmp(cur, s->old) == 0)
+                return 0;
+        r = systemd_unit_set_allowed_cpus(unit, s->old);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "cannot reset AllowedCPUs= of %s to '%s'", unit, s->old);
+        log_info("%s: AllowedCPUs=%s again", unit, s->old);
+        return 0;
+}
+
+/* ---- the host set ---- */
+
+/*
+ * Make the host match the ledger: host = online CPUs minus every running
+ * VM's claim (but exclude's).  With no claim left, replay the host's
+ * journal: the baseline comes back exactly.
+ */
+static int host_apply(Ledger *l, const char *exclude, Stats *st)
+{
+        CpuSet all, online, host, avoid;
+        Journal *j = NULL;
+        char a[256], b[256];
+        int r;
+
+        ledger_cpus(l, "cpus/", exclude, NULL, &all);
+        if (cpuset_empty(&all)) {
+                r = journal_open(LEDGER_HOST_UUID, CAP, "host", false, &j);
+                if (r == -ENOENT)
+                        return 0;
+                if (r < 0)
+                        return r;
+                log_info("no VM claims CPUs any more: restoring the host as it was");
+                r = journal_undo(j, l);
+                journal_close(j);
+                return r;
+        }
+        r = read_set(CPU_ONLINE, &online);
+        if (r < 0)
+                return log_error_errno(r, "cannot read " CPU_ONLINE);
+        host = online;
+        cpuset_andnot(&host, &all);
+        if (cpuset_empty(&host)) {
+                log_error("running VMs claim every online CPU (%s of %s): the host would have none",
+                          fmt_set(&all, a, sizeof(a)), fmt_set(&online, b, sizeof(b)));
+                return -VMPREP_EREPORTED;
+        }
+        r = journal_open(LEDGER_HOST_UUID, CAP, "host", true, &j);
+        if (r < 0)
+                return r;
+        switch (backend_detect()) {
+        case BACKEND_CGROUP1:
+                r = cg1_apply(j, &host, st);
+                break;
+        case BACKEND_CGROUP2:
+                r = cg2_apply(j, &host);
+                break;
+        case BACKEND_SYSTEMD:
+                r = sd_apply(j, &host);
+                break;
+        default:
+                log_warning("no cpuset controller (cgroup v1 cpuset or v2 with cpuset): host tasks are not confined");
+                r = 0;
+        }
+        if (r < 0)
+                goto out;
+
+        bool changed;
+        ledger_cpus(l, "cpus-irq/", exclude, NULL, &avoid);
+        r = irqs_apply(j, &avoid, &host, st);
+        if (r < 0)
+                goto out;
+        if (sysfs_exists(IRQ_DEFAULT)) {
+                r = narrow(j, IRQ_DEFAULT, true, &avoid, &host, &changed);
+                if (r < 0) {
+                        log_error_errno(r, "cannot narrow " IRQ_DEFAULT);
+                        goto out;
+                }
+        }
+        ledger_cpus(l, "cpus-wq/", exclude, NULL, &avoid);
+        if (sysfs_exists(WQ_MASK)) {
+                r = narrow(j, WQ_MASK, true, &avoid, &host, &changed);
+                if (r < 0) {
+                        log_error_errno(r, "cannot narrow the unbound workqueue mask " WQ_MASK);
+                        goto out;
+                }
+        }
+out:
+        journal_close(j);
+        return r;
+}
+
+/* Undo of a VM's claim: give the host its CPUs back first (so that a crash
+ * here leaves the claim, and the next release finishes), then drop it. */
+static int undo_claim(const JournalStep *s)
+{
+        Stats st = { 0 };
+        char uuid[UUID_STRLEN];
+        int r;
+
+        if (!undo_ledger || strncmp(s->resource, "cpus:", 5) != 0 || uuid_parse(s->resource + 5, uuid) < 0)
+                return -EINVAL;
+        r = host_apply(undo_ledger, uuid, &st);
+        if (r < 0)
+                return r;
+        ledger_drop_claims(undo_ledger, uuid);
+        r = ledger_save(undo_ledger);
+        if (r < 0)
+                return r;
+        log_info("gave CPU %s back to the host", s->new_);
+        return 0;
+}
+
+static void register_undo(void)
+{
+        journal_register_undo("claim", undo_claim);
+        journal_register_undo("restore", undo_restore);
+        journal_register_undo("cg1host", undo_cg1host);
+        journal_register_undo("cg2ctl", undo_cg2ctl);
+        journal_register_undo("sdcpus", undo_sdcpus);
+}
+
+/* ---- partitions (cgroup v2) ---- */
+
+static const char *machine_dir(void)
+{
+        if (sysfs_exists(CG2_ROOT "/machine.slice"))
+                return CG2_ROOT "/machine.slice";
+        if (sysfs_exists(CG2_ROOT "/machine"))
+                return CG2_ROOT "/machine";
+        return NULL;
+}
+
+/* Write through the VM's journal, read back (set steps undo in reverse:
+ * bottom-up for what was written top-down). */
+static int vm_write(Journal *j, const char *path, const char *want)
+{
+        char cur[JOURNAL_VALUE_MAX];
+        unsigned seq;
+        int r = sysfs_read(path, cur, sizeof(cur));
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s", path);
+        if (strcmp(cur, want) == 0)
+                return 0;
+        r = journal_begin_custom(j, "restore", "cpus/partition", path, cur, want, &seq);
+        if (r < 0)
+                return r;
+        r = sysfs_write(path, want);
+        int r2 = journal_done(j, NULL, seq, r < 0 ? "refused" : want);
+        if (r < 0)
+                return log_error_errno(r, "cannot write '%s' to %s", want, path);
+        return r2;
+}
+
+/* "isolated", or "isolated invalid (Cpu list in cpuset.cpus not exclusive)" */
+static int partition_make(Journal *j, const char *dir, char *err, size_t errlen)
+{
+        char path[SYSFS_PATH_MAX], back[256];
+        int r;
+
+        snprintf(path, sizeof(path), "%s/cpuset.cpus.partition", dir);
+        r = vm_write(j, path, "isolated");
+        if (r < 0)
+                return r;
+        r = sysfs_read(path, back, sizeof(back));
+        if (r < 0)
+                return log_error_errno(r, "cannot read back %s", path);
+        if (strcmp(back, "isolated") != 0)
+                return fail(err, errlen, "%s reads '%s' after writing 'isolated': the kernel did not make it an "
+                            "isolated partition", path, back);
+        log_info("%s is an isolated partition", dir);
+        return 0;
+}
+
+static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken, char *err, size_t errlen)
+{
+        Backend b = backend_detect();
+        const char *ms = machine_dir();
+        char path[SYSFS_PATH_MAX], list[4096], a[256];
+        int r;
+
+        if (b != BACKEND_CGROUP2 && b != BACKEND_SYSTEMD)
+                return fail(err, errlen, "<vmprep:isolate mode='partition'> needs cgroup v2 with the cpuset controller "
+                            "(cpuset.cpus.partition); this host has %s; use mode='cgroup'", backend_name(b));
+        if (!ms)
+                return fail(err, errlen, "<vmprep:isolate mode='partition'>: no machine.slice (or machine) cgroup "
+                            "under " CG2_ROOT " for libvirt's VMs");
+        snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", ms);
+        if (sysfs_exists(path))
+                return 0; /* 6.7+: the vCPU cgroups become partitions once they exist (started) */
+        if (!cpuset_empty(taken))
+                return fail(err, errlen, "<vmprep:isolate mode='partition'>: this kernel has no cpuset.cpus.exclusive "
+                            "(before 6.7), so only %s as a whole can be an isolated partition, and other VMs run in it "
+                            "(CPU %s); use mode='cgroup', or a 6.7 or later kernel for one partition per VM", ms,
+                            fmt_set(taken, a, sizeof(a)));
+        cpuset_format(&c->cpus, list, sizeof(list));
+        snprintf(path, sizeof(path), "%s/cpuset.cpus", ms);
+        r = vm_write(j, path, list);
+        if (r < 0)
+                return r;
+        return partition_make(j, ms, err, errlen);
+}
+
+/* libvirt's cgroup of a running VM under the machine cgroup:
+ * systemd: machine-qemu\x2dN\x2dNAME.scope/libvirt; without: qemu-N-NAME.libvirt-qemu */
+static int find_vm_cgroup(const char *ms, const char *name, char *buf, size_t size)
+{
+        char esc[600], tail1[640], tail2[640];
+        char **names = NULL;
+        size_t n = 0, o = 0;
+        int r = -ENOENT;
+
+        for (const char *p = name; *p && o + 5 < sizeof(esc); p++) {
+                if (*p == '-') {
+                        memcpy(esc + o, "\\x2d", 4);
+                        o += 4;
+                } else {
+                        esc[o++] = *p;
+                }
+        }
+        esc[o] = '\0';
+        snprintf(tail1, sizeof(tail1), "\\x2d%s.scope", esc);
+        snprintf(tail2, sizeof(tail2), "-%s.libvirt-qemu", name);
+        if (list_dir(ms, &names, &n) < 0)
+                return -ENOENT;
+        for (size_t i = 0; i < n; i++) {
+                size_t len = strlen(names[i]);
+                if (strncmp(names[i], "machine-qemu\\x2d", 16) == 0 && len > strlen(tail1) &&
+                    strcmp(names[i] + len - strlen(tail1), tail1) == 0) {
+                        snprintf(buf, size, "%s/%s/libvirt", ms, names[i]);
+                        r = 0;
+                } else if (strncmp(names[i], "qemu-", 5) == 0 && len > strlen(tail2) &&
+                           strcmp(names[i] + len - strlen(tail2), tail2) == 0) {
+                        snprintf(buf, size, "%s/%s", ms, names[i]);
+                        r = 0;
+                }
+        }
+        free_names(names, n);
+        return r;
+}
+
+/* 6.7+: the VM's vCPU cgroups as isolated partitions, cpuset.cpus.exclusive
+ * written top-down (machine slice, scope, libvirt, vcpuN). */
+static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, char *err, size_t errlen)
+{
+        const char *ms = machine_dir();
+        char vmdir[1024], path[SYSFS_PATH_MAX], cur[4096], list[4096];
+        char **names = NULL;
+        size_t n = 0;
+        CpuSet set;
+        int r;
+
+        if (!ms)
+                return 0;
+        snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", ms);
+        if (!sysfs_exists(path))
+                return 0; /* done at prepare: machine.slice as a whole */
+        if (find_vm_cgroup(ms, d->name, vmdir, sizeof(vmdir)) < 0)
+                return fail(err, errlen, "<vmprep:isolate mode='partition'>: cannot find the cgroup of %s under %s",
+                            d->name, ms);
+        /* top-down: each level's exclusive CPUs must include its children's */
+        r = read_set(path, &set);
+        if (r < 0 && r != -EINVAL)
+                return log_error_errno(r, "cannot read %s", path);
+        cpuset_or(&set, &c->vcpus);
+        cpuset_format(&set, cur, sizeof(cur));
+        r = vm_write(j, path, cur);
+        if (r < 0)
+                return r;
+        cpuset_format(&c->vcpus, list, sizeof(list));
+        /* the scope between machine.slice and libvirt (systemd layout) */
+        char scope[1024];
+        snprintf(scope, sizeof(scope), "%s", vmdir);
+        char *slash = strrchr(scope, '/');
+        if (slash && strcmp(slash, "/libvirt") == 0) {
+                *slash = '\0';
+                snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", scope);
+                r = vm_write(j, path, list);
+                if (r < 0)
+                        return r;
+        }
+        snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", vmdir);
+        r = vm_write(j, path, list);
+        if (r < 0)
+                return r;
+        r = list_dir(vmdir, &names, &n);
+        if (r < 0)
+                return log_error_errno(r, "cannot list %s", vmdir);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                char vdir[1400], pin[4096];
+                uint64_t v;
+                if (strncmp(names[i], "vcpu", 4) != 0 || parse_u64(names[i] + 4, 0, 65535, &v) < 0)
+                        continue;
+                snprintf(vdir, sizeof(vdir), "%s/%s", vmdir, names[i]);
+                snprintf(path, sizeof(path), "%s/cpuset.cpus", vdir);
+                r = read_set(path, &set);
+                if (r < 0 || cpuset_empty(&set))
+                        set = c->vcpus;
+                for (size_t k = 0; k < CPUSET_MAX / 64; k++)
+                        set.bits[k] &= c->vcpus.bits[k];
+                cpuset_format(&set, pin, sizeof(pin));
+                snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", vdir);
+                r = vm_write(j, path, pin);
+                if (r == 0)
+                        r = partition_make(j, vdir, err, errlen);
+        }
+        free_names(names, n);
+        return r;
+}
+
+/* ---- hook phases ---- */
+
+static int release_locked(Ledger *l, const char *uuid, const char *name, bool quiet)
+{
+        Journal *j = NULL;
+        int r = journal_open(uuid, CAP, name, false, &j);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (!quiet)
+                log_info("giving back the CPUs of %s", j->name[0] ? j->name : uuid);
+        r = journal_undo(j, l);
+        journal_close(j);
+        return r;
+}
+
+static int report(int r, const char *err)
+{
+        if (r == -EINVAL && err[0]) {
+                log_error("%s", err);
+                return -VMPREP_EREPORTED;
+        }
+        return r;
+}
+
+/* Name of the VM that holds a claim (from its journal), or its UUID. */
+static void vm_name(const char *uuid, char *buf, size_t size)
+{
+        Journal *j = NULL;
+        snprintf(buf, size, "%s", uuid);
+        if (journal_open(uuid, CAP, NULL, false, &j) == 0) {
+                if (j->name[0])
+                        snprintf(buf, size, "%s", j->name);
+                journal_close(j);
+        }
+}
+
+/* Refuse a claim that overlaps another VM's, naming it and the CPUs. */
+static int check_overlap(const Ledger *l, const Domain *d, const CpusClaim *c, char *err, size_t errlen)
+{
+        for (size_t i = 0; i < l->n_holds; i++) {
+                unsigned cpu;
+                const char *other = l->holds[i].uuid;
+                if (strcmp(other, d->uuid) == 0 || !claim_resource(l->holds[i].resource, "cpus/", &cpu) ||
+                    !cpuset_isset(&c->cpus, cpu))
+                        continue;
+                CpuSet theirs, both;
+                char name[256], a[256], b[256];
+                ledger_cpus(l, "cpus/", NULL, other, &theirs);
+                both = theirs;
+                for (size_t k = 0; k < CPUSET_MAX / 64; k++)
+                        both.bits[k] &= c->cpus.bits[k];
+                vm_name(other, name, sizeof(name));
+                return fail(err, errlen,
+                            "CPU %s: already isolated for the running VM '%s' (%s), which claims CPU %s; two VMs cannot "
+                            "share isolated cores: pin %s elsewhere or stop '%s' first",
+                            fmt_set(&both, a, sizeof(a)), name, other, fmt_set(&theirs, b, sizeof(b)), d->name, name);
+        }
+        return 0;
+}
+
+int cpus_prepare(const Domain *d, const Profile *p)
+{
+        CpuTopology t;
+        CpusClaim claim;
+        CpuSet taken, host;
+        Journal *j = NULL;
+        Stats st = { 0 };
+        Ledger l;
+        char err[8192] = "", list[4096], a[256], b[256];
+        int *pci_nodes = NULL;
+        unsigned seq;
+        int r;
+
+        if (!profile_enabled(p, "isolate"))
+                return cpus_release(d->uuid, d->name);
+        register_undo();
+        r = config_read(&config, backend_detect() == BACKEND_SYSTEMD);
+        if (r < 0)
+                return r;
+        r = numa_topology_read(&t);
+        if (r < 0)
+                return log_error_errno(r, "cannot read the CPU topology under /sys/devices/system/cpu");
+
+        r = ledger_lock(&l);
+        if (r < 0)
+                goto out_topology;
+        undo_ledger = &l;
+        if (journal_exists(d->uuid, CAP)) {
+                log_warning("finishing the CPU journal a previous start of %s left", d->name);
+                r = release_locked(&l, d->uuid, d->name, true);
+                if (r < 0)
+                        goto out;
+        }
+        ledger_cpus(&l, "cpus/", d->uuid, NULL, &taken);
+        r = report(cpus_derive(d, p, &t, &taken, &claim, err, sizeof(err)), err);
+        if (r < 0)
+                goto out;
+        if (d->n_hostdevs) {
+                pci_nodes = calloc(d->n_hostdevs, sizeof(*pci_nodes));
+                if (!pci_nodes) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                for (size_t i = 0; i < d->n_hostdevs; i++)
+                        pci_nodes[i] = numa_pci_node(&d->hostdevs[i]);
+        }
+        r = cpus_numa_check(d, p, &t, &claim, pci_nodes, err, sizeof(err));
+        if (r == 1)
+                log_warning("%s (numa='prefer': starting anyway)", err);
+        r = report(r < 0 ? r : 0, err);
+        if (r < 0)
+                goto out;
+        r = report(check_overlap(&l, d, &claim, err, sizeof(err)), err);
+        if (r < 0)
+                goto out;
+        host = t.online;
+        cpuset_andnot(&host, &taken);
+        cpuset_andnot(&host, &claim.cpus);
+        if (cpuset_empty(&host)) {
+                log_error("isolating CPU %s for %s would leave the host no CPU (online: %s%s%s); leave at least one "
+                          "online CPU to the host, e.g. pin nothing on CPU 0",
+                          fmt_set(&claim.cpus, a, sizeof(a)), d->name, fmt_set(&t.online, b, sizeof(b)),
+                          cpuset_empty(&taken) ? "" : "; other running VMs claim ",
+                          cpuset_empty(&taken) ? "" : fmt_set(&taken, list, sizeof(list)));
+                r = -VMPREP_EREPORTED;
+                goto out;
+        }
+
+        /* the claim: journalled first, then held in the ledger */
+        char res[64];
+        snprintf(res, sizeof(res), "cpus:%s", d->uuid);
+        r = cpuset_format(&claim.cpus, list, sizeof(list));
+        if (r < 0)
+                goto out;
+        r = journal_open(d->uuid, CAP, d->name, true, &j);
+        if (r < 0)
+                goto out;
+        r = journal_begin_custom(j, "claim", res, CPU_ONLINE, "", list, &seq);
+        if (r < 0)
+                goto out;
+        for (int c = cpuset_next(&claim.cpus, 0); c >= 0 && r >= 0; c = cpuset_next(&claim.cpus, (unsigned) c + 1)) {
+                char hold[32];
+                snprintf(hold, sizeof(hold), "cpus/%d", c);
+                r = ledger_hold(&l, d->uuid, hold, 1);
+                if (r >= 0 && claim.irqs) {
+                        snprintf(hold, sizeof(hold), "cpus-irq/%d", c);
+                        r = ledger_hold(&l, d->uuid, hold, 1);
+                }
+                if (r >= 0 && claim.workqueues) {
+                        snprintf(hold, sizeof(hold), "cpus-wq/%d", c);
+                        r = ledger_hold(&l, d->uuid, hold, 1);
+                }
+        }
+        if (r >= 0)
+                r = ledger_save(&l);
+        if (r >= 0)
+                r = journal_done(j, NULL, seq, list);
+        if (r < 0)
+                goto undo;
+
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        r = host_apply(&l, NULL, &st);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (r < 0)
+                goto undo;
+        if (claim.partition) {
+                r = report(partition_prepare(j, &claim, &taken, err, sizeof(err)), err);
+                if (r < 0)
+                        goto undo;
+        }
+        cpuset_andnot(&host, &taken);
+        log_info("isolated CPU %s for %s (%s): host work on CPU %s; %u processes moved%s, %u IRQs moved%s%s%s "
+                 "(%.1f ms)",
+                 list, d->name, backend_name(backend_detect()), fmt_set(&host, a, sizeof(a)), st.moved,
+                 st.unmovable ? " (kernel threads that may not move stay)" : "", st.irqs,
+                 st.managed ? "; managed IRQs keep their affinity: " : "", st.managed_list, st.managed ? "" : "",
+                 (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
+        goto out;
+undo:
+        /* give back what this start did, then fail it */
+        journal_undo(j, &l);
+        if (r >= 0 || !error_reported(r))
+                r = r < 0 ? r : -EIO;
+out:
+        undo_ledger = NULL;
+        journal_close(j);
+        ledger_unlock(&l);
+        free(pci_nodes);
+out_topology:
+        numa_topology_free(&t);
+        return r;
+}
+
+int cpus_started(const Domain *d, const Profile *p)
+{
+        CpuTopology t;
+        CpusClaim claim;
+        CpuSet none;
+        Journal *j = NULL;
+        Ledger l;
+        char err[8192] = "";
+        int r;
+
+        if (!profile_enabled(p, "isolate"))
+                return 0;
+        const ProfileElem *e = profile_elem(p, "isolate");
+        if (!e || !profile_attr(e, "mode") || strcmp(profile_attr(e, "mode"), "partition") != 0)
+                return 0;
+        register_undo();
+        r = numa_topology_read(&t);
+        if (r < 0)
+                return r;
+        cpuset_clear(&none);
+        r = report(cpus_derive(d, p, &t, &none, &claim, err, sizeof(err)), err);
+        numa_topology_free(&t);
+        if (r < 0)
+                return r;
+        r = ledger_lock(&l);
+        if (r < 0)
+                return r;
+        undo_ledger = &l;
+        r = journal_open(d->uuid, CAP, d->name, false, &j);
+        if (r == 0)
+                r = report(partition_started(j, d, &claim, err, sizeof(err)), err);
+        else if (r == -ENOENT)
+                r = 0;
+        journal_close(j);
+        undo_ledger = NULL;
+        ledger_unlock(&l);
+        return r;
+}
+
+int cpus_release(const char *uuid, const char *name)
+{
+        Ledger l;
+        int r;
+
+        register_undo();
+        if (!journal_exists(uuid, CAP))
+                return 0;
+        r = config_read(&config, backend_detect() == BACKEND_SYSTEMD);
+        if (r < 0)
+                return r;
+        r = ledger_lock(&l);
+        if (r < 0)
+                return r;
+        undo_ledger = &l;
+        r = release_locked(&l, uuid, name, false);
+        undo_ledger = NULL;
+        ledger_unlock(&l);
+        return r;
+}
+
+int cpus_reconnect(const char *uuid)
+{
+        Journal *j = NULL;
+        int r = journal_open(uuid, CAP, NULL, false, &j);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < j->n_steps; i++) {
+                const JournalStep *s = &j->steps[i];
+                if (!s->done && !s->undone)
+                        log_warning("journal of %s: step %u on %s was interrupted; release will finish it", uuid,
+                                    s->seq, s->path);
+        }
+        journal_close(j);
+        return 0;
+}

@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "tune.h"
+
+#include "cpus.h"
+#include "journal.h"
+#include "log.h"
+#include "numa.h"
+#include "sysfs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CAP "tune"
+#define THP_PATH "/sys/kernel/mm/transparent_hugepage/enabled"
+#define KSM_PATH "/sys/kernel/mm/ksm/run"
+#define RT_PATH "/proc/sys/kernel/sched_rt_runtime_us"
+#define SWAPPINESS_PATH "/proc/sys/vm/swappiness"
+#define STAT_INTERVAL_PATH "/proc/sys/vm/stat_interval"
+
+static int add(TuneSetting **arr, size_t *n, const char *res, const char *path, const char *want, const char *label)
+{
+        TuneSetting *a = realloc(*arr, (*n + 1) * sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        *arr = a;
+        a = &a[(*n)++];
+        memset(a, 0, sizeof(*a));
+        snprintf(a->resource, sizeof(a->resource), "%s", res);
+        snprintf(a->path, sizeof(a->path), "%s", path);
+        snprintf(a->want, sizeof(a->want), "%s", want);
+        snprintf(a->label, sizeof(a->label), "%s", label);
+        return 0;
+}
+
+int tune_settings(const Profile *p, const CpuSet *cores, const unsigned *cstates, TuneSetting **ret, size_t *n)
+{
+        const ProfileElem *e = profile_elem(p, "tune");
+        TuneSetting *arr = NULL;
+        const char *v;
+        char res[64], path[256], label[64];
+        int r = 0;
+
+        *ret = NULL;
+        *n = 0;
+        if (!e || !profile_enabled(p, "tune"))
+                return 0;
+        if ((v = profile_attr(e, "thp")))
+                r = add(&arr, n, "tune/thp", THP_PATH, v, "transparent hugepages");
+        if (r == 0 && (v = profile_attr(e, "ksm")))
+                /* 2: stop ksmd and unmerge what it merged */
+                r = add(&arr, n, "tune/ksm", KSM_PATH, strcmp(v, "on") == 0 ? "1" : "2", "KSM");
+        if (r == 0 && (v = profile_attr(e, "rt-runtime")))
+                r = add(&arr, n, "tune/rt-runtime", RT_PATH, strcmp(v, "unlimited") == 0 ? "-1" : v,
+                        "RT throttling (sched_rt_runtime_us)");
+        if (r == 0 && (v = profile_attr(e, "swappiness")))
+                r = add(&arr, n, "tune/swappiness", SWAPPINESS_PATH, v, "vm.swappiness");
+        if (r == 0 && (v = profile_attr(e, "stat-interval")))
+                r = add(&arr, n, "tune/stat-interval", STAT_INTERVAL_PATH, v, "vm.stat_interval");
+        const char *gov = profile_attr(e, "governor");
+        const char *cs = profile_attr(e, "max-cstate");
+        uint64_t max = 0;
+        if (cs && parse_u64(cs, 0, 9, &max) < 0)
+                cs = NULL;
+        for (int c = cores ? cpuset_next(cores, 0) : -1; c >= 0 && r == 0; c = cpuset_next(cores, (unsigned) c + 1)) {
+                if (gov) {
+                        snprintf(res, sizeof(res), "tune/governor/cpu%d", c);
+                        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cpufreq/scaling_governor", c);
+                        snprintf(label, sizeof(label), "the cpufreq governor of CPU %d", c);
+                        r = add(&arr, n, res, path, gov, label);
+                }
+                /* cpuidle stateN: deeper as N grows (state0 is polling);
+                 * max-cstate=M keeps 0..M and disables the deeper ones */
+                for (unsigned s = (unsigned) max + 1; cs && cstates && s < cstates[c] && r == 0; s++) {
+                        snprintf(res, sizeof(res), "tune/cstate/cpu%d/state%u", c, s);
+                        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cpuidle/state%u/disable", c, s);
+                        snprintf(label, sizeof(label), "idle state %u of CPU %d", s, c);
+                        r = add(&arr, n, res, path, "1", label);
+                }
+        }
+        if (r < 0) {
+                free(arr);
+                *n = 0;
+                return r;
+        }
+        *ret = arr;
+        return 0;
+}
+
+/* isolcpus=[flags,]LIST: the CPU list after any flag words */
+static bool cmdline_list(const char *cmdline, const char *key, CpuSet *ret)
+{
+        size_t n = strlen(key);
+        for (const char *p = cmdline; (p = strstr(p, key)); p += n) {
+                if (p != cmdline && p[-1] != ' ')
+                        continue;
+                char val[512];
+                size_t len = strcspn(p + n, " \n");
+                if (len >= sizeof(val))
+                        len = sizeof(val) - 1;
+                memcpy(val, p + n, len);
+                val[len] = '\0';
+                char *list = val;
+                while (*list && !(*list >= '0' && *list <= '9')) {
+                        char *comma = strchr(list, ',');
+                        if (!comma)
+                                return false;
+                        list = comma + 1;
+                }
+                return cpuset_parse(list, ret) == 0;
+        }
+        return false;
+}
+
+int tune_realtime_check(const Domain *d, const CpuSet *vcpus, const char *cmdline, char *buf, size_t size)
+{
+        size_t len = 0;
+        int count = 0;
+        CpuSet rt;
+        char list[256];
+
+        buf[0] = '\0';
+        cpuset_clear(&rt);
+        for (size_t i = 0; i < d->n_vcpuscheds; i++)
+                if (!strcmp(d->vcpuscheds[i].scheduler, "fifo") || !strcmp(d->vcpuscheds[i].scheduler, "rr"))
+                        cpuset_or(&rt, &d->vcpuscheds[i].vcpus);
+        CpuSet missing;
+        cpuset_clear(&missing);
+        for (unsigned v = 0; v < d->vcpu_max && v < CPUSET_MAX; v++)
+                if (!cpuset_isset(&rt, v))
+                        cpuset_set(&missing, v);
+        if (!cpuset_empty(&missing) && len < size) {
+                cpuset_format(&missing, list, sizeof(list));
+                len += (size_t) snprintf(buf + len, size - len,
+                                         "realtime: vCPU %s %s no realtime scheduler; add <cputune><vcpusched vcpus='0-%u' "
+                                         "scheduler='fifo' priority='1'/></cputune>\n",
+                                         list, cpuset_count(&missing) == 1 ? "has" : "have", d->vcpu_max - 1);
+                count++;
+        }
+        if (!d->locked && len < size) {
+                len += (size_t) snprintf(buf + len, size - len,
+                                         "realtime: guest memory may be swapped or migrated; add <memoryBacking><locked/>"
+                                         "</memoryBacking>\n");
+                count++;
+        }
+        static const char *const keys[] = { "isolcpus=", "nohz_full=", "rcu_nocbs=" };
+        char missing_keys[128] = "";
+        for (size_t k = 0; k < 3 && vcpus && !cpuset_empty(vcpus); k++) {
+                CpuSet have;
+                if (cmdline_list(cmdline, keys[k], &have)) {
+                        CpuSet out = *vcpus;
+                        cpuset_andnot(&out, &have);
+                        if (cpuset_empty(&out))
+                                continue;
+                }
+                size_t used = strlen(missing_keys);
+                snprintf(missing_keys + used, sizeof(missing_keys) - used, "%s%.*s", used ? ", " : "",
+                         (int) strlen(keys[k]) - 1, keys[k]);
+        }
+        if (missing_keys[0] && len < size) {
+                cpuset_format(vcpus, list, sizeof(list));
+                snprintf(buf + len, size - len,
+                         "realtime: the kernel command line lacks %s for the vCPUs' CPUs %s (boot-time only); add: "
+                         "isolcpus=managed_irq,domain,%s nohz_full=%s rcu_nocbs=%s\n",
+                         missing_keys, list, list, list, list);
+                count++;
+        }
+        return count;
+}
+
+/* ---- apply through the journal and the ledger ---- */
+
+static Ledger *undo_ledger;
+static char undo_uuid[UUID_STRLEN];
+
+/* THP reads "always [madvise] never": the bracketed word is the value */
+static int read_value(const char *path, char *buf, size_t size)
+{
+        char raw[256];
+        int r = sysfs_read(path, raw, sizeof(raw));
+        if (r < 0)
+                return r;
+        const char *open = strchr(raw, '['), *close = open ? strchr(open, ']') : NULL;
+        if (open && close) {
+                snprintf(buf, size, "%.*s", (int) (close - open - 1), open + 1);
+                return 0;
+        }
+        snprintf(buf, size, "%s", raw);
+        return 0;
+}
+
+static int write_checked(const char *path, const char *want)
+{
+        char back[256];
+        int r = sysfs_write(path, want);
+        if (r < 0)
+                return r;
+        r = read_value(path, back, sizeof(back));
+        if (r < 0)
+                return r;
+        return strcmp(back, want) == 0 ? 0 : -EIO;
+}
+
+/* Undo of a "shared" step: drop this VM's hold; the last holder writes
+ * the baseline back (before dropping, so that a crash in between is
+ * finished by the next release). */
+static int undo_shared(const JournalStep *s)
+{
+        Ledger *l = undo_ledger;
+        char base[JOURNAL_VALUE_MAX], cur[256];
+        int r;
+
+        if (!l || !undo_uuid[0])
+                return -EINVAL;
+        int64_t mine = ledger_held(l, s->resource, undo_uuid);
+        if (mine <= 0)
+                return 0; /* the hold was never taken: nothing was written */
+        if (ledger_held(l, s->resource, NULL) == mine) {
+                if (ledger_baseline_get(l, s->resource, base, sizeof(base)) < 0)
+                        snprintf(base, sizeof(base), "%s", s->old);
+                r = read_value(s->path, cur, sizeof(cur));
+                if (r == -ENOENT) {
+                        log_warning("%s is gone; nothing to restore", s->path);
+                } else if (r < 0 || strcmp(cur, base) != 0) {
+                        r = sysfs_write(s->path, base);
+                        if (r < 0)
+                                return log_error_errno(r, "cannot restore %s to '%s'", s->path, base);
+                        log_info("restored %s to '%s' (the last VM that wanted '%s' stopped)", s->path, base, s->new_);
+                }
+                ledger_baseline_clear(l, s->resource);
+        }
+        ledger_hold(l, undo_uuid, s->resource, -mine);
+        return ledger_save(l);
+}
+
+static void holder_name(const Ledger *l, const char *resource, const char *self, char *buf, size_t size)
+{
+        snprintf(buf, size, "another VM");
+        for (size_t i = 0; i < l->n_holds; i++) {
+                if (strcmp(l->holds[i].resource, resource) != 0 || strcmp(l->holds[i].uuid, self) == 0)
+                        continue;
+                Journal *j = NULL;
+                snprintf(buf, size, "VM %s", l->holds[i].uuid);
+                if (journal_open(l->holds[i].uuid, CAP, NULL, false, &j) == 0) {
+                        if (j->name[0])
+                                snprintf(buf, size, "VM '%s'", j->name);
+                        journal_close(j);
+                }
+                return;
+        }
+}
+
+static int apply_one(Journal *j, Ledger *l, const Domain *d, const TuneSetting *t)
+{
+        char cur[256], base[JOURNAL_VALUE_MAX], who[300];
+        unsigned seq;
+        int r;
+
+        r = read_value(t->path, cur, sizeof(cur));
+        if (r < 0) {
+                log_error("cannot set %s to '%s': %s: %s", t->label, t->want, t->path, strerror(-r));
+                return -VMPREP_EREPORTED;
+        }
+        bool first = ledger_held(l, t->resource, NULL) == 0;
+        if (!first && strcmp(cur, t->want) != 0) {
+                holder_name(l, t->resource, d->uuid, who, sizeof(who));
+                log_error("%s is '%s' for the running %s; %s asks for '%s': two running VMs cannot want different "
+                          "values (make their <vmprep:tune> agree)", t->label, cur, who, d->name, t->want);
+                return -VMPREP_EREPORTED;
+        }
+        if (first)
+                snprintf(base, sizeof(base), "%s", cur);
+        else if (ledger_baseline_get(l, t->resource, base, sizeof(base)) < 0)
+                snprintf(base, sizeof(base), "%s", cur);
+        r = journal_begin_custom(j, "shared", t->resource, t->path, base, t->want, &seq);
+        if (r < 0)
+                return r;
+        if (first) {
+                r = ledger_baseline_set(l, t->resource, cur);
+                if (r < 0)
+                        return r;
+        }
+        r = ledger_hold(l, d->uuid, t->resource, 1);
+        if (r >= 0)
+                r = ledger_save(l);
+        if (r < 0)
+                return r;
+        if (strcmp(cur, t->want) != 0) {
+                r = write_checked(t->path, t->want);
+                if (r < 0) {
+                        log_error("cannot set %s (%s) to '%s': %s", t->label, t->path, t->want,
+                                  r == -EIO ? "the kernel reads back another value" : strerror(-r));
+                        return -VMPREP_EREPORTED;
+                }
+                log_info("%s: %s -> %s (%s)", t->label, cur, t->want, t->path);
+        }
+        return journal_done(j, NULL, seq, t->want);
+}
+
+static int release_locked(Ledger *l, const char *uuid, const char *name, bool quiet)
+{
+        Journal *j = NULL;
+        int r = journal_open(uuid, CAP, name, false, &j);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (!quiet)
+                log_info("giving back the tunables of %s", j->name[0] ? j->name : uuid);
+        snprintf(undo_uuid, sizeof(undo_uuid), "%s", uuid);
+        undo_ledger = l;
+        r = journal_undo(j, l);
+        undo_ledger = NULL;
+        journal_close(j);
+        return r;
+}
+
+int tune_prepare(const Domain *d, const Profile *p)
+{
+        TuneSetting *settings = NULL;
+        unsigned *cstates = NULL;
+        size_t n = 0;
+        CpuTopology t;
+        CpusClaim claim;
+        CpuSet none;
+        Journal *j = NULL;
+        Ledger l;
+        char err[8192] = "";
+        int r;
+
+        journal_register_undo("shared", undo_shared);
+        const ProfileElem *e = profile_elem(p, "tune");
+        bool per_core = e && profile_enabled(p, "tune") && (profile_attr(e, "governor") || profile_attr(e, "max-cstate"));
+        bool realtime = (p->use && strcmp(p->use, "realtime") == 0) ||
+                        (e && profile_attr(e, "rt-runtime") && strcmp(profile_attr(e, "rt-runtime"), "unlimited") == 0);
+        memset(&claim, 0, sizeof(claim));
+        memset(&t, 0, sizeof(t));
+        if (per_core || realtime) {
+                r = numa_topology_read(&t);
+                if (r < 0)
+                        return log_error_errno(r, "cannot read the CPU topology");
+                cpuset_clear(&none);
+                r = cpus_derive(d, p, &t, &none, &claim, err, sizeof(err));
+                if (r < 0 && per_core) {
+                        log_error("<vmprep:tune governor/max-cstate> apply to the VM's own cores: %s", err);
+                        r = -VMPREP_EREPORTED;
+                        goto out_topology;
+                }
+                if (r < 0)
+                        cpuset_clear(&claim.vcpus);
+                if (per_core && profile_attr(e, "max-cstate")) {
+                        cstates = calloc(t.n_cpus, sizeof(*cstates));
+                        if (!cstates) {
+                                r = -ENOMEM;
+                                goto out_topology;
+                        }
+                        for (unsigned c = 0; c < t.n_cpus; c++) {
+                                char path[128];
+                                for (unsigned s = 0; s < 16; s++) {
+                                        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%u/cpuidle/state%u", c, s);
+                                        if (!sysfs_exists(path))
+                                                break;
+                                        cstates[c] = s + 1;
+                                }
+                        }
+                }
+        }
+        if (realtime) {
+                char cmdline[4096] = "", warn[2048];
+                sysfs_read("/proc/cmdline", cmdline, sizeof(cmdline));
+                if (tune_realtime_check(d, &claim.vcpus, cmdline, warn, sizeof(warn)) > 0) {
+                        char *save = NULL;
+                        for (char *line = strtok_r(warn, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                                log_warning("%s", line);
+                }
+        }
+        r = tune_settings(p, per_core ? &claim.cpus : NULL, cstates, &settings, &n);
+        if (r < 0)
+                goto out_topology;
+
+        r = ledger_lock(&l);
+        if (r < 0)
+                goto out_topology;
+        if (journal_exists(d->uuid, CAP)) {
+                log_warning("finishing the tunables journal a previous start of %s left", d->name);
+                r = release_locked(&l, d->uuid, d->name, true);
+                if (r < 0)
+                        goto out;
+        }
+        if (n == 0)
+                goto out;
+        r = journal_open(d->uuid, CAP, d->name, true, &j);
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i < n; i++) {
+                r = apply_one(j, &l, d, &settings[i]);
+                if (r < 0) {
+                        journal_close(j);
+                        j = NULL;
+                        release_locked(&l, d->uuid, d->name, true);
+                        r = -VMPREP_EREPORTED;
+                        goto out;
+                }
+        }
+out:
+        journal_close(j);
+        ledger_unlock(&l);
+out_topology:
+        free(settings);
+        free(cstates);
+        numa_topology_free(&t);
+        return r;
+}
+
+int tune_release(const char *uuid, const char *name)
+{
+        Ledger l;
+        int r;
+
+        journal_register_undo("shared", undo_shared);
+        if (!journal_exists(uuid, CAP))
+                return 0;
+        r = ledger_lock(&l);
+        if (r < 0)
+                return r;
+        r = release_locked(&l, uuid, name, false);
+        ledger_unlock(&l);
+        return r;
+}
+
+int tune_reconnect(const char *uuid)
+{
+        Journal *j = NULL;
+        int r = journal_open(uuid, CAP, NULL, false, &j);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        journal_close(j);
+        return 0;
+}

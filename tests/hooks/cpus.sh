@@ -1,0 +1,434 @@
+#!/usr/bin/env bash
+# 30-vmprep-cpus driven as libvirt drives it (argv, domain XML on stdin,
+# every phase) against fake kernel trees: cgroup v1 (this machine's kind),
+# cgroup v2 without systemd, systemd (its D-Bus side a test double), IRQs
+# with a managed one, partitions.
+#   tests/hooks/cpus.sh build/test
+set -uo pipefail
+here=$(cd -- "$(dirname -- "$0")" && pwd)
+repo=$(cd -- "$here/../.." && pwd)
+B=${1:-build/test}
+case $B in /*) ;; *) B=$repo/$B ;; esac
+HOOK=$B/hooks/30-vmprep-cpus
+T_SUITE=cpus-hooks
+# shellcheck source=tests/lib.sh
+. "$repo/tests/lib.sh"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+unset VMPREP_CONF
+
+[ -x "$HOOK" ] || { echo "missing $HOOK"; exit 1; }
+
+ROOT=
+OUT=$(mktemp) ERR=$(mktemp)
+cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; }
+trap 'cleanup; rm -f "$OUT" "$ERR"' EXIT
+
+UUID_A=1a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e01
+UUID_B=1a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e02
+UUID_C=1a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e03
+CG1=sys/fs/cgroup/cpuset
+
+# The CPUs of a fake host: 4 CPUs, one node, SMT pairs 0-1 and 2-3; IRQs
+# 0, 1, 24 (all CPUs) and 25 (managed: refuses), the workqueue mask.
+base_tree() {
+        cleanup
+        ROOT=$(mktemp -d /tmp/vmprep-cpus-XXXXXX)
+        export VMPREP_ROOT=$ROOT
+        mkdir -p "$ROOT/run" "$ROOT/.fake" "$ROOT/etc"
+        : > "$ROOT/.fake/writes.log"
+        local c d=$ROOT/sys/devices/system
+        mkdir -p "$d/cpu" "$d/node/node0"
+        echo 0-3 > "$d/cpu/online"; echo 0-3 > "$d/cpu/present"
+        for c in 0 1 2 3; do
+                mkdir -p "$d/cpu/cpu$c/topology"
+                echo "$((c & ~1))-$((c | 1))" > "$d/cpu/cpu$c/topology/thread_siblings_list"
+        done
+        echo 0 > "$d/node/online"; echo 0-3 > "$d/node/node0/cpulist"; echo 10 > "$d/node/node0/distance"
+        for c in 0 1 24 25; do mkdir -p "$ROOT/proc/irq/$c"; echo 0-3 > "$ROOT/proc/irq/$c/smp_affinity_list"; done
+        echo "25 ${MANAGED_ERR:-EIO}" > "$ROOT/.fake/managed-irqs"
+        echo f > "$ROOT/proc/irq/default_smp_affinity"
+        mkdir -p "$ROOT/sys/devices/virtual/workqueue"; echo f > "$ROOT/sys/devices/virtual/workqueue/cpumask"
+}
+
+# cgroup v1 cpuset: the root with PID 1, two host processes and a kernel
+# thread (2, may not move); libvirt's /machine; a /hostscope cgroup.
+tree_v1() {
+        base_tree
+        local r=$ROOT/$CG1
+        mkdir -p "$r/machine" "$r/hostscope"
+        for f in "$r" "$r/machine" "$r/hostscope"; do
+                echo 0-3 > "$f/cpuset.cpus"; echo 0 > "$f/cpuset.mems"; : > "$f/tasks"
+        done
+        echo 0-3 > "$r/cpuset.effective_cpus"; echo 0 > "$r/cpuset.effective_mems"
+        printf '1\n2\n100\n101\n' > "$r/cgroup.procs"
+        printf '500\n' > "$r/machine/cgroup.procs"
+        printf '300\n301\n' > "$r/hostscope/cgroup.procs"
+        echo 2 > "$ROOT/.fake/kthreads"
+}
+
+# cgroup v2 without systemd: host work in /host and /init, VMs in /machine.
+tree_v2() {
+        base_tree
+        local r=$ROOT/sys/fs/cgroup d
+        mkdir -p "$r"
+        echo "cpuset cpu io memory pids" > "$r/cgroup.controllers"
+        echo "cpu memory" > "$r/cgroup.subtree_control"
+        printf '1\n' > "$r/cgroup.procs"
+        for d in host init machine; do
+                mkdir -p "$r/$d"; : > "$r/$d/cpuset.cpus"; echo member > "$r/$d/cpuset.cpus.partition"
+                printf '%s\n' "$((RANDOM + 10))" > "$r/$d/cgroup.procs"
+        done
+}
+
+# systemd: /run/systemd/system, its units' AllowedCPUs= in the double.
+tree_systemd() {
+        tree_v2
+        local r=$ROOT/sys/fs/cgroup u
+        rm -rf "$r/host" "$r/init" "$r/machine"
+        echo "cpuset cpu io memory pids" > "$r/cgroup.subtree_control"
+        mkdir -p "$ROOT/run/systemd/system" "$r/machine.slice"
+        : > "$r/machine.slice/cpuset.cpus"; echo member > "$r/machine.slice/cpuset.cpus.partition"
+        : > "$r/machine.slice/cgroup.procs"
+        for u in system.slice user.slice init.scope; do
+                mkdir -p "$ROOT/run/systemd/fake-units/$u" "$r/$u"
+                : > "$ROOT/run/systemd/fake-units/$u/AllowedCPUs"
+                : > "$r/$u/cgroup.procs"
+        done
+}
+
+# domain NAME UUID VCPUS CPUTUNE [PROFILE-ELEMENTS]
+domain() {
+        printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>256</memory><vcpu>%s</vcpu>" "$1" "$2" "$3"
+        [ -n "$4" ] && printf "<cputune>%s</cputune>" "$4"
+        printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'>%s</vmprep:profile></metadata>" "${5:-<vmprep:isolate/>}"
+        printf "<devices><serial type='pty'/></devices></domain>\n"
+}
+pins() { local i=0 c s=""; for c in "$@"; do s+="<vcpupin vcpu='$i' cpuset='$c'/>"; i=$((i + 1)); done; echo "$s"; }
+
+hook() { "$HOOK" "$2" "$3" "$4" - < "$1" > "$OUT" 2> "$ERR"; }
+# crash_at K XML NAME OP SUB: run the hook to crash point K; prints its exit
+# status (the shell's "Killed" notice goes nowhere)
+crash_at() { (VMPREP_TEST_CRASH_AT=$1 "$HOOK" "$3" "$4" "$5" - < "$2" > "$OUT" 2> "$ERR"; echo $?) 2>/dev/null; }
+stop_phases() { hook "$1" "$2" stopped end; hook "$1" "$2" release end; }
+# every kernel-side file (not vmprep's state, not the fake kernel's controls)
+# (content compared as the kernel shows it: a trailing newline is no difference)
+snapshot() {
+        (cd "$ROOT" && find sys proc run/systemd -type f 2>/dev/null | sort > .fake/files \
+                && xargs -d '\n' awk 'FNR == 1 { print "== " FILENAME } { print }' < .fake/files; cat .fake/files; find sys -type d | sort)
+}
+rd() { cat "$ROOT/$1"; }
+no_claims() { ! grep -q "^hold [0-9a-f-]* cpus" "$ROOT/run/vmprep/ledger" 2>/dev/null; }
+
+# ---- cases ----
+
+case_untagged_costs_nothing() {
+        tree_v1
+        local x=$ROOT/x.xml before op
+        printf "<domain><name>plain</name><uuid>%s</uuid><vcpu>2</vcpu></domain>" "$UUID_A" > "$x"
+        before=$(snapshot)
+        for op in "prepare begin" "started begin" "stopped end" "release end" "reconnect begin"; do
+                # shellcheck disable=SC2086
+                hook "$x" plain $op || { t_fail "untagged VM" "$op: $(cat "$ERR")"; return; }
+        done
+        [ "$(snapshot)" = "$before" ] && [ ! -s "$ROOT/.fake/writes.log" ] \
+                && t_ok "cpus: an untagged VM passes every phase without a write" \
+                || t_fail "cpus: untagged VM touches nothing" "$(cat "$ROOT/.fake/writes.log")"
+}
+
+case_v1_round_trip() {
+        tree_v1
+        local x=$ROOT/x.xml before
+        domain vm1 "$UUID_A" 2 "$(pins 2 3)<emulatorpin cpuset='3'/>" > "$x"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "v1 round trip" "prepare: $(cat "$ERR")"; return; }
+        local h=$CG1/vmprep.host fails=()
+        [ "$(rd $h/cpuset.cpus)" = 0-1 ] || fails+=("host cgroup cpus: $(rd $h/cpuset.cpus 2>&1)")
+        [ "$(rd $h/cpuset.mems)" = 0 ] || fails+=("host cgroup mems: $(rd $h/cpuset.mems 2>&1)")
+        [ "$(sort -n "$ROOT/$h/cgroup.procs" | tr '\n' ' ')" = "1 100 101 " ] || fails+=("host procs: $(tr '\n' ' ' < "$ROOT/$h/cgroup.procs")")
+        [ "$(rd $CG1/cgroup.procs)" = 2 ] || fails+=("root keeps only the kernel thread: $(tr '\n' ' ' < "$ROOT/$CG1/cgroup.procs")")
+        [ "$(rd $CG1/machine/cgroup.procs)" = 500 ] || fails+=("libvirt's machine cgroup was touched")
+        [ "$(rd $CG1/hostscope/cgroup.procs | tr '\n' ' ')" = "300 301 " ] || fails+=("a child cgroup was touched")
+        local i; for i in 0 1 24; do [ "$(rd proc/irq/$i/smp_affinity_list)" = 0-1 ] || fails+=("irq $i: $(rd proc/irq/$i/smp_affinity_list)"); done
+        [ "$(rd proc/irq/25/smp_affinity_list)" = 0-3 ] || fails+=("managed irq 25 changed")
+        [ "$(rd proc/irq/default_smp_affinity)" = 3 ] || fails+=("default_smp_affinity: $(rd proc/irq/default_smp_affinity)")
+        [ "$(rd sys/devices/virtual/workqueue/cpumask)" = 3 ] || fails+=("workqueue mask: $(rd sys/devices/virtual/workqueue/cpumask)")
+        [ -s "$OUT" ] && fails+=("prepare printed to stdout")
+        grep -q "isolated CPU 2-3 for vm1" "$ROOT/run/vmprep/events.log" || fails+=("events.log: $(tail -3 "$ROOT/run/vmprep/events.log")")
+        grep -q "25" "$ROOT/run/vmprep/events.log" || fails+=("the managed IRQ is not reported")
+        if [ ${#fails[@]} -eq 0 ]; then
+                t_ok "cgroup v1: host tasks in vmprep.host on CPU 0-1 (kernel thread and libvirt's cgroup left), IRQs, default_smp_affinity, workqueue mask off CPU 2-3; managed IRQ reported, not fatal"
+        else
+                t_fail "cgroup v1 prepare" "${fails[@]}"
+        fi
+        hook "$x" vm1 reconnect begin && [ -d "$ROOT/$h" ] || t_fail "reconnect changes nothing" "$(cat "$ERR")"
+        stop_phases "$x" vm1
+        if [ "$(snapshot)" = "$before" ] && no_claims && ! ls "$ROOT"/run/vmprep/*.journal >/dev/null 2>&1; then
+                t_ok "cgroup v1: release restores every file and task exactly, removes vmprep.host, no claim or journal left"
+        else
+                t_fail "cgroup v1 release restores the tree" "$(diff <(echo "$before") <(snapshot) | head -8)" "$(cat "$ROOT/run/vmprep/ledger")"
+        fi
+}
+
+case_host_scope_confines_only_its_tasks() {
+        tree_v1
+        mkdir -p "$ROOT/etc/vmprep"
+        echo "host-scope = /hostscope   # only the test's processes" > "$ROOT/etc/vmprep/vmprep.conf"
+        local x=$ROOT/x.xml before
+        domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "host-scope" "$(cat "$ERR")"; return; }
+        local h=$CG1/hostscope/vmprep.host
+        if [ "$(rd $h/cpuset.cpus)" = 0-2 ] && [ "$(sort -n "$ROOT/$h/cgroup.procs" | tr '\n' ' ')" = "300 301 " ] \
+                && [ "$(rd $CG1/cgroup.procs | tr '\n' ' ')" = "1 2 100 101 " ] && [ ! -e "$ROOT/$CG1/vmprep.host" ]; then
+                t_ok "host-scope=/hostscope: only that cgroup's processes move (into /hostscope/vmprep.host, CPU 0-2); PID 1 and the rest stay"
+        else
+                t_fail "host-scope" "$(rd $h/cpuset.cpus 2>&1) / $(tr '\n' ' ' < "$ROOT/$h/cgroup.procs" 2>&1) / root: $(tr '\n' ' ' < "$ROOT/$CG1/cgroup.procs")"
+        fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] && t_ok "host-scope: release puts them back exactly" \
+                || t_fail "host-scope release" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        echo "host-scope = ../etc" > "$ROOT/etc/vmprep/vmprep.conf"
+        if hook "$x" vm1 prepare begin; then t_fail "a bad host-scope is refused" "accepted"
+        else grep -q "host-scope '../etc' is not a cgroup path" "$ERR" && t_ok "a host-scope that is no cgroup path is refused, naming it" \
+                || t_fail "bad host-scope message" "$(cat "$ERR")"; fi
+        stop_phases "$x" vm1
+}
+
+case_refusals() {
+        tree_v1
+        local a=$ROOT/a.xml b=$ROOT/b.xml c=$ROOT/c.xml e=$ROOT/e.xml u=$ROOT/u.xml
+        domain vm-a "$UUID_A" 2 "$(pins 2 3)" > "$a"
+        domain vm-b "$UUID_B" 1 "$(pins 3)" > "$b"
+        domain vm-c "$UUID_C" 2 "$(pins 0 1)" > "$c"
+        hook "$a" vm-a prepare begin || { t_fail "refusals: vm-a" "$(cat "$ERR")"; return; }
+        local mid; mid=$(snapshot)
+        if hook "$b" vm-b prepare begin; then t_fail "overlapping claims are refused" "vm-b started"
+        elif grep -q "CPU 3: already isolated for the running VM 'vm-a' ($UUID_A), which claims CPU 2-3" "$ERR" && [ "$(snapshot)" = "$mid" ]; then
+                t_ok "a second VM pinned onto a running VM's core is refused, naming that VM and the CPUs; nothing changes"
+        else t_fail "overlap message" "$(cat "$ERR")"; fi
+        stop_phases "$b" vm-b
+        [ "$(snapshot)" = "$mid" ] || t_fail "release of the refused VM leaves the running one alone" "$(diff <(echo "$mid") <(snapshot) | head -5)"
+        if hook "$c" vm-c prepare begin; then t_fail "a claim leaving the host no CPU is refused" "vm-c started"
+        elif grep -q "isolating CPU 0-1 for vm-c would leave the host no CPU (online: 0-3; other running VMs claim 2-3)" "$ERR"; then
+                t_ok "a VM whose pins would leave the host no online CPU is refused, saying why"
+        else t_fail "no-CPU message" "$(cat "$ERR")"; fi
+        stop_phases "$c" vm-c
+        stop_phases "$a" vm-a
+        domain vm-e "$UUID_C" 1 "$(pins 7)" > "$e"
+        if hook "$e" vm-e prepare begin; then t_fail "a nonexistent CPU is refused" "started"
+        else grep -q "<vcpupin vcpu='0' cpuset='7'>: CPU 7 does not exist on this host (it has CPUs 0-3)" "$ERR" \
+                && t_ok "a pin on a CPU the host lacks is refused, naming the element" || t_fail "nonexistent CPU" "$(cat "$ERR")"; fi
+        echo 0-2 > "$ROOT/sys/devices/system/cpu/online"
+        domain vm-e "$UUID_C" 1 "$(pins 3)" > "$e"
+        if hook "$e" vm-e prepare begin; then t_fail "an offline CPU is refused" "started"
+        else grep -q "CPU 3 is offline (online: 0-2)" "$ERR" && t_ok "a pin on an offline CPU is refused" || t_fail "offline CPU" "$(cat "$ERR")"; fi
+        echo 0-3 > "$ROOT/sys/devices/system/cpu/online"
+        domain vm-u "$UUID_C" 2 "" > "$u"
+        local before; before=$(snapshot)
+        if hook "$u" vm-u prepare begin; then t_fail "unpinned vCPUs are refused" "started"
+        elif grep -q "<vcpupin vcpu='0' cpuset='2'/>" "$ERR" && grep -q "<vcpupin vcpu='1' cpuset='3'/>" "$ERR" && [ "$(snapshot)" = "$before" ]; then
+                t_ok "isolating a VM that pins nothing is refused with a <cputune> block for this host (core 2-3, away from CPU 0's core)"
+        else t_fail "unpinned message" "$(cat "$ERR")"; fi
+}
+
+case_two_vms_host_set_recomputed() {
+        tree_v1
+        local a=$ROOT/a.xml b=$ROOT/b.xml before
+        domain vm-a "$UUID_A" 1 "$(pins 2)" > "$a"
+        domain vm-b "$UUID_B" 1 "$(pins 3)" "<vmprep:isolate irqs='no'/>" > "$b"
+        before=$(snapshot)
+        hook "$a" vm-a prepare begin && hook "$b" vm-b prepare begin || { t_fail "two VMs" "$(cat "$ERR")"; return; }
+        local h=$CG1/vmprep.host s1 s2 s3
+        s1="$(rd $h/cpuset.cpus) $(rd proc/irq/0/smp_affinity_list) $(rd sys/devices/virtual/workqueue/cpumask)"
+        stop_phases "$a" vm-a
+        s2="$(rd $h/cpuset.cpus) $(rd proc/irq/0/smp_affinity_list) $(rd sys/devices/virtual/workqueue/cpumask)"
+        hook "$a" vm-a prepare begin
+        stop_phases "$b" vm-b
+        s3="$(rd $h/cpuset.cpus) $(rd proc/irq/0/smp_affinity_list) $(rd sys/devices/virtual/workqueue/cpumask)"
+        stop_phases "$a" vm-a
+        if [ "$s1" = "0-1 0-1,3 3" ] && [ "$s2" = "0-2 0-3 7" ] && [ "$s3" = "0-1,3 0-1,3 b" ] && [ "$(snapshot)" = "$before" ]; then
+                t_ok "two VMs: host set = online minus both claims (IRQs only off the VM that asks), recomputed as each stops; the last out restores exactly"
+        else
+                t_fail "two VMs" "both: $s1 (want '0-1 0-1,3 3')" "after a: $s2 (want '0-2 0-3 7')" "after b: $s3 (want '0-1,3 0-1,3 b')" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        fi
+}
+
+case_v2_without_systemd() {
+        tree_v2
+        local x=$ROOT/x.xml before r=$ROOT/sys/fs/cgroup
+        domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "cgroup v2" "$(cat "$ERR")"; return; }
+        if [ "$(cat "$r/host/cpuset.cpus")" = 0-2 ] && [ "$(cat "$r/init/cpuset.cpus")" = 0-2 ] && [ ! -s "$r/machine/cpuset.cpus" ] \
+                && grep -qw cpuset "$r/cgroup.subtree_control"; then
+                t_ok "cgroup v2 without systemd: cpuset enabled at the root, cpuset.cpus 0-2 on every child but machine"
+        else
+                t_fail "cgroup v2 prepare" "host $(cat "$r/host/cpuset.cpus") init $(cat "$r/init/cpuset.cpus") machine $(cat "$r/machine/cpuset.cpus") ctl $(cat "$r/cgroup.subtree_control")"
+        fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] && t_ok "cgroup v2: release empties cpuset.cpus again and disables cpuset at the root (exactly as found)" \
+                || t_fail "cgroup v2 release" "$(diff <(echo "$before") <(snapshot) | head -5)"
+}
+
+case_systemd_allowed_cpus() {
+        tree_systemd
+        local x=$ROOT/x.xml before u=$ROOT/run/systemd/fake-units
+        domain vm1 "$UUID_A" 2 "$(pins 2 3)" > "$x"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "systemd" "$(cat "$ERR")"; return; }
+        if [ "$(cat "$u/system.slice/AllowedCPUs") $(cat "$u/user.slice/AllowedCPUs") $(cat "$u/init.scope/AllowedCPUs")" = "0-1 0-1 0-1" ]; then
+                t_ok "systemd: AllowedCPUs=0-1 on system.slice, user.slice, init.scope (runtime, over the D-Bus double)"
+        else
+                t_fail "systemd AllowedCPUs" "$(cat "$u"/*/AllowedCPUs | tr '\n' ' ')"
+        fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] && t_ok "systemd: release resets AllowedCPUs= on all three units" \
+                || t_fail "systemd release" "$(diff <(echo "$before") <(snapshot) | head -5)"
+}
+
+case_partition() {
+        local x
+        # 6.1-6.6: no cpuset.cpus.exclusive: machine.slice as a whole
+        tree_systemd
+        x=$ROOT/x.xml
+        domain vm1 "$UUID_A" 2 "$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
+        local before; before=$(snapshot) ms=$ROOT/sys/fs/cgroup/machine.slice
+        hook "$x" vm1 prepare begin || { t_fail "partition (6.1)" "$(cat "$ERR")"; return; }
+        [ "$(cat "$ms/cpuset.cpus") $(cat "$ms/cpuset.cpus.partition")" = "2-3 isolated" ] \
+                && t_ok "partition before 6.7: machine.slice holds CPU 2-3 as an isolated partition (read back)" \
+                || t_fail "partition (6.1)" "$(cat "$ms/cpuset.cpus") $(cat "$ms/cpuset.cpus.partition")"
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] && t_ok "partition before 6.7: release makes it a member again, exactly as found" \
+                || t_fail "partition (6.1) release" "$(diff <(echo "$before") <(snapshot) | head -5)"
+
+        echo "Cpu list in cpuset.cpus not exclusive" > "$ROOT/.fake/partition-invalid"
+        if hook "$x" vm1 prepare begin; then t_fail "an invalid partition fails the start" "started"
+        elif grep -q "reads 'isolated invalid (Cpu list in cpuset.cpus not exclusive)' after writing 'isolated'" "$ERR" \
+                && [ "$(snapshot)" = "$before" ]; then
+                t_ok "a partition that reads back 'isolated invalid (reason)' fails the start with the reason, all undone"
+        else t_fail "invalid partition" "$(cat "$ERR")" "$(diff <(echo "$before") <(snapshot) | head -5)"; fi
+        stop_phases "$x" vm1
+        rm -f "$ROOT/.fake/partition-invalid"
+
+        # 6.7+: the vCPU cgroups, exclusive CPUs top-down, at started
+        local sc='machine-qemu\x2d3\x2dvm1.scope'
+        mkdir -p "$ms/$sc/libvirt/vcpu0" "$ms/$sc/libvirt/vcpu1" "$ms/$sc/libvirt/emulator"
+        local d; for d in "$ms" "$ms/$sc" "$ms/$sc/libvirt" "$ms/$sc/libvirt/vcpu0" "$ms/$sc/libvirt/vcpu1"; do
+                : > "$d/cpuset.cpus.exclusive"; [ -e "$d/cpuset.cpus.partition" ] || echo member > "$d/cpuset.cpus.partition"
+                [ -e "$d/cpuset.cpus" ] || : > "$d/cpuset.cpus"
+        done
+        echo 2 > "$ms/$sc/libvirt/vcpu0/cpuset.cpus"; echo 3 > "$ms/$sc/libvirt/vcpu1/cpuset.cpus"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin && hook "$x" vm1 start begin && hook "$x" vm1 started begin \
+                || { t_fail "partition (6.7+)" "$(cat "$ERR")"; return; }
+        local got="$(cat "$ms/cpuset.cpus.exclusive") $(cat "$ms/$sc/cpuset.cpus.exclusive") $(cat "$ms/$sc/libvirt/cpuset.cpus.exclusive") $(cat "$ms/$sc/libvirt/vcpu0/cpuset.cpus.exclusive") $(cat "$ms/$sc/libvirt/vcpu1/cpuset.cpus.exclusive") $(cat "$ms/$sc/libvirt/vcpu0/cpuset.cpus.partition") $(cat "$ms/$sc/libvirt/vcpu1/cpuset.cpus.partition")"
+        [ "$got" = "2-3 2-3 2-3 2 3 isolated isolated" ] \
+                && t_ok "partition on 6.7+: cpuset.cpus.exclusive top-down (machine.slice, scope, libvirt, vcpuN), each vcpuN an isolated partition" \
+                || t_fail "partition (6.7+)" "$got"
+        local order; order=$(grep -E 'exclusive|partition' "$ROOT/.fake/writes.log" | sed "s|$ROOT||" | awk '{print $1}' | sed 's|.*machine.slice||' | tr '\n' ' ')
+        stop_phases "$x" vm1
+        local undo; undo=$(grep -E 'exclusive|partition' "$ROOT/.fake/writes.log" | tail -7 | awk '{print $1}' | sed 's|.*machine.slice||' | tr '\n' ' ')
+        [ "$(snapshot)" = "$before" ] && [ "${undo%% *}" = "/$sc/libvirt/vcpu1/cpuset.cpus.partition" ] \
+                && t_ok "partition on 6.7+: release undoes bottom-up (vcpu partitions first), exactly as found" \
+                || t_fail "partition (6.7+) release" "undo order: $undo" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        : "$order"
+
+        tree_v1
+        x=$ROOT/x.xml
+        domain vm1 "$UUID_A" 1 "$(pins 3)" "<vmprep:isolate mode='partition'/>" > "$x"
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "partition on cgroup v1 is refused" "started"
+        elif grep -q "mode='partition'> needs cgroup v2" "$ERR"; then
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && t_ok "mode='partition' on cgroup v1 is refused with the requirement, nothing left changed" \
+                        || t_fail "partition v1 leftovers" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        else t_fail "partition v1 message" "$(cat "$ERR")"; fi
+}
+
+case_managed_irq_eperm() {
+        MANAGED_ERR=EPERM tree_v1
+        local x=$ROOT/x.xml before
+        domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin && [ "$(rd proc/irq/0/smp_affinity_list)" = 0-2 ] && [ "$(rd proc/irq/25/smp_affinity_list)" = 0-3 ] \
+                || { t_fail "managed IRQ with EPERM (6.12)" "$(cat "$ERR")"; return; }
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] && t_ok "a managed IRQ refusing with EPERM (6.12) is reported, the others move and come back" \
+                || t_fail "EPERM irq release" "$(diff <(echo "$before") <(snapshot) | head -5)"
+}
+
+# SIGKILL at every crash point of prepare, then stopped+release: every file
+# as before; then the same for release.  Also with a second VM running.
+crash_loop() {
+        local label=$1 setup=$2 k=1 crashed=0 fails=()
+        while :; do
+                $setup
+                local x=$ROOT/x.xml
+                domain vm1 "$UUID_A" 2 "$(pins 2 3)" > "$x"
+                local before; before=$(snapshot)
+                local st; st=$(crash_at "$k" "$x" vm1 prepare begin)
+                [ $st -eq 0 ] && break
+                [ $st -eq 137 ] || fails+=("crash point $k: exit $st: $(head -c 300 "$ERR")")
+                crashed=$((crashed + 1))
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] || fails+=("crash point $k: $(diff <(echo "$before") <(snapshot) | head -4 | tr '\n' ' ')")
+                no_claims || fails+=("crash point $k: a claim is left")
+                ls "$ROOT"/run/vmprep/*.journal >/dev/null 2>&1 && fails+=("crash point $k: a journal is left: $(ls "$ROOT"/run/vmprep/)")
+                k=$((k + 1)); [ $k -gt 300 ] && { fails+=("no end"); break; }
+        done
+        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 5 ] \
+                && t_ok "$label: SIGKILL at each of $crashed crash points of prepare, then stopped+release: every file exactly as before" \
+                || t_fail "$label: crash points of prepare" "${fails[@]:0:6}" "crashed=$crashed"
+
+        k=1 crashed=0 fails=()
+        while :; do
+                $setup
+                local x=$ROOT/x.xml
+                domain vm1 "$UUID_A" 2 "$(pins 2 3)" > "$x"
+                local before; before=$(snapshot)
+                hook "$x" vm1 prepare begin || { fails+=("prepare: $(cat "$ERR")"); break; }
+                [ "$(crash_at "$k" "$x" vm1 release end)" = 0 ] && break
+                crashed=$((crashed + 1))
+                hook "$x" vm1 release end
+                [ "$(snapshot)" = "$before" ] || fails+=("release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4 | tr '\n' ' ')")
+                k=$((k + 1)); [ $k -gt 300 ] && break
+        done
+        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 3 ] \
+                && t_ok "$label: SIGKILL at each of $crashed crash points of release, then release again: exactly as before" \
+                || t_fail "$label: crash points of release" "${fails[@]:0:6}" "crashed=$crashed"
+}
+
+case_crash_with_other_vm_running() {
+        local k=1 crashed=0 fails=()
+        while :; do
+                tree_v1
+                local a=$ROOT/a.xml x=$ROOT/x.xml
+                domain vm-a "$UUID_B" 1 "$(pins 1)" > "$a"
+                domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
+                hook "$a" vm-a prepare begin || { fails+=("vm-a: $(cat "$ERR")"); break; }
+                local mid; mid=$(snapshot)
+                [ "$(crash_at "$k" "$x" vm1 prepare begin)" = 0 ] && break
+                crashed=$((crashed + 1))
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$mid" ] || fails+=("crash point $k: vm-a's isolation differs: $(diff <(echo "$mid") <(snapshot) | head -4 | tr '\n' ' ')")
+                k=$((k + 1)); [ $k -gt 300 ] && break
+        done
+        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 3 ] \
+                && t_ok "SIGKILL at each of $crashed crash points of a second VM's prepare: after its release the first VM's isolation is exactly as it was" \
+                || t_fail "crash with another VM running" "${fails[@]:0:6}" "crashed=$crashed"
+}
+
+case_untagged_costs_nothing
+case_v1_round_trip
+case_host_scope_confines_only_its_tasks
+case_refusals
+case_two_vms_host_set_recomputed
+case_v2_without_systemd
+case_systemd_allowed_cpus
+case_partition
+case_managed_irq_eperm
+crash_loop "cgroup v1" tree_v1
+crash_loop "cgroup v2" tree_v2
+crash_loop "systemd" tree_systemd
+case_crash_with_other_vm_running
+t_done

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# 40-vmprep-tune driven as libvirt drives it against fake kernel trees:
+# per-core governor and C-states, host-wide THP, KSM, RT throttling,
+# swappiness, stat_interval counted across VMs, the realtime checks, and
+# SIGKILL at every crash point.
+#   tests/hooks/tune.sh build/test
+set -uo pipefail
+here=$(cd -- "$(dirname -- "$0")" && pwd)
+repo=$(cd -- "$here/../.." && pwd)
+B=${1:-build/test}
+case $B in /*) ;; *) B=$repo/$B ;; esac
+HOOK=$B/hooks/40-vmprep-tune
+T_SUITE=tune-hooks
+# shellcheck source=tests/lib.sh
+. "$repo/tests/lib.sh"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+[ -x "$HOOK" ] || { echo "missing $HOOK"; exit 1; }
+
+ROOT=
+OUT=$(mktemp) ERR=$(mktemp)
+cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; }
+trap 'cleanup; rm -f "$OUT" "$ERR"' EXIT
+UUID_A=2a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e01
+UUID_B=2a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e02
+
+# 4 CPUs, cpufreq per CPU (schedutil), 4 idle states per CPU, THP, KSM, sysctls
+new_tree() {
+        cleanup
+        ROOT=$(mktemp -d /tmp/vmprep-tune-XXXXXX)
+        export VMPREP_ROOT=$ROOT
+        mkdir -p "$ROOT/run" "$ROOT/.fake" "$ROOT/proc/sys/kernel" "$ROOT/proc/sys/vm" "$ROOT/sys/kernel/mm/transparent_hugepage" "$ROOT/sys/kernel/mm/ksm"
+        : > "$ROOT/.fake/writes.log"
+        local d=$ROOT/sys/devices/system/cpu c s
+        mkdir -p "$d"; echo 0-3 > "$d/online"; echo 0-3 > "$d/present"
+        for c in 0 1 2 3; do
+                mkdir -p "$d/cpu$c/cpufreq" "$d/cpu$c/topology"
+                echo "$c" > "$d/cpu$c/topology/thread_siblings_list"
+                echo schedutil > "$d/cpu$c/cpufreq/scaling_governor"
+                echo "performance schedutil powersave" > "$d/cpu$c/cpufreq/scaling_available_governors"
+                for s in 0 1 2 3; do mkdir -p "$d/cpu$c/cpuidle/state$s"; echo 0 > "$d/cpu$c/cpuidle/state$s/disable"; done
+        done
+        echo "always [madvise] never" > "$ROOT/sys/kernel/mm/transparent_hugepage/enabled"
+        echo 1 > "$ROOT/sys/kernel/mm/ksm/run"
+        echo 950000 > "$ROOT/proc/sys/kernel/sched_rt_runtime_us"
+        echo 60 > "$ROOT/proc/sys/vm/swappiness"
+        echo 1 > "$ROOT/proc/sys/vm/stat_interval"
+        echo "BOOT_IMAGE=/vmlinuz root=/dev/vda ${CMDLINE_EXTRA:-}" > "$ROOT/proc/cmdline"
+}
+# domain NAME UUID TUNE-ELEMENT [USE] [EXTRA]
+domain() {
+        printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><vcpu>2</vcpu>" "$1" "$2"
+        printf "<cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/>%s</cputune>%s" "${6:-}" "${5:-}"
+        printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'%s>%s</vmprep:profile></metadata></domain>\n" "${4:+ use='$4'}" "$3"
+}
+RT="<vmprep:tune governor='performance' max-cstate='1' thp='never' ksm='off' rt-runtime='unlimited' swappiness='0' stat-interval='10'/>"
+hook() { "$HOOK" "$2" "$3" "$4" - < "$1" > "$OUT" 2> "$ERR"; }
+stop_phases() { hook "$1" "$2" stopped end; hook "$1" "$2" release end; }
+snapshot() { (cd "$ROOT" && find sys proc -type f | sort > .fake/files && xargs -d '\n' awk 'FNR == 1 { print "== " FILENAME } { print }' < .fake/files); }
+rd() { cat "$ROOT/$1"; }
+values() { echo "$(rd sys/devices/system/cpu/cpu2/cpufreq/scaling_governor) $(rd sys/devices/system/cpu/cpu1/cpufreq/scaling_governor) $(rd sys/devices/system/cpu/cpu3/cpuidle/state1/disable)$(rd sys/devices/system/cpu/cpu3/cpuidle/state2/disable)$(rd sys/devices/system/cpu/cpu3/cpuidle/state3/disable) $(rd sys/kernel/mm/transparent_hugepage/enabled) ksm=$(rd sys/kernel/mm/ksm/run) rt=$(rd proc/sys/kernel/sched_rt_runtime_us) sw=$(rd proc/sys/vm/swappiness) si=$(rd proc/sys/vm/stat_interval)"; }
+
+case_round_trip() {
+        new_tree
+        local x=$ROOT/x.xml before
+        domain vm1 "$UUID_A" "$RT" > "$x"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "tune round trip" "$(cat "$ERR")"; return; }
+        local got; got=$(values)
+        [ "$got" = "performance schedutil 011 always madvise [never] ksm=2 rt=-1 sw=0 si=10" ] \
+                && t_ok "tune: governor performance and idle states 2-3 off on the VM's CPUs 2-3 only; THP never, KSM unmerged, RT unthrottled, swappiness 0, stat_interval 10" \
+                || t_fail "tune prepare" "$got"
+        [ -s "$OUT" ] && t_fail "tune prints nothing on stdout" "$(cat "$OUT")"
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] && ! grep -q "hold" "$ROOT/run/vmprep/ledger" \
+                && t_ok "tune: release restores every value exactly and leaves no hold or baseline in the ledger" \
+                || t_fail "tune release" "$(diff <(echo "$before") <(snapshot) | head -6)" "$(cat "$ROOT/run/vmprep/ledger")"
+}
+
+case_two_vms_overlap() {
+        new_tree
+        local a=$ROOT/a.xml b=$ROOT/b.xml c=$ROOT/c.xml before
+        domain vm-a "$UUID_A" "<vmprep:tune thp='never' swappiness='10'/>" > "$a"
+        printf "<domain><name>vm-b</name><uuid>%s</uuid><vcpu>1</vcpu><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:tune thp='never' ksm='off'/></vmprep:profile></metadata></domain>" "$UUID_B" > "$b"
+        printf "<domain><name>vm-c</name><uuid>%s</uuid><vcpu>1</vcpu><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:tune swappiness='30'/></vmprep:profile></metadata></domain>" "$UUID_B" > "$c"
+        before=$(snapshot)
+        hook "$a" vm-a prepare begin && hook "$b" vm-b prepare begin || { t_fail "two VMs" "$(cat "$ERR")"; return; }
+        local s1; s1="$(rd sys/kernel/mm/transparent_hugepage/enabled) $(rd sys/kernel/mm/ksm/run) $(rd proc/sys/vm/swappiness)"
+        stop_phases "$a" vm-a
+        local s2; s2="$(rd sys/kernel/mm/transparent_hugepage/enabled) $(rd sys/kernel/mm/ksm/run) $(rd proc/sys/vm/swappiness)"
+        stop_phases "$b" vm-b
+        if [ "$s1" = "always madvise [never] 2 10" ] && [ "$s2" = "always madvise [never] 2 60" ] && [ "$(snapshot)" = "$before" ]; then
+                t_ok "two VMs overlapping in time: THP stays 'never' until the last VM that asked stops, swappiness comes back with its only VM; all exact at the end"
+        else
+                t_fail "two VMs" "both: $s1" "after vm-a: $s2" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        fi
+        hook "$a" vm-a prepare begin
+        if hook "$c" vm-c prepare begin; then t_fail "different values are refused" "vm-c started"
+        elif grep -q "vm.swappiness is '10' for the running VM 'vm-a'; vm-c asks for '30'" "$ERR"; then
+                t_ok "a VM asking for another value of a tunable a running VM holds is refused, naming it"
+        else t_fail "conflict message" "$(cat "$ERR")"; fi
+        stop_phases "$c" vm-c; stop_phases "$a" vm-a
+        [ "$(snapshot)" = "$before" ] || t_fail "after the conflict everything is back" "$(diff <(echo "$before") <(snapshot) | head -4)"
+}
+
+case_refusals() {
+        new_tree
+        local x=$ROOT/x.xml before
+        printf "<domain><name>vm1</name><uuid>%s</uuid><vcpu>2</vcpu><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:tune governor='performance'/></vmprep:profile></metadata></domain>" "$UUID_A" > "$x"
+        if hook "$x" vm1 prepare begin; then t_fail "governor for an unpinned VM is refused" "started"
+        else grep -q "apply to the VM's own cores: <vmprep:isolate>: vCPU 0-1" "$ERR" && t_ok "a governor for a VM that pins nothing is refused (which cores?), with the <cputune> suggestion" \
+                || t_fail "unpinned governor" "$(cat "$ERR")"; fi
+        domain vm1 "$UUID_A" "<vmprep:tune thp='never' governor='ondemand'/>" > "$x"
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "a governor the kernel lacks fails" "started"
+        elif grep -q "cannot set the cpufreq governor of CPU 2" "$ERR" && [ "$(snapshot)" = "$before" ]; then
+                t_ok "a governor the kernel refuses fails the start and undoes what was set before it (THP back to madvise)"
+        else t_fail "bad governor" "$(cat "$ERR")" "$(diff <(echo "$before") <(snapshot) | head -4)"; fi
+        stop_phases "$x" vm1
+}
+
+case_realtime_checks() {
+        new_tree
+        local x=$ROOT/x.xml
+        domain vm1 "$UUID_A" "<vmprep:tune rt-runtime='unlimited'/>" realtime > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "realtime checks" "$(cat "$ERR")"; return; }
+        if grep -q "vCPU 0-1 have no realtime scheduler; add <cputune><vcpusched vcpus='0-1' scheduler='fifo' priority='1'/></cputune>" "$ERR" \
+                && grep -q "add <memoryBacking><locked/></memoryBacking>" "$ERR" \
+                && grep -q "lacks isolcpus, nohz_full, rcu_nocbs for the vCPUs' CPUs 2-3 (boot-time only); add: isolcpus=managed_irq,domain,2-3 nohz_full=2-3 rcu_nocbs=2-3" "$ERR"; then
+                t_ok "realtime: warns of missing <vcpusched>, <locked/> and isolcpus/nohz_full/rcu_nocbs, printing what to add"
+        else t_fail "realtime warnings" "$(cat "$ERR")"; fi
+        stop_phases "$x" vm1
+        CMDLINE_EXTRA="isolcpus=domain,2-3 nohz_full=2-3 rcu_nocbs=1-3" new_tree
+        x=$ROOT/x.xml
+        domain vm1 "$UUID_A" "<vmprep:tune rt-runtime='unlimited'/>" realtime "<memoryBacking><locked/></memoryBacking>" \
+                "<vcpusched vcpus='0-1' scheduler='fifo' priority='1'/>" > "$x"
+        hook "$x" vm1 prepare begin && ! grep -q realtime "$ERR" \
+                && t_ok "realtime: a domain with <vcpusched>, <locked/> and a matching command line gets no warning" \
+                || t_fail "realtime without warnings" "$(cat "$ERR")"
+        stop_phases "$x" vm1
+}
+
+case_crash_points() {
+        local k=1 crashed=0 fails=()
+        while :; do
+                new_tree
+                local a=$ROOT/a.xml x=$ROOT/x.xml
+                domain vm-a "$UUID_B" "<vmprep:tune thp='never'/>" > "$a"
+                hook "$a" vm-a prepare begin
+                domain vm1 "$UUID_A" "$RT" > "$x"
+                local mid; mid=$(snapshot)
+                local st; st=$( (VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; echo $?) 2>/dev/null)
+                [ "$st" = 0 ] && break
+                crashed=$((crashed + 1))
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$mid" ] || fails+=("crash point $k: $(diff <(echo "$mid") <(snapshot) | head -4 | tr '\n' ' ')")
+                k=$((k + 1)); [ $k -gt 300 ] && break
+        done
+        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ] \
+                && t_ok "SIGKILL at each of $crashed crash points of prepare (another VM holding THP), then release: exactly as before, THP still the other VM's" \
+                || t_fail "tune crash points of prepare" "${fails[@]:0:5}" "crashed=$crashed"
+        k=1 crashed=0 fails=()
+        while :; do
+                new_tree
+                local x=$ROOT/x.xml before
+                domain vm1 "$UUID_A" "$RT" > "$x"
+                before=$(snapshot)
+                hook "$x" vm1 prepare begin
+                local st; st=$( (VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; echo $?) 2>/dev/null)
+                [ "$st" = 0 ] && break
+                crashed=$((crashed + 1))
+                hook "$x" vm1 release end
+                [ "$(snapshot)" = "$before" ] || fails+=("release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4 | tr '\n' ' ')")
+                k=$((k + 1)); [ $k -gt 300 ] && break
+        done
+        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ] \
+                && t_ok "SIGKILL at each of $crashed crash points of release, then release again: exactly as before" \
+                || t_fail "tune crash points of release" "${fails[@]:0:5}" "crashed=$crashed"
+}
+
+case_round_trip
+case_two_vms_overlap
+case_refusals
+case_realtime_checks
+case_crash_points
+t_done

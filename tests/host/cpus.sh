@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# CPU isolation for real on this machine (cgroup v1 cpuset, 2 CPUs), with
+# host-scope naming a cgroup that holds only this test's busy processes:
+# the machine's own processes (PID 1, its agent), IRQs and workqueue mask
+# are never touched (the VMs here say irqs='no' workqueues='no', and the
+# hooks refuse to run on the real root without host-scope).
+#
+#   1. the test-build hook driven directly (VMPREP_ROOT=/): a VM pinned on
+#      CPU 1 confines the busy processes to CPU 0, release gives 0-1 back;
+#      SIGKILL at every crash point of prepare, then release: as before.
+#   2. under flock /run/vmprep-libvirt.lock, with a real libvirtd: a VM with
+#      vcpupin on CPU 1 runs while the busy processes are on CPU 0; a second
+#      VM pinned on CPU 1 and one on CPU 0 fail with a message; after the
+#      stop the processes are back on 0-1.
+# Everything is put back in a trap.
+set -uo pipefail
+here=$(cd -- "$(dirname -- "$0")" && pwd)
+repo=$(cd -- "$here/../.." && pwd)
+T_SUITE=host-cpus
+# shellcheck source=tests/lib.sh
+. "$repo/tests/lib.sh"
+cd "$repo" || exit 1
+
+CG=/sys/fs/cgroup/cpuset
+SCOPE=/vmprep-cpus-test-$$
+CONF_DIR=/run/vmprep-cpus-test
+CONF=$CONF_DIR/vmprep.conf          # build/hosttest's compiled-in path
+HOOK_T=$repo/build/test/hooks/30-vmprep-cpus
+HOOK_H=$repo/build/hosttest/hooks/30-vmprep-cpus
+QEMUD=/etc/libvirt/hooks/qemu.d
+LOCK=/run/vmprep-libvirt.lock
+UUID_A=5c0e1d2f-3a4b-4c5d-8e6f-7a8b9c0d1e01
+UUID_B=5c0e1d2f-3a4b-4c5d-8e6f-7a8b9c0d1e02
+UUID_C=5c0e1d2f-3a4b-4c5d-8e6f-7a8b9c0d1e03
+HOST_JOURNAL=/run/vmprep/00000000-0000-0000-0000-000000000000.cpus.journal
+ISOLATE="<vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:isolate irqs='no' workqueues='no'/></vmprep:profile>"
+
+if [ "$(id -u)" != 0 ]; then t_skip "host cpus" "needs root"; t_done; exit; fi
+if [ ! -e $CG/cpuset.cpus ] || ! grep -qE '^0-1$|^0-[1-9]' /sys/devices/system/cpu/online; then
+        t_skip "host cpus" "needs the cgroup v1 cpuset controller and CPUs 0-1"; t_done; exit
+fi
+for b in "$HOOK_T" "$HOOK_H"; do [ -x "$b" ] || { t_fail "host cpus" "missing $b (make check builds it)"; t_done; exit 1; }; done
+
+BUSY=() WORK=$(mktemp -d) INSTALLED=no VMS=()
+ERR=$WORK/err
+
+# domain NAME UUID PIN
+domain() {
+        printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>64</memory><vcpu>1</vcpu>" "$1" "$2"
+        printf "<cputune><vcpupin vcpu='0' cpuset='%s'/></cputune><metadata>%s</metadata></domain>\n" "$3" "$ISOLATE"
+}
+domain vmprep-cpus-a "$UUID_A" 1 > "$WORK/a.xml"
+domain vmprep-cpus-b "$UUID_B" 1 > "$WORK/b.xml"
+domain vmprep-cpus-c "$UUID_C" 0 > "$WORK/c.xml"
+hook() { VMPREP_ROOT=/ VMPREP_CONF=$CONF "$HOOK_T" "$2" "$3" "$4" - < "$1" 2> "$ERR"; }
+
+allowed() { awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+busy_allowed() { local p s=""; for p in "${BUSY[@]}"; do s+="$(allowed "$p") "; done; echo "${s% }"; }
+busy_where() { local p s=""; for p in "${BUSY[@]}"; do s+="$(awk -F: '$2 == "cpuset" { print $3 }' "/proc/$p/cgroup") "; done; echo "${s% }"; }
+want_n() { local w=$1 s=""; for _ in "${BUSY[@]}"; do s+="$w "; done; echo "${s% }"; }
+
+cleanup() {
+        local x p
+        for x in a b c; do hook "$WORK/$x.xml" "vmprep-cpus-$x" release end 2>/dev/null; done
+        if [ "$INSTALLED" = yes ]; then
+                . "$repo/tests/host/libvirt-env.sh"
+                for x in "${VMS[@]}"; do lv_cleanup_vm "$x"; done
+                [ "$(readlink "$QEMUD/30-vmprep-cpus")" = "$HOOK_H" ] && rm -f "$QEMUD/30-vmprep-cpus"
+                for x in a b c; do VMPREP_ROOT=/ VMPREP_CONF=$CONF "$HOOK_T" "vmprep-cpus-$x" release end - < "$WORK/$x.xml" 2>/dev/null; done
+        fi
+        for p in "${BUSY[@]}"; do kill "$p" 2>/dev/null; done
+        wait 2>/dev/null
+        if [ -d "$CG$SCOPE/vmprep.host" ]; then
+                for p in $(cat "$CG$SCOPE/vmprep.host/cgroup.procs"); do echo "$p" > "$CG$SCOPE/cgroup.procs"; done
+                rmdir "$CG$SCOPE/vmprep.host"
+        fi
+        [ -d "$CG$SCOPE" ] && rmdir "$CG$SCOPE"
+        rm -f "$CONF"; rmdir "$CONF_DIR" 2>/dev/null
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# the host-scope cgroup: only our busy processes (nice 19, so they disturb nobody)
+mkdir "$CG$SCOPE" && cat $CG/cpuset.cpus > "$CG$SCOPE/cpuset.cpus" && cat $CG/cpuset.mems > "$CG$SCOPE/cpuset.mems" \
+        || { t_fail "create the host-scope cgroup $SCOPE" ""; t_done; exit 1; }
+for _ in 1 2 3; do
+        nice -n 19 sh -c 'while :; do :; done' &
+        BUSY+=($!)
+        echo $! > "$CG$SCOPE/cgroup.procs"
+done
+mkdir -p "$CONF_DIR"
+echo "host-scope = $SCOPE" > "$CONF"
+ALL=$(cat /sys/devices/system/cpu/online)
+pid1() { echo "$(awk -F: '$2 == "cpuset" { print $3 }' /proc/1/cgroup) $(allowed 1)"; }
+pid1_before=$(pid1)
+
+# ---- 1. the hook, directly ----
+if hook "$WORK/a.xml" vmprep-cpus-a prepare begin; then
+        got=$(busy_allowed) where=$(busy_where)
+        pid1_during=$(pid1) confined=$(sort -n "$CG$SCOPE/vmprep.host/cgroup.procs" | tr '\n' ' ')
+        if [ "$got" = "$(want_n 0)" ] && [ "$where" = "$(want_n "$SCOPE/vmprep.host")" ] && [ "$(cat "$CG$SCOPE/vmprep.host/cpuset.cpus")" = 0 ]; then
+                t_ok "prepare of a VM pinned on CPU 1: the host-scope's busy processes are confined to CPU 0 (in $SCOPE/vmprep.host)"
+        else
+                t_fail "prepare confines the busy processes" "allowed: $got" "cgroups: $where"
+        fi
+        hook "$WORK/b.xml" vmprep-cpus-b prepare begin && t_fail "overlap refused (direct)" "accepted" \
+                || { grep -q "already isolated for the running VM 'vmprep-cpus-a'" "$ERR" && t_ok "a second VM on CPU 1 is refused, naming vmprep-cpus-a" || t_fail "overlap message" "$(cat "$ERR")"; }
+        hook "$WORK/b.xml" vmprep-cpus-b release end
+        hook "$WORK/c.xml" vmprep-cpus-c prepare begin && t_fail "no CPU left refused (direct)" "accepted" \
+                || { grep -q "would leave the host no CPU" "$ERR" && t_ok "a VM on CPU 0 while CPU 1 is isolated is refused: the host would have no CPU" || t_fail "no-CPU message" "$(cat "$ERR")"; }
+        hook "$WORK/c.xml" vmprep-cpus-c release end
+        hook "$WORK/a.xml" vmprep-cpus-a release end
+        if [ "$(busy_allowed)" = "$(want_n "$ALL")" ] && [ "$(busy_where)" = "$(want_n "$SCOPE")" ] && [ ! -e "$CG$SCOPE/vmprep.host" ] \
+                && [ ! -e /run/vmprep/$UUID_A.cpus.journal ] && [ ! -e $HOST_JOURNAL ]; then
+                t_ok "release: the busy processes are back in $SCOPE on CPU $ALL, vmprep.host and the journals are gone"
+        else
+                t_fail "release restores" "allowed: $(busy_allowed)" "cgroups: $(busy_where)" "$(ls /run/vmprep)"
+        fi
+else
+        t_fail "prepare (direct)" "$(cat "$ERR")"
+fi
+
+k=1 crashed=0 fails=()
+while [ $k -le 60 ]; do
+        (VMPREP_ROOT=/ VMPREP_CONF=$CONF VMPREP_TEST_CRASH_AT=$k "$HOOK_T" vmprep-cpus-a prepare begin - < "$WORK/a.xml" > /dev/null 2> "$ERR"; echo $? > "$WORK/st") 2>/dev/null
+        st=$(cat "$WORK/st")
+        hook "$WORK/a.xml" vmprep-cpus-a release end
+        [ "$st" = 0 ] && break
+        crashed=$((crashed + 1))
+        [ "$st" = 137 ] || fails+=("crash point $k: exit $st $(head -c 200 "$ERR")")
+        [ "$(busy_allowed)" = "$(want_n "$ALL")" ] && [ "$(busy_where)" = "$(want_n "$SCOPE")" ] && [ ! -e "$CG$SCOPE/vmprep.host" ] \
+                && [ ! -e /run/vmprep/$UUID_A.cpus.journal ] && [ ! -e $HOST_JOURNAL ] \
+                || fails+=("crash point $k: allowed $(busy_allowed), cgroups $(busy_where), $(ls /run/vmprep | tr '\n' ' ')")
+        k=$((k + 1))
+done
+[ ${#fails[@]} -eq 0 ] && [ $crashed -ge 5 ] \
+        && t_ok "SIGKILL of the real hook at each of its $crashed crash points (journal appends, mkdir, moves, writes), then release: processes back on CPU $ALL in $SCOPE, nothing left" \
+        || t_fail "SIGKILL at each crash point, for real" "${fails[@]:0:5}" "crashed=$crashed"
+[ "$pid1_during" = "$pid1_before" ] && [ "$(pid1)" = "$pid1_before" ] \
+        && [ "$confined" = "$(printf '%s\n' "${BUSY[@]}" | sort -n | tr '\n' ' ')" ] \
+        && t_ok "PID 1 stayed in the root cpuset on CPU $ALL throughout; vmprep.host held exactly the busy processes" \
+        || t_fail "only the test's processes moved" "PID 1 before/during/after: $pid1_before / $pid1_during / $(pid1)" "confined: $confined"
+
+# ---- 2. with a real libvirtd ----
+if [ ! -e /dev/kvm ] || ! command -v virsh >/dev/null; then
+        t_skip "real libvirtd" "needs /dev/kvm and libvirt"; t_done; exit
+fi
+exec 9> "$LOCK"
+if ! flock -w 600 9; then t_fail "take $LOCK" "timeout"; t_done; exit 1; fi
+# shellcheck source=tests/host/libvirt-env.sh
+. "$repo/tests/host/libvirt-env.sh"
+if ! lv_up; then t_fail "libvirtd" "lv_up failed"; t_done; exit 1; fi
+INSTALLED=yes
+mkdir -p "$QEMUD" && ln -sf "$HOOK_H" "$QEMUD/30-vmprep-cpus" && lv_hup
+echo "<cputune><vcpupin vcpu='0' cpuset='1'/></cputune>" > "$WORK/pin1"
+echo "<cputune><vcpupin vcpu='0' cpuset='0'/></cputune>" > "$WORK/pin0"
+meta="<vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:isolate irqs='no' workqueues='no'/></vmprep:profile>"
+VMS=(vmprep-cpus-a vmprep-cpus-b vmprep-cpus-c)
+for v in "${VMS[@]}"; do lv_cleanup_vm "$v"; done
+lv_define_vm vmprep-cpus-a 64 "$WORK/pin1" "$meta" >/dev/null 2>&1 && lv_define_vm vmprep-cpus-b 64 "$WORK/pin1" "$meta" >/dev/null 2>&1 \
+        && lv_define_vm vmprep-cpus-c 64 "$WORK/pin0" "$meta" >/dev/null 2>&1 || t_fail "define the test VMs" ""
+if lv_virsh start vmprep-cpus-a > /dev/null 2> "$ERR" && lv_wait_state vmprep-cpus-a running 20; then
+        got=$(busy_allowed)
+        [ "$got" = "$(want_n 0)" ] \
+                && t_ok "libvirtd: vmprep-cpus-a (vcpupin on CPU 1) runs; the busy processes are confined to CPU 0" \
+                || t_fail "libvirtd: busy processes on CPU 0 while the VM runs" "allowed: $got"
+        if lv_virsh start vmprep-cpus-b > /dev/null 2> "$ERR"; then t_fail "libvirtd: an overlapping VM fails" "it started"
+        else grep -q "already isolated for the running VM 'vmprep-cpus-a'" "$ERR" \
+                && t_ok "libvirtd: vmprep-cpus-b on CPU 1 fails to start: $(grep -o "CPU 1: already isolated[^;]*" "$ERR" | head -1)" \
+                || t_fail "libvirtd: overlap message" "$(cat "$ERR")"; fi
+        if lv_virsh start vmprep-cpus-c > /dev/null 2> "$ERR"; then t_fail "libvirtd: a VM on CPU 0 fails" "it started"
+        else grep -q "would leave the host no CPU" "$ERR" \
+                && t_ok "libvirtd: vmprep-cpus-c on CPU 0 fails to start: it would leave the host no CPU" \
+                || t_fail "libvirtd: no-CPU message" "$(cat "$ERR")"; fi
+        [ "$(busy_allowed)" = "$(want_n 0)" ] || t_fail "the failed starts left vmprep-cpus-a's isolation alone" "$(busy_allowed)"
+        lv_virsh destroy vmprep-cpus-a > /dev/null 2>&1
+        lv_wait_state vmprep-cpus-a "shut off" 10
+        for _ in $(seq 50); do [ "$(busy_allowed)" = "$(want_n "$ALL")" ] && break; sleep 0.1; done
+        [ "$(busy_allowed)" = "$(want_n "$ALL")" ] && [ ! -e "$CG$SCOPE/vmprep.host" ] && [ ! -e /run/vmprep/$UUID_A.cpus.journal ] \
+                && t_ok "libvirtd: after the stop the busy processes are back on CPU $ALL and vmprep.host is gone" \
+                || t_fail "libvirtd: restored after stop" "allowed: $(busy_allowed)" "$(ls /run/vmprep)"
+else
+        t_fail "libvirtd: start vmprep-cpus-a" "$(cat "$ERR")"
+fi
+for v in "${VMS[@]}"; do lv_cleanup_vm "$v"; done
+rm -f "$QEMUD/30-vmprep-cpus"; INSTALLED=no
+flock -u 9
+t_done
