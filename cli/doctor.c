@@ -419,9 +419,9 @@ static int check_vm(Doctor *dr, const char *arg, const char *mounts)
                 err[0] = '\0';
                 if (caps[i].plan && caps[i].plan(d, p, &plan, err, sizeof(err)) < 0)
                         report(dr, FAIL, caps[i].name, "see the message; vmprep plan VM shows the steps", "%s", err);
-                else if (caps[i].plan)
-                        report(dr, PASS, caps[i].name, NULL, "%zu step%s planned", plan.n_steps,
-                               plan.n_steps == 1 ? "" : "s");
+                else if (caps[i].plan && plan.n_steps)
+                        report(dr, PASS, caps[i].name, NULL, "this host can do it now: %zu step%s (vmprep plan)",
+                               plan.n_steps, plan.n_steps == 1 ? "" : "s");
                 plan_free(&plan);
         }
         if (d->has_vhostuser) {

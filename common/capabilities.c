@@ -22,12 +22,14 @@ static const Capability capabilities[] = {
                 .started = cpus_started,
                 .release = cpus_release,
                 .reconnect = cpus_reconnect,
+                .plan = cpus_plan,
         },
         {
                 .name = "tune",
                 .prepare = tune_prepare,
                 .release = tune_release,
                 .reconnect = tune_reconnect,
+                .plan = tune_plan,
         },
 };
 

@@ -12,7 +12,7 @@ T_SUITE=lint
 
 mapfile -t scripts < <(git ls-files '*.sh' .ci/run demo/run.sh | sort -u)
 if command -v shellcheck >/dev/null; then
-        t_check "shellcheck: ${#scripts[@]} scripts" shellcheck -x "${scripts[@]}"
+        t_check "shellcheck (warnings and errors): ${#scripts[@]} scripts" shellcheck -x -S warning "${scripts[@]}"
 else
         t_skip "shellcheck" "not installed"
 fi

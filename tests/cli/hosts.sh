@@ -29,6 +29,8 @@ _pool() { # ROOT NODE SIZE_KB NR FREE
 
 _cpus() { # ROOT N (pairs of SMT siblings: 2k, 2k+1)
         local c
+        _w "$1/sys/devices/system/cpu/online" "0-$(($2 - 1))"
+        _w "$1/sys/devices/system/cpu/present" "0-$(($2 - 1))"
         for ((c = 0; c < $2; c++)); do
                 _w "$1/sys/devices/system/cpu/cpu$c/topology/thread_siblings_list" "$((c / 2 * 2))-$((c / 2 * 2 + 1))"
         done

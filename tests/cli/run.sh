@@ -84,7 +84,10 @@ json_check "doctor nfv: SR-IOV PF with 8 of 64 VFs" \
         "any(c['check']=='sr-iov' and '8 of 64' in c['detail'] for c in j['checks'])" \
         "$VMPREP" --root "$W/nfv" doctor --json
 json_check "plan workstation: +1024 x 2 MiB on node 1, 512 -> 1536" \
-        "j['tagged'] and len(j['steps'])==1 and j['steps'][0]['delta']==1024 and j['steps'][0]['old']=='512' and j['steps'][0]['new']=='1536' and 'node1/' in j['steps'][0]['path']" \
+        "j['tagged'] and j['steps'][0]['delta']==1024 and j['steps'][0]['old']=='512' and j['steps'][0]['new']=='1536' and 'node1/' in j['steps'][0]['path']" \
+        "$VMPREP" --root "$W/workstation" plan --json "$D/db-node1-2g.xml"
+json_check "plan workstation: db1 claims CPUs 8-11, host tasks keep 0-7,12-15" \
+        "any(s['capability']=='cpus' and s['new']=='8-11' for s in j['steps']) and any(s['resource']=='cpus/host' and s['old']=='0-15' and s['new']=='0-7,12-15' for s in j['steps'])" \
         "$VMPREP" --root "$W/workstation" plan --json "$D/db-node1-2g.xml"
 json_check "plan nfv: 1 GiB pages interleaved, 4 per node" \
         "[s['delta'] for s in j['steps']]==[4,4] and all('hugepages-1048576kB' in s['path'] for s in j['steps'])" \
@@ -167,10 +170,20 @@ if "$VMPREP" tag "$VM" gaming hugepages.compact=no > "$W/tag" 2>&1 \
 else
         t_fail "tag" "$(cat "$W/tag")" "$(lv_virsh dumpxml "$VM" | grep -A3 metadata)"
 fi
+out=$("$VMPREP" show "$VM" 2>&1); st=$?
+if [ $st = 1 ] && grep -q "vCPU 0 .* has neither a <vcpupin> nor a <vcpu cpuset>" <<<"$out" && grep -q "<vcpupin vcpu='0' cpuset=" <<<"$out"; then
+        t_ok "show of a gaming VM that pins nothing fails and suggests the <cputune> to add"
+else
+        t_fail "show of an unpinned gaming VM" "exit $st" "$out"
+fi
+"$VMPREP" tag "$VM" gaming hugepages.compact=no isolate.enabled=no > /dev/null 2>&1
 out=$("$VMPREP" show "$VM" 2>&1)
-grep -q '<vmprep:hugepages nodes="auto" compact="no"/>' <<<"$out" && grep -q '<vmprep:vfio group="whole" single-gpu="auto"/>' <<<"$out" \
-        && grep -q 'needs 128 x 2 MiB pages on node 0' <<<"$out" \
-        && t_ok "show: gaming merged with the override, and the 128 pages derived" || t_fail "show" "$out"
+if grep -q '<vmprep:hugepages nodes="auto" compact="no"/>' <<<"$out" && grep -q '<vmprep:vfio group="whole" single-gpu="auto"/>' <<<"$out" \
+        && grep -q 'isolate cpus="auto" irqs="yes" workqueues="yes" enabled="no"' <<<"$out" && grep -q 'needs 128 x 2 MiB pages on node 0' <<<"$out"; then
+        t_ok "show: gaming merged with the overrides, and the 128 pages derived"
+else
+        t_fail "show" "$out"
+fi
 before=$(lv_virsh dumpxml "$VM")
 out=$("$VMPREP" tag "$VM" gaming hugepages.size=2X 2>&1); st=$?
 [ $st = 1 ] && grep -q "<vmprep:hugepages size='2X'>" <<<"$out" && [ "$(lv_virsh dumpxml "$VM")" = "$before" ] \

@@ -321,7 +321,7 @@ case_partition() {
         before=$(snapshot)
         hook "$x" vm1 prepare begin && hook "$x" vm1 start begin && hook "$x" vm1 started begin \
                 || { t_fail "partition (6.7+)" "$(cat "$ERR")"; return; }
-        local got="$(cat "$ms/cpuset.cpus.exclusive") $(cat "$ms/$sc/cpuset.cpus.exclusive") $(cat "$ms/$sc/libvirt/cpuset.cpus.exclusive") $(cat "$ms/$sc/libvirt/vcpu0/cpuset.cpus.exclusive") $(cat "$ms/$sc/libvirt/vcpu1/cpuset.cpus.exclusive") $(cat "$ms/$sc/libvirt/vcpu0/cpuset.cpus.partition") $(cat "$ms/$sc/libvirt/vcpu1/cpuset.cpus.partition")"
+        local got; got="$(cat "$ms/cpuset.cpus.exclusive") $(cat "$ms/$sc/cpuset.cpus.exclusive") $(cat "$ms/$sc/libvirt/cpuset.cpus.exclusive") $(cat "$ms/$sc/libvirt/vcpu0/cpuset.cpus.exclusive") $(cat "$ms/$sc/libvirt/vcpu1/cpuset.cpus.exclusive") $(cat "$ms/$sc/libvirt/vcpu0/cpuset.cpus.partition") $(cat "$ms/$sc/libvirt/vcpu1/cpuset.cpus.partition")"
         [ "$got" = "2-3 2-3 2-3 2 3 isolated isolated" ] \
                 && t_ok "partition on 6.7+: cpuset.cpus.exclusive top-down (machine.slice, scope, libvirt, vcpuN), each vcpuN an isolated partition" \
                 || t_fail "partition (6.7+)" "$got"
