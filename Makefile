@@ -30,10 +30,13 @@ PHASES_hugepages := prepare release reconnect
 phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
 
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
-              common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c
-HDRS       := $(wildcard common/*.h)
+              common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c \
+              common/pci.c
+HDRS       := $(wildcard common/*.h tests/fake/*.h tests/unit/*.h)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
-FAKE_SRC   := tests/fake/fake_kernel.c
+FAKE_SRC   := tests/fake/fake_kernel.c tests/fake/fake_pci.c
+# fake PCI hosts, for the unit tests and (as pci-fixture) the shell tests
+FIXTURE_SRC := tests/fake/pci_fixture.c
 
 B  := build
 BT := build/test
@@ -68,8 +71,11 @@ $(1)/obj/%.o: %.c $(HDRS)
 $(1)/vmprep-hook: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) hooks/vmprep-hook.c)
 	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
 
-$(1)/unit-tests: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) $$(UNIT_SRC))
+$(1)/unit-tests: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) $$(FIXTURE_SRC) $$(UNIT_SRC))
 	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
+
+$(1)/pci-fixture: $$(patsubst %.c,$(1)/obj/%.o,$$(FIXTURE_SRC) tests/fake/pci_fixture_main.c)
+	$$(CC) $(2) -o $$@ $$^
 
 $(1)/hooks/%: hooks/fast.c
 	@mkdir -p $$(dir $$@)
@@ -80,8 +86,8 @@ endef
 $(eval $(call testbuild,$(BT),$(SAN)))
 $(eval $(call testbuild,$(BV),))
 
-TEST_BINS = $(BT)/vmprep-hook $(BT)/unit-tests $(addprefix $(BT)/hooks/,$(HOOKS))
-VALGRIND_BINS = $(BV)/vmprep-hook $(BV)/unit-tests $(addprefix $(BV)/hooks/,$(HOOKS))
+TEST_BINS = $(BT)/vmprep-hook $(BT)/unit-tests $(BT)/pci-fixture $(addprefix $(BT)/hooks/,$(HOOKS))
+VALGRIND_BINS = $(BV)/vmprep-hook $(BV)/unit-tests $(BV)/pci-fixture $(addprefix $(BV)/hooks/,$(HOOKS))
 
 check: all $(TEST_BINS) $(VALGRIND_BINS)
 	tests/run-all.sh

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 int fake_kernel_write(const char *root_dir, const char *path, const char *value);
+int fake_pci_write(const char *root, const char *path, const char *value);
 
 static int read_ull(const char *root, const char *rel, unsigned long long *v)
 {
@@ -169,5 +170,5 @@ int fake_kernel_write(const char *root_dir, const char *path, const char *value)
         n = 0;
         if (sscanf(path, "/sys/devices/system/node/node%u/compact%n", &node, &n) == 1 && path[n] == '\0')
                 return compact_write(root_dir, node);
-        return 0;
+        return fake_pci_write(root_dir, path, value); /* tests/fake/fake_pci.c */
 }
