@@ -15,7 +15,7 @@ DATADIR    ?= $(PREFIX)/share/vmprep
 PROFILEDIR ?= $(DATADIR)/profiles
 
 CC       ?= cc
-PKGS     := libxml-2.0
+PKGS     := libxml-2.0 libkmod
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
@@ -25,13 +25,14 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 # One capability per hook executable, numbered in libvirt's (byte) order,
 # and the libvirt operations each acts on (the fast path skips the others).
-HOOKS    := 20-vmprep-hugepages
+HOOKS    := 10-vmprep-vfio 20-vmprep-hugepages
+PHASES_vfio := prepare release reconnect
 PHASES_hugepages := prepare release reconnect
 phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
 
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
               common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c \
-              common/pci.c
+              common/pci.c common/vfio.c
 HDRS       := $(wildcard common/*.h tests/fake/*.h tests/unit/*.h)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 FAKE_SRC   := tests/fake/fake_kernel.c tests/fake/fake_pci.c

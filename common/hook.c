@@ -3,6 +3,7 @@
 
 #include "domain.h"
 #include "hugepages.h"
+#include "vfio.h"
 #include "log.h"
 #include "profile.h"
 #include "sysfs.h"
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 static const Capability capabilities[] = {
+        { "vfio", vfio_prepare, NULL, NULL, vfio_release, vfio_reconnect },
         { "hugepages", hugepages_prepare, NULL, NULL, hugepages_release, hugepages_reconnect },
 };
 

@@ -491,6 +491,13 @@ static int ledger_add_hold(Ledger *l, const char *uuid, const char *resource, in
         return 0;
 }
 
+int ledger_hold(Ledger *l, const char *uuid, const char *resource, int64_t amount)
+{
+        if (strlen(resource) >= sizeof(l->holds[0].resource))
+                return -ENAMETOOLONG;
+        return ledger_add_hold(l, uuid, resource, amount);
+}
+
 int journal_done(Journal *j, Ledger *l, unsigned seq, const char *result)
 {
         JournalStep *s = find_step(j, seq);

@@ -130,6 +130,10 @@ int journal_undo(Journal *j, Ledger *l);
 int ledger_lock(Ledger *l);
 void ledger_unlock(Ledger *l);
 int ledger_save(Ledger *l);
+/* Add amount (negative: drop) to what uuid holds of resource; the caller
+ * saves.  For holds that no counter backs, such as a PCI device a running
+ * VM has, which other VMs must be refused. */
+int ledger_hold(Ledger *l, const char *uuid, const char *resource, int64_t amount);
 /* Sum of holds of a resource over all VMs, or for one VM (uuid != NULL). */
 int64_t ledger_held(const Ledger *l, const char *resource, const char *uuid);
 /* Read the ledger without locking (for status). */

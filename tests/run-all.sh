@@ -39,6 +39,7 @@ run_suite() {
 
 run_suite unit build/test/unit-tests
 run_suite hooks tests/hooks/run.sh build/test
+run_suite vfio tests/hooks/vfio.sh build/test
 run_suite schema tests/profiles-schema.sh
 run_suite valgrind tests/valgrind.sh build/valgrind
 if [ "${VMPREP_SKIP_HOST:-0}" = 1 ]; then

@@ -46,4 +46,21 @@ for phase in "prepare begin" "start begin" "reconnect begin" "release end"; do
 done
 [ "$(cat "$n/node0/hugepages/hugepages-2048kB/nr_hugepages")" = 0 ] || ok=0
 [ $ok = 1 ] && t_ok "vmprep-hook prepare/start/reconnect/release under valgrind: clean, pool 0 -> 32 -> 0"
+
+# The vfio handler through a GPU+HDA round trip on a fake PCI tree.
+rm -rf "$ROOT"; ROOT=$(mktemp -d /tmp/vmprep-vg-XXXXXX); export VMPREP_ROOT=$ROOT
+mkdir -p "$ROOT/run" "$ROOT/.fake"
+"$B/pci-fixture" "$ROOT" base gpu-hda
+xml="<domain><name>vg</name><uuid>7d8e9f00-1111-4222-8333-944455556667</uuid><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:vfio/></vmprep:profile></metadata><devices><hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x41' slot='0x00' function='0x0'/></source></hostdev></devices></domain>"
+drv() { t=$(readlink "$ROOT/sys/bus/pci/devices/$1/driver") && echo "${t##*/}"; }
+ok=1
+for phase in "prepare begin" "reconnect begin" "release end"; do
+        # shellcheck disable=SC2086
+        if ! echo "$xml" | "${VG[@]}" "$B/vmprep-hook" vfio vg $phase - > "$log" 2>&1; then
+                ok=0; t_fail "vmprep-hook vfio $phase under valgrind" "$(head -20 "$log")"
+        fi
+        [ "$phase" = "prepare begin" ] && [ "$(drv 0000:41:00.1)" != vfio-pci ] && ok=0
+done
+[ "$(drv 0000:41:00.0)" = nvidia ] && [ "$(drv 0000:41:00.1)" = snd_hda_intel ] || ok=0
+[ $ok = 1 ] && t_ok "vmprep-hook vfio prepare/reconnect/release under valgrind: clean, GPU+HDA to vfio-pci and back"
 t_done

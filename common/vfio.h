@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vfio: the PCI devices a VM is given (<hostdev type='pci'>, <interface
+ * type='hostdev'>, <vmprep:device>) moved to vfio-pci with their whole
+ * IOMMU group before QEMU starts, and returned to exactly the driver and
+ * driver_override they had after it stops.  Devices the host is using are
+ * refused unless the profile says force="yes".
+ *
+ * Journal steps (capability "vfio"):
+ *   bind  pci/BDF  /sys/bus/pci/devices/BDF  OLD="DRIVER/OVERRIDE"  NEW=vfio-pci
+ * Ledger: "pci/BDF" 1 while a VM has the device.
+ */
+#pragma once
+
+#include "domain.h"
+#include "journal.h"
+#include "profile.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* How long to wait for /dev/vfio/N after binding a group. */
+#define VFIO_DEV_WAIT_MS 5000
+
+/* "nvidia/" ↔ driver "nvidia", no override; "/" is unbound, no override. */
+int vfio_origin_encode(const char *driver, const char *override, char *buf, size_t size);
+int vfio_origin_decode(const char *s, char *driver, size_t dsize, char *override, size_t osize);
+
+/* Does /proc/net/route (text) send anything through ifname?  why: "the
+ * default route" or "a route to 192.168.1.0/24".  Pure. */
+bool vfio_route_uses(const char *route_text, const char *ifname, char *why, size_t size);
+/* Does /proc/net/if_inet6 (text) give ifname a global address?  Pure. */
+bool vfio_inet6_uses(const char *text, const char *ifname, char *why, size_t size);
+
+/* Hook phases. */
+int vfio_prepare(const Domain *d, const Profile *p);
+int vfio_release(const char *uuid, const char *name);
+int vfio_reconnect(const char *uuid);

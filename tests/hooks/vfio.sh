@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# 10-vmprep-vfio driven as libvirt drives it (argv, domain XML on stdin,
+# every phase) against fake PCI trees built by pci-fixture.  Test build
+# only: every device is on a bus >= 0x40 of a fake root, never this
+# machine's.
+#   tests/hooks/vfio.sh build/test
+set -uo pipefail
+here=$(cd -- "$(dirname -- "$0")" && pwd)
+repo=$(cd -- "$here/../.." && pwd)
+B=${1:-build/test}
+case $B in /*) ;; *) B=$repo/$B ;; esac
+HOOK=$B/hooks/10-vmprep-vfio
+FIXTURE=$B/pci-fixture
+T_SUITE=vfio
+# shellcheck source=tests/lib.sh
+. "$repo/tests/lib.sh"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+
+for f in "$HOOK" "$FIXTURE"; do [ -x "$f" ] || { echo "missing $f"; exit 1; }; done
+
+ROOT=
+OUT=$(mktemp) ERR=$(mktemp)
+cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; rm -f "$OUT" "$ERR"; }
+trap cleanup EXIT
+
+UUID_A=5b0c3a1e-7d2f-4a8b-9c6d-1e2f3a4b5c01
+UUID_B=5b0c3a1e-7d2f-4a8b-9c6d-1e2f3a4b5c02
+
+# new_tree FIXTURE...: a fresh fake host
+new_tree() {
+        [ -n "$ROOT" ] && rm -rf "$ROOT"
+        ROOT=$(mktemp -d /tmp/vmprep-vfio-XXXXXX)
+        export VMPREP_ROOT=$ROOT
+        mkdir -p "$ROOT/run" "$ROOT/.fake"
+        : > "$ROOT/.fake/writes.log"
+        "$FIXTURE" "$ROOT" base "$@" || exit 1
+}
+
+# hostdev BDF: a <hostdev> element for a device
+hostdev() {
+        local d=${1%%:*} rest=${1#*:}
+        local b=${rest%%:*} s=${rest#*:}; s=${s%%.*}; local f=${1##*.}
+        printf "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/></source></hostdev>" "$d" "$b" "$s" "$f"
+}
+# domain NAME UUID VFIO-ELEMENT-OR-EMPTY BDF...: a VM with those hostdevs
+domain() {
+        local name=$1 uuid=$2 vfio=$3; shift 3
+        printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>512</memory>" "$name" "$uuid"
+        [ -n "$vfio" ] && printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'>%s</vmprep:profile></metadata>" "$vfio"
+        printf "<devices>"
+        local b; for b in "$@"; do hostdev "$b"; done
+        printf "</devices></domain>\n"
+}
+V="<vmprep:vfio group='whole'/>"
+
+hook() { "$HOOK" "$2" "$3" "$4" - < "$1" > "$OUT" 2> "$ERR"; }
+stop_phases() { hook "$1" "$2" stopped end; hook "$1" "$2" release end; }
+
+# Every file's content and every link's target under sys/ and dev/.
+snapshot() {
+        (cd "$ROOT" && find sys dev -printf '%y %p %l\n' | sort
+         find sys dev -type f -print0 | sort -z | xargs -0 md5sum)
+}
+drv() { local t; t=$(readlink "$ROOT/sys/bus/pci/devices/$1/driver") && echo "${t##*/}" || echo none; }
+ovr() { cat "$ROOT/sys/bus/pci/devices/$1/driver_override"; }
+
+case_test_build_refuses_without_root() {
+        local name="the vfio test build refuses to touch this machine when VMPREP_ROOT is unset"
+        new_tree gpu-hda
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        if env -u VMPREP_ROOT "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; then
+                t_fail "$name" "exit 0"
+        elif grep -q "VMPREP_ROOT is not set" "$ERR" && [ ! -s "$ROOT/.fake/writes.log" ] && [ "$(drv 0000:41:00.0)" = nvidia ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(cat "$ERR")"
+        fi
+}
+
+case_untagged_vm_with_hostdev_is_left_to_libvirt() {
+        new_tree gpu-hda
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "" 0000:41:00.0 > "$x"
+        local before op bad=; before=$(snapshot)
+        for op in "prepare begin" "start begin" "started begin" "stopped end" "release end" "reconnect begin"; do
+                # shellcheck disable=SC2086
+                hook "$x" vm1 $op || bad="$op: $(cat "$ERR")"
+                [ -s "$OUT" ] && bad="$op printed to stdout"
+        done
+        [ -z "$bad" ] && [ "$(snapshot)" = "$before" ] && [ ! -s "$ROOT/.fake/writes.log" ] \
+                && t_ok "an untagged VM with a <hostdev>: every phase exits 0 and touches nothing" \
+                || t_fail "untagged VM with a hostdev" "$bad"
+}
+
+case_round_trip_restores_drivers_and_overrides() {
+        local name="GPU+HDA round trip: both on vfio-pci with /dev/vfio/20, then back to nvidia and snd_hda_intel with their exact driver_override"
+        new_tree gpu-hda
+        # an administrator's override on the HDA function must come back as it was
+        echo snd_hda_intel > "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver_override"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        [ -s "$OUT" ] && { t_fail "$name" "prepare printed to stdout"; return; }
+        if [ "$(drv 0000:41:00.0)" != vfio-pci ] || [ "$(drv 0000:41:00.1)" != vfio-pci ] || [ ! -e "$ROOT/dev/vfio/20" ] \
+                || [ "$(ovr 0000:41:00.0)" != vfio-pci ]; then
+                t_fail "$name" "after prepare: $(drv 0000:41:00.0) $(drv 0000:41:00.1) $(ls "$ROOT/dev/vfio")"; return
+        fi
+        # the kernel's order: override, unbind, probe — for each device
+        local order; order=$(grep 41:00.0 "$ROOT/.fake/writes.log" | head -3 | awk '{print $1}' | tr '\n' ' ')
+        [ "$order" = "/sys/bus/pci/devices/0000:41:00.0/driver_override /sys/bus/pci/drivers/nvidia/unbind /sys/bus/pci/drivers_probe " ] \
+                || { t_fail "$name" "write order: $order"; return; }
+        hook "$x" vm1 start begin && hook "$x" vm1 started begin && hook "$x" vm1 reconnect begin \
+                || { t_fail "$name" "start/started/reconnect: $(cat "$ERR")"; return; }
+        stop_phases "$x" vm1
+        if [ "$(snapshot)" = "$before" ] && [ ! -e "$ROOT/run/vmprep/$UUID_A.vfio.journal" ] \
+                && [ "$(ovr 0000:41:00.1)" = snd_hda_intel ] && ! grep -q "pci/" "$ROOT/run/vmprep/ledger"; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(diff <(echo "$before") <(snapshot) | head -8)" "$(cat "$ERR")"
+        fi
+        grep -q "vm1: bound 0000:41:00.1 (multimedia device) to vfio-pci, was on snd_hda_intel" "$ROOT/run/vmprep/events.log" \
+                && grep -q "vm1: gave 0000:41:00.1 back to snd_hda_intel" "$ROOT/run/vmprep/events.log" \
+                && t_ok "events.log says which device went where and came back" \
+                || t_fail "events.log records binds" "$(cat "$ROOT/run/vmprep/events.log")"
+}
+
+case_already_on_vfio_is_a_noop() {
+        local name="a device already on vfio-pci: nothing written, nothing journalled, left on vfio-pci at release"
+        new_tree gpu-hda
+        local b
+        for b in 0000:41:00.0 0000:41:00.1; do
+                rm "$ROOT/sys/bus/pci/devices/$b/driver"
+                ln -s ../../../../bus/pci/drivers/vfio-pci "$ROOT/sys/bus/pci/devices/$b/driver"
+        done
+        : > "$ROOT/dev/vfio/20"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
+        local steps; steps=$(grep -c '^S ' "$ROOT/run/vmprep/$UUID_A.vfio.journal")
+        stop_phases "$x" vm1
+        [ "$steps" = 0 ] && [ ! -s "$ROOT/.fake/writes.log" ] && [ "$(snapshot)" = "$before" ] \
+                && t_ok "$name" || t_fail "$name" "steps $steps" "$(cat "$ROOT/.fake/writes.log")"
+}
+
+case_member_that_will_not_leave_rolls_back() {
+        local name="an HDA function that will not leave snd_hda_intel fails prepare, names it, and the GPU goes back to nvidia"
+        new_tree gpu-hda
+        : > "$ROOT/.fake/pci/0000:41:00.1.unbind-busy"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; return; fi
+        if grep -q "cannot bind 0000:41:00.1 (multimedia device, in IOMMU group 20 with 0000:41:00.0) to vfio-pci: snd_hda_intel will not let it go (Device or resource busy)" "$ERR" \
+                && [ "$(snapshot)" = "$before" ] && [ ! -e "$ROOT/run/vmprep/$UUID_A.vfio.journal" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(cat "$ERR")" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        fi
+}
+
+case_release_after_failed_prepare_returns_only_what_moved() {
+        local name="release after a failed prepare touches nothing: the rollback returned what moved, the admin's vfio-pci device stays"
+        new_tree gpu-hda gpu-bridge-usb
+        # the USB controller was on vfio-pci before vmprep (an administrator's doing)
+        rm "$ROOT/sys/bus/pci/devices/0000:42:00.3/driver"
+        ln -s ../../../../bus/pci/drivers/vfio-pci "$ROOT/sys/bus/pci/devices/0000:42:00.3/driver"
+        echo vfio-pci > "$ROOT/sys/bus/pci/devices/0000:42:00.3/driver_override"
+        : > "$ROOT/.fake/pci/0000:41:00.0.refuse-vfio-pci"     # vfio-pci's probe fails on the GPU
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:42:00.0 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; return; fi
+        local msg; msg=$(cat "$ERR")
+        : > "$ROOT/.fake/writes.log"
+        stop_phases "$x" vm1
+        if [[ $msg == *"cannot bind 0000:41:00.0 to vfio-pci: after drivers_probe it is on no driver"* ]] \
+                && [ ! -s "$ROOT/.fake/writes.log" ] && [ "$(snapshot)" = "$before" ] && [ "$(drv 0000:42:00.3)" = vfio-pci ] \
+                && [ "$(drv 0000:42:00.0)" = nouveau ] && [ "$(drv 0000:40:01.0)" = pcieport ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$msg" "release wrote: $(cat "$ROOT/.fake/writes.log")" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        fi
+}
+
+case_second_vm_is_refused_a_held_device() {
+        local name="a second VM asking for the HDA function vm1 holds fails, naming vm1; its release leaves vm1's devices alone"
+        new_tree gpu-hda
+        local x=$ROOT/x.xml y=$ROOT/y.xml
+        domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        domain vm2 "$UUID_B" "<vmprep:vfio group='device'/>" 0000:41:00.1 > "$y"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "vm1: $(cat "$ERR")"; return; }
+        if hook "$y" vm2 prepare begin; then t_fail "$name" "vm2 prepare succeeded"; return; fi
+        local msg; msg=$(cat "$ERR")
+        stop_phases "$y" vm2
+        local mid="$(drv 0000:41:00.0) $(drv 0000:41:00.1)"
+        stop_phases "$x" vm1
+        if [[ $msg == *"cannot pass 0000:41:00.1 (multimedia device, <hostdev> 0000:41:00.1) to this VM: the running VM vm1 ($UUID_A) holds it"* ]] \
+                && [ "$mid" = "vfio-pci vfio-pci" ] && [ "$(snapshot)" = "$before" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$msg" "after vm2's release: $mid"
+        fi
+}
+
+# interlock FIXTURE VFIO-ELEMENT BDF EXPECTED-MESSAGE NAME
+interlock() {
+        new_tree "$1"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$2" "$3" > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$5" "prepare succeeded"; stop_phases "$x" vm1; return; fi
+        local msg; msg=$(cat "$ERR")
+        stop_phases "$x" vm1
+        if [[ $msg == *"$4"* ]] && [ "$(snapshot)" = "$before" ] && [ ! -s "$ROOT/.fake/writes.log" ]; then
+                t_ok "$5"
+        else
+                t_fail "$5" "$msg" "writes: $(head -3 "$ROOT/.fake/writes.log")"
+        fi
+}
+
+case_interlocks() {
+        interlock gpu-bridge-usb "$V" 0000:40:01.0 \
+                "refusing to bind 0000:40:01.0 (bridge, <hostdev> 0000:40:01.0) to vfio-pci: it is a PCI bridge" \
+                "a PCI bridge asked for directly is refused"
+        interlock nvme-mounted "$V" 0000:44:00.0 \
+                "refusing to bind 0000:44:00.0 (storage controller, <hostdev> 0000:44:00.0) to vfio-pci: it holds the mounted filesystem /var (/dev/nvme0n1p1)" \
+                "an NVMe controller holding a mounted filesystem is refused, naming the mount"
+        interlock host-nic "$V" 0000:46:00.0 \
+                "refusing to bind 0000:46:00.0 (network controller, <hostdev> 0000:46:00.0) to vfio-pci: it is the host's network interface eno1 and it carries the default route" \
+                "the NIC carrying the default route is refused"
+        interlock boot-vga "<vmprep:vfio single-gpu='off'/>" 0000:45:00.0 \
+                "refusing to bind 0000:45:00.0 (display controller, <hostdev> 0000:45:00.0) to vfio-pci: it is the boot GPU and drives the framebuffer console (vtcon1), and single-gpu='off'" \
+                "the boot GPU driving fbcon with single-gpu='off' is refused"
+        interlock boot-vga "<vmprep:vfio single-gpu='off' force='yes'/>" 0000:45:00.0 \
+                "refusing to unbind 0000:45:00.0 (display controller, <hostdev> 0000:45:00.0) from amdgpu: its device nodes are open in Xorg (pid 4242)" \
+                "a GPU whose /dev/dri node is open is never unbound, even forced: the holder is named with its pid"
+        interlock gpu-hda "<vmprep:vfio group='device'/>" 0000:41:00.0 \
+                "cannot pass 0000:41:00.0 alone (group='device'): IOMMU group 20 is not viable, its member 0000:41:00.1 (multimedia device) is bound to snd_hda_intel" \
+                "group='device' with a group that is not viable is refused, naming the member"
+
+        # /dev/snd/controlC1 of the HDA function open in a sound server
+        new_tree gpu-hda
+        mkdir -p "$ROOT/proc/777/fd"; echo pipewire > "$ROOT/proc/777/comm"
+        ln -s /dev/snd/controlC1 "$ROOT/proc/777/fd/31"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        if ! hook "$x" vm1 prepare begin && grep -q "refusing to unbind 0000:41:00.1 (multimedia device, in IOMMU group 20 with 0000:41:00.0) from snd_hda_intel: its device nodes are open in pipewire (pid 777)" "$ERR" \
+                && [ ! -s "$ROOT/.fake/writes.log" ]; then
+                t_ok "an HDA function whose /dev/snd/controlC1 is open is refused before any unbind, naming pipewire (pid 777)"
+        else
+                t_fail "a held /dev/snd node is refused" "$(cat "$ERR")"
+        fi
+
+        # force='yes' on the device passes the mounted NVMe, and gives it back
+        new_tree nvme-mounted
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio><vmprep:device address='0000:44:00.0' force='yes'/></vmprep:vfio>" > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin && [ "$(drv 0000:44:00.0)" = vfio-pci ] && grep -q "passing 0000:44:00.0 although it holds the mounted filesystem /var" "$ERR"; then
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && t_ok "force='yes' on <vmprep:device> passes a refused device with a warning, and gives it back" \
+                        || t_fail "forced device round trip" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        else
+                t_fail "force='yes' passes the mounted NVMe" "$(cat "$ERR")"
+        fi
+}
+
+case_loads_vfio_pci_when_missing() {
+        new_tree gpu-hda
+        rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        if hook "$x" vm1 prepare begin && [ "$(drv 0000:41:00.0)" = vfio-pci ] && grep -q "^/.fake/modprobe vfio-pci" "$ROOT/.fake/writes.log"; then
+                t_ok "vfio-pci is loaded when its driver directory is missing (the test build's stand-in for libkmod)"
+        else
+                t_fail "vfio-pci is loaded when missing" "$(cat "$ERR")"
+        fi
+        stop_phases "$x" vm1
+        new_tree gpu-hda
+        rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"; : > "$ROOT/.fake/modprobe-fails"
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if ! hook "$x" vm1 prepare begin && grep -q "the vfio-pci driver is not loaded and loading it failed" "$ERR"; then
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && t_ok "vfio-pci that cannot be loaded fails prepare with a clear message, nothing moved" \
+                        || t_fail "vfio-pci load failure leaves the tree" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        else
+                t_fail "vfio-pci load failure" "$(cat "$ERR")"
+        fi
+}
+
+# SIGKILL at every crash point of prepare, then stopped+release: exactly as before.
+case_crash_at_every_point() {
+        local k=1 crashed=0 fails=()
+        while :; do
+                new_tree gpu-hda gpu-bridge-usb
+                echo snd_hda_intel > "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver_override"
+                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 0000:42:00.0 > "$x"
+                local before; before=$(snapshot)
+                # (in a group, so that bash's "Killed" report goes nowhere)
+                local st
+                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+                [ $st -eq 0 ] && break
+                [ $st -eq 137 ] || fails+=("crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
+                crashed=$((crashed + 1))
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] || fails+=("crash point $k: tree differs: $(diff <(echo "$before") <(snapshot) | head -4)")
+                ls "$ROOT/run/vmprep/"*.journal >/dev/null 2>&1 && fails+=("crash point $k: a journal is left")
+                grep -q "pci/" "$ROOT/run/vmprep/ledger" 2>/dev/null && fails+=("crash point $k: a hold is left")
+                k=$((k + 1))
+                [ $k -gt 300 ] && { fails+=("no end after 300 crash points"); break; }
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
+                t_ok "SIGKILL at each of $crashed crash points of prepare, then stopped+release: every file and link exactly as before"
+        else
+                t_fail "SIGKILL at each crash point of prepare" "${fails[@]}" "crashed=$crashed"
+        fi
+
+        k=1 crashed=0 fails=()
+        while :; do
+                new_tree gpu-hda
+                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+                local before; before=$(snapshot)
+                hook "$x" vm1 prepare begin || { fails+=("prepare: $(cat "$ERR")"); break; }
+                local st
+                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+                [ $st -eq 0 ] && break
+                crashed=$((crashed + 1))
+                hook "$x" vm1 release end
+                [ "$(snapshot)" = "$before" ] || fails+=("release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(cat "$ERR")")
+                k=$((k + 1))
+                [ $k -gt 200 ] && break
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 3 ]; then
+                t_ok "SIGKILL at each of $crashed crash points of release, then release again: exactly as before"
+        else
+                t_fail "SIGKILL at each crash point of release" "${fails[@]}" "crashed=$crashed"
+        fi
+}
+
+case_test_build_refuses_without_root
+case_untagged_vm_with_hostdev_is_left_to_libvirt
+case_round_trip_restores_drivers_and_overrides
+case_already_on_vfio_is_a_noop
+case_member_that_will_not_leave_rolls_back
+case_release_after_failed_prepare_returns_only_what_moved
+case_second_vm_is_refused_a_held_device
+case_interlocks
+case_loads_vfio_pci_when_missing
+case_crash_at_every_point
+t_done
