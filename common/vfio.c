@@ -4,6 +4,7 @@
 #include "log.h"
 #include "parse.h"
 #include "pci.h"
+#include "sriov.h"
 #include "sysfs.h"
 
 #include <dirent.h>
@@ -240,9 +241,10 @@ static int vfio_undo_bind(const JournalStep *s)
         return 0;
 }
 
-static void register_undo(void)
+static void register_undo(Ledger *l, const char *uuid)
 {
         journal_register_undo("bind", vfio_undo_bind);
+        sriov_begin_release(l, uuid);
 }
 
 /*
@@ -844,14 +846,19 @@ static int release_locked(Ledger *l, const char *uuid, const char *name, bool qu
         int r = journal_open(uuid, CAP, name, false, &j);
 
         if (r == -ENOENT) {
+                r = sriov_end_release(l, uuid, NULL);
                 drop_holds(l, uuid, NULL);
-                return ledger_save(l);
+                int r2 = ledger_save(l);
+                return r < 0 ? r : r2;
         }
         if (r < 0)
                 return r;
         if (!quiet)
                 log_info("giving back the PCI devices of %s", j->name[0] ? j->name : uuid);
         r = journal_undo(j, l);
+        int r1 = sriov_end_release(l, uuid, j);
+        if (r == 0)
+                r = r1;
         drop_holds(l, uuid, j);
         int r2 = ledger_save(l);
         journal_close(j);
@@ -872,30 +879,33 @@ int vfio_prepare(const Domain *d, const Profile *p)
         char err[1024] = "";
         int r;
 
-        register_undo();
         r = ledger_lock(&l);
         if (r < 0)
                 return r;
+        register_undo(&l, d->uuid);
         if (journal_exists(d->uuid, CAP)) {
                 log_warning("finishing the vfio journal a previous start of %s left", d->name);
                 r = release_locked(&l, d->uuid, d->name, true);
                 if (r < 0)
                         goto out;
         }
-        if (!profile_enabled(p, "vfio"))
-                goto out;
-
-        r = collect(d, p, &set, &ts);
-        if (r < 0 || ts.n == 0)
-                goto out;
-        for (size_t i = 0; i < ts.n && r == 0; i++)
-                r = check_interlocks(&ts.t[i], &set, &l, d->uuid);
-        if (r < 0)
+        bool any_sriov = false;
+        for (size_t i = 0; i < p->n_elems; i++)
+                any_sriov |= strcmp(p->elems[i].name, "sriov") == 0;
+        if (!profile_enabled(p, "vfio") && !any_sriov)
                 goto out;
 
         r = journal_open(d->uuid, CAP, d->name, true, &j);
         if (r < 0)
                 goto out;
+        /* VFs first: the domain's hostdevs may be VFs that do not exist yet */
+        r = sriov_prepare(j, &l, d, p);
+        if (r == 0 && profile_enabled(p, "vfio"))
+                r = collect(d, p, &set, &ts);
+        for (size_t i = 0; i < ts.n && r == 0; i++)
+                r = check_interlocks(&ts.t[i], &set, &l, d->uuid);
+        if (r < 0)
+                goto fail;
         /* Hold every device before touching any: a second VM's prepare,
          * serialised behind this lock, sees them taken. */
         for (size_t i = 0; i < ts.n && r == 0; i++) {
@@ -909,7 +919,8 @@ int vfio_prepare(const Domain *d, const Profile *p)
         if (r < 0)
                 goto fail;
 
-        r = ensure_stub_driver(err, sizeof(err));
+        if (ts.n)
+                r = ensure_stub_driver(err, sizeof(err));
         for (size_t i = 0; i < ts.n && r == 0; i++)
                 r = bind_one(j, &ts.t[i], err, sizeof(err));
         if (r == 0)
@@ -922,6 +933,7 @@ fail:
         /* Give back what this start moved, then fail the start. */
         if (journal_undo(j, &l) < 0)
                 log_error("could not give back every device moved by this start; release will try again");
+        sriov_end_release(&l, d->uuid, j);
         drop_holds(&l, d->uuid, j);
         ledger_save(&l);
         r = -VMPREP_EREPORTED;
@@ -935,10 +947,10 @@ out:
 int vfio_release(const char *uuid, const char *name)
 {
         Ledger l;
-        register_undo();
         int r = ledger_lock(&l);
         if (r < 0)
                 return r;
+        register_undo(&l, uuid);
         r = release_locked(&l, uuid, name, false);
         ledger_unlock(&l);
         return r;

@@ -359,6 +359,19 @@ int fake_pci_write(const char *root, const char *path, const char *value)
         if (sscanf(path, "/sys/bus/pci/devices/%63[^/]/sriov_numvfs%n", bdf, &n) == 1 && !path[n])
                 return sriov_numvfs(bdf, value);
         n = 0;
+        if (sscanf(path, "/sys/bus/pci/devices/%63[^/]/sriov_drivers_autoprobe%n", bdf, &n) == 1 && !path[n]) {
+                /* kstrtobool; reads back as "0\n" or "1\n" */
+                strip_nl(value, v, sizeof(v));
+                bool on = !strcmp(v, "1") || !strcmp(v, "y") || !strcmp(v, "Y") || !strcmp(v, "on");
+                if (!on && strcmp(v, "0") && strcmp(v, "n") && strcmp(v, "N") && strcmp(v, "off"))
+                        return -EINVAL;
+                dev_file(bdf, "sriov_drivers_autoprobe", p, sizeof(p));
+                if (!exists(p))
+                        return -ENOENT;
+                int r = write_str(p, on ? "1\n" : "0\n");
+                return r < 0 ? r : 1;
+        }
+        n = 0;
         if (sscanf(path, "/sys/bus/pci/drivers/%63[^/]/unbind%n", drv, &n) == 1 && !path[n]) {
                 strip_nl(value, v, sizeof(v));
                 driver_of(v, cur, sizeof(cur));

@@ -155,6 +155,17 @@ static void sriov_nic(void)
         driver("ixgbevf");
 }
 
+int fake_pci_write(const char *root, const char *path, const char *value);
+
+/* The same PF with 2 VFs already there, made by the fake kernel itself
+ * (autoprobe on: they are on ixgbevf), VF 1 with an administrator's MAC. */
+static void sriov_nic_2vfs(void)
+{
+        sriov_nic();
+        fake_pci_write(R, "/sys/bus/pci/devices/0000:43:00.0/sriov_numvfs", "2");
+        put("/.fake/vf/enp67s0f0/1", "mac=02:00:00:00:00:11 vlan=0 qos=0 trust=off spoofchk=on");
+}
+
 static void nvme_mounted(void)
 {
         device("0000:44:00.0", "0x144d", "0xa808", "0x010802", 23, "nvme", true);
@@ -212,6 +223,7 @@ int pci_fixture_build(const char *root, const char *name)
                 void (*fn)(void);
         } fixtures[] = {
                 { "gpu-hda", gpu_hda },       { "gpu-bridge-usb", gpu_bridge_usb }, { "sriov-nic", sriov_nic },
+                { "sriov-nic-2vfs", sriov_nic_2vfs },
                 { "nvme-mounted", nvme_mounted }, { "boot-vga", boot_vga },         { "host-nic", host_nic },
         };
         char p[PATH_MAX];

@@ -9,6 +9,7 @@
  *   gpu-bridge-usb  0000:40:01.0 PCIe bridge (pcieport), 0000:42:00.0 GPU (nouveau),
  *                   0000:42:00.3 USB (xhci_hcd), all in group 21
  *   sriov-nic       0000:43:00.0 PF (ixgbe, enp67s0f0), 8 VFs possible, none now, group 22
+ *   sriov-nic-2vfs  the same with 2 VFs on ixgbevf (0000:43:10.0, 0000:43:10.2), VF 1 with a MAC
  *   nvme-mounted    0000:44:00.0 NVMe (nvme) holding the mounted /var, group 23
  *   boot-vga        0000:45:00.0 boot GPU (amdgpu) + 0000:45:00.1 HDA, group 24,
  *                   fbcon on vtcon1, efi-framebuffer.0 bound to efi-framebuffer,

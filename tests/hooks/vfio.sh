@@ -61,6 +61,20 @@ snapshot() {
         (cd "$ROOT" && find sys dev -printf '%y %p %l\n' | sort
          find sys dev -type f -print0 | sort -z | xargs -0 md5sum)
 }
+# VF settings as the fake PF holds them
+vfstate() { (cd "$ROOT/.fake" && find vf -type f 2>/dev/null | sort | while read -r f; do echo "$f: $(cat "$f")"; done); }
+# iface BDF: an <interface type='hostdev'> for a VF
+iface() {
+        local b=${1#*:}; local bus=${b%%:*} s=${b#*:}; s=${s%%.*}
+        printf "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x%s' slot='0x%s' function='0x%s'/></source></interface>" "$bus" "$s" "${1##*.}"
+}
+# sriov_domain NAME UUID SRIOV-ELEMENTS DEVICES-XML
+sriov_domain() {
+        printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>512</memory>" "$1" "$2"
+        printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:vfio/>%s</vmprep:profile></metadata>" "$3"
+        printf "<devices>%s</devices></domain>\n" "$4"
+}
+PF=sys/bus/pci/devices/0000:43:00.0
 drv() { local t; t=$(readlink "$ROOT/sys/bus/pci/devices/$1/driver") && echo "${t##*/}" || echo none; }
 ovr() { cat "$ROOT/sys/bus/pci/devices/$1/driver_override"; }
 
@@ -310,6 +324,31 @@ case_crash_at_every_point() {
                 t_fail "SIGKILL at each crash point of prepare" "${fails[@]}" "crashed=$crashed"
         fi
 
+        # the same with SR-IOV: VFs created through 0, a VF set, VFs bound
+        k=1 crashed=0 fails=()
+        while :; do
+                new_tree sriov-nic
+                local x=$ROOT/x.xml
+                sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='3'><vmprep:vf index='2' mac='52:54:00:6d:90:02' spoofchk='off'/></vmprep:sriov>" \
+                        "$(hostdev 0000:43:10.0)$(iface 0000:43:10.4)" > "$x"
+                local before vfs; before=$(snapshot); vfs=$(vfstate)
+                local st
+                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+                [ $st -eq 0 ] && break
+                [ $st -eq 137 ] || fails+=("sriov crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
+                crashed=$((crashed + 1))
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && [ "$(vfstate)" = "$vfs" ] || fails+=("sriov crash point $k: $(diff <(echo "$before") <(snapshot) | head -4)")
+                grep -qE "pci/|sriov" "$ROOT/run/vmprep/ledger" 2>/dev/null && fails+=("sriov crash point $k: a hold is left")
+                k=$((k + 1))
+                [ $k -gt 300 ] && { fails+=("no end after 300 crash points"); break; }
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
+                t_ok "SIGKILL at each of $crashed crash points of an SR-IOV prepare, then stopped+release: VF count, autoprobe, drivers exactly as before"
+        else
+                t_fail "SIGKILL at each crash point of an SR-IOV prepare" "${fails[@]}" "crashed=$crashed"
+        fi
+
         k=1 crashed=0 fails=()
         while :; do
                 new_tree gpu-hda
@@ -332,6 +371,95 @@ case_crash_at_every_point() {
         fi
 }
 
+case_vfs_created_through_zero_and_restored() {
+        local name="8 VFs through 0 (2 before), VF 0 set over the fake rtnetlink, VFs 0 and 7 to vfio-pci; release: 2 VFs on ixgbevf, autoprobe 1, tree exact"
+        new_tree sriov-nic-2vfs
+        local x=$ROOT/x.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='8'><vmprep:vf index='0' mac='52:54:00:6d:90:02' vlan='100' qos='3' trust='on' spoofchk='off'/></vmprep:sriov>" \
+                "$(iface 0000:43:10.0)$(hostdev 0000:43:11.6)" > "$x"
+        local before vfs; before=$(snapshot); vfs=$(vfstate)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        local order; order=$(grep -E "sriov_(numvfs|drivers_autoprobe)" "$ROOT/.fake/writes.log" | tr '\n' ';')
+        if [ "$order" != "/$PF/sriov_drivers_autoprobe 0;/$PF/sriov_numvfs 0;/$PF/sriov_numvfs 8;" ] \
+                || [ "$(cat "$ROOT/$PF/sriov_numvfs")" != 8 ] || [ "$(drv 0000:43:10.0)" != vfio-pci ] || [ "$(drv 0000:43:11.6)" != vfio-pci ] \
+                || [ "$(drv 0000:43:10.2)" != none ] \
+                || [ "$(cat "$ROOT/.fake/vf/enp67s0f0/0")" != "mac=52:54:00:6d:90:02 vlan=100 qos=3 trust=on spoofchk=off" ]; then
+                t_fail "$name" "after prepare: order $order; numvfs $(cat "$ROOT/$PF/sriov_numvfs"); $(drv 0000:43:10.0) $(drv 0000:43:11.6) $(drv 0000:43:10.2); $(vfstate)"
+                return
+        fi
+        stop_phases "$x" vm1
+        if [ "$(snapshot)" = "$before" ] && [ "$(cat "$ROOT/$PF/sriov_numvfs")" = 2 ] && [ "$(drv 0000:43:10.2)" = ixgbevf ] \
+                && ! grep -q sriov "$ROOT/run/vmprep/ledger"; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(diff <(echo "$before") <(snapshot) | head -6)" "$(cat "$ERR")"
+        fi
+        # the administrator's MAC on VF 1 went with sriov_numvfs=0, as on real hardware
+        [ "$vfs" = "vf/enp67s0f0/1: mac=02:00:00:00:00:11 vlan=0 qos=0 trust=off spoofchk=on" ] && [ -z "$(vfstate)" ] \
+                && t_ok "going through 0 wipes VF settings in the fake kernel as in the real one (what vmprep cannot give back; see the report)" \
+                || t_fail "VF settings wiped through 0" "$vfs / $(vfstate)"
+}
+
+case_vf_settings_restored_without_count_change() {
+        local name="VFs already there: no count change, VF 1's MAC/VLAN/trust set and then given back exactly"
+        new_tree sriov-nic-2vfs
+        local x=$ROOT/x.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:01' vlan='42' trust='on'/></vmprep:sriov>" \
+                "$(hostdev 0000:43:10.2)" > "$x"
+        local before vfs; before=$(snapshot); vfs=$(vfstate)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        local mid; mid=$(cat "$ROOT/.fake/vf/enp67s0f0/1")
+        grep -q sriov_numvfs "$ROOT/.fake/writes.log" && { t_fail "$name" "sriov_numvfs was written"; return; }
+        stop_phases "$x" vm1
+        if [ "$mid" = "mac=52:54:00:00:00:01 vlan=42 qos=0 trust=on spoofchk=on" ] && [ "$(vfstate)" = "$vfs" ] && [ "$(snapshot)" = "$before" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "while running: $mid" "after: $(vfstate)" "$(cat "$ERR")"
+        fi
+}
+
+case_vfs_shared_by_two_vms() {
+        local name="vm1 raises a PF to 4 VFs, vm2 uses them; vm1 stops: the VFs stay for vm2; vm2 stops: back to 0 and autoprobe 1"
+        new_tree sriov-nic
+        local x=$ROOT/x.xml y=$ROOT/y.xml z=$ROOT/z.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.0)" > "$x"
+        sriov_domain vm2 "$UUID_B" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.2)" > "$y"
+        sriov_domain vm3 5b0c3a1e-7d2f-4a8b-9c6d-1e2f3a4b5c03 "<vmprep:sriov pf='0000:43:00.0' vfs='8'/>" "" > "$z"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin && hook "$y" vm2 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
+        if hook "$z" vm3 prepare begin; then t_fail "$name" "vm3 raised the count under running VMs"; return; fi
+        local msg3; msg3=$(cat "$ERR")
+        stop_phases "$z" vm3
+        stop_phases "$x" vm1
+        local mid="$(cat "$ROOT/$PF/sriov_numvfs") $(drv 0000:43:10.2) $(drv 0000:43:10.0)"
+        stop_phases "$y" vm2
+        if [[ $msg3 == *"cannot raise the VF count of 0000:43:00.0 from 4 to 8: the running VM "*"uses its VFs, and sriov_numvfs changes only through 0"* ]] \
+                && [ "$mid" = "4 vfio-pci none" ] && [ "$(snapshot)" = "$before" ] && ! grep -q sriov "$ROOT/run/vmprep/ledger"; then
+                t_ok "$name"
+        else
+                t_fail "$name" "vm3: $msg3" "after vm1 stopped: $mid (want 4 vfio-pci none)" "$(diff <(echo "$before") <(snapshot) | head -5)" "$(cat "$ROOT/run/vmprep/ledger")"
+        fi
+}
+
+case_vf_values_validated() {
+        new_tree sriov-nic
+        local x=$ROOT/x.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='0' qos='3'/></vmprep:sriov>" "" > "$x"
+        local before; before=$(snapshot)
+        if ! hook "$x" vm1 prepare begin && grep -q "<vmprep:sriov pf='0000:43:00.0'><vmprep:vf index='0'>: qos='3' without a vlan" "$ERR"; then
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && t_ok "qos without a vlan is refused with the element named, and the VFs made for it are removed" \
+                        || t_fail "qos without vlan rolls back" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        else
+                t_fail "qos without a vlan is refused" "$(cat "$ERR")"
+        fi
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='0' vlan='4095'/></vmprep:sriov>" "" > "$x"
+        ! hook "$x" vm1 prepare begin && grep -q "vlan='4095'" "$ERR" && [ "$(cat "$ROOT/$PF/sriov_numvfs")" = 0 ] \
+                && t_ok "VLAN 4095 (which the kernel would take) is refused before anything is touched" \
+                || t_fail "VLAN 4095 refused" "$(cat "$ERR")"
+        stop_phases "$x" vm1
+}
+
 case_test_build_refuses_without_root
 case_untagged_vm_with_hostdev_is_left_to_libvirt
 case_round_trip_restores_drivers_and_overrides
@@ -341,5 +469,9 @@ case_release_after_failed_prepare_returns_only_what_moved
 case_second_vm_is_refused_a_held_device
 case_interlocks
 case_loads_vfio_pci_when_missing
+case_vfs_created_through_zero_and_restored
+case_vf_settings_restored_without_count_change
+case_vfs_shared_by_two_vms
+case_vf_values_validated
 case_crash_at_every_point
 t_done

@@ -55,3 +55,46 @@ TEST(vfio_inet6_ignores_link_local)
         CHECK(vfio_inet6_uses(text, "eno4", why, sizeof(why)));
         CHECK_STR(why, "it has the host address 2001:0db8:0000:0000::/64");
 }
+
+#include "common/netvf.h"
+
+TEST(netvf_format_and_parse_round_trip)
+{
+        VfConfig c, d;
+        char buf[160], back[160];
+        CHECK_INT(netvf_parse("mac=52:54:00:6d:90:02 vlan=100 qos=3 trust=on spoofchk=off", &c), 0);
+        CHECK(c.has_mac && c.has_vlan);
+        CHECK_INT(c.vlan, 100);
+        CHECK_INT(c.qos, 3);
+        CHECK_INT(c.trust, 1);
+        CHECK_INT(c.spoofchk, 0);
+        CHECK_INT(netvf_format(&c, buf, sizeof(buf)), 0);
+        CHECK_STR(buf, "mac=52:54:00:6d:90:02 vlan=100 qos=3 trust=on spoofchk=off");
+        CHECK_INT(netvf_parse("trust=off", &d), 0);
+        CHECK(!d.has_mac && !d.has_vlan);
+        CHECK_INT(d.spoofchk, -1);
+        CHECK_INT(netvf_format(&d, back, sizeof(back)), 0);
+        CHECK_STR(back, "trust=off");
+        CHECK_INT(netvf_parse("mac=52:54:00:6d:90", &d), -EINVAL);
+        CHECK_INT(netvf_parse("vlan=4096", &d), -EINVAL);
+        CHECK_INT(netvf_parse("trust=yes", &d), -EINVAL);
+        CHECK_INT(netvf_parse("speed=10", &d), -EINVAL);
+}
+
+TEST(netvf_validate_refuses_what_the_kernel_would_take)
+{
+        VfConfig c = { .trust = -1, .spoofchk = -1 };
+        char err[160];
+        c.has_vlan = true;
+        c.vlan = 4095;
+        CHECK_INT(netvf_validate(&c, err, sizeof(err)), -EINVAL);
+        CHECK_CONTAINS(err, "vlan='4095'");
+        c.vlan = 0;
+        c.qos = 2;
+        CHECK_INT(netvf_validate(&c, err, sizeof(err)), -EINVAL);
+        c.vlan = 4094;
+        CHECK_INT(netvf_validate(&c, err, sizeof(err)), 0);
+        VfConfig m = { .has_mac = true, .mac = { 0x01, 0, 0x5e, 0, 0, 1 }, .trust = -1, .spoofchk = -1 };
+        CHECK_INT(netvf_validate(&m, err, sizeof(err)), -EINVAL);
+        CHECK_CONTAINS(err, "multicast");
+}
