@@ -15,7 +15,7 @@ DATADIR    ?= $(PREFIX)/share/vmprep
 PROFILEDIR ?= $(DATADIR)/profiles
 
 CC       ?= cc
-PKGS     := libxml-2.0 libkmod libmnl
+PKGS     := libxml-2.0 libkmod libmnl libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
@@ -32,10 +32,10 @@ phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
 
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
               common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c \
-              common/pci.c common/vfio.c common/sriov.c common/netvf.c
+              common/pci.c common/vfio.c common/sriov.c common/netvf.c common/display.c
 HDRS       := $(wildcard common/*.h tests/fake/*.h tests/unit/*.h)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
-FAKE_SRC   := tests/fake/fake_kernel.c tests/fake/fake_pci.c
+FAKE_SRC   := tests/fake/fake_kernel.c tests/fake/fake_pci.c tests/fake/fake_display.c
 # fake PCI hosts, for the unit tests and (as pci-fixture) the shell tests
 FIXTURE_SRC := tests/fake/pci_fixture.c
 
@@ -75,7 +75,7 @@ $(1)/vmprep-hook: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) hooks
 $(1)/unit-tests: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) $$(FIXTURE_SRC) $$(UNIT_SRC))
 	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
 
-$(1)/pci-fixture: $$(patsubst %.c,$(1)/obj/%.o,$$(FIXTURE_SRC) tests/fake/fake_pci.c tests/fake/pci_fixture_main.c)
+$(1)/pci-fixture: $$(patsubst %.c,$(1)/obj/%.o,$$(FIXTURE_SRC) tests/fake/fake_pci.c tests/fake/fake_display.c tests/fake/pci_fixture_main.c)
 	$$(CC) $(2) -o $$@ $$^
 
 $(1)/hooks/%: hooks/fast.c

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "vfio.h"
 
+#include "display.h"
 #include "log.h"
 #include "parse.h"
 #include "pci.h"
@@ -159,6 +160,8 @@ static const char *class_name(uint32_t cls)
 
 /* ---- the kernel side: bind, return ---- */
 
+static int check_holders(const PciDevice *dev, const char *origin);
+
 static int write_bdf(const char *path, const char *bdf)
 {
         return sysfs_write(path, bdf);
@@ -244,6 +247,7 @@ static int vfio_undo_bind(const JournalStep *s)
 static void register_undo(Ledger *l, const char *uuid)
 {
         journal_register_undo("bind", vfio_undo_bind);
+        display_register_undo();
         sriov_begin_release(l, uuid);
 }
 
@@ -254,7 +258,7 @@ static void register_undo(Ledger *l, const char *uuid)
  * driver and override are journalled first.  Already on vfio-pci: nothing
  * done, nothing journalled.
  */
-static int bind_one(Journal *j, const Target *t, char *err, size_t errlen)
+static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, size_t errlen)
 {
         char path[256], old[2 * PCI_DRIVER_MAX + 2], now[PCI_DRIVER_MAX];
         PciDevice dev;
@@ -269,6 +273,11 @@ static int bind_one(Journal *j, const Target *t, char *err, size_t errlen)
         if (strcmp(dev.driver, STUB) == 0) {
                 log_info("%s is already on " STUB ": nothing to do", dev.bdf);
                 return 0;
+        }
+        if (check_nodes) {
+                r = check_holders(&dev, t->origin);
+                if (r < 0)
+                        return r;
         }
         r = vfio_origin_encode(dev.driver, dev.driver_override, old, sizeof(old));
         if (r < 0)
@@ -467,36 +476,6 @@ static bool device_carries_host_network(const char *bdf, char *why, size_t size)
         return found;
 }
 
-/* Is a framebuffer console bound (vtconN with "frame buffer" in its name)? */
-static bool fbcon_bound(char *which, size_t size)
-{
-        int fd = sysfs_open("/sys/class/vtconsole", O_RDONLY | O_DIRECTORY, 0);
-        if (fd < 0)
-                return false;
-        DIR *dir = fdopendir(fd);
-        if (!dir) {
-                close(fd);
-                return false;
-        }
-        bool found = false;
-        struct dirent *de;
-        while (!found && (de = readdir(dir))) {
-                char path[300], name[128], bind[16];
-                if (strncmp(de->d_name, "vtcon", 5) != 0 || !name_is_valid(de->d_name))
-                        continue;
-                snprintf(path, sizeof(path), "/sys/class/vtconsole/%s/name", de->d_name);
-                if (sysfs_read(path, name, sizeof(name)) < 0 || !strstr(name, "frame buffer"))
-                        continue;
-                snprintf(path, sizeof(path), "/sys/class/vtconsole/%s/bind", de->d_name);
-                if (sysfs_read(path, bind, sizeof(bind)) >= 0 && strcmp(bind, "1") == 0) {
-                        snprintf(which, size, "%.32s", de->d_name);
-                        found = true;
-                }
-        }
-        closedir(dir);
-        return found;
-}
-
 /* Device nodes that belong to a PCI device: /dev/dri/{cardN,renderDN}
  * (/sys/class/drm/X/device), /dev/fbN (/sys/class/graphics/fbN/device),
  * the ALSA cards (/sys/class/sound/cardN/device: every ALSA node of card N),
@@ -653,8 +632,11 @@ typedef struct Settings {
         const char *single_gpu; /* auto, on, off */
 } Settings;
 
-/* Refuse devices the host is using.  Returns 0 or -VMPREP_EREPORTED. */
-static int check_interlocks(const Target *t, const Settings *set, const Ledger *l, const char *uuid)
+/* Refuse devices the host is using.  defer_holders: the display manager
+ * is stopped first (single-GPU), so open device nodes are looked for just
+ * before each unbind instead.  Returns 0 or -VMPREP_EREPORTED. */
+static int check_interlocks(const Target *t, const Settings *set, const Ledger *l, const char *uuid,
+                            bool defer_holders)
 {
         char why[512] = "", holder[160];
         const PciDevice *dev = &t->dev;
@@ -681,7 +663,7 @@ static int check_interlocks(const Target *t, const Settings *set, const Ledger *
                 ;
         } else if (device_carries_host_network(dev->bdf, why, sizeof(why))) {
                 ;
-        } else if (dev->boot_vga && fbcon_bound(holder, sizeof(holder)) && strcmp(set->single_gpu, "off") == 0) {
+        } else if (dev->boot_vga && display_fbcon_bound(holder, sizeof(holder)) && strcmp(set->single_gpu, "off") == 0) {
                 snprintf(why, sizeof(why), "it is the boot GPU and drives the framebuffer console (%s), and "
                          "single-gpu='off'", holder);
                 hint = "; set single-gpu='auto' to have vmprep stop the display and free the console";
@@ -695,13 +677,19 @@ static int check_interlocks(const Target *t, const Settings *set, const Ledger *
         if (why[0])
                 log_warning("passing %s although %s (force='yes')", dev->bdf, why);
 
-        /* Never unbind a device whose nodes are open: the unbind blocks in
-         * the kernel until the holder exits (seen with /dev/snd/controlC0),
-         * and libvirtd with it.  force does not change that. */
+        return defer_holders ? 0 : check_holders(dev, t->origin);
+}
+
+/* Never unbind a device whose nodes are open: the unbind blocks in the
+ * kernel until the holder exits (seen with /dev/snd/controlC0), and
+ * libvirtd with it.  force does not change that. */
+static int check_holders(const PciDevice *dev, const char *origin)
+{
         char holders[512];
-        if (dev->driver[0] && device_holders(dev->bdf, holders, sizeof(holders)) > 0) {
+        if (dev->driver[0] && strcmp(dev->driver, STUB) != 0 &&
+            device_holders(dev->bdf, holders, sizeof(holders)) > 0) {
                 log_error("refusing to unbind %s (%s, %s) from %s: its device nodes are open in %s; the unbind "
-                          "would block until they close", dev->bdf, class_name(dev->class_), t->origin, dev->driver,
+                          "would block until they close", dev->bdf, class_name(dev->class_), origin, dev->driver,
                           holders);
                 return -VMPREP_EREPORTED;
         }
@@ -902,8 +890,22 @@ int vfio_prepare(const Domain *d, const Profile *p)
         r = sriov_prepare(j, &l, d, p);
         if (r == 0 && profile_enabled(p, "vfio"))
                 r = collect(d, p, &set, &ts);
+        /* Single-GPU: a GPU the host display runs on is freed by stopping
+         * the display first (single-gpu='auto': the boot GPU with fbcon or
+         * open device nodes; 'on': any GPU passed). */
+        bool display = false;
+        for (size_t i = 0; i < ts.n && r == 0; i++) {
+                const PciDevice *dev = &ts.t[i].dev;
+                char vt[32], who[256];
+                if ((dev->class_ >> 16) != PCI_CLASS_DISPLAY || strcmp(dev->driver, STUB) == 0 ||
+                    strcmp(set.single_gpu, "off") == 0)
+                        continue;
+                if (strcmp(set.single_gpu, "on") == 0 ||
+                    (dev->boot_vga && (display_fbcon_bound(vt, sizeof(vt)) || device_holders(dev->bdf, who, sizeof(who)) > 0)))
+                        display = true;
+        }
         for (size_t i = 0; i < ts.n && r == 0; i++)
-                r = check_interlocks(&ts.t[i], &set, &l, d->uuid);
+                r = check_interlocks(&ts.t[i], &set, &l, d->uuid, display);
         if (r < 0)
                 goto fail;
         /* Hold every device before touching any: a second VM's prepare,
@@ -919,10 +921,15 @@ int vfio_prepare(const Domain *d, const Profile *p)
         if (r < 0)
                 goto fail;
 
-        if (ts.n)
+        if (display) {
+                log_info("the GPU drives the host display: taking the display down first (single-gpu='%s')",
+                         set.single_gpu);
+                r = display_release_gpu(j, set.force_all, err, sizeof(err));
+        }
+        if (ts.n && r == 0)
                 r = ensure_stub_driver(err, sizeof(err));
         for (size_t i = 0; i < ts.n && r == 0; i++)
-                r = bind_one(j, &ts.t[i], err, sizeof(err));
+                r = bind_one(j, &ts.t[i], display, err, sizeof(err));
         if (r == 0)
                 r = wait_groups(&ts, err, sizeof(err));
         if (r == 0)

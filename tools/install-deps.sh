@@ -4,7 +4,7 @@
 # recommends of libvirt pull in udev, whose postinst must not run in a
 # container).
 set -eu
-PKGS="gcc make pkg-config libc6-dev libxml2-dev libxml2-utils libkmod-dev libmnl-dev valgrind
+PKGS="gcc make pkg-config libc6-dev libxml2-dev libxml2-utils libkmod-dev libmnl-dev libsystemd-dev valgrind
       libvirt-daemon-system libvirt-clients qemu-system-x86 tini"
 missing=""
 for p in $PKGS; do

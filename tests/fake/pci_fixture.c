@@ -197,6 +197,11 @@ static void boot_vga(void)
         lnk("/sys/bus/platform/devices/efi-framebuffer.0/driver", "../../../../bus/platform/drivers/efi-framebuffer");
         lnk("/sys/class/drm/card0/device", "../../../bus/pci/devices/0000:45:00.0");
         lnk("/sys/class/graphics/fb0/device", "../../../bus/platform/devices/efi-framebuffer.0");
+        /* systemd runs gdm as the display manager; its Xorg holds card0 */
+        dir("/run/systemd/system");
+        put("/.fake/systemd/units/display-manager.service", "gdm.service active\n");
+        put("/.fake/systemd/units/gdm.service", "gdm.service active\n");
+        put("/.fake/systemd/units/gdm.service.pids", "4242 Xorg /dev/dri/card0\n");
         put("/proc/4242/comm", "Xorg\n");
         lnk("/proc/4242/fd/12", "/dev/dri/card0");
         lnk("/proc/4242/fd/0", "/dev/null");

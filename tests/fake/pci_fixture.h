@@ -13,7 +13,8 @@
  *   nvme-mounted    0000:44:00.0 NVMe (nvme) holding the mounted /var, group 23
  *   boot-vga        0000:45:00.0 boot GPU (amdgpu) + 0000:45:00.1 HDA, group 24,
  *                   fbcon on vtcon1, efi-framebuffer.0 bound to efi-framebuffer,
- *                   /sys/class/drm/card0, /dev/dri/card0 open by Xorg (pid 4242)
+ *                   /sys/class/drm/card0, /dev/dri/card0 open by Xorg (pid 4242) of
+ *                   gdm.service, the display manager of a systemd host (the test double)
  *   host-nic        0000:46:00.0 NIC (igb, eno1) carrying the default route, group 25
  */
 #pragma once

@@ -349,6 +349,28 @@ case_crash_at_every_point() {
                 t_fail "SIGKILL at each crash point of an SR-IOV prepare" "${fails[@]}" "crashed=$crashed"
         fi
 
+        # and single GPU: the display manager, consoles and framebuffer too
+        k=1 crashed=0 fails=()
+        while :; do
+                new_tree boot-vga
+                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
+                local before u; before=$(snapshot); u=$(units)
+                local st
+                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+                [ $st -eq 0 ] && break
+                [ $st -eq 137 ] || fails+=("single-GPU crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
+                crashed=$((crashed + 1))
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && [ "$(units)" = "$u" ] || fails+=("single-GPU crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(units)")
+                k=$((k + 1))
+                [ $k -gt 300 ] && { fails+=("no end after 300 crash points"); break; }
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
+                t_ok "SIGKILL at each of $crashed crash points of a single-GPU prepare, then stopped+release: display manager, consoles, framebuffer, GPU exactly as before"
+        else
+                t_fail "SIGKILL at each crash point of a single-GPU prepare" "${fails[@]}" "crashed=$crashed"
+        fi
+
         k=1 crashed=0 fails=()
         while :; do
                 new_tree gpu-hda
@@ -460,6 +482,61 @@ case_vf_values_validated() {
         stop_phases "$x" vm1
 }
 
+units() { (cd "$ROOT/.fake/systemd/units" && grep -H . -- *.service); }
+
+case_single_gpu_round_trip() {
+        local name="single GPU: gdm stopped, fbcon and efifb unbound, then GPU+HDA bound; release in reverse: GPU back, efifb, fbcon, gdm started"
+        new_tree boot-vga
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='auto'/>" 0000:45:00.0 > "$x"
+        local before u; before=$(snapshot); u=$(units)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        local got; got=$(awk '{print $1, $2}' "$ROOT/.fake/writes.log" | tr '\n' ';')
+        local want="/.fake/systemd/stop gdm.service;/sys/class/vtconsole/vtcon1/bind 0;/sys/bus/platform/drivers/efi-framebuffer/unbind efi-framebuffer.0;"
+        want+="/sys/bus/pci/devices/0000:45:00.0/driver_override vfio-pci;/sys/bus/pci/drivers/amdgpu/unbind 0000:45:00.0;/sys/bus/pci/drivers_probe 0000:45:00.0;"
+        want+="/sys/bus/pci/devices/0000:45:00.1/driver_override vfio-pci;/sys/bus/pci/drivers/snd_hda_intel/unbind 0000:45:00.1;/sys/bus/pci/drivers_probe 0000:45:00.1;"
+        [ "$got" = "$want" ] && [ -e "$ROOT/dev/vfio/24" ] && [ ! -e "$ROOT/proc/4242" ] \
+                || { t_fail "$name" "prepare wrote: $got" "wanted:       $want"; return; }
+        : > "$ROOT/.fake/writes.log"
+        stop_phases "$x" vm1
+        if [ "$(snapshot)" = "$before" ] && [ "$(units)" = "$u" ] && [ -L "$ROOT/proc/4242/fd/12" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(diff <(echo "$before") <(snapshot) | head -5)" "$(units)"
+        fi
+        grep -q "vm1: stopped the display manager gdm.service" "$ROOT/run/vmprep/events.log" \
+                && grep -q "vm1: started gdm.service again" "$ROOT/run/vmprep/events.log" \
+                && t_ok "events.log names the display manager unit stopped and started" \
+                || t_fail "events.log names the unit" "$(cat "$ROOT/run/vmprep/events.log")"
+}
+
+case_single_gpu_release_order() {
+        # the release order, checked on its own: writes.log lines hold "\n" as a real newline
+        new_tree boot-vga
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "single-GPU release order" "$(cat "$ERR")"; return; }
+        : > "$ROOT/.fake/writes.log"
+        stop_phases "$x" vm1
+        local got; got=$(grep -oE '^/(sys/bus/pci/drivers/vfio-pci/unbind|sys/bus/platform/drivers/efi-framebuffer/bind|sys/class/vtconsole/vtcon1/bind|.fake/systemd/start)' "$ROOT/.fake/writes.log" | uniq | tr '\n' ' ')
+        [ "$got" = "/sys/bus/pci/drivers/vfio-pci/unbind /sys/bus/platform/drivers/efi-framebuffer/bind /sys/class/vtconsole/vtcon1/bind /.fake/systemd/start " ] \
+                && t_ok "single-GPU release order: GPU off vfio-pci, then efifb, then fbcon, then the display manager" \
+                || t_fail "single-GPU release order" "$got"
+}
+
+case_single_gpu_without_systemd() {
+        new_tree boot-vga
+        rm -rf "$ROOT/run/systemd"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
+        local before; before=$(snapshot)
+        if ! hook "$x" vm1 prepare begin && grep -q "the GPU drives the host display, and this host does not run systemd (no /run/systemd/system), so vmprep cannot stop the display manager" "$ERR" \
+                && [ ! -s "$ROOT/.fake/writes.log" ]; then
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && t_ok "single GPU without systemd: refused with a clear message, nothing touched" \
+                        || t_fail "single GPU without systemd leaves the tree" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        else
+                t_fail "single GPU without systemd is refused" "$(cat "$ERR")" "$(cat "$ROOT/.fake/writes.log")"
+        fi
+}
+
 case_test_build_refuses_without_root
 case_untagged_vm_with_hostdev_is_left_to_libvirt
 case_round_trip_restores_drivers_and_overrides
@@ -473,5 +550,8 @@ case_vfs_created_through_zero_and_restored
 case_vf_settings_restored_without_count_change
 case_vfs_shared_by_two_vms
 case_vf_values_validated
+case_single_gpu_round_trip
+case_single_gpu_release_order
+case_single_gpu_without_systemd
 case_crash_at_every_point
 t_done
