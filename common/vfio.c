@@ -161,6 +161,7 @@ static const char *class_name(uint32_t cls)
 /* ---- the kernel side: bind, return ---- */
 
 static int check_holders(const PciDevice *dev, const char *origin);
+static int undo_module(const JournalStep *s);
 
 static int write_bdf(const char *path, const char *bdf)
 {
@@ -247,6 +248,7 @@ static int vfio_undo_bind(const JournalStep *s)
 static void register_undo(Ledger *l, const char *uuid)
 {
         journal_register_undo("bind", vfio_undo_bind);
+        journal_register_undo("module", undo_module);
         display_register_undo();
         sriov_begin_release(l, uuid);
 }
@@ -323,44 +325,125 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
         return 0;
 }
 
+/* Load a module (modprobe semantics: dependencies, blacklist honoured).
+ * The test build never calls libkmod: it writes to the fake kernel's
+ * stand-in, which makes the module (and vfio-pci's driver directory) appear. */
+static int module_load(const char *name)
+{
+#ifdef VMPREP_TEST_BUILD
+        return sysfs_write("/.fake/modprobe", name);
+#else
+        struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+        struct kmod_list *list = NULL, *it;
+        int r = -ENOENT;
+        if (!ctx)
+                return -ENOMEM;
+        kmod_load_resources(ctx);
+        r = kmod_module_new_from_lookup(ctx, name, &list);
+        if (r >= 0 && !list)
+                r = -ENOENT;
+        kmod_list_foreach(it, list)
+        {
+                struct kmod_module *mod = kmod_module_get_module(it);
+                r = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL, NULL);
+                kmod_module_unref(mod);
+                if (r < 0)
+                        break;
+        }
+        kmod_module_unref_list(list);
+        kmod_unref(ctx);
+        return r > 0 ? -r : r;
+#endif
+}
+
+/* rmmod without force: -EBUSY (or -EAGAIN) while anything uses it. */
+static int module_unload(const char *name)
+{
+#ifdef VMPREP_TEST_BUILD
+        return sysfs_write("/.fake/rmmod", name);
+#else
+        struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+        struct kmod_module *mod = NULL;
+        if (!ctx)
+                return -ENOMEM;
+        int r = kmod_module_new_from_name(ctx, name, &mod);
+        if (r == 0) {
+                r = kmod_module_remove_module(mod, 0);
+                kmod_module_unref(mod);
+        }
+        kmod_unref(ctx);
+        return r > 0 ? -r : r;
+#endif
+}
+
+/* /sys/module/NAME, with '-' read as '_' as the kernel does. */
+static bool module_loaded(const char *name)
+{
+        char path[128], n[72];
+        snprintf(n, sizeof(n), "%.64s", name);
+        for (char *c = n; *c; c++)
+                if (*c == '-')
+                        *c = '_';
+        snprintf(path, sizeof(path), "/sys/module/%s", n);
+        return sysfs_exists(path);
+}
+
+static int undo_module(const JournalStep *s)
+{
+        const char *name = s->path + strlen("/sys/module/");
+        if (strncmp(s->path, "/sys/module/", 12) != 0 || !name_is_valid(name)) {
+                log_error("journal step %u: '%s' is not a module", s->seq, s->path);
+                return -VMPREP_EREPORTED;
+        }
+        if (module_loaded(name))
+                return 0;
+        int r = module_load(name);
+        if (r < 0)
+                return log_error_errno(r, "cannot load the module %s again", name);
+        log_info("loaded the module %s again", name);
+        return 0;
+}
+
+/* unload-modules='a,b,c': unloaded in that order once the devices have left
+ * them; loaded again (in the reverse order) at release. */
+static int unload_modules(Journal *j, const char *list, char *err, size_t errlen)
+{
+        char buf[512], *save = NULL;
+        snprintf(buf, sizeof(buf), "%s", list);
+        for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+                char path[128];
+                unsigned seq;
+                if (!name_is_valid(name) || !module_loaded(name))
+                        continue;
+                snprintf(path, sizeof(path), "/sys/module/%s", name);
+                int r = journal_begin_custom(j, "module", "module", path, "loaded", "unloaded", &seq);
+                if (r < 0)
+                        return r;
+                r = module_unload(name);
+                if (r < 0) {
+                        snprintf(err, errlen, "cannot unload the module %s (unload-modules='%s'): %s", name, list,
+                                 strerror(-r));
+                        return r;
+                }
+                log_info("unloaded the module %s", name);
+                r = journal_done(j, NULL, seq, "unloaded");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* vfio-pci's driver directory, loading the module when it is missing.
  * driver_override never loads a module by itself. */
 static int ensure_stub_driver(char *err, size_t errlen)
 {
-        int r;
-
         if (pci_driver_present(STUB))
                 return 0;
-#ifdef VMPREP_TEST_BUILD
-        /* the fake kernel's stand-in for modprobe: never libkmod in a test build */
-        r = sysfs_write("/.fake/modprobe", STUB);
-#else
-        struct kmod_ctx *ctx = kmod_new(NULL, NULL);
-        struct kmod_list *list = NULL, *it;
-        r = -ENOENT;
-        if (ctx) {
-                kmod_load_resources(ctx);
-                r = kmod_module_new_from_lookup(ctx, STUB, &list);
-                if (r >= 0 && !list)
-                        r = -ENOENT;
-                kmod_list_foreach(it, list)
-                {
-                        struct kmod_module *mod = kmod_module_get_module(it);
-                        r = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL, NULL);
-                        kmod_module_unref(mod);
-                        if (r < 0)
-                                break;
-                }
-                kmod_module_unref_list(list);
-                kmod_unref(ctx);
-        } else {
-                r = -ENOMEM;
-        }
-#endif
+        int r = module_load(STUB);
         if (r < 0) {
                 snprintf(err, errlen, "the " STUB " driver is not loaded and loading it failed (%s); is the module "
-                         "installed (CONFIG_VFIO_PCI)?", strerror(r > 0 ? r : -r));
-                return r < 0 ? r : -r;
+                         "installed (CONFIG_VFIO_PCI)?", strerror(-r));
+                return r;
         }
         for (int waited = 0; waited < 1000; waited += 10) {
                 if (pci_driver_present(STUB)) {
@@ -930,6 +1013,8 @@ int vfio_prepare(const Domain *d, const Profile *p)
                 r = ensure_stub_driver(err, sizeof(err));
         for (size_t i = 0; i < ts.n && r == 0; i++)
                 r = bind_one(j, &ts.t[i], display, err, sizeof(err));
+        if (r == 0 && e && profile_attr(e, "unload-modules"))
+                r = unload_modules(j, profile_attr(e, "unload-modules"), err, sizeof(err));
         if (r == 0)
                 r = wait_groups(&ts, err, sizeof(err));
         if (r == 0)

@@ -25,9 +25,12 @@
  *   /dev/vfio/N                exists while every non-bridge member of group
  *                              N is on vfio-pci or unbound and one is on
  *                              vfio-pci (the group is viable and in use)
- *   /.fake/modprobe vfio-pci   the test build's stand-in for libkmod: creates
- *                              /sys/bus/pci/drivers/vfio-pci (-ENOENT when
- *                              ROOT/.fake/modprobe-fails exists)
+ *   /.fake/modprobe NAME       the test build's stand-in for libkmod: creates
+ *                              /sys/module/NAME ('-' read as '_'), or for
+ *                              vfio-pci /sys/bus/pci/drivers/vfio-pci
+ *                              (-ENOENT when ROOT/.fake/modprobe-fails exists)
+ *   /.fake/rmmod NAME          removes /sys/module/NAME (-EBUSY when
+ *                              ROOT/.fake/rmmod-busy-NAME exists)
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -409,11 +412,36 @@ int fake_pci_write(const char *root, const char *path, const char *value)
                 strip_nl(value, v, sizeof(v));
                 return probe(v);
         }
+        if (strcmp(path, "/.fake/rmmod") == 0) {
+                /* /sys/module/NAME goes; -EBUSY with ROOT/.fake/rmmod-busy-NAME */
+                strip_nl(value, v, sizeof(v));
+                for (char *c = v; *c; c++)
+                        if (*c == '-')
+                                *c = '_';
+                fp(p, sizeof(p), "/.fake/rmmod-busy-%s", v);
+                if (exists(p))
+                        return -EBUSY;
+                fp(p, sizeof(p), "/sys/module/%s", v);
+                if (!exists(p))
+                        return -ENOENT;
+                rm_rf(p);
+                return 1;
+        }
         if (strcmp(path, "/.fake/modprobe") == 0) {
                 strip_nl(value, v, sizeof(v));
                 fp(p, sizeof(p), "/.fake/modprobe-fails");
-                if (exists(p) || strcmp(v, "vfio-pci") != 0)
+                if (exists(p))
                         return -ENOENT;
+                if (strcmp(v, "vfio-pci") != 0) {
+                        for (char *c = v; *c; c++)
+                                if (*c == '-')
+                                        *c = '_';
+                        fp(p, sizeof(p), "/sys/module/%s", v);
+                        mkdir(p, 0755);
+                        fp(p, sizeof(p), "/sys/module/%s/refcnt", v);
+                        write_str(p, "0\n");
+                        return 1;
+                }
                 fp(p, sizeof(p), "/sys/bus/pci/drivers/vfio-pci");
                 mkdir(p, 0755);
                 const char *files[] = { "bind", "unbind", "new_id", "remove_id" };

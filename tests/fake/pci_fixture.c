@@ -129,6 +129,8 @@ static void base(void)
 
 static void gpu_hda(void)
 {
+        put("/sys/module/nvidia/refcnt", "0\n");
+        put("/sys/module/nvidia_drm/refcnt", "0\n");
         device("0000:41:00.0", "0x10de", "0x2204", "0x030000", 20, "nvidia", true);
         device("0000:41:00.1", "0x10de", "0x1aef", "0x040300", 20, "snd_hda_intel", true);
         lnk("/sys/class/sound/card1/device", "../../../bus/pci/devices/0000:41:00.1");

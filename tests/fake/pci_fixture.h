@@ -5,7 +5,8 @@
  *
  *   base            drivers_probe, /dev/vfio/vfio, the vfio-pci driver,
  *                   an empty /proc/net/route, a root filesystem elsewhere
- *   gpu-hda         0000:41:00.0 GPU (nvidia) + 0000:41:00.1 HDA (snd_hda_intel), group 20
+ *   gpu-hda         0000:41:00.0 GPU (nvidia) + 0000:41:00.1 HDA (snd_hda_intel), group 20;
+ *                   modules nvidia and nvidia_drm loaded
  *   gpu-bridge-usb  0000:40:01.0 PCIe bridge (pcieport), 0000:42:00.0 GPU (nouveau),
  *                   0000:42:00.3 USB (xhci_hcd), all in group 21
  *   sriov-nic       0000:43:00.0 PF (ixgbe, enp67s0f0), 8 VFs possible, none now, group 22

@@ -537,6 +537,33 @@ case_single_gpu_without_systemd() {
         fi
 }
 
+case_unload_modules() {
+        local name="unload-modules: nvidia-drm and nvidia unloaded after the GPU left them, loaded again before it goes back"
+        new_tree gpu-hda
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio unload-modules='nvidia-drm,nvidia'/>" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
+        [ ! -e "$ROOT/sys/module/nvidia" ] && [ ! -e "$ROOT/sys/module/nvidia_drm" ] || { t_fail "$name" "modules still there"; return; }
+        : > "$ROOT/.fake/writes.log"
+        stop_phases "$x" vm1
+        local order; order=$(grep -oE '^/(.fake/modprobe [a-z_-]+|sys/bus/pci/drivers_probe 0000:41:00.0)' "$ROOT/.fake/writes.log" | tr '\n' ';')
+        if [ "$order" = "/.fake/modprobe nvidia;/.fake/modprobe nvidia-drm;/sys/bus/pci/drivers_probe 0000:41:00.0;" ] && [ "$(snapshot)" = "$before" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "release order: $order" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        fi
+        new_tree gpu-hda
+        : > "$ROOT/.fake/rmmod-busy-nvidia"
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio unload-modules='nvidia-drm,nvidia'/>" 0000:41:00.0 > "$x"
+        before=$(snapshot)
+        if ! hook "$x" vm1 prepare begin && grep -q "cannot unload the module nvidia (unload-modules='nvidia-drm,nvidia'): Device or resource busy" "$ERR" \
+                && [ "$(snapshot)" = "$before" ]; then
+                t_ok "a module that will not unload fails prepare naming it; everything done so far is undone"
+        else
+                t_fail "busy module" "$(cat "$ERR")" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        fi
+}
+
 case_test_build_refuses_without_root
 case_untagged_vm_with_hostdev_is_left_to_libvirt
 case_round_trip_restores_drivers_and_overrides
@@ -550,6 +577,7 @@ case_vfs_created_through_zero_and_restored
 case_vf_settings_restored_without_count_change
 case_vfs_shared_by_two_vms
 case_vf_values_validated
+case_unload_modules
 case_single_gpu_round_trip
 case_single_gpu_release_order
 case_single_gpu_without_systemd
