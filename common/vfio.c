@@ -966,13 +966,21 @@ int vfio_prepare(const Domain *d, const Profile *p)
         if (!profile_enabled(p, "vfio") && !any_sriov)
                 goto out;
 
+        /* Nothing to move, nothing to create: no journal either. */
+        if (!any_sriov) {
+                r = collect(d, p, &set, &ts);
+                if (r < 0 || ts.n == 0)
+                        goto out;
+        }
         r = journal_open(d->uuid, CAP, d->name, true, &j);
         if (r < 0)
                 goto out;
-        /* VFs first: the domain's hostdevs may be VFs that do not exist yet */
-        r = sriov_prepare(j, &l, d, p);
-        if (r == 0 && profile_enabled(p, "vfio"))
-                r = collect(d, p, &set, &ts);
+        if (any_sriov) {
+                /* VFs first: the domain's hostdevs may be VFs that do not exist yet */
+                r = sriov_prepare(j, &l, d, p);
+                if (r == 0 && profile_enabled(p, "vfio"))
+                        r = collect(d, p, &set, &ts);
+        }
         /* Single-GPU: a GPU the host display runs on is freed by stopping
          * the display first (single-gpu='auto': the boot GPU with fbcon or
          * open device nodes; 'on': any GPU passed). */

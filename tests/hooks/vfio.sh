@@ -193,6 +193,30 @@ case_release_after_failed_prepare_returns_only_what_moved() {
         fi
 }
 
+case_failed_rollback_is_finished_by_release() {
+        local name="a rollback that cannot give the GPU back keeps its journal step; release finishes it later and touches only the GPU"
+        new_tree gpu-hda
+        : > "$ROOT/.fake/pci/0000:41:00.1.unbind-busy"      # the HDA will not leave: prepare fails
+        : > "$ROOT/.fake/pci/0000:41:00.0.refuse-nvidia"    # and nvidia will not take the GPU back
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; return; fi
+        local msg; msg=$(cat "$ERR")
+        local jr=$ROOT/run/vmprep/$UUID_A.vfio.journal live
+        live=$(( $(grep -c '^S ' "$jr" 2>/dev/null) - $(grep -c '^U ' "$jr" 2>/dev/null) ))
+        local mid; mid="$(drv 0000:41:00.0) $(drv 0000:41:00.1) $live"
+        rm "$ROOT/.fake/pci/0000:41:00.0.refuse-nvidia"     # whatever held nvidia back is gone
+        : > "$ROOT/.fake/writes.log"
+        stop_phases "$x" vm1
+        if [[ $msg == *"cannot give 0000:41:00.0 back to nvidia: its bind refused it"* ]] && [ "$mid" = "none snd_hda_intel 1" ] \
+                && [ "$(snapshot)" = "$before" ] && ! grep -q "41:00.1" "$ROOT/.fake/writes.log" \
+                && [ ! -e "$ROOT/run/vmprep/$UUID_A.vfio.journal" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$msg" "after the failed prepare: $mid (want: none snd_hda_intel 1)" "release wrote: $(cat "$ROOT/.fake/writes.log")"
+        fi
+}
+
 case_second_vm_is_refused_a_held_device() {
         local name="a second VM asking for the HDA function vm1 holds fails, naming vm1; its release leaves vm1's devices alone"
         new_tree gpu-hda
@@ -570,6 +594,7 @@ case_round_trip_restores_drivers_and_overrides
 case_already_on_vfio_is_a_noop
 case_member_that_will_not_leave_rolls_back
 case_release_after_failed_prepare_returns_only_what_moved
+case_failed_rollback_is_finished_by_release
 case_second_vm_is_refused_a_held_device
 case_interlocks
 case_loads_vfio_pci_when_missing
