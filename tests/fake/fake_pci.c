@@ -24,7 +24,8 @@
  *                              is 1) or removes them, wiping VF settings
  *   /dev/vfio/N                exists while every non-bridge member of group
  *                              N is on vfio-pci or unbound and one is on
- *                              vfio-pci (the group is viable and in use)
+ *                              vfio-pci (the group is viable and in use);
+ *                              never with ROOT/.fake/no-dev-vfio
  *   /.fake/modprobe NAME       the test build's stand-in for libkmod: creates
  *                              /sys/module/NAME ('-' read as '_'), or for
  *                              vfio-pci /sys/bus/pci/drivers/vfio-pci
@@ -164,8 +165,10 @@ static void update_vfio_dev(int group)
                         viable = false;
         }
         closedir(d);
+        fp(p, sizeof(p), "/.fake/no-dev-vfio");
+        bool never = exists(p); /* failure injection: the group never becomes usable */
         fp(p, sizeof(p), "/dev/vfio/%d", group);
-        if (viable && used) {
+        if (viable && used && !never) {
                 if (!exists(p))
                         write_str(p, "");
         } else {

@@ -217,6 +217,36 @@ case_failed_rollback_is_finished_by_release() {
         fi
 }
 
+case_dev_vfio_that_never_appears() {
+        local name="/dev/vfio/20 that never appears: prepare gives up after 5 s, says so, and gives both devices back"
+        new_tree gpu-hda
+        : > "$ROOT/.fake/no-dev-vfio"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        local t0=$SECONDS
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; return; fi
+        local took=$((SECONDS - t0))
+        if grep -q "/dev/vfio/20 did not appear within 5 s after binding IOMMU group 20 (0000:41:00.0) to vfio-pci" "$ERR" \
+                && [ "$(snapshot)" = "$before" ] && [ $took -ge 4 ] && [ $took -le 15 ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "took ${took}s" "$(cat "$ERR")"
+        fi
+}
+
+case_untagged_while_running_is_still_given_back() {
+        new_tree gpu-hda
+        local x=$ROOT/x.xml y=$ROOT/y.xml
+        domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        domain vm1 "$UUID_A" "" 0000:41:00.0 > "$y"     # virsh metadata --remove --live while it runs
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "untagged while running" "$(cat "$ERR")"; return; }
+        stop_phases "$y" vm1
+        [ "$(snapshot)" = "$before" ] && [ "$(drv 0000:41:00.0)" = nvidia ] \
+                && t_ok "a VM untagged while running still gets its devices given back (journal found by UUID)" \
+                || t_fail "untagged while running" "$(diff <(echo "$before") <(snapshot) | head -4)"
+}
+
 case_second_vm_is_refused_a_held_device() {
         local name="a second VM asking for the HDA function vm1 holds fails, naming vm1; its release leaves vm1's devices alone"
         new_tree gpu-hda
@@ -283,6 +313,22 @@ case_interlocks() {
                 t_ok "an HDA function whose /dev/snd/controlC1 is open is refused before any unbind, naming pipewire (pid 777)"
         else
                 t_fail "a held /dev/snd node is refused" "$(cat "$ERR")"
+        fi
+
+        # /home on LVM on the NVMe: dm-0 is built on nvme0n1p2
+        new_tree nvme-mounted
+        mkdir -p "$ROOT/sys/devices/virtual/block/dm-0/slaves" "$ROOT/sys/class/block/nvme0n1p2"
+        ln -s ../../devices/virtual/block/dm-0 "$ROOT/sys/dev/block/253:0"
+        ln -s ../../../../pci0000:40/0000:40:01.2/0000:44:00.0/nvme/nvme0/nvme0n1/nvme0n1p2 "$ROOT/sys/devices/virtual/block/dm-0/slaves/nvme0n1p2"
+        echo 259:2 > "$ROOT/sys/class/block/nvme0n1p2/dev"
+        ln -s ../../devices/pci0000:40/0000:40:01.2/0000:44:00.0/nvme/nvme0/nvme0n1/nvme0n1p2 "$ROOT/sys/dev/block/259:2"
+        sed -i '/259:1/d' "$ROOT/proc/self/mountinfo"
+        echo "41 22 253:0 / /home rw,relatime shared:21 - ext4 /dev/mapper/vg0-home rw" >> "$ROOT/proc/self/mountinfo"
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:44:00.0 > "$x"
+        if ! hook "$x" vm1 prepare begin && grep -q "it holds the mounted filesystem /home (/dev/mapper/vg0-home)" "$ERR"; then
+                t_ok "an NVMe under LVM (dm-0 built on its partition) holding /home is refused, naming the mount"
+        else
+                t_fail "NVMe under LVM is refused" "$(cat "$ERR")"
         fi
 
         # force='yes' on the device passes the mounted NVMe, and gives it back
@@ -595,6 +641,8 @@ case_already_on_vfio_is_a_noop
 case_member_that_will_not_leave_rolls_back
 case_release_after_failed_prepare_returns_only_what_moved
 case_failed_rollback_is_finished_by_release
+case_dev_vfio_that_never_appears
+case_untagged_while_running_is_still_given_back
 case_second_vm_is_refused_a_held_device
 case_interlocks
 case_loads_vfio_pci_when_missing
