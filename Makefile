@@ -32,7 +32,7 @@ phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
 
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
               common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c \
-              common/pci.c common/vfio.c common/sriov.c common/netvf.c common/display.c
+              common/pci.c common/vfio.c common/sriov.c common/netvf.c common/display.c common/hostuse.c
 HDRS       := $(wildcard common/*.h tests/fake/*.h tests/unit/*.h)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 FAKE_SRC   := tests/fake/fake_kernel.c tests/fake/fake_pci.c tests/fake/fake_display.c

@@ -26,12 +26,6 @@
 int vfio_origin_encode(const char *driver, const char *override, char *buf, size_t size);
 int vfio_origin_decode(const char *s, char *driver, size_t dsize, char *override, size_t osize);
 
-/* Does /proc/net/route (text) send anything through ifname?  why: "the
- * default route" or "a route to 192.168.1.0/24".  Pure. */
-bool vfio_route_uses(const char *route_text, const char *ifname, char *why, size_t size);
-/* Does /proc/net/if_inet6 (text) give ifname a global address?  Pure. */
-bool vfio_inet6_uses(const char *text, const char *ifname, char *why, size_t size);
-
 /* Hook phases. */
 int vfio_prepare(const Domain *d, const Profile *p);
 int vfio_release(const char *uuid, const char *name);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static PciAddress A(const char *s)
@@ -172,4 +173,54 @@ TEST(fake_pci_modprobe_creates_vfio_pci)
         CHECK(!pci_driver_present("vfio-pci"));
         CHECK_INT(sysfs_write("/.fake/modprobe", "vfio-pci"), 0);
         CHECK(pci_driver_present("vfio-pci"));
+}
+
+#include "common/hostuse.h"
+
+TEST(hostuse_finds_the_mount_on_an_nvme_and_none_on_a_gpu)
+{
+        const char *root = tree_new();
+        CHECK_INT(pci_fixture_build(root, "nvme-mounted"), 0);
+        CHECK_INT(pci_fixture_build(root, "gpu-hda"), 0);
+        char why[256];
+        CHECK(hostuse_mounted("0000:44:00.0", why, sizeof(why)));
+        CHECK_STR(why, "it holds the mounted filesystem /var (/dev/nvme0n1p1)");
+        CHECK(!hostuse_mounted("0000:41:00.0", why, sizeof(why)));
+        /* the root disk's controller is not 0000:40:17 by accident of a prefix */
+        CHECK(!hostuse_mounted("0000:40:17.1", why, sizeof(why)));
+}
+
+TEST(hostuse_finds_the_default_route_nic)
+{
+        const char *root = tree_new();
+        CHECK_INT(pci_fixture_build(root, "host-nic"), 0);
+        CHECK_INT(pci_fixture_build(root, "sriov-nic"), 0);
+        char why[256];
+        CHECK(hostuse_network("0000:46:00.0", why, sizeof(why)));
+        CHECK_STR(why, "it is the host's network interface eno1 and it carries the default route");
+        CHECK(!hostuse_network("0000:43:00.0", why, sizeof(why)));
+}
+
+TEST(hostuse_names_the_processes_holding_device_nodes)
+{
+        const char *root = tree_new();
+        CHECK_INT(pci_fixture_build(root, "boot-vga"), 0);
+        CHECK_INT(pci_fixture_build(root, "gpu-hda"), 0);
+        char who[256];
+        CHECK_INT(hostuse_holders("0000:45:00.0", who, sizeof(who)), 1);
+        CHECK_STR(who, "Xorg (pid 4242)");
+        CHECK_INT(hostuse_holders("0000:41:00.1", who, sizeof(who)), 0);
+        tree_write("/proc/777/comm", "pipewire\n");
+        char p[512];
+        snprintf(p, sizeof(p), "%s/proc/777/fd", root);
+        CHECK_INT(mkdir(p, 0755), 0);
+        snprintf(p, sizeof(p), "%s/proc/777/fd/31", root);
+        CHECK_INT(symlink("/dev/snd/pcmC1D0p", p), 0);
+        CHECK_INT(hostuse_holders("0000:41:00.1", who, sizeof(who)), 1);
+        CHECK_STR(who, "pipewire (pid 777)");
+        /* card 1 is the HDA's; card 10 would not be */
+        snprintf(p, sizeof(p), "%s/proc/777/fd/31", root);
+        CHECK_INT(unlink(p), 0);
+        CHECK_INT(symlink("/dev/snd/controlC10", p), 0);
+        CHECK_INT(hostuse_holders("0000:41:00.1", who, sizeof(who)), 0);
 }

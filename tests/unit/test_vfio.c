@@ -2,6 +2,7 @@
 /* The pure parts of common/vfio.c. */
 #include "test.h"
 
+#include "common/hostuse.h"
 #include "common/vfio.h"
 
 #include <errno.h>
@@ -35,24 +36,24 @@ static const char route[] =
         "eno1\t0001A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n"
         "eno2\t000010AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n";
 
-TEST(vfio_route_finds_default_route_and_host_addresses)
+TEST(hostuse_route_finds_default_route_and_host_addresses)
 {
         char why[160];
-        CHECK(vfio_route_uses(route, "eno1", why, sizeof(why)));
+        CHECK(hostuse_route_uses(route, "eno1", why, sizeof(why)));
         CHECK_STR(why, "it carries the default route");
-        CHECK(vfio_route_uses(route, "eno2", why, sizeof(why)));
+        CHECK(hostuse_route_uses(route, "eno2", why, sizeof(why)));
         CHECK_STR(why, "it has a host address (route to 172.16.0.0/16)");
-        CHECK(!vfio_route_uses(route, "enp67s0f0", why, sizeof(why)));
-        CHECK(!vfio_route_uses(route, "eno", why, sizeof(why)));
+        CHECK(!hostuse_route_uses(route, "enp67s0f0", why, sizeof(why)));
+        CHECK(!hostuse_route_uses(route, "eno", why, sizeof(why)));
 }
 
-TEST(vfio_inet6_ignores_link_local)
+TEST(hostuse_inet6_ignores_link_local)
 {
         static const char text[] = "fe80000000000000022590fffe0b1c2d 02 40 20 80     eno3\n"
                                    "20010db8000000000000000000000001 03 40 00 80     eno4\n";
         char why[160];
-        CHECK(!vfio_inet6_uses(text, "eno3", why, sizeof(why)));
-        CHECK(vfio_inet6_uses(text, "eno4", why, sizeof(why)));
+        CHECK(!hostuse_inet6_uses(text, "eno3", why, sizeof(why)));
+        CHECK(hostuse_inet6_uses(text, "eno4", why, sizeof(why)));
         CHECK_STR(why, "it has the host address 2001:0db8:0000:0000::/64");
 }
 
