@@ -247,6 +247,26 @@ case_untagged_while_running_is_still_given_back() {
                 || t_fail "untagged while running" "$(diff <(echo "$before") <(snapshot) | head -4)"
 }
 
+case_concurrent_prepares_for_one_device() {
+        local name="two VMs starting at once with the same GPU: exactly one gets it, the other is refused naming it"
+        new_tree gpu-hda
+        local x=$ROOT/x.xml y=$ROOT/y.xml e1=$ROOT/e1 e2=$ROOT/e2
+        domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        domain vm2 "$UUID_B" "$V" 0000:41:00.0 > "$y"
+        "$HOOK" vm1 prepare begin - < "$x" > /dev/null 2> "$e1" & local p1=$!
+        "$HOOK" vm2 prepare begin - < "$y" > /dev/null 2> "$e2" & local p2=$!
+        local s1=0 s2=0; wait $p1 || s1=$?; wait $p2 || s2=$?
+        local loser_err
+        if [ $s1 -eq 0 ] && [ $s2 -ne 0 ]; then loser_err=$(cat "$e2"); stop_phases "$y" vm2; stop_phases "$x" vm1
+        elif [ $s2 -eq 0 ] && [ $s1 -ne 0 ]; then loser_err=$(cat "$e1"); stop_phases "$x" vm1; stop_phases "$y" vm2
+        else t_fail "$name" "exit statuses $s1 $s2"; return; fi
+        if [[ $loser_err == *"the running VM vm"*"holds it"* ]] && [ "$(drv 0000:41:00.0)" = nvidia ] && [ "$(drv 0000:41:00.1)" = snd_hda_intel ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$loser_err" "$(drv 0000:41:00.0) $(drv 0000:41:00.1)"
+        fi
+}
+
 case_second_vm_is_refused_a_held_device() {
         local name="a second VM asking for the HDA function vm1 holds fails, naming vm1; its release leaves vm1's devices alone"
         new_tree gpu-hda
@@ -592,6 +612,25 @@ case_single_gpu_release_order() {
                 || t_fail "single-GPU release order" "$got"
 }
 
+case_single_gpu_on_for_a_secondary_gpu() {
+        local name="single-gpu='on': the display manager is stopped even for a GPU that is not the boot GPU, and started again"
+        new_tree boot-vga gpu-hda
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='on'/>" 0000:41:00.0 > "$x"
+        local u; u=$(units)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
+        local mid; mid=$(cat "$ROOT/.fake/systemd/units/gdm.service")
+        stop_phases "$x" vm1
+        [ "$mid" = "gdm.service inactive" ] && [ "$(units)" = "$u" ] && [ "$(drv 0000:41:00.0)" = nvidia ] \
+                && t_ok "$name" || t_fail "$name" "while running: $mid" "$(units)"
+        # and 'auto' leaves the display alone for that GPU
+        new_tree boot-vga gpu-hda
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='auto'/>" 0000:41:00.0 > "$x"
+        hook "$x" vm1 prepare begin && ! grep -q systemd "$ROOT/.fake/writes.log" && grep -q "gdm.service active" "$ROOT/.fake/systemd/units/gdm.service" \
+                && t_ok "single-gpu='auto' leaves the display manager alone when the GPU passed is not the one it runs on" \
+                || t_fail "auto leaves the display alone" "$(cat "$ERR")" "$(cat "$ROOT/.fake/writes.log")"
+        stop_phases "$x" vm1
+}
+
 case_single_gpu_without_systemd() {
         new_tree boot-vga
         rm -rf "$ROOT/run/systemd"
@@ -643,6 +682,7 @@ case_release_after_failed_prepare_returns_only_what_moved
 case_failed_rollback_is_finished_by_release
 case_dev_vfio_that_never_appears
 case_untagged_while_running_is_still_given_back
+case_concurrent_prepares_for_one_device
 case_second_vm_is_refused_a_held_device
 case_interlocks
 case_loads_vfio_pci_when_missing
@@ -653,6 +693,7 @@ case_vf_values_validated
 case_unload_modules
 case_single_gpu_round_trip
 case_single_gpu_release_order
+case_single_gpu_on_for_a_secondary_gpu
 case_single_gpu_without_systemd
 case_crash_at_every_point
 t_done
