@@ -731,7 +731,7 @@ int vfio_prepare(const Domain *d, const Profile *p)
                 r = ensure_stub_driver(err, sizeof(err));
         for (size_t i = 0; i < ts.n && r == 0; i++)
                 r = bind_one(j, &ts.t[i], display, err, sizeof(err));
-        if (r == 0 && e && profile_attr(e, "unload-modules"))
+        if (r == 0 && ts.n && profile_enabled(p, "vfio") && profile_attr(e, "unload-modules"))
                 r = unload_modules(j, profile_attr(e, "unload-modules"), err, sizeof(err));
         if (r == 0)
                 r = wait_groups(&ts, err, sizeof(err));
