@@ -673,6 +673,22 @@ case_unload_modules() {
         fi
 }
 
+case_builds_keep_their_worlds_apart() {
+        # the test build must never reach the real kernel's module loader,
+        # netlink or systemd; the production build must know nothing of the fake tree
+        local refs fake prod=$repo/build/vmprep-hook
+        refs=$(nm -u "$B/vmprep-hook" 2>/dev/null | grep -E ' (kmod_|mnl_|sd_bus_)' | tr -s ' ' | tr '\n' ' ')
+        [ -z "$refs" ] && t_ok "the test build calls no libkmod, libmnl or sd-bus function (fake stand-ins only)" \
+                || t_fail "the test build calls no real module loader, netlink or systemd" "$refs"
+        if [ -x "$prod" ]; then
+                fake=$(strings "$prod" | grep -c '/\.fake/' || true)
+                [ "$fake" = 0 ] && t_ok "the production build names no fake-tree path" || t_fail "production build names no fake path" "$fake strings"
+        else
+                t_skip "the production build names no fake-tree path" "no $prod (make all)"
+        fi
+}
+
+case_builds_keep_their_worlds_apart
 case_test_build_refuses_without_root
 case_untagged_vm_with_hostdev_is_left_to_libvirt
 case_round_trip_restores_drivers_and_overrides
