@@ -2,6 +2,7 @@
 # Every test suite, in order; the closing line sums them up.
 #   unit      C unit tests, ASan+UBSan (build/test/unit-tests)
 #   hooks     the hook executables against fake kernel trees, ASan+UBSan
+#   vfio      10-vmprep-vfio against fake PCI trees (tests/hooks/vfio.sh), ASan+UBSan
 #   schema    shipped profiles and fixtures against profiles/profile.rng
 #   valgrind  unit tests and a hook round trip under valgrind
 #   host      real libvirtd + QEMU/KVM + hugepages on this machine (root and /dev/kvm;

@@ -32,6 +32,16 @@
  *                              (-ENOENT when ROOT/.fake/modprobe-fails exists)
  *   /.fake/rmmod NAME          removes /sys/module/NAME (-EBUSY when
  *                              ROOT/.fake/rmmod-busy-NAME exists)
+ *
+ * Not modelled (the lab guest covers these): the drivers/NAME/BDF links and
+ * new_id/remove_id; a probe or remove() that takes time or blocks in write(2)
+ * (a busy GPU driver, an HDA function with an open control node); devices
+ * that change card numbers when rebound under a stale fd; resets, d3cold and
+ * reset_method; ACS and how groups are formed (groups are fixed by the
+ * fixture); the vfio container/IOMMU type1 and /dev/vfio/N permissions; VF
+ * settings surviving anything but a count change; PF link state and
+ * rtnetlink errors (-EOPNOTSUPP for trust on some drivers); module
+ * dependencies and refcounts (rmmod fails only when told to); udev.
  */
 #include <dirent.h>
 #include <stdarg.h>
