@@ -631,6 +631,23 @@ case_single_gpu_on_for_a_secondary_gpu() {
         stop_phases "$x" vm1
 }
 
+case_display_manager_that_will_not_stop() {
+        local name="a display manager that does not stop within the bound: prepare fails saying so, the unit is started again, the GPU untouched"
+        new_tree boot-vga
+        : > "$ROOT/.fake/systemd/stop-hangs"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; return; fi
+        if grep -q "stopped the display manager gdm.service, but it is still deactivating after 2 s" "$ERR" \
+                && grep -q "^/.fake/systemd/start gdm.service" "$ROOT/.fake/writes.log" \
+                && [ "$(cat "$ROOT/.fake/systemd/units/gdm.service")" = "gdm.service active" ] \
+                && [ "$(snapshot)" = "$before" ] && ! grep -q amdgpu/unbind "$ROOT/.fake/writes.log"; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(cat "$ERR")" "$(cat "$ROOT/.fake/writes.log")"
+        fi
+}
+
 case_single_gpu_without_systemd() {
         new_tree boot-vga
         rm -rf "$ROOT/run/systemd"
@@ -710,6 +727,7 @@ case_unload_modules
 case_single_gpu_round_trip
 case_single_gpu_release_order
 case_single_gpu_on_for_a_secondary_gpu
+case_display_manager_that_will_not_stop
 case_single_gpu_without_systemd
 case_crash_at_every_point
 t_done
