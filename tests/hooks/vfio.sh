@@ -155,6 +155,19 @@ case_already_on_vfio_is_a_noop() {
                 && t_ok "$name" || t_fail "$name" "steps $steps" "$(cat "$ROOT/.fake/writes.log")"
 }
 
+case_group_device_with_a_viable_group() {
+        local name="group='device' with the HDA function unbound: only the GPU moves, /dev/vfio/20 appears, the HDA is never written"
+        new_tree gpu-hda
+        rm "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio group='device'/>" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
+        local mid="$(drv 0000:41:00.0) $(drv 0000:41:00.1) $([ -e "$ROOT/dev/vfio/20" ] && echo dev)"
+        stop_phases "$x" vm1
+        [ "$mid" = "vfio-pci none dev" ] && ! grep -q 41:00.1 "$ROOT/.fake/writes.log" && [ "$(snapshot)" = "$before" ] \
+                && t_ok "$name" || t_fail "$name" "while running: $mid" "$(diff <(echo "$before") <(snapshot) | head -4)"
+}
+
 case_member_that_will_not_leave_rolls_back() {
         local name="an HDA function that will not leave snd_hda_intel fails prepare, names it, and the GPU goes back to nvidia"
         new_tree gpu-hda
@@ -710,6 +723,7 @@ case_test_build_refuses_without_root
 case_untagged_vm_with_hostdev_is_left_to_libvirt
 case_round_trip_restores_drivers_and_overrides
 case_already_on_vfio_is_a_noop
+case_group_device_with_a_viable_group
 case_member_that_will_not_leave_rolls_back
 case_release_after_failed_prepare_returns_only_what_moved
 case_failed_rollback_is_finished_by_release
