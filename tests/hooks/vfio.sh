@@ -280,6 +280,23 @@ case_concurrent_prepares_for_one_device() {
         fi
 }
 
+case_reconnect_after_a_crash() {
+        new_tree gpu-hda
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before st; before=$(snapshot)
+        # crash point 2: the GPU's bind step journalled, its driver_override written
+        { VMPREP_TEST_CRASH_AT=2 "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+        local w; w=$(wc -l < "$ROOT/.fake/writes.log")
+        if [ $st -eq 137 ] && hook "$x" vm1 reconnect begin && grep -q "bind of /sys/bus/pci/devices/0000:41:00.0 was interrupted; release will finish it" "$ERR" \
+                && [ "$(wc -l < "$ROOT/.fake/writes.log")" = "$w" ]; then
+                t_ok "reconnect after a crashed prepare: exits 0, names the interrupted step, changes nothing"
+        else
+                t_fail "reconnect after a crash" "status $st" "$(cat "$ERR")"
+        fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] || t_fail "release after reconnect" "$(diff <(echo "$before") <(snapshot) | head -4)"
+}
+
 case_second_vm_is_refused_a_held_device() {
         local name="a second VM asking for the HDA function vm1 holds fails, naming vm1; its release leaves vm1's devices alone"
         new_tree gpu-hda
@@ -730,6 +747,7 @@ case_failed_rollback_is_finished_by_release
 case_dev_vfio_that_never_appears
 case_untagged_while_running_is_still_given_back
 case_concurrent_prepares_for_one_device
+case_reconnect_after_a_crash
 case_second_vm_is_refused_a_held_device
 case_interlocks
 case_loads_vfio_pci_when_missing
