@@ -367,15 +367,18 @@ static int prepare_pf(Journal *j, Ledger *l, const char *uuid, const ProfileElem
                 log_error("<vmprep:sriov pf='%s'>: %s has no SR-IOV capability (no sriov_totalvfs)", pfs, bdf);
                 return -VMPREP_EREPORTED;
         }
-        if (profile_attr(e, "vfs"))
+        /* How many VFs: vfs= when given (every <vmprep:vf> must be below it),
+         * else enough for the highest <vmprep:vf index>. */
+        bool counted = profile_attr(e, "vfs") != NULL;
+        if (counted)
                 parse_u64(profile_attr(e, "vfs"), 0, 65535, &want);
         for (size_t k = 0; k < e->n_children; k++) {
                 uint64_t idx;
-                if (parse_u64(profile_attr(&e->children[k], "index"), 0, 65535, &idx) == 0 && idx + 1 > want &&
-                    !profile_attr(e, "vfs"))
+                if (parse_u64(profile_attr(&e->children[k], "index"), 0, 65535, &idx) < 0)
+                        continue;
+                if (!counted && idx + 1 > want)
                         want = idx + 1;
-                if (profile_attr(e, "vfs") && parse_u64(profile_attr(&e->children[k], "index"), 0, 65535, &idx) == 0 &&
-                    idx >= want) {
+                if (counted && idx >= want) {
                         log_error("<vmprep:sriov pf='%s' vfs='%llu'><vmprep:vf index='%llu'>: there is no such VF "
                                   "(VFs are numbered 0-%llu)", pfs, (unsigned long long) want, (unsigned long long) idx,
                                   (unsigned long long) (want ? want - 1 : 0));

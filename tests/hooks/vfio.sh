@@ -595,6 +595,18 @@ case_vf_values_validated() {
         else
                 t_fail "qos without a vlan is refused" "$(cat "$ERR")"
         fi
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='2' vlan='7'/></vmprep:sriov>" "" > "$x"
+        : > "$ROOT/.fake/writes.log"
+        ! hook "$x" vm1 prepare begin && grep -q "<vmprep:vf index='2'>: the PF 0000:43:00.0 gets only 2 VFs (0-1)" "$ERR" \
+                && [ ! -s "$ROOT/.fake/writes.log" ] \
+                && t_ok "a <vmprep:vf> beyond vfs= is refused before anything is touched" \
+                || t_fail "a VF index beyond vfs= is refused" "$(cat "$ERR")"
+        stop_phases "$x" vm1
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='9'/>" "" > "$x"
+        ! hook "$x" vm1 prepare begin && grep -q "vfs='9'>: 0000:43:00.0 supports at most 8 VFs (sriov_totalvfs)" "$ERR" \
+                && t_ok "vfs= above sriov_totalvfs is refused, naming the limit" \
+                || t_fail "vfs above totalvfs" "$(cat "$ERR")"
+        stop_phases "$x" vm1
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='0' vlan='4095'/></vmprep:sriov>" "" > "$x"
         ! hook "$x" vm1 prepare begin && grep -q "vlan='4095'" "$ERR" && [ "$(cat "$ROOT/$PF/sriov_numvfs")" = 0 ] \
                 && t_ok "VLAN 4095 (which the kernel would take) is refused before anything is touched" \
