@@ -506,8 +506,31 @@ case_crash_at_every_point() {
                 k=$((k + 1))
                 [ $k -gt 200 ] && break
         done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 3 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of release, then release again: exactly as before"
+        # every kind of step at once: display manager, console, framebuffer, VFs,
+        # a VF setting, binds and modules, with release killed at each point
+        local kinds=$crashed
+        k=1 crashed=0
+        while :; do
+                new_tree boot-vga sriov-nic gpu-hda
+                local x=$ROOT/x.xml
+                sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:09'/></vmprep:sriov>" \
+                        "$(hostdev 0000:45:00.0)$(hostdev 0000:43:10.2)" > "$x"
+                sed -i "s|<vmprep:vfio/>|<vmprep:vfio unload-modules='nvidia-drm'/>|" "$x"
+                local before u vfs; before=$(snapshot); u=$(units); vfs=$(vfstate)
+                hook "$x" vm1 prepare begin || { fails+=("all-kinds prepare: $(cat "$ERR")"); break; }
+                local st
+                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+                [ $st -eq 0 ] && break
+                crashed=$((crashed + 1))
+                hook "$x" vm1 release end
+                [ "$(snapshot)" = "$before" ] && [ "$(units)" = "$u" ] && [ "$(vfstate)" = "$vfs" ] \
+                        || fails+=("all-kinds release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(cat "$ERR")")
+                k=$((k + 1))
+                [ $k -gt 200 ] && break
+        done
+        crashed=$((kinds + crashed))
+        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
+                t_ok "SIGKILL at each of $crashed crash points of release (GPU+HDA; and display, VFs, VF setting, module at once), then release again: exactly as before"
         else
                 t_fail "SIGKILL at each crash point of release" "${fails[@]}" "crashed=$crashed"
         fi
