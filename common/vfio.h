@@ -6,9 +6,19 @@
  * driver_override they had after it stops.  Devices the host is using are
  * refused unless the profile says force="yes".
  *
+ * prepare, in this order, under the ledger lock: SR-IOV VFs (common/sriov),
+ * the devices and their groups collected and checked (common/hostuse says
+ * what the host uses), holds taken, the display taken down on single-GPU
+ * hosts (common/display), vfio-pci loaded if missing, each device bound,
+ * unload-modules unloaded, /dev/vfio/N waited for.  Any failure undoes the
+ * journal; release undoes it too, newest first, so everything comes back in
+ * the reverse order.
+ *
  * Journal steps (capability "vfio"):
- *   bind  pci/BDF  /sys/bus/pci/devices/BDF  OLD="DRIVER/OVERRIDE"  NEW=vfio-pci
- * Ledger: "pci/BDF" 1 while a VM has the device.
+ *   bind    pci/BDF  /sys/bus/pci/devices/BDF  OLD="DRIVER/OVERRIDE"  NEW=vfio-pci
+ *   module  module   /sys/module/NAME          OLD=loaded             NEW=unloaded
+ *   and sriov.h's numvfs/vf, display.h's unit/vtconsole/platform steps.
+ * Ledger: "pci/BDF" 1 while a VM has the device (sriov.h: "sriov/PF").
  */
 #pragma once
 
