@@ -20,12 +20,11 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 
 CC       ?= cc
-PKGS     := libxml-2.0
-# systemd's AllowedCPUs= over D-Bus (sd-bus); without libsystemd the systemd
-# backend says it was built without it.
-SDBUS    := $(shell pkg-config --exists libsystemd && echo libsystemd)
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(SDBUS)) $(if $(SDBUS),-DHAVE_SDBUS)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) $(SDBUS))
+# the full handler: libxml2; libkmod (loading vfio-pci); libmnl (VF settings
+# over rtnetlink); libsystemd's sd-bus (display manager, AllowedCPUs=)
+PKGS     := libxml-2.0 libkmod libmnl libsystemd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)) -DHAVE_SDBUS
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 # Where the cpus hook reads host-scope (a test install may point elsewhere)
 VMPREP_CONF ?= /etc/vmprep/vmprep.conf
 # the vmprep command alone talks to libvirt (hooks never do: libvirtd would deadlock)
@@ -39,7 +38,8 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 # One capability per hook executable, numbered in libvirt's (byte) order,
 # and the libvirt operations each acts on (the fast path skips the others).
-HOOKS    := 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune
+HOOKS    := 10-vmprep-vfio 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune
+PHASES_vfio := prepare release reconnect
 PHASES_hugepages := prepare release reconnect
 PHASES_cpus := prepare started release reconnect
 PHASES_tune := prepare release reconnect
@@ -47,11 +47,14 @@ phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
 
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
               common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c \
-              common/capabilities.c common/numa.c common/cpus.c common/systemd.c common/tune.c common/cpus_plan.c
-HDRS       := $(wildcard common/*.h cli/*.h)
+              common/capabilities.c common/numa.c common/cpus.c common/systemd.c common/tune.c common/cpus_plan.c \
+              common/pci.c common/vfio.c common/sriov.c common/netvf.c common/display.c common/hostuse.c
+HDRS       := $(wildcard common/*.h cli/*.h tests/fake/*.h tests/unit/*.h)
 CLI_SRC    := $(wildcard cli/*.c)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
-FAKE_SRC   := tests/fake/fake_kernel.c
+FAKE_SRC   := tests/fake/fake_kernel.c tests/fake/fake_pci.c tests/fake/fake_display.c
+# fake PCI hosts, for the unit tests and (as pci-fixture) the shell tests
+FIXTURE_SRC := tests/fake/pci_fixture.c
 
 B  := build
 BT := build/test
@@ -94,8 +97,11 @@ $(1)/vmprep: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) $$(CLI_SRC
 $(1)/vmprep-hook: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) hooks/vmprep-hook.c)
 	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
 
-$(1)/unit-tests: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) $$(UNIT_SRC))
+$(1)/unit-tests: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) $$(FIXTURE_SRC) $$(UNIT_SRC))
 	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
+
+$(1)/pci-fixture: $$(patsubst %.c,$(1)/obj/%.o,$$(FIXTURE_SRC) tests/fake/fake_pci.c tests/fake/fake_display.c tests/fake/pci_fixture_main.c)
+	$$(CC) $(2) -o $$@ $$^
 
 $(1)/hooks/%: hooks/fast.c common/readall.h
 	@mkdir -p $$(dir $$@)
@@ -125,8 +131,8 @@ $(BH)/hooks/%: hooks/fast.c common/readall.h
 
 HOST_BINS = $(BH)/vmprep-hook $(addprefix $(BH)/hooks/,$(HOOKS))
 
-TEST_BINS = $(BT)/vmprep-hook $(BT)/vmprep $(BT)/unit-tests $(addprefix $(BT)/hooks/,$(HOOKS))
-VALGRIND_BINS = $(BV)/vmprep-hook $(BV)/vmprep $(BV)/unit-tests $(addprefix $(BV)/hooks/,$(HOOKS))
+TEST_BINS = $(BT)/vmprep-hook $(BT)/vmprep $(BT)/unit-tests $(BT)/pci-fixture $(addprefix $(BT)/hooks/,$(HOOKS))
+VALGRIND_BINS = $(BV)/vmprep-hook $(BV)/vmprep $(BV)/unit-tests $(BV)/pci-fixture $(addprefix $(BV)/hooks/,$(HOOKS))
 
 # ---- fuzzing (clang + libFuzzer, ASan+UBSan) ----
 BF := build/fuzz

@@ -5,10 +5,17 @@
 #include "cpus.h"
 #include "hugepages.h"
 #include "tune.h"
+#include "vfio.h"
 
 #include <string.h>
 
 static const Capability capabilities[] = {
+        {
+                .name = "vfio",
+                .prepare = vfio_prepare,
+                .release = vfio_release,
+                .reconnect = vfio_reconnect,
+        },
         {
                 .name = "hugepages",
                 .prepare = hugepages_prepare,

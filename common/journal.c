@@ -498,6 +498,8 @@ static int ledger_add_hold(Ledger *l, const char *uuid, const char *resource, in
 
 int ledger_hold(Ledger *l, const char *uuid, const char *resource, int64_t amount)
 {
+        if (strlen(resource) >= sizeof(l->holds[0].resource))
+                return -ENAMETOOLONG;
         return ledger_add_hold(l, uuid, resource, amount);
 }
 

@@ -133,7 +133,9 @@ int ledger_save(Ledger *l);
 /* Sum of holds of a resource over all VMs, or for one VM (uuid != NULL). */
 int64_t ledger_held(const Ledger *l, const char *resource, const char *uuid);
 /* Add amount (negative: take away) to what a VM holds of a resource, in
- * memory; ledger_save() makes it durable.  A hold that reaches 0 goes. */
+ * memory; ledger_save() makes it durable.  A hold that reaches 0 goes.
+ * Also for holds that no counter backs (a PCI device a running VM has,
+ * CPUs it claims), which other VMs must be refused. */
 int ledger_hold(Ledger *l, const char *uuid, const char *resource, int64_t amount);
 
 /*

@@ -4,7 +4,7 @@
 # recommends of libvirt pull in udev, whose postinst must not run in a
 # container).
 set -eu
-PKGS="gcc make pkg-config libc6-dev libxml2-dev libxml2-utils libvirt-dev libpci-dev valgrind libsystemd-dev shellcheck git dpkg-dev debhelper python3 clang libclang-rt-14-dev
+PKGS="gcc make pkg-config libc6-dev libxml2-dev libxml2-utils libvirt-dev libpci-dev libkmod-dev libmnl-dev valgrind libsystemd-dev shellcheck git dpkg-dev debhelper python3 clang libclang-rt-14-dev
       libvirt-daemon-system libvirt-clients qemu-system-x86 tini"
 missing=""
 for p in $PKGS; do

@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 int fake_kernel_write(const char *root_dir, const char *path, const char *value);
+int fake_pci_write(const char *root, const char *path, const char *value);
 
 static int read_ull(const char *root, const char *rel, unsigned long long *v)
 {
@@ -495,5 +496,5 @@ int fake_kernel_write(const char *root_dir, const char *path, const char *value)
                 if (len > 22 && strcmp(path + len - 22, "/cpuset.cpus.partition") == 0)
                         return partition_write(root_dir, path, value);
         }
-        return 0;
+        return fake_pci_write(root_dir, path, value); /* tests/fake/fake_pci.c */
 }

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Single-GPU hosts: when the GPU a VM is given is the one driving the host
+ * display, the display must let go of it first.  In this order:
+ *
+ *   1. stop the display manager (display-manager.service, through systemd's
+ *      D-Bus API; StopUnit only queues a job, so wait, bounded, for the unit
+ *      to become inactive): its X server or compositor holds its /dev/dri nodes;
+ *   2. unbind every vtconsole bound to a framebuffer driver (fbcon);
+ *   3. unbind the efi-/simple-/vesa-framebuffer platform devices, which
+ *      still own the boot framebuffer's memory.
+ *
+ * Each is journalled before it is done (capability "vfio"), so release, which
+ * undoes the journal newest first, gives the GPU back to its driver before it
+ * rebinds the framebuffers, then the consoles, then starts the unit again.
+ *
+ * systemd is reached with sd-bus (libsystemd): its own client, which does the
+ * authentication, marshalling and timeouts that a raw D-Bus client would
+ * have to reimplement.  The test build uses a double instead: unit states in
+ * /.fake/systemd/units/UNIT ("ID STATE"), StopUnit/StartUnit as writes to
+ * /.fake/systemd/stop and /start that the fake kernel acts on.
+ */
+#pragma once
+
+#include "journal.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define DISPLAY_MANAGER_UNIT "display-manager.service"
+/* How long to wait for the display manager to stop (the test double's
+ * "never stops" case need not take the real bound). */
+#ifdef VMPREP_TEST_BUILD
+#define DISPLAY_STOP_WAIT_MS 2000
+#else
+#define DISPLAY_STOP_WAIT_MS 15000
+#endif
+
+/* The first vtconsole bound to a framebuffer driver ("vtcon1"); false if none. */
+bool display_fbcon_bound(char *which, size_t size);
+/* Is systemd the init system here (/run/systemd/system)? */
+bool display_have_systemd(void);
+
+/* Take the display off the GPU (steps 1-3 above, through the journal).
+ * With no systemd, refuse unless force (then only the consoles and
+ * framebuffers are freed).  err gets a sentence on failure. */
+int display_release_gpu(Journal *j, bool force, char *err, size_t errlen);
+
+void display_register_undo(void);

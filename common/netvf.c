@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "netvf.h"
+
+#include "pci.h"
+#include "sysfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef VMPREP_TEST_BUILD
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <time.h>
+#endif
+
+int netvf_format(const VfConfig *c, char *buf, size_t size)
+{
+        size_t len = 0;
+        buf[0] = '\0';
+#define ADD(...)                                                                        \
+        do {                                                                            \
+                int n_ = snprintf(buf + len, size - len, __VA_ARGS__);                  \
+                if (n_ < 0 || (size_t) n_ >= size - len)                                \
+                        return -ENAMETOOLONG;                                           \
+                len += (size_t) n_;                                                     \
+        } while (0)
+        if (c->has_mac)
+                ADD("%smac=%02x:%02x:%02x:%02x:%02x:%02x", len ? " " : "", c->mac[0], c->mac[1], c->mac[2], c->mac[3],
+                    c->mac[4], c->mac[5]);
+        if (c->has_vlan)
+                ADD("%svlan=%u qos=%u", len ? " " : "", c->vlan, c->qos);
+        if (c->trust >= 0)
+                ADD("%strust=%s", len ? " " : "", c->trust ? "on" : "off");
+        if (c->spoofchk >= 0)
+                ADD("%sspoofchk=%s", len ? " " : "", c->spoofchk ? "on" : "off");
+#undef ADD
+        return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+        unsigned v[6];
+        int n = 0;
+        if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &n) != 6 || s[n] ||
+            n != 17)
+                return -EINVAL;
+        for (int i = 0; i < 6; i++)
+                mac[i] = (uint8_t) v[i];
+        return 0;
+}
+
+static int parse_onoff(const char *s, int *ret)
+{
+        if (strcmp(s, "on") == 0)
+                *ret = 1;
+        else if (strcmp(s, "off") == 0)
+                *ret = 0;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+int netvf_parse(const char *s, VfConfig *ret)
+{
+        VfConfig c = { .trust = -1, .spoofchk = -1 };
+        char buf[256], *save = NULL;
+        uint64_t v;
+
+        if (strlen(s) >= sizeof(buf))
+                return -EINVAL;
+        snprintf(buf, sizeof(buf), "%s", s);
+        for (char *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+                char *eq = strchr(t, '=');
+                if (!eq)
+                        return -EINVAL;
+                *eq++ = '\0';
+                if (strcmp(t, "mac") == 0) {
+                        if (parse_mac(eq, c.mac) < 0)
+                                return -EINVAL;
+                        c.has_mac = true;
+                } else if (strcmp(t, "vlan") == 0) {
+                        if (parse_u64(eq, 0, 4095, &v) < 0)
+                                return -EINVAL;
+                        c.vlan = (unsigned) v;
+                        c.has_vlan = true;
+                } else if (strcmp(t, "qos") == 0) {
+                        if (parse_u64(eq, 0, 7, &v) < 0)
+                                return -EINVAL;
+                        c.qos = (unsigned) v;
+                } else if (strcmp(t, "trust") == 0) {
+                        if (parse_onoff(eq, &c.trust) < 0)
+                                return -EINVAL;
+                } else if (strcmp(t, "spoofchk") == 0) {
+                        if (parse_onoff(eq, &c.spoofchk) < 0)
+                                return -EINVAL;
+                } else {
+                        return -EINVAL;
+                }
+        }
+        *ret = c;
+        return 0;
+}
+
+int netvf_validate(const VfConfig *c, char *err, size_t errlen)
+{
+        if (c->has_vlan && c->vlan > 4094) {
+                snprintf(err, errlen, "vlan='%u': VLAN IDs are 1-4094 (4095 is reserved; the kernel takes it, "
+                         "switches do not)", c->vlan);
+                return -EINVAL;
+        }
+        if (c->has_vlan && c->qos > 7) {
+                snprintf(err, errlen, "qos='%u': the 802.1p priority is 0-7", c->qos);
+                return -EINVAL;
+        }
+        if (c->has_vlan && c->vlan == 0 && c->qos) {
+                snprintf(err, errlen, "qos='%u' without a vlan: the priority travels in the VLAN tag", c->qos);
+                return -EINVAL;
+        }
+        if (c->has_mac) {
+                static const uint8_t zero[6];
+                if (c->mac[0] & 1) {
+                        snprintf(err, errlen, "mac='%02x:%02x:%02x:%02x:%02x:%02x' is a multicast address", c->mac[0],
+                                 c->mac[1], c->mac[2], c->mac[3], c->mac[4], c->mac[5]);
+                        return -EINVAL;
+                }
+                if (!memcmp(c->mac, zero, 6)) {
+                        snprintf(err, errlen, "mac='00:00:00:00:00:00' is not an address");
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+int netvf_pf_ifname(const PciAddress *pf, char *buf, size_t size)
+{
+        char path[128];
+        pci_device_path(pf, "net", path, sizeof(path));
+        int fd = sysfs_open(path, O_RDONLY | O_DIRECTORY, 0);
+        if (fd < 0)
+                return fd;
+        DIR *dir = fdopendir(fd);
+        if (!dir) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        int r = -ENOENT;
+        struct dirent *de;
+        while ((de = readdir(dir)))
+                if (de->d_name[0] != '.' && strlen(de->d_name) < size && strlen(de->d_name) < 16) {
+                        memcpy(buf, de->d_name, strlen(de->d_name) + 1);
+                        r = 0;
+                        break;
+                }
+        closedir(dir);
+        return r;
+}
+
+static bool vf_exists(const PciAddress *pf, unsigned vf)
+{
+        PciAddress a;
+        return pci_device_virtfn(pf, vf, &a) == 0;
+}
+
+#ifdef VMPREP_TEST_BUILD
+
+static void merge(VfConfig *into, const VfConfig *want)
+{
+        if (want->has_mac) {
+                into->has_mac = true;
+                memcpy(into->mac, want->mac, 6);
+        }
+        if (want->has_vlan) {
+                into->has_vlan = true;
+                into->vlan = want->vlan;
+                into->qos = want->qos;
+        }
+        if (want->trust >= 0)
+                into->trust = want->trust;
+        if (want->spoofchk >= 0)
+                into->spoofchk = want->spoofchk;
+}
+
+/* A VF nobody has configured: what the kernel reports after creating it. */
+static const VfConfig fresh = { .has_mac = true, .has_vlan = true, .vlan = 0, .qos = 0, .trust = 0, .spoofchk = 1 };
+
+int netvf_get(const PciAddress *pf, const char *ifname, unsigned vf, VfConfig *ret)
+{
+        char path[128], buf[256];
+        if (!vf_exists(pf, vf))
+                return -EINVAL;
+        snprintf(path, sizeof(path), "/.fake/vf/%s/%u", ifname, vf);
+        int r = sysfs_read(path, buf, sizeof(buf));
+        if (r == -ENOENT) {
+                *ret = fresh;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        VfConfig c = fresh;
+        VfConfig got;
+        r = netvf_parse(buf, &got);
+        if (r < 0)
+                return r;
+        merge(&c, &got);
+        *ret = c;
+        return 0;
+}
+
+int netvf_set(const PciAddress *pf, const char *ifname, unsigned vf, const VfConfig *want)
+{
+        char path[128], buf[256];
+        VfConfig c;
+        int r = netvf_get(pf, ifname, vf, &c);
+        if (r < 0)
+                return r;
+        merge(&c, want);
+        r = netvf_format(&c, buf, sizeof(buf));
+        if (r < 0)
+                return r;
+        snprintf(path, sizeof(path), "/.fake/vf/%s", ifname);
+        sysfs_mkdir("/.fake/vf", 0755);
+        sysfs_mkdir(path, 0755);
+        snprintf(path, sizeof(path), "/.fake/vf/%s/%u", ifname, vf);
+        int fd = sysfs_open(path, O_WRONLY | O_CREAT, 0644);
+        if (fd < 0)
+                return fd;
+        close(fd);
+        return sysfs_write(path, buf);
+}
+
+#else
+
+/* One request, one answer: cb (may be NULL) sees each reply message. */
+static int rtnl_talk(struct nlmsghdr *req, mnl_cb_t cb, void *data)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+        int r;
+
+        if (!nl)
+                return -errno;
+        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+                r = -errno;
+                mnl_socket_close(nl);
+                return r;
+        }
+        unsigned portid = mnl_socket_get_portid(nl);
+        req->nlmsg_seq = (unsigned) time(NULL);
+        if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0) {
+                r = -errno;
+                mnl_socket_close(nl);
+                return r;
+        }
+        for (;;) {
+                ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+                if (n < 0) {
+                        r = -errno;
+                        break;
+                }
+                r = mnl_cb_run(buf, (size_t) n, req->nlmsg_seq, portid, cb, data);
+                if (r < 0) {
+                        r = -errno;
+                        break;
+                }
+                if (r == MNL_CB_STOP) {
+                        r = 0;
+                        break;
+                }
+        }
+        mnl_socket_close(nl);
+        return r;
+}
+
+typedef struct GetCtx {
+        unsigned vf;
+        VfConfig *ret;
+        bool found;
+} GetCtx;
+
+static int vf_info_cb(const struct nlattr *info, GetCtx *g)
+{
+        const struct nlattr *a;
+        VfConfig c = { .trust = -1, .spoofchk = -1 };
+        int index = -1;
+
+        mnl_attr_for_each_nested(a, info) {
+                switch (mnl_attr_get_type(a)) {
+                case IFLA_VF_MAC:
+                        if (mnl_attr_get_payload_len(a) >= sizeof(struct ifla_vf_mac)) {
+                                const struct ifla_vf_mac *m = mnl_attr_get_payload(a);
+                                index = (int) m->vf;
+                                memcpy(c.mac, m->mac, 6);
+                                c.has_mac = true;
+                        }
+                        break;
+                case IFLA_VF_VLAN:
+                        if (mnl_attr_get_payload_len(a) >= sizeof(struct ifla_vf_vlan)) {
+                                const struct ifla_vf_vlan *v = mnl_attr_get_payload(a);
+                                c.has_vlan = true;
+                                c.vlan = v->vlan;
+                                c.qos = v->qos;
+                        }
+                        break;
+                case IFLA_VF_SPOOFCHK:
+                        if (mnl_attr_get_payload_len(a) >= sizeof(struct ifla_vf_spoofchk))
+                                c.spoofchk = ((const struct ifla_vf_spoofchk *) mnl_attr_get_payload(a))->setting ? 1 : 0;
+                        break;
+                case IFLA_VF_TRUST:
+                        if (mnl_attr_get_payload_len(a) >= sizeof(struct ifla_vf_trust))
+                                c.trust = ((const struct ifla_vf_trust *) mnl_attr_get_payload(a))->setting ? 1 : 0;
+                        break;
+                }
+        }
+        if (index == (int) g->vf) {
+                *g->ret = c;
+                g->found = true;
+        }
+        return MNL_CB_OK;
+}
+
+static int link_cb(const struct nlmsghdr *nlh, void *data)
+{
+        GetCtx *g = data;
+        const struct nlattr *a;
+        mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg)) {
+                if (mnl_attr_get_type(a) != IFLA_VFINFO_LIST)
+                        continue;
+                const struct nlattr *info;
+                mnl_attr_for_each_nested(info, a)
+                        if (mnl_attr_get_type(info) == IFLA_VF_INFO)
+                                vf_info_cb(info, g);
+        }
+        return MNL_CB_OK;
+}
+
+int netvf_get(const PciAddress *pf, const char *ifname, unsigned vf, VfConfig *ret)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        unsigned index = if_nametoindex(ifname);
+
+        if (!index)
+                return -errno;
+        if (!vf_exists(pf, vf))
+                return -EINVAL;
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST;
+        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+        ifm->ifi_family = AF_UNSPEC;
+        ifm->ifi_index = (int) index;
+        /* without it the kernel leaves IFLA_VFINFO_LIST out */
+        mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_VF);
+        GetCtx g = { vf, ret, false };
+        int r = rtnl_talk(nlh, link_cb, &g);
+        if (r < 0)
+                return r;
+        return g.found ? 0 : -ENOENT;
+}
+
+int netvf_set(const PciAddress *pf, const char *ifname, unsigned vf, const VfConfig *want)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        unsigned index = if_nametoindex(ifname);
+
+        if (!index)
+                return -errno;
+        if (!vf_exists(pf, vf))
+                return -EINVAL;
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_SETLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+        ifm->ifi_family = AF_UNSPEC;
+        ifm->ifi_index = (int) index;
+        struct nlattr *list = mnl_attr_nest_start(nlh, IFLA_VFINFO_LIST);
+        struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_VF_INFO);
+        if (want->has_mac) {
+                struct ifla_vf_mac m = { .vf = vf };
+                memcpy(m.mac, want->mac, 6);
+                mnl_attr_put(nlh, IFLA_VF_MAC, sizeof(m), &m);
+        }
+        if (want->has_vlan) {
+                struct ifla_vf_vlan v = { .vf = vf, .vlan = want->vlan, .qos = want->qos };
+                mnl_attr_put(nlh, IFLA_VF_VLAN, sizeof(v), &v);
+        }
+        if (want->spoofchk >= 0) {
+                struct ifla_vf_spoofchk s = { .vf = vf, .setting = (unsigned) want->spoofchk };
+                mnl_attr_put(nlh, IFLA_VF_SPOOFCHK, sizeof(s), &s);
+        }
+        if (want->trust >= 0) {
+                struct ifla_vf_trust t = { .vf = vf, .setting = (unsigned) want->trust };
+                mnl_attr_put(nlh, IFLA_VF_TRUST, sizeof(t), &t);
+        }
+        mnl_attr_nest_end(nlh, info);
+        mnl_attr_nest_end(nlh, list);
+        return rtnl_talk(nlh, NULL, NULL);
+}
+
+#endif

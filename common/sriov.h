@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * SR-IOV, part of the vfio capability: <vmprep:sriov pf= vfs= autoprobe=>
+ * makes the PF have at least vfs VFs before the VM's devices are bound,
+ * and sets each <vmprep:vf index= mac= vlan= qos= trust= spoofchk=> on
+ * the PF over rtnetlink (common/netvf).
+ *
+ * sriov_numvfs changes only through 0, which removes every VF: the count is
+ * raised only when no other running VM holds VFs of that PF (ledger hold
+ * "sriov/PF"), and the previous count and sriov_drivers_autoprobe come back
+ * when the last VM holding them stops (the duty is handed over in the
+ * ledger as "sriov-restore/PF/COUNT/AUTOPROBE" when others still run).
+ *
+ * Journal steps: numvfs  sriov/PF      .../PF/sriov_numvfs  OLD="COUNT/AUTOPROBE"  NEW=COUNT
+ *                vf      sriov/PF/vfN  .../PF/virtfnN       OLD, NEW: netvf_format()
+ */
+#pragma once
+
+#include "domain.h"
+#include "journal.h"
+#include "profile.h"
+
+/* Create VFs and apply VF settings for every <vmprep:sriov> of the profile. */
+int sriov_prepare(Journal *j, Ledger *l, const Domain *d, const Profile *p);
+/* Register the undo functions; l and uuid are the release in progress
+ * (the numvfs undo consults the ledger for other holders). */
+void sriov_begin_release(Ledger *l, const char *uuid);
+/* After the journal was undone: drop this VM's holds on PFs and carry out
+ * (or hand over) the restores that fell to it. */
+int sriov_end_release(Ledger *l, const char *uuid, const Journal *j);

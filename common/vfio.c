@@ -1,0 +1,786 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "vfio.h"
+
+#include "display.h"
+#include "hostuse.h"
+#include "log.h"
+#include "parse.h"
+#include "pci.h"
+#include "sriov.h"
+#include "sysfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef VMPREP_TEST_BUILD
+#include <libkmod.h>
+#endif
+
+#define CAP "vfio"
+#define STUB "vfio-pci"
+
+/* ---- pure helpers ---- */
+
+int vfio_origin_encode(const char *driver, const char *override, char *buf, size_t size)
+{
+        if (strchr(driver, '/'))
+                return -EINVAL;
+        int n = snprintf(buf, size, "%s/%s", driver, override);
+        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+}
+
+int vfio_origin_decode(const char *s, char *driver, size_t dsize, char *override, size_t osize)
+{
+        const char *slash = strchr(s, '/');
+        if (!slash || (size_t) (slash - s) >= dsize || strlen(slash + 1) >= osize)
+                return -EINVAL;
+        memcpy(driver, s, (size_t) (slash - s));
+        driver[slash - s] = '\0';
+        snprintf(override, osize, "%s", slash + 1);
+        if (driver[0] && !name_is_valid(driver))
+                return -EINVAL;
+        return 0;
+}
+
+/* ---- state of one device ---- */
+
+typedef struct Target {
+        PciDevice dev;
+        bool direct;       /* named by the domain or the profile */
+        bool force;        /* interlocks off for this one */
+        char origin[96];   /* why it is moved, for messages */
+} Target;
+
+typedef struct Targets {
+        Target *t;
+        size_t n;
+} Targets;
+
+static Target *targets_find(Targets *ts, const PciAddress *a)
+{
+        for (size_t i = 0; i < ts->n; i++)
+                if (pci_address_equal(&ts->t[i].dev.addr, a))
+                        return &ts->t[i];
+        return NULL;
+}
+
+static int targets_add(Targets *ts, const PciDevice *dev, bool direct, bool force, const char *origin)
+{
+        Target *t = targets_find(ts, &dev->addr);
+        if (t) {
+                t->direct |= direct;
+                t->force |= force;
+                if (direct)
+                        snprintf(t->origin, sizeof(t->origin), "%s", origin);
+                return 0;
+        }
+        t = realloc(ts->t, (ts->n + 1) * sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        ts->t = t;
+        t = &ts->t[ts->n++];
+        memset(t, 0, sizeof(*t));
+        t->dev = *dev;
+        t->direct = direct;
+        t->force = force;
+        snprintf(t->origin, sizeof(t->origin), "%s", origin);
+        return 0;
+}
+
+static const char *class_name(uint32_t cls)
+{
+        switch (cls >> 16) {
+        case 0x01: return "storage controller";
+        case 0x02: return "network controller";
+        case 0x03: return "display controller";
+        case 0x04: return "multimedia device";
+        case 0x06: return "bridge";
+        case 0x0c: return (cls >> 8) == 0x0c03 ? "USB controller" : "serial bus controller";
+        default: return "device";
+        }
+}
+
+/* ---- the kernel side: bind, return ---- */
+
+static int check_holders(const PciDevice *dev, const char *origin);
+static int undo_module(const JournalStep *s);
+
+static int write_bdf(const char *path, const char *bdf)
+{
+        return sysfs_write(path, bdf);
+}
+
+static int driver_path(const char *driver, const char *file, char *buf, size_t size)
+{
+        if (!name_is_valid(driver))
+                return -EINVAL;
+        snprintf(buf, size, "/sys/bus/pci/drivers/%s/%s", driver, file);
+        return 0;
+}
+
+/*
+ * Give a device back: the reverse of the bind, in the kernel's order —
+ * driver_override back to what it was ("\n" clears it: a zero-length write
+ * never reaches the kernel), unbind from vfio-pci, drivers_probe (which now
+ * finds the native driver); if the probe picked nothing, bind the original
+ * driver explicitly.  Returns 0 when the device is on its original driver
+ * with its original override.
+ */
+static int vfio_undo_bind(const JournalStep *s)
+{
+        static const char prefix[] = "/sys/bus/pci/devices/";
+        char orig_drv[PCI_DRIVER_MAX], orig_ovr[PCI_DRIVER_MAX], path[256];
+        PciAddress a;
+        PciDevice dev;
+        int r;
+
+        if (strncmp(s->path, prefix, sizeof(prefix) - 1) != 0 ||
+            pci_address_parse(s->path + sizeof(prefix) - 1, &a) < 0 ||
+            vfio_origin_decode(s->old, orig_drv, sizeof(orig_drv), orig_ovr, sizeof(orig_ovr)) < 0) {
+                log_error("journal step %u: '%s' '%s' is not a device binding", s->seq, s->path, s->old);
+                return -VMPREP_EREPORTED;
+        }
+        r = pci_device_read(&a, &dev);
+        if (r == -ENOENT) {
+                log_warning("%s is gone (a VF removed with its PF's VFs?): nothing to give back", s->path);
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s", s->path);
+
+        if (strcmp(dev.driver_override, orig_ovr) != 0) {
+                pci_device_path(&a, "driver_override", path, sizeof(path));
+                r = sysfs_write(path, orig_ovr[0] ? orig_ovr : "\n");
+                if (r < 0)
+                        return log_error_errno(r, "cannot give %s back: writing '%s' to %s", dev.bdf, orig_ovr, path);
+        }
+        if (strcmp(dev.driver, orig_drv) == 0)
+                return 0; /* never moved (a crash before the unbind), or already back */
+        if (dev.driver[0]) {
+                driver_path(dev.driver, "unbind", path, sizeof(path));
+                r = write_bdf(path, dev.bdf);
+                if (r < 0)
+                        return log_error_errno(r, "cannot give %s back to %s: unbinding it from %s", dev.bdf,
+                                               orig_drv[0] ? orig_drv : "no driver", dev.driver);
+        }
+        if (orig_drv[0]) {
+                r = write_bdf("/sys/bus/pci/drivers_probe", dev.bdf);
+                if (r < 0)
+                        log_warning_errno(r, "drivers_probe of %s", dev.bdf);
+                char now[PCI_DRIVER_MAX];
+                r = pci_device_driver(&a, now, sizeof(now));
+                if (r == 0 && !now[0] && driver_path(orig_drv, "bind", path, sizeof(path)) == 0) {
+                        r = write_bdf(path, dev.bdf);
+                        if (r < 0)
+                                return log_error_errno(r, "cannot give %s back to %s: its bind refused it", dev.bdf,
+                                                       orig_drv);
+                        r = pci_device_driver(&a, now, sizeof(now));
+                }
+                if (r < 0)
+                        return log_error_errno(r, "cannot read the driver of %s", dev.bdf);
+                if (strcmp(now, orig_drv) != 0) {
+                        log_error("cannot give %s back to %s: it is on %s", dev.bdf, orig_drv, now[0] ? now : "no driver");
+                        return -VMPREP_EREPORTED;
+                }
+        }
+        log_info("gave %s back to %s", dev.bdf, orig_drv[0] ? orig_drv : "no driver (as it was)");
+        return 0;
+}
+
+static void register_undo(Ledger *l, const char *uuid)
+{
+        journal_register_undo("bind", vfio_undo_bind);
+        journal_register_undo("module", undo_module);
+        display_register_undo();
+        sriov_begin_release(l, uuid);
+}
+
+/*
+ * Move one device to vfio-pci in the order libvirt and the kernel
+ * documentation use: driver_override "vfio-pci", unbind from the current
+ * driver, drivers_probe; then read the driver link back.  Its original
+ * driver and override are journalled first.  Already on vfio-pci: nothing
+ * done, nothing journalled.
+ */
+static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, size_t errlen)
+{
+        char path[256], old[2 * PCI_DRIVER_MAX + 2], now[PCI_DRIVER_MAX];
+        PciDevice dev;
+        unsigned seq;
+        int r;
+
+        r = pci_device_read(&t->dev.addr, &dev);
+        if (r < 0) {
+                snprintf(err, errlen, "cannot read %s: %s", t->dev.bdf, strerror(-r));
+                return r;
+        }
+        if (strcmp(dev.driver, STUB) == 0) {
+                log_info("%s is already on " STUB ": nothing to do", dev.bdf);
+                return 0;
+        }
+        if (check_nodes) {
+                r = check_holders(&dev, t->origin);
+                if (r < 0)
+                        return r;
+        }
+        r = vfio_origin_encode(dev.driver, dev.driver_override, old, sizeof(old));
+        if (r < 0)
+                return r;
+        char resource[64];
+        snprintf(resource, sizeof(resource), "pci/%s", dev.bdf);
+        pci_device_path(&dev.addr, NULL, path, sizeof(path));
+        r = journal_begin_custom(j, "bind", resource, path, old, STUB, &seq);
+        if (r < 0)
+                return r;
+
+        pci_device_path(&dev.addr, "driver_override", path, sizeof(path));
+        r = sysfs_write(path, STUB);
+        if (r < 0) {
+                snprintf(err, errlen, "cannot bind %s to " STUB ": writing %s: %s", dev.bdf, path, strerror(-r));
+                return r;
+        }
+        if (dev.driver[0]) {
+                driver_path(dev.driver, "unbind", path, sizeof(path));
+                r = write_bdf(path, dev.bdf);
+                if (r < 0) {
+                        snprintf(err, errlen, "cannot bind %s (%s, %s) to " STUB ": %s will not let it go (%s)",
+                                 dev.bdf, class_name(dev.class_), t->origin, dev.driver, strerror(-r));
+                        return r;
+                }
+        }
+        r = write_bdf("/sys/bus/pci/drivers_probe", dev.bdf);
+        if (r < 0) {
+                snprintf(err, errlen, "cannot bind %s to " STUB ": drivers_probe: %s", dev.bdf, strerror(-r));
+                return r;
+        }
+        r = pci_device_driver(&dev.addr, now, sizeof(now));
+        if (r < 0 || strcmp(now, STUB) != 0) {
+                snprintf(err, errlen, "cannot bind %s to " STUB ": after drivers_probe it is on %s", dev.bdf,
+                         r < 0 ? strerror(-r) : now[0] ? now : "no driver");
+                return r < 0 ? r : -EIO;
+        }
+        r = journal_done(j, NULL, seq, STUB);
+        if (r < 0)
+                return r;
+        log_info("bound %s (%s) to " STUB ", was on %s", dev.bdf, class_name(dev.class_),
+                 dev.driver[0] ? dev.driver : "no driver");
+        return 0;
+}
+
+/* Load a module (modprobe semantics: dependencies, blacklist honoured).
+ * The test build never calls libkmod: it writes to the fake kernel's
+ * stand-in, which makes the module (and vfio-pci's driver directory) appear. */
+static int module_load(const char *name)
+{
+#ifdef VMPREP_TEST_BUILD
+        return sysfs_write("/.fake/modprobe", name);
+#else
+        struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+        struct kmod_list *list = NULL, *it;
+        int r = -ENOENT;
+        if (!ctx)
+                return -ENOMEM;
+        kmod_load_resources(ctx);
+        r = kmod_module_new_from_lookup(ctx, name, &list);
+        if (r >= 0 && !list)
+                r = -ENOENT;
+        kmod_list_foreach(it, list)
+        {
+                struct kmod_module *mod = kmod_module_get_module(it);
+                r = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL, NULL);
+                kmod_module_unref(mod);
+                if (r < 0)
+                        break;
+        }
+        kmod_module_unref_list(list);
+        kmod_unref(ctx);
+        return r > 0 ? -r : r;
+#endif
+}
+
+/* rmmod without force: -EBUSY (or -EAGAIN) while anything uses it. */
+static int module_unload(const char *name)
+{
+#ifdef VMPREP_TEST_BUILD
+        return sysfs_write("/.fake/rmmod", name);
+#else
+        struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+        struct kmod_module *mod = NULL;
+        if (!ctx)
+                return -ENOMEM;
+        int r = kmod_module_new_from_name(ctx, name, &mod);
+        if (r == 0) {
+                r = kmod_module_remove_module(mod, 0);
+                kmod_module_unref(mod);
+        }
+        kmod_unref(ctx);
+        return r > 0 ? -r : r;
+#endif
+}
+
+/* /sys/module/NAME, with '-' read as '_' as the kernel does. */
+static bool module_loaded(const char *name)
+{
+        char path[128], n[72];
+        snprintf(n, sizeof(n), "%.64s", name);
+        for (char *c = n; *c; c++)
+                if (*c == '-')
+                        *c = '_';
+        snprintf(path, sizeof(path), "/sys/module/%s", n);
+        return sysfs_exists(path);
+}
+
+static int undo_module(const JournalStep *s)
+{
+        const char *name = s->path + strlen("/sys/module/");
+        if (strncmp(s->path, "/sys/module/", 12) != 0 || !name_is_valid(name)) {
+                log_error("journal step %u: '%s' is not a module", s->seq, s->path);
+                return -VMPREP_EREPORTED;
+        }
+        if (module_loaded(name))
+                return 0;
+        int r = module_load(name);
+        if (r < 0)
+                return log_error_errno(r, "cannot load the module %s again", name);
+        log_info("loaded the module %s again", name);
+        return 0;
+}
+
+/* unload-modules='a,b,c': unloaded in that order once the devices have left
+ * them; loaded again (in the reverse order) at release. */
+static int unload_modules(Journal *j, const char *list, char *err, size_t errlen)
+{
+        char buf[512], *save = NULL;
+        snprintf(buf, sizeof(buf), "%s", list);
+        for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+                char path[128];
+                unsigned seq;
+                if (!name_is_valid(name) || !module_loaded(name))
+                        continue;
+                snprintf(path, sizeof(path), "/sys/module/%s", name);
+                int r = journal_begin_custom(j, "module", "module", path, "loaded", "unloaded", &seq);
+                if (r < 0)
+                        return r;
+                r = module_unload(name);
+                if (r < 0) {
+                        snprintf(err, errlen, "cannot unload the module %s (unload-modules='%s'): %s", name, list,
+                                 strerror(-r));
+                        return r;
+                }
+                log_info("unloaded the module %s", name);
+                r = journal_done(j, NULL, seq, "unloaded");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* vfio-pci's driver directory, loading the module when it is missing.
+ * driver_override never loads a module by itself. */
+static int ensure_stub_driver(char *err, size_t errlen)
+{
+        if (pci_driver_present(STUB))
+                return 0;
+        int r = module_load(STUB);
+        if (r < 0) {
+                snprintf(err, errlen, "the " STUB " driver is not loaded and loading it failed (%s); is the module "
+                         "installed (CONFIG_VFIO_PCI)?", strerror(-r));
+                return r;
+        }
+        for (int waited = 0; waited < 1000; waited += 10) {
+                if (pci_driver_present(STUB)) {
+                        log_info("loaded " STUB);
+                        return 0;
+                }
+                struct timespec ts = { 0, 10 * 1000 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+        snprintf(err, errlen, "loaded " STUB ", but /sys/bus/pci/drivers/" STUB " did not appear");
+        return -ENOENT;
+}
+
+/* ---- interlocks ---- */
+
+/* The name of the VM whose journal holds uuid, or the uuid. */
+static void vm_name(const char *uuid, char *buf, size_t size)
+{
+        Journal *j = NULL;
+        snprintf(buf, size, "%s", uuid);
+        if (journal_open(uuid, CAP, NULL, false, &j) == 0) {
+                if (j->name[0])
+                        snprintf(buf, size, "%.100s (%s)", j->name, uuid);
+                journal_close(j);
+        }
+}
+
+typedef struct Settings {
+        bool whole_group;
+        bool force_all;
+        const char *single_gpu; /* auto, on, off */
+} Settings;
+
+/* Refuse devices the host is using.  defer_holders: the display manager
+ * is stopped first (single-GPU), so open device nodes are looked for just
+ * before each unbind instead.  Returns 0 or -VMPREP_EREPORTED. */
+static int check_interlocks(const Target *t, const Settings *set, const Ledger *l, const char *uuid,
+                            bool defer_holders)
+{
+        char why[512] = "", holder[160];
+        const PciDevice *dev = &t->dev;
+        bool force = set->force_all || t->force;
+        const char *hint = "";
+
+        /* another running VM: never overridden by force */
+        for (size_t i = 0; i < l->n_holds; i++) {
+                char res[64];
+                snprintf(res, sizeof(res), "pci/%s", dev->bdf);
+                if (strcmp(l->holds[i].resource, res) == 0 && strcmp(l->holds[i].uuid, uuid) != 0) {
+                        vm_name(l->holds[i].uuid, holder, sizeof(holder));
+                        log_error("cannot pass %s (%s, %s) to this VM: the running VM %s holds it", dev->bdf,
+                                  class_name(dev->class_), t->origin, holder);
+                        return -VMPREP_EREPORTED;
+                }
+        }
+        if (strcmp(dev->driver, STUB) == 0)
+                return 0; /* already the stub's: the host does not use it */
+
+        if (t->direct && pci_device_is_bridge(dev)) {
+                snprintf(why, sizeof(why), "it is a PCI bridge; the devices behind it are passed, not the bridge");
+        } else if (hostuse_mounted(dev->bdf, why, sizeof(why))) {
+                ;
+        } else if (hostuse_network(dev->bdf, why, sizeof(why))) {
+                ;
+        } else if (dev->boot_vga && display_fbcon_bound(holder, sizeof(holder)) && strcmp(set->single_gpu, "off") == 0) {
+                snprintf(why, sizeof(why), "it is the boot GPU and drives the framebuffer console (%s), and "
+                         "single-gpu='off'", holder);
+                hint = "; set single-gpu='auto' to have vmprep stop the display and free the console";
+        }
+        if (why[0] && !force) {
+                log_error("refusing to bind %s (%s, %s) to " STUB ": %s%s; force='yes' on "
+                          "<vmprep:device address='%s'/> passes it anyway", dev->bdf, class_name(dev->class_),
+                          t->origin, why, hint, dev->bdf);
+                return -VMPREP_EREPORTED;
+        }
+        if (why[0])
+                log_warning("passing %s although %s (force='yes')", dev->bdf, why);
+
+        return defer_holders ? 0 : check_holders(dev, t->origin);
+}
+
+/* Never unbind a device whose nodes are open: the unbind blocks in the
+ * kernel until the holder exits (seen with /dev/snd/controlC0), and
+ * libvirtd with it.  force does not change that. */
+static int check_holders(const PciDevice *dev, const char *origin)
+{
+        char holders[512];
+        if (dev->driver[0] && strcmp(dev->driver, STUB) != 0 &&
+            hostuse_holders(dev->bdf, holders, sizeof(holders)) > 0) {
+                log_error("refusing to unbind %s (%s, %s) from %s: its device nodes are open in %s; the unbind "
+                          "would block until they close", dev->bdf, class_name(dev->class_), origin, dev->driver,
+                          holders);
+                return -VMPREP_EREPORTED;
+        }
+        return 0;
+}
+
+/* ---- prepare ---- */
+
+static int add_request(Targets *ts, const PciAddress *a, bool force, const char *origin, const Settings *set)
+{
+        PciDevice dev;
+        char bdf[PCI_ADDRESS_STRLEN];
+        int r;
+
+        pci_address_format(a, bdf);
+        r = pci_device_read(a, &dev);
+        if (r == -ENOENT) {
+                log_error("%s names %s, which this host does not have (no /sys/bus/pci/devices/%s)", origin, bdf, bdf);
+                return -VMPREP_EREPORTED;
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot read PCI device %s", bdf);
+        if (dev.iommu_group < 0) {
+                log_error("%s (%s) has no IOMMU group: the IOMMU is off (intel_iommu=on / amd_iommu=on on the "
+                          "kernel command line) or the firmware has it disabled", bdf, origin);
+                return -VMPREP_EREPORTED;
+        }
+        r = targets_add(ts, &dev, true, force, origin);
+        if (r < 0)
+                return r;
+
+        PciAddress *members = NULL;
+        size_t n = 0;
+        r = pci_group_members(dev.iommu_group, &members, &n);
+        if (r < 0)
+                return log_error_errno(r, "cannot list IOMMU group %d of %s", dev.iommu_group, bdf);
+        for (size_t i = 0; i < n && r == 0; i++) {
+                PciDevice m;
+                if (pci_address_equal(&members[i], a))
+                        continue;
+                r = pci_device_read(&members[i], &m);
+                if (r < 0) {
+                        r = log_error_errno(r, "cannot read %s, in IOMMU group %d", bdf, dev.iommu_group);
+                        break;
+                }
+                if (pci_device_is_bridge(&m))
+                        continue; /* bridges stay with the host: VFIO allows them */
+                if (set->whole_group) {
+                        char why[96];
+                        snprintf(why, sizeof(why), "in IOMMU group %d with %s", dev.iommu_group, bdf);
+                        r = targets_add(ts, &m, false, force, why);
+                } else if (m.driver[0] && strcmp(m.driver, STUB) != 0 && strcmp(m.driver, "pci-stub") != 0 &&
+                           !targets_find(ts, &m.addr)) {
+                        log_error("cannot pass %s alone (group='device'): IOMMU group %d is not viable, its member %s "
+                                  "(%s) is bound to %s; pass the whole group (group='whole') or name %s too",
+                                  bdf, dev.iommu_group, m.bdf, class_name(m.class_), m.driver, m.bdf);
+                        r = -VMPREP_EREPORTED;
+                }
+        }
+        free(members);
+        return r;
+}
+
+static int collect(const Domain *d, const Profile *p, const Settings *set, Targets *ts)
+{
+        const ProfileElem *e = profile_elem(p, "vfio");
+        int r = 0;
+
+        for (size_t i = 0; i < d->n_hostdevs && r == 0; i++) {
+                char origin[64], bdf[PCI_ADDRESS_STRLEN];
+                pci_address_format(&d->hostdevs[i], bdf);
+                snprintf(origin, sizeof(origin), "<hostdev> %s", bdf);
+                bool force = false;
+                for (size_t k = 0; e && k < e->n_children; k++) {
+                        PciAddress a;
+                        if (pci_address_parse(profile_attr(&e->children[k], "address"), &a) == 0 &&
+                            pci_address_equal(&a, &d->hostdevs[i]))
+                                force = profile_attr_yes(&e->children[k], "force", false);
+                }
+                r = add_request(ts, &d->hostdevs[i], force, origin, set);
+        }
+        for (size_t k = 0; e && k < e->n_children && r == 0; k++) {
+                const ProfileElem *c = &e->children[k];
+                PciAddress a;
+                if (strcmp(c->name, "device") != 0 || pci_address_parse(profile_attr(c, "address"), &a) < 0)
+                        continue;
+                char origin[96];
+                snprintf(origin, sizeof(origin), "<vmprep:device address='%s'>", profile_attr(c, "address"));
+                r = add_request(ts, &a, profile_attr_yes(c, "force", false), origin, set);
+        }
+        return r;
+}
+
+/* Wait, bounded, for /dev/vfio/N of every group moved. */
+static int wait_groups(const Targets *ts, char *err, size_t errlen)
+{
+        struct timespec start, now, pause = { 0, 5 * 1000 * 1000 };
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (size_t i = 0; i < ts->n; i++) {
+                char path[64];
+                snprintf(path, sizeof(path), "/dev/vfio/%d", ts->t[i].dev.iommu_group);
+                for (;;) {
+                        if (sysfs_exists(path))
+                                break;
+                        clock_gettime(CLOCK_MONOTONIC, &now);
+                        long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+                        if (ms > VFIO_DEV_WAIT_MS) {
+                                snprintf(err, errlen, "%s did not appear within %d s after binding IOMMU group %d "
+                                         "(%s) to " STUB "; is every device of the group on " STUB "?", path,
+                                         VFIO_DEV_WAIT_MS / 1000, ts->t[i].dev.iommu_group, ts->t[i].dev.bdf);
+                                return -ETIMEDOUT;
+                        }
+                        nanosleep(&pause, NULL);
+                }
+        }
+        return 0;
+}
+
+/* Drop this VM's device holds whose binding is no longer live. */
+static void drop_holds(Ledger *l, const char *uuid, const Journal *j)
+{
+        for (size_t i = l->n_holds; i-- > 0;) {
+                LedgerHold *h = &l->holds[i];
+                if (strcmp(h->uuid, uuid) != 0 || strncmp(h->resource, "pci/", 4) != 0)
+                        continue;
+                bool live = false;
+                for (size_t k = 0; j && k < j->n_steps; k++)
+                        if (!j->steps[k].undone && strcmp(j->steps[k].resource, h->resource) == 0)
+                                live = true;
+                if (!live) {
+                        char res[128];
+                        snprintf(res, sizeof(res), "%s", h->resource);
+                        ledger_hold(l, uuid, res, -h->amount);
+                }
+        }
+}
+
+/* Undo this VM's journal (if any) and its holds, under the ledger lock. */
+static int release_locked(Ledger *l, const char *uuid, const char *name, bool quiet)
+{
+        Journal *j = NULL;
+        int r = journal_open(uuid, CAP, name, false, &j);
+
+        if (r == -ENOENT) {
+                r = sriov_end_release(l, uuid, NULL);
+                drop_holds(l, uuid, NULL);
+                int r2 = ledger_save(l);
+                return r < 0 ? r : r2;
+        }
+        if (r < 0)
+                return r;
+        if (!quiet)
+                log_info("giving back the PCI devices of %s", j->name[0] ? j->name : uuid);
+        r = journal_undo(j, l);
+        int r1 = sriov_end_release(l, uuid, j);
+        if (r == 0)
+                r = r1;
+        drop_holds(l, uuid, j);
+        int r2 = ledger_save(l);
+        journal_close(j);
+        return r < 0 ? r : r2;
+}
+
+int vfio_prepare(const Domain *d, const Profile *p)
+{
+        const ProfileElem *e = profile_elem(p, "vfio");
+        Settings set = {
+                .whole_group = !e || !profile_attr(e, "group") || strcmp(profile_attr(e, "group"), "whole") == 0,
+                .force_all = profile_attr_yes(e, "force", false),
+                .single_gpu = e && profile_attr(e, "single-gpu") ? profile_attr(e, "single-gpu") : "auto",
+        };
+        Targets ts = { NULL, 0 };
+        Journal *j = NULL;
+        Ledger l;
+        char err[1024] = "";
+        int r;
+
+        r = ledger_lock(&l);
+        if (r < 0)
+                return r;
+        register_undo(&l, d->uuid);
+        if (journal_exists(d->uuid, CAP)) {
+                log_warning("finishing the vfio journal a previous start of %s left", d->name);
+                r = release_locked(&l, d->uuid, d->name, true);
+                if (r < 0)
+                        goto out;
+        }
+        bool any_sriov = false;
+        for (size_t i = 0; i < p->n_elems; i++)
+                any_sriov |= strcmp(p->elems[i].name, "sriov") == 0;
+        if (!profile_enabled(p, "vfio") && !any_sriov)
+                goto out;
+
+        /* Nothing to move, nothing to create: no journal either. */
+        if (!any_sriov) {
+                r = collect(d, p, &set, &ts);
+                if (r < 0 || ts.n == 0)
+                        goto out;
+        }
+        r = journal_open(d->uuid, CAP, d->name, true, &j);
+        if (r < 0)
+                goto out;
+        if (any_sriov) {
+                /* VFs first: the domain's hostdevs may be VFs that do not exist yet */
+                r = sriov_prepare(j, &l, d, p);
+                if (r == 0 && profile_enabled(p, "vfio"))
+                        r = collect(d, p, &set, &ts);
+        }
+        /* Single-GPU: a GPU the host display runs on is freed by stopping
+         * the display first (single-gpu='auto': the boot GPU with fbcon or
+         * open device nodes; 'on': any GPU passed). */
+        bool display = false;
+        for (size_t i = 0; i < ts.n && r == 0; i++) {
+                const PciDevice *dev = &ts.t[i].dev;
+                char vt[32], who[256];
+                if ((dev->class_ >> 16) != PCI_CLASS_DISPLAY || strcmp(dev->driver, STUB) == 0 ||
+                    strcmp(set.single_gpu, "off") == 0)
+                        continue;
+                if (strcmp(set.single_gpu, "on") == 0 ||
+                    (dev->boot_vga && (display_fbcon_bound(vt, sizeof(vt)) || hostuse_holders(dev->bdf, who, sizeof(who)) > 0)))
+                        display = true;
+        }
+        for (size_t i = 0; i < ts.n && r == 0; i++)
+                r = check_interlocks(&ts.t[i], &set, &l, d->uuid, display);
+        if (r < 0)
+                goto fail;
+        /* Hold every device before touching any: a second VM's prepare,
+         * serialised behind this lock, sees them taken. */
+        for (size_t i = 0; i < ts.n && r == 0; i++) {
+                char res[64];
+                snprintf(res, sizeof(res), "pci/%s", ts.t[i].dev.bdf);
+                if (ledger_held(&l, res, d->uuid) == 0)
+                        r = ledger_hold(&l, d->uuid, res, 1);
+        }
+        if (r == 0)
+                r = ledger_save(&l);
+        if (r < 0)
+                goto fail;
+
+        if (display) {
+                log_info("the GPU drives the host display: taking the display down first (single-gpu='%s')",
+                         set.single_gpu);
+                r = display_release_gpu(j, set.force_all, err, sizeof(err));
+        }
+        if (ts.n && r == 0)
+                r = ensure_stub_driver(err, sizeof(err));
+        for (size_t i = 0; i < ts.n && r == 0; i++)
+                r = bind_one(j, &ts.t[i], display, err, sizeof(err));
+        if (r == 0 && ts.n && profile_enabled(p, "vfio") && profile_attr(e, "unload-modules"))
+                r = unload_modules(j, profile_attr(e, "unload-modules"), err, sizeof(err));
+        if (r == 0)
+                r = wait_groups(&ts, err, sizeof(err));
+        if (r == 0)
+                goto out;
+fail:
+        if (!error_reported(r))
+                log_error("%s", err[0] ? err : strerror(-r));
+        /* Give back what this start moved, then fail the start. */
+        if (journal_undo(j, &l) < 0)
+                log_error("could not give back every device moved by this start; release will try again");
+        sriov_end_release(&l, d->uuid, j);
+        drop_holds(&l, d->uuid, j);
+        ledger_save(&l);
+        r = -VMPREP_EREPORTED;
+out:
+        journal_close(j);
+        ledger_unlock(&l);
+        free(ts.t);
+        return r;
+}
+
+int vfio_release(const char *uuid, const char *name)
+{
+        Ledger l;
+        int r = ledger_lock(&l);
+        if (r < 0)
+                return r;
+        register_undo(&l, uuid);
+        r = release_locked(&l, uuid, name, false);
+        ledger_unlock(&l);
+        return r;
+}
+
+int vfio_reconnect(const char *uuid)
+{
+        Journal *j = NULL;
+        int r = journal_open(uuid, CAP, NULL, false, &j);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < j->n_steps; i++) {
+                const JournalStep *s = &j->steps[i];
+                if (!s->done && !s->undone)
+                        log_warning("journal of %s: %s of %s was interrupted; release will finish it", uuid,
+                                    s->kind_name, s->path);
+        }
+        journal_close(j);
+        return 0;
+}

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "pci_fixture.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *R;
+
+static void mkdirs(const char *full)
+{
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s", full);
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                mkdir(p, 0755);
+                *s = '/';
+        }
+}
+
+static void put(const char *rel, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(const char *rel, const char *fmt, ...)
+{
+        char p[PATH_MAX];
+        va_list ap;
+        snprintf(p, sizeof(p), "%s%s", R, rel);
+        mkdirs(p);
+        FILE *f = fopen(p, "we");
+        if (!f)
+                return;
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        fclose(f);
+}
+
+static void lnk(const char *rel, const char *target)
+{
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s%s", R, rel);
+        mkdirs(p);
+        unlink(p);
+        if (symlink(target, p) < 0)
+                perror(p);
+}
+
+static void dir(const char *rel)
+{
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s%s/", R, rel);
+        mkdirs(p);
+}
+
+static void driver(const char *name)
+{
+        char p[256];
+        snprintf(p, sizeof(p), "/sys/bus/pci/drivers/%s/bind", name);
+        put(p, "%s", "");
+        snprintf(p, sizeof(p), "/sys/bus/pci/drivers/%s/unbind", name);
+        put(p, "%s", "");
+}
+
+/* A device with its native driver (bound when bound=true). */
+static void device(const char *bdf, const char *vendor, const char *dev, const char *cls, int group, const char *drv,
+                   bool bound)
+{
+        char p[256], t[256];
+#define F(file, ...)                                                            \
+        do {                                                                    \
+                snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/%s", bdf, file); \
+                put(p, __VA_ARGS__);                                            \
+        } while (0)
+        F("vendor", "%s\n", vendor);
+        F("device", "%s\n", dev);
+        F("class", "%s\n", cls);
+        F("driver_override", "(null)\n");
+        F("numa_node", "0\n");
+        F("reset_method", "flr bus\n");
+        if (strncmp(cls, "0x03", 4) == 0)
+                F("boot_vga", "0\n");
+#undef F
+        snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+        snprintf(t, sizeof(t), "../../../../kernel/iommu_groups/%d", group);
+        lnk(p, t);
+        snprintf(p, sizeof(p), "/sys/kernel/iommu_groups/%d/devices/%s", group, bdf);
+        snprintf(t, sizeof(t), "../../../../bus/pci/devices/%s", bdf);
+        lnk(p, t);
+        if (drv) {
+                driver(drv);
+                snprintf(p, sizeof(p), "/.fake/pci/%s.native", bdf);
+                put(p, "%s\n", drv);
+                if (bound) {
+                        snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/driver", bdf);
+                        snprintf(t, sizeof(t), "../../../../bus/pci/drivers/%s", drv);
+                        lnk(p, t);
+                }
+        }
+}
+
+static void base(void)
+{
+        put("/sys/bus/pci/drivers_probe", "%s", "");
+        put("/dev/vfio/vfio", "%s", "");
+        driver("vfio-pci");
+        put("/sys/bus/pci/drivers/vfio-pci/new_id", "%s", "");
+        put("/proc/net/route", "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n");
+        put("/proc/net/if_inet6", "%s", "");
+        /* / on a SATA disk behind a controller this tree does not pass */
+        put("/proc/self/mountinfo", "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+                                    "23 22 0:21 / /proc rw,nosuid shared:2 - proc proc rw\n");
+        lnk("/sys/dev/block/8:1", "../../devices/pci0000:40/0000:40:17.0/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda1");
+        dir("/proc/1/fd");
+        put("/proc/1/comm", "init\n");
+        lnk("/proc/1/fd/0", "/dev/null");
+        dir("/sys/class/vtconsole");
+        dir("/sys/class/drm");
+        dir("/sys/class/graphics");
+        dir("/sys/class/sound");
+        dir("/sys/bus/platform/devices");
+}
+
+static void gpu_hda(void)
+{
+        put("/sys/module/nvidia/refcnt", "0\n");
+        put("/sys/module/nvidia_drm/refcnt", "0\n");
+        device("0000:41:00.0", "0x10de", "0x2204", "0x030000", 20, "nvidia", true);
+        device("0000:41:00.1", "0x10de", "0x1aef", "0x040300", 20, "snd_hda_intel", true);
+        lnk("/sys/class/sound/card1/device", "../../../bus/pci/devices/0000:41:00.1");
+        dir("/sys/class/sound/controlC1");
+        lnk("/sys/class/sound/controlC1/device", "../card1");
+}
+
+static void gpu_bridge_usb(void)
+{
+        device("0000:40:01.0", "0x1022", "0x1483", "0x060400", 21, "pcieport", true);
+        device("0000:42:00.0", "0x10de", "0x1b80", "0x030000", 21, "nouveau", true);
+        device("0000:42:00.3", "0x1022", "0x149c", "0x0c0330", 21, "xhci_hcd", true);
+}
+
+static void sriov_nic(void)
+{
+        device("0000:43:00.0", "0x8086", "0x1528", "0x020000", 22, "ixgbe", true);
+        put("/sys/bus/pci/devices/0000:43:00.0/sriov_totalvfs", "8\n");
+        put("/sys/bus/pci/devices/0000:43:00.0/sriov_numvfs", "0\n");
+        put("/sys/bus/pci/devices/0000:43:00.0/sriov_drivers_autoprobe", "1\n");
+        put("/sys/bus/pci/devices/0000:43:00.0/net/enp67s0f0/operstate", "up\n");
+        put("/.fake/pci/0000:43:00.0.vf-device", "0x1515\n");
+        put("/.fake/pci/0000:43:00.0.vf-driver", "ixgbevf\n");
+        driver("ixgbevf");
+}
+
+int fake_pci_write(const char *root, const char *path, const char *value);
+
+/* The same PF with 2 VFs already there, made by the fake kernel itself
+ * (autoprobe on: they are on ixgbevf), VF 1 with an administrator's MAC. */
+static void sriov_nic_2vfs(void)
+{
+        sriov_nic();
+        fake_pci_write(R, "/sys/bus/pci/devices/0000:43:00.0/sriov_numvfs", "2");
+        put("/.fake/vf/enp67s0f0/1", "mac=02:00:00:00:00:11 vlan=0 qos=0 trust=off spoofchk=on");
+}
+
+static void nvme_mounted(void)
+{
+        device("0000:44:00.0", "0x144d", "0xa808", "0x010802", 23, "nvme", true);
+        const char *blk = "../devices/pci0000:40/0000:40:01.2/0000:44:00.0/nvme/nvme0/nvme0n1";
+        lnk("/sys/block/nvme0n1", blk);
+        dir("/sys/devices/pci0000:40/0000:40:01.2/0000:44:00.0/nvme/nvme0/nvme0n1/nvme0n1p1");
+        lnk("/sys/dev/block/259:1", "../../devices/pci0000:40/0000:40:01.2/0000:44:00.0/nvme/nvme0/nvme0n1/nvme0n1p1");
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/proc/self/mountinfo", R);
+        FILE *f = fopen(p, "ae");
+        if (f) {
+                fputs("40 22 259:1 / /var rw,relatime shared:20 - xfs /dev/nvme0n1p1 rw\n", f);
+                fclose(f);
+        }
+}
+
+static void boot_vga(void)
+{
+        device("0000:45:00.0", "0x1002", "0x73bf", "0x030000", 24, "amdgpu", true);
+        device("0000:45:00.1", "0x1002", "0xab28", "0x040300", 24, "snd_hda_intel", true);
+        put("/sys/bus/pci/devices/0000:45:00.0/boot_vga", "1\n");
+        put("/sys/class/vtconsole/vtcon0/name", "(S) dummy device\n");
+        put("/sys/class/vtconsole/vtcon0/bind", "0\n");
+        put("/sys/class/vtconsole/vtcon1/name", "(M) frame buffer device\n");
+        put("/sys/class/vtconsole/vtcon1/bind", "1\n");
+        put("/sys/bus/platform/drivers/efi-framebuffer/bind", "%s", "");
+        put("/sys/bus/platform/drivers/efi-framebuffer/unbind", "%s", "");
+        dir("/sys/bus/platform/devices/efi-framebuffer.0");
+        lnk("/sys/bus/platform/devices/efi-framebuffer.0/driver", "../../../../bus/platform/drivers/efi-framebuffer");
+        lnk("/sys/class/drm/card0/device", "../../../bus/pci/devices/0000:45:00.0");
+        lnk("/sys/class/graphics/fb0/device", "../../../bus/platform/devices/efi-framebuffer.0");
+        /* systemd runs gdm as the display manager; its Xorg holds card0 */
+        dir("/run/systemd/system");
+        put("/.fake/systemd/units/display-manager.service", "gdm.service active\n");
+        put("/.fake/systemd/units/gdm.service", "gdm.service active\n");
+        put("/.fake/systemd/units/gdm.service.pids", "4242 Xorg /dev/dri/card0\n");
+        put("/proc/4242/comm", "Xorg\n");
+        lnk("/proc/4242/fd/12", "/dev/dri/card0");
+        lnk("/proc/4242/fd/0", "/dev/null");
+}
+
+static void host_nic(void)
+{
+        device("0000:46:00.0", "0x8086", "0x1533", "0x020000", 25, "igb", true);
+        put("/sys/bus/pci/devices/0000:46:00.0/net/eno1/operstate", "up\n");
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/proc/net/route", R);
+        FILE *f = fopen(p, "ae");
+        if (f) {
+                fputs("eno1\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+                      "eno1\t0001A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n", f);
+                fclose(f);
+        }
+}
+
+int pci_fixture_build(const char *root, const char *name)
+{
+        static const struct {
+                const char *name;
+                void (*fn)(void);
+        } fixtures[] = {
+                { "gpu-hda", gpu_hda },       { "gpu-bridge-usb", gpu_bridge_usb }, { "sriov-nic", sriov_nic },
+                { "sriov-nic-2vfs", sriov_nic_2vfs },
+                { "nvme-mounted", nvme_mounted }, { "boot-vga", boot_vga },         { "host-nic", host_nic },
+        };
+        char p[PATH_MAX];
+        bool all = strcmp(name, "all") == 0, found = all || strcmp(name, "base") == 0;
+
+        R = root;
+        snprintf(p, sizeof(p), "%s/sys/bus/pci/drivers_probe", root);
+        if (access(p, F_OK) != 0)
+                base();
+        for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
+                if (all || strcmp(name, fixtures[i].name) == 0) {
+                        fixtures[i].fn();
+                        found = true;
+                }
+        return found ? 0 : -ENOENT;
+}

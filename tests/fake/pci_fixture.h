@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Fake PCI hosts for the vfio tests, built under a fake root: devices on
+ * buses 0x40 and above only (never this machine's 0000:00:xx.x).
+ *
+ *   base            drivers_probe, /dev/vfio/vfio, the vfio-pci driver,
+ *                   an empty /proc/net/route, a root filesystem elsewhere
+ *   gpu-hda         0000:41:00.0 GPU (nvidia) + 0000:41:00.1 HDA (snd_hda_intel), group 20;
+ *                   modules nvidia and nvidia_drm loaded
+ *   gpu-bridge-usb  0000:40:01.0 PCIe bridge (pcieport), 0000:42:00.0 GPU (nouveau),
+ *                   0000:42:00.3 USB (xhci_hcd), all in group 21
+ *   sriov-nic       0000:43:00.0 PF (ixgbe, enp67s0f0), 8 VFs possible, none now, group 22
+ *   sriov-nic-2vfs  the same with 2 VFs on ixgbevf (0000:43:10.0, 0000:43:10.2), VF 1 with a MAC
+ *   nvme-mounted    0000:44:00.0 NVMe (nvme) holding the mounted /var, group 23
+ *   boot-vga        0000:45:00.0 boot GPU (amdgpu) + 0000:45:00.1 HDA, group 24,
+ *                   fbcon on vtcon1, efi-framebuffer.0 bound to efi-framebuffer,
+ *                   /sys/class/drm/card0, /dev/dri/card0 open by Xorg (pid 4242) of
+ *                   gdm.service, the display manager of a systemd host (the test double)
+ *   host-nic        0000:46:00.0 NIC (igb, eno1) carrying the default route, group 25
+ */
+#pragma once
+
+/* Add fixture `name` (one of the above, or "all") to the tree at root;
+ * "base" is added first by every other one.  0 or -errno. */
+int pci_fixture_build(const char *root, const char *name);

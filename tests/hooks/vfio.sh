@@ -1,0 +1,800 @@
+#!/usr/bin/env bash
+# 10-vmprep-vfio driven as libvirt drives it (argv, domain XML on stdin,
+# every phase) against fake PCI trees built by pci-fixture.  Test build
+# only: every device is on a bus >= 0x40 of a fake root, never this
+# machine's.
+#   tests/hooks/vfio.sh build/test
+set -uo pipefail
+here=$(cd -- "$(dirname -- "$0")" && pwd)
+repo=$(cd -- "$here/../.." && pwd)
+B=${1:-build/test}
+case $B in /*) ;; *) B=$repo/$B ;; esac
+HOOK=$B/hooks/10-vmprep-vfio
+FIXTURE=$B/pci-fixture
+T_SUITE=vfio
+# shellcheck source=tests/lib.sh
+. "$repo/tests/lib.sh"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+
+for f in "$HOOK" "$FIXTURE"; do [ -x "$f" ] || { echo "missing $f"; exit 1; }; done
+
+ROOT=
+OUT=$(mktemp) ERR=$(mktemp)
+cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; rm -f "$OUT" "$ERR"; }
+trap cleanup EXIT
+
+UUID_A=5b0c3a1e-7d2f-4a8b-9c6d-1e2f3a4b5c01
+UUID_B=5b0c3a1e-7d2f-4a8b-9c6d-1e2f3a4b5c02
+
+# new_tree FIXTURE...: a fresh fake host
+new_tree() {
+        [ -n "$ROOT" ] && rm -rf "$ROOT"
+        ROOT=$(mktemp -d /tmp/vmprep-vfio-XXXXXX)
+        export VMPREP_ROOT=$ROOT
+        mkdir -p "$ROOT/run" "$ROOT/.fake"
+        : > "$ROOT/.fake/writes.log"
+        "$FIXTURE" "$ROOT" base "$@" || exit 1
+}
+
+# hostdev BDF: a <hostdev> element for a device
+hostdev() {
+        local d=${1%%:*} rest=${1#*:}
+        local b=${rest%%:*} s=${rest#*:}; s=${s%%.*}; local f=${1##*.}
+        printf "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/></source></hostdev>" "$d" "$b" "$s" "$f"
+}
+# domain NAME UUID VFIO-ELEMENT-OR-EMPTY BDF...: a VM with those hostdevs
+domain() {
+        local name=$1 uuid=$2 vfio=$3; shift 3
+        printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>512</memory>" "$name" "$uuid"
+        [ -n "$vfio" ] && printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'>%s</vmprep:profile></metadata>" "$vfio"
+        printf "<devices>"
+        local b; for b in "$@"; do hostdev "$b"; done
+        printf "</devices></domain>\n"
+}
+V="<vmprep:vfio group='whole'/>"
+
+hook() { "$HOOK" "$2" "$3" "$4" - < "$1" > "$OUT" 2> "$ERR"; }
+stop_phases() { hook "$1" "$2" stopped end; hook "$1" "$2" release end; }
+
+# Every file's content and every link's target under sys/ and dev/.
+snapshot() {
+        (cd "$ROOT" && find sys dev -printf '%y %p %l\n' | sort
+         find sys dev -type f -print0 | sort -z | xargs -0 md5sum)
+}
+# VF settings as the fake PF holds them
+vfstate() { (cd "$ROOT/.fake" && find vf -type f 2>/dev/null | sort | while read -r f; do echo "$f: $(cat "$f")"; done); }
+# iface BDF: an <interface type='hostdev'> for a VF
+iface() {
+        local b=${1#*:}; local bus=${b%%:*} s=${b#*:}; s=${s%%.*}
+        printf "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x%s' slot='0x%s' function='0x%s'/></source></interface>" "$bus" "$s" "${1##*.}"
+}
+# sriov_domain NAME UUID SRIOV-ELEMENTS DEVICES-XML
+sriov_domain() {
+        printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>512</memory>" "$1" "$2"
+        printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:vfio/>%s</vmprep:profile></metadata>" "$3"
+        printf "<devices>%s</devices></domain>\n" "$4"
+}
+PF=sys/bus/pci/devices/0000:43:00.0
+drv() { local t; t=$(readlink "$ROOT/sys/bus/pci/devices/$1/driver") && echo "${t##*/}" || echo none; }
+ovr() { cat "$ROOT/sys/bus/pci/devices/$1/driver_override"; }
+
+case_test_build_refuses_without_root() {
+        local name="the vfio test build refuses to touch this machine when VMPREP_ROOT is unset"
+        new_tree gpu-hda
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        if env -u VMPREP_ROOT "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; then
+                t_fail "$name" "exit 0"
+        elif grep -q "VMPREP_ROOT is not set" "$ERR" && [ ! -s "$ROOT/.fake/writes.log" ] && [ "$(drv 0000:41:00.0)" = nvidia ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(cat "$ERR")"
+        fi
+}
+
+case_untagged_vm_with_hostdev_is_left_to_libvirt() {
+        new_tree gpu-hda
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "" 0000:41:00.0 > "$x"
+        local before op bad=; before=$(snapshot)
+        for op in "prepare begin" "start begin" "started begin" "stopped end" "release end" "reconnect begin"; do
+                # shellcheck disable=SC2086
+                hook "$x" vm1 $op || bad="$op: $(cat "$ERR")"
+                [ -s "$OUT" ] && bad="$op printed to stdout"
+        done
+        [ -z "$bad" ] && [ "$(snapshot)" = "$before" ] && [ ! -s "$ROOT/.fake/writes.log" ] \
+                && t_ok "an untagged VM with a <hostdev>: every phase exits 0 and touches nothing" \
+                || t_fail "untagged VM with a hostdev" "$bad"
+}
+
+case_round_trip_restores_drivers_and_overrides() {
+        local name="GPU+HDA round trip: both on vfio-pci with /dev/vfio/20, then back to nvidia and snd_hda_intel with their exact driver_override"
+        new_tree gpu-hda
+        # an administrator's override on the HDA function must come back as it was
+        echo snd_hda_intel > "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver_override"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        [ -s "$OUT" ] && { t_fail "$name" "prepare printed to stdout"; return; }
+        if [ "$(drv 0000:41:00.0)" != vfio-pci ] || [ "$(drv 0000:41:00.1)" != vfio-pci ] || [ ! -e "$ROOT/dev/vfio/20" ] \
+                || [ "$(ovr 0000:41:00.0)" != vfio-pci ]; then
+                t_fail "$name" "after prepare: $(drv 0000:41:00.0) $(drv 0000:41:00.1) $(ls "$ROOT/dev/vfio")"; return
+        fi
+        # the kernel's order: override, unbind, probe — for each device
+        local order; order=$(grep 41:00.0 "$ROOT/.fake/writes.log" | head -3 | awk '{print $1}' | tr '\n' ' ')
+        [ "$order" = "/sys/bus/pci/devices/0000:41:00.0/driver_override /sys/bus/pci/drivers/nvidia/unbind /sys/bus/pci/drivers_probe " ] \
+                || { t_fail "$name" "write order: $order"; return; }
+        hook "$x" vm1 start begin && hook "$x" vm1 started begin && hook "$x" vm1 reconnect begin \
+                || { t_fail "$name" "start/started/reconnect: $(cat "$ERR")"; return; }
+        stop_phases "$x" vm1
+        if [ "$(snapshot)" = "$before" ] && [ ! -e "$ROOT/run/vmprep/$UUID_A.vfio.journal" ] \
+                && [ "$(ovr 0000:41:00.1)" = snd_hda_intel ] && ! grep -q "pci/" "$ROOT/run/vmprep/ledger"; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(diff <(echo "$before") <(snapshot) | head -8)" "$(cat "$ERR")"
+        fi
+        grep -q "vm1: bound 0000:41:00.1 (multimedia device) to vfio-pci, was on snd_hda_intel" "$ROOT/run/vmprep/events.log" \
+                && grep -q "vm1: gave 0000:41:00.1 back to snd_hda_intel" "$ROOT/run/vmprep/events.log" \
+                && t_ok "events.log says which device went where and came back" \
+                || t_fail "events.log records binds" "$(cat "$ROOT/run/vmprep/events.log")"
+}
+
+case_already_on_vfio_is_a_noop() {
+        local name="a device already on vfio-pci: nothing written, nothing journalled, left on vfio-pci at release"
+        new_tree gpu-hda
+        local b
+        for b in 0000:41:00.0 0000:41:00.1; do
+                rm "$ROOT/sys/bus/pci/devices/$b/driver"
+                ln -s ../../../../bus/pci/drivers/vfio-pci "$ROOT/sys/bus/pci/devices/$b/driver"
+        done
+        : > "$ROOT/dev/vfio/20"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
+        local steps; steps=$(grep -c '^S ' "$ROOT/run/vmprep/$UUID_A.vfio.journal")
+        stop_phases "$x" vm1
+        [ "$steps" = 0 ] && [ ! -s "$ROOT/.fake/writes.log" ] && [ "$(snapshot)" = "$before" ] \
+                && t_ok "$name" || t_fail "$name" "steps $steps" "$(cat "$ROOT/.fake/writes.log")"
+}
+
+case_group_device_with_a_viable_group() {
+        local name="group='device' with the HDA function unbound: only the GPU moves, /dev/vfio/20 appears, the HDA is never written"
+        new_tree gpu-hda
+        rm "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio group='device'/>" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
+        local mid; mid="$(drv 0000:41:00.0) $(drv 0000:41:00.1) $([ -e "$ROOT/dev/vfio/20" ] && echo dev)"
+        stop_phases "$x" vm1
+        [ "$mid" = "vfio-pci none dev" ] && ! grep -q 41:00.1 "$ROOT/.fake/writes.log" && [ "$(snapshot)" = "$before" ] \
+                && t_ok "$name" || t_fail "$name" "while running: $mid" "$(diff <(echo "$before") <(snapshot) | head -4)"
+}
+
+case_member_that_will_not_leave_rolls_back() {
+        local name="an HDA function that will not leave snd_hda_intel fails prepare, names it, and the GPU goes back to nvidia"
+        new_tree gpu-hda
+        : > "$ROOT/.fake/pci/0000:41:00.1.unbind-busy"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; return; fi
+        if grep -q "cannot bind 0000:41:00.1 (multimedia device, in IOMMU group 20 with 0000:41:00.0) to vfio-pci: snd_hda_intel will not let it go (Device or resource busy)" "$ERR" \
+                && [ "$(snapshot)" = "$before" ] && [ ! -e "$ROOT/run/vmprep/$UUID_A.vfio.journal" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(cat "$ERR")" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        fi
+}
+
+case_release_after_failed_prepare_returns_only_what_moved() {
+        local name="release after a failed prepare touches nothing: the rollback returned what moved, the admin's vfio-pci device stays"
+        new_tree gpu-hda gpu-bridge-usb
+        # the USB controller was on vfio-pci before vmprep (an administrator's doing)
+        rm "$ROOT/sys/bus/pci/devices/0000:42:00.3/driver"
+        ln -s ../../../../bus/pci/drivers/vfio-pci "$ROOT/sys/bus/pci/devices/0000:42:00.3/driver"
+        echo vfio-pci > "$ROOT/sys/bus/pci/devices/0000:42:00.3/driver_override"
+        : > "$ROOT/.fake/pci/0000:41:00.0.refuse-vfio-pci"     # vfio-pci's probe fails on the GPU
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:42:00.0 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; return; fi
+        local msg; msg=$(cat "$ERR")
+        : > "$ROOT/.fake/writes.log"
+        stop_phases "$x" vm1
+        if [[ $msg == *"cannot bind 0000:41:00.0 to vfio-pci: after drivers_probe it is on no driver"* ]] \
+                && [ ! -s "$ROOT/.fake/writes.log" ] && [ "$(snapshot)" = "$before" ] && [ "$(drv 0000:42:00.3)" = vfio-pci ] \
+                && [ "$(drv 0000:42:00.0)" = nouveau ] && [ "$(drv 0000:40:01.0)" = pcieport ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$msg" "release wrote: $(cat "$ROOT/.fake/writes.log")" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        fi
+}
+
+case_failed_rollback_is_finished_by_release() {
+        local name="a rollback that cannot give the GPU back keeps its journal step; release finishes it later and touches only the GPU"
+        new_tree gpu-hda
+        : > "$ROOT/.fake/pci/0000:41:00.1.unbind-busy"      # the HDA will not leave: prepare fails
+        : > "$ROOT/.fake/pci/0000:41:00.0.refuse-nvidia"    # and nvidia will not take the GPU back
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; return; fi
+        local msg; msg=$(cat "$ERR")
+        local jr=$ROOT/run/vmprep/$UUID_A.vfio.journal live
+        live=$(( $(grep -c '^S ' "$jr" 2>/dev/null) - $(grep -c '^U ' "$jr" 2>/dev/null) ))
+        local mid; mid="$(drv 0000:41:00.0) $(drv 0000:41:00.1) $live"
+        rm "$ROOT/.fake/pci/0000:41:00.0.refuse-nvidia"     # whatever held nvidia back is gone
+        : > "$ROOT/.fake/writes.log"
+        stop_phases "$x" vm1
+        if [[ $msg == *"cannot give 0000:41:00.0 back to nvidia: its bind refused it"* ]] && [ "$mid" = "none snd_hda_intel 1" ] \
+                && [ "$(snapshot)" = "$before" ] && ! grep -q "41:00.1" "$ROOT/.fake/writes.log" \
+                && [ ! -e "$ROOT/run/vmprep/$UUID_A.vfio.journal" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$msg" "after the failed prepare: $mid (want: none snd_hda_intel 1)" "release wrote: $(cat "$ROOT/.fake/writes.log")"
+        fi
+}
+
+case_dev_vfio_that_never_appears() {
+        local name="/dev/vfio/20 that never appears: prepare gives up after 5 s, says so, and gives both devices back"
+        new_tree gpu-hda
+        : > "$ROOT/.fake/no-dev-vfio"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        local t0=$SECONDS
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; return; fi
+        local took=$((SECONDS - t0))
+        if grep -q "/dev/vfio/20 did not appear within 5 s after binding IOMMU group 20 (0000:41:00.0) to vfio-pci" "$ERR" \
+                && [ "$(snapshot)" = "$before" ] && [ $took -ge 4 ] && [ $took -le 15 ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "took ${took}s" "$(cat "$ERR")"
+        fi
+}
+
+case_untagged_while_running_is_still_given_back() {
+        new_tree gpu-hda
+        local x=$ROOT/x.xml y=$ROOT/y.xml
+        domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        domain vm1 "$UUID_A" "" 0000:41:00.0 > "$y"     # virsh metadata --remove --live while it runs
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "untagged while running" "$(cat "$ERR")"; return; }
+        stop_phases "$y" vm1
+        [ "$(snapshot)" = "$before" ] && [ "$(drv 0000:41:00.0)" = nvidia ] \
+                && t_ok "a VM untagged while running still gets its devices given back (journal found by UUID)" \
+                || t_fail "untagged while running" "$(diff <(echo "$before") <(snapshot) | head -4)"
+}
+
+case_concurrent_prepares_for_one_device() {
+        local name="two VMs starting at once with the same GPU: exactly one gets it, the other is refused naming it"
+        new_tree gpu-hda
+        local x=$ROOT/x.xml y=$ROOT/y.xml e1=$ROOT/e1 e2=$ROOT/e2
+        domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        domain vm2 "$UUID_B" "$V" 0000:41:00.0 > "$y"
+        "$HOOK" vm1 prepare begin - < "$x" > /dev/null 2> "$e1" & local p1=$!
+        "$HOOK" vm2 prepare begin - < "$y" > /dev/null 2> "$e2" & local p2=$!
+        local s1=0 s2=0; wait $p1 || s1=$?; wait $p2 || s2=$?
+        local loser_err
+        if [ $s1 -eq 0 ] && [ $s2 -ne 0 ]; then loser_err=$(cat "$e2"); stop_phases "$y" vm2; stop_phases "$x" vm1
+        elif [ $s2 -eq 0 ] && [ $s1 -ne 0 ]; then loser_err=$(cat "$e1"); stop_phases "$x" vm1; stop_phases "$y" vm2
+        else t_fail "$name" "exit statuses $s1 $s2"; return; fi
+        if [[ $loser_err == *"the running VM vm"*"holds it"* ]] && [ "$(drv 0000:41:00.0)" = nvidia ] && [ "$(drv 0000:41:00.1)" = snd_hda_intel ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$loser_err" "$(drv 0000:41:00.0) $(drv 0000:41:00.1)"
+        fi
+}
+
+case_reconnect_after_a_crash() {
+        new_tree gpu-hda
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before st; before=$(snapshot)
+        # crash point 2: the GPU's bind step journalled, its driver_override written
+        { VMPREP_TEST_CRASH_AT=2 "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+        local w; w=$(wc -l < "$ROOT/.fake/writes.log")
+        if [ $st -eq 137 ] && hook "$x" vm1 reconnect begin && grep -q "bind of /sys/bus/pci/devices/0000:41:00.0 was interrupted; release will finish it" "$ERR" \
+                && [ "$(wc -l < "$ROOT/.fake/writes.log")" = "$w" ]; then
+                t_ok "reconnect after a crashed prepare: exits 0, names the interrupted step, changes nothing"
+        else
+                t_fail "reconnect after a crash" "status $st" "$(cat "$ERR")"
+        fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] || t_fail "release after reconnect" "$(diff <(echo "$before") <(snapshot) | head -4)"
+}
+
+case_second_vm_is_refused_a_held_device() {
+        local name="a second VM asking for the HDA function vm1 holds fails, naming vm1; its release leaves vm1's devices alone"
+        new_tree gpu-hda
+        local x=$ROOT/x.xml y=$ROOT/y.xml
+        domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        domain vm2 "$UUID_B" "<vmprep:vfio group='device'/>" 0000:41:00.1 > "$y"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "vm1: $(cat "$ERR")"; return; }
+        if hook "$y" vm2 prepare begin; then t_fail "$name" "vm2 prepare succeeded"; return; fi
+        local msg; msg=$(cat "$ERR")
+        stop_phases "$y" vm2
+        local mid; mid="$(drv 0000:41:00.0) $(drv 0000:41:00.1)"
+        stop_phases "$x" vm1
+        if [[ $msg == *"cannot pass 0000:41:00.1 (multimedia device, <hostdev> 0000:41:00.1) to this VM: the running VM vm1 ($UUID_A) holds it"* ]] \
+                && [ "$mid" = "vfio-pci vfio-pci" ] && [ "$(snapshot)" = "$before" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$msg" "after vm2's release: $mid"
+        fi
+}
+
+# interlock FIXTURE VFIO-ELEMENT BDF EXPECTED-MESSAGE NAME
+interlock() {
+        new_tree "$1"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$2" "$3" > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$5" "prepare succeeded"; stop_phases "$x" vm1; return; fi
+        local msg; msg=$(cat "$ERR")
+        stop_phases "$x" vm1
+        if [[ $msg == *"$4"* ]] && [ "$(snapshot)" = "$before" ] && [ ! -s "$ROOT/.fake/writes.log" ]; then
+                t_ok "$5"
+        else
+                t_fail "$5" "$msg" "writes: $(head -3 "$ROOT/.fake/writes.log")"
+        fi
+}
+
+case_interlocks() {
+        interlock gpu-bridge-usb "$V" 0000:40:01.0 \
+                "refusing to bind 0000:40:01.0 (bridge, <hostdev> 0000:40:01.0) to vfio-pci: it is a PCI bridge" \
+                "a PCI bridge asked for directly is refused"
+        interlock nvme-mounted "$V" 0000:44:00.0 \
+                "refusing to bind 0000:44:00.0 (storage controller, <hostdev> 0000:44:00.0) to vfio-pci: it holds the mounted filesystem /var (/dev/nvme0n1p1)" \
+                "an NVMe controller holding a mounted filesystem is refused, naming the mount"
+        interlock host-nic "$V" 0000:46:00.0 \
+                "refusing to bind 0000:46:00.0 (network controller, <hostdev> 0000:46:00.0) to vfio-pci: it is the host's network interface eno1 and it carries the default route" \
+                "the NIC carrying the default route is refused"
+        interlock boot-vga "<vmprep:vfio single-gpu='off'/>" 0000:45:00.0 \
+                "refusing to bind 0000:45:00.0 (display controller, <hostdev> 0000:45:00.0) to vfio-pci: it is the boot GPU and drives the framebuffer console (vtcon1), and single-gpu='off'" \
+                "the boot GPU driving fbcon with single-gpu='off' is refused"
+        interlock boot-vga "<vmprep:vfio single-gpu='off' force='yes'/>" 0000:45:00.0 \
+                "refusing to unbind 0000:45:00.0 (display controller, <hostdev> 0000:45:00.0) from amdgpu: its device nodes are open in Xorg (pid 4242)" \
+                "a GPU whose /dev/dri node is open is never unbound, even forced: the holder is named with its pid"
+        interlock gpu-hda "<vmprep:vfio group='device'/>" 0000:41:00.0 \
+                "cannot pass 0000:41:00.0 alone (group='device'): IOMMU group 20 is not viable, its member 0000:41:00.1 (multimedia device) is bound to snd_hda_intel" \
+                "group='device' with a group that is not viable is refused, naming the member"
+
+        # /dev/snd/controlC1 of the HDA function open in a sound server
+        new_tree gpu-hda
+        mkdir -p "$ROOT/proc/777/fd"; echo pipewire > "$ROOT/proc/777/comm"
+        ln -s /dev/snd/controlC1 "$ROOT/proc/777/fd/31"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        if ! hook "$x" vm1 prepare begin && grep -q "refusing to unbind 0000:41:00.1 (multimedia device, in IOMMU group 20 with 0000:41:00.0) from snd_hda_intel: its device nodes are open in pipewire (pid 777)" "$ERR" \
+                && [ ! -s "$ROOT/.fake/writes.log" ]; then
+                t_ok "an HDA function whose /dev/snd/controlC1 is open is refused before any unbind, naming pipewire (pid 777)"
+        else
+                t_fail "a held /dev/snd node is refused" "$(cat "$ERR")"
+        fi
+
+        # /home on LVM on the NVMe: dm-0 is built on nvme0n1p2
+        new_tree nvme-mounted
+        mkdir -p "$ROOT/sys/devices/virtual/block/dm-0/slaves" "$ROOT/sys/class/block/nvme0n1p2"
+        ln -s ../../devices/virtual/block/dm-0 "$ROOT/sys/dev/block/253:0"
+        ln -s ../../../../pci0000:40/0000:40:01.2/0000:44:00.0/nvme/nvme0/nvme0n1/nvme0n1p2 "$ROOT/sys/devices/virtual/block/dm-0/slaves/nvme0n1p2"
+        echo 259:2 > "$ROOT/sys/class/block/nvme0n1p2/dev"
+        ln -s ../../devices/pci0000:40/0000:40:01.2/0000:44:00.0/nvme/nvme0/nvme0n1/nvme0n1p2 "$ROOT/sys/dev/block/259:2"
+        sed -i '/259:1/d' "$ROOT/proc/self/mountinfo"
+        echo "41 22 253:0 / /home rw,relatime shared:21 - ext4 /dev/mapper/vg0-home rw" >> "$ROOT/proc/self/mountinfo"
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:44:00.0 > "$x"
+        if ! hook "$x" vm1 prepare begin && grep -q "it holds the mounted filesystem /home (/dev/mapper/vg0-home)" "$ERR"; then
+                t_ok "an NVMe under LVM (dm-0 built on its partition) holding /home is refused, naming the mount"
+        else
+                t_fail "NVMe under LVM is refused" "$(cat "$ERR")"
+        fi
+
+        # force='yes' on the device passes the mounted NVMe, and gives it back
+        new_tree nvme-mounted
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio><vmprep:device address='0000:44:00.0' force='yes'/></vmprep:vfio>" > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin && [ "$(drv 0000:44:00.0)" = vfio-pci ] && grep -q "passing 0000:44:00.0 although it holds the mounted filesystem /var" "$ERR"; then
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && t_ok "force='yes' on <vmprep:device> passes a refused device with a warning, and gives it back" \
+                        || t_fail "forced device round trip" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        else
+                t_fail "force='yes' passes the mounted NVMe" "$(cat "$ERR")"
+        fi
+}
+
+case_loads_vfio_pci_when_missing() {
+        new_tree gpu-hda
+        rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        if hook "$x" vm1 prepare begin && [ "$(drv 0000:41:00.0)" = vfio-pci ] && grep -q "^/.fake/modprobe vfio-pci" "$ROOT/.fake/writes.log"; then
+                t_ok "vfio-pci is loaded when its driver directory is missing (the test build's stand-in for libkmod)"
+        else
+                t_fail "vfio-pci is loaded when missing" "$(cat "$ERR")"
+        fi
+        stop_phases "$x" vm1
+        new_tree gpu-hda
+        rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"; : > "$ROOT/.fake/modprobe-fails"
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if ! hook "$x" vm1 prepare begin && grep -q "the vfio-pci driver is not loaded and loading it failed" "$ERR"; then
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && t_ok "vfio-pci that cannot be loaded fails prepare with a clear message, nothing moved" \
+                        || t_fail "vfio-pci load failure leaves the tree" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        else
+                t_fail "vfio-pci load failure" "$(cat "$ERR")"
+        fi
+}
+
+# SIGKILL at every crash point of prepare, then stopped+release: exactly as before.
+case_crash_at_every_point() {
+        local k=1 crashed=0 fails=()
+        while :; do
+                new_tree gpu-hda gpu-bridge-usb
+                echo snd_hda_intel > "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver_override"
+                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 0000:42:00.0 > "$x"
+                local before; before=$(snapshot)
+                # (in a group, so that bash's "Killed" report goes nowhere)
+                local st
+                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+                [ $st -eq 0 ] && break
+                [ $st -eq 137 ] || fails+=("crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
+                crashed=$((crashed + 1))
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] || fails+=("crash point $k: tree differs: $(diff <(echo "$before") <(snapshot) | head -4)")
+                ls "$ROOT/run/vmprep/"*.journal >/dev/null 2>&1 && fails+=("crash point $k: a journal is left")
+                grep -q "pci/" "$ROOT/run/vmprep/ledger" 2>/dev/null && fails+=("crash point $k: a hold is left")
+                k=$((k + 1))
+                [ $k -gt 300 ] && { fails+=("no end after 300 crash points"); break; }
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
+                t_ok "SIGKILL at each of $crashed crash points of prepare, then stopped+release: every file and link exactly as before"
+        else
+                t_fail "SIGKILL at each crash point of prepare" "${fails[@]}" "crashed=$crashed"
+        fi
+
+        # the same with SR-IOV: VFs created through 0, a VF set, VFs bound
+        k=1 crashed=0 fails=()
+        while :; do
+                new_tree sriov-nic
+                local x=$ROOT/x.xml
+                sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='3'><vmprep:vf index='2' mac='52:54:00:6d:90:02' spoofchk='off'/></vmprep:sriov>" \
+                        "$(hostdev 0000:43:10.0)$(iface 0000:43:10.4)" > "$x"
+                local before vfs; before=$(snapshot); vfs=$(vfstate)
+                local st
+                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+                [ $st -eq 0 ] && break
+                [ $st -eq 137 ] || fails+=("sriov crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
+                crashed=$((crashed + 1))
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && [ "$(vfstate)" = "$vfs" ] || fails+=("sriov crash point $k: $(diff <(echo "$before") <(snapshot) | head -4)")
+                grep -qE "pci/|sriov" "$ROOT/run/vmprep/ledger" 2>/dev/null && fails+=("sriov crash point $k: a hold is left")
+                k=$((k + 1))
+                [ $k -gt 300 ] && { fails+=("no end after 300 crash points"); break; }
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
+                t_ok "SIGKILL at each of $crashed crash points of an SR-IOV prepare, then stopped+release: VF count, autoprobe, drivers exactly as before"
+        else
+                t_fail "SIGKILL at each crash point of an SR-IOV prepare" "${fails[@]}" "crashed=$crashed"
+        fi
+
+        # and single GPU: the display manager, consoles and framebuffer too
+        k=1 crashed=0 fails=()
+        while :; do
+                new_tree boot-vga
+                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
+                local before u; before=$(snapshot); u=$(units)
+                local st
+                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+                [ $st -eq 0 ] && break
+                [ $st -eq 137 ] || fails+=("single-GPU crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
+                crashed=$((crashed + 1))
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && [ "$(units)" = "$u" ] || fails+=("single-GPU crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(units)")
+                k=$((k + 1))
+                [ $k -gt 300 ] && { fails+=("no end after 300 crash points"); break; }
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
+                t_ok "SIGKILL at each of $crashed crash points of a single-GPU prepare, then stopped+release: display manager, consoles, framebuffer, GPU exactly as before"
+        else
+                t_fail "SIGKILL at each crash point of a single-GPU prepare" "${fails[@]}" "crashed=$crashed"
+        fi
+
+        k=1 crashed=0 fails=()
+        while :; do
+                new_tree gpu-hda
+                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+                local before; before=$(snapshot)
+                hook "$x" vm1 prepare begin || { fails+=("prepare: $(cat "$ERR")"); break; }
+                local st
+                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+                [ $st -eq 0 ] && break
+                crashed=$((crashed + 1))
+                hook "$x" vm1 release end
+                [ "$(snapshot)" = "$before" ] || fails+=("release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(cat "$ERR")")
+                k=$((k + 1))
+                [ $k -gt 200 ] && break
+        done
+        # every kind of step at once: display manager, console, framebuffer, VFs,
+        # a VF setting, binds and modules, with release killed at each point
+        local kinds=$crashed
+        k=1 crashed=0
+        while :; do
+                new_tree boot-vga sriov-nic gpu-hda
+                local x=$ROOT/x.xml
+                sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:09'/></vmprep:sriov>" \
+                        "$(hostdev 0000:45:00.0)$(hostdev 0000:43:10.2)" > "$x"
+                sed -i "s|<vmprep:vfio/>|<vmprep:vfio unload-modules='nvidia-drm'/>|" "$x"
+                local before u vfs; before=$(snapshot); u=$(units); vfs=$(vfstate)
+                hook "$x" vm1 prepare begin || { fails+=("all-kinds prepare: $(cat "$ERR")"); break; }
+                local st
+                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+                [ $st -eq 0 ] && break
+                crashed=$((crashed + 1))
+                hook "$x" vm1 release end
+                [ "$(snapshot)" = "$before" ] && [ "$(units)" = "$u" ] && [ "$(vfstate)" = "$vfs" ] \
+                        || fails+=("all-kinds release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(cat "$ERR")")
+                k=$((k + 1))
+                [ $k -gt 200 ] && break
+        done
+        crashed=$((kinds + crashed))
+        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
+                t_ok "SIGKILL at each of $crashed crash points of release (GPU+HDA; and display, VFs, VF setting, module at once), then release again: exactly as before"
+        else
+                t_fail "SIGKILL at each crash point of release" "${fails[@]}" "crashed=$crashed"
+        fi
+}
+
+case_vfs_created_through_zero_and_restored() {
+        local name="8 VFs through 0 (2 before), VF 0 set over the fake rtnetlink, VFs 0 and 7 to vfio-pci; release: 2 VFs on ixgbevf, autoprobe 1, tree exact"
+        new_tree sriov-nic-2vfs
+        local x=$ROOT/x.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='8'><vmprep:vf index='0' mac='52:54:00:6d:90:02' vlan='100' qos='3' trust='on' spoofchk='off'/></vmprep:sriov>" \
+                "$(iface 0000:43:10.0)$(hostdev 0000:43:11.6)" > "$x"
+        local before vfs; before=$(snapshot); vfs=$(vfstate)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        local order; order=$(grep -E "sriov_(numvfs|drivers_autoprobe)" "$ROOT/.fake/writes.log" | tr '\n' ';')
+        if [ "$order" != "/$PF/sriov_drivers_autoprobe 0;/$PF/sriov_numvfs 0;/$PF/sriov_numvfs 8;" ] \
+                || [ "$(cat "$ROOT/$PF/sriov_numvfs")" != 8 ] || [ "$(drv 0000:43:10.0)" != vfio-pci ] || [ "$(drv 0000:43:11.6)" != vfio-pci ] \
+                || [ "$(drv 0000:43:10.2)" != none ] \
+                || [ "$(cat "$ROOT/.fake/vf/enp67s0f0/0")" != "mac=52:54:00:6d:90:02 vlan=100 qos=3 trust=on spoofchk=off" ]; then
+                t_fail "$name" "after prepare: order $order; numvfs $(cat "$ROOT/$PF/sriov_numvfs"); $(drv 0000:43:10.0) $(drv 0000:43:11.6) $(drv 0000:43:10.2); $(vfstate)"
+                return
+        fi
+        stop_phases "$x" vm1
+        if [ "$(snapshot)" = "$before" ] && [ "$(cat "$ROOT/$PF/sriov_numvfs")" = 2 ] && [ "$(drv 0000:43:10.2)" = ixgbevf ] \
+                && ! grep -q sriov "$ROOT/run/vmprep/ledger"; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(diff <(echo "$before") <(snapshot) | head -6)" "$(cat "$ERR")"
+        fi
+        # the administrator's MAC on VF 1 went with sriov_numvfs=0, as on real hardware
+        [ "$vfs" = "vf/enp67s0f0/1: mac=02:00:00:00:00:11 vlan=0 qos=0 trust=off spoofchk=on" ] && [ -z "$(vfstate)" ] \
+                && t_ok "going through 0 wipes VF settings in the fake kernel as in the real one (what vmprep cannot give back; see the report)" \
+                || t_fail "VF settings wiped through 0" "$vfs / $(vfstate)"
+}
+
+case_vf_settings_restored_without_count_change() {
+        local name="VFs already there: no count change, VF 1's MAC/VLAN/trust set and then given back exactly"
+        new_tree sriov-nic-2vfs
+        local x=$ROOT/x.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:01' vlan='42' trust='on'/></vmprep:sriov>" \
+                "$(hostdev 0000:43:10.2)" > "$x"
+        local before vfs; before=$(snapshot); vfs=$(vfstate)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        local mid; mid=$(cat "$ROOT/.fake/vf/enp67s0f0/1")
+        grep -q sriov_numvfs "$ROOT/.fake/writes.log" && { t_fail "$name" "sriov_numvfs was written"; return; }
+        stop_phases "$x" vm1
+        if [ "$mid" = "mac=52:54:00:00:00:01 vlan=42 qos=0 trust=on spoofchk=on" ] && [ "$(vfstate)" = "$vfs" ] && [ "$(snapshot)" = "$before" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "while running: $mid" "after: $(vfstate)" "$(cat "$ERR")"
+        fi
+}
+
+case_vfs_shared_by_two_vms() {
+        local name="vm1 raises a PF to 4 VFs, vm2 uses them; vm1 stops: the VFs stay for vm2; vm2 stops: back to 0 and autoprobe 1"
+        new_tree sriov-nic
+        local x=$ROOT/x.xml y=$ROOT/y.xml z=$ROOT/z.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.0)" > "$x"
+        sriov_domain vm2 "$UUID_B" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.2)" > "$y"
+        sriov_domain vm3 5b0c3a1e-7d2f-4a8b-9c6d-1e2f3a4b5c03 "<vmprep:sriov pf='0000:43:00.0' vfs='8'/>" "" > "$z"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin && hook "$y" vm2 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
+        if hook "$z" vm3 prepare begin; then t_fail "$name" "vm3 raised the count under running VMs"; return; fi
+        local msg3; msg3=$(cat "$ERR")
+        stop_phases "$z" vm3
+        stop_phases "$x" vm1
+        local mid; mid="$(cat "$ROOT/$PF/sriov_numvfs") $(drv 0000:43:10.2) $(drv 0000:43:10.0)"
+        stop_phases "$y" vm2
+        if [[ $msg3 == *"cannot raise the VF count of 0000:43:00.0 from 4 to 8: the running VM "*"uses its VFs, and sriov_numvfs changes only through 0"* ]] \
+                && [ "$mid" = "4 vfio-pci none" ] && [ "$(snapshot)" = "$before" ] && ! grep -q sriov "$ROOT/run/vmprep/ledger"; then
+                t_ok "$name"
+        else
+                t_fail "$name" "vm3: $msg3" "after vm1 stopped: $mid (want 4 vfio-pci none)" "$(diff <(echo "$before") <(snapshot) | head -5)" "$(cat "$ROOT/run/vmprep/ledger")"
+        fi
+}
+
+case_vf_values_validated() {
+        new_tree sriov-nic
+        local x=$ROOT/x.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='0' qos='3'/></vmprep:sriov>" "" > "$x"
+        local before; before=$(snapshot)
+        if ! hook "$x" vm1 prepare begin && grep -q "<vmprep:sriov pf='0000:43:00.0'><vmprep:vf index='0'>: qos='3' without a vlan" "$ERR"; then
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && t_ok "qos without a vlan is refused with the element named, and the VFs made for it are removed" \
+                        || t_fail "qos without vlan rolls back" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        else
+                t_fail "qos without a vlan is refused" "$(cat "$ERR")"
+        fi
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='2' vlan='7'/></vmprep:sriov>" "" > "$x"
+        : > "$ROOT/.fake/writes.log"
+        ! hook "$x" vm1 prepare begin && grep -q "<vmprep:vf index='2'>: the PF 0000:43:00.0 gets only 2 VFs (0-1)" "$ERR" \
+                && [ ! -s "$ROOT/.fake/writes.log" ] \
+                && t_ok "a <vmprep:vf> beyond vfs= is refused before anything is touched" \
+                || t_fail "a VF index beyond vfs= is refused" "$(cat "$ERR")"
+        stop_phases "$x" vm1
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='9'/>" "" > "$x"
+        ! hook "$x" vm1 prepare begin && grep -q "vfs='9'>: 0000:43:00.0 supports at most 8 VFs (sriov_totalvfs)" "$ERR" \
+                && t_ok "vfs= above sriov_totalvfs is refused, naming the limit" \
+                || t_fail "vfs above totalvfs" "$(cat "$ERR")"
+        stop_phases "$x" vm1
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='0' vlan='4095'/></vmprep:sriov>" "" > "$x"
+        ! hook "$x" vm1 prepare begin && grep -q "vlan='4095'" "$ERR" && [ "$(cat "$ROOT/$PF/sriov_numvfs")" = 0 ] \
+                && t_ok "VLAN 4095 (which the kernel would take) is refused before anything is touched" \
+                || t_fail "VLAN 4095 refused" "$(cat "$ERR")"
+        stop_phases "$x" vm1
+}
+
+units() { (cd "$ROOT/.fake/systemd/units" && grep -H . -- *.service); }
+
+case_single_gpu_round_trip() {
+        local name="single GPU: gdm stopped, fbcon and efifb unbound, then GPU+HDA bound; release in reverse: GPU back, efifb, fbcon, gdm started"
+        new_tree boot-vga
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='auto'/>" 0000:45:00.0 > "$x"
+        local before u; before=$(snapshot); u=$(units)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        local got; got=$(awk '{print $1, $2}' "$ROOT/.fake/writes.log" | tr '\n' ';')
+        local want="/.fake/systemd/stop gdm.service;/sys/class/vtconsole/vtcon1/bind 0;/sys/bus/platform/drivers/efi-framebuffer/unbind efi-framebuffer.0;"
+        want+="/sys/bus/pci/devices/0000:45:00.0/driver_override vfio-pci;/sys/bus/pci/drivers/amdgpu/unbind 0000:45:00.0;/sys/bus/pci/drivers_probe 0000:45:00.0;"
+        want+="/sys/bus/pci/devices/0000:45:00.1/driver_override vfio-pci;/sys/bus/pci/drivers/snd_hda_intel/unbind 0000:45:00.1;/sys/bus/pci/drivers_probe 0000:45:00.1;"
+        [ "$got" = "$want" ] && [ -e "$ROOT/dev/vfio/24" ] && [ ! -e "$ROOT/proc/4242" ] \
+                || { t_fail "$name" "prepare wrote: $got" "wanted:       $want"; return; }
+        : > "$ROOT/.fake/writes.log"
+        stop_phases "$x" vm1
+        if [ "$(snapshot)" = "$before" ] && [ "$(units)" = "$u" ] && [ -L "$ROOT/proc/4242/fd/12" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(diff <(echo "$before") <(snapshot) | head -5)" "$(units)"
+        fi
+        grep -q "vm1: stopped the display manager gdm.service" "$ROOT/run/vmprep/events.log" \
+                && grep -q "vm1: started gdm.service again" "$ROOT/run/vmprep/events.log" \
+                && t_ok "events.log names the display manager unit stopped and started" \
+                || t_fail "events.log names the unit" "$(cat "$ROOT/run/vmprep/events.log")"
+}
+
+case_single_gpu_release_order() {
+        # the release order, checked on its own: writes.log lines hold "\n" as a real newline
+        new_tree boot-vga
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "single-GPU release order" "$(cat "$ERR")"; return; }
+        : > "$ROOT/.fake/writes.log"
+        stop_phases "$x" vm1
+        local got; got=$(grep -oE '^/(sys/bus/pci/drivers/vfio-pci/unbind|sys/bus/platform/drivers/efi-framebuffer/bind|sys/class/vtconsole/vtcon1/bind|.fake/systemd/start)' "$ROOT/.fake/writes.log" | uniq | tr '\n' ' ')
+        [ "$got" = "/sys/bus/pci/drivers/vfio-pci/unbind /sys/bus/platform/drivers/efi-framebuffer/bind /sys/class/vtconsole/vtcon1/bind /.fake/systemd/start " ] \
+                && t_ok "single-GPU release order: GPU off vfio-pci, then efifb, then fbcon, then the display manager" \
+                || t_fail "single-GPU release order" "$got"
+}
+
+case_single_gpu_on_for_a_secondary_gpu() {
+        local name="single-gpu='on': the display manager is stopped even for a GPU that is not the boot GPU, and started again"
+        new_tree boot-vga gpu-hda
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='on'/>" 0000:41:00.0 > "$x"
+        local u; u=$(units)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
+        local mid; mid=$(cat "$ROOT/.fake/systemd/units/gdm.service")
+        stop_phases "$x" vm1
+        [ "$mid" = "gdm.service inactive" ] && [ "$(units)" = "$u" ] && [ "$(drv 0000:41:00.0)" = nvidia ] \
+                && t_ok "$name" || t_fail "$name" "while running: $mid" "$(units)"
+        # and 'auto' leaves the display alone for that GPU
+        new_tree boot-vga gpu-hda
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='auto'/>" 0000:41:00.0 > "$x"
+        hook "$x" vm1 prepare begin && ! grep -q systemd "$ROOT/.fake/writes.log" && grep -q "gdm.service active" "$ROOT/.fake/systemd/units/gdm.service" \
+                && t_ok "single-gpu='auto' leaves the display manager alone when the GPU passed is not the one it runs on" \
+                || t_fail "auto leaves the display alone" "$(cat "$ERR")" "$(cat "$ROOT/.fake/writes.log")"
+        stop_phases "$x" vm1
+}
+
+case_display_manager_that_will_not_stop() {
+        local name="a display manager that does not stop within the bound: prepare fails saying so, the unit is started again, the GPU untouched"
+        new_tree boot-vga
+        : > "$ROOT/.fake/systemd/stop-hangs"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; return; fi
+        if grep -q "stopped the display manager gdm.service, but it is still deactivating after 2 s" "$ERR" \
+                && grep -q "^/.fake/systemd/start gdm.service" "$ROOT/.fake/writes.log" \
+                && [ "$(cat "$ROOT/.fake/systemd/units/gdm.service")" = "gdm.service active" ] \
+                && [ "$(snapshot)" = "$before" ] && ! grep -q amdgpu/unbind "$ROOT/.fake/writes.log"; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(cat "$ERR")" "$(cat "$ROOT/.fake/writes.log")"
+        fi
+}
+
+case_single_gpu_without_systemd() {
+        new_tree boot-vga
+        rm -rf "$ROOT/run/systemd"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
+        local before; before=$(snapshot)
+        if ! hook "$x" vm1 prepare begin && grep -q "the GPU drives the host display, and this host does not run systemd (no /run/systemd/system), so vmprep cannot stop the display manager" "$ERR" \
+                && [ ! -s "$ROOT/.fake/writes.log" ]; then
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && t_ok "single GPU without systemd: refused with a clear message, nothing touched" \
+                        || t_fail "single GPU without systemd leaves the tree" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        else
+                t_fail "single GPU without systemd is refused" "$(cat "$ERR")" "$(cat "$ROOT/.fake/writes.log")"
+        fi
+}
+
+case_unload_modules() {
+        local name="unload-modules: nvidia-drm and nvidia unloaded after the GPU left them, loaded again before it goes back"
+        new_tree gpu-hda
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio unload-modules='nvidia-drm,nvidia'/>" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
+        [ ! -e "$ROOT/sys/module/nvidia" ] && [ ! -e "$ROOT/sys/module/nvidia_drm" ] || { t_fail "$name" "modules still there"; return; }
+        : > "$ROOT/.fake/writes.log"
+        stop_phases "$x" vm1
+        local order; order=$(grep -oE '^/(.fake/modprobe [a-z_-]+|sys/bus/pci/drivers_probe 0000:41:00.0)' "$ROOT/.fake/writes.log" | tr '\n' ';')
+        if [ "$order" = "/.fake/modprobe nvidia;/.fake/modprobe nvidia-drm;/sys/bus/pci/drivers_probe 0000:41:00.0;" ] && [ "$(snapshot)" = "$before" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "release order: $order" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        fi
+        new_tree gpu-hda
+        : > "$ROOT/.fake/rmmod-busy-nvidia"
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio unload-modules='nvidia-drm,nvidia'/>" 0000:41:00.0 > "$x"
+        before=$(snapshot)
+        if ! hook "$x" vm1 prepare begin && grep -q "cannot unload the module nvidia (unload-modules='nvidia-drm,nvidia'): Device or resource busy" "$ERR" \
+                && [ "$(snapshot)" = "$before" ]; then
+                t_ok "a module that will not unload fails prepare naming it; everything done so far is undone"
+        else
+                t_fail "busy module" "$(cat "$ERR")" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        fi
+}
+
+case_builds_keep_their_worlds_apart() {
+        # the test build must never reach the real kernel's module loader,
+        # netlink or systemd; the production build must know nothing of the fake tree
+        local refs fake prod=$repo/build/vmprep-hook
+        refs=$(nm -u "$B/vmprep-hook" 2>/dev/null | grep -E ' (kmod_|mnl_|sd_bus_)' | tr -s ' ' | tr '\n' ' ')
+        [ -z "$refs" ] && t_ok "the test build calls no libkmod, libmnl or sd-bus function (fake stand-ins only)" \
+                || t_fail "the test build calls no real module loader, netlink or systemd" "$refs"
+        if [ -x "$prod" ]; then
+                fake=$(strings "$prod" | grep -c '/\.fake/' || true)
+                [ "$fake" = 0 ] && t_ok "the production build names no fake-tree path" || t_fail "production build names no fake path" "$fake strings"
+        else
+                t_skip "the production build names no fake-tree path" "no $prod (make all)"
+        fi
+}
+
+case_builds_keep_their_worlds_apart
+case_test_build_refuses_without_root
+case_untagged_vm_with_hostdev_is_left_to_libvirt
+case_round_trip_restores_drivers_and_overrides
+case_already_on_vfio_is_a_noop
+case_group_device_with_a_viable_group
+case_member_that_will_not_leave_rolls_back
+case_release_after_failed_prepare_returns_only_what_moved
+case_failed_rollback_is_finished_by_release
+case_dev_vfio_that_never_appears
+case_untagged_while_running_is_still_given_back
+case_concurrent_prepares_for_one_device
+case_reconnect_after_a_crash
+case_second_vm_is_refused_a_held_device
+case_interlocks
+case_loads_vfio_pci_when_missing
+case_vfs_created_through_zero_and_restored
+case_vf_settings_restored_without_count_change
+case_vfs_shared_by_two_vms
+case_vf_values_validated
+case_unload_modules
+case_single_gpu_round_trip
+case_single_gpu_release_order
+case_single_gpu_on_for_a_secondary_gpu
+case_display_manager_that_will_not_stop
+case_single_gpu_without_systemd
+case_crash_at_every_point
+t_done
