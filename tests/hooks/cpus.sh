@@ -89,7 +89,7 @@ tree_systemd() {
         mkdir -p "$ROOT/run/systemd/system" "$r/machine.slice"
         : > "$r/machine.slice/cpuset.cpus"; echo member > "$r/machine.slice/cpuset.cpus.partition"
         : > "$r/machine.slice/cgroup.procs"
-        for u in system.slice user.slice init.scope; do
+        for u in system.slice user.slice init.scope machine.slice; do
                 mkdir -p "$ROOT/run/systemd/fake-units/$u" "$r/$u"
                 : > "$ROOT/run/systemd/fake-units/$u/AllowedCPUs"
                 : > "$r/$u/cgroup.procs"
@@ -294,9 +294,10 @@ case_partition() {
         domain vm1 "$UUID_A" 2 "$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
         local before; before=$(snapshot) ms=$ROOT/sys/fs/cgroup/machine.slice
         hook "$x" vm1 prepare begin || { t_fail "partition (6.1)" "$(cat "$ERR")"; return; }
-        [ "$(cat "$ms/cpuset.cpus") $(cat "$ms/cpuset.cpus.partition")" = "2-3 isolated" ] \
-                && t_ok "partition before 6.7: machine.slice holds CPU 2-3 as an isolated partition (read back)" \
-                || t_fail "partition (6.1)" "$(cat "$ms/cpuset.cpus") $(cat "$ms/cpuset.cpus.partition")"
+        local u=$ROOT/run/systemd/fake-units
+        [ "$(cat "$u/machine.slice/AllowedCPUs") $(cat "$ms/cpuset.cpus.partition") $(cat "$u/system.slice/AllowedCPUs")" = "2-3 isolated 0-1" ] \
+                && t_ok "partition before 6.7: machine.slice gets AllowedCPUs=2-3 (the host's units 0-1) and is an isolated partition (read back)" \
+                || t_fail "partition (6.1)" "$(cat "$u/machine.slice/AllowedCPUs") $(cat "$ms/cpuset.cpus.partition")"
         stop_phases "$x" vm1
         [ "$(snapshot)" = "$before" ] && t_ok "partition before 6.7: release makes it a member again, exactly as found" \
                 || t_fail "partition (6.1) release" "$(diff <(echo "$before") <(snapshot) | head -5)"
@@ -332,6 +333,28 @@ case_partition() {
                 && t_ok "partition on 6.7+: release undoes bottom-up (vcpu partitions first), exactly as found" \
                 || t_fail "partition (6.7+) release" "undo order: $undo" "$(diff <(echo "$before") <(snapshot) | head -5)"
         : "$order"
+
+        # two partition VMs stopping out of order: the machine slice's
+        # exclusive CPUs follow the ledger, not the order of the journals
+        local y=$ROOT/y.xml sc2='machine-qemu\x2d4\x2dvm2.scope'
+        domain vm1 "$UUID_A" 1 "$(pins 2)" "<vmprep:isolate mode='partition'/>" > "$x"
+        domain vm2 "$UUID_B" 1 "$(pins 3)" "<vmprep:isolate mode='partition'/>" > "$y"
+        rm -rf "${ms:?}/$sc/libvirt/vcpu1"
+        mkdir -p "$ms/$sc2/libvirt/vcpu0"
+        for d in "$ms/$sc2" "$ms/$sc2/libvirt" "$ms/$sc2/libvirt/vcpu0"; do
+                : > "$d/cpuset.cpus.exclusive"; echo member > "$d/cpuset.cpus.partition"; : > "$d/cpuset.cpus"
+        done
+        echo 3 > "$ms/$sc2/libvirt/vcpu0/cpuset.cpus"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin && hook "$x" vm1 started begin && hook "$y" vm2 prepare begin && hook "$y" vm2 started begin \
+                || { t_fail "two partition VMs" "$(cat "$ERR")"; return; }
+        local e1 e2; e1="$(cat "$ms/cpuset.cpus.exclusive") $(cat "$ms/$sc2/libvirt/vcpu0/cpuset.cpus.partition")"
+        stop_phases "$x" vm1
+        e2="$(cat "$ms/cpuset.cpus.exclusive") $(cat "$ms/$sc2/libvirt/vcpu0/cpuset.cpus.partition")"
+        stop_phases "$y" vm2
+        [ "$e1" = "2-3 isolated" ] && [ "$e2" = "3 isolated" ] && [ "$(snapshot)" = "$before" ] \
+                && t_ok "two partition VMs stopping out of order: machine.slice's exclusive CPUs 2-3, then 3 (the VM still running), then as found" \
+                || t_fail "two partition VMs" "both: $e1" "after vm1: $e2 (want '3 isolated')" "$(diff <(echo "$before") <(snapshot) | head -4)"
 
         tree_v1
         x=$ROOT/x.xml
