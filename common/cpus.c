@@ -806,7 +806,9 @@ static int cg1_apply(Journal *j, const CpuSet *host, Stats *st)
                 }
                 cpuset_format(&w, want, sizeof(want));
                 snprintf(child, sizeof(child), "%s/" HOST_CGROUP, dir);
-                if (!sysfs_exists(child)) {
+                /* (one left by a run whose host journal is gone is adopted:
+                 * journalled, so that the last VM out removes it) */
+                if (!live_step(j, child)) {
                         unsigned seq;
                         r = journal_begin_custom(j, "cg1host", "cpus/host", child, "", c->scopes[i], &seq);
                         if (r < 0)

@@ -368,6 +368,19 @@ case_partition() {
         else t_fail "partition v1 message" "$(cat "$ERR")"; fi
 }
 
+case_leftover_host_cgroup_is_adopted() {
+        tree_v1
+        local x=$ROOT/x.xml h=$ROOT/$CG1/vmprep.host
+        mkdir -p "$h"; echo 0-1 > "$h/cpuset.cpus"; echo 0 > "$h/cpuset.mems"; echo 101 > "$h/cgroup.procs"; : > "$h/tasks"
+        printf '1\n2\n100\n' > "$ROOT/$CG1/cgroup.procs"
+        domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
+        hook "$x" vm1 prepare begin && [ "$(cat "$h/cpuset.cpus")" = 0-2 ] || { t_fail "leftover vmprep.host" "$(cat "$ERR")"; return; }
+        stop_phases "$x" vm1
+        [ ! -e "$h" ] && [ "$(sort -n "$ROOT/$CG1/cgroup.procs" | tr '\n' ' ')" = "1 2 100 101 " ] \
+                && t_ok "a vmprep.host left by a run whose journal is gone is adopted and removed by the last VM out" \
+                || t_fail "leftover vmprep.host" "$(ls "$ROOT/$CG1")" "$(cat "$ROOT/$CG1/cgroup.procs")"
+}
+
 case_managed_irq_eperm() {
         MANAGED_ERR=EPERM tree_v1
         local x=$ROOT/x.xml before
@@ -450,6 +463,7 @@ case_v2_without_systemd
 case_systemd_allowed_cpus
 case_partition
 case_managed_irq_eperm
+case_leftover_host_cgroup_is_adopted
 crash_loop "cgroup v1" tree_v1
 crash_loop "cgroup v2" tree_v2
 crash_loop "systemd" tree_systemd
