@@ -74,7 +74,8 @@ cleanup() {
                 for p in $(cat "$CG$SCOPE/vmprep.host/cgroup.procs"); do echo "$p" > "$CG$SCOPE/cgroup.procs"; done
                 rmdir "$CG$SCOPE/vmprep.host"
         fi
-        [ -d "$CG$SCOPE" ] && rmdir "$CG$SCOPE"
+        # (killed processes leave the cgroup when they are reaped: retry)
+        for _ in $(seq 50); do [ -d "$CG$SCOPE" ] || break; rmdir "$CG$SCOPE" 2>/dev/null || sleep 0.1; done
         rm -f "$CONF"; rmdir "$CONF_DIR" 2>/dev/null
         rm -rf "$WORK"
 }
