@@ -381,6 +381,34 @@ case_leftover_host_cgroup_is_adopted() {
                 || t_fail "leftover vmprep.host" "$(ls "$ROOT/$CG1")" "$(cat "$ROOT/$CG1/cgroup.procs")"
 }
 
+case_irqs_no_touches_no_mask() {
+        tree_v1
+        local x=$ROOT/x.xml
+        domain vm1 "$UUID_A" 1 "$(pins 3)" "<vmprep:isolate irqs='no' workqueues='no'/>" > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "irqs=no" "$(cat "$ERR")"; return; }
+        local w; w=$(grep -cE '^/proc/irq|workqueue' "$ROOT/.fake/writes.log")
+        stop_phases "$x" vm1
+        w=$((w + $(grep -cE '^/proc/irq|workqueue' "$ROOT/.fake/writes.log")))
+        [ "$w" = 0 ] && t_ok "irqs='no' workqueues='no': not one write to /proc/irq or the workqueue mask, in prepare or release" \
+                || t_fail "irqs=no writes nothing" "$(grep -E '^/proc/irq|workqueue' "$ROOT/.fake/writes.log")"
+}
+
+case_concurrent_vms() {
+        tree_v1
+        local i pids=() bad=0 before
+        for i in 1 2 3; do domain "vm$i" "1a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5f0$i" 1 "$(pins $i)" > "$ROOT/vm$i.xml"; done
+        before=$(snapshot)
+        for i in 1 2 3; do "$HOOK" "vm$i" prepare begin - < "$ROOT/vm$i.xml" > /dev/null 2>> "$ERR" & pids+=($!); done
+        for i in "${pids[@]}"; do wait "$i" || bad=$((bad + 1)); done
+        local mid; mid="$(rd $CG1/vmprep.host/cpuset.cpus) $(rd proc/irq/0/smp_affinity_list) $(rd sys/devices/virtual/workqueue/cpumask)"
+        pids=()
+        for i in 1 2 3; do "$HOOK" "vm$i" release end - < "$ROOT/vm$i.xml" > /dev/null 2>> "$ERR" & pids+=($!); done
+        for i in "${pids[@]}"; do wait "$i" || bad=$((bad + 1)); done
+        [ $bad = 0 ] && [ "$mid" = "0 0 1" ] && [ "$(snapshot)" = "$before" ] && no_claims \
+                && t_ok "three VMs (CPU 1, 2, 3) prepared at once: host on CPU 0; released at once: exactly as before" \
+                || t_fail "concurrent VMs" "failures $bad, with all three: $mid (want '0 0 1')" "$(head -3 "$ERR")"
+}
+
 case_managed_irq_eperm() {
         MANAGED_ERR=EPERM tree_v1
         local x=$ROOT/x.xml before
@@ -464,6 +492,8 @@ case_systemd_allowed_cpus
 case_partition
 case_managed_irq_eperm
 case_leftover_host_cgroup_is_adopted
+case_irqs_no_touches_no_mask
+case_concurrent_vms
 crash_loop "cgroup v1" tree_v1
 crash_loop "cgroup v2" tree_v2
 crash_loop "systemd" tree_systemd
