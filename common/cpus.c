@@ -1555,12 +1555,11 @@ int cpus_prepare(const Domain *d, const Profile *p)
                 if (r < 0)
                         goto undo;
         }
-        cpuset_andnot(&host, &taken);
-        log_info("isolated CPU %s for %s (%s): host work on CPU %s; %u processes moved%s, %u IRQs moved%s%s%s "
-                 "(%.1f ms)",
+        if (st.managed)
+                log_warning("IRQ %s: managed by the kernel (affinity writes refused), they keep their CPUs", st.managed_list);
+        log_info("isolated CPU %s for %s (%s): host work on CPU %s; %u processes moved%s, %u IRQs moved (%.1f ms)",
                  list, d->name, backend_name(backend_detect()), fmt_set(&host, a, sizeof(a)), st.moved,
                  st.unmovable ? " (kernel threads that may not move stay)" : "", st.irqs,
-                 st.managed ? "; managed IRQs keep their affinity: " : "", st.managed_list, st.managed ? "" : "",
                  (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
         goto out;
 undo:

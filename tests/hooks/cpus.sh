@@ -154,7 +154,7 @@ case_v1_round_trip() {
         [ "$(rd sys/devices/virtual/workqueue/cpumask)" = 3 ] || fails+=("workqueue mask: $(rd sys/devices/virtual/workqueue/cpumask)")
         [ -s "$OUT" ] && fails+=("prepare printed to stdout")
         grep -q "isolated CPU 2-3 for vm1" "$ROOT/run/vmprep/events.log" || fails+=("events.log: $(tail -3 "$ROOT/run/vmprep/events.log")")
-        grep -q "25" "$ROOT/run/vmprep/events.log" || fails+=("the managed IRQ is not reported")
+        grep -q "IRQ 25: managed by the kernel" "$ROOT/run/vmprep/events.log" || fails+=("the managed IRQ is not reported")
         if [ ${#fails[@]} -eq 0 ]; then
                 t_ok "cgroup v1: host tasks in vmprep.host on CPU 0-1 (kernel thread and libvirt's cgroup left), IRQs, default_smp_affinity, workqueue mask off CPU 2-3; managed IRQ reported, not fatal"
         else
