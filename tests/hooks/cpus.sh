@@ -160,7 +160,12 @@ case_v1_round_trip() {
         else
                 t_fail "cgroup v1 prepare" "${fails[@]}"
         fi
-        hook "$x" vm1 reconnect begin && [ -d "$ROOT/$h" ] || t_fail "reconnect changes nothing" "$(cat "$ERR")"
+        local mid; mid=$(snapshot)
+        hook "$x" vm1 start begin && hook "$x" vm1 started begin && hook "$x" vm1 reconnect begin \
+                && hook "$x" vm1 migrate begin && [ ! -s "$OUT" ] && hook "$x" vm1 restore begin && [ ! -s "$OUT" ] \
+                && [ "$(snapshot)" = "$mid" ] \
+                && t_ok "start, started, reconnect, migrate, restore of the running VM: exit 0, nothing on stdout, nothing changed" \
+                || t_fail "the other phases change nothing" "$(cat "$ERR")" "stdout: $(cat "$OUT")"
         stop_phases "$x" vm1
         if [ "$(snapshot)" = "$before" ] && no_claims && ! ls "$ROOT"/run/vmprep/*.journal >/dev/null 2>&1; then
                 t_ok "cgroup v1: release restores every file and task exactly, removes vmprep.host, no claim or journal left"

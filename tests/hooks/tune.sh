@@ -70,6 +70,12 @@ case_round_trip() {
                 && t_ok "tune: governor performance and idle states 2-3 off on the VM's CPUs 2-3 only; THP never, KSM unmerged, RT unthrottled, swappiness 0, stat_interval 10" \
                 || t_fail "tune prepare" "$got"
         [ -s "$OUT" ] && t_fail "tune prints nothing on stdout" "$(cat "$OUT")"
+        local mid; mid=$(snapshot)
+        hook "$x" vm1 start begin && hook "$x" vm1 started begin && hook "$x" vm1 reconnect begin \
+                && hook "$x" vm1 migrate begin && [ ! -s "$OUT" ] && hook "$x" vm1 restore begin && [ ! -s "$OUT" ] \
+                && [ "$(snapshot)" = "$mid" ] \
+                && t_ok "tune: start, started, reconnect, migrate, restore: exit 0, nothing on stdout, nothing changed" \
+                || t_fail "tune: the other phases change nothing" "$(cat "$ERR")" "stdout: $(cat "$OUT")"
         stop_phases "$x" vm1
         [ "$(snapshot)" = "$before" ] && ! grep -q "hold" "$ROOT/run/vmprep/ledger" \
                 && t_ok "tune: release restores every value exactly and leaves no hold or baseline in the ledger" \
