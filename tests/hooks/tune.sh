@@ -124,6 +124,17 @@ case_refusals() {
         stop_phases "$x" vm1
 }
 
+case_shared_policy_warns() {
+        new_tree
+        local x=$ROOT/x.xml c
+        for c in 0 1 2 3; do echo "0 1 2 3" > "$ROOT/sys/devices/system/cpu/cpu$c/cpufreq/affected_cpus"; done
+        domain vm1 "$UUID_A" "<vmprep:tune governor='performance'/>" > "$x"
+        hook "$x" vm1 prepare begin && grep -q "governor='performance' also applies to host CPU 0-1: they share a cpufreq policy" "$ERR" \
+                && t_ok "a governor on a cpufreq policy shared with host CPUs warns, naming them" \
+                || t_fail "shared policy warning" "$(cat "$ERR")"
+        stop_phases "$x" vm1
+}
+
 case_realtime_checks() {
         new_tree
         local x=$ROOT/x.xml
@@ -186,6 +197,7 @@ case_crash_points() {
 case_round_trip
 case_two_vms_overlap
 case_refusals
+case_shared_policy_warns
 case_realtime_checks
 case_crash_points
 t_done
