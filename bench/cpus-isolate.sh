@@ -38,7 +38,7 @@ cleanup() {
         local p; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
         wait 2>/dev/null
         move_back "$CG$SCOPE/vmprep.host"; move_back "$CG$SCOPE/baseline"
-        rmdir "$CG$SCOPE" 2>/dev/null
+        for _ in $(seq 50); do [ -d "$CG$SCOPE" ] || break; rmdir "$CG$SCOPE" 2>/dev/null || sleep 0.1; done
         rm -f "$CONF"; rmdir "$CONF_DIR" 2>/dev/null
         rm -rf "$W"
 }

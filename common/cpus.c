@@ -528,7 +528,7 @@ static void ledger_drop_claims(Ledger *l, const char *uuid)
                 if (strcmp(h->uuid, uuid) != 0)
                         continue;
                 if (claim_resource(h->resource, "cpus/", &cpu) || claim_resource(h->resource, "cpus-irq/", &cpu) ||
-                    claim_resource(h->resource, "cpus-wq/", &cpu)) {
+                    claim_resource(h->resource, "cpus-wq/", &cpu) || claim_resource(h->resource, "cpus-part/", &cpu)) {
                         char res[128];
                         snprintf(res, sizeof(res), "%s", h->resource);
                         ledger_hold(l, uuid, res, -h->amount);
@@ -806,7 +806,9 @@ static int cg1_apply(Journal *j, const CpuSet *host, Stats *st)
                 }
                 cpuset_format(&w, want, sizeof(want));
                 snprintf(child, sizeof(child), "%s/" HOST_CGROUP, dir);
-                if (!sysfs_exists(child)) {
+                /* (one left by a run whose host journal is gone is adopted:
+                 * journalled, so that the last VM out removes it) */
+                if (!live_step(j, child)) {
                         unsigned seq;
                         r = journal_begin_custom(j, "cg1host", "cpus/host", child, "", c->scopes[i], &seq);
                         if (r < 0)
@@ -1027,6 +1029,43 @@ static int undo_sdcpus(const JournalStep *s)
 
 /* ---- the host set ---- */
 
+static const char *machine_dir(void);
+
+/* 6.7+: the machine slice's cpuset.cpus.exclusive holds what it had plus
+ * the vCPU cores of every running partition-mode VM (the vCPU cgroups'
+ * partitions below need their parent to hold the CPUs exclusively). */
+static int machine_exclusive(Journal *j, const CpuSet *part)
+{
+        const char *ms = machine_dir();
+        char path[SYSFS_PATH_MAX], cur[JOURNAL_VALUE_MAX], want[JOURNAL_VALUE_MAX];
+        CpuSet base, now, w;
+        int r;
+
+        if (!ms)
+                return 0;
+        snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", ms);
+        if (!sysfs_exists(path))
+                return 0;
+        r = sysfs_read(path, cur, sizeof(cur));
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s", path);
+        JournalStep *s = live_step(j, path);
+        const char *b = s ? s->old : cur;
+        cpuset_clear(&base);
+        cpuset_clear(&now);
+        if ((*b && cpuset_parse(b, &base) < 0) || (*cur && cpuset_parse(cur, &now) < 0))
+                return log_error_errno(-EINVAL, "%s: not a CPU list", path);
+        w = base;
+        cpuset_or(&w, part);
+        if (cpuset_equal(&w, &now))
+                return 0;
+        cpuset_format(&w, want, sizeof(want));
+        r = host_write(j, "restore", path, cur, want);
+        if (r < 0)
+                return log_error_errno(r, "cannot write '%s' to %s", want, path);
+        return 0;
+}
+
 /*
  * Make the host match the ledger: host = online CPUs minus every running
  * VM's claim (but exclude's).  With no claim left, replay the host's
@@ -1078,6 +1117,10 @@ static int host_apply(Ledger *l, const char *exclude, Stats *st)
                 log_warning("no cpuset controller (cgroup v1 cpuset or v2 with cpuset): host tasks are not confined");
                 r = 0;
         }
+        if (r < 0)
+                goto out;
+        ledger_cpus(l, "cpus-part/", exclude, NULL, &avoid);
+        r = machine_exclusive(j, &avoid);
         if (r < 0)
                 goto out;
 
@@ -1210,8 +1253,25 @@ static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken
                             "(CPU %s); use mode='cgroup', or a 6.7 or later kernel for one partition per VM", ms,
                             fmt_set(taken, a, sizeof(a)));
         cpuset_format(&c->cpus, list, sizeof(list));
-        snprintf(path, sizeof(path), "%s/cpuset.cpus", ms);
-        r = vm_write(j, path, list);
+        if (b == BACKEND_SYSTEMD) {
+                /* systemd owns machine.slice's cpuset.cpus: AllowedCPUs= */
+                char cur[JOURNAL_VALUE_MAX];
+                unsigned seq;
+                r = systemd_unit_get_allowed_cpus("machine.slice", cur, sizeof(cur));
+                if (r < 0)
+                        return log_error_errno(r, "cannot read AllowedCPUs= of machine.slice");
+                r = journal_begin_custom(j, "sdcpus", "cpus/partition", "/org/freedesktop/systemd1/unit/machine.slice",
+                                         cur, list, &seq);
+                if (r < 0)
+                        return r;
+                r = systemd_unit_set_allowed_cpus("machine.slice", list);
+                if (r < 0)
+                        return log_error_errno(r, "cannot set AllowedCPUs=%s on machine.slice", list);
+                r = journal_done(j, NULL, seq, list);
+        } else {
+                snprintf(path, sizeof(path), "%s/cpuset.cpus", ms);
+                r = vm_write(j, path, list);
+        }
         if (r < 0)
                 return r;
         return partition_make(j, ms, err, errlen);
@@ -1260,7 +1320,7 @@ static int find_vm_cgroup(const char *ms, const char *name, char *buf, size_t si
 static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, char *err, size_t errlen)
 {
         const char *ms = machine_dir();
-        char vmdir[1024], path[SYSFS_PATH_MAX], cur[4096], list[4096];
+        char vmdir[1024], path[SYSFS_PATH_MAX], list[4096];
         char **names = NULL;
         size_t n = 0;
         CpuSet set;
@@ -1274,15 +1334,8 @@ static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, ch
         if (find_vm_cgroup(ms, d->name, vmdir, sizeof(vmdir)) < 0)
                 return fail(err, errlen, "<vmprep:isolate mode='partition'>: cannot find the cgroup of %s under %s",
                             d->name, ms);
-        /* top-down: each level's exclusive CPUs must include its children's */
-        r = read_set(path, &set);
-        if (r < 0 && r != -EINVAL)
-                return log_error_errno(r, "cannot read %s", path);
-        cpuset_or(&set, &c->vcpus);
-        cpuset_format(&set, cur, sizeof(cur));
-        r = vm_write(j, path, cur);
-        if (r < 0)
-                return r;
+        /* top-down: each level's exclusive CPUs must include its children's;
+         * the machine slice's already does (host_apply, from the ledger) */
         cpuset_format(&c->vcpus, list, sizeof(list));
         /* the scope between machine.slice and libvirt (systemd layout) */
         char scope[1024];
@@ -1479,6 +1532,10 @@ int cpus_prepare(const Domain *d, const Profile *p)
                         snprintf(hold, sizeof(hold), "cpus-wq/%d", c);
                         r = ledger_hold(&l, d->uuid, hold, 1);
                 }
+                if (r >= 0 && claim.partition && cpuset_isset(&claim.vcpus, (unsigned) c)) {
+                        snprintf(hold, sizeof(hold), "cpus-part/%d", c);
+                        r = ledger_hold(&l, d->uuid, hold, 1);
+                }
         }
         if (r >= 0)
                 r = ledger_save(&l);
@@ -1498,12 +1555,11 @@ int cpus_prepare(const Domain *d, const Profile *p)
                 if (r < 0)
                         goto undo;
         }
-        cpuset_andnot(&host, &taken);
-        log_info("isolated CPU %s for %s (%s): host work on CPU %s; %u processes moved%s, %u IRQs moved%s%s%s "
-                 "(%.1f ms)",
+        if (st.managed)
+                log_warning("IRQ %s: managed by the kernel (affinity writes refused), they keep their CPUs", st.managed_list);
+        log_info("isolated CPU %s for %s (%s): host work on CPU %s; %u processes moved%s, %u IRQs moved (%.1f ms)",
                  list, d->name, backend_name(backend_detect()), fmt_set(&host, a, sizeof(a)), st.moved,
                  st.unmovable ? " (kernel threads that may not move stay)" : "", st.irqs,
-                 st.managed ? "; managed IRQs keep their affinity: " : "", st.managed_list, st.managed ? "" : "",
                  (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
         goto out;
 undo:

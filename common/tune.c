@@ -379,6 +379,32 @@ int tune_prepare(const Domain *d, const Profile *p)
         r = tune_settings(p, per_core ? &claim.cpus : NULL, cstates, &settings, &n);
         if (r < 0)
                 goto out_topology;
+        if (per_core && profile_attr(e, "governor")) {
+                /* a cpufreq policy shared with host CPUs changes their clock too */
+                CpuSet shared;
+                cpuset_clear(&shared);
+                for (int c = cpuset_next(&claim.cpus, 0); c >= 0; c = cpuset_next(&claim.cpus, (unsigned) c + 1)) {
+                        char path[128], list[1024];
+                        CpuSet affected;
+                        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cpufreq/affected_cpus", c);
+                        if (sysfs_read(path, list, sizeof(list)) <= 0)
+                                continue;
+                        /* "0 1 2 3": spaces, not a list */
+                        for (char *q = list; *q; q++)
+                                if (*q == ' ')
+                                        *q = ',';
+                        if (cpuset_parse(list, &affected) == 0) {
+                                cpuset_andnot(&affected, &claim.cpus);
+                                cpuset_or(&shared, &affected);
+                        }
+                }
+                if (!cpuset_empty(&shared)) {
+                        char a[256];
+                        cpuset_format(&shared, a, sizeof(a));
+                        log_warning("governor='%s' also applies to host CPU %s: they share a cpufreq policy with the "
+                                    "VM's cores", profile_attr(e, "governor"), a);
+                }
+        }
 
         r = ledger_lock(&l);
         if (r < 0)

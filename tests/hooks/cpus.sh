@@ -89,7 +89,7 @@ tree_systemd() {
         mkdir -p "$ROOT/run/systemd/system" "$r/machine.slice"
         : > "$r/machine.slice/cpuset.cpus"; echo member > "$r/machine.slice/cpuset.cpus.partition"
         : > "$r/machine.slice/cgroup.procs"
-        for u in system.slice user.slice init.scope; do
+        for u in system.slice user.slice init.scope machine.slice; do
                 mkdir -p "$ROOT/run/systemd/fake-units/$u" "$r/$u"
                 : > "$ROOT/run/systemd/fake-units/$u/AllowedCPUs"
                 : > "$r/$u/cgroup.procs"
@@ -154,13 +154,18 @@ case_v1_round_trip() {
         [ "$(rd sys/devices/virtual/workqueue/cpumask)" = 3 ] || fails+=("workqueue mask: $(rd sys/devices/virtual/workqueue/cpumask)")
         [ -s "$OUT" ] && fails+=("prepare printed to stdout")
         grep -q "isolated CPU 2-3 for vm1" "$ROOT/run/vmprep/events.log" || fails+=("events.log: $(tail -3 "$ROOT/run/vmprep/events.log")")
-        grep -q "25" "$ROOT/run/vmprep/events.log" || fails+=("the managed IRQ is not reported")
+        grep -q "IRQ 25: managed by the kernel" "$ROOT/run/vmprep/events.log" || fails+=("the managed IRQ is not reported")
         if [ ${#fails[@]} -eq 0 ]; then
                 t_ok "cgroup v1: host tasks in vmprep.host on CPU 0-1 (kernel thread and libvirt's cgroup left), IRQs, default_smp_affinity, workqueue mask off CPU 2-3; managed IRQ reported, not fatal"
         else
                 t_fail "cgroup v1 prepare" "${fails[@]}"
         fi
-        hook "$x" vm1 reconnect begin && [ -d "$ROOT/$h" ] || t_fail "reconnect changes nothing" "$(cat "$ERR")"
+        local mid; mid=$(snapshot)
+        hook "$x" vm1 start begin && hook "$x" vm1 started begin && hook "$x" vm1 reconnect begin \
+                && hook "$x" vm1 migrate begin && [ ! -s "$OUT" ] && hook "$x" vm1 restore begin && [ ! -s "$OUT" ] \
+                && [ "$(snapshot)" = "$mid" ] \
+                && t_ok "start, started, reconnect, migrate, restore of the running VM: exit 0, nothing on stdout, nothing changed" \
+                || t_fail "the other phases change nothing" "$(cat "$ERR")" "stdout: $(cat "$OUT")"
         stop_phases "$x" vm1
         if [ "$(snapshot)" = "$before" ] && no_claims && ! ls "$ROOT"/run/vmprep/*.journal >/dev/null 2>&1; then
                 t_ok "cgroup v1: release restores every file and task exactly, removes vmprep.host, no claim or journal left"
@@ -294,9 +299,10 @@ case_partition() {
         domain vm1 "$UUID_A" 2 "$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
         local before; before=$(snapshot) ms=$ROOT/sys/fs/cgroup/machine.slice
         hook "$x" vm1 prepare begin || { t_fail "partition (6.1)" "$(cat "$ERR")"; return; }
-        [ "$(cat "$ms/cpuset.cpus") $(cat "$ms/cpuset.cpus.partition")" = "2-3 isolated" ] \
-                && t_ok "partition before 6.7: machine.slice holds CPU 2-3 as an isolated partition (read back)" \
-                || t_fail "partition (6.1)" "$(cat "$ms/cpuset.cpus") $(cat "$ms/cpuset.cpus.partition")"
+        local u=$ROOT/run/systemd/fake-units
+        [ "$(cat "$u/machine.slice/AllowedCPUs") $(cat "$ms/cpuset.cpus.partition") $(cat "$u/system.slice/AllowedCPUs")" = "2-3 isolated 0-1" ] \
+                && t_ok "partition before 6.7: machine.slice gets AllowedCPUs=2-3 (the host's units 0-1) and is an isolated partition (read back)" \
+                || t_fail "partition (6.1)" "$(cat "$u/machine.slice/AllowedCPUs") $(cat "$ms/cpuset.cpus.partition")"
         stop_phases "$x" vm1
         [ "$(snapshot)" = "$before" ] && t_ok "partition before 6.7: release makes it a member again, exactly as found" \
                 || t_fail "partition (6.1) release" "$(diff <(echo "$before") <(snapshot) | head -5)"
@@ -333,6 +339,28 @@ case_partition() {
                 || t_fail "partition (6.7+) release" "undo order: $undo" "$(diff <(echo "$before") <(snapshot) | head -5)"
         : "$order"
 
+        # two partition VMs stopping out of order: the machine slice's
+        # exclusive CPUs follow the ledger, not the order of the journals
+        local y=$ROOT/y.xml sc2='machine-qemu\x2d4\x2dvm2.scope'
+        domain vm1 "$UUID_A" 1 "$(pins 2)" "<vmprep:isolate mode='partition'/>" > "$x"
+        domain vm2 "$UUID_B" 1 "$(pins 3)" "<vmprep:isolate mode='partition'/>" > "$y"
+        rm -rf "${ms:?}/$sc/libvirt/vcpu1"
+        mkdir -p "$ms/$sc2/libvirt/vcpu0"
+        for d in "$ms/$sc2" "$ms/$sc2/libvirt" "$ms/$sc2/libvirt/vcpu0"; do
+                : > "$d/cpuset.cpus.exclusive"; echo member > "$d/cpuset.cpus.partition"; : > "$d/cpuset.cpus"
+        done
+        echo 3 > "$ms/$sc2/libvirt/vcpu0/cpuset.cpus"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin && hook "$x" vm1 started begin && hook "$y" vm2 prepare begin && hook "$y" vm2 started begin \
+                || { t_fail "two partition VMs" "$(cat "$ERR")"; return; }
+        local e1 e2; e1="$(cat "$ms/cpuset.cpus.exclusive") $(cat "$ms/$sc2/libvirt/vcpu0/cpuset.cpus.partition")"
+        stop_phases "$x" vm1
+        e2="$(cat "$ms/cpuset.cpus.exclusive") $(cat "$ms/$sc2/libvirt/vcpu0/cpuset.cpus.partition")"
+        stop_phases "$y" vm2
+        [ "$e1" = "2-3 isolated" ] && [ "$e2" = "3 isolated" ] && [ "$(snapshot)" = "$before" ] \
+                && t_ok "two partition VMs stopping out of order: machine.slice's exclusive CPUs 2-3, then 3 (the VM still running), then as found" \
+                || t_fail "two partition VMs" "both: $e1" "after vm1: $e2 (want '3 isolated')" "$(diff <(echo "$before") <(snapshot) | head -4)"
+
         tree_v1
         x=$ROOT/x.xml
         domain vm1 "$UUID_A" 1 "$(pins 3)" "<vmprep:isolate mode='partition'/>" > "$x"
@@ -343,6 +371,47 @@ case_partition() {
                 [ "$(snapshot)" = "$before" ] && t_ok "mode='partition' on cgroup v1 is refused with the requirement, nothing left changed" \
                         || t_fail "partition v1 leftovers" "$(diff <(echo "$before") <(snapshot) | head -5)"
         else t_fail "partition v1 message" "$(cat "$ERR")"; fi
+}
+
+case_leftover_host_cgroup_is_adopted() {
+        tree_v1
+        local x=$ROOT/x.xml h=$ROOT/$CG1/vmprep.host
+        mkdir -p "$h"; echo 0-1 > "$h/cpuset.cpus"; echo 0 > "$h/cpuset.mems"; echo 101 > "$h/cgroup.procs"; : > "$h/tasks"
+        printf '1\n2\n100\n' > "$ROOT/$CG1/cgroup.procs"
+        domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
+        hook "$x" vm1 prepare begin && [ "$(cat "$h/cpuset.cpus")" = 0-2 ] || { t_fail "leftover vmprep.host" "$(cat "$ERR")"; return; }
+        stop_phases "$x" vm1
+        [ ! -e "$h" ] && [ "$(sort -n "$ROOT/$CG1/cgroup.procs" | tr '\n' ' ')" = "1 2 100 101 " ] \
+                && t_ok "a vmprep.host left by a run whose journal is gone is adopted and removed by the last VM out" \
+                || t_fail "leftover vmprep.host" "$(ls "$ROOT/$CG1")" "$(cat "$ROOT/$CG1/cgroup.procs")"
+}
+
+case_irqs_no_touches_no_mask() {
+        tree_v1
+        local x=$ROOT/x.xml
+        domain vm1 "$UUID_A" 1 "$(pins 3)" "<vmprep:isolate irqs='no' workqueues='no'/>" > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "irqs=no" "$(cat "$ERR")"; return; }
+        local w; w=$(grep -cE '^/proc/irq|workqueue' "$ROOT/.fake/writes.log")
+        stop_phases "$x" vm1
+        w=$((w + $(grep -cE '^/proc/irq|workqueue' "$ROOT/.fake/writes.log")))
+        [ "$w" = 0 ] && t_ok "irqs='no' workqueues='no': not one write to /proc/irq or the workqueue mask, in prepare or release" \
+                || t_fail "irqs=no writes nothing" "$(grep -E '^/proc/irq|workqueue' "$ROOT/.fake/writes.log")"
+}
+
+case_concurrent_vms() {
+        tree_v1
+        local i pids=() bad=0 before
+        for i in 1 2 3; do domain "vm$i" "1a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5f0$i" 1 "$(pins $i)" > "$ROOT/vm$i.xml"; done
+        before=$(snapshot)
+        for i in 1 2 3; do "$HOOK" "vm$i" prepare begin - < "$ROOT/vm$i.xml" > /dev/null 2>> "$ERR" & pids+=($!); done
+        for i in "${pids[@]}"; do wait "$i" || bad=$((bad + 1)); done
+        local mid; mid="$(rd $CG1/vmprep.host/cpuset.cpus) $(rd proc/irq/0/smp_affinity_list) $(rd sys/devices/virtual/workqueue/cpumask)"
+        pids=()
+        for i in 1 2 3; do "$HOOK" "vm$i" release end - < "$ROOT/vm$i.xml" > /dev/null 2>> "$ERR" & pids+=($!); done
+        for i in "${pids[@]}"; do wait "$i" || bad=$((bad + 1)); done
+        [ $bad = 0 ] && [ "$mid" = "0 0 1" ] && [ "$(snapshot)" = "$before" ] && no_claims \
+                && t_ok "three VMs (CPU 1, 2, 3) prepared at once: host on CPU 0; released at once: exactly as before" \
+                || t_fail "concurrent VMs" "failures $bad, with all three: $mid (want '0 0 1')" "$(head -3 "$ERR")"
 }
 
 case_managed_irq_eperm() {
@@ -427,6 +496,9 @@ case_v2_without_systemd
 case_systemd_allowed_cpus
 case_partition
 case_managed_irq_eperm
+case_leftover_host_cgroup_is_adopted
+case_irqs_no_touches_no_mask
+case_concurrent_vms
 crash_loop "cgroup v1" tree_v1
 crash_loop "cgroup v2" tree_v2
 crash_loop "systemd" tree_systemd

@@ -70,6 +70,12 @@ case_round_trip() {
                 && t_ok "tune: governor performance and idle states 2-3 off on the VM's CPUs 2-3 only; THP never, KSM unmerged, RT unthrottled, swappiness 0, stat_interval 10" \
                 || t_fail "tune prepare" "$got"
         [ -s "$OUT" ] && t_fail "tune prints nothing on stdout" "$(cat "$OUT")"
+        local mid; mid=$(snapshot)
+        hook "$x" vm1 start begin && hook "$x" vm1 started begin && hook "$x" vm1 reconnect begin \
+                && hook "$x" vm1 migrate begin && [ ! -s "$OUT" ] && hook "$x" vm1 restore begin && [ ! -s "$OUT" ] \
+                && [ "$(snapshot)" = "$mid" ] \
+                && t_ok "tune: start, started, reconnect, migrate, restore: exit 0, nothing on stdout, nothing changed" \
+                || t_fail "tune: the other phases change nothing" "$(cat "$ERR")" "stdout: $(cat "$OUT")"
         stop_phases "$x" vm1
         [ "$(snapshot)" = "$before" ] && ! grep -q "hold" "$ROOT/run/vmprep/ledger" \
                 && t_ok "tune: release restores every value exactly and leaves no hold or baseline in the ledger" \
@@ -115,6 +121,17 @@ case_refusals() {
         elif grep -q "cannot set the cpufreq governor of CPU 2" "$ERR" && [ "$(snapshot)" = "$before" ]; then
                 t_ok "a governor the kernel refuses fails the start and undoes what was set before it (THP back to madvise)"
         else t_fail "bad governor" "$(cat "$ERR")" "$(diff <(echo "$before") <(snapshot) | head -4)"; fi
+        stop_phases "$x" vm1
+}
+
+case_shared_policy_warns() {
+        new_tree
+        local x=$ROOT/x.xml c
+        for c in 0 1 2 3; do echo "0 1 2 3" > "$ROOT/sys/devices/system/cpu/cpu$c/cpufreq/affected_cpus"; done
+        domain vm1 "$UUID_A" "<vmprep:tune governor='performance'/>" > "$x"
+        hook "$x" vm1 prepare begin && grep -q "governor='performance' also applies to host CPU 0-1: they share a cpufreq policy" "$ERR" \
+                && t_ok "a governor on a cpufreq policy shared with host CPUs warns, naming them" \
+                || t_fail "shared policy warning" "$(cat "$ERR")"
         stop_phases "$x" vm1
 }
 
@@ -180,6 +197,7 @@ case_crash_points() {
 case_round_trip
 case_two_vms_overlap
 case_refusals
+case_shared_policy_warns
 case_realtime_checks
 case_crash_points
 t_done

@@ -68,13 +68,14 @@ cleanup() {
                 [ "$(readlink "$QEMUD/30-vmprep-cpus")" = "$HOOK_H" ] && rm -f "$QEMUD/30-vmprep-cpus"
                 for x in a b c; do VMPREP_ROOT=/ VMPREP_CONF=$CONF "$HOOK_T" "vmprep-cpus-$x" release end - < "$WORK/$x.xml" 2>/dev/null; done
         fi
-        for p in "${BUSY[@]}"; do kill "$p" 2>/dev/null; done
+        for p in "${BUSY[@]}" ${PINNED:+"$PINNED"}; do kill "$p" 2>/dev/null; done
         wait 2>/dev/null
         if [ -d "$CG$SCOPE/vmprep.host" ]; then
                 for p in $(cat "$CG$SCOPE/vmprep.host/cgroup.procs"); do echo "$p" > "$CG$SCOPE/cgroup.procs"; done
                 rmdir "$CG$SCOPE/vmprep.host"
         fi
-        [ -d "$CG$SCOPE" ] && rmdir "$CG$SCOPE"
+        # (killed processes leave the cgroup when they are reaped: retry)
+        for _ in $(seq 50); do [ -d "$CG$SCOPE" ] || break; rmdir "$CG$SCOPE" 2>/dev/null || sleep 0.1; done
         rm -f "$CONF"; rmdir "$CONF_DIR" 2>/dev/null
         rm -rf "$WORK"
 }
@@ -88,6 +89,12 @@ for _ in 1 2 3; do
         BUSY+=($!)
         echo $! > "$CG$SCOPE/cgroup.procs"
 done
+# and one that asked for CPU 1 only itself (sched_setaffinity): it must get
+# exactly that back after release
+sleep 1000 &
+PINNED=$!
+echo $PINNED > "$CG$SCOPE/cgroup.procs"
+taskset -p -c 1 $PINNED > /dev/null
 mkdir -p "$CONF_DIR"
 echo "host-scope = $SCOPE" > "$CONF"
 ALL=$(cat /sys/devices/system/cpu/online)
@@ -109,7 +116,11 @@ if hook "$WORK/a.xml" vmprep-cpus-a prepare begin; then
         hook "$WORK/c.xml" vmprep-cpus-c prepare begin && t_fail "no CPU left refused (direct)" "accepted" \
                 || { grep -q "would leave the host no CPU" "$ERR" && t_ok "a VM on CPU 0 while CPU 1 is isolated is refused: the host would have no CPU" || t_fail "no-CPU message" "$(cat "$ERR")"; }
         hook "$WORK/c.xml" vmprep-cpus-c release end
+        pinned_during=$(allowed $PINNED)
         hook "$WORK/a.xml" vmprep-cpus-a release end
+        [ "$pinned_during" = 0 ] && [ "$(allowed $PINNED)" = 1 ] \
+                && t_ok "a process that had pinned itself to CPU 1 runs on CPU 0 meanwhile and gets its own affinity (1) back after release" \
+                || t_fail "a self-pinned process gets its affinity back" "during: $pinned_during, after: $(allowed $PINNED)"
         if [ "$(busy_allowed)" = "$(want_n "$ALL")" ] && [ "$(busy_where)" = "$(want_n "$SCOPE")" ] && [ ! -e "$CG$SCOPE/vmprep.host" ] \
                 && [ ! -e /run/vmprep/$UUID_A.cpus.journal ] && [ ! -e $HOST_JOURNAL ]; then
                 t_ok "release: the busy processes are back in $SCOPE on CPU $ALL, vmprep.host and the journals are gone"
@@ -137,7 +148,7 @@ done
         && t_ok "SIGKILL of the real hook at each of its $crashed crash points (journal appends, mkdir, moves, writes), then release: processes back on CPU $ALL in $SCOPE, nothing left" \
         || t_fail "SIGKILL at each crash point, for real" "${fails[@]:0:5}" "crashed=$crashed"
 [ "$pid1_during" = "$pid1_before" ] && [ "$(pid1)" = "$pid1_before" ] \
-        && [ "$confined" = "$(printf '%s\n' "${BUSY[@]}" | sort -n | tr '\n' ' ')" ] \
+        && [ "$confined" = "$(printf '%s\n' "${BUSY[@]}" "$PINNED" | sort -n | tr '\n' ' ')" ] \
         && t_ok "PID 1 stayed in the root cpuset on CPU $ALL throughout; vmprep.host held exactly the busy processes" \
         || t_fail "only the test's processes moved" "PID 1 before/during/after: $pid1_before / $pid1_during / $(pid1)" "confined: $confined"
 
@@ -146,12 +157,14 @@ if [ ! -e /dev/kvm ] || ! command -v virsh >/dev/null; then
         t_skip "real libvirtd" "needs /dev/kvm and libvirt"; t_done; exit
 fi
 exec 9> "$LOCK"
+echo "# waiting for $LOCK (other developers' libvirt runs)"
 if ! flock -w 600 9; then t_fail "take $LOCK" "timeout"; t_done; exit 1; fi
 # shellcheck source=tests/host/libvirt-env.sh
 . "$repo/tests/host/libvirt-env.sh"
-if ! lv_up; then t_fail "libvirtd" "lv_up failed"; t_done; exit 1; fi
+# (fd 9 closed for libvirtd: a daemon that inherited the lock would hold it forever)
+if ! lv_up 9>&-; then t_fail "libvirtd" "lv_up failed"; t_done; exit 1; fi
 INSTALLED=yes
-mkdir -p "$QEMUD" && ln -sf "$HOOK_H" "$QEMUD/30-vmprep-cpus" && lv_hup
+mkdir -p "$QEMUD" && ln -sf "$HOOK_H" "$QEMUD/30-vmprep-cpus" && lv_hup 9>&-
 echo "<cputune><vcpupin vcpu='0' cpuset='1'/></cputune>" > "$WORK/pin1"
 echo "<cputune><vcpupin vcpu='0' cpuset='0'/></cputune>" > "$WORK/pin0"
 meta="<vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:isolate irqs='no' workqueues='no'/></vmprep:profile>"
