@@ -9,6 +9,7 @@
 
 #include "common/hook.h"
 #include "common/hugepages.h"
+#include "common/log.h"
 #include "common/sysfs.h"
 
 #include <dirent.h>
@@ -417,9 +418,11 @@ static int check_vm(Doctor *dr, const char *arg, const char *mounts)
         for (size_t i = 0; p && i < n; i++) {
                 Plan plan = { 0 };
                 err[0] = '\0';
-                if (caps[i].plan && caps[i].plan(d, p, &plan, err, sizeof(err)) < 0)
-                        report(dr, FAIL, caps[i].name, "see the message; vmprep plan VM shows the steps", "%s", err);
-                else if (caps[i].plan && plan.n_steps)
+                int pr = caps[i].plan ? caps[i].plan(d, p, &plan, err, sizeof(err)) : 0;
+                if (pr < 0)
+                        report(dr, FAIL, caps[i].name, "see the message; vmprep plan VM shows the steps", "%s",
+                               err[0] ? err : error_reported(pr) ? "refused (see the message above)" : strerror(-pr));
+                else if (plan.n_steps)
                         report(dr, PASS, caps[i].name, NULL, "this host can do it now: %zu step%s (vmprep plan)",
                                plan.n_steps, plan.n_steps == 1 ? "" : "s");
                 plan_free(&plan);

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "common/hook.h"
+#include "common/log.h"
 #include "common/plan.h"
 
 #include <errno.h>
@@ -31,8 +32,9 @@ static int domain_plan(const CliOptions *o, const char *arg, Domain **dret, Prof
                 err[0] = '\0';
                 r = caps[i].plan(*dret, *pret, plan, err, sizeof(err));
                 if (r < 0) {
-                        fprintf(stderr, "vmprep: %s: %s: %s\n", (*dret)->name, caps[i].name,
-                                err[0] ? err : strerror(-r));
+                        if (!error_reported(r)) /* else the capability said it already */
+                                fprintf(stderr, "vmprep: %s: %s: %s\n", (*dret)->name, caps[i].name,
+                                        err[0] ? err : strerror(-r));
                         return EXIT_FAIL;
                 }
         }

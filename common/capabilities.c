@@ -15,6 +15,7 @@ static const Capability capabilities[] = {
                 .prepare = vfio_prepare,
                 .release = vfio_release,
                 .reconnect = vfio_reconnect,
+                .plan = vfio_plan,
         },
         {
                 .name = "hugepages",

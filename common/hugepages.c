@@ -269,6 +269,10 @@ static int derive_for_host(const Domain *d, const Profile *p, HugepageNeed **nee
                            size_t errlen)
 {
         HugepageHost host;
+        *needs = NULL;
+        *n = 0;
+        if (!d->hugepages && !profile_enabled(p, "hugepages"))
+                return 0; /* nothing to do: do not even read the host */
         int r = hugepages_host_read(&host);
         if (r < 0)
                 return r;

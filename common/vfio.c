@@ -576,6 +576,107 @@ static int collect(const Domain *d, const Profile *p, const Settings *set, Targe
         return r;
 }
 
+/* Single-GPU: a GPU the host display runs on is freed by stopping the
+ * display first (single-gpu='auto': the boot GPU with fbcon or open device
+ * nodes; 'on': any GPU passed). */
+static bool needs_display(const Targets *ts, const Settings *set)
+{
+        for (size_t i = 0; i < ts->n; i++) {
+                const PciDevice *dev = &ts->t[i].dev;
+                char vt[32], who[256];
+                if ((dev->class_ >> 16) != PCI_CLASS_DISPLAY || strcmp(dev->driver, STUB) == 0 ||
+                    strcmp(set->single_gpu, "off") == 0)
+                        continue;
+                if (strcmp(set->single_gpu, "on") == 0 ||
+                    (dev->boot_vga && (display_fbcon_bound(vt, sizeof(vt)) || hostuse_holders(dev->bdf, who, sizeof(who)) > 0)))
+                        return true;
+        }
+        return false;
+}
+
+static Settings settings_of(const Profile *p)
+{
+        const ProfileElem *e = profile_elem(p, "vfio");
+        return (Settings){
+                .whole_group = !e || !profile_attr(e, "group") || strcmp(profile_attr(e, "group"), "whole") == 0,
+                .force_all = profile_attr_yes(e, "force", false),
+                .single_gpu = e && profile_attr(e, "single-gpu") ? profile_attr(e, "single-gpu") : "auto",
+        };
+}
+
+int vfio_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen)
+{
+        Settings set = settings_of(p);
+        Targets ts = { NULL, 0 };
+        Ledger l = { .lock_fd = -1 };
+        int r = 0;
+
+        (void) err;
+        (void) errlen;
+        for (size_t i = 0; i < p->n_elems; i++) {
+                const ProfileElem *e = &p->elems[i];
+                uint64_t vfs, cur = 0;
+                PciAddress pf;
+                if (strcmp(e->name, "sriov") != 0)
+                        continue;
+                if (!profile_attr(e, "vfs") || parse_u64(profile_attr(e, "vfs"), 0, 65535, &vfs) < 0 ||
+                    pci_address_parse(profile_attr(e, "pf"), &pf) < 0)
+                        continue;
+                PlanStep st = { .kind = STEP_SET };
+                snprintf(st.cap, sizeof(st.cap), CAP);
+                pci_device_path(&pf, "sriov_numvfs", st.path, sizeof(st.path));
+                if (sysfs_read_u64(st.path, &cur) < 0) {
+                        log_error("<vmprep:sriov pf='%s'>: this host has no SR-IOV PF there (%s)", profile_attr(e, "pf"),
+                                  st.path);
+                        return -VMPREP_EREPORTED;
+                }
+                if (cur >= vfs)
+                        continue;
+                snprintf(st.resource, sizeof(st.resource), "sriov/%s", profile_attr(e, "pf"));
+                snprintf(st.old, sizeof(st.old), "%llu", (unsigned long long) cur);
+                snprintf(st.new_, sizeof(st.new_), "%llu", (unsigned long long) vfs);
+                snprintf(st.why, sizeof(st.why), "%s needs %llu VFs of %s (through 0, autoprobe off)", d->name,
+                         (unsigned long long) vfs, profile_attr(e, "pf"));
+                r = plan_add(plan, &st);
+                if (r < 0)
+                        return r;
+        }
+        if (!profile_enabled(p, "vfio"))
+                return 0;
+        r = collect(d, p, &set, &ts);
+        if (r == 0)
+                r = ledger_read(&l);
+        bool display = r == 0 && needs_display(&ts, &set);
+        for (size_t i = 0; i < ts.n && r == 0; i++)
+                r = check_interlocks(&ts.t[i], &set, &l, d->uuid, display);
+        if (r == 0 && display) {
+                PlanStep st = { .kind = STEP_SET };
+                snprintf(st.cap, sizeof(st.cap), CAP);
+                snprintf(st.resource, sizeof(st.resource), "display");
+                snprintf(st.path, sizeof(st.path), "display manager, framebuffer consoles");
+                snprintf(st.old, sizeof(st.old), "running");
+                snprintf(st.new_, sizeof(st.new_), "stopped");
+                snprintf(st.why, sizeof(st.why), "single GPU: the host display runs on the GPU %s takes", d->name);
+                r = plan_add(plan, &st);
+        }
+        for (size_t i = 0; i < ts.n && r == 0; i++) {
+                const Target *t = &ts.t[i];
+                if (strcmp(t->dev.driver, STUB) == 0)
+                        continue; /* already there: nothing to do */
+                PlanStep st = { .kind = STEP_SET };
+                snprintf(st.cap, sizeof(st.cap), CAP);
+                snprintf(st.resource, sizeof(st.resource), "pci/%s", t->dev.bdf);
+                pci_device_path(&t->dev.addr, "driver", st.path, sizeof(st.path));
+                snprintf(st.old, sizeof(st.old), "%s", t->dev.driver[0] ? t->dev.driver : "(none)");
+                snprintf(st.new_, sizeof(st.new_), STUB);
+                snprintf(st.why, sizeof(st.why), "%s, %s", class_name(t->dev.class_), t->origin);
+                r = plan_add(plan, &st);
+        }
+        ledger_clear(&l);
+        free(ts.t);
+        return r;
+}
+
 /* Wait, bounded, for /dev/vfio/N of every group moved. */
 static int wait_groups(const Targets *ts, char *err, size_t errlen)
 {
@@ -649,11 +750,7 @@ static int release_locked(Ledger *l, const char *uuid, const char *name, bool qu
 int vfio_prepare(const Domain *d, const Profile *p)
 {
         const ProfileElem *e = profile_elem(p, "vfio");
-        Settings set = {
-                .whole_group = !e || !profile_attr(e, "group") || strcmp(profile_attr(e, "group"), "whole") == 0,
-                .force_all = profile_attr_yes(e, "force", false),
-                .single_gpu = e && profile_attr(e, "single-gpu") ? profile_attr(e, "single-gpu") : "auto",
-        };
+        Settings set = settings_of(p);
         Targets ts = { NULL, 0 };
         Journal *j = NULL;
         Ledger l;
@@ -691,20 +788,7 @@ int vfio_prepare(const Domain *d, const Profile *p)
                 if (r == 0 && profile_enabled(p, "vfio"))
                         r = collect(d, p, &set, &ts);
         }
-        /* Single-GPU: a GPU the host display runs on is freed by stopping
-         * the display first (single-gpu='auto': the boot GPU with fbcon or
-         * open device nodes; 'on': any GPU passed). */
-        bool display = false;
-        for (size_t i = 0; i < ts.n && r == 0; i++) {
-                const PciDevice *dev = &ts.t[i].dev;
-                char vt[32], who[256];
-                if ((dev->class_ >> 16) != PCI_CLASS_DISPLAY || strcmp(dev->driver, STUB) == 0 ||
-                    strcmp(set.single_gpu, "off") == 0)
-                        continue;
-                if (strcmp(set.single_gpu, "on") == 0 ||
-                    (dev->boot_vga && (display_fbcon_bound(vt, sizeof(vt)) || hostuse_holders(dev->bdf, who, sizeof(who)) > 0)))
-                        display = true;
-        }
+        bool display = r == 0 && needs_display(&ts, &set);
         for (size_t i = 0; i < ts.n && r == 0; i++)
                 r = check_interlocks(&ts.t[i], &set, &l, d->uuid, display);
         if (r < 0)

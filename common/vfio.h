@@ -40,3 +40,7 @@ int vfio_origin_decode(const char *s, char *driver, size_t dsize, char *override
 int vfio_prepare(const Domain *d, const Profile *p);
 int vfio_release(const char *uuid, const char *name);
 int vfio_reconnect(const char *uuid);
+/* vmprep plan: the devices and their drivers now, VF counts, the display;
+ * refusals (interlocks) are logged and -VMPREP_EREPORTED returned. */
+#include "plan.h"
+int vfio_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen);

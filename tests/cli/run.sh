@@ -67,6 +67,13 @@ golden plan-workstation-db "$VMPREP" --root "$W/workstation" plan "$D/db-node1-2
 golden plan-nfv-vnf "$VMPREP" --root "$W/nfv" plan "$D/vnf-1g.xml"
 golden plan-laptop-db "$VMPREP" --root "$W/laptop" plan "$D/db-node1-2g.xml"
 golden show-db "$VMPREP" --root "$W/workstation" show "$D/db-node1-2g.xml"
+# a fake PCI host (tests/fake/pci_fixture.c): GPU+HDA in one group, an SR-IOV NIC
+mkdir -p "$W/pci/run" "$W/pci/.fake"
+"$repo/build/test/pci-fixture" "$W/pci" base gpu-hda sriov-nic
+golden plan-gpu-hda-sriov "$VMPREP" --root "$W/pci" plan "$D/gpu-hda-sriov.xml"
+json_check "plan vfio: the GPU and its audio function to vfio-pci, 2 VFs on the PF" \
+        "[(s['old'], s['new']) for s in j['steps']] == [('0','2'), ('nvidia','vfio-pci'), ('snd_hda_intel','vfio-pci')]" \
+        "$VMPREP" --root "$W/pci" plan --json "$D/gpu-hda-sriov.xml"
 
 json_check "doctor workstation: IOMMU passes, GPU sharing a group warns, 0 failures" \
         "j['summary']['fail']==0 and any(c['check']=='iommu' and c['status']=='pass' for c in j['checks']) and any(c['check']=='gpu' and c['status']=='warn' and '0000:44:00.0' in c['detail'] for c in j['checks'])" \
