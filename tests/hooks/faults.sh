@@ -17,42 +17,90 @@ T_SUITE=faults
 . "$here/tree.sh"
 ERRNOS=(EBUSY EINVAL ENOMEM ENODEV EIO)
 
-# Each scenario sets HOOK and writes $ROOT/x.xml (the VM), in a fresh tree.
+# The hooks' own suites build their trees; take those functions from them
+# (base_tree, tree_v1, tree_v2 from cpus.sh; new_tree from tune.sh as tune_tree).
+CG1=sys/fs/cgroup/cpuset # used by tree_v1
+export CG1
+# shellcheck disable=SC1090
+. <(sed -n '/^base_tree() {/,/^}/p; /^tree_v1() {/,/^}/p; /^tree_v2() {/,/^}/p' "$here/cpus.sh")
+# shellcheck disable=SC1090
+. <(sed -n '/^new_tree() {/,/^}/p' "$here/tune.sh" | sed 's/^new_tree()/tune_tree()/; s|vmprep-tune-XXXXXX|vmprep-faults-XXXXXX|')
+
+# Each scenario sets HOOK and NAME and writes $ROOT/x.xml (the VM), in a fresh tree.
 scenario_hugepages() {
-        HOOK=$B/hooks/20-vmprep-hugepages
+        HOOK=$B/hooks/20-vmprep-hugepages NAME=vm1
         new_tree
         set_pool "$P0" 7
         echo 100 > "$ROOT/.fake/node1-2048kB.max"
         echo 200 > "$ROOT/.fake/node1.compact-gain"
         domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$ROOT/x.xml"
 }
+scenario_vfio() {
+        HOOK=$B/hooks/10-vmprep-vfio NAME=g1
+        new_tree
+        "$B/pci-fixture" "$ROOT" base gpu-hda sriov-nic
+        cp "$repo/tests/fixtures/domains/gpu-hda-sriov.xml" "$ROOT/x.xml"
+}
+scenario_cpus_v1() {
+        HOOK=$B/hooks/30-vmprep-cpus NAME=vm1
+        ROOT=; tree_v1
+        printf "<domain type='kvm'><name>vm1</name><uuid>%s</uuid><vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/></cputune><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:isolate/></vmprep:profile></metadata></domain>\n" "$UUID_A" > "$ROOT/x.xml"
+}
+scenario_cpus_v2() {
+        scenario_cpus_v1
+        rm -rf "$ROOT"; ROOT=; tree_v2
+        printf "<domain type='kvm'><name>vm1</name><uuid>%s</uuid><vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/></cputune><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:isolate/></vmprep:profile></metadata></domain>\n" "$UUID_A" > "$ROOT/x.xml"
+}
+scenario_tune() {
+        HOOK=$B/hooks/40-vmprep-tune NAME=vm1
+        ROOT=; tune_tree
+        printf "<domain type='kvm'><name>vm1</name><uuid>%s</uuid><vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/></cputune><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:tune governor='performance' max-cstate='1' thp='never' ksm='off' rt-runtime='unlimited' swappiness='0' stat-interval='10'/></vmprep:profile></metadata></domain>\n" "$UUID_A" > "$ROOT/x.xml"
+}
 
-SCENARIOS=(hugepages)
+# Every kernel-side file as the kernel shows it (a trailing newline is no
+# difference), every symlink with its target (drivers, IOMMU groups), every
+# directory (cgroups): vmprep's state and the fake kernel's controls excluded.
+snapshot_all() {
+        (cd "$ROOT" && find sys proc dev run/systemd -type f 2>/dev/null | sort > .fake/files \
+                && xargs -d '\n' -r awk 'FNR == 1 { print "== " FILENAME } { print }' < .fake/files
+         find sys dev -type l -printf '%p -> %l\n' 2>/dev/null | sort
+         find sys dev -type d 2>/dev/null | sort)
+}
+
+SCENARIOS=(hugepages vfio cpus_v1 cpus_v2 tune)
 
 for sc in "${SCENARIOS[@]}"; do
         "scenario_$sc"
         [ -x "$HOOK" ] || { t_skip "$sc" "no $HOOK"; continue; }
-        # how many kernel writes a clean prepare makes
-        hook "$ROOT/x.xml" vm1 prepare begin || { t_fail "$sc: a clean prepare" "$(cat "$ERR")"; continue; }
-        writes=$(wc -l < "$ROOT/.fake/writes.log")
-        tried=0 fails=()
-        for ((k = 1; k <= writes; k++)); do
+        cap=${HOOK##*-vmprep-}
+        hook "$ROOT/x.xml" "$NAME" prepare begin || { t_fail "$sc: a clean prepare" "$(cat "$ERR")"; continue; }
+        tried=0 fails=() writes=0
+        # K counts the hook's kernel writes; past the last one no fault is injected
+        for ((k = 1; k <= 500; k++)); do
+                injected=0
                 for e in "${ERRNOS[@]}"; do
                         "scenario_$sc"
-                        before=$(snapshot)
-                        VMPREP_TEST_FAIL_AT=$k:$e "$HOOK" vm1 prepare begin - < "$ROOT/x.xml" > "$OUT" 2> "$ERR"
+                        before=$(snapshot_all)
+                        VMPREP_TEST_FAIL_AT=$k:$e "$HOOK" "$NAME" prepare begin - < "$ROOT/x.xml" > "$OUT" 2> "$ERR"
                         st=$?
+                        if ! grep -q "test fault: write $k " "$ERR"; then
+                                stop_phases "$ROOT/x.xml" "$NAME"
+                                break
+                        fi
+                        injected=1
                         tried=$((tried + 1))
                         [ -s "$OUT" ] && fails+=("write $k $e: prepare printed to stdout")
                         if [ $st != 0 ] && [ $st != 1 ]; then fails+=("write $k $e: prepare exited $st: $(head -c 300 "$ERR")"); fi
-                        if [ $st = 1 ] && ! grep -q "vmprep-$sc: vm1: " "$ERR"; then
+                        if [ $st = 1 ] && ! grep -q "vmprep-$cap: $NAME: " "$ERR"; then
                                 fails+=("write $k $e: failed without saying why: $(head -c 300 "$ERR")")
                         fi
-                        stop_phases "$ROOT/x.xml" vm1
-                        after=$(snapshot)
+                        stop_phases "$ROOT/x.xml" "$NAME"
+                        after=$(snapshot_all)
                         [ "$after" = "$before" ] || fails+=("write $k $e: the tree differs after release: $(diff <(echo "$before") <(echo "$after") | head -4)")
                         ls "$ROOT"/run/vmprep/*.journal >/dev/null 2>&1 && fails+=("write $k $e: a journal is left")
                 done
+                [ $injected = 1 ] || break
+                writes=$k
         done
         if [ ${#fails[@]} = 0 ] && [ $tried -gt 0 ]; then
                 t_ok "$sc: each of $writes writes of prepare failing with each of ${#ERRNOS[@]} errnos ($tried runs): clean failure, tree exactly restored"
