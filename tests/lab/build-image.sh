@@ -101,6 +101,15 @@ install -m 0644 "$REPO/tests/lib.sh" "$lab/lib.sh"
 install -m 0644 "$HERE"/domains/*.xml "$lab/domains/"
 install -m 0644 "$HERE/vmprep-lab.service" "$root/etc/systemd/system/vmprep-lab.service"
 ln -sf ../vmprep-lab.service "$root/etc/systemd/system/multi-user.target.wants/vmprep-lab.service"
+# LAB_MOCK_HOOKS=1: shell stand-ins for the vfio and cpus hooks not merged yet,
+# to check those scenarios themselves (never for a verdict on vmprep)
+if [[ ${LAB_MOCK_HOOKS:-0} == 1 ]]; then
+        for h in "$HERE"/mock-hooks/*; do
+                [[ -e $root/etc/libvirt/hooks/qemu.d/${h##*/} ]] || install -m 0755 "$h" "$root/etc/libvirt/hooks/qemu.d/"
+        done
+fi
+install -m 0644 "$HERE/lab-display.service" "$root/etc/systemd/system/lab-display.service"
+ln -sf lab-display.service "$root/etc/systemd/system/display-manager.service"
 
 # nothing periodic, nothing that waits: the guest lives for one run
 for u in apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer fstrim.timer \

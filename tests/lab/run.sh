@@ -18,7 +18,9 @@
 # Environment: LAB_KERNELS="6.1 6.12" (which to boot), LAB_TIMEOUT=600 (seconds
 # per boot), LAB_ONLY=regex (scenario ids), LAB_KEEP=1 (keep the logs in
 # build/lab/logs), LAB_SKIP_BUILD=1 (boot the image already built), and
-# build-image.sh's LAB_CACHE, LAB_NO_CACHE, LAB_MIRROR.
+# build-image.sh's LAB_CACHE, LAB_NO_CACHE, LAB_MIRROR, LAB_MOCK_HOOKS (shell
+# stand-ins for the hooks not merged yet, to check their scenarios: the verdict
+# is then on the scenarios, not on vmprep).
 #
 # Output: each guest's TAP, prefixed by the kernel ("[6.1] ok 3 - ..."), the
 # stage timings, and as the very last line

@@ -170,6 +170,45 @@ holders() {
         done
 }
 
+# unit_holds UNIT PATH: the unit's main process has PATH open
+unit_holds() {
+        local pid
+        pid=$(systemctl show -P MainPID "$1")
+        [[ $pid != 0 ]] && holders "$2" | grep -q "^$pid:"
+}
+# over D-Bus, as the vfio hook will: StopUnit/StartUnit return a job at once
+dbus_unit() { # StopUnit|StartUnit UNIT
+        busctl call org.freedesktop.systemd1 /org/freedesktop/systemd1 org.freedesktop.systemd1.Manager \
+                "$1" ss "$2" replace >/dev/null
+}
+# the framebuffer console's vtcon ("(M) frame buffer device"), or nothing
+fb_vtcon() {
+        local v
+        for v in /sys/class/vtconsole/vtcon*; do
+                grep -q 'frame buffer' "$v/name" 2>/dev/null && { printf '%s\n' "$v"; return 0; }
+        done
+        return 1
+}
+# cpus_of LIST: "0-1 3" or "0-1,3" -> "0,1,3" ("" stays "")
+cpus_of() {
+        local part out=() a b i
+        for part in ${1//,/ }; do
+                if [[ $part == *-* ]]; then
+                        a=${part%-*} b=${part#*-}
+                        for ((i = a; i <= b; i++)); do out+=("$i"); done
+                else
+                        out+=("$part")
+                fi
+        done
+        (IFS=,; echo "${out[*]}")
+}
+host_units_allowed() { # the three host units' AllowedCPUs, normalised, space-separated
+        local u r=()
+        for u in "${HOST_UNITS[@]}"; do r+=("$(cpus_of "$(systemctl show -P AllowedCPUs "$u")")"); done
+        echo "${r[*]}"
+}
+HOST_UNITS=(system.slice user.slice init.scope)
+
 # ---- env: the machine the other scenarios assume ------------------------------------------
 
 sc_env_devices() {
@@ -357,6 +396,24 @@ hp_roundtrip() {
 sc_hp_node1() { hp_roundtrip 0; }
 sc_hp_node1_admin() { hp_roundtrip 16; }
 
+# a prepare whose release never came (libvirtd died): reconcile --offline gives it back
+sc_hp_reconcile_offline() {
+        local xml=$DOMAINS/hp-node1.xml uuid ok=0 n1
+        uuid=$(uuid_of "$xml")
+        n1=$(hp 1 2048)
+        : >"$OUT/hooks.err"
+        hooks_phase "$xml" prepare begin || { diag "prepare failed: $(hook_errors)"; return 1; }
+        expect_eq "node1 2 MiB pool after prepare" "$(hp 1 2048)" "$((n1 + 128))" || ok=1
+        [[ -n $(journals_of "$uuid") ]] || { diag "no journal after prepare"; ok=1; }
+        vmprep reconcile --offline >"$OUT/reconcile.out" 2>&1 || { diag "reconcile --offline failed: $(head -c 600 "$OUT/reconcile.out")"; ok=1; }
+        expect_eq "node1 2 MiB pool after reconcile" "$(hp 1 2048)" "$n1" || ok=1
+        expect_no_journal "$uuid" "after reconcile" || ok=1
+        # libvirt's release, later, finds nothing left to do
+        hooks_phase "$xml" release end || { diag "release after reconcile failed: $(hook_errors)"; ok=1; }
+        expect_eq "node1 2 MiB pool after the late release" "$(hp 1 2048)" "$n1" || ok=1
+        return "$ok"
+}
+
 sc_hp_1g_boot() {
         local xml=$DOMAINS/hp-1g-boot.xml uuid ok=0 before
         uuid=$(uuid_of "$xml")
@@ -492,6 +549,38 @@ sc_kernel_holder_controlC0() {
         return "$ok"
 }
 
+# the single-GPU hand-over by hand: the display manager stopped over D-Bus, the
+# framebuffer console let go, the group to vfio-pci and back, all restarted
+sc_kernel_single_gpu() {
+        local ok=0 vt g
+        modprobe vfio-pci || { diag "modprobe vfio-pci failed"; return 1; }
+        g=$(group_of "$VGA")
+        vt=$(fb_vtcon) || { diag "no framebuffer vtcon: $(cat /sys/class/vtconsole/vtcon*/name | tr '\n' ';')"; return 1; }
+        expect_eq "$vt bound" "$(cat "$vt/bind")" 1 || ok=1
+        systemctl start display-manager || { diag "cannot start display-manager (lab-display)"; return 1; }
+        wait_for 30 unit_holds lab-display /dev/dri/card0 || { diag "lab-display does not hold card0"; ok=1; }
+        dbus_unit StopUnit display-manager.service || { diag "StopUnit over D-Bus failed"; ok=1; }
+        wait_for 100 test "$(systemctl is-active lab-display)" = inactive || { diag "lab-display still $(systemctl is-active lab-display)"; ok=1; }
+        [[ -z $(holders /dev/dri/) ]] || { diag "card0 still held: $(holders /dev/dri/)"; ok=1; }
+        echo 0 >"$vt/bind" || { diag "cannot unbind $vt"; ok=1; }
+        bind_to "$HDA" vfio-pci || { diag "HDA not on vfio-pci: $(driver_of "$HDA")"; ok=1; }
+        bind_to "$VGA" vfio-pci || { diag "VGA not on vfio-pci: $(driver_of "$VGA")"; ok=1; }
+        wait_for 30 test -c "/dev/vfio/$g" || { diag "no /dev/vfio/$g"; ok=1; }
+        give_back "$VGA"
+        give_back "$HDA"
+        wait_for 50 test "$(driver_of "$VGA")" = bochs-drm || { diag "VGA after: $(driver_of "$VGA")"; ok=1; }
+        wait_for 50 test "$(driver_of "$HDA")" = snd_hda_intel || { diag "HDA after: $(driver_of "$HDA")"; ok=1; }
+        wait_for 50 test -e /dev/dri/card0 || { diag "no /dev/dri/card0 after"; ok=1; }
+        vt=$(fb_vtcon) || { diag "no framebuffer vtcon after the return"; ok=1; }
+        if [[ -n $vt && $(cat "$vt/bind") != 1 ]]; then
+                echo 1 >"$vt/bind" || { diag "cannot rebind $vt"; ok=1; }
+        fi
+        dbus_unit StartUnit display-manager.service || { diag "StartUnit over D-Bus failed"; ok=1; }
+        wait_for 100 unit_holds lab-display /dev/dri/card0 || { diag "lab-display does not hold card0 after the restart"; ok=1; }
+        systemctl stop lab-display
+        return "$ok"
+}
+
 # unit_cpus UNIT: its cgroup's effective cpus, or "-" when the file is not there
 unit_cpus() {
         local cg
@@ -502,7 +591,6 @@ unit_cpus() {
                 echo -
         fi
 }
-HOST_UNITS=(system.slice user.slice init.scope)
 
 sc_kernel_cgroup_confine() {
         local ok=0 u pid all
@@ -652,9 +740,11 @@ sc_gpu_holder_refused() {
         need_hook 10-vmprep-vfio || return 2
         local xml=$DOMAINS/vfio-gpu.xml uuid ok=0 pid t0
         uuid=$(uuid_of "$xml")
-        sleep 300 3</dev/dri/card0 &
-        pid=$!
-        sleep 0.2
+        # in a unit of its own (not the display manager, not this test's cgroup)
+        systemd-run --quiet --unit=lab-holder --collect /bin/sh -c 'exec sleep 300 3</dev/dri/card0' ||
+                { diag "systemd-run failed"; return 1; }
+        wait_for 30 unit_holds lab-holder /dev/dri/card0 || { diag "lab-holder does not hold card0"; systemctl stop lab-holder; return 1; }
+        pid=$(systemctl show -P MainPID lab-holder)
         t0=$SECONDS
         if vm_start "$xml"; then
                 diag "the start succeeded with $pid holding /dev/dri/card0"
@@ -667,8 +757,8 @@ sc_gpu_holder_refused() {
         ((SECONDS - t0 < 60)) || { diag "the refusal took $((SECONDS - t0)) s"; ok=1; }
         expect_eq "VGA driver after" "$(driver_of "$VGA")" bochs-drm || ok=1
         expect_eq "HDA driver after" "$(driver_of "$HDA")" snd_hda_intel || ok=1
-        kill "$pid"
-        wait "$pid" 2>/dev/null
+        expect_eq "lab-holder after" "$(systemctl is-active lab-holder)" active || ok=1
+        systemctl stop lab-holder
         expect_no_journal "$uuid" "after the refused start" || ok=1
         return "$ok"
 }
@@ -716,6 +806,108 @@ sc_cpus_pin23() {
         return "$ok"
 }
 
+sc_single_gpu() {
+        need_hook 10-vmprep-vfio || return 2
+        local xml=$DOMAINS/vfio-gpu.xml uuid ok=0
+        uuid=$(uuid_of "$xml")
+        systemctl start display-manager || { diag "cannot start display-manager (lab-display)"; return 1; }
+        wait_for 30 unit_holds lab-display /dev/dri/card0 || { diag "lab-display does not hold card0"; systemctl stop lab-display; return 1; }
+        if ! vm_start "$xml"; then
+                diag "start failed: $(hook_errors)"
+                systemctl stop lab-display
+                return 1
+        fi
+        expect_eq "display manager while running" "$(systemctl is-active lab-display)" inactive || ok=1
+        expect_eq "VGA driver while running" "$(driver_of "$VGA")" vfio-pci || ok=1
+        expect_eq "HDA driver while running" "$(driver_of "$HDA")" vfio-pci || ok=1
+        vm_stop "$xml" || { diag "stop: $(hook_errors)"; ok=1; }
+        wait_for 50 test "$(driver_of "$VGA")" = bochs-drm || { diag "VGA after: $(driver_of "$VGA")"; ok=1; }
+        wait_for 50 test "$(driver_of "$HDA")" = snd_hda_intel || { diag "HDA after: $(driver_of "$HDA")"; ok=1; }
+        wait_for 100 unit_holds lab-display /dev/dri/card0 || { diag "display manager not back on card0: $(systemctl is-active lab-display)"; ok=1; }
+        local vt
+        vt=$(fb_vtcon) && { [[ $(cat "$vt/bind") == 1 ]] || { diag "framebuffer console not rebound"; ok=1; }; }
+        systemctl stop lab-display
+        expect_no_journal "$uuid" "after release" || ok=1
+        return "$ok"
+}
+
+# two VMs on CPU 2 and CPU 3: the host set shrinks, then grows back one core at a time
+cpus_two() { # FIRST_TO_STOP SECOND_TO_STOP
+        local a=$DOMAINS/cpus-pin2.xml b=$DOMAINS/cpus-pin3.xml ok=0 before x
+        before=$(host_units_allowed)
+        vm_start "$a" || { diag "start pin2: $(hook_errors)"; return 1; }
+        expect_eq "host units with pin2 running" "$(host_units_allowed)" "0,1,3 0,1,3 0,1,3" || ok=1
+        if ! vm_start "$b"; then
+                diag "start pin3: $(hook_errors)"
+                vm_stop "$a"
+                return 1
+        fi
+        expect_eq "host units with both running" "$(host_units_allowed)" "0,1 0,1 0,1" || ok=1
+        x=$DOMAINS/$1.xml
+        vm_stop "$x" || { diag "stop $1: $(hook_errors)"; ok=1; }
+        if [[ $1 == cpus-pin2 ]]; then
+                expect_eq "host units after pin2 stopped" "$(host_units_allowed)" "0,1,2 0,1,2 0,1,2" || ok=1
+        else
+                expect_eq "host units after pin3 stopped" "$(host_units_allowed)" "0,1,3 0,1,3 0,1,3" || ok=1
+        fi
+        vm_stop "$DOMAINS/$2.xml" || { diag "stop $2: $(hook_errors)"; ok=1; }
+        expect_eq "host units after both stopped" "$(host_units_allowed)" "$before" || ok=1
+        # systemd may have dropped cpuset from the root's subtree: files gone is fine
+        local u c
+        for u in "${HOST_UNITS[@]}"; do
+                c=$(unit_cpus "$u")
+                [[ $c == - || $c == 0-3 ]] || { diag "$u cpuset.cpus.effective $c after"; ok=1; }
+        done
+        expect_no_journal "$(uuid_of "$a")" "after both stopped" || ok=1
+        expect_no_journal "$(uuid_of "$b")" "after both stopped" || ok=1
+        return "$ok"
+}
+sc_cpus_two_vms_in_order() { need_hook 30-vmprep-cpus || return 2; cpus_two cpus-pin2 cpus-pin3; }
+sc_cpus_two_vms_reverse() { need_hook 30-vmprep-cpus || return 2; cpus_two cpus-pin3 cpus-pin2; }
+
+isolated_partitions() { # the cgroups under machine.slice whose partition reads isolated
+        find /sys/fs/cgroup/machine.slice -name cpuset.cpus.partition 2>/dev/null | while read -r f; do
+                [[ $(cat "$f") == isolated ]] && printf '%s ' "${f%/*}"
+        done
+}
+sc_cpus_partition() {
+        need_hook 30-vmprep-cpus || return 2
+        local xml=$DOMAINS/cpus-partition.xml ok=0 before p
+        before=$(host_units_allowed)
+        vm_start "$xml" || { diag "start failed: $(hook_errors)"; return 1; }
+        p=$(isolated_partitions)
+        [[ -n $p ]] || { diag "no isolated partition under machine.slice: $(find /sys/fs/cgroup/machine.slice -name cpuset.cpus.partition -exec grep -H . {} + 2>&1 | head -5 | tr '\n' ';')"; ok=1; }
+        if [[ -e /sys/fs/cgroup/cpuset.cpus.isolated ]]; then
+                [[ $(cpus_of "$(cat /sys/fs/cgroup/cpuset.cpus.isolated)") =~ ^(2|3|2,3)$ ]] ||
+                        { diag "root cpuset.cpus.isolated '$(cat /sys/fs/cgroup/cpuset.cpus.isolated)' while running"; ok=1; }
+        fi
+        vm_stop "$xml" || { diag "stop: $(hook_errors)"; ok=1; }
+        p=$(isolated_partitions)
+        [[ -z $p ]] || { diag "still isolated after release: $p"; ok=1; }
+        if [[ -e /sys/fs/cgroup/cpuset.cpus.isolated ]]; then
+                expect_eq "root cpuset.cpus.isolated after" "$(cat /sys/fs/cgroup/cpuset.cpus.isolated)" "" || ok=1
+        fi
+        expect_eq "host units after" "$(host_units_allowed)" "$before" || ok=1
+        expect_no_journal "$(uuid_of "$xml")" "after release" || ok=1
+        return "$ok"
+}
+
+sc_cpus_irq_wq() {
+        need_hook 30-vmprep-cpus || return 2
+        local xml=$DOMAINS/cpus-irq-wq.xml ok=0 wq=/sys/devices/virtual/workqueue/cpumask dflt=/proc/irq/default_smp_affinity
+        local wq0 d0
+        wq0=$(cat "$wq")
+        d0=$(cat "$dflt")
+        vm_start "$xml" || { diag "start failed: $(hook_errors)"; return 1; }
+        expect_eq "workqueue cpumask while running" "$(cat "$wq")" 3 || ok=1
+        expect_eq "default_smp_affinity while running" "$(cat "$dflt")" 3 || ok=1
+        vm_stop "$xml" || { diag "stop: $(hook_errors)"; ok=1; }
+        expect_eq "workqueue cpumask after" "$(cat "$wq")" "$wq0" || ok=1
+        expect_eq "default_smp_affinity after" "$(cat "$dflt")" "$d0" || ok=1
+        expect_no_journal "$(uuid_of "$xml")" "after release" || ok=1
+        return "$ok"
+}
+
 # ---- running ---------------------------------------------------------------------------
 
 SCENARIOS=(
@@ -735,6 +927,7 @@ SCENARIOS=(
         "cli_plan_node1:plan/show: 128 x 2 MiB on node 1, applying nothing"
         "hp_node1:hugepages: 2 MiB pages placed on node 1 per <numatune>, read back per node, released exactly"
         "hp_node1_admin:hugepages: an administrator's 16 pages on node 1 survive the VM's start and stop"
+        "hp_reconcile_offline:hugepages: a prepare without release is given back by vmprep reconcile --offline"
         "hp_1g_boot:hugepages: a 1 GiB-page VM on node 0 with the boot-time page free"
         "hp_1g_runtime_fails:hugepages: 4 x 1 GiB at runtime on node 1 fails with the boot-option advice, nothing left"
         "kernel_vfio_nic:kernel: the e1000e to vfio-pci and back, /dev/vfio/N"
@@ -742,6 +935,7 @@ SCENARIOS=(
         "kernel_sriov_nvme:kernel: 2 VFs on the NVMe PF with autoprobe off, a VF to vfio-pci, count and autoprobe restored"
         "kernel_holder_card0:kernel: a holder of /dev/dri/card0 found by PID and name"
         "kernel_holder_controlC0:kernel: a holder of the HDA's /dev/snd/controlC0 found by PID and name"
+        "kernel_single_gpu:kernel: display manager stopped over D-Bus, fbcon let go, the GPU group to vfio-pci and back, all restarted"
         "kernel_cgroup_confine:kernel: system.slice, user.slice, init.scope confined to CPUs 0-1 by systemd and restored"
         "kernel_partition_isolated:kernel: machine.slice on CPUs 2-3 as an isolated partition, read back and undone"
         "kernel_irq_wq_masks:kernel: workqueue mask and default IRQ affinity moved and restored, a managed IRQ refuses"
@@ -749,7 +943,12 @@ SCENARIOS=(
         "vfio_gpu_group:vfio hook: the VGA+HDA group whole to vfio-pci and back"
         "gpu_holder_refused:vfio hook: a holder of /dev/dri/card0 makes prepare refuse with its PID, nothing unbound"
         "sriov_nvme:vfio hook: 2 VFs made with autoprobe off, VF 01:00.1 to vfio-pci, count restored"
+        "single_gpu:vfio hook: the only GPU handed over: display manager stopped, group passed, all restarted at release"
         "cpus_pin23:cpus hook: a VM pinned to CPUs 2-3 confines the host units to 0-1, restored after"
+        "cpus_two_vms_in_order:cpus hook: VMs on CPU 2 and CPU 3, stopped in start order, the host set grows back a core at a time"
+        "cpus_two_vms_reverse:cpus hook: VMs on CPU 2 and CPU 3, stopped in reverse order"
+        "cpus_partition:cpus hook: mode=partition reads back isolated under machine.slice, undone at release"
+        "cpus_irq_wq:cpus hook: IRQ default affinity and the workqueue mask kept off CPUs 2-3, restored"
 )
 
 # LAB_ONLY=regex runs only the scenarios whose id matches
