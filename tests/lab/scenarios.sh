@@ -10,7 +10,7 @@
 # domain XML (tests/lab/domains) on stdin, in libvirt's environment; a failed
 # prepare/start/started is followed by stopped and release, as libvirt does.
 #
-# Three kinds of scenario:
+# Kinds of scenario:
 #   env-*, doctor-*, cli-*  the lab machine is what the others assume, and the
 #                           vmprep command sees it right;
 #   hp-*                    the hugepages hook, for real;
@@ -19,7 +19,9 @@
 #                           checked, on this kernel;
 #   vfio-*, sriov-*, gpu-*, cpus-*
 #                           those hooks driven for real; skipped while the hook
-#                           they need is not installed.
+#                           they need is not installed;
+#   l2-*                    a real `virsh start` by the guest's own libvirtd (a
+#                           diskless TCG domain: no L2 kernel boots).
 #
 # Output: TAP ("ok N - ...", "not ok N - ..." with "#   " diagnostics, "# SKIP"),
 # the plan line "1..N", then "lab-guest: N passed, N failed, N skipped".
@@ -908,6 +910,35 @@ sc_cpus_irq_wq() {
         return "$ok"
 }
 
+# L2: a real virsh start in the guest; libvirtd runs the hooks itself
+sc_l2_virsh_hugepages() {
+        local xml=$DOMAINS/l2-hp-node1.xml name uuid ok=0 n1 n0 t0
+        name=$(name_of "$xml")
+        uuid=$(uuid_of "$xml")
+        t0=$SECONDS
+        systemctl start libvirtd.service virtlogd.socket || { diag "cannot start libvirtd"; return 1; }
+        timeout 120 virsh -q define "$xml" >"$OUT/virsh.out" 2>&1 || { diag "virsh define: $(head -c 500 "$OUT/virsh.out")"; return 1; }
+        n1=$(hp 1 2048)
+        n0=$(hp 0 2048)
+        if ! timeout 180 virsh -q start "$name" >"$OUT/virsh.out" 2>&1; then
+                diag "virsh start: $(head -c 800 "$OUT/virsh.out")"
+                virsh -q undefine "$name" >/dev/null 2>&1
+                return 1
+        fi
+        diag "libvirtd up and the L2 domain started after $((SECONDS - t0)) s"
+        expect_eq "domain state" "$(virsh domstate "$name" 2>&1 | head -n 1)" running || ok=1
+        expect_eq "node1 2 MiB pool while running" "$(hp 1 2048)" "$((n1 + 128))" || ok=1
+        # QEMU preallocated its RAM from node 1's new pages
+        expect_eq "node1 free 2 MiB pages while running" "$(hp 1 2048 free_hugepages)" "$n1" || ok=1
+        expect_eq "node0 2 MiB pool while running" "$(hp 0 2048)" "$n0" || ok=1
+        [[ -n $(journals_of "$uuid") ]] || { diag "no journal while running"; ok=1; }
+        timeout 120 virsh -q destroy "$name" >"$OUT/virsh.out" 2>&1 || { diag "virsh destroy: $(head -c 500 "$OUT/virsh.out")"; ok=1; }
+        wait_for 100 test "$(hp 1 2048)" = "$n1" || { diag "node1 2 MiB pool after destroy: $(hp 1 2048), expected $n1"; ok=1; }
+        expect_no_journal "$uuid" "after virsh destroy" || ok=1
+        virsh -q undefine "$name" >/dev/null 2>&1
+        return "$ok"
+}
+
 # ---- running ---------------------------------------------------------------------------
 
 SCENARIOS=(
@@ -949,6 +980,7 @@ SCENARIOS=(
         "cpus_two_vms_reverse:cpus hook: VMs on CPU 2 and CPU 3, stopped in reverse order"
         "cpus_partition:cpus hook: mode=partition reads back isolated under machine.slice, undone at release"
         "cpus_irq_wq:cpus hook: IRQ default affinity and the workqueue mask kept off CPUs 2-3, restored"
+        "l2_virsh_hugepages:L2: virsh start in the guest: libvirtd's hooks put 128 x 2 MiB on node 1, QEMU takes them, destroy gives them back"
 )
 
 # LAB_ONLY=regex runs only the scenarios whose id matches
