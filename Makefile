@@ -6,6 +6,8 @@
 #   make install          PREFIX=/usr/local DESTDIR= HOOKDIR=/etc/libvirt/hooks/qemu.d
 #   make uninstall
 #   make demo             set up everything on a fresh Debian 12 machine and show vmprep at work
+#   make lab-check        the lab: a QEMU guest with IOMMU, NUMA, SR-IOV, systemd and
+#                         cgroup v2, booted on two kernels (tests/lab/run.sh, as root)
 
 PREFIX     ?= /usr/local
 DESTDIR    ?=
@@ -60,7 +62,7 @@ B  := build
 BT := build/test
 BV := build/valgrind
 
-.PHONY: fuzz bench-hooks bench-cpus all check unit-check hook-check schema-check valgrind-check host-check install uninstall demo clean
+.PHONY: fuzz bench-hooks bench-cpus all check unit-check hook-check schema-check valgrind-check host-check lab-check install uninstall demo clean
 
 all: $(B)/vmprep-hook $(B)/vmprep $(addprefix $(B)/hooks/,$(HOOKS))
 
@@ -167,6 +169,11 @@ valgrind-check: $(VALGRIND_BINS)
 host-check: all $(TEST_BINS) $(HOST_BINS)
 	tests/host/run.sh
 	tests/host/cpus.sh
+
+# builds its own image (vmprep built for /usr into build/lab-bin), boots it
+# under QEMU per kernel; the root filesystem is cached in /var/cache/vmprep-lab
+lab-check:
+	tests/lab/run.sh
 
 # ---- install ----
 install: all
