@@ -42,7 +42,7 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 # and the libvirt operations each acts on (the fast path skips the others).
 HOOKS    := 10-vmprep-vfio 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune
 PHASES_vfio := prepare release reconnect
-PHASES_hugepages := prepare release reconnect
+PHASES_hugepages := prepare started release reconnect
 PHASES_cpus := prepare started release reconnect
 PHASES_tune := prepare release reconnect
 phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
@@ -67,7 +67,14 @@ BV := build/valgrind
 all: $(B)/vmprep-hook $(B)/vmprep $(addprefix $(B)/hooks/,$(HOOKS))
 
 # ---- production build ----
-$(B)/obj/%.o: %.c $(HDRS)
+# Paths are compiled in (the hooks exec LIBEXECDIR's handler, the command reads
+# PROFILEDIR): when any of them changes (make install PREFIX=/usr after a plain
+# make), the stamp changes and what depends on it is rebuilt.
+CONFIG := PREFIX=$(PREFIX) LIBEXECDIR=$(LIBEXECDIR) PROFILEDIR=$(PROFILEDIR) HOOKDIR=$(HOOKDIR) \
+          VMPREP_CONF=$(VMPREP_CONF) CFLAGS=$(CFLAGS)
+$(shell mkdir -p $(B) && { echo '$(CONFIG)' | cmp -s - $(B)/config.stamp || echo '$(CONFIG)' > $(B)/config.stamp; })
+
+$(B)/obj/%.o: %.c $(HDRS) $(B)/config.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(if $(filter cli/%,$<),$(CLI_CFLAGS) -DVMPREP_HOOKDIR='"$(HOOKDIR)"') \
 		-DVMPREP_PROFILEDIR='"$(PROFILEDIR)"' -DVMPREP_CONF='"$(VMPREP_CONF)"' -c $< -o $@
@@ -79,7 +86,7 @@ $(B)/vmprep-hook: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) hooks/vmprep-hook.c)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The fast path is static and libc-only: an untagged VM must cost a bare exec.
-$(B)/hooks/%: hooks/fast.c common/readall.h
+$(B)/hooks/%: hooks/fast.c common/readall.h $(B)/config.stamp
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(WARN) -I. $(CFLAGS) -static -DVMPREP_CAP='"$(word 3,$(subst -, ,$*))"' \
 		-DVMPREP_PHASES='"$(call phases_of,$*)"' \

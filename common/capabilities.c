@@ -20,6 +20,7 @@ static const Capability capabilities[] = {
         {
                 .name = "hugepages",
                 .prepare = hugepages_prepare,
+                .started = hugepages_started,
                 .release = hugepages_release,
                 .reconnect = hugepages_reconnect,
                 .plan = hugepages_plan,

@@ -13,6 +13,10 @@
 #include <time.h>
 
 #define CAP "hugepages"
+/* Ledger holds "hugepages-pool/NODE/SIZEkB": free pages a VM counts on from
+ * a pool that already had them, until QEMU has taken them (started) or the
+ * VM is released. */
+#define POOL_PROMISE "hugepages-pool"
 /* Compaction retries: at most this many, within this long. */
 #define COMPACT_TRIES 3
 #define COMPACT_BUDGET_MS 10000
@@ -467,13 +471,41 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
                 return 0;
         }
 
+        /* Short: free pages the pool already had (1 GiB pages reserved at boot,
+         * an administrator's pool) may cover the rest, unless other VMs that
+         * are starting have been promised them. */
+        uint64_t added = got > cur ? got - cur : 0, from_pool = need->pages - added, free_now = 0;
+        char free_path[256], promise[128];
+        snprintf(free_path, sizeof(free_path), "/sys/devices/system/node/node%u/hugepages/hugepages-%llukB/free_hugepages",
+                 need->node, (unsigned long long) need->size_kib);
+        snprintf(promise, sizeof(promise), "%s/%u/%llukB", POOL_PROMISE, need->node, (unsigned long long) need->size_kib);
+        int64_t promised = ledger_held(l, promise, NULL);
+        if (sysfs_read_u64(free_path, &free_now) == 0 && free_now >= added &&
+            (int64_t) (free_now - added) - promised >= (int64_t) from_pool) {
+                r = ledger_hold(l, j->uuid, promise, (int64_t) from_pool);
+                if (r == 0)
+                        r = ledger_save(l);
+                if (r < 0)
+                        return r;
+                log_info("reserved %llu x %s pages on node %u: added %llu, and %llu of the %llu free pages the pool "
+                         "already had (%s %llu -> %llu)", (unsigned long long) need->pages, size, need->node,
+                         (unsigned long long) added, (unsigned long long) from_pool,
+                         (unsigned long long) (free_now - added), path, (unsigned long long) cur,
+                         (unsigned long long) got);
+                return 0;
+        }
+
         char mem[64], frag[512] = "", advice[256] = "";
         node_free_memory(need->node, mem, sizeof(mem));
         describe_fragmentation(need->node, need->size_kib, frag, sizeof(frag));
+        /* the boot-time pool that would do: what the node has now plus what is missing */
+        int64_t usable = (int64_t) free_now - (int64_t) added - promised;
+        uint64_t missing = from_pool - (uint64_t) (usable > 0 ? usable : 0);
         if (need->size_kib >= 1024 * 1024)
-                snprintf(advice, sizeof(advice), "; 1 GiB pages are rarely free at runtime: reserve them at boot "
-                         "with 'hugepagesz=1G hugepages=%llu' on the kernel command line (or set aside 'hugetlb_cma=%lluG')",
-                         (unsigned long long) target, (unsigned long long) (target * need->size_kib / (1024 * 1024)));
+                snprintf(advice, sizeof(advice), "; 1 GiB pages are rarely free at runtime: reserve them on this node "
+                         "at boot with 'hugepagesz=1G hugepages=%u:%llu' on the kernel command line (or set aside "
+                         "'hugetlb_cma=%lluG')", need->node, (unsigned long long) (cur + added + missing),
+                         (unsigned long long) (need->pages * need->size_kib / (1024 * 1024)));
         if (r < 0 && got == cur)
                 return fail(err, errlen, "cannot reserve %llu x %s pages on node %u: the kernel refused (%s)%s",
                             (unsigned long long) need->pages, size, need->node, strerror(-r), advice);
@@ -482,11 +514,30 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
                     tries ? " after compaction" : "", need->node, mem, frag, advice);
 }
 
+/* Drop what this VM was promised from existing pools; saves the ledger. */
+static int drop_promises(Ledger *l, const char *uuid)
+{
+        bool changed = false;
+        for (size_t i = l->n_holds; i-- > 0;) {
+                LedgerHold *h = &l->holds[i];
+                if (strcmp(h->uuid, uuid) != 0 || strncmp(h->resource, POOL_PROMISE "/", sizeof(POOL_PROMISE)) != 0)
+                        continue;
+                char res[128];
+                snprintf(res, sizeof(res), "%s", h->resource);
+                ledger_hold(l, uuid, res, -h->amount);
+                changed = true;
+        }
+        return changed ? ledger_save(l) : 0;
+}
+
 /* Undo this VM's journal, if any, under the ledger lock that l holds. */
 static int release_locked(Ledger *l, const char *uuid, const char *name)
 {
         Journal *j = NULL;
-        int r = journal_open(uuid, CAP, name, false, &j);
+        int r = drop_promises(l, uuid);
+        if (r < 0)
+                return r;
+        r = journal_open(uuid, CAP, name, false, &j);
 
         if (r == -ENOENT)
                 return 0;
@@ -559,6 +610,18 @@ int hugepages_release(const char *uuid, const char *name)
         if (r < 0)
                 return r;
         r = release_locked(&l, uuid, name);
+        ledger_unlock(&l);
+        return r;
+}
+
+int hugepages_started(const Domain *d, const Profile *p)
+{
+        Ledger l;
+        (void) p;
+        int r = ledger_lock(&l);
+        if (r < 0)
+                return r;
+        r = drop_promises(&l, d->uuid); /* QEMU has taken the pages now */
         ledger_unlock(&l);
         return r;
 }

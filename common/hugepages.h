@@ -45,4 +45,5 @@ int hugepages_plan(const Domain *d, const Profile *p, Plan *plan, char *err, siz
 /* Hook phases. */
 int hugepages_prepare(const Domain *d, const Profile *p);
 int hugepages_release(const char *uuid, const char *name);
+int hugepages_started(const Domain *d, const Profile *p);
 int hugepages_reconnect(const char *uuid);

@@ -312,7 +312,7 @@ TEST(hugepages_1g_shortfall_advises_boot_options)
         CHECK(r < 0);
         CHECK_INT(tree_read_ull(POOL0_1G), 0);
         CHECK_CONTAINS(msg, "cannot reserve 4 x 1 GiB pages on node 0: got 2");
-        CHECK_CONTAINS(msg, "hugepagesz=1G hugepages=4");
+        CHECK_CONTAINS(msg, "hugepagesz=1G hugepages=0:4");
         free(msg);
 }
 
@@ -366,4 +366,34 @@ TEST(hugepages_plan_lists_pool_deltas)
         CHECK_STR(tree_read("/.fake/writes.log"), ""); /* a plan changes nothing */
         plan_free(&plan);
         domain_free(d);
+}
+
+TEST(hugepages_1g_vm_uses_the_boot_time_pool_and_counts_promises)
+{
+        host_two_nodes();
+        tree_write(POOL0_1G, "2\n");
+        tree_write("/sys/devices/system/node/node0/hugepages/hugepages-1048576kB/free_hugepages", "2\n");
+        tree_write("/.fake/node0-1048576kB.max", "2\n"); /* nothing more at runtime */
+#define VM1G "<memory unit='GiB'>1</memory><memoryBacking><hugepages><page size='1' unit='G'/></hugepages>" \
+             "</memoryBacking><numatune><memory nodeset='0'/></numatune>" TAG("<vmprep:hugepages compact='no'/>")
+        CHECK_INT(prepare(UUID_A, VM1G), 0);
+        CHECK_INT(prepare(UUID_B, VM1G), 0);
+        CHECK_INT(tree_read_ull(POOL0_1G), 2); /* used, not added */
+        /* a third VM finds both free pages promised */
+        stderr_capture_start();
+        int r = prepare("6f0c7e38-1fd5-4a4b-9d6c-0b3e4c6a8f03", VM1G);
+        char *msg = stderr_capture_end();
+        CHECK(r < 0);
+        CHECK_CONTAINS(msg, "hugepagesz=1G hugepages=0:3");
+        free(msg);
+        Ledger l;
+        CHECK_INT(ledger_lock(&l), 0);
+        CHECK_INT(ledger_held(&l, "hugepages-pool/0/1048576kB", NULL), 2);
+        ledger_unlock(&l);
+        CHECK_INT(hugepages_release(UUID_A, "a"), 0);
+        CHECK_INT(hugepages_release(UUID_B, "b"), 0);
+        CHECK_INT(ledger_lock(&l), 0);
+        CHECK_INT(ledger_held(&l, "hugepages-pool/0/1048576kB", NULL), 0);
+        ledger_unlock(&l);
+        CHECK_INT(tree_read_ull(POOL0_1G), 2); /* the boot pool is left as it was */
 }
