@@ -1241,9 +1241,13 @@ static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken
         if (b != BACKEND_CGROUP2 && b != BACKEND_SYSTEMD)
                 return fail(err, errlen, "<vmprep:isolate mode='partition'> needs cgroup v2 with the cpuset controller "
                             "(cpuset.cpus.partition); this host has %s; use mode='cgroup'", backend_name(b));
-        if (!ms)
-                return fail(err, errlen, "<vmprep:isolate mode='partition'>: no machine.slice (or machine) cgroup "
-                            "under " CG2_ROOT " for libvirt's VMs");
+        if (!ms) {
+                /* systemd creates machine.slice when the first VM starts (seen
+                 * in the lab on a fresh boot): the partition is made at the
+                 * started phase, once it exists. */
+                log_info("no machine.slice (or machine) cgroup yet: the isolated partition is made once the VM runs");
+                return 0;
+        }
         snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", ms);
         if (sysfs_exists(path))
                 return 0; /* 6.7+: the vCPU cgroups become partitions once they exist (started) */
@@ -1317,20 +1321,30 @@ static int find_vm_cgroup(const char *ms, const char *name, char *buf, size_t si
 
 /* 6.7+: the VM's vCPU cgroups as isolated partitions, cpuset.cpus.exclusive
  * written top-down (machine slice, scope, libvirt, vcpuN). */
-static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, char *err, size_t errlen)
+static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken, char *err, size_t errlen);
+
+static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, char *err,
+                             size_t errlen)
 {
         const char *ms = machine_dir();
-        char vmdir[1024], path[SYSFS_PATH_MAX], list[4096];
+        char vmdir[1024], path[SYSFS_PATH_MAX], list[4096], back[256];
         char **names = NULL;
         size_t n = 0;
         CpuSet set;
         int r;
 
         if (!ms)
-                return 0;
+                return fail(err, errlen, "<vmprep:isolate mode='partition'>: no machine.slice (or machine) cgroup "
+                            "under " CG2_ROOT " although the VM runs");
         snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", ms);
-        if (!sysfs_exists(path))
-                return 0; /* done at prepare: machine.slice as a whole */
+        if (!sysfs_exists(path)) {
+                /* before 6.7, machine.slice as a whole: done at prepare unless
+                 * the slice did not exist then */
+                snprintf(path, sizeof(path), "%s/cpuset.cpus.partition", ms);
+                if (sysfs_read(path, back, sizeof(back)) >= 0 && strcmp(back, "isolated") == 0)
+                        return 0;
+                return partition_prepare(j, c, taken, err, errlen);
+        }
         if (find_vm_cgroup(ms, d->name, vmdir, sizeof(vmdir)) < 0)
                 return fail(err, errlen, "<vmprep:isolate mode='partition'>: cannot find the cgroup of %s under %s",
                             d->name, ms);
@@ -1605,9 +1619,11 @@ int cpus_started(const Domain *d, const Profile *p)
         if (r < 0)
                 return r;
         undo_ledger = &l;
+        CpuSet taken;
+        ledger_cpus(&l, "cpus/", d->uuid, NULL, &taken); /* other VMs' claims */
         r = journal_open(d->uuid, CAP, d->name, false, &j);
         if (r == 0)
-                r = report(partition_started(j, d, &claim, err, sizeof(err)), err);
+                r = report(partition_started(j, d, &claim, &taken, err, sizeof(err)), err);
         else if (r == -ENOENT)
                 r = 0;
         journal_close(j);

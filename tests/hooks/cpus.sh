@@ -291,6 +291,28 @@ case_systemd_allowed_cpus() {
                 || t_fail "systemd release" "$(diff <(echo "$before") <(snapshot) | head -5)"
 }
 
+# A fresh systemd host has no machine.slice until the first VM starts (seen
+# in the lab on 6.1): prepare defers, started makes the partition.
+case_partition_machine_slice_created_by_the_vm() {
+        local x ms u
+        tree_systemd
+        ms=$ROOT/sys/fs/cgroup/machine.slice u=$ROOT/run/systemd/fake-units
+        x=$ROOT/x.xml
+        domain vm1 "$UUID_A" 2 "$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
+        local saved; saved=$(mktemp -d); cp -a "$ms" "$saved/"; rm -rf "$ms"
+        if ! hook "$x" vm1 prepare begin; then t_fail "partition without machine.slice at prepare" "$(cat "$ERR")"; rm -rf "$saved"; return; fi
+        cp -a "$saved/machine.slice" "$ms"; rm -rf "$saved"   # what libvirt/machined create at start
+        if hook "$x" vm1 started begin && [ "$(cat "$ms/cpuset.cpus.partition")" = isolated ] \
+                && [ "$(cat "$u/machine.slice/AllowedCPUs")" = 2-3 ]; then
+                t_ok "no machine.slice at prepare (fresh boot): the partition is made at started, once the VM runs"
+        else
+                t_fail "partition made at started" "$(cat "$ERR")" "partition $(cat "$ms/cpuset.cpus.partition" 2>&1)"
+        fi
+        stop_phases "$x" vm1
+        [ "$(cat "$ms/cpuset.cpus.partition")" = member ] && t_ok "... and release makes it a member again" \
+                || t_fail "partition made at started: release" "$(cat "$ms/cpuset.cpus.partition")"
+}
+
 case_partition() {
         local x
         # 6.1-6.6: no cpuset.cpus.exclusive: machine.slice as a whole
@@ -495,6 +517,7 @@ case_two_vms_host_set_recomputed
 case_v2_without_systemd
 case_systemd_allowed_cpus
 case_partition
+case_partition_machine_slice_created_by_the_vm
 case_managed_irq_eperm
 case_leftover_host_cgroup_is_adopted
 case_irqs_no_touches_no_mask
