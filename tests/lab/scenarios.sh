@@ -880,7 +880,7 @@ sc_cpus_partition() {
         # have none of them, so this needs a real VM (an L2 scenario).  The
         # kernel side is checked by sc_kernel_partition_isolated, the hook's
         # logic on fake trees (tests/hooks/cpus.sh).
-        [[ -d /sys/fs/cgroup/machine.slice ]] || skip "no machine.slice (no VM has run): needs a real VM, an L2 scenario"
+        [[ -d /sys/fs/cgroup/machine.slice ]] || { skip "no machine.slice (no VM has run): needs a real VM, an L2 scenario"; return; }
         local xml=$DOMAINS/cpus-partition.xml ok=0 before p
         before=$(host_units_allowed)
         vm_start "$xml" || { diag "start failed: $(hook_errors)"; return 1; }
