@@ -369,7 +369,7 @@ static bool libvirtd_running(void)
 
 static void check_hooks(Doctor *dr)
 {
-        static const char *const hooks[] = { "20-vmprep-hugepages" };
+        static const char *const hooks[] = { "10-vmprep-vfio", "20-vmprep-hugepages", "30-vmprep-cpus", "40-vmprep-tune" };
         char path[512];
         struct stat st;
         size_t missing = 0;

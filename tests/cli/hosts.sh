@@ -53,8 +53,11 @@ _pci() { # ROOT BDF VENDOR DEVICE CLASS GROUP DRIVER
 _common() { # ROOT
         _w "$1/proc/sys/kernel/osrelease" "6.1.0-27-amd64"
         _w "$1/dev/kvm" ""
-        _w "$1/etc/libvirt/hooks/qemu.d/20-vmprep-hugepages" "#!hook"
-        chmod 0755 "$1/etc/libvirt/hooks/qemu.d/20-vmprep-hugepages"
+        local h
+        for h in 10-vmprep-vfio 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune; do
+                _w "$1/etc/libvirt/hooks/qemu.d/$h" "#!hook"
+                chmod 0755 "$1/etc/libvirt/hooks/qemu.d/$h"
+        done
         _w "$1/proc/123/comm" "libvirtd"
         mkdir -p "$1/run" "$1/.fake"
 }
