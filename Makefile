@@ -71,7 +71,8 @@ all: $(B)/vmprep-hook $(B)/vmprep $(addprefix $(B)/hooks/,$(HOOKS))
 # PROFILEDIR): when any of them changes (make install PREFIX=/usr after a plain
 # make), the stamp changes and what depends on it is rebuilt.
 CONFIG := PREFIX=$(PREFIX) LIBEXECDIR=$(LIBEXECDIR) PROFILEDIR=$(PROFILEDIR) HOOKDIR=$(HOOKDIR) \
-          VMPREP_CONF=$(VMPREP_CONF) CFLAGS=$(CFLAGS)
+          VMPREP_CONF=$(VMPREP_CONF) CFLAGS=$(CFLAGS) \
+          PHASES=$(foreach h,$(HOOKS),$(h):$(subst $(eval) ,+,$(call phases_of,$(h))))
 $(shell mkdir -p $(B) && { echo '$(CONFIG)' | cmp -s - $(B)/config.stamp || echo '$(CONFIG)' > $(B)/config.stamp; })
 
 $(B)/obj/%.o: %.c $(HDRS) $(B)/config.stamp
@@ -112,7 +113,7 @@ $(1)/unit-tests: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) $$(FIX
 $(1)/pci-fixture: $$(patsubst %.c,$(1)/obj/%.o,$$(FIXTURE_SRC) tests/fake/fake_pci.c tests/fake/fake_display.c tests/fake/pci_fixture_main.c)
 	$$(CC) $(2) -o $$@ $$^
 
-$(1)/hooks/%: hooks/fast.c common/readall.h
+$(1)/hooks/%: hooks/fast.c common/readall.h $(B)/config.stamp
 	@mkdir -p $$(dir $$@)
 	$$(CC) -std=gnu11 $$(WARN) -I. -O1 -g $(2) -DVMPREP_TEST_BUILD -DVMPREP_CAP='"$$(word 3,$$(subst -, ,$$*))"' \
 		-DVMPREP_PHASES='"$$(call phases_of,$$*)"' \
@@ -133,7 +134,7 @@ $(BH)/obj/%.o: %.c $(HDRS)
 $(BH)/vmprep-hook: $(patsubst %.c,$(BH)/obj/%.o,$(COMMON_SRC) hooks/vmprep-hook.c)
 	$(CC) -o $@ $^ $(PKG_LIBS)
 
-$(BH)/hooks/%: hooks/fast.c common/readall.h
+$(BH)/hooks/%: hooks/fast.c common/readall.h $(B)/config.stamp
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(WARN) -I. -O1 -g -static -DVMPREP_CAP='"$(word 3,$(subst -, ,$*))"' \
 		-DVMPREP_PHASES='"$(call phases_of,$*)"' -DVMPREP_HOOK_FULL='"$(CURDIR)/$(BH)/vmprep-hook"' -o $@ $<
