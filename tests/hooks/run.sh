@@ -292,8 +292,32 @@ case_hostile_tree_and_pipes() {
         fi
 }
 
+# 1 GiB pages reserved at boot: the VM uses the free pages the pool had,
+# promised in the ledger until started (QEMU has them), and leaves the pool.
+case_boot_time_1g_pool() {
+        new_tree
+        local g=sys/devices/system/node/node0/hugepages/hugepages-1048576kB x
+        echo 2 > "$ROOT/$g/nr_hugepages"; echo 2 > "$ROOT/$g/free_hugepages"
+        echo 2 > "$ROOT/.fake/node0-1048576kB.max"
+        x=$ROOT/x.xml
+        printf "<domain><name>vm1</name><uuid>%s</uuid><memory unit='GiB'>2</memory><memoryBacking><hugepages><page size='1' unit='G'/></hugepages></memoryBacking><numatune><memory nodeset='0'/></numatune><metadata>%s</metadata></domain>" \
+                "$UUID_A" "<vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:hugepages compact='no'/></vmprep:profile>" > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "boot-time 1 GiB pool" "$(cat "$ERR")"; return; }
+        local promised; promised=$(grep -c "hugepages-pool/0/1048576kB 2" "$ROOT/run/vmprep/ledger")
+        hook "$x" vm1 start begin; hook "$x" vm1 started begin
+        local after; after=$(grep -c "hugepages-pool" "$ROOT/run/vmprep/ledger")
+        stop_phases "$x" vm1
+        if [ "$promised" = 1 ] && [ "$after" = 0 ] && [ "$(cat "$ROOT/$g/nr_hugepages")" = 2 ] \
+                && grep -q "and 2 of the 2 free pages the pool already had" "$ROOT/run/vmprep/events.log"; then
+                t_ok "a 1 GiB VM uses the boot-time pool: promised at prepare, released at started, the pool left as it was"
+        else
+                t_fail "boot-time 1 GiB pool" "promised=$promised after-started=$after nr=$(cat "$ROOT/$g/nr_hugepages")" "$(cat "$ROOT/run/vmprep/events.log")"
+        fi
+}
+
 case_untagged_vm_costs_nothing
 case_round_trip
+case_boot_time_1g_pool
 case_migrate_restore_print_nothing
 case_untagged_while_running_is_still_released
 case_bad_profile_fails_and_names_value
