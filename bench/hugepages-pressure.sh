@@ -9,7 +9,11 @@
 #      before each run so that every run starts with the cache full;
 #   b. unmovable fragmentation: bench/fragment.c faults in all but ~1 GiB of
 #      free memory (at most FRAG_GIB), mlocks every 64th page and frees the rest,
-#      with vm.compact_unevictable_allowed=0.
+#      with vm.compact_unevictable_allowed=0.  What is left unfragmented (free
+#      2 MiB+ blocks, all zones, /proc/buddyinfo) is counted and the request
+#      is that plus 512 pages (at most REQ_MIB pages), so that no run can be
+#      served from free blocks alone (the ~1 GiB margin keeps the machine safe
+#      for other users).
 # Per run: pages obtained, wall time, page cache thrown away (Cached before -
 # after, MiB), and vmprep's own message when it cannot get them.  ROUNDS runs
 # each, alternating which goes first; medians and spread over the runs.
@@ -59,12 +63,18 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 make -s -C "$repo" all install > "$W/make.log" 2>&1 || { echo "hugepages-pressure: make install failed"; tail "$W/make.log"; exit 1; }
 cc -O2 -o "$W/fragment" "$here/fragment.c" || exit 1
-cat > "$W/vm.xml" <<EOX
-<domain type='kvm'><name>vmprep-bench-hp</name><uuid>$UUID</uuid><memory unit='MiB'>$REQ_MIB</memory>
+mkxml() { # MIB: the tagged domain that needs MIB of 2 MiB pages on node 0
+        cat > "$W/vm.xml" <<EOX
+<domain type='kvm'><name>vmprep-bench-hp</name><uuid>$UUID</uuid><memory unit='MiB'>$1</memory>
 <memoryBacking><hugepages/></memoryBacking><vcpu>1</vcpu><numatune><memory mode='strict' nodeset='0'/></numatune>
 <metadata><vmprep:profile xmlns:vmprep="urn:vmprep:1"><vmprep:hugepages/></vmprep:profile></metadata>
 <devices><serial type='pty'/></devices></domain>
 EOX
+        N=$(($1 / 2))
+}
+mkxml "$REQ_MIB"
+# free blocks of 2 MiB or more, in 2 MiB units, every zone of node 0
+free_2m() { awk '$1 == "Node" && $2 == "0," { for (i = 14; i <= NF; i++) s += $i * 2 ^ (i - 14) } END { print s + 0 }' /proc/buddyinfo; }
 mi() { awk -v k="$1:" '$1 == k { printf "%d", $2 / 1024 }' /proc/meminfo; }
 RAW=$W/raw; : > "$RAW"
 fail=0
@@ -122,10 +132,14 @@ echo "# b. fragmentation: $frag_mib MiB faulted in, every 64th page mlocked, the
 "$W/fragment" "$frag_mib" > "$W/frag.out" & FRAG_PID=$!
 for _ in $(seq 600); do grep -q ready "$W/frag.out" 2>/dev/null && break; kill -0 $FRAG_PID 2>/dev/null || break; sleep 0.1; done
 grep -q ready "$W/frag.out" || { echo "hugepages-pressure: fragment helper did not get ready"; exit 1; }
-echo "# b. locked $(awk '{ print $2 }' "$W/frag.out") KiB; MemFree $(mi MemFree) MiB, Cached $(mi Cached) MiB; free 2 MiB+ blocks: $(awk '$1 == "Node" && $4 == "Normal" { s = 0; for (i = 14; i <= NF; i++) s += $i * 2 ^ (i - 14); print s }' /proc/buddyinfo)"
+left=$(free_2m)
+want=$((left + 512)); [ $want -gt "$REQ_MIB" ] && want=$REQ_MIB    # at most REQ_MIB pages (2 x REQ_MIB MiB)
+mkxml $((want * 2))
+echo "# b. locked $(awk '{ print $2 }' "$W/frag.out") KiB; MemFree $(mi MemFree) MiB, Cached $(mi Cached) MiB; free 2 MiB blocks left: $left; request: $N x 2 MiB pages"
 for ((r = 0; r < ROUNDS; r++)); do
         for who in $([ $((r % 2)) = 0 ] && echo "vmprep community" || echo "community vmprep"); do
                 run frag $who
+                echo "#   free 2 MiB blocks now: $(free_2m)"
         done
 done
 kill "$FRAG_PID"; wait "$FRAG_PID" 2>/dev/null; FRAG_PID=
