@@ -68,21 +68,21 @@ if [ -s "$IN/hugepages-pressure.txt" ]; then
                 END { printf "%s", (c == "cache" ? "page-cache" : "fragmented")
                       split("pages ms dropped_mib", K, " ")
                       for (k = 1; k <= 3; k++) for (w = 1; w <= 2; w++) { who = (w == 1 ? "vmprep" : "community"); key = c "-" who "-" K[k]; printf " %s", (key in m) ? m[key] : "NaN NaN NaN" }
-                      print "" }' "$IN/hugepages-pressure.txt"
+                      printf " %s\n", (req ? req : "NaN") }
+                $1 == "run" && $2 == c { for (i = 3; i <= NF; i++) if ($i == "of") { req = $(i + 1); sub(",", "", req) } }' "$IN/hugepages-pressure.txt"
         done > "$D/hp.dat"
-        req=$(grep -m1 '^# request' "$IN/hugepages-pressure.txt" | sed 's/^# request: //; s/;.*//')
         gnuplot <<EOG
 $PNG
 set output "$OUT/hugepages-pressure.png"
-set multiplot layout 1,3 title "Hugepages under pressure: $req (median, bars p10..p90)"
+set multiplot layout 1,3 title "2 MiB hugepages on node 0 under a large page cache and under unmovable fragmentation (median, bars p10..p90)"
 set style data histogram
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.8 border -1
 set grid ytics
 set key top left box opaque
 set yrange [0:*]
-set title "pages obtained"
-plot "$D/hp.dat" using 2:3:4:xtic(1) title "vmprep", "" using 5:6:7 title "community script"
+set title "pages obtained (line: requested)"
+plot "$D/hp.dat" using 2:3:4:xtic(1) title "vmprep", "" using 5:6:7 title "community script", "" using 0:20 with points pt 6 ps 3 lw 2 title "requested"
 set title "time, ms"
 plot "$D/hp.dat" using 8:9:10:xtic(1) title "vmprep", "" using 11:12:13 title "community script"
 set title "page cache thrown away, MiB"
@@ -102,11 +102,12 @@ set title "CPU isolation against host threads, cgroup v1 cpuset (medians)"
 set xlabel "host threads"
 set ylabel "milliseconds"
 set logscale xy
+set xrange [70:14000]
 set grid
 set key top left box opaque
 set xtics ("100" 100, "1,000" 1000, "10,000" 10000)
 plot "$D/cpus.dat" using 1:3 with linespoints lw 2 title "vmprep cpus prepare (exec to exit)", \
-     "" using 1:4 with linespoints lw 2 title "vmprep: confining the tasks (host_apply)", \
+     "" using 1:4 with linespoints lw 2 title "vmprep: confining the tasks (host-apply step)", \
      "" using 1:5 with linespoints lw 2 title "baseline: every thread moved one by one", \
      "" using 1:6 with linespoints lw 2 title "vmprep cpus release"
 EOG
