@@ -5,7 +5,7 @@
 #     the full handler run directly (what every VM would pay without the fast path),
 #     and the community bash dispatcher (bench/baselines/qemu-dispatcher, in a
 #     temporary BASEDIR whose qemu.d holds another VM's scripts, as on a host
-#     where one VM is set up with it)
+#     where one VM is set up with it), and each of the four hooks alone
 #   - the whole set for an untagged VM: all four vmprep hooks run one after the
 #     other per phase, as libvirt runs qemu.d, against four floor execs
 #   - hugepages VM (tagged, 256 MiB): every phase, prepare and release for
@@ -89,6 +89,10 @@ for ((r = 0; r < ROUNDS; r++)); do
         # the full handler alone on the same input: what every VM would pay without the fast path
         "$W/hookbench" -n 1 -x "$W/untagged.xml" -l full-handler-untagged -c hugepages "$B/vmprep-hook" "${ALL[@]}"
         "$W/hookbench" -n 1 -x "$W/untagged.xml" -l bash-dispatcher "$W/hooks/qemu" "${ALL[@]}"
+        # each of the four hooks alone (vmprep-10-vfio ...)
+        for h in "${HOOKS[@]}"; do
+                n=${h##*/}; "$W/hookbench" -n 1 -x "$W/untagged.xml" -l "vmprep-${n%%-vmprep*}-${n##*vmprep-}" "$h" "${ALL[@]}"
+        done
 done >> "$RAW"
 summarise "$RAW"
 

@@ -8,7 +8,8 @@
 #      fsync'd until MemFree is about 1 GiB (at most CACHE_GIB), then read again
 #      before each run so that every run starts with the cache full;
 #   b. unmovable fragmentation: bench/fragment.c faults in all but ~1 GiB of
-#      free memory (at most FRAG_GIB), mlocks every 64th page and frees the rest,
+#      free memory (at most FRAG_GIB), mlocks every page whose frame number is
+#      a multiple of 64 (so every 2 MiB block it held keeps 8) and frees the rest,
 #      with vm.compact_unevictable_allowed=0.  What is left unfragmented (free
 #      2 MiB+ blocks, all zones, /proc/buddyinfo) is counted and the request
 #      is that plus 512 pages (at most REQ_MIB pages), so that no run can be
@@ -128,14 +129,14 @@ echo 0 > "$CUA"
 free_mib=$(mi MemFree)
 frag_mib=$(( free_mib - 1024 )); [ $frag_mib -gt $((FRAG_GIB * 1024)) ] && frag_mib=$((FRAG_GIB * 1024))
 [ $frag_mib -lt 256 ] && frag_mib=256
-echo "# b. fragmentation: $frag_mib MiB faulted in, every 64th page mlocked, the rest freed (MemFree was $free_mib MiB); compact_unevictable_allowed=0"
+echo "# b. fragmentation: $frag_mib MiB faulted in, every 64th page frame mlocked, the rest freed (MemFree was $free_mib MiB); compact_unevictable_allowed=0"
 "$W/fragment" "$frag_mib" > "$W/frag.out" & FRAG_PID=$!
 for _ in $(seq 600); do grep -q ready "$W/frag.out" 2>/dev/null && break; kill -0 $FRAG_PID 2>/dev/null || break; sleep 0.1; done
 grep -q ready "$W/frag.out" || { echo "hugepages-pressure: fragment helper did not get ready"; exit 1; }
 left=$(free_2m)
 want=$((left + 512)); [ $want -gt "$REQ_MIB" ] && want=$REQ_MIB    # at most REQ_MIB pages (2 x REQ_MIB MiB)
 mkxml $((want * 2))
-echo "# b. locked $(awk '{ print $2 }' "$W/frag.out") KiB; MemFree $(mi MemFree) MiB, Cached $(mi Cached) MiB; free 2 MiB blocks left: $left; request: $N x 2 MiB pages"
+echo "# b. locked $(awk '{ print $2 " KiB, " $3 }' "$W/frag.out"); MemFree $(mi MemFree) MiB, Cached $(mi Cached) MiB; free 2 MiB blocks left: $left; request: $N x 2 MiB pages"
 for ((r = 0; r < ROUNDS; r++)); do
         for who in $([ $((r % 2)) = 0 ] && echo "vmprep community" || echo "community vmprep"); do
                 run frag $who
