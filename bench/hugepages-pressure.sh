@@ -16,7 +16,9 @@
 #      served from free blocks alone (the ~1 GiB margin keeps the machine safe
 #      for other users).
 # Per run: pages obtained, wall time, page cache thrown away (Cached before -
-# after, MiB), and vmprep's own message when it cannot get them.  ROUNDS runs
+# after, MiB), and vmprep's own message when it cannot get them.  Last, still
+# fragmented, vmprep asked for 4 x 1 GiB pages (at most 4 GiB, rolled back on
+# a shortfall): what it tells the user when it cannot get them.  ROUNDS runs
 # each, alternating which goes first; medians and spread over the runs.
 # Needs root and the 2 MiB pool; takes /run/vmprep-libvirt.lock; installs
 # vmprep (make install) and puts back the pool, compact_unevictable_allowed,
@@ -30,6 +32,7 @@ repo=$(cd -- "$here/.." && pwd)
 ROUNDS=${1:-3} REQ_MIB=${2:-2048} CACHE_GIB=${3:-20} FRAG_GIB=${4:-20}
 N=$((REQ_MIB / 2))
 POOL=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+POOL1G=/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
 CUA=/proc/sys/vm/compact_unevictable_allowed
 HOOKDIR=/etc/libvirt/hooks/qemu.d
 HOOK=$HOOKDIR/20-vmprep-hugepages
@@ -39,7 +42,7 @@ exec 9>/run/vmprep-libvirt.lock
 flock 9
 W=$(mktemp -d /tmp/vmprep-bench-hp-XXXXXX)
 CACHE=$(mktemp -d /var/tmp/vmprep-bench-cache-XXXXXX)
-orig_pool=$(cat "$POOL") orig_cua=$(cat "$CUA")
+orig_pool=$(cat "$POOL") orig_cua=$(cat "$CUA") orig_1g=$(cat "$POOL1G" 2>/dev/null)
 had_hooks_dir=no; [ -d /etc/libvirt/hooks ] && had_hooks_dir=yes
 had_qemu_d=no; [ -d "$HOOKDIR" ] && had_qemu_d=yes
 was_installed=no; [ -x "$HOOK" ] && [ -x /usr/local/libexec/vmprep/vmprep-hook ] && was_installed=yes
@@ -48,7 +51,9 @@ cleanup() {
         [ -n "$FRAG_PID" ] && kill "$FRAG_PID" 2>/dev/null && wait "$FRAG_PID" 2>/dev/null
         [ -x "$HOOK" ] && "$HOOK" vmprep-bench-hp release end - < "$W/vm.xml" 2>/dev/null
         echo "$orig_cua" > "$CUA"
+        [ -x "$HOOK" ] && [ -f "$W/vm1g.xml" ] && "$HOOK" vmprep-bench-hp1g release end - < "$W/vm1g.xml" 2>/dev/null
         echo "$orig_pool" > "$POOL"
+        [ -n "$orig_1g" ] && echo "$orig_1g" > "$POOL1G"
         rm -rf "$CACHE" "$W"
         if [ $was_installed = no ]; then
                 make -s -C "$repo" uninstall >/dev/null 2>&1
@@ -143,6 +148,21 @@ for ((r = 0; r < ROUNDS; r++)); do
                 echo "#   free 2 MiB blocks now: $(free_2m)"
         done
 done
+if [ -n "$orig_1g" ]; then
+        cat > "$W/vm1g.xml" <<EOX
+<domain type='kvm'><name>vmprep-bench-hp1g</name><uuid>9a6f3c1e-2b4d-4e8f-a1b2-c3d4e5f60719</uuid><memory unit='GiB'>4</memory>
+<memoryBacking><hugepages><page size='1' unit='GiB'/></hugepages></memoryBacking><vcpu>1</vcpu><numatune><memory mode='strict' nodeset='0'/></numatune>
+<metadata><vmprep:profile xmlns:vmprep="urn:vmprep:1"><vmprep:hugepages/></vmprep:profile></metadata>
+<devices><serial type='pty'/></devices></domain>
+EOX
+        t0=${EPOCHREALTIME/[.,]/}
+        "$HOOK" vmprep-bench-hp1g prepare begin - < "$W/vm1g.xml" > /dev/null 2> "$W/err1g"; rc=$?
+        t1=${EPOCHREALTIME/[.,]/}
+        echo "# b. vmprep, 4 x 1 GiB pages, fragmented: exit $rc in $(( (t1 - t0) / 1000 )) ms; 1 GiB pool now $(cat "$POOL1G") (was $orig_1g)"
+        grep -m1 'cannot' "$W/err1g" | sed 's/^/#   vmprep says: /'
+        "$HOOK" vmprep-bench-hp1g release end - < "$W/vm1g.xml" > /dev/null 2>&1
+        [ "$(cat "$POOL1G")" = "$orig_1g" ] || { echo "hugepages-pressure: 1 GiB pool $(cat "$POOL1G") after release, was $orig_1g" >&2; fail=1; }
+fi
 kill "$FRAG_PID"; wait "$FRAG_PID" 2>/dev/null; FRAG_PID=
 echo "$orig_cua" > "$CUA"
 
