@@ -23,7 +23,7 @@ set ylabel "exec to exit, microseconds"
 set style data histogram
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.8 border -1
-set key top left box opaque
+set key outside bottom center horizontal maxrows 2
 set grid ytics
 set yrange [0:*]
 plot "$D/hook.dat" using 2:3:4:xtic(1) title "exec floor (static C)", \
