@@ -92,7 +92,11 @@ run() {
                 "$HOOK" vmprep-bench-hp prepare begin - < "$W/vm.xml" > /dev/null 2> "$W/err"; rc=$?
                 t1=${EPOCHREALTIME/[.,]/}; c1=$(mi Cached)
                 if [ $rc = 0 ]; then got=$(( $(cat "$POOL") - orig_pool ))
-                else got=$(grep -o 'got [0-9]*' "$W/err" | head -1 | cut -d' ' -f2); got=${got:-0}; msg=$(grep -m1 'cannot' "$W/err"); fi
+                else
+                        got=$(grep -o 'got [0-9]*' "$W/err" | head -1 | cut -d' ' -f2); got=${got:-0}
+                        msg=$(grep -m1 'cannot' "$W/err" || head -1 "$W/err"); msg="exit $rc: ${msg:-(nothing on stderr)}"
+                        [ $rc = 127 ] || [ $rc = 126 ] && { echo "hugepages-pressure: $HOOK did not run (exit $rc)" >&2; fail=1; }
+                fi
                 "$HOOK" vmprep-bench-hp release end - < "$W/vm.xml" > /dev/null 2>> "$W/err"
                 [ "$(cat "$POOL")" = "$orig_pool" ] || { echo "hugepages-pressure: vmprep release left the pool at $(cat "$POOL")" >&2; fail=1; }
         else
