@@ -62,7 +62,7 @@ B  := build
 BT := build/test
 BV := build/valgrind
 
-.PHONY: fuzz bench-hooks bench-cpus all check unit-check hook-check schema-check valgrind-check host-check lab-check install uninstall demo clean
+.PHONY: fuzz bench bench-quick bench-hooks bench-cpus all check unit-check hook-check schema-check valgrind-check host-check lab-check install uninstall demo clean
 
 all: $(B)/vmprep-hook $(B)/vmprep $(addprefix $(B)/hooks/,$(HOOKS))
 
@@ -212,6 +212,15 @@ demo:
 	./demo/run.sh
 
 # what each hook costs per phase against the exec floor (ROUNDS=50)
+# every benchmark (root with /dev/kvm for the host ones), results in build/bench,
+# plots in bench/plots (gnuplot); see BENCHMARKS.md
+bench: all $(BH)/vmprep-hook
+	bench/run.sh
+
+# the same scripts at tiny sizes, once each, so that none rots (CI, run-all.sh)
+bench-quick: all $(BH)/vmprep-hook
+	bench/run.sh --quick
+
 bench-hooks: all
 	bench/hook-cost.sh $(or $(ROUNDS),50)
 

@@ -5,8 +5,10 @@
  * given phases in order (so a prepare is always followed by its release);
  * prints per phase the median, 10th and 90th percentile wall time.
  *
- *   hookbench -n ROUNDS -x DOMAIN.xml -l LABEL [-c CAPABILITY] PROGRAM PHASE...
- *   (-c: run PROGRAM CAPABILITY NAME ..., as the full handler is called)
+ *   hookbench -n ROUNDS -x DOMAIN.xml -l LABEL [-c CAPABILITY] [-k N] PROGRAM... PHASE...
+ *   (-c: run PROGRAM CAPABILITY NAME ..., as the full handler is called;
+ *    -k N: the first N arguments are programs, run one after the other per
+ *    phase as libvirt runs the hooks in qemu.d, and timed together: a hook set)
  *   PHASE: prepare | start | started | stopped | release | reconnect
  * Output: one line per phase: "LABEL PHASE median_us p10_us p90_us"
  */
@@ -34,10 +36,10 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-        int rounds = 20, opt;
+        int rounds = 20, opt, nprogs = 1;
         const char *xml = NULL, *label = "hook", *cap = NULL;
 
-        while ((opt = getopt(argc, argv, "n:x:l:c:")) != -1) {
+        while ((opt = getopt(argc, argv, "n:x:l:c:k:")) != -1) {
                 if (opt == 'n')
                         rounds = atoi(optarg) > 0 ? atoi(optarg) : 20;
                 else if (opt == 'x')
@@ -46,28 +48,32 @@ int main(int argc, char **argv)
                         label = optarg;
                 else if (opt == 'c')
                         cap = optarg;
+                else if (opt == 'k')
+                        nprogs = atoi(optarg) > 0 ? atoi(optarg) : 1;
                 else
                         return 2;
         }
-        if (!xml || optind + 2 > argc) {
+        if (!xml || optind + nprogs + 1 > argc) {
                 fprintf(stderr, "usage: hookbench -n ROUNDS -x DOMAIN.xml -l LABEL PROGRAM PHASE...\n");
                 return 2;
         }
-        const char *prog = argv[optind];
-        int nphases = argc - optind - 1;
+        char **progs = &argv[optind];
+        int nphases = argc - optind - nprogs;
         double *t = calloc((size_t) (rounds * nphases), sizeof(double));
         int failures = 0;
 
         for (int r = 0; r < rounds; r++) {
                 for (int p = 0; p < nphases; p++) {
-                        const char *phase = argv[optind + 1 + p];
+                        const char *phase = argv[optind + nprogs + p];
                         struct timespec a, b;
+                        clock_gettime(CLOCK_MONOTONIC, &a);
+                        for (int k = 0; k < nprogs; k++) {
+                        const char *prog = progs[k];
                         int fd = open(xml, O_RDONLY | O_CLOEXEC);
                         if (fd < 0) {
                                 perror(xml);
                                 return 1;
                         }
-                        clock_gettime(CLOCK_MONOTONIC, &a);
                         pid_t pid = fork();
                         if (pid == 0) {
                                 dup2(fd, 0);
@@ -81,17 +87,18 @@ int main(int argc, char **argv)
                         }
                         int st;
                         waitpid(pid, &st, 0);
-                        clock_gettime(CLOCK_MONOTONIC, &b);
                         close(fd);
                         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
                                 failures++;
+                        }
+                        clock_gettime(CLOCK_MONOTONIC, &b);
                         t[p * rounds + r] = (double) (b.tv_sec - a.tv_sec) * 1e6 + (double) (b.tv_nsec - a.tv_nsec) / 1e3;
                 }
         }
         for (int p = 0; p < nphases; p++) {
                 double *v = &t[p * rounds];
                 qsort(v, (size_t) rounds, sizeof(double), cmp);
-                printf("%s %s %.0f %.0f %.0f\n", label, argv[optind + 1 + p], v[rounds / 2], v[rounds / 10],
+                printf("%s %s %.0f %.0f %.0f\n", label, argv[optind + nprogs + p], v[rounds / 2], v[rounds / 10],
                        v[(rounds * 9) / 10]);
         }
         free(t);

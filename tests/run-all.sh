@@ -21,6 +21,8 @@
 #   host-cpus CPU isolation for real (cgroup v1 cpuset, a host-scope cgroup of
 #             the test's own processes; libvirtd under /run/vmprep-libvirt.lock)
 #   host-tune sched_rt_runtime_us, swappiness, THP, KSM round trips for real
+#   bench     (with host) make bench-quick: every benchmark once at tiny sizes, so
+#             that none rots (< 2 minutes)
 set -uo pipefail
 here=$(cd -- "$(dirname -- "$0")" && pwd)
 repo=$(cd -- "$here/.." && pwd)
@@ -73,6 +75,7 @@ else
         run_suite host-tune tests/host/tune.sh
         run_suite stress tests/host/stress.sh "${STRESS_ROUNDS:-20}"
         run_suite deb tests/deb.sh
+        run_suite bench bench/run.sh --quick
 fi
 
 [ ${#bad_suites[@]} -gt 0 ] && echo "failed suites: ${bad_suites[*]}"
