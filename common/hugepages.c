@@ -628,19 +628,5 @@ int hugepages_started(const Domain *d, const Profile *p)
 
 int hugepages_reconnect(const char *uuid)
 {
-        Journal *j = NULL;
-        int r = journal_open(uuid, CAP, NULL, false, &j);
-
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < j->n_steps; i++) {
-                const JournalStep *s = &j->steps[i];
-                if (!s->done && !s->undone)
-                        log_warning("journal of %s: step %u on %s was interrupted; release will finish it", uuid,
-                                    s->seq, s->path);
-        }
-        journal_close(j);
-        return 0;
+        return journal_reconnect_check(uuid, CAP);
 }

@@ -355,6 +355,25 @@ void journal_close(Journal *j)
         free(j);
 }
 
+int journal_reconnect_check(const char *uuid, const char *cap)
+{
+        Journal *j = NULL;
+        int r = journal_open(uuid, cap, NULL, false, &j);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < j->n_steps; i++) {
+                const JournalStep *s = &j->steps[i];
+                if (!s->done && !s->undone)
+                        log_warning("journal of %s: %s of %s was interrupted; release will finish it", uuid,
+                                    s->kind_name, s->path);
+        }
+        journal_close(j);
+        return 0;
+}
+
 size_t journal_live_steps(const Journal *j)
 {
         size_t n = 0;

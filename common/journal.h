@@ -94,6 +94,10 @@ bool journal_exists(const char *uuid, const char *cap);
 /* Open (create=true: create if missing) the journal; -ENOENT if missing. */
 int journal_open(const char *uuid, const char *cap, const char *name, bool create, Journal **ret);
 void journal_close(Journal *j);
+/* What a capability does at libvirt's reconnect (libvirtd restarted with the
+ * VM running): read the journal, warn of interrupted steps, change nothing.
+ * A missing journal is fine; a damaged one is reported (-errno). */
+int journal_reconnect_check(const char *uuid, const char *cap);
 /* Steps not yet undone. */
 size_t journal_live_steps(const Journal *j);
 /* Remove the journal file (after everything is undone). */

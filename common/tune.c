@@ -458,13 +458,5 @@ int tune_release(const char *uuid, const char *name)
 
 int tune_reconnect(const char *uuid)
 {
-        Journal *j = NULL;
-        int r = journal_open(uuid, CAP, NULL, false, &j);
-
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return r;
-        journal_close(j);
-        return 0;
+        return journal_reconnect_check(uuid, CAP);
 }
