@@ -216,17 +216,9 @@ static int name_cmp(const void *a, const void *b)
 
 static int each_entry(const char *dir_path, DirFn fn, void *data)
 {
-        int fd = sysfs_open(dir_path, O_RDONLY | O_DIRECTORY, 0);
-        if (fd == -ENOENT)
-                return 0;
-        if (fd < 0)
-                return fd;
-        DIR *dir = fdopendir(fd);
-        if (!dir) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
+        DIR *dir = sysfs_opendir(dir_path);
+        if (!dir)
+                return errno == ENOENT ? 0 : -errno;
         /* sorted, so that the journal and the messages are stable */
         char names[64][64];
         size_t n = 0;
@@ -246,14 +238,9 @@ static int each_entry(const char *dir_path, DirFn fn, void *data)
 
 bool display_fbcon_bound(char *which, size_t size)
 {
-        int fd = sysfs_open("/sys/class/vtconsole", O_RDONLY | O_DIRECTORY, 0);
-        if (fd < 0)
+        DIR *dir = sysfs_opendir("/sys/class/vtconsole");
+        if (!dir)
                 return false;
-        DIR *dir = fdopendir(fd);
-        if (!dir) {
-                close(fd);
-                return false;
-        }
         bool found = false;
         struct dirent *de;
         while (!found && (de = readdir(dir))) {

@@ -83,14 +83,9 @@ static bool block_on_device(const char *majmin, const char *bdf, int depth)
                 return true;
         /* dm-N / mdN: look at what it is built on */
         snprintf(path, sizeof(path), "/sys/dev/block/%s/slaves", majmin);
-        int fd = sysfs_open(path, O_RDONLY | O_DIRECTORY, 0);
-        if (fd < 0)
+        DIR *dir = sysfs_opendir(path);
+        if (!dir)
                 return false;
-        DIR *dir = fdopendir(fd);
-        if (!dir) {
-                close(fd);
-                return false;
-        }
         bool found = false;
         struct dirent *de;
         while (!found && (de = readdir(dir))) {
@@ -138,14 +133,9 @@ bool hostuse_network(const char *bdf, char *why, size_t size)
 {
         char path[128];
         snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/net", bdf);
-        int fd = sysfs_open(path, O_RDONLY | O_DIRECTORY, 0);
-        if (fd < 0)
+        DIR *dir = sysfs_opendir(path);
+        if (!dir)
                 return false;
-        DIR *dir = fdopendir(fd);
-        if (!dir) {
-                close(fd);
-                return false;
-        }
         char *route = NULL, *inet6 = NULL;
         sysfs_read_alloc("/proc/net/route", 4 << 20, &route, NULL);
         sysfs_read_alloc("/proc/net/if_inet6", 4 << 20, &inet6, NULL);
@@ -182,14 +172,9 @@ static void class_nodes(const char *cls, const char *devdir, const char *bdf, De
 {
         char path[128];
         snprintf(path, sizeof(path), "/sys/class/%s", cls);
-        int fd = sysfs_open(path, O_RDONLY | O_DIRECTORY, 0);
-        if (fd < 0)
+        DIR *dir = sysfs_opendir(path);
+        if (!dir)
                 return;
-        DIR *dir = fdopendir(fd);
-        if (!dir) {
-                close(fd);
-                return;
-        }
         struct dirent *de;
         while ((de = readdir(dir))) {
                 char link[300], base[64];
@@ -257,14 +242,9 @@ int hostuse_holders(const char *bdf, char *buf, size_t size)
         device_nodes(bdf, &dn);
         if (dn.n == 0 && dn.n_cards == 0)
                 return 0;
-        int fd = sysfs_open("/proc", O_RDONLY | O_DIRECTORY, 0);
-        if (fd < 0)
+        DIR *proc = sysfs_opendir("/proc");
+        if (!proc)
                 return 0;
-        DIR *proc = fdopendir(fd);
-        if (!proc) {
-                close(fd);
-                return 0;
-        }
         struct dirent *de;
         while ((de = readdir(proc))) {
                 uint64_t pid;
@@ -272,14 +252,9 @@ int hostuse_holders(const char *bdf, char *buf, size_t size)
                 if (parse_u64(de->d_name, 1, 1u << 22, &pid) < 0 || pid == (uint64_t) getpid())
                         continue;
                 snprintf(path, sizeof(path), "/proc/%llu/fd", (unsigned long long) pid);
-                int pfd = sysfs_open(path, O_RDONLY | O_DIRECTORY, 0);
-                if (pfd < 0)
+                DIR *fds = sysfs_opendir(path);
+                if (!fds)
                         continue; /* gone, or a kernel thread */
-                DIR *fds = fdopendir(pfd);
-                if (!fds) {
-                        close(pfd);
-                        continue;
-                }
                 struct dirent *fe;
                 bool holds = false;
                 while (!holds && (fe = readdir(fds))) {

@@ -142,15 +142,9 @@ int netvf_pf_ifname(const PciAddress *pf, char *buf, size_t size)
 {
         char path[128];
         pci_device_path(pf, "net", path, sizeof(path));
-        int fd = sysfs_open(path, O_RDONLY | O_DIRECTORY, 0);
-        if (fd < 0)
-                return fd;
-        DIR *dir = fdopendir(fd);
-        if (!dir) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
+        DIR *dir = sysfs_opendir(path);
+        if (!dir)
+                return -errno;
         int r = -ENOENT;
         struct dirent *de;
         while ((de = readdir(dir)))

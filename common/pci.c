@@ -142,15 +142,9 @@ int pci_group_members(int group, PciAddress **ret, size_t *n)
         size_t count = 0;
 
         snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d/devices", group);
-        int fd = sysfs_open(path, O_RDONLY | O_DIRECTORY, 0);
-        if (fd < 0)
-                return fd;
-        DIR *dir = fdopendir(fd);
-        if (!dir) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
+        DIR *dir = sysfs_opendir(path);
+        if (!dir)
+                return -errno;
         struct dirent *de;
         while ((de = readdir(dir))) {
                 PciAddress a;
