@@ -108,7 +108,7 @@ summarise "$RAW" | grep -v '^ratio vmprep-set/floor '
 if [ "$(id -u)" = 0 ] && [ -w "$POOL" ] && [ -x /usr/local/libexec/vmprep/vmprep-hook ]; then
         # the pool is shared with the host suites and other benchmarks
         exec 9>/run/vmprep-libvirt.lock
-        flock 9
+        flock -w 900 9 || { echo "hook-cost: /run/vmprep-libvirt.lock is held"; exit 1; }
         orig_pool=$(cat "$POOL")
         uuid=5b1c0f0e-0d7b-4a4e-9a3e-6c8a1f2b3c4d
         rm -f "/run/vmprep/$uuid.hugepages.journal"

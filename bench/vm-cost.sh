@@ -32,8 +32,7 @@ VM=vmprep-bench-plain HPT=vmprep-bench-hp-tagged HPU=vmprep-bench-hp-pool
 if [ "$(id -u)" != 0 ] || [ ! -e /dev/kvm ] || [ ! -w "$POOL" ]; then
         echo "vm-cost: needs root, /dev/kvm and a 2 MiB pool"; exit 1
 fi
-exec 9>/run/vmprep-libvirt.lock
-flock 9
+lv_lock || { echo "vm-cost: /run/vmprep-libvirt.lock is held"; exit 1; }
 W=$(mktemp -d /tmp/vmprep-bench-vm-XXXXXX)
 orig_pool=$(cat "$POOL")
 # what was there before: the hooks directory, vmprep installed or not

@@ -23,12 +23,15 @@
 #   host-tune sched_rt_runtime_us, swappiness, THP, KSM round trips for real
 #   bench     (with host) make bench-quick: every benchmark once at tiny sizes, so
 #             that none rots (< 2 minutes)
+# Each suite gets at most SUITE_TIMEOUT seconds (default 1500); one that
+# runs longer is killed with its process group and counted as failed.
 set -uo pipefail
 here=$(cd -- "$(dirname -- "$0")" && pwd)
 repo=$(cd -- "$here/.." && pwd)
 cd "$repo" || exit 1
 
 passed=0 failed=0 skipped=0 bad_suites=()
+SUITE_TIMEOUT=${SUITE_TIMEOUT:-1500}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
@@ -36,8 +39,16 @@ run_suite() {
         local name=$1; shift
         local log; log=$(mktemp)
         echo "=== $name: $*"
-        "$@" 2>&1 | tee "$log"
+        local t0=$SECONDS
+        # a suite that hangs (a lock never released, a VM that never stops) is
+        # killed with its process group and counted as failed, so the other
+        # suites still run and CI ends with a verdict instead of a timeout
+        timeout -k 30 "$SUITE_TIMEOUT" "$@" 2>&1 | tee "$log"
         local st=${PIPESTATUS[0]}
+        if [ "$st" -eq 124 ] || [ "$st" -eq 137 ]; then
+                echo "=== $name: killed after ${SUITE_TIMEOUT}s (SUITE_TIMEOUT)"
+        fi
+        echo "=== $name: $((SECONDS - t0)) s"
         # the suite's own closing line: "[word:] N passed, N failed[, N skipped]"
         local line; line=$(grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
         rm -f "$log"

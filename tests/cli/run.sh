@@ -160,8 +160,7 @@ grep -q "cgroups .*$want" <<<"$out" && t_ok "doctor here: cgroup layout ($want)"
 # tag / show / untag through a real libvirtd, and reconcile after a crash
 # shellcheck source=tests/host/libvirt-env.sh
 . "$repo/tests/host/libvirt-env.sh"
-exec 9> /run/vmprep-libvirt.lock
-flock 9
+if ! lv_lock; then t_fail "libvirtd" "cannot take /run/vmprep-libvirt.lock"; t_done; exit; fi
 if ! lv_up >/dev/null 2>&1; then
         t_fail "libvirtd" "lv_up failed"; t_done; exit
 fi

@@ -141,6 +141,39 @@ lv__log_tail() {
     fi
 }
 
+# lv_lock: take /run/vmprep-libvirt.lock on fd 9 (one suite or benchmark at
+# a time drives this machine's libvirtd and hugepage pool), waiting at most
+# LV_LOCK_WAIT s (900).  On timeout, names the processes holding the file and
+# returns 1, so a stuck holder fails the suite instead of hanging it.
+lv_lock() {
+    local lock=/run/vmprep-libvirt.lock d
+    exec 9>"$lock" || return 1
+    flock -w "${LV_LOCK_WAIT:-900}" 9 && return 0
+    lv__msg "lv_lock: $lock still held after ${LV_LOCK_WAIT:-900}s by:"
+    for d in /proc/[0-9]*/fd/*; do
+        [[ $(readlink "$d" 2>/dev/null) == "$lock" ]] || continue
+        d=${d#/proc/}
+        d=${d%%/*}
+        [[ $d == "$$" ]] && continue
+        lv__msg "  pid $d $(tr '\0' ' ' <"/proc/$d/cmdline" 2>/dev/null)"
+    done
+    return 1
+}
+
+# lv__bare CMD...: exec CMD with nothing open but stdin, stdout and stderr.
+# It replaces the calling shell: call it in a subshell or with &.  The daemons
+# outlive the test that starts them: an inherited descriptor would keep a
+# test's flock on /run/vmprep-libvirt.lock held (the next suite then waits
+# forever) or a CI runner's output pipe open (the run never ends).
+lv__bare() {
+    local fd
+    for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then eval "exec $fd>&-"; fi
+    done
+    exec "$@"
+}
+
 # lv_up: make libvirtd answer on $LV_URI.  If it already does, nothing is
 # done (and the state file is left alone).  Otherwise: /dev/kvm to
 # root:kvm 0660 (QEMU runs as libvirt-qemu:kvm), hugetlbfs on /dev/hugepages
@@ -205,8 +238,9 @@ lv_up() {
 
     if ! lv__pidfile_pid "$LV_VIRTLOGD_PIDFILE" virtlogd >/dev/null &&
         ! lv__find_pid virtlogd >/dev/null; then
-        virtlogd -d || {
+        (lv__bare virtlogd -d </dev/null >"$LV_LOG" 2>&1) || {
             lv__msg "lv_up: virtlogd -d failed"
+            lv__log_tail
             return 1
         }
     fi
@@ -218,8 +252,7 @@ lv_up() {
     # setsid: own session, so signals to the caller's process group
     # (Ctrl-C, a test runner's kill) do not reach libvirtd.
     local tini_pid
-    # the daemon must not inherit a test's lock (fd 9 on /run/vmprep-libvirt.lock)
-    setsid tini -s -- libvirtd </dev/null >"$LV_LOG" 2>&1 9>&- &
+    lv__bare setsid tini -s -- libvirtd </dev/null >"$LV_LOG" 2>&1 &
     tini_pid=$!
 
     if ! lv__wait_ping "$LV_UP_TIMEOUT" "$tini_pid"; then

@@ -566,8 +566,7 @@ if [[ -n $skip_reason ]]; then
 fi
 
 # One suite at a time drives this machine's libvirtd and hugepage pool.
-exec 9>/run/vmprep-libvirt.lock
-flock 9
+lv_lock || { echo "not ok 1 - take /run/vmprep-libvirt.lock"; echo "host: 0 passed, 1 failed, 0 skipped"; exit 1; }
 
 # setup_fail WHAT: the suite cannot run; the cases are skipped, the run fails.
 setup_fail() {

@@ -19,8 +19,7 @@ POOL=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
 if [ "$(id -u)" != 0 ] || [ ! -e /dev/kvm ] || [ ! -w "$POOL" ]; then
         t_skip "stress" "needs root, /dev/kvm and a 2 MiB pool"; t_done; exit
 fi
-exec 9>/run/vmprep-libvirt.lock
-flock 9
+if ! lv_lock; then t_fail "take /run/vmprep-libvirt.lock" "timeout"; t_done; exit 1; fi
 W=$(mktemp -d /tmp/vmprep-stress-XXXXXX)
 orig=$(cat "$POOL")
 cleanup() {

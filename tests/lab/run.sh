@@ -66,7 +66,7 @@ fi
 exec 8>/run/vmprep-lab.lock
 if ! flock -n 8; then
         printf '# waiting for another lab run to finish (/run/vmprep-lab.lock)\n'
-        flock 8
+        flock -w 1800 8 || setup_fail "/run/vmprep-lab.lock still held after 30 minutes"
 fi
 for cmd in qemu-system-x86_64 timeout; do
         command -v "$cmd" >/dev/null || setup_fail "'$cmd' not found (tests/lab/deps.sh installs what the lab needs)"
