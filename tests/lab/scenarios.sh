@@ -867,40 +867,6 @@ cpus_two() { # FIRST_TO_STOP SECOND_TO_STOP
 sc_cpus_two_vms_in_order() { need_hook 30-vmprep-cpus || return 2; cpus_two cpus-pin2 cpus-pin3; }
 sc_cpus_two_vms_reverse() { need_hook 30-vmprep-cpus || return 2; cpus_two cpus-pin3 cpus-pin2; }
 
-isolated_partitions() { # the cgroups under machine.slice whose partition reads isolated
-        find /sys/fs/cgroup/machine.slice -name cpuset.cpus.partition 2>/dev/null | while read -r f; do
-                [[ $(cat "$f") == isolated ]] && printf '%s ' "${f%/*}"
-        done
-}
-sc_cpus_partition() {
-        need_hook 30-vmprep-cpus || return 2
-        # The hook makes the partition in the cgroups libvirt creates for a
-        # running VM (machine.slice, which systemd creates with the first VM,
-        # and machine-qemu-N-NAME.scope/libvirt/vcpuN): hook-driven VMs here
-        # have none of them, so this needs a real VM (an L2 scenario).  The
-        # kernel side is checked by sc_kernel_partition_isolated, the hook's
-        # logic on fake trees (tests/hooks/cpus.sh).
-        [[ -d /sys/fs/cgroup/machine.slice ]] || { skip "no machine.slice (no VM has run): needs a real VM, an L2 scenario"; return; }
-        local xml=$DOMAINS/cpus-partition.xml ok=0 before p
-        before=$(host_units_allowed)
-        vm_start "$xml" || { diag "start failed: $(hook_errors)"; return 1; }
-        p=$(isolated_partitions)
-        [[ -n $p ]] || { diag "no isolated partition under machine.slice: $(find /sys/fs/cgroup/machine.slice -name cpuset.cpus.partition -exec grep -H . {} + 2>&1 | head -5 | tr '\n' ';')"; ok=1; }
-        if [[ -e /sys/fs/cgroup/cpuset.cpus.isolated ]]; then
-                [[ $(cpus_of "$(cat /sys/fs/cgroup/cpuset.cpus.isolated)") =~ ^(2|3|2,3)$ ]] ||
-                        { diag "root cpuset.cpus.isolated '$(cat /sys/fs/cgroup/cpuset.cpus.isolated)' while running"; ok=1; }
-        fi
-        vm_stop "$xml" || { diag "stop: $(hook_errors)"; ok=1; }
-        p=$(isolated_partitions)
-        [[ -z $p ]] || { diag "still isolated after release: $p"; ok=1; }
-        if [[ -e /sys/fs/cgroup/cpuset.cpus.isolated ]]; then
-                expect_eq "root cpuset.cpus.isolated after" "$(cat /sys/fs/cgroup/cpuset.cpus.isolated)" "" || ok=1
-        fi
-        expect_eq "host units after" "$(host_units_allowed)" "$before" || ok=1
-        expect_no_journal "$(uuid_of "$xml")" "after release" || ok=1
-        return "$ok"
-}
-
 sc_cpus_irq_wq() {
         need_hook 30-vmprep-cpus || return 2
         local xml=$DOMAINS/cpus-irq-wq.xml ok=0 wq=/sys/devices/virtual/workqueue/cpumask dflt=/proc/irq/default_smp_affinity
@@ -917,32 +883,129 @@ sc_cpus_irq_wq() {
         return "$ok"
 }
 
-# L2: a real virsh start in the guest; libvirtd runs the hooks itself
-sc_l2_virsh_hugepages() {
-        local xml=$DOMAINS/l2-hp-node1.xml name uuid ok=0 n1 n0 t0
+# ---- L2: a real virsh start in the guest; libvirtd runs the hooks itself ---------------
+
+isolated_partitions() { # the cgroups under machine.slice whose partition reads isolated
+        find /sys/fs/cgroup/machine.slice -name cpuset.cpus.partition 2>/dev/null | sort | while read -r f; do
+                [[ $(cat "$f") == isolated ]] && printf '%s ' "${f%/*}"
+        done
+}
+
+l2_libvirtd_up=""
+# l2_start XML: libvirtd up (once), define, virsh start; on failure a diag and undefine
+l2_start() {
+        local xml=$1 name t0=$SECONDS
         name=$(name_of "$xml")
-        uuid=$(uuid_of "$xml")
-        t0=$SECONDS
-        systemctl start libvirtd.service virtlogd.socket || { diag "cannot start libvirtd"; return 1; }
+        if [[ -z $l2_libvirtd_up ]]; then
+                systemctl start libvirtd.service virtlogd.socket || { diag "cannot start libvirtd"; return 1; }
+                l2_libvirtd_up=yes
+        fi
         timeout 120 virsh -q define "$xml" >"$OUT/virsh.out" 2>&1 || { diag "virsh define: $(head -c 500 "$OUT/virsh.out")"; return 1; }
-        n1=$(hp 1 2048)
-        n0=$(hp 0 2048)
         if ! timeout 180 virsh -q start "$name" >"$OUT/virsh.out" 2>&1; then
                 diag "virsh start: $(head -c 800 "$OUT/virsh.out")"
                 virsh -q undefine "$name" >/dev/null 2>&1
                 return 1
         fi
-        diag "libvirtd up and the L2 domain started after $((SECONDS - t0)) s"
-        expect_eq "domain state" "$(virsh domstate "$name" 2>&1 | head -n 1)" running || ok=1
+        diag "virsh start of $name returned after $((SECONDS - t0)) s"
+        expect_eq "domain state" "$(virsh domstate "$name" 2>&1 | head -n 1)" running
+}
+# l2_destroy XML [undefine]: virsh destroy (libvirtd runs stopped and release)
+l2_destroy() {
+        local name
+        name=$(name_of "$1")
+        timeout 120 virsh -q destroy "$name" >"$OUT/virsh.out" 2>&1 || { diag "virsh destroy: $(head -c 500 "$OUT/virsh.out")"; return 1; }
+        [[ ${2:-} == undefine ]] && virsh -q undefine "$name" >/dev/null 2>&1
+        return 0
+}
+l2_qemu_pid() { cat "/run/libvirt/qemu/$(name_of "$1").pid" 2>/dev/null; }
+# l2_qemu_holds_nic XML: the domain's QEMU has the NIC's /dev/vfio/GROUP open
+l2_qemu_holds_nic() {
+        local pid g
+        pid=$(l2_qemu_pid "$1")
+        g=$(group_of "$NIC")
+        [[ -n $pid && -n $g ]] || { diag "QEMU pid '$pid', group '$g'"; return 1; }
+        holders "/dev/vfio/$g" | grep -q "^$pid:" ||
+                { diag "QEMU (pid $pid) does not hold /dev/vfio/$g; holders: $(holders "/dev/vfio/$g" | tr '\n' ' ')"; return 1; }
+}
+# the NIC back on e1000e with no override left
+nic_given_back() { [[ $(driver_of "$NIC") == e1000e && $(cat "$PCI/$NIC/driver_override") == "(null)" ]]; }
+
+sc_l2_virsh_hugepages() {
+        local xml=$DOMAINS/l2-hp-node1.xml uuid ok=0 n1 n0
+        uuid=$(uuid_of "$xml")
+        n1=$(hp 1 2048)
+        n0=$(hp 0 2048)
+        l2_start "$xml" || return 1
         expect_eq "node1 2 MiB pool while running" "$(hp 1 2048)" "$((n1 + 128))" || ok=1
         # QEMU preallocated its RAM from node 1's new pages
         expect_eq "node1 free 2 MiB pages while running" "$(hp 1 2048 free_hugepages)" "$n1" || ok=1
         expect_eq "node0 2 MiB pool while running" "$(hp 0 2048)" "$n0" || ok=1
         [[ -n $(journals_of "$uuid") ]] || { diag "no journal while running"; ok=1; }
-        timeout 120 virsh -q destroy "$name" >"$OUT/virsh.out" 2>&1 || { diag "virsh destroy: $(head -c 500 "$OUT/virsh.out")"; ok=1; }
+        l2_destroy "$xml" undefine || ok=1
         wait_for 100 test "$(hp 1 2048)" = "$n1" || { diag "node1 2 MiB pool after destroy: $(hp 1 2048), expected $n1"; ok=1; }
         expect_no_journal "$uuid" "after virsh destroy" || ok=1
-        virsh -q undefine "$name" >/dev/null 2>&1
+        return "$ok"
+}
+
+# The gaming profile with mode="partition" and the e1000e as <hostdev
+# managed='no'>: every capability at once, around a real QEMU.
+sc_l2_gaming_nic_unmanaged() {
+        local xml=$DOMAINS/l2-gaming-nic.xml uuid ok=0 n1 units wq0 d0 want_p p
+        local wq=/sys/devices/virtual/workqueue/cpumask dflt=/proc/irq/default_smp_affinity
+        uuid=$(uuid_of "$xml")
+        n1=$(hp 1 2048)
+        units=$(host_units_allowed)
+        wq0=$(cat "$wq")
+        d0=$(cat "$dflt")
+        [[ $(driver_of "$NIC") == e1000e ]] || { diag "the e1000e is on '$(driver_of "$NIC")' before the start"; return 1; }
+        l2_start "$xml" || { diag "hooks: $(journalctl -q -t vmprep -t vmprep-hook --no-pager 2>/dev/null | tail -n 5 | tr '\n' ' ')"; return 1; }
+        expect_eq "e1000e driver while running" "$(driver_of "$NIC")" vfio-pci || ok=1
+        l2_qemu_holds_nic "$xml" || ok=1
+        expect_eq "node1 2 MiB pool while running" "$(hp 1 2048)" "$((n1 + 128))" || ok=1
+        expect_eq "host units while running" "$(host_units_allowed)" "0,1 0,1 0,1" || ok=1
+        expect_eq "workqueue cpumask while running" "$(cat "$wq")" 3 || ok=1
+        expect_eq "default_smp_affinity while running" "$(cat "$dflt")" 3 || ok=1
+        # 6.7+: the vCPU's own cgroup; before: machine.slice as a whole
+        if [[ -e /sys/fs/cgroup/machine.slice/cpuset.cpus.exclusive ]]; then
+                want_p='/sys/fs/cgroup/machine\.slice/.*/libvirt/vcpu0 $'
+        else
+                want_p='^/sys/fs/cgroup/machine\.slice $'
+        fi
+        p=$(isolated_partitions)
+        [[ $p =~ $want_p ]] || { diag "isolated partitions while running: '$p', expected /$want_p/"; ok=1; }
+        if [[ -e /sys/fs/cgroup/cpuset.cpus.isolated ]]; then
+                expect_eq "root cpuset.cpus.isolated while running" "$(cat /sys/fs/cgroup/cpuset.cpus.isolated)" 3 || ok=1
+        fi
+        l2_destroy "$xml" undefine || ok=1
+        wait_for 100 nic_given_back || { diag "e1000e after destroy: driver $(driver_of "$NIC"), override $(cat "$PCI/$NIC/driver_override")"; ok=1; }
+        wait_for 100 test "$(hp 1 2048)" = "$n1" || { diag "node1 2 MiB pool after destroy: $(hp 1 2048), expected $n1"; ok=1; }
+        p=$(isolated_partitions)
+        [[ -z $p ]] || { diag "still isolated after destroy: $p"; ok=1; }
+        if [[ -e /sys/fs/cgroup/cpuset.cpus.isolated ]]; then
+                expect_eq "root cpuset.cpus.isolated after" "$(cat /sys/fs/cgroup/cpuset.cpus.isolated)" "" || ok=1
+        fi
+        expect_eq "host units after" "$(host_units_allowed)" "$units" || ok=1
+        expect_eq "workqueue cpumask after" "$(cat "$wq")" "$wq0" || ok=1
+        expect_eq "default_smp_affinity after" "$(cat "$dflt")" "$d0" || ok=1
+        expect_no_journal "$uuid" "after virsh destroy" || ok=1
+        return "$ok"
+}
+
+# managed='yes', started and destroyed twice: libvirt's detach/reattach and
+# vmprep's bind/release do not fight, and nothing drifts between runs.
+sc_l2_nic_managed() {
+        local xml=$DOMAINS/l2-nic-managed.xml uuid ok=0 round
+        uuid=$(uuid_of "$xml")
+        [[ $(driver_of "$NIC") == e1000e ]] || { diag "the e1000e is on '$(driver_of "$NIC")' before the start"; return 1; }
+        for round in 1 2; do
+                l2_start "$xml" || { ok=1; break; }
+                expect_eq "round $round: e1000e driver while running" "$(driver_of "$NIC")" vfio-pci || ok=1
+                l2_qemu_holds_nic "$xml" || ok=1
+                l2_destroy "$xml" || ok=1
+                wait_for 100 nic_given_back || { diag "round $round: e1000e after destroy: driver $(driver_of "$NIC"), override $(cat "$PCI/$NIC/driver_override")"; ok=1; }
+                expect_no_journal "$uuid" "round $round: after virsh destroy" || ok=1
+        done
+        virsh -q undefine "$(name_of "$xml")" >/dev/null 2>&1
         return "$ok"
 }
 
@@ -985,9 +1048,10 @@ SCENARIOS=(
         "cpus_pin23:cpus hook: a VM pinned to CPUs 2-3 confines the host units to 0-1, restored after"
         "cpus_two_vms_in_order:cpus hook: VMs on CPU 2 and CPU 3, stopped in start order, the host set grows back a core at a time"
         "cpus_two_vms_reverse:cpus hook: VMs on CPU 2 and CPU 3, stopped in reverse order"
-        "cpus_partition:cpus hook: mode=partition reads back isolated under machine.slice, undone at release"
         "cpus_irq_wq:cpus hook: IRQ default affinity and the workqueue mask kept off CPUs 2-3, restored"
         "l2_virsh_hugepages:L2: virsh start in the guest: libvirtd's hooks put 128 x 2 MiB on node 1, QEMU takes them, destroy gives them back"
+        "l2_gaming_nic_unmanaged:L2: gaming profile, mode=partition, e1000e managed=no: bound, opened by QEMU, pages on node 1, host on 0-1, vCPU isolated; all back after destroy"
+        "l2_nic_managed:L2: e1000e managed=yes twice: vmprep and libvirt's detach/reattach agree, e1000e back each time"
 )
 
 # LAB_ONLY=regex runs only the scenarios whose id matches
