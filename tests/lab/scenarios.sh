@@ -967,7 +967,7 @@ sc_l2_gaming_nic_unmanaged() {
         expect_eq "default_smp_affinity while running" "$(cat "$dflt")" 3 || ok=1
         # 6.7+: the vCPU's own cgroup; before: machine.slice as a whole
         if [[ -e /sys/fs/cgroup/machine.slice/cpuset.cpus.exclusive ]]; then
-                want_p='/sys/fs/cgroup/machine\.slice/.*/libvirt/vcpu0 $'
+                want_p='^/sys/fs/cgroup/machine\.slice/[^ ]*/libvirt/vcpu0 $'
         else
                 want_p='^/sys/fs/cgroup/machine\.slice $'
         fi
