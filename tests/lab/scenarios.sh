@@ -43,6 +43,7 @@ VGA=0000:00:05.0
 HDA=0000:00:05.1
 NVME=0000:01:00.0
 NIC=0000:81:00.0
+IGB=0000:02:00.0 # only when tests/lab/run.sh booted this kernel under QEMU 10
 PCI=/sys/bus/pci/devices
 
 diags=()
@@ -808,6 +809,72 @@ sc_cpus_pin23() {
         return "$ok"
 }
 
+# ---- igb (QEMU 10 only): VF settings over rtnetlink, for real ----------------------------
+
+need_igb() {
+        [[ -e $PCI/$IGB ]] || skip "no igb: this kernel was booted under QEMU 7.2 (tests/lab/run.sh gives the igb to the QEMU 10 boot)"
+}
+igb_if() { dir_list "$PCI/$IGB/net" | tr -d ' '; }
+# vf_settings N: "MAC vlan=V spoofchk=B trust=B" of VF N, as the kernel reports it
+# over rtnetlink (ip -d, with the VF filter)
+vf_settings() {
+        ip -j -d link show dev "$(igb_if)" 2>/dev/null | jq -r --argjson n "$1" '.[0].vfinfo_list[]? | select(.vf == $n) |
+                "\(.address) vlan=\(.vlan_list[0].vlan // 0) spoofchk=\(.spoofchk) trust=\(.trust)"'
+}
+igb_vfs() { cat "$PCI/$IGB/sriov_numvfs"; }
+igb_vf0=0000:02:10.0
+
+sc_sriov_igb_vf_settings() {
+        need_hook 10-vmprep-vfio || return 2
+        need_igb || return 2
+        local xml=$DOMAINS/sriov-igb.xml uuid ok=0 p=$PCI/$IGB auto0
+        uuid=$(uuid_of "$xml")
+        auto0=$(cat "$p/sriov_drivers_autoprobe")
+        expect_eq "igb VFs before" "$(igb_vfs)" 0 || return 1
+        vm_start "$xml" || { diag "start failed: $(hook_errors)"; return 1; }
+        expect_eq "sriov_numvfs while running" "$(igb_vfs)" 2 || ok=1
+        expect_eq "VF $igb_vf0 driver" "$(driver_of "$igb_vf0")" vfio-pci || ok=1
+        expect_eq "VF 0 over rtnetlink while running" "$(vf_settings 0)" \
+                "52:54:00:6c:1a:b0 vlan=100 spoofchk=false trust=true" ||
+                { diag "ip -d link: $(ip -d link show dev "$(igb_if)" | grep -E '^ +vf' | tr '\n' ';')"; ok=1; }
+        vm_stop "$xml" || { diag "stop: $(hook_errors)"; ok=1; }
+        expect_eq "sriov_numvfs after" "$(igb_vfs)" 0 || ok=1
+        expect_eq "autoprobe after" "$(cat "$p/sriov_drivers_autoprobe")" "$auto0" || ok=1
+        expect_eq "PF driver after" "$(driver_of "$IGB")" igb || ok=1
+        expect_no_journal "$uuid" "after release" || ok=1
+        return "$ok"
+}
+
+# An administrator's 2 VFs with settings of their own: the count stays, VF 0
+# goes to the VM with the profile's settings and comes back to its host driver
+# with the administrator's.
+sc_sriov_igb_admin_vfs() {
+        need_hook 10-vmprep-vfio || return 2
+        need_igb || return 2
+        local xml=$DOMAINS/sriov-igb.xml uuid ok=0 ifc admin vf0drv
+        uuid=$(uuid_of "$xml")
+        ifc=$(igb_if)
+        echo 2 >"$PCI/$IGB/sriov_numvfs" || { diag "cannot make 2 VFs by hand"; return 1; }
+        if ! ip link set dev "$ifc" vf 0 mac 02:00:00:00:0a:01 vlan 7 spoofchk on trust off 2>"$OUT/ip.err"; then
+                diag "ip link set vf 0: $(cat "$OUT/ip.err")"
+                echo 0 >"$PCI/$IGB/sriov_numvfs"
+                return 1
+        fi
+        admin=$(vf_settings 0)
+        vf0drv=$(driver_of "$igb_vf0")
+        vm_start "$xml" || { diag "start failed: $(hook_errors)"; echo 0 >"$PCI/$IGB/sriov_numvfs"; return 1; }
+        expect_eq "sriov_numvfs while running" "$(igb_vfs)" 2 || ok=1
+        expect_eq "VF $igb_vf0 driver" "$(driver_of "$igb_vf0")" vfio-pci || ok=1
+        expect_eq "VF 0 while running" "$(vf_settings 0)" "52:54:00:6c:1a:b0 vlan=100 spoofchk=false trust=true" || ok=1
+        vm_stop "$xml" || { diag "stop: $(hook_errors)"; ok=1; }
+        expect_eq "sriov_numvfs after" "$(igb_vfs)" 2 || ok=1
+        expect_eq "VF 0 after (the administrator's)" "$(vf_settings 0)" "$admin" || ok=1
+        expect_eq "VF $igb_vf0 driver after" "$(driver_of "$igb_vf0")" "$vf0drv" || ok=1
+        expect_no_journal "$uuid" "after release" || ok=1
+        echo 0 >"$PCI/$IGB/sriov_numvfs" || { diag "cannot remove the VFs made by hand"; ok=1; }
+        return "$ok"
+}
+
 sc_single_gpu() {
         need_hook 10-vmprep-vfio || return 2
         local xml=$DOMAINS/vfio-gpu.xml uuid ok=0
@@ -1044,6 +1111,8 @@ SCENARIOS=(
         "vfio_gpu_group:vfio hook: the VGA+HDA group whole to vfio-pci and back"
         "gpu_holder_refused:vfio hook: a holder of /dev/dri/card0 makes prepare refuse with its PID, nothing unbound"
         "sriov_nvme:vfio hook: 2 VFs made with autoprobe off, VF 01:00.1 to vfio-pci, count restored"
+        "sriov_igb_vf_settings:vfio hook: igb (QEMU 10): 2 VFs, VF 0's MAC, VLAN, trust and spoofchk set over rtnetlink and read back, count 0 after"
+        "sriov_igb_admin_vfs:vfio hook: igb (QEMU 10): an administrator's 2 VFs kept, VF 0's own settings and driver back after release"
         "single_gpu:vfio hook: the only GPU handed over: display manager stopped, group passed, all restarted at release"
         "cpus_pin23:cpus hook: a VM pinned to CPUs 2-3 confines the host units to 0-1, restored after"
         "cpus_two_vms_in_order:cpus hook: VMs on CPU 2 and CPU 3, stopped in start order, the host set grows back a core at a time"
