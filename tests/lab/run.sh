@@ -15,6 +15,11 @@
 # TCG (-smp 4) unless /proc/cpuinfo shows vmx or svm.  The disk is opened with
 # snapshot=on: every boot starts from the same image.
 #
+# The kernels named in LAB_QEMU10 (default 6.12) boot under QEMU 10 from
+# bookworm-backports (tests/lab/qemu10.sh, unpacked beside the system QEMU 7.2)
+# with an igb SR-IOV NIC added at 02:00.0 (root port 00:06.0): VF settings over
+# rtnetlink for real.  The other addresses do not move.
+#
 # Environment: LAB_KERNELS="6.1 6.12" (which to boot), LAB_TIMEOUT=600 (seconds
 # per boot), LAB_ONLY=regex (scenario ids), LAB_KEEP=1 (keep the logs in
 # build/lab/logs), LAB_SKIP_BUILD=1 (boot the image already built), and
@@ -89,6 +94,21 @@ else
 fi
 timing image-total "$(($(now) - t0))"
 
+# ---- QEMU 10 for the igb ----------------------------------------------------------------
+QEMU10_KERNELS=${LAB_QEMU10-6.12}
+QEMU10=""
+if [[ -n $QEMU10_KERNELS ]]; then
+        t0=$(now)
+        if QEMU10=$("$HERE/qemu10.sh" 2>"$OUT.qemu10.err"); then
+                printf '# QEMU 10 for %s: %s\n' "$QEMU10_KERNELS" "$("$QEMU10/usr/bin/qemu-system-x86_64" --version | head -n 1)"
+        else
+                QEMU10=""
+                printf 'not ok - QEMU 10 for the igb (%s): %s\n' "$QEMU10_KERNELS" "$(tr '\n' ' ' <"$OUT.qemu10.err")"
+                failed=$((failed + 1))
+        fi
+        timing qemu10 "$(($(now) - t0))"
+fi
+
 # ---- the machine ------------------------------------------------------------------------
 if grep -qwE 'vmx|svm' /proc/cpuinfo && [[ -w /dev/kvm ]]; then
         ACCEL=(-accel kvm -cpu host)
@@ -107,10 +127,18 @@ hugepagesz=1G hugepages=0:1,1:1 default_hugepagesz=2M systemd.show_status=0 net.
 boot() {
         local ver=$1 kernel=$OUT/kernels/$2 initrd=$OUT/kernels/$3
         local tap=$LOGS/$ver.tap console=$LOGS/$ver.console qpid t0 t_service="" t_end="" st
+        local qemu=(qemu-system-x86_64) igb=()
+        if [[ -n $QEMU10 && " $QEMU10_KERNELS " == *" $ver "* ]]; then
+                qemu=(env "QEMU_MODULE_DIR=$QEMU10/usr/lib/x86_64-linux-gnu/qemu" "$QEMU10/usr/bin/qemu-system-x86_64"
+                        -L "$QEMU10/usr/share/seabios" -L "$QEMU10/usr/share/qemu")
+                # shellcheck disable=SC2054 # commas are QEMU's
+                igb=(-device pcie-root-port,id=rp3,bus=pcie.0,addr=0x6,chassis=3 -device igb,bus=rp3)
+                printf '# [%s] under QEMU 10, with an igb\n' "$ver"
+        fi
         rm -f -- "$tap" "$console"
         : >"$tap"
         t0=$(now)
-        timeout --kill-after=10 "$LIMIT" qemu-system-x86_64 \
+        timeout --kill-after=10 "$LIMIT" "${qemu[@]}" \
                 -name "vmprep-lab-$ver" -nodefaults -no-user-config -display none -no-reboot \
                 "${ACCEL[@]}" -smp 4 -m 7G \
                 -machine q35,kernel-irqchip=split \
@@ -130,6 +158,7 @@ boot() {
                 -device pxb-pcie,id=pxb1,bus=pcie.0,bus_nr=0x80,numa_node=1 \
                 -device pcie-root-port,id=rp2,bus=pxb1,chassis=2 \
                 -device e1000e,bus=rp2 \
+                "${igb[@]}" \
                 -serial "file:$console" -serial "file:$tap" \
                 >"$LOGS/$ver.qemu" 2>&1 &
         qpid=$!
