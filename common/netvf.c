@@ -17,6 +17,8 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #endif
 
@@ -232,20 +234,36 @@ int netvf_set(const PciAddress *pf, const char *ifname, unsigned vf, const VfCon
 
 #else
 
-/* One request, one answer: cb (may be NULL) sees each reply message. */
+/* A reply for a PF with many VFs is large (each VF's info, even without its
+ * statistics): room for 256 VFs. */
+#define RTNL_REPLY_MAX (64 * 1024)
+/* A hook must never hang libvirtd: no answer within this is an error. */
+#define RTNL_TIMEOUT_S 5
+
+/* One request, one answer: cb (may be NULL) sees each reply message.  The
+ * request carries NLM_F_ACK, so the kernel's acknowledgement (an
+ * NLMSG_ERROR of 0, after the reply for a GET) ends the exchange. */
 static int rtnl_talk(struct nlmsghdr *req, mnl_cb_t cb, void *data)
 {
-        char buf[MNL_SOCKET_BUFFER_SIZE];
         struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+        struct timeval tv = { .tv_sec = RTNL_TIMEOUT_S };
         int r;
 
         if (!nl)
                 return -errno;
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+        char *buf = malloc(RTNL_REPLY_MAX);
+        if (!buf) {
+                mnl_socket_close(nl);
+                return -ENOMEM;
+        }
+        if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+            mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
                 r = -errno;
                 mnl_socket_close(nl);
+                free(buf);
                 return r;
         }
+        req->nlmsg_flags |= NLM_F_ACK;
         unsigned portid = mnl_socket_get_portid(nl);
         req->nlmsg_seq = (unsigned) time(NULL);
         if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0) {
@@ -254,9 +272,10 @@ static int rtnl_talk(struct nlmsghdr *req, mnl_cb_t cb, void *data)
                 return r;
         }
         for (;;) {
-                ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+                ssize_t n = mnl_socket_recvfrom(nl, buf, RTNL_REPLY_MAX);
                 if (n < 0) {
-                        r = -errno;
+                        /* EAGAIN after SO_RCVTIMEO: say what it means */
+                        r = errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
                         break;
                 }
                 r = mnl_cb_run(buf, (size_t) n, req->nlmsg_seq, portid, cb, data);
@@ -270,6 +289,7 @@ static int rtnl_talk(struct nlmsghdr *req, mnl_cb_t cb, void *data)
                 }
         }
         mnl_socket_close(nl);
+        free(buf);
         return r;
 }
 
@@ -350,8 +370,9 @@ int netvf_get(const PciAddress *pf, const char *ifname, unsigned vf, VfConfig *r
         struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
         ifm->ifi_family = AF_UNSPEC;
         ifm->ifi_index = (int) index;
-        /* without it the kernel leaves IFLA_VFINFO_LIST out */
-        mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_VF);
+        /* without RTEXT_FILTER_VF the kernel leaves IFLA_VFINFO_LIST out;
+         * the VFs' statistics are not needed */
+        mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS);
         GetCtx g = { vf, ret, false };
         int r = rtnl_talk(nlh, link_cb, &g);
         if (r < 0)

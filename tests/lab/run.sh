@@ -21,7 +21,8 @@
 # rtnetlink for real.  The other addresses do not move.
 #
 # Environment: LAB_KERNELS="6.1 6.12" (which to boot), LAB_TIMEOUT=600 (seconds
-# per boot), LAB_ONLY=regex (scenario ids), LAB_KEEP=1 (keep the logs in
+# per boot), LAB_BOOT_LIMIT=240 (seconds to the test service; a guest stuck
+# booting is run once more), LAB_ONLY=regex (scenario ids), LAB_KEEP=1 (keep the logs in
 # build/lab/logs), LAB_SKIP_BUILD=1 (boot the image already built), and
 # build-image.sh's LAB_CACHE, LAB_NO_CACHE, LAB_MIRROR, LAB_MOCK_HOOKS (shell
 # stand-ins for the hooks not merged yet, to check their scenarios: the verdict
@@ -162,10 +163,19 @@ boot() {
                 -serial "file:$console" -serial "file:$tap" \
                 >"$LOGS/$ver.qemu" 2>&1 &
         qpid=$!
-        # watch the TAP file: first line = the service started; "# lab: end" = done
+        # watch the TAP file: first line = the service started; "# lab: end" = done.
+        # The service starts 15-40 s after QEMU; a guest still booting after
+        # LAB_BOOT_LIMIT s has hung under TCG (seen once in six 6.12 boots under
+        # QEMU 10: a vCPU's timer stopped, RCU stalls from 27 s of uptime on)
+        local stuck=""
         while kill -0 "$qpid" 2>/dev/null; do
                 if [[ -z $t_service ]] && grep -q '^# lab: kernel' "$tap" 2>/dev/null; then
                         t_service=$(now)
+                fi
+                if [[ -z $t_service && -z $stuck ]] && (($(now) - t0 > ${LAB_BOOT_LIMIT:-240} * 1000)); then
+                        stuck="the guest had not reached the test service after ${LAB_BOOT_LIMIT:-240} s"
+                        pkill -TERM -P "$qpid" 2>/dev/null
+                        kill -TERM "$qpid" 2>/dev/null
                 fi
                 if [[ -z $t_end ]] && grep -q '^# lab: end' "$tap" 2>/dev/null; then
                         t_end=$(now)
@@ -197,6 +207,13 @@ boot() {
                 cp -f -- "$console" "$console.crashed"
                 return 3
         fi
+        if [[ -z ${LAB_RETRY:-} && -n $stuck ]]; then
+                printf '# [%s] %s (%s); running it again\n' "$ver" "$stuck" \
+                        "$(grep -m1 -E 'rcu: INFO|Oops|BUG:|hung_task' "$console" | tr -d '\r' | cut -c1-120)"
+                cp -f -- "$console" "$console.stuck"
+                return 3
+        fi
+        [[ -n $stuck ]] && st=124
         local p f s todo line problem=""
         # TAP: "# SKIP" is skipped; "not ok ... # TODO" is a known vmprep bug,
         # listed and counted as skipped; any other "not ok" fails the lab
