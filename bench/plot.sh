@@ -39,8 +39,8 @@ fi
 if [ -s "$IN/vm-cost.txt" ]; then
         for x in start destroy total; do
                 awk -v x="$x" 'NF == 5 { m[$1] = $2 " " $3 " " $4 }
-                END { printf "%s", x; split("nohooks floor vmprep dynamic prealloc", L, " ")
-                      for (i = 1; i <= 5; i++) printf " %s", ((L[i] "-" x) in m) ? m[L[i] "-" x] : "NaN NaN NaN"; print "" }' "$IN/vm-cost.txt"
+                END { printf "%s", x; split("nohooks floor vmprep dynamic prealloc kernel", L, " ")
+                      for (i = 1; i <= 6; i++) printf " %s", ((L[i] "-" x) in m) ? m[L[i] "-" x] : "NaN NaN NaN"; print "" }' "$IN/vm-cost.txt"
         done > "$D/vm.dat"
         gnuplot <<EOG
 $PNG
@@ -56,7 +56,7 @@ set key top left box opaque
 set title "untagged 256 MiB VM"
 plot "$D/vm.dat" using 2:3:4:xtic(1) title "no hooks", "" using 5:6:7 title "4 x exec floor as hooks", "" using 8:9:10 title "vmprep (4 hooks)"
 set title "1 GiB hugepages VM"
-plot "$D/vm.dat" using 11:12:13:xtic(1) title "tagged: vmprep allocates", "" using 14:15:16 title "untagged, pool pre-allocated"
+plot "$D/vm.dat" using 11:12:13:xtic(1) title "tagged: vmprep allocates", "" using 17:18:19 title "untagged, the same pages written in/out around it", "" using 14:15:16 title "untagged, pool pre-allocated"
 unset multiplot
 EOG
 fi
