@@ -99,6 +99,10 @@ install -d "$lab/domains"
 install -m 0755 "$HERE/scenarios.sh" "$HERE/guest-run.sh" "$lab/"
 install -m 0644 "$REPO/tests/lib.sh" "$lab/lib.sh"
 install -m 0644 "$HERE"/domains/*.xml "$lab/domains/"
+# the isolation benchmark's helpers (bench/baselines), for the guest's glibc
+install -d "$lab/bin"
+cc -O2 -Wall -Wextra -Werror -pthread -o "$lab/bin/threads" "$REPO/bench/baselines/threads.c"
+cc -O2 -Wall -Wextra -Werror -o "$lab/bin/affinity-all" "$REPO/bench/baselines/affinity-all.c"
 install -m 0644 "$HERE/vmprep-lab.service" "$root/etc/systemd/system/vmprep-lab.service"
 ln -sf ../vmprep-lab.service "$root/etc/systemd/system/multi-user.target.wants/vmprep-lab.service"
 # LAB_MOCK_HOOKS=1: shell stand-ins for the vfio and cpus hooks not merged yet,

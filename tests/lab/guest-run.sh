@@ -10,7 +10,10 @@ udevadm settle --timeout=60 || true
 # run.sh's LAB_ONLY comes as vmprep_lab.only= on the kernel command line
 read -ra args </proc/cmdline
 for arg in "${args[@]}"; do
-        case $arg in vmprep_lab.only=*) export LAB_ONLY=${arg#*=} ;; esac
+        case $arg in
+                vmprep_lab.only=*) export LAB_ONLY=${arg#*=} ;;
+                vmprep_lab.bench_rounds=*) export LAB_BENCH_ROUNDS=${arg#*=} ;;
+        esac
 done
 t0=${EPOCHREALTIME/./}
 /usr/lib/vmprep-lab/scenarios.sh
