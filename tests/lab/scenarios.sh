@@ -766,6 +766,17 @@ sc_gpu_holder_refused() {
         return "$ok"
 }
 
+# sriov_given_back PF DRIVER AUTOPROBE UUID: after the release of VFs made from
+# none, the PF has 0 VFs, its autoprobe and driver back, and no journal is left
+sriov_given_back() {
+        local ok=0
+        expect_eq "sriov_numvfs after" "$(cat "$PCI/$1/sriov_numvfs")" 0 || ok=1
+        expect_eq "autoprobe after" "$(cat "$PCI/$1/sriov_drivers_autoprobe")" "$3" || ok=1
+        expect_eq "PF driver after" "$(driver_of "$1")" "$2" || ok=1
+        expect_no_journal "$4" "after release" || ok=1
+        return "$ok"
+}
+
 sc_sriov_nvme() {
         need_hook 10-vmprep-vfio || return 2
         local xml=$DOMAINS/sriov-nvme.xml uuid ok=0 p=$PCI/$NVME vf=0000:01:00.1 auto0
@@ -777,10 +788,7 @@ sc_sriov_nvme() {
         expect_eq "VF $vf driver" "$(driver_of "$vf")" vfio-pci || ok=1
         expect_eq "the other VF's driver" "$(driver_of 0000:01:00.2)" none || ok=1
         vm_stop "$xml" || { diag "stop: $(hook_errors)"; ok=1; }
-        expect_eq "sriov_numvfs after" "$(cat "$p/sriov_numvfs")" 0 || ok=1
-        expect_eq "autoprobe after" "$(cat "$p/sriov_drivers_autoprobe")" "$auto0" || ok=1
-        expect_eq "PF driver after" "$(driver_of "$NVME")" nvme || ok=1
-        expect_no_journal "$uuid" "after release" || ok=1
+        sriov_given_back "$NVME" nvme "$auto0" "$uuid" || ok=1
         return "$ok"
 }
 
@@ -844,10 +852,7 @@ sc_sriov_igb_vf_settings() {
                 "52:54:00:6c:1a:b0 vlan=100 spoofchk=false trust=true" ||
                 { diag "ip -d link: $(ip -d link show dev "$(igb_if)" | grep -E '^ +vf' | tr '\n' ';')"; ok=1; }
         vm_stop "$xml" || { diag "stop: $(hook_errors)"; ok=1; }
-        expect_eq "sriov_numvfs after" "$(igb_vfs)" 0 || ok=1
-        expect_eq "autoprobe after" "$(cat "$p/sriov_drivers_autoprobe")" "$auto0" || ok=1
-        expect_eq "PF driver after" "$(driver_of "$IGB")" igb || ok=1
-        expect_no_journal "$uuid" "after release" || ok=1
+        sriov_given_back "$IGB" igb "$auto0" "$uuid" || ok=1
         return "$ok"
 }
 
