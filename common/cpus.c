@@ -1395,18 +1395,7 @@ static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, co
 
 static int release_locked(Ledger *l, const char *uuid, const char *name, bool quiet)
 {
-        Journal *j = NULL;
-        int r = journal_open(uuid, CAP, name, false, &j);
-
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return r;
-        if (!quiet)
-                log_info("giving back the CPUs of %s", j->name[0] ? j->name : uuid);
-        r = journal_undo(j, l);
-        journal_close(j);
-        return r;
+        return journal_release(l, uuid, CAP, name, quiet ? NULL : "the CPUs");
 }
 
 static int report(int r, const char *err)

@@ -533,19 +533,10 @@ static int drop_promises(Ledger *l, const char *uuid)
 /* Undo this VM's journal, if any, under the ledger lock that l holds. */
 static int release_locked(Ledger *l, const char *uuid, const char *name)
 {
-        Journal *j = NULL;
         int r = drop_promises(l, uuid);
         if (r < 0)
                 return r;
-        r = journal_open(uuid, CAP, name, false, &j);
-
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return r;
-        r = journal_undo(j, l);
-        journal_close(j);
-        return r;
+        return journal_release(l, uuid, CAP, name, NULL);
 }
 
 int hugepages_prepare(const Domain *d, const Profile *p)

@@ -374,6 +374,22 @@ int journal_reconnect_check(const char *uuid, const char *cap)
         return 0;
 }
 
+int journal_release(Ledger *l, const char *uuid, const char *cap, const char *name, const char *what)
+{
+        Journal *j = NULL;
+        int r = journal_open(uuid, cap, name, false, &j);
+
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (what)
+                log_info("giving back %s of %s", what, j->name[0] ? j->name : uuid);
+        r = journal_undo(j, l);
+        journal_close(j);
+        return r;
+}
+
 size_t journal_live_steps(const Journal *j)
 {
         size_t n = 0;

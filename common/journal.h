@@ -98,6 +98,10 @@ void journal_close(Journal *j);
  * VM running): read the journal, warn of interrupted steps, change nothing.
  * A missing journal is fine; a damaged one is reported (-errno). */
 int journal_reconnect_check(const char *uuid, const char *cap);
+/* Undo everything the journal of (uuid, cap) still holds, under the ledger
+ * lock the caller has, and close it: 0 when there is no journal.  With
+ * what (e.g. "the CPUs"), logs "giving back WHAT of VM" first. */
+int journal_release(Ledger *l, const char *uuid, const char *cap, const char *name, const char *what);
 /* Steps not yet undone. */
 size_t journal_live_steps(const Journal *j);
 /* Remove the journal file (after everything is undone). */

@@ -300,20 +300,10 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const TuneSetting *
 
 static int release_locked(Ledger *l, const char *uuid, const char *name, bool quiet)
 {
-        Journal *j = NULL;
-        int r = journal_open(uuid, CAP, name, false, &j);
-
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return r;
-        if (!quiet)
-                log_info("giving back the tunables of %s", j->name[0] ? j->name : uuid);
         snprintf(undo_uuid, sizeof(undo_uuid), "%s", uuid);
         undo_ledger = l;
-        r = journal_undo(j, l);
+        int r = journal_release(l, uuid, CAP, name, quiet ? NULL : "the tunables");
         undo_ledger = NULL;
-        journal_close(j);
         return r;
 }
 
