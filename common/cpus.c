@@ -439,47 +439,6 @@ static int config_read(Config *c, bool units)
 
 /* ---- small helpers over the gateway ---- */
 
-/* Names in a directory (malloc'd array of malloc'd names). */
-static int list_dir(const char *path, char ***ret, size_t *n)
-{
-        int fd = sysfs_open(path, O_RDONLY | O_DIRECTORY, 0);
-        char **names = NULL;
-        size_t count = 0;
-
-        *ret = NULL;
-        *n = 0;
-        if (fd < 0)
-                return fd;
-        DIR *dir = fdopendir(fd);
-        if (!dir) {
-                close(fd);
-                return -errno;
-        }
-        for (struct dirent *de; (de = readdir(dir));) {
-                if (de->d_name[0] == '.')
-                        continue;
-                char **nn = realloc(names, (count + 1) * sizeof(*nn));
-                if (!nn || !(nn[count] = strdup(de->d_name))) {
-                        free(nn ? nn : names);
-                        closedir(dir);
-                        return -ENOMEM;
-                }
-                names = nn;
-                count++;
-        }
-        closedir(dir);
-        *ret = names;
-        *n = count;
-        return 0;
-}
-
-static void free_names(char **names, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                free(names[i]);
-        free(names);
-}
-
 static int read_set(const char *path, CpuSet *ret)
 {
         char buf[8192];
@@ -641,7 +600,7 @@ static int irqs_apply(Journal *j, const CpuSet *avoid, const CpuSet *fallback, S
 {
         char **names = NULL;
         size_t n = 0;
-        int r = list_dir(IRQ_DIR, &names, &n);
+        int r = sysfs_list(IRQ_DIR, &names, &n);
 
         if (r == -ENOENT)
                 return 0;
@@ -672,7 +631,7 @@ static int irqs_apply(Journal *j, const CpuSet *avoid, const CpuSet *fallback, S
                 }
                 st->irqs += changed;
         }
-        free_names(names, n);
+        sysfs_list_free(names, n);
         return 0;
 }
 
@@ -925,7 +884,7 @@ static int cg2_apply(Journal *j, const CpuSet *host)
                 for (n = 0; n < config.n_scopes; n++)
                         names[n] = strdup(config.scopes[n] + 1);
         } else {
-                r = list_dir(CG2_ROOT, &names, &n);
+                r = sysfs_list(CG2_ROOT, &names, &n);
                 if (r < 0)
                         return log_error_errno(r, "cannot list " CG2_ROOT);
         }
@@ -953,7 +912,7 @@ static int cg2_apply(Journal *j, const CpuSet *host)
                 if (r < 0)
                         log_error_errno(r, "cannot write '%s' to %s", want, path);
         }
-        free_names(names, n);
+        sysfs_list_free(names, n);
         return r < 0 ? -VMPREP_EREPORTED : 0;
 }
 
@@ -1301,7 +1260,7 @@ static int find_vm_cgroup(const char *ms, const char *name, char *buf, size_t si
         esc[o] = '\0';
         snprintf(tail1, sizeof(tail1), "\\x2d%s.scope", esc);
         snprintf(tail2, sizeof(tail2), "-%s.libvirt-qemu", name);
-        if (list_dir(ms, &names, &n) < 0)
+        if (sysfs_list(ms, &names, &n) < 0)
                 return -ENOENT;
         for (size_t i = 0; i < n; i++) {
                 size_t len = strlen(names[i]);
@@ -1315,7 +1274,7 @@ static int find_vm_cgroup(const char *ms, const char *name, char *buf, size_t si
                         r = 0;
                 }
         }
-        free_names(names, n);
+        sysfs_list_free(names, n);
         return r;
 }
 
@@ -1366,7 +1325,7 @@ static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, co
         r = vm_write(j, path, list);
         if (r < 0)
                 return r;
-        r = list_dir(vmdir, &names, &n);
+        r = sysfs_list(vmdir, &names, &n);
         if (r < 0)
                 return log_error_errno(r, "cannot list %s", vmdir);
         for (size_t i = 0; i < n && r >= 0; i++) {
@@ -1387,7 +1346,7 @@ static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, co
                 if (r == 0)
                         r = partition_make(j, vdir, err, errlen);
         }
-        free_names(names, n);
+        sysfs_list_free(names, n);
         return r;
 }
 
