@@ -30,15 +30,6 @@
 #define MAX_SCOPES 16
 #define SUGGEST_MAX_LINES 64
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        return -EINVAL;
-}
 
 static const char *fmt_set(const CpuSet *s, char *buf, size_t size)
 {
@@ -112,12 +103,12 @@ static int check_cpus(const CpuTopology *t, const CpuSet *set, const char *origi
 
         cpuset_andnot(&bad, &t->present);
         if (!cpuset_empty(&bad))
-                return fail(err, errlen, "%s: CPU %s does not exist on this host (it has CPUs %s)", origin,
+                return fail_msg(err, errlen, "%s: CPU %s does not exist on this host (it has CPUs %s)", origin,
                             fmt_set(&bad, a, sizeof(a)), fmt_set(&t->present, b, sizeof(b)));
         bad = *set;
         cpuset_andnot(&bad, &t->online);
         if (!cpuset_empty(&bad))
-                return fail(err, errlen, "%s: CPU %s is offline (online: %s); bring it online or pin to online CPUs",
+                return fail_msg(err, errlen, "%s: CPU %s is offline (online: %s); bring it online or pin to online CPUs",
                             origin, fmt_set(&bad, a, sizeof(a)), fmt_set(&t->online, b, sizeof(b)));
         return 0;
 }
@@ -209,7 +200,7 @@ int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const C
                 if (!suggestion)
                         return -ENOMEM;
                 suggest_cputune(d, t, taken, suggestion, errlen);
-                r = fail(err, errlen,
+                r = fail_msg(err, errlen,
                          "<vmprep:isolate>: vCPU %s (of %u, counted up to <vcpu>'s maximum so that vCPUs hot-plugged "
                          "later land on isolated cores too) %s neither a <vcpupin> nor a <vcpu cpuset>, so %s could run "
                          "on any host CPU; pin every vCPU in the domain (virsh edit %s), %s",
@@ -263,7 +254,7 @@ int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const C
                 CpuSet want, outside;
                 char b[256];
                 if (cpuset_parse(list, &want) < 0)
-                        return fail(err, errlen, "<vmprep:isolate cpus='%s'>: not a CPU list", list);
+                        return fail_msg(err, errlen, "<vmprep:isolate cpus='%s'>: not a CPU list", list);
                 snprintf(origin, sizeof(origin), "<vmprep:isolate cpus='%s'>", list);
                 r = check_cpus(t, &want, origin, err, errlen);
                 if (r < 0)
@@ -271,7 +262,7 @@ int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const C
                 outside = ret->cpus;
                 cpuset_andnot(&outside, &want);
                 if (!cpuset_empty(&outside))
-                        return fail(err, errlen,
+                        return fail_msg(err, errlen,
                                     "<vmprep:isolate cpus='%s'>: the domain's <cputune>/<vcpu cpuset> put its threads "
                                     "on CPU %s too, which this list leaves to the host; use cpus='auto' (isolate %s) "
                                     "or pin the domain inside the list",
@@ -1184,7 +1175,7 @@ static int partition_make(Journal *j, const char *dir, char *err, size_t errlen)
         if (r < 0)
                 return log_error_errno(r, "cannot read back %s", path);
         if (strcmp(back, "isolated") != 0)
-                return fail(err, errlen, "%s reads '%s' after writing 'isolated': the kernel did not make it an "
+                return fail_msg(err, errlen, "%s reads '%s' after writing 'isolated': the kernel did not make it an "
                             "isolated partition", path, back);
         log_info("%s is an isolated partition", dir);
         return 0;
@@ -1198,7 +1189,7 @@ static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken
         int r;
 
         if (b != BACKEND_CGROUP2 && b != BACKEND_SYSTEMD)
-                return fail(err, errlen, "<vmprep:isolate mode='partition'> needs cgroup v2 with the cpuset controller "
+                return fail_msg(err, errlen, "<vmprep:isolate mode='partition'> needs cgroup v2 with the cpuset controller "
                             "(cpuset.cpus.partition); this host has %s; use mode='cgroup'", backend_name(b));
         if (!ms) {
                 /* systemd creates machine.slice when the first VM starts (seen
@@ -1211,7 +1202,7 @@ static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken
         if (sysfs_exists(path))
                 return 0; /* 6.7+: the vCPU cgroups become partitions once they exist (started) */
         if (!cpuset_empty(taken))
-                return fail(err, errlen, "<vmprep:isolate mode='partition'>: this kernel has no cpuset.cpus.exclusive "
+                return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: this kernel has no cpuset.cpus.exclusive "
                             "(before 6.7), so only %s as a whole can be an isolated partition, and other VMs run in it "
                             "(CPU %s); use mode='cgroup', or a 6.7 or later kernel for one partition per VM", ms,
                             fmt_set(taken, a, sizeof(a)));
@@ -1293,7 +1284,7 @@ static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, co
         int r;
 
         if (!ms)
-                return fail(err, errlen, "<vmprep:isolate mode='partition'>: no machine.slice (or machine) cgroup "
+                return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: no machine.slice (or machine) cgroup "
                             "under " CG2_ROOT " although the VM runs");
         snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", ms);
         if (!sysfs_exists(path)) {
@@ -1305,7 +1296,7 @@ static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, co
                 return partition_prepare(j, c, taken, err, errlen);
         }
         if (find_vm_cgroup(ms, d->name, vmdir, sizeof(vmdir)) < 0)
-                return fail(err, errlen, "<vmprep:isolate mode='partition'>: cannot find the cgroup of %s under %s",
+                return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: cannot find the cgroup of %s under %s",
                             d->name, ms);
         /* top-down: each level's exclusive CPUs must include its children's;
          * the machine slice's already does (host_apply, from the ledger) */
@@ -1394,7 +1385,7 @@ static int check_overlap(const Ledger *l, const Domain *d, const CpusClaim *c, c
                 for (size_t k = 0; k < CPUSET_MAX / 64; k++)
                         both.bits[k] &= c->cpus.bits[k];
                 vm_name(other, name, sizeof(name));
-                return fail(err, errlen,
+                return fail_msg(err, errlen,
                             "CPU %s: already isolated for the running VM '%s' (%s), which claims CPU %s; two VMs cannot "
                             "share isolated cores: pin %s elsewhere or stop '%s' first",
                             fmt_set(&both, a, sizeof(a)), name, other, fmt_set(&theirs, b, sizeof(b)), d->name, name);

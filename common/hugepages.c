@@ -21,15 +21,6 @@
 #define COMPACT_TRIES 3
 #define COMPACT_BUDGET_MS 10000
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        return -EINVAL;
-}
 
 void hugepages_pool_path(unsigned node, uint64_t size_kib, char *buf, size_t size)
 {
@@ -116,7 +107,7 @@ static int page_size_for(const Domain *d, int cell, const HugepageHost *host, ui
         if (!size)
                 size = host->default_size_kib;
         if (size < 2048 && size != 0)
-                return fail(err, errlen, "<memoryBacking><hugepages><page size='%llu' unit='KiB'>: %llu KiB is the "
+                return fail_msg(err, errlen, "<memoryBacking><hugepages><page size='%llu' unit='KiB'>: %llu KiB is the "
                             "normal page size, not a huge page", (unsigned long long) size, (unsigned long long) size);
         *ret = size;
         return 0;
@@ -157,14 +148,14 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
         }
         if (!d->hugepages) {
                 size_xml(profile_size ? profile_size : host->default_size_kib, buf, sizeof(buf));
-                return fail(err, errlen,
+                return fail_msg(err, errlen,
                             "the vmprep profile asks for hugepages, but the domain has no "
                             "<memoryBacking><hugepages/></memoryBacking>, so QEMU would never use them; "
                             "add %s to the domain (virsh edit %s), or set <vmprep:hugepages enabled='no'/>",
                             buf, d->name);
         }
         if (d->memory_kib == 0)
-                return fail(err, errlen, "the domain has hugepage backing but no <memory> size");
+                return fail_msg(err, errlen, "the domain has hugepage backing but no <memory> size");
         if (profile_nodes) {
                 CpuSet bad = pnodes;
                 cpuset_andnot(&bad, &host->nodes);
@@ -172,7 +163,7 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
                         char b[64], h[64];
                         cpuset_format(&bad, b, sizeof(b));
                         cpuset_format(&host->nodes, h, sizeof(h));
-                        return fail(err, errlen, "<vmprep:hugepages nodes='%s'>: node %s has no memory on this host "
+                        return fail_msg(err, errlen, "<vmprep:hugepages nodes='%s'>: node %s has no memory on this host "
                                     "(nodes with memory: %s)", profile_attr(e, "nodes"), b, h);
                 }
         }
@@ -199,7 +190,7 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
                         format_size_kib(profile_size, want, sizeof(want));
                         format_size_kib(s->size_kib, have, sizeof(have));
                         size_xml(profile_size, buf, sizeof(buf));
-                        r = fail(err, errlen,
+                        r = fail_msg(err, errlen,
                                  "<vmprep:hugepages size='%s'>: the domain backs %s with %s pages, so QEMU would not "
                                  "use %s pages; make the domain say %s, or drop size= from the profile",
                                  profile_attr(e, "size"), s->origin, have, want, buf);
@@ -225,7 +216,7 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
                         char a[64], b[64];
                         cpuset_format(&s->nodes, a, sizeof(a));
                         cpuset_format(&pnodes, b, sizeof(b));
-                        r = fail(err, errlen, "<vmprep:hugepages nodes='%s'>: the domain's <numatune> places %s on "
+                        r = fail_msg(err, errlen, "<vmprep:hugepages nodes='%s'>: the domain's <numatune> places %s on "
                                  "node(s) %s; drop nodes= from the profile or make them agree", b, s->origin, a);
                         goto out;
                 }
@@ -239,7 +230,7 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
                         char a[64], h[64];
                         cpuset_format(&bad, a, sizeof(a));
                         cpuset_format(&host->nodes, h, sizeof(h));
-                        r = fail(err, errlen, "<numatune> places %s on node %s, which has no memory on this host "
+                        r = fail_msg(err, errlen, "<numatune> places %s on node %s, which has no memory on this host "
                                  "(nodes with memory: %s)", s->origin, a, h);
                         goto out;
                 }
@@ -299,7 +290,7 @@ int hugepages_plan(const Domain *d, const Profile *p, Plan *plan, char *err, siz
                 hugepages_pool_path(needs[i].node, needs[i].size_kib, s.path, sizeof(s.path));
                 if (sysfs_read_u64(s.path, &cur) < 0) {
                         format_size_kib(needs[i].size_kib, size, sizeof(size));
-                        r = fail(err, errlen, "this host has no %s hugepage pool on node %u (%s is missing)", size,
+                        r = fail_msg(err, errlen, "this host has no %s hugepage pool on node %u (%s is missing)", size,
                                  needs[i].node, s.path);
                         break;
                 }
@@ -418,7 +409,7 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
         format_size_kib(need->size_kib, size, sizeof(size));
         r = sysfs_read_u64(path, &cur);
         if (r < 0)
-                return fail(err, errlen, "this host has no %s hugepage pool on node %u (%s: %s)", size, need->node,
+                return fail_msg(err, errlen, "this host has no %s hugepage pool on node %u (%s: %s)", size, need->node,
                             path, strerror(-r));
         uint64_t target = cur + need->pages;
 
@@ -429,7 +420,7 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
                 char want[32], have[32];
                 format_memory_kib(need->pages * need->size_kib, want, sizeof(want));
                 format_memory_kib(total_kib, have, sizeof(have));
-                return fail(err, errlen, "cannot reserve %llu x %s pages (%s) on node %u: this machine has only %s "
+                return fail_msg(err, errlen, "cannot reserve %llu x %s pages (%s) on node %u: this machine has only %s "
                             "of memory in all", (unsigned long long) need->pages, size, want, need->node, have);
         }
         snprintf(resource, sizeof(resource), "hugepages/node%u/%llukB", need->node, (unsigned long long) need->size_kib);
@@ -507,9 +498,9 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
                          "'hugetlb_cma=%lluG')", need->node, (unsigned long long) (cur + added + missing),
                          (unsigned long long) (need->pages * need->size_kib / (1024 * 1024)));
         if (r < 0 && got == cur)
-                return fail(err, errlen, "cannot reserve %llu x %s pages on node %u: the kernel refused (%s)%s",
+                return fail_msg(err, errlen, "cannot reserve %llu x %s pages on node %u: the kernel refused (%s)%s",
                             (unsigned long long) need->pages, size, need->node, strerror(-r), advice);
-        return fail(err, errlen, "cannot reserve %llu x %s pages on node %u: got %llu%s; node %u has %s free%s%s",
+        return fail_msg(err, errlen, "cannot reserve %llu x %s pages on node %u: got %llu%s; node %u has %s free%s%s",
                     (unsigned long long) need->pages, size, need->node, (unsigned long long) (got - cur),
                     tries ? " after compaction" : "", need->node, mem, frag, advice);
 }

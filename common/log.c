@@ -66,6 +66,15 @@ void log_msg(int level, const char *fmt, ...)
         errno = saved;
 }
 
+int fail_msg(char *err, size_t errlen, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
 int log_msg_errno(int level, int err, const char *fmt, ...)
 {
         va_list ap;

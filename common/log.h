@@ -11,6 +11,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum {
         LOG_LEVEL_ERROR = 3,
@@ -39,6 +40,10 @@ int log_msg_errno(int level, int err, const char *fmt, ...) __attribute__((forma
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define log_error_errno(err, ...) log_msg_errno(LOG_LEVEL_ERROR, err, __VA_ARGS__)
 #define log_warning_errno(err, ...) log_msg_errno(LOG_LEVEL_WARNING, err, __VA_ARGS__)
+
+/* A validation failure for the caller to report: the message goes into
+ * err (errlen bytes), the result is -EINVAL. */
+int fail_msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* A sticky "already reported" marker: a function that logged its own,
  * more precise message returns -EREPORTED's value wrapped so that the top
