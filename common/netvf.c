@@ -355,26 +355,43 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
         return MNL_CB_OK;
 }
 
-int netvf_get(const PciAddress *pf, const char *ifname, unsigned vf, VfConfig *ret)
+/* The header of an RTM_GETLINK/RTM_SETLINK request for the PF's interface,
+ * in buf; NULL with *r set when the interface or the VF does not exist. */
+static struct nlmsghdr *link_request(char *buf, const PciAddress *pf, const char *ifname, unsigned vf,
+                                     uint16_t type, int *r)
 {
-        char buf[MNL_SOCKET_BUFFER_SIZE];
         unsigned index = if_nametoindex(ifname);
 
-        if (!index)
-                return -errno;
-        if (!vf_exists(pf, vf))
-                return -EINVAL;
+        if (!index) {
+                *r = -errno;
+                return NULL;
+        }
+        if (!vf_exists(pf, vf)) {
+                *r = -EINVAL;
+                return NULL;
+        }
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
+        nlh->nlmsg_type = type;
         nlh->nlmsg_flags = NLM_F_REQUEST;
         struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
         ifm->ifi_family = AF_UNSPEC;
         ifm->ifi_index = (int) index;
+        return nlh;
+}
+
+int netvf_get(const PciAddress *pf, const char *ifname, unsigned vf, VfConfig *ret)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        int r;
+        struct nlmsghdr *nlh = link_request(buf, pf, ifname, vf, RTM_GETLINK, &r);
+
+        if (!nlh)
+                return r;
         /* without RTEXT_FILTER_VF the kernel leaves IFLA_VFINFO_LIST out;
          * the VFs' statistics are not needed */
         mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS);
         GetCtx g = { vf, ret, false };
-        int r = rtnl_talk(nlh, link_cb, &g);
+        r = rtnl_talk(nlh, link_cb, &g);
         if (r < 0)
                 return r;
         return g.found ? 0 : -ENOENT;
@@ -383,18 +400,11 @@ int netvf_get(const PciAddress *pf, const char *ifname, unsigned vf, VfConfig *r
 int netvf_set(const PciAddress *pf, const char *ifname, unsigned vf, const VfConfig *want)
 {
         char buf[MNL_SOCKET_BUFFER_SIZE];
-        unsigned index = if_nametoindex(ifname);
+        int r;
+        struct nlmsghdr *nlh = link_request(buf, pf, ifname, vf, RTM_SETLINK, &r);
 
-        if (!index)
-                return -errno;
-        if (!vf_exists(pf, vf))
-                return -EINVAL;
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_SETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-        ifm->ifi_family = AF_UNSPEC;
-        ifm->ifi_index = (int) index;
+        if (!nlh)
+                return r;
         struct nlattr *list = mnl_attr_nest_start(nlh, IFLA_VFINFO_LIST);
         struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_VF_INFO);
         if (want->has_mac) {
