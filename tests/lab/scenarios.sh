@@ -978,18 +978,22 @@ ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1000 }'
 sc_bench_isolate() {
         need_hook 30-vmprep-cpus || return 2
         local xml=$DOMAINS/cpus-bench.xml uuid ok=0 units have=0 n r t0 t1 t2 f threads line
-        local pids=() prep rel base summary=() first_p="" first_b="" bset=0 brefused=0 bms
+        local pids=() readies=() prep rel base summary=() first_p="" first_b="" bset=0 brefused=0 bms
         local rounds=${LAB_BENCH_ROUNDS:-1}
         uuid=$(uuid_of "$xml")
         units=$(host_units_allowed)
         : >"$OUT/hooks.err"
         for n in 100 1000 10000; do
                 while ((have < n)); do
-                        "$LAB/bin/threads" 100 >"$OUT/ready.$have" &
+                        # made here, not by the child's redirection: that one
+                        # may not have run yet when the loop below looks
+                        : >"$OUT/ready.$have"
+                        readies+=("$OUT/ready.$have")
+                        "$LAB/bin/threads" 100 >>"$OUT/ready.$have" &
                         pids+=($!)
                         have=$((have + 100))
                 done
-                for f in "$OUT"/ready.*; do
+                for f in "${readies[@]}"; do
                         wait_for 600 grep -q ready "$f" || { diag "$f: the threads did not start"; ok=1; break 2; }
                 done
                 threads=$(wc -l </sys/fs/cgroup/system.slice/vmprep-lab.service/cgroup.threads)
