@@ -8,6 +8,7 @@
 #   make demo             set up everything on a fresh Debian 12 machine and show vmprep at work
 #   make lab-check        the lab: a QEMU guest with IOMMU, NUMA, SR-IOV, systemd and
 #                         cgroup v2, booted on two kernels (tests/lab/run.sh, as root)
+#   make lab-bench        the isolation benchmark in the lab guest (systemd, cgroup v2)
 
 PREFIX     ?= /usr/local
 DESTDIR    ?=
@@ -62,7 +63,7 @@ B  := build
 BT := build/test
 BV := build/valgrind
 
-.PHONY: fuzz bench bench-quick bench-hooks bench-cpus all check unit-check hook-check schema-check valgrind-check host-check lab-check install uninstall demo clean
+.PHONY: lab-bench fuzz bench bench-quick bench-hooks bench-cpus all check unit-check hook-check schema-check valgrind-check host-check lab-check install uninstall demo clean
 
 all: $(B)/vmprep-hook $(B)/vmprep $(addprefix $(B)/hooks/,$(HOOKS))
 
@@ -182,6 +183,10 @@ host-check: all $(TEST_BINS) $(HOST_BINS)
 # under QEMU per kernel; the root filesystem is cached in /var/cache/vmprep-lab
 lab-check:
 	tests/lab/run.sh
+
+# the isolation benchmark under systemd and cgroup v2, in the lab guest (BENCHMARKS.md, section 4)
+lab-bench:
+	LAB_KERNELS=$${LAB_KERNELS:-6.12} LAB_ONLY=bench LAB_BENCH_ROUNDS=$${LAB_BENCH_ROUNDS:-3} tests/lab/run.sh
 
 # ---- install ----
 install: all

@@ -964,8 +964,8 @@ sc_cpus_irq_wq() {
 # ---- bench: isolation cost against host threads (cgroup v2 + systemd) ------------------
 # BENCHMARKS.md section 4, on the backend this lab has and the development
 # machine lacks.  The checks are on what the hook did; the timings are printed
-# as "# bench" lines.  LAB_BENCH_ROUNDS (vmprep_lab.bench_rounds=, default 1)
-# rounds per size, medians.
+# as "# bench" lines.  Runs only with LAB_BENCH_ROUNDS (vmprep_lab.bench_rounds=)
+# rounds per size, medians: make lab-bench.
 
 # one_hook HOOK XML OP SUB: run one qemu.d executable as libvirt does
 one_hook() {
@@ -977,6 +977,11 @@ ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1000 }'
 
 sc_bench_isolate() {
         need_hook 30-vmprep-cpus || return 2
+        # Only when asked (make lab-bench): with 10,000 threads and cpuset
+        # changes it provoked, twice in three full 6.12 runs, the guest
+        # kernel's "Oops: int3" of multi-threaded TCG (code patched under a
+        # running vCPU), which would make CI flaky for a figure, not a check.
+        [[ -n ${LAB_BENCH_ROUNDS:-} ]] || { skip "the isolation benchmark runs on request: make lab-bench (LAB_BENCH_ROUNDS=N)"; return; }
         local xml=$DOMAINS/cpus-bench.xml uuid ok=0 units have=0 n r t0 t1 t2 f threads line
         local pids=() readies=() prep rel base summary=() first_p="" first_b="" bset=0 brefused=0 bms
         local rounds=${LAB_BENCH_ROUNDS:-1}
