@@ -253,23 +253,20 @@ static int rtnl_talk(struct nlmsghdr *req, mnl_cb_t cb, void *data)
                 return -errno;
         char *buf = malloc(RTNL_REPLY_MAX);
         if (!buf) {
-                mnl_socket_close(nl);
-                return -ENOMEM;
+                r = -ENOMEM;
+                goto out;
         }
         if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
             mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
                 r = -errno;
-                mnl_socket_close(nl);
-                free(buf);
-                return r;
+                goto out;
         }
         req->nlmsg_flags |= NLM_F_ACK;
         unsigned portid = mnl_socket_get_portid(nl);
         req->nlmsg_seq = (unsigned) time(NULL);
         if (mnl_socket_sendto(nl, req, req->nlmsg_len) < 0) {
                 r = -errno;
-                mnl_socket_close(nl);
-                return r;
+                goto out;
         }
         for (;;) {
                 ssize_t n = mnl_socket_recvfrom(nl, buf, RTNL_REPLY_MAX);
@@ -288,6 +285,7 @@ static int rtnl_talk(struct nlmsghdr *req, mnl_cb_t cb, void *data)
                         break;
                 }
         }
+out:
         mnl_socket_close(nl);
         free(buf);
         return r;
