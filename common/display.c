@@ -7,7 +7,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,31 +208,19 @@ void display_register_undo(void)
 
 typedef int (*DirFn)(const char *name, void *data);
 
-static int name_cmp(const void *a, const void *b)
-{
-        return strcmp((const char *) a, (const char *) b);
-}
-
 static int each_entry(const char *dir_path, DirFn fn, void *data)
 {
-        DIR *dir = sysfs_opendir(dir_path);
-        if (!dir)
-                return errno == ENOENT ? 0 : -errno;
-        /* sorted, so that the journal and the messages are stable */
-        char names[64][64];
+        char **names = NULL;
         size_t n = 0;
-        struct dirent *de;
-        while ((de = readdir(dir)) && n < 64)
-                if (de->d_name[0] != '.' && name_is_valid(de->d_name))
-                        snprintf(names[n++], sizeof(names[0]), "%.63s", de->d_name);
-        closedir(dir);
-        qsort(names, n, sizeof(names[0]), name_cmp);
-        for (size_t i = 0; i < n; i++) {
-                int r = fn(names[i], data);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        /* sorted, so that the journal and the messages are stable */
+        int r = sysfs_list(dir_path, &names, &n);
+        if (r < 0)
+                return r == -ENOENT ? 0 : r;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                if (names[i][0] != '.' && name_is_valid(names[i]))
+                        r = fn(names[i], data);
+        sysfs_list_free(names, n);
+        return r < 0 ? r : 0;
 }
 
 bool display_fbcon_bound(char *which, size_t size)
