@@ -6,10 +6,7 @@
 #include "sysfs.h"
 #include "systemd.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +26,6 @@
 #endif
 #define MAX_SCOPES 16
 #define SUGGEST_MAX_LINES 64
-
 
 static const char *fmt_set(const CpuSet *s, char *buf, size_t size)
 {
@@ -104,12 +100,12 @@ static int check_cpus(const CpuTopology *t, const CpuSet *set, const char *origi
         cpuset_andnot(&bad, &t->present);
         if (!cpuset_empty(&bad))
                 return fail_msg(err, errlen, "%s: CPU %s does not exist on this host (it has CPUs %s)", origin,
-                            fmt_set(&bad, a, sizeof(a)), fmt_set(&t->present, b, sizeof(b)));
+                                fmt_set(&bad, a, sizeof(a)), fmt_set(&t->present, b, sizeof(b)));
         bad = *set;
         cpuset_andnot(&bad, &t->online);
         if (!cpuset_empty(&bad))
                 return fail_msg(err, errlen, "%s: CPU %s is offline (online: %s); bring it online or pin to online CPUs",
-                            origin, fmt_set(&bad, a, sizeof(a)), fmt_set(&t->online, b, sizeof(b)));
+                                origin, fmt_set(&bad, a, sizeof(a)), fmt_set(&t->online, b, sizeof(b)));
         return 0;
 }
 
@@ -201,12 +197,12 @@ int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const C
                         return -ENOMEM;
                 suggest_cputune(d, t, taken, suggestion, errlen);
                 r = fail_msg(err, errlen,
-                         "<vmprep:isolate>: vCPU %s (of %u, counted up to <vcpu>'s maximum so that vCPUs hot-plugged "
-                         "later land on isolated cores too) %s neither a <vcpupin> nor a <vcpu cpuset>, so %s could run "
-                         "on any host CPU; pin every vCPU in the domain (virsh edit %s), %s",
-                         fmt_set(&unpinned, a, sizeof(a)), d->vcpu_max,
-                         cpuset_count(&unpinned) == 1 ? "has" : "have", cpuset_count(&unpinned) == 1 ? "it" : "they",
-                         d->name, suggestion);
+                             "<vmprep:isolate>: vCPU %s (of %u, counted up to <vcpu>'s maximum so that vCPUs hot-plugged "
+                             "later land on isolated cores too) %s neither a <vcpupin> nor a <vcpu cpuset>, so %s could run "
+                             "on any host CPU; pin every vCPU in the domain (virsh edit %s), %s",
+                             fmt_set(&unpinned, a, sizeof(a)), d->vcpu_max,
+                             cpuset_count(&unpinned) == 1 ? "has" : "have", cpuset_count(&unpinned) == 1 ? "it" : "they",
+                             d->name, suggestion);
                 free(suggestion);
                 return r;
         }
@@ -263,10 +259,10 @@ int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const C
                 cpuset_andnot(&outside, &want);
                 if (!cpuset_empty(&outside))
                         return fail_msg(err, errlen,
-                                    "<vmprep:isolate cpus='%s'>: the domain's <cputune>/<vcpu cpuset> put its threads "
-                                    "on CPU %s too, which this list leaves to the host; use cpus='auto' (isolate %s) "
-                                    "or pin the domain inside the list",
-                                    list, fmt_set(&outside, a, sizeof(a)), fmt_set(&ret->cpus, b, sizeof(b)));
+                                        "<vmprep:isolate cpus='%s'>: the domain's <cputune>/<vcpu cpuset> put its threads "
+                                        "on CPU %s too, which this list leaves to the host; use cpus='auto' (isolate %s) "
+                                        "or pin the domain inside the list",
+                                        list, fmt_set(&outside, a, sizeof(a)), fmt_set(&ret->cpus, b, sizeof(b)));
                 ret->cpus = want;
         }
         return 0;
@@ -1176,7 +1172,7 @@ static int partition_make(Journal *j, const char *dir, char *err, size_t errlen)
                 return log_error_errno(r, "cannot read back %s", path);
         if (strcmp(back, "isolated") != 0)
                 return fail_msg(err, errlen, "%s reads '%s' after writing 'isolated': the kernel did not make it an "
-                            "isolated partition", path, back);
+                                "isolated partition", path, back);
         log_info("%s is an isolated partition", dir);
         return 0;
 }
@@ -1190,7 +1186,7 @@ static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken
 
         if (b != BACKEND_CGROUP2 && b != BACKEND_SYSTEMD)
                 return fail_msg(err, errlen, "<vmprep:isolate mode='partition'> needs cgroup v2 with the cpuset controller "
-                            "(cpuset.cpus.partition); this host has %s; use mode='cgroup'", backend_name(b));
+                                "(cpuset.cpus.partition); this host has %s; use mode='cgroup'", backend_name(b));
         if (!ms) {
                 /* systemd creates machine.slice when the first VM starts (seen
                  * in the lab on a fresh boot): the partition is made at the
@@ -1203,9 +1199,9 @@ static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken
                 return 0; /* 6.7+: the vCPU cgroups become partitions once they exist (started) */
         if (!cpuset_empty(taken))
                 return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: this kernel has no cpuset.cpus.exclusive "
-                            "(before 6.7), so only %s as a whole can be an isolated partition, and other VMs run in it "
-                            "(CPU %s); use mode='cgroup', or a 6.7 or later kernel for one partition per VM", ms,
-                            fmt_set(taken, a, sizeof(a)));
+                                "(before 6.7), so only %s as a whole can be an isolated partition, and other VMs run in it "
+                                "(CPU %s); use mode='cgroup', or a 6.7 or later kernel for one partition per VM", ms,
+                                fmt_set(taken, a, sizeof(a)));
         cpuset_format(&c->cpus, list, sizeof(list));
         if (b == BACKEND_SYSTEMD) {
                 /* systemd owns machine.slice's cpuset.cpus: AllowedCPUs= */
@@ -1285,7 +1281,7 @@ static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, co
 
         if (!ms)
                 return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: no machine.slice (or machine) cgroup "
-                            "under " CG2_ROOT " although the VM runs");
+                                "under " CG2_ROOT " although the VM runs");
         snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", ms);
         if (!sysfs_exists(path)) {
                 /* before 6.7, machine.slice as a whole: done at prepare unless
@@ -1297,7 +1293,7 @@ static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, co
         }
         if (find_vm_cgroup(ms, d->name, vmdir, sizeof(vmdir)) < 0)
                 return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: cannot find the cgroup of %s under %s",
-                            d->name, ms);
+                                d->name, ms);
         /* top-down: each level's exclusive CPUs must include its children's;
          * the machine slice's already does (host_apply, from the ledger) */
         cpuset_format(&c->vcpus, list, sizeof(list));
@@ -1386,9 +1382,9 @@ static int check_overlap(const Ledger *l, const Domain *d, const CpusClaim *c, c
                         both.bits[k] &= c->cpus.bits[k];
                 vm_name(other, name, sizeof(name));
                 return fail_msg(err, errlen,
-                            "CPU %s: already isolated for the running VM '%s' (%s), which claims CPU %s; two VMs cannot "
-                            "share isolated cores: pin %s elsewhere or stop '%s' first",
-                            fmt_set(&both, a, sizeof(a)), name, other, fmt_set(&theirs, b, sizeof(b)), d->name, name);
+                                "CPU %s: already isolated for the running VM '%s' (%s), which claims CPU %s; two VMs cannot "
+                                "share isolated cores: pin %s elsewhere or stop '%s' first",
+                                fmt_set(&both, a, sizeof(a)), name, other, fmt_set(&theirs, b, sizeof(b)), d->name, name);
         }
         return 0;
 }

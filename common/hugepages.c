@@ -6,7 +6,6 @@
 #include "sysfs.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,6 @@
 /* Compaction retries: at most this many, within this long. */
 #define COMPACT_TRIES 3
 #define COMPACT_BUDGET_MS 10000
-
 
 void hugepages_pool_path(unsigned node, uint64_t size_kib, char *buf, size_t size)
 {
@@ -108,7 +106,7 @@ static int page_size_for(const Domain *d, int cell, const HugepageHost *host, ui
                 size = host->default_size_kib;
         if (size < 2048 && size != 0)
                 return fail_msg(err, errlen, "<memoryBacking><hugepages><page size='%llu' unit='KiB'>: %llu KiB is the "
-                            "normal page size, not a huge page", (unsigned long long) size, (unsigned long long) size);
+                                "normal page size, not a huge page", (unsigned long long) size, (unsigned long long) size);
         *ret = size;
         return 0;
 }
@@ -149,10 +147,10 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
         if (!d->hugepages) {
                 size_xml(profile_size ? profile_size : host->default_size_kib, buf, sizeof(buf));
                 return fail_msg(err, errlen,
-                            "the vmprep profile asks for hugepages, but the domain has no "
-                            "<memoryBacking><hugepages/></memoryBacking>, so QEMU would never use them; "
-                            "add %s to the domain (virsh edit %s), or set <vmprep:hugepages enabled='no'/>",
-                            buf, d->name);
+                                "the vmprep profile asks for hugepages, but the domain has no "
+                                "<memoryBacking><hugepages/></memoryBacking>, so QEMU would never use them; "
+                                "add %s to the domain (virsh edit %s), or set <vmprep:hugepages enabled='no'/>",
+                                buf, d->name);
         }
         if (d->memory_kib == 0)
                 return fail_msg(err, errlen, "the domain has hugepage backing but no <memory> size");
@@ -164,7 +162,7 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
                         cpuset_format(&bad, b, sizeof(b));
                         cpuset_format(&host->nodes, h, sizeof(h));
                         return fail_msg(err, errlen, "<vmprep:hugepages nodes='%s'>: node %s has no memory on this host "
-                                    "(nodes with memory: %s)", profile_attr(e, "nodes"), b, h);
+                                        "(nodes with memory: %s)", profile_attr(e, "nodes"), b, h);
                 }
         }
 
@@ -191,9 +189,9 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
                         format_size_kib(s->size_kib, have, sizeof(have));
                         size_xml(profile_size, buf, sizeof(buf));
                         r = fail_msg(err, errlen,
-                                 "<vmprep:hugepages size='%s'>: the domain backs %s with %s pages, so QEMU would not "
-                                 "use %s pages; make the domain say %s, or drop size= from the profile",
-                                 profile_attr(e, "size"), s->origin, have, want, buf);
+                                     "<vmprep:hugepages size='%s'>: the domain backs %s with %s pages, so QEMU would not "
+                                     "use %s pages; make the domain say %s, or drop size= from the profile",
+                                     profile_attr(e, "size"), s->origin, have, want, buf);
                         goto out;
                 }
 
@@ -217,7 +215,7 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
                         cpuset_format(&s->nodes, a, sizeof(a));
                         cpuset_format(&pnodes, b, sizeof(b));
                         r = fail_msg(err, errlen, "<vmprep:hugepages nodes='%s'>: the domain's <numatune> places %s on "
-                                 "node(s) %s; drop nodes= from the profile or make them agree", b, s->origin, a);
+                                     "node(s) %s; drop nodes= from the profile or make them agree", b, s->origin, a);
                         goto out;
                 }
                 if (!placed) {
@@ -231,7 +229,7 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
                         cpuset_format(&bad, a, sizeof(a));
                         cpuset_format(&host->nodes, h, sizeof(h));
                         r = fail_msg(err, errlen, "<numatune> places %s on node %s, which has no memory on this host "
-                                 "(nodes with memory: %s)", s->origin, a, h);
+                                     "(nodes with memory: %s)", s->origin, a, h);
                         goto out;
                 }
         }
@@ -291,7 +289,7 @@ int hugepages_plan(const Domain *d, const Profile *p, Plan *plan, char *err, siz
                 if (sysfs_read_u64(s.path, &cur) < 0) {
                         format_size_kib(needs[i].size_kib, size, sizeof(size));
                         r = fail_msg(err, errlen, "this host has no %s hugepage pool on node %u (%s is missing)", size,
-                                 needs[i].node, s.path);
+                                     needs[i].node, s.path);
                         break;
                 }
                 snprintf(s.old, sizeof(s.old), "%llu", (unsigned long long) cur);
@@ -410,7 +408,7 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
         r = sysfs_read_u64(path, &cur);
         if (r < 0)
                 return fail_msg(err, errlen, "this host has no %s hugepage pool on node %u (%s: %s)", size, need->node,
-                            path, strerror(-r));
+                                path, strerror(-r));
         uint64_t target = cur + need->pages;
 
         /* A request larger than the machine's whole memory can never succeed:
@@ -421,7 +419,7 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
                 format_memory_kib(need->pages * need->size_kib, want, sizeof(want));
                 format_memory_kib(total_kib, have, sizeof(have));
                 return fail_msg(err, errlen, "cannot reserve %llu x %s pages (%s) on node %u: this machine has only %s "
-                            "of memory in all", (unsigned long long) need->pages, size, want, need->node, have);
+                                "of memory in all", (unsigned long long) need->pages, size, want, need->node, have);
         }
         snprintf(resource, sizeof(resource), "hugepages/node%u/%llukB", need->node, (unsigned long long) need->size_kib);
         snprintf(old, sizeof(old), "%llu", (unsigned long long) cur);
@@ -499,10 +497,10 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
                          (unsigned long long) (need->pages * need->size_kib / (1024 * 1024)));
         if (r < 0 && got == cur)
                 return fail_msg(err, errlen, "cannot reserve %llu x %s pages on node %u: the kernel refused (%s)%s",
-                            (unsigned long long) need->pages, size, need->node, strerror(-r), advice);
+                                (unsigned long long) need->pages, size, need->node, strerror(-r), advice);
         return fail_msg(err, errlen, "cannot reserve %llu x %s pages on node %u: got %llu%s; node %u has %s free%s%s",
-                    (unsigned long long) need->pages, size, need->node, (unsigned long long) (got - cur),
-                    tries ? " after compaction" : "", need->node, mem, frag, advice);
+                        (unsigned long long) need->pages, size, need->node, (unsigned long long) (got - cur),
+                        tries ? " after compaction" : "", need->node, mem, frag, advice);
 }
 
 /* Drop what this VM was promised from existing pools; saves the ledger. */
