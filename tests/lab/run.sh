@@ -207,26 +207,29 @@ boot() {
         fi
         timing "guest-total-$ver" "$((t_exit - t0))"
 
-        # The guest kernel itself crashing (seen once: an "Oops: int3" in the
-        # page allocator under multi-threaded TCG, which emulates the kernel's
-        # live code patching imperfectly) is not a vmprep result: run the
-        # guest once more before counting it.
-        if [[ -z ${LAB_RETRY:-} ]] && ! grep -qE '^1\.\.[0-9]+$' "$tap" && grep -q 'Kernel panic' "$console"; then
-                printf '# [%s] the guest kernel crashed before the scenarios ended: %s; running it again\n' "$ver" \
-                        "$(grep -m1 -E 'Oops|BUG:|Kernel panic' "$console" | tr -d '\r' | cut -c1-120)"
-                cp -f -- "$console" "$console.crashed"
-                return 3
+        # A run that ended before its plan line for a reason that is not
+        # vmprep's is run once more before it counts: the guest kernel crashing
+        # (an "Oops: int3" under multi-threaded TCG, which emulates the kernel's
+        # live code patching imperfectly), QEMU aborting, or a boot stuck
+        # before the test service.  why: what happened; kept: the log kept.
+        local why="" kept=""
+        if [[ -z ${LAB_RETRY:-} ]] && ! grep -qE '^1\.\.[0-9]+$' "$tap"; then
+                if grep -q 'Kernel panic' "$console"; then
+                        why="the guest kernel crashed before the scenarios ended: $(grep -m1 -E 'Oops|BUG:|Kernel panic' "$console" | tr -d '\r' | cut -c1-120)"
+                        kept=$console.crashed
+                        cp -f -- "$console" "$kept"
+                elif ((st == 134)); then
+                        why="QEMU aborted before the scenarios ended: $(grep -m1 -i 'assert' "$LOGS/$ver.qemu" | cut -c1-160)"
+                        kept=$LOGS/$ver.qemu.aborted
+                        cp -f -- "$LOGS/$ver.qemu" "$kept"
+                elif [[ -n $stuck ]]; then
+                        why="$stuck ($(grep -m1 -E 'rcu: INFO|Oops|BUG:|hung_task' "$console" | tr -d '\r' | cut -c1-120))"
+                        kept=$console.stuck
+                        cp -f -- "$console" "$kept"
+                fi
         fi
-        if [[ -z ${LAB_RETRY:-} ]] && ((st == 134)) && ! grep -qE '^1\.\.[0-9]+$' "$tap"; then
-                printf '# [%s] QEMU aborted before the scenarios ended: %s; running it again\n' "$ver" \
-                        "$(grep -m1 -i 'assert' "$LOGS/$ver.qemu" | cut -c1-160)"
-                cp -f -- "$LOGS/$ver.qemu" "$LOGS/$ver.qemu.aborted"
-                return 3
-        fi
-        if [[ -z ${LAB_RETRY:-} && -n $stuck ]]; then
-                printf '# [%s] %s (%s); running it again\n' "$ver" "$stuck" \
-                        "$(grep -m1 -E 'rcu: INFO|Oops|BUG:|hung_task' "$console" | tr -d '\r' | cut -c1-120)"
-                cp -f -- "$console" "$console.stuck"
+        if [[ -n $why ]]; then
+                printf '# [%s] %s; running it again (log: %s)\n' "$ver" "$why" "$kept"
                 return 3
         fi
         [[ -n $stuck ]] && st=124
@@ -258,26 +261,27 @@ boot() {
         printf '# [%s] %d passed, %d failed, %d skipped\n' "$ver" "$p" "$f" "$s"
 }
 
+# boot_kernel VERSION [qemu10]: boot the image's kernel of that version, once
+# more if boot says the run was not vmprep's (3)
+boot_kernel() {
+        local line label=$1 vmlinuz initrd
+        line=$(awk -v v="$1" '$1 == v' "$OUT/kernels/list" | tail -n 1)
+        if [[ -z $line ]]; then
+                printf 'not ok - [%s] no such kernel in the image (%s)\n' "$1" "$(cut -d' ' -f2 "$OUT/kernels/list" | tr '\n' ' ')"
+                failed=$((failed + 1))
+                return
+        fi
+        [[ ${2:-} == qemu10 ]] && label+=-qemu10
+        read -r _ vmlinuz initrd <<<"$line"
+        boot "$label" "$vmlinuz" "$initrd" "${2:-}" || { [[ $? == 3 ]] && LAB_RETRY=1 boot "$label" "$vmlinuz" "$initrd" "${2:-}"; }
+}
+
 rm -rf -- "$LOGS"
 mkdir -p "$LOGS"
-for ver in $KERNELS; do
-        line=$(awk -v v="$ver" '$1 == v' "$OUT/kernels/list" | tail -n 1)
-        if [[ -z $line ]]; then
-                printf 'not ok - [%s] no such kernel in the image (%s)\n' "$ver" "$(cut -d' ' -f2 "$OUT/kernels/list" | tr '\n' ' ')"
-                failed=$((failed + 1))
-                continue
-        fi
-        # shellcheck disable=SC2086
-        boot $line || { [[ $? == 3 ]] && LAB_RETRY=1 boot $line; }
-done
+for ver in $KERNELS; do boot_kernel "$ver"; done
 # the igb scenarios, under QEMU 10 (unless LAB_ONLY leaves them out)
 if [[ -n $QEMU10 ]] && [[ -z ${LAB_ONLY:-} || igb =~ $LAB_ONLY ]]; then
-        for ver in $QEMU10_KERNELS; do
-                line=$(awk -v v="$ver" '$1 == v' "$OUT/kernels/list" | tail -n 1)
-                [[ -n $line ]] || continue
-                set -- $line
-                boot "$ver-qemu10" "$2" "$3" qemu10 || { [[ $? == 3 ]] && LAB_RETRY=1 boot "$ver-qemu10" "$2" "$3" qemu10; }
-        done
+        for ver in $QEMU10_KERNELS; do boot_kernel "$ver" qemu10; done
 fi
 [[ ${LAB_KEEP:-0} == 1 ]] || ((failed > 0)) || rm -rf -- "$LOGS"
 finish
