@@ -156,15 +156,13 @@ done
 if [ ! -e /dev/kvm ] || ! command -v virsh >/dev/null; then
         t_skip "real libvirtd" "needs /dev/kvm and libvirt"; t_done; exit
 fi
-exec 9> "$LOCK"
-echo "# waiting for $LOCK (other developers' libvirt runs)"
-if ! flock -w 600 9; then t_fail "take $LOCK" "timeout"; t_done; exit 1; fi
 # shellcheck source=tests/host/libvirt-env.sh
 . "$repo/tests/host/libvirt-env.sh"
-# (fd 9 closed for libvirtd: a daemon that inherited the lock would hold it forever)
-if ! lv_up 9>&-; then t_fail "libvirtd" "lv_up failed"; t_done; exit 1; fi
+echo "# waiting for $LOCK (other developers' libvirt runs)"
+if ! LV_LOCK_WAIT=600 lv_lock; then t_fail "take $LOCK" "timeout"; t_done; exit 1; fi
+if ! lv_up; then t_fail "libvirtd" "lv_up failed"; t_done; exit 1; fi
 INSTALLED=yes
-mkdir -p "$QEMUD" && ln -sf "$HOOK_H" "$QEMUD/30-vmprep-cpus" && lv_hup 9>&-
+mkdir -p "$QEMUD" && ln -sf "$HOOK_H" "$QEMUD/30-vmprep-cpus" && lv_hup
 echo "<cputune><vcpupin vcpu='0' cpuset='1'/></cputune>" > "$WORK/pin1"
 echo "<cputune><vcpupin vcpu='0' cpuset='0'/></cputune>" > "$WORK/pin0"
 meta="<vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:isolate irqs='no' workqueues='no'/></vmprep:profile>"

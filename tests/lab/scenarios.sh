@@ -93,13 +93,16 @@ expect_no_journal() { # UUID WHEN
 
 # hooks_phase XML OP SUBOP: run every qemu.d executable; 0 when all succeeded.
 # Their stderr goes to $OUT/hooks.err (appended), as libvirt shows it.
+# one_hook HOOK XML OP SUB: run one qemu.d executable as libvirt does
+one_hook() {
+        (cd / && env -i LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+                timeout 120 "$HOOKDIR/$1" "$(name_of "$2")" "$3" "$4" - <"$2" >>"$OUT/hooks.out" 2>>"$OUT/hooks.err")
+}
 hooks_phase() {
-        local xml=$1 op=$2 sub=$3 name h rc=0
-        name=$(name_of "$xml")
+        local xml=$1 op=$2 sub=$3 h rc=0
         for h in "$HOOKDIR"/*; do
                 [[ -f $h && -x $h ]] || continue
-                if ! (cd / && env -i LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-                        timeout 120 "$h" "$name" "$op" "$sub" - <"$xml" >>"$OUT/hooks.out" 2>>"$OUT/hooks.err"); then
+                if ! one_hook "${h##*/}" "$xml" "$op" "$sub"; then
                         rc=1
                         printf '%s %s %s: failed\n' "${h##*/}" "$op" "$sub" >>"$OUT/hooks.err"
                 fi
@@ -967,11 +970,6 @@ sc_cpus_irq_wq() {
 # as "# bench" lines.  Runs only with LAB_BENCH_ROUNDS (vmprep_lab.bench_rounds=)
 # rounds per size, medians: make lab-bench.
 
-# one_hook HOOK XML OP SUB: run one qemu.d executable as libvirt does
-one_hook() {
-        (cd / && env -i LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-                timeout 120 "$HOOKDIR/$1" "$(name_of "$2")" "$3" "$4" - <"$2" >>"$OUT/hooks.out" 2>>"$OUT/hooks.err")
-}
 median_of() { tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
 
