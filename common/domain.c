@@ -128,6 +128,13 @@ static int read_identity(Reader *rd)
         if (!d->name || !*d->name)
                 return fail(rd, "the domain's <name> is empty");
 
+        d->id = -1;
+        _cleanup_xmlstr_ char *id = xml_attr(xmlDocGetRootElement(d->doc), "id");
+        uint64_t v;
+        if (id && parse_u64(id, 0, INT32_MAX, &v) == 0)
+                d->id = (int) v;
+        /* an id that does not parse is libvirt's business, not ours: -1 */
+
         n = xml_first(rd->ctx, NULL, "/domain/uuid");
         if (n) {
                 _cleanup_xmlstr_ char *u = xml_text(n);

@@ -51,6 +51,7 @@ typedef struct DomainSched {
 typedef struct Domain {
         char *name;
         char uuid[UUID_STRLEN];       /* "" when the XML has none */
+        int id;                       /* <domain id='N'> of a running domain; -1 when absent */
         uint64_t memory_kib;          /* 0 when absent */
 
         bool has_vcpu;                /* <vcpu> present (else one vCPU) */
