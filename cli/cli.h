@@ -40,6 +40,8 @@ int cmd_reconcile(const CliOptions *o, int argc, char **argv);
 int virt_domain_xml(const CliOptions *o, const char *name, bool inactive, char **ret);
 /* Set (xml != NULL) or remove (xml == NULL) the urn:vmprep:1 metadata element. */
 int virt_set_metadata(const CliOptions *o, const char *name, const char *xml, bool live, bool config);
+/* 1 when the domain runs, 0 when not, -1 when libvirt cannot say. */
+int virt_domain_active(const CliOptions *o, const char *name);
 /* UUIDs of running domains, as one malloc'd string "uuid uuid ...";
  * returns EXIT_LIBVIRT when libvirt cannot be reached. */
 int virt_running_uuids(const CliOptions *o, char **ret);
@@ -49,5 +51,10 @@ int virt_running_uuids(const CliOptions *o, char **ret);
 /* A domain from a file path (contains '/' or ends in .xml) or from libvirt. */
 int cli_load_domain(const CliOptions *o, const char *arg, Domain **ret);
 char *cli_read_file(const char *path, size_t *len);
+/* The effective profile and every capability's plan of a domain on this
+ * host, as `vmprep plan` shows it; EXIT_OK or EXIT_FAIL (said on stderr).
+ * *pret is NULL for an untagged domain. */
+struct Plan;
+int cli_plan_domain(const Domain *d, Profile **pret, struct Plan *plan);
 /* Colour escapes when o->color, else "". */
 const char *cli_color(const CliOptions *o, const char *which);

@@ -21,11 +21,13 @@ static const struct {
 } commands[] = {
         { "plan", cmd_plan, "VM|FILE.xml [--json]", "the steps the hooks would take now, applying nothing" },
         { "show", cmd_show, "VM|FILE.xml", "the effective profile: named profile, overrides, what is derived" },
-        { "tag", cmd_tag, "VM PROFILE [ELEMENT.ATTR=VALUE...] [--live] [--config]", "write the profile into the domain" },
+        { "tag", cmd_tag, "VM PROFILE [ELEMENT.ATTR=VALUE...] [--live] [--config] [--replace] [--force]",
+          "write the profile into the domain, keeping what it had besides, once it would start here" },
         { "untag", cmd_untag, "VM [--live] [--config]", "remove the profile from the domain" },
-        { "status", cmd_status, "[--json]", "what vmprep holds now, per VM, and the host map" },
+        { "status", cmd_status, "[--json] [--map|--no-map]", "what vmprep holds now, per VM, and the host map" },
         { "doctor", cmd_doctor, "[VM|FILE.xml] [--json]", "is this host (and this VM) ready" },
-        { "reconcile", cmd_reconcile, "[--offline]", "finish what a crash left: undo journals of VMs that do not run" },
+        { "reconcile", cmd_reconcile, "[--offline] [--dry-run]",
+          "finish what a crash left: undo journals of VMs that do not run" },
 };
 
 static void usage(FILE *f)

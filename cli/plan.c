@@ -10,16 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The effective profile and the whole plan of a domain; EXIT_* */
-static int domain_plan(const CliOptions *o, const char *arg, Domain **dret, Profile **pret, Plan *plan)
+int cli_plan_domain(const Domain *d, Profile **pret, Plan *plan)
 {
         char err[2048];
-        int r = cli_load_domain(o, arg, dret);
-        if (r != EXIT_OK)
-                return r;
-        r = profile_from_domain(*dret, pret, err, sizeof(err));
+        int r = profile_from_domain(d, pret, err, sizeof(err));
         if (r < 0) {
-                fprintf(stderr, "vmprep: %s: %s\n", (*dret)->name, r == -EINVAL ? err : strerror(-r));
+                fprintf(stderr, "vmprep: %s: %s\n", d->name, r == -EINVAL ? err : strerror(-r));
                 return EXIT_FAIL;
         }
         if (!*pret)
@@ -30,15 +26,24 @@ static int domain_plan(const CliOptions *o, const char *arg, Domain **dret, Prof
                 if (!caps[i].plan)
                         continue;
                 err[0] = '\0';
-                r = caps[i].plan(*dret, *pret, plan, err, sizeof(err));
+                r = caps[i].plan(d, *pret, plan, err, sizeof(err));
                 if (r < 0) {
                         if (!error_reported(r)) /* else the capability said it already */
-                                fprintf(stderr, "vmprep: %s: %s: %s\n", (*dret)->name, caps[i].name,
+                                fprintf(stderr, "vmprep: %s: %s: %s\n", d->name, caps[i].name,
                                         err[0] ? err : strerror(-r));
                         return EXIT_FAIL;
                 }
         }
         return EXIT_OK;
+}
+
+/* The effective profile and the whole plan of a domain; EXIT_* */
+static int domain_plan(const CliOptions *o, const char *arg, Domain **dret, Profile **pret, Plan *plan)
+{
+        int r = cli_load_domain(o, arg, dret);
+        if (r != EXIT_OK)
+                return r;
+        return cli_plan_domain(*dret, pret, plan);
 }
 
 int cmd_plan(const CliOptions *o, int argc, char **argv)

@@ -89,6 +89,18 @@ int virt_set_metadata(const CliOptions *o, const char *name, const char *xml, bo
         return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
+int virt_domain_active(const CliOptions *o, const char *name)
+{
+        virConnectPtr c;
+        virDomainPtr d;
+        if (open_domain(o, name, &c, &d) != EXIT_OK)
+                return -1;
+        int r = virDomainIsActive(d);
+        virDomainFree(d);
+        virConnectClose(c);
+        return r;
+}
+
 int virt_running_uuids(const CliOptions *o, char **ret)
 {
         virSetErrorFunc(NULL, quiet);

@@ -157,6 +157,11 @@ fi
 
 t_check "usage errors exit 2" bash -c "'$VMPREP' nosuchcommand >/dev/null 2>&1; [ \$? = 2 ] && '$VMPREP' plan >/dev/null 2>&1; [ \$? = 2 ]"
 t_check "--help for every command" bash -c "for c in plan show tag untag status doctor reconcile; do '$VMPREP' \$c --help | grep -q \"Usage: vmprep \$c\" || exit 1; done"
+# every option a command takes is in its --help and in the top-level help
+t_check "--help names every option (tag --replace --force, status --map --no-map, reconcile --dry-run)" bash -c \
+        "'$VMPREP' tag --help | grep -q -- '--replace.*--force' && '$VMPREP' status --help | grep -q -- '--no-map' \
+         && '$VMPREP' reconcile --help | grep -q -- '--dry-run' && '$VMPREP' --help | grep -q -- '--map|--no-map' \
+         && '$VMPREP' --help | grep -q -- '--dry-run'"
 
 # ---- for real on this machine ----
 if [ "$(id -u)" != 0 ] || [ ! -e /dev/kvm ] || [ "${VMPREP_SKIP_HOST:-0}" = 1 ]; then
@@ -193,7 +198,17 @@ lv_cleanup_vm "$VM" >/dev/null 2>&1
 undef_vm() { lv_cleanup_vm "$VM" >/dev/null 2>&1; }
 cleanup_fns+=(undef_vm)
 lv_define_vm "$VM" 256 "" "" yes >/dev/null 2>&1
-if "$VMPREP" tag "$VM" gaming hugepages.compact=no > "$W/tag" 2>&1 \
+# tag checks what the prepare hooks would: gaming isolates the VM's cores,
+# and this VM pins none, so it would not start -- nothing is written
+before=$(lv_virsh dumpxml "$VM")
+out=$("$VMPREP" tag "$VM" gaming hugepages.compact=no 2>&1); st=$?
+if [ $st = 1 ] && grep -q "would not start with this profile" <<<"$out" && grep -q "<vcpupin vcpu='0' cpuset=" <<<"$out" \
+        && [ "$(lv_virsh dumpxml "$VM")" = "$before" ]; then
+        t_ok "tag of a profile the VM would not start with (gaming, nothing pinned): says why, writes nothing"
+else
+        t_fail "tag validates in full" "exit $st" "$out"
+fi
+if "$VMPREP" tag "$VM" gaming hugepages.compact=no --force > "$W/tag" 2>&1 \
         && grep -q '<vmprep:profile xmlns:vmprep="urn:vmprep:1" use="gaming">' <<<"$(lv_virsh dumpxml "$VM")" \
         && grep -q '<vmprep:hugepages compact="no"/>' <<<"$(lv_virsh dumpxml "$VM")"; then
         t_ok "tag writes <vmprep:profile use=gaming> with the override into the domain through libvirt"
@@ -206,7 +221,7 @@ if [ $st = 1 ] && grep -q "vCPU 0 .* has neither a <vcpupin> nor a <vcpu cpuset>
 else
         t_fail "show of an unpinned gaming VM" "exit $st" "$out"
 fi
-"$VMPREP" tag "$VM" gaming hugepages.compact=no isolate.enabled=no > /dev/null 2>&1
+"$VMPREP" tag "$VM" gaming isolate.enabled=no > "$W/tag" 2>&1 || t_fail "tag isolate.enabled=no" "$(cat "$W/tag")"
 out=$("$VMPREP" show "$VM" 2>&1)
 if grep -q '<vmprep:hugepages nodes="auto" compact="no"/>' <<<"$out" && grep -q '<vmprep:vfio group="whole" single-gpu="auto"/>' <<<"$out" \
         && grep -q 'isolate cpus="auto" irqs="yes" workqueues="yes" enabled="no"' <<<"$out" && grep -q 'needs 128 x 2 MiB pages on node 0' <<<"$out"; then
@@ -222,6 +237,44 @@ out=$("$VMPREP" tag "$VM" nosuch 2>&1); st=$?
 [ $st = 1 ] && grep -q "there is no profile 'nosuch'" <<<"$out" && t_ok "tag with an unknown profile fails and says where it looked" || t_fail "tag unknown profile" "$out"
 out=$("$VMPREP" tag no-such-vm-here gaming 2>&1); st=$?
 [ $st = 3 ] && grep -q "no domain 'no-such-vm-here'" <<<"$out" && t_ok "tag of an unknown VM exits 3" || t_fail "tag unknown VM" "exit $st" "$out"
+# what tag cannot express on its command line stays: a hand-written
+# <vmprep:device> (in a vfio element switched off, so that this host passes)
+lv_virsh metadata "$VM" urn:vmprep:1 --key vmprep --config --set \
+        '<profile use="gaming"><isolate enabled="no"/><vfio enabled="no"><device address="0000:41:00.0" force="yes"/></vfio><tune thp="never"/></profile>' >/dev/null
+out=$("$VMPREP" tag "$VM" gaming hugepages.compact=yes tune.swappiness=10 2>&1); st=$?
+x=$(lv_virsh dumpxml "$VM")
+if [ $st = 0 ] && grep -q '<vmprep:device address="0000:41:00.0" force="yes"/>' <<<"$x" && grep -q '<vmprep:tune thp="never" swappiness="10"/>' <<<"$x" \
+        && grep -q '<vmprep:hugepages compact="yes"/>' <<<"$x" && grep -q '<vmprep:isolate enabled="no"/>' <<<"$x"; then
+        t_ok "tag merges into the profile the domain has: a hand-written <vmprep:device> and other attributes stay"
+else
+        t_fail "tag keeps what it cannot express" "exit $st" "$out" "$(grep -A8 '<metadata' <<<"$x")"
+fi
+"$VMPREP" tag "$VM" gaming isolate.enabled=no --replace > "$W/tag" 2>&1
+x=$(lv_virsh dumpxml "$VM")
+grep -q '<vmprep:isolate enabled="no"/>' <<<"$x" && ! grep -q 'vmprep:device' <<<"$x" \
+        && t_ok "tag --replace starts from an empty profile" || t_fail "tag --replace" "$(cat "$W/tag")" "$(grep -A8 '<metadata' <<<"$x")"
+# names are checked, not only values: markup in ELEMENT or ATTR never reaches libvirt
+before=$(lv_virsh dumpxml "$VM")
+bad=0
+for arg in 'hugepages/><vmprep:tune.governor=performance' 'hugepages.xmlns=urn:x' 'hugepages.xmlns:v=urn:x' \
+        'nosuch.size=1G' 'hugepages.nosuch=1' 'sriov.vfs=4' 'hugepages size.x=1'; do
+        out=$("$VMPREP" tag "$VM" gaming "$arg" 2>&1); st=$?
+        if [ $st != 2 ] || [ "$(lv_virsh dumpxml "$VM")" != "$before" ]; then
+                bad=1; t_fail "tag refuses the name in '$arg'" "exit $st" "$out"
+        fi
+done
+[ $bad = 0 ] && t_ok "tag refuses element and attribute names the profile grammar does not have (markup, xmlns, sriov), exit 2, domain unchanged"
+out=$("$VMPREP" tag "$VM" gaming 'hugepages.size=2M"/><x a="' 2>&1); st=$?
+[ $st = 1 ] && [ "$(lv_virsh dumpxml "$VM")" = "$before" ] && grep -q "2M\"/><x a=\"" <<<"$out" \
+        && t_ok "a value with markup stays a value (refused as a size, naming it)" || t_fail "tag value with markup" "exit $st" "$out"
+# argument parsing: one VM at a time, unknown options are usage errors
+"$VMPREP" untag a b c >/dev/null 2>&1; st1=$?
+"$VMPREP" untag --bogus "$VM" >/dev/null 2>&1; st2=$?
+"$VMPREP" tag "$VM" gaming --bogus >/dev/null 2>&1; st3=$?
+[ $st1 = 2 ] && [ $st2 = 2 ] && [ $st3 = 2 ] && grep -q 'urn:vmprep:1' <<<"$(lv_virsh dumpxml "$VM")" \
+        && t_ok "untag a b c, untag --bogus, tag --bogus: usage errors (exit 2), nothing untagged" \
+        || t_fail "argument parsing" "untag a b c: $st1, untag --bogus: $st2, tag --bogus: $st3"
+
 "$VMPREP" untag "$VM" >/dev/null 2>&1
 if ! grep -q 'urn:vmprep:1' <<<"$(lv_virsh dumpxml "$VM")" && grep -q "has no vmprep profile" <<<"$("$VMPREP" show "$VM")"; then
         t_ok "untag removes the profile"
