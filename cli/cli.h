@@ -22,7 +22,8 @@ typedef struct CliOptions {
         const char *root;   /* --root: read (and for reconcile, write) a recorded tree */
         const char *uri;    /* --connect */
         bool json;
-        bool color;         /* stdout is a terminal and NO_COLOR is unset */
+        bool tty;           /* stdout is a terminal (status shows the host map) */
+        bool color;         /* tty and NO_COLOR is unset: colour only, never content */
 } CliOptions;
 
 int cmd_plan(const CliOptions *o, int argc, char **argv);

@@ -15,7 +15,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pci/pci.h>
+#include <setjmp.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -134,9 +136,66 @@ static void check_vfio_module(Doctor *dr)
                        "no vfio-pci driver for kernel %s", release);
 }
 
+/*
+ * libpci's error handler must not return, and its default one exits the
+ * process — doctor would stop before it reports.  Ours keeps the message
+ * and jumps back to the call into libpci, which then goes on without it
+ * (device names as numbers).
+ */
+static jmp_buf pci_jump;
+static char pci_error[256];
+
+static void pci_fatal(char *msg, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void pci_fatal(char *msg, ...)
+{
+        va_list ap;
+        va_start(ap, msg);
+        vsnprintf(pci_error, sizeof(pci_error), msg, ap);
+        va_end(ap);
+        longjmp(pci_jump, 1);
+}
+
+static void pci_quiet(char *msg, ...) __attribute__((format(printf, 1, 2)));
+static void pci_quiet(char *msg, ...)
+{
+        (void) msg;
+}
+
+/* libpci for device names, reading the tree doctor reads (--root). */
+static struct pci_access *pci_open(void)
+{
+        static struct pci_access *pacc;
+        char sysfs[SYSFS_PATH_MAX];
+
+        pacc = pci_alloc();
+        if (!pacc)
+                return NULL;
+        pacc->error = pci_fatal;
+        pacc->warning = pci_quiet;
+        pacc->debug = pci_quiet;
+        if (setjmp(pci_jump)) {
+                fprintf(stderr, "vmprep doctor: libpci: %s (device names shown as numbers)\n", pci_error);
+                pci_cleanup(pacc);
+                return NULL;
+        }
+        /* only the sysfs method: the others probe I/O ports of the real host */
+        pacc->method = PCI_ACCESS_SYS_BUS_PCI;
+        if (sysfs_path("/sys/bus/pci", sysfs, sizeof(sysfs)) == 0)
+                pci_set_param(pacc, (char *) "sysfs.path", sysfs);
+        pci_init(pacc);
+        return pacc;
+}
+
 static const char *pci_name(Doctor *dr, unsigned vendor, unsigned device, char *buf, size_t size)
 {
-        if (dr->pacc && pci_lookup_name(dr->pacc, buf, (int) size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE, vendor, device))
+        if (dr->pacc) {
+                if (setjmp(pci_jump)) {
+                        fprintf(stderr, "vmprep doctor: libpci: %s (device names shown as numbers)\n", pci_error);
+                        dr->pacc = NULL; /* in no state to be called again, nor freed */
+                }
+        }
+        if (dr->pacc &&
+            pci_lookup_name(dr->pacc, buf, (int) size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE, vendor, device))
                 return buf;
         snprintf(buf, size, "[%04x:%04x]", vendor, device);
         return buf;
@@ -483,11 +542,7 @@ int cmd_doctor(const CliOptions *o, int argc, char **argv)
                         domain_free(d);
                 }
         }
-        dr.pacc = pci_alloc();
-        if (dr.pacc) {
-                dr.pacc->error = NULL; /* set below: libpci's default handler exits */
-                pci_init(dr.pacc);
-        }
+        dr.pacc = pci_open();
         char *cmdline = read_text("/proc/cmdline"), *cpuinfo = read_text("/proc/cpuinfo"),
              *mounts = read_text("/proc/mounts");
         if (o->json)

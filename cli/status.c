@@ -207,7 +207,7 @@ static void print_map(const CliOptions *o, const State *s)
 
 int cmd_status(const CliOptions *o, int argc, char **argv)
 {
-        bool map = o->color, nomap = false;
+        bool map = o->tty, nomap = false;
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--json"))
                         continue;

@@ -157,6 +157,43 @@ fi
 
 t_check "usage errors exit 2" bash -c "'$VMPREP' nosuchcommand >/dev/null 2>&1; [ \$? = 2 ] && '$VMPREP' plan >/dev/null 2>&1; [ \$? = 2 ]"
 t_check "--help for every command" bash -c "for c in plan show tag untag status doctor reconcile; do '$VMPREP' \$c --help | grep -q \"Usage: vmprep \$c\" || exit 1; done"
+# errors a person can act on, each naming the path, changing nothing
+out=$("$VMPREP" --root /nonexistent-vmprep-root status 2>&1); st=$?
+[ $st = 2 ] && grep -q -- "--root /nonexistent-vmprep-root: No such file or directory" <<<"$out" \
+        && t_ok "--root that does not exist: usage error naming it (not an empty host)" || t_fail "--root missing" "exit $st" "$out"
+out=$("$VMPREP" --root "$D/db-node1-2g.xml" doctor 2>&1); st=$?
+[ $st = 2 ] && grep -q "not a directory" <<<"$out" && t_ok "--root that is a file: usage error" || t_fail "--root file" "exit $st" "$out"
+out=$(cd "$W" && "$VMPREP" --root workstation status 2>&1); st=$?
+[ $st = 2 ] && grep -q "give an absolute path" <<<"$out" && t_ok "--root relative: usage error" || t_fail "--root relative" "exit $st" "$out"
+out=$("$VMPREP" --root "$W/workstation" plan "$W" 2>&1); st=$?
+[ $st = 1 ] && grep -q "$W is a directory, not a domain XML file" <<<"$out" \
+        && t_ok "plan DIR: says it is a directory" || t_fail "plan DIR" "exit $st" "$out"
+: > "$W/empty.xml"
+out=$("$VMPREP" --root "$W/workstation" show "$W/empty.xml" 2>&1); st=$?
+[ $st = 1 ] && grep -q "empty.xml is empty" <<<"$out" && t_ok "show of an empty file: says it is empty" || t_fail "show empty" "exit $st" "$out"
+truncate -s 65M "$W/huge.xml"
+out=$("$VMPREP" --root "$W/workstation" plan "$W/huge.xml" 2>&1); st=$?
+[ $st = 1 ] && grep -q "huge.xml is 68157440 bytes, more than the 67108864 vmprep reads" <<<"$out" \
+        && t_ok "plan of a file over the size limit: says how large" || t_fail "plan huge" "exit $st" "$out"
+rm -f "$W/huge.xml"
+json_check "plan --json of a domain that cannot be prepared prints a JSON error object" \
+        "j['domain']=='db1' and 'node 1' in j['error'] and j['exit']==1" \
+        "$VMPREP" --root "$W/laptop" plan --json "$D/db-node1-2g.xml"
+json_check "plan --json of a missing file prints a JSON error object" \
+        "'cannot read' in j['error'] and 'No such file' in j['error']" \
+        "$VMPREP" --root "$W/laptop" plan --json "$W/no-such.xml"
+# NO_COLOR changes colour only: on a terminal the host map is shown either way
+if command -v script >/dev/null; then
+        with=$(script -qec "'$VMPREP' --root '$W/workstation' status" /dev/null | sed 's/\x1b\[[0-9;]*m//g; s/\r//')
+        without=$(NO_COLOR=1 script -qec "'$VMPREP' --root '$W/workstation' status" /dev/null | sed 's/\r//')
+        if grep -q "host map" <<<"$without" && [ "$with" = "$without" ] && ! grep -q $'\x1b\[' <<<"$without"; then
+                t_ok "NO_COLOR on a terminal: same text and host map, no colour"
+        else
+                t_fail "NO_COLOR" "with colour (stripped):" "$with" "NO_COLOR=1:" "$without"
+        fi
+else
+        t_skip "NO_COLOR on a terminal" "no script(1)"
+fi
 # every option a command takes is in its --help and in the top-level help
 t_check "--help names every option (tag --replace --force, status --map --no-map, reconcile --dry-run)" bash -c \
         "'$VMPREP' tag --help | grep -q -- '--replace.*--force' && '$VMPREP' status --help | grep -q -- '--no-map' \
