@@ -408,6 +408,45 @@ case_leftover_host_cgroup_is_adopted() {
                 || t_fail "leftover vmprep.host" "$(ls "$ROOT/$CG1")" "$(cat "$ROOT/$CG1/cgroup.procs")"
 }
 
+# libvirtd itself is among the host tasks moved into vmprep.host, so its
+# release hook is born there: it must move itself out too before the rmdir
+# (sh -c 'echo $$ >> procs; exec hook' puts the hook's own pid in the cgroup).
+case_release_hook_born_in_vmprep_host() {
+        tree_v1
+        local x=$ROOT/x.xml before h=$ROOT/$CG1/vmprep.host pid
+        domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin && hook "$x" vm1 stopped end || { t_fail "hook born in vmprep.host" "$(cat "$ERR")"; return; }
+        pid=$(sh -c 'echo $$ >> "$1"; echo $$ > "$2"; exec "$3" vm1 release end - < "$4" > /dev/null 2> "$5"' _ \
+                "$h/cgroup.procs" "$ROOT/.fake/hookpid" "$HOOK" "$x" "$ERR"; cat "$ROOT/.fake/hookpid")
+        local where; where=$(grep -lx "$pid" "$ROOT/$CG1/cgroup.procs" 2>/dev/null)
+        sed -i "/^$pid\$/d" "$ROOT/$CG1/cgroup.procs"
+        if [ ! -e "$h" ] && [ -n "$where" ] && [ "$(snapshot)" = "$before" ] && no_claims \
+                && ! ls "$ROOT"/run/vmprep/*.journal >/dev/null 2>&1; then
+                t_ok "a release hook born inside vmprep.host (libvirtd's child) moves itself out too: vmprep.host, journals and claim gone"
+        else
+                t_fail "hook born in vmprep.host" "$(cat "$ERR")" "hook's pid $pid in root: ${where:-no}" "$(ls "$ROOT/run/vmprep")"
+        fi
+}
+
+# A task that cannot leave vmprep.host (a kernel thread that became
+# PF_NO_SETAFFINITY inside: EINVAL) keeps it from going: release gives it
+# the parent's CPUs, names it, and still gives the VM's CPUs back.
+case_release_with_a_task_that_cannot_leave() {
+        tree_v1
+        local x=$ROOT/x.xml h=$ROOT/$CG1/vmprep.host
+        domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "unmovable task" "$(cat "$ERR")"; return; }
+        echo 77 >> "$h/cgroup.procs"; echo 77 >> "$ROOT/.fake/kthreads"
+        stop_phases "$x" vm1
+        if [ -d "$h" ] && [ "$(cat "$h/cpuset.cpus")" = 0-3 ] && [ "$(cat "$h/cgroup.procs")" = 77 ] && no_claims \
+                && ! ls "$ROOT"/run/vmprep/*.journal >/dev/null 2>&1 && grep -q "process 77 still in it" "$ERR"; then
+                t_ok "a task that cannot leave vmprep.host: it gets CPU 0-3 back there, is named, and the VM's claim and journals still go"
+        else
+                t_fail "unmovable task" "$(cat "$ERR")" "cpus $(cat "$h/cpuset.cpus" 2>&1) procs $(cat "$h/cgroup.procs" 2>&1)" "$(ls "$ROOT/run/vmprep")"
+        fi
+}
+
 case_irqs_no_touches_no_mask() {
         tree_v1
         local x=$ROOT/x.xml
@@ -520,6 +559,8 @@ case_partition
 case_partition_machine_slice_created_by_the_vm
 case_managed_irq_eperm
 case_leftover_host_cgroup_is_adopted
+case_release_hook_born_in_vmprep_host
+case_release_with_a_task_that_cannot_leave
 case_irqs_no_touches_no_mask
 case_concurrent_vms
 crash_loop "cgroup v1" tree_v1
