@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "cpus.h"
 
+#include "cpus_share.h"
 #include "journal.h"
 #include "log.h"
 #include "sysfs.h"
@@ -1487,6 +1488,13 @@ int cpus_prepare(const Domain *d, const Profile *p)
         r = report(check_overlap(&l, d, &claim, err, sizeof(err)), err);
         if (r < 0)
                 goto out;
+        /* other VMs, tagged or not, pinned onto these cores (cpus_share.h) */
+        char warn[4096];
+        r = report(cpus_share_check(d, &claim.cpus, claim.partition, err, sizeof(err), warn, sizeof(warn)), err);
+        if (r < 0)
+                goto out;
+        if (warn[0])
+                log_warning("%s", warn);
         host = t.online;
         cpuset_andnot(&host, &taken);
         cpuset_andnot(&host, &claim.cpus);

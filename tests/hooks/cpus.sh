@@ -447,6 +447,51 @@ case_release_with_a_task_that_cannot_leave() {
         fi
 }
 
+# running NAME PID DOMAIN-INNER: a libvirt status file of a running VM
+# (/run/libvirt/qemu/NAME.xml, <domstatus pid> with the live <domain>), its
+# QEMU pid alive in the tree (/proc/PID)
+running() {
+        mkdir -p "$ROOT/run/libvirt/qemu" "$ROOT/proc/$2"
+        printf "<domstatus state='running' reason='booted' pid='%s'><domain type='kvm' id='%s'><name>%s</name>%s</domain></domstatus>\n" \
+                "$2" "$2" "$1" "$3" > "$ROOT/run/libvirt/qemu/$1.xml"
+}
+
+# Other VMs on the cores: a running VM pinned onto the claim refuses the
+# start, naming it and its threads; unpinned ones are warned about.
+case_other_vms_on_the_claimed_cores() {
+        tree_v1
+        local x=$ROOT/x.xml before
+        domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
+        running gamer_2 4001 "<uuid>$UUID_B</uuid><vcpu>2</vcpu><cputune>$(pins 3 2-3)<emulatorpin cpuset='0'/></cputune>"
+        running db.1 4002 "<uuid>$UUID_C</uuid><vcpu>1</vcpu><iothreads>1</iothreads><cputune>$(pins 1)<emulatorpin cpuset='2-3'/><iothreadpin iothread='1' cpuset='3'/></cputune>"
+        running gone 4999 "<vcpu>1</vcpu><cputune>$(pins 3)</cputune>"; rmdir "$ROOT/proc/4999"
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "a VM pinned on the claimed core refuses the start" "started"
+        elif grep -q "VM 'gamer_2' has vCPU 0,1 pinned to CPU 3, which this VM isolates" "$ERR" \
+                && grep -q "VM 'db.1' has iothread 1 and its emulator threads pinned to CPU 3, which this VM isolates" "$ERR" \
+                && ! grep -q "'gone'" "$ERR" && [ "$(snapshot)" = "$before" ] && [ ! -s "$ROOT/.fake/writes.log" ]; then
+                t_ok "running VMs pinned onto the claimed CPU 3 refuse the start, each named with its vCPUs, iothreads, emulator (a dead one ignored); nothing written"
+        else
+                t_fail "other VMs pinned on the claim" "$(cat "$ERR")" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] || t_fail "the refused start's release changes nothing" "$(diff <(echo "$before") <(snapshot) | head -4)"
+
+        rm -f "$ROOT/run/libvirt/qemu/gamer_2.xml" "$ROOT/run/libvirt/qemu/db.1.xml"
+        running web.x 4003 "<uuid>$UUID_B</uuid><vcpu>2</vcpu>"
+        running odd 4004 "<uuid>$UUID_C</uuid><vcpu>many</vcpu>"
+        if hook "$x" vm1 prepare begin \
+                && grep -q "VM 'web.x' has vCPU 0,1 and its emulator threads unpinned: they may run on CPU 3 too, which this VM isolates" "$ERR" \
+                && grep -q "mode='partition'> on a 6.7 or later kernel" "$ERR" \
+                && grep -q "cannot tell which CPUs the running VM 'odd' uses" "$ERR"; then
+                t_ok "unpinned running VMs (and one whose status file vmprep cannot read) are warned about, pointing to mode='partition'; the start goes on"
+        else
+                t_fail "unpinned VMs warned about" "$(cat "$ERR")"
+        fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] || t_fail "release after the warned start" "$(diff <(echo "$before") <(snapshot) | head -4)"
+}
+
 case_irqs_no_touches_no_mask() {
         tree_v1
         local x=$ROOT/x.xml
@@ -561,6 +606,7 @@ case_managed_irq_eperm
 case_leftover_host_cgroup_is_adopted
 case_release_hook_born_in_vmprep_host
 case_release_with_a_task_that_cannot_leave
+case_other_vms_on_the_claimed_cores
 case_irqs_no_touches_no_mask
 case_concurrent_vms
 crash_loop "cgroup v1" tree_v1
