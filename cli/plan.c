@@ -2,6 +2,7 @@
 /* vmprep plan, vmprep show: the hooks' own derivation, applying nothing. */
 #include "cli.h"
 
+#include "common/cpus_share.h"
 #include "common/hook.h"
 #include "common/log.h"
 #include "common/plan.h"
@@ -65,6 +66,12 @@ int cmd_plan(const CliOptions *o, int argc, char **argv)
         Profile *p = NULL;
         Plan plan = { 0 };
         int r = domain_plan(o, arg, &d, &p, &plan);
+        if (r == EXIT_OK && p) {
+                char warn[4096];
+                cpus_share_warnings(d, p, warn, sizeof(warn));
+                if (warn[0])
+                        fprintf(stderr, "vmprep: %s: warning: %s\n", d->name, warn);
+        }
         if (r == EXIT_OK) {
                 if (o->json) {
                         printf("{\"domain\":");
