@@ -7,6 +7,7 @@
  */
 #include "cli.h"
 
+#include "common/cpus_share.h"
 #include "common/hook.h"
 #include "common/hugepages.h"
 #include "common/log.h"
@@ -485,6 +486,13 @@ static int check_vm(Doctor *dr, const char *arg, const char *mounts)
                         report(dr, PASS, caps[i].name, NULL, "this host can do it now: %zu step%s (vmprep plan)",
                                plan.n_steps, plan.n_steps == 1 ? "" : "s");
                 plan_free(&plan);
+        }
+        if (p && profile_enabled(p, "isolate")) {
+                char warn[4096];
+                cpus_share_warnings(d, p, warn, sizeof(warn));
+                if (warn[0])
+                        report(dr, WARN, "cpu-sharing", "pin the other VMs off these cores, or isolate with mode='partition'",
+                               "%s", warn);
         }
         if (d->has_vhostuser) {
                 bool shared = d->access_shared;

@@ -2,6 +2,7 @@
 /* vmprep plan, vmprep show: the hooks' own derivation, applying nothing. */
 #include "cli.h"
 
+#include "common/cpus_share.h"
 #include "common/hook.h"
 #include "common/log.h"
 #include "common/plan.h"
@@ -91,6 +92,12 @@ int cmd_plan(const CliOptions *o, int argc, char **argv)
                 printf(",\"error\":");
                 json_string(stdout, plan_error[0] ? plan_error : "the plan failed (see standard error)");
                 printf(",\"exit\":%d}\n", r);
+        }
+        if (r == EXIT_OK && p) {
+                char warn[4096];
+                cpus_share_warnings(d, p, warn, sizeof(warn));
+                if (warn[0])
+                        fprintf(stderr, "vmprep: %s: warning: %s\n", d->name, warn);
         }
         if (r == EXIT_OK) {
                 if (o->json) {

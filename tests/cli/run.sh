@@ -155,6 +155,26 @@ if VMPREP_ROOT=$W/workstation "$TEST_HOOK" db1 prepare begin - < "$D/db-node1-2g
         fi
 fi
 
+# other VMs on the cores (libvirt status files of running VMs, tagged or not):
+# plan refuses db1 while gamer_2 is pinned on its CPU 9, warns of web.x that
+# pins nothing; status maps every running VM's vCPUs per CPU
+vm_status() { # TREE NAME PID UUID INNER
+        mkdir -p "$1/run/libvirt/qemu" "$1/proc/$3"
+        printf "<domstatus state='running' pid='%s'>\n<domain type='kvm' id='%s'><name>%s</name><uuid>%s</uuid>%s</domain></domstatus>\n" \
+                "$3" "$3" "$2" "$4" "$5" > "$1/run/libvirt/qemu/$2.xml"
+}
+mkdir -p "$W/shared"; host_workstation "$W/shared"
+vm_status "$W/shared" gamer_2 4001 5d0c5c39-96a4-4c3e-8a43-1f2e3d4c5b01 \
+        "<vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='9'/><vcpupin vcpu='1' cpuset='9'/><emulatorpin cpuset='2-3'/></cputune>"
+golden plan-workstation-db-shared "$VMPREP" --root "$W/shared" plan "$D/db-node1-2g.xml"
+rm "$W/shared/run/libvirt/qemu/gamer_2.xml"
+vm_status "$W/shared" web.x 4002 5d0c5c39-96a4-4c3e-8a43-1f2e3d4c5b02 "<vcpu>2</vcpu>"
+golden plan-workstation-db-unpinned "$VMPREP" --root "$W/shared" plan "$D/db-node1-2g.xml"
+vm_status "$W/shared" gamer_2 4001 5d0c5c39-96a4-4c3e-8a43-1f2e3d4c5b01 \
+        "<vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/><emulatorpin cpuset='2-3'/></cputune>"
+vm_status "$W/shared" db1 4003 3f6c2a10-5b7e-4d2a-9c1e-8a7b6c5d4e01 "$(sed -n '/<vcpu/,/<\/cputune>/p' "$D/db-node1-2g.xml")"
+golden status-workstation-vms "$VMPREP" --root "$W/shared" status --map
+
 t_check "usage errors exit 2" bash -c "'$VMPREP' nosuchcommand >/dev/null 2>&1; [ \$? = 2 ] && '$VMPREP' plan >/dev/null 2>&1; [ \$? = 2 ]"
 t_check "--help for every command" bash -c "for c in plan show tag untag status doctor reconcile; do '$VMPREP' \$c --help | grep -q \"Usage: vmprep \$c\" || exit 1; done"
 # errors a person can act on, each naming the path, changing nothing
