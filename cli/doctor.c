@@ -10,6 +10,7 @@
 #include "common/cpus_share.h"
 #include "common/hook.h"
 #include "common/hugepages.h"
+#include "common/journal.h"
 #include "common/log.h"
 #include "common/sysfs.h"
 
@@ -411,20 +412,144 @@ static void check_cgroups(Doctor *dr, const char *mounts)
                        comm[0] ? comm : "?");
 }
 
-static bool libvirtd_running(void)
+/* A running libvirt daemon that runs QEMU VMs: the monolithic libvirtd,
+ * or virtqemud of the modular daemons (Fedora, RHEL, openSUSE). */
+typedef struct LibvirtDaemon {
+        char name[16];
+        unsigned pid;
+        long long started; /* seconds since the epoch, -1 when unknown */
+} LibvirtDaemon;
+
+/* When the process started: /proc/PID/stat field 22 (clock ticks after
+ * boot; the comm in field 2 may hold spaces and parentheses, so count from
+ * its last ')') plus btime from /proc/stat. */
+static long long process_started(unsigned pid)
 {
-        DIR *d = sysfs_opendir("/proc");
-        bool found = false;
-        for (struct dirent *de; d && !found && (de = readdir(d));) {
-                char path[300], comm[64];
-                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+        char path[64], stat[1024];
+        snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+        if (sysfs_read(path, stat, sizeof(stat)) < 0)
+                return -1;
+        const char *p = strrchr(stat, ')');
+        unsigned long long ticks;
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &ticks) != 1)
+                return -1;
+        char *text = read_text("/proc/stat");
+        const char *b = text ? strstr(text, "\nbtime ") : NULL;
+        long long btime = -1;
+        if (b)
+                btime = strtoll(b + 7, NULL, 10);
+        free(text);
+        long hz = sysconf(_SC_CLK_TCK);
+        if (btime <= 0 || hz <= 0)
+                return -1;
+        return btime + (long long) (ticks / (unsigned long long) hz);
+}
+
+static size_t libvirt_daemons(LibvirtDaemon *out, size_t max)
+{
+        char **names = NULL;
+        size_t n_names = 0, n = 0;
+        if (sysfs_list("/proc", &names, &n_names) < 0)
+                return 0;
+        for (size_t i = 0; i < n_names && n < max; i++) {
+                char path[300], comm[16];
+                uint64_t pid;
+                if (parse_u64(names[i], 1, INT32_MAX, &pid) < 0)
                         continue;
-                snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
-                found = sysfs_read(path, comm, sizeof(comm)) >= 0 && !strcmp(comm, "libvirtd");
+                snprintf(path, sizeof(path), "/proc/%s/comm", names[i]);
+                if (sysfs_read(path, comm, sizeof(comm)) < 0 || (strcmp(comm, "libvirtd") && strcmp(comm, "virtqemud")))
+                        continue;
+                snprintf(out[n].name, sizeof(out[n].name), "%s", comm);
+                out[n].pid = (unsigned) pid;
+                out[n].started = process_started((unsigned) pid);
+                n++;
         }
-        if (d)
-                closedir(d);
-        return found;
+        sysfs_list_free(names, n_names);
+        return n;
+}
+
+/* The oldest hook libvirt could have found (lstat ctime of the entries of
+ * qemu.d, and the hooks/qemu script): -1 when there is none. */
+static long long oldest_hook(void)
+{
+        char **names = NULL;
+        size_t n = 0;
+        long long oldest = -1;
+        struct stat st;
+        char path[600];
+        /* the single-script hook beside qemu.d: /etc/libvirt/hooks/qemu */
+        snprintf(path, sizeof(path), "%s", VMPREP_HOOKDIR);
+        size_t len = strlen(path);
+        if (len > 2 && !strcmp(path + len - 2, ".d"))
+                path[len - 2] = '\0';
+        if (sysfs_lstat(path, &st) == 0)
+                oldest = st.st_ctime;
+        if (sysfs_list(VMPREP_HOOKDIR, &names, &n) < 0)
+                return oldest;
+        for (size_t i = 0; i < n; i++) {
+                snprintf(path, sizeof(path), VMPREP_HOOKDIR "/%s", names[i]);
+                if (sysfs_lstat(path, &st) == 0 && (oldest < 0 || st.st_ctime < oldest))
+                        oldest = st.st_ctime;
+        }
+        sysfs_list_free(names, n);
+        return oldest;
+}
+
+/* Did vmprep-reload-libvirt send this daemon SIGHUP at or after when?
+ * It records "PID EPOCH" lines in /run/vmprep/daemon-reloaded. */
+static bool reloaded_since(unsigned pid, long long when)
+{
+        char *text = read_text(VMPREP_RUNDIR "/daemon-reloaded");
+        bool yes = false;
+        for (char *line = text, *next; line && *line && !yes; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                unsigned p;
+                long long t;
+                yes = sscanf(line, "%u %lld", &p, &t) == 2 && p == pid && t >= when;
+        }
+        free(text);
+        return yes;
+}
+
+/*
+ * libvirt looks for hooks when its QEMU daemon starts and on SIGHUP; one
+ * that found none at all runs none until told (seen on libvirt 9.0 and
+ * 11.3), though once any hook was found new files are picked up.  So: which
+ * daemon runs, and did it start before the first hook existed?
+ */
+static void check_daemon(Doctor *dr)
+{
+        LibvirtDaemon dm[4];
+        size_t n = libvirt_daemons(dm, 4);
+        bool systemd = sysfs_exists("/run/systemd/system");
+        if (n == 0) {
+                report(dr, WARN, "libvirt", systemd ? "systemctl start libvirtd (or virtqemud)" : "start libvirtd",
+                       "neither libvirtd nor virtqemud is running");
+                return;
+        }
+        long long hooks = oldest_hook();
+        for (size_t i = 0; i < n; i++) {
+                char fix[160];
+                if (systemd)
+                        snprintf(fix, sizeof(fix), "systemctl reload %s", dm[i].name);
+                else
+                        snprintf(fix, sizeof(fix), "kill -HUP %u", dm[i].pid);
+                if (dm[i].started >= 0 && hooks >= 0 && dm[i].started < hooks && !reloaded_since(dm[i].pid, hooks))
+                        report(dr, WARN, dm[i].name, fix,
+                               "%s (pid %u) started before any hook was in " VMPREP_HOOKDIR
+                               " and has not been reloaded since: it runs no hook, vmprep's included, until it is",
+                               dm[i].name, dm[i].pid);
+                else
+                        report(dr, PASS, dm[i].name, NULL, "%s (pid %u) runs%s", dm[i].name, dm[i].pid,
+                               dm[i].started < 0 || hooks < 0 ? ""
+                                                              : " and has seen the hooks (started or reloaded after them)");
+        }
+        if (n > 1)
+                report(dr, WARN, "libvirt", "run one of them: disable libvirtd, or the modular daemons",
+                       "both libvirtd and virtqemud run: each runs the hooks of its own VMs");
 }
 
 static void check_hooks(Doctor *dr)
@@ -444,12 +569,6 @@ static void check_hooks(Doctor *dr)
                 return;
         }
         report(dr, PASS, "hooks", NULL, "installed in " VMPREP_HOOKDIR);
-        if (!libvirtd_running())
-                report(dr, WARN, "libvirtd", "start libvirtd", "libvirtd is not running");
-        else
-                report(dr, PASS, "libvirtd", NULL,
-                       "libvirtd runs (a libvirtd that found no hook at all when it started needs SIGHUP once: "
-                       "make install sends it)");
 }
 
 /* With a VM: can the host satisfy it now, and does its XML agree with its profile? */
@@ -563,6 +682,7 @@ int cmd_doctor(const CliOptions *o, int argc, char **argv)
         check_numa(&dr);
         check_cgroups(&dr, mounts);
         check_hooks(&dr);
+        check_daemon(&dr);
         int r = vm ? check_vm(&dr, vm, mounts) : EXIT_OK;
         if (o->json)
                 printf("],\"summary\":{\"pass\":%u,\"warn\":%u,\"fail\":%u}}\n", dr.counts[PASS], dr.counts[WARN],

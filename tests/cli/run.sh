@@ -214,6 +214,42 @@ if command -v script >/dev/null; then
 else
         t_skip "NO_COLOR on a terminal" "no script(1)"
 fi
+# doctor names the libvirt daemon it finds, and warns when it started before
+# any hook existed (libvirt then runs none until SIGHUP): recorded process
+# trees, the daemon's start from /proc/PID/stat field 22 and btime
+daemon_tree() { # DIR COMM START_EPOCH [RELOADED_EPOCH]
+        mkdir -p "$1"; cp -a "$W/workstation/." "$1/"; rm -f "$1/proc/123/comm"
+        mkdir -p "$1/proc/4321" "$1/etc/libvirt/hooks/qemu.d" "$1/run/vmprep"
+        printf '%s\n' "$2" > "$1/proc/4321/comm"
+        printf 'cpu  1 2 3 4\nbtime %s\nprocesses 9\n' "$(( $3 - 100 ))" > "$1/proc/stat"
+        printf '4321 (%s) S 1 4321 4321 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 17 0 %s 1 1\n' "$2" "$(( 100 * $(getconf CLK_TCK) ))" > "$1/proc/4321/stat"
+        for h in 10-vmprep-vfio 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune; do
+                printf '#!/bin/sh\n' > "$1/etc/libvirt/hooks/qemu.d/$h"; chmod 755 "$1/etc/libvirt/hooks/qemu.d/$h"
+        done
+        [ -n "${4:-}" ] && printf '4321 %s\n' "$4" > "$1/run/vmprep/daemon-reloaded"
+        :
+}
+now=$(date +%s)
+daemon_tree "$W/d-old" virtqemud $((now - 3600))
+out=$("$VMPREP" --root "$W/d-old" doctor 2>&1)
+grep -q "WARN  virtqemud .*virtqemud (pid 4321) started before any hook was in /etc/libvirt/hooks/qemu.d" <<<"$out" \
+        && grep -q "fix: kill -HUP 4321" <<<"$out" \
+        && t_ok "doctor: virtqemud started before the hooks existed: warned, with the one command that fixes it" \
+        || t_fail "doctor: daemon older than the hooks" "$out"
+mkdir -p "$W/d-old/run/systemd/system"
+out=$("$VMPREP" --root "$W/d-old" doctor 2>&1)
+grep -q "fix: systemctl reload virtqemud" <<<"$out" && t_ok "doctor: under systemd the fix is systemctl reload virtqemud" \
+        || t_fail "doctor: systemd fix" "$out"
+daemon_tree "$W/d-hup" libvirtd $((now - 3600)) $((now + 5))
+out=$("$VMPREP" --root "$W/d-hup" doctor 2>&1)
+grep -q "PASS  libvirtd .*libvirtd (pid 4321) runs and has seen the hooks" <<<"$out" \
+        && t_ok "doctor: a libvirtd reloaded by vmprep-reload-libvirt after the hooks appeared passes" \
+        || t_fail "doctor: reloaded daemon" "$out"
+daemon_tree "$W/d-new" libvirtd $((now + 60))
+out=$("$VMPREP" --root "$W/d-new" doctor 2>&1)
+grep -q "PASS  libvirtd .*(pid 4321) runs and has seen the hooks" <<<"$out" && ! grep -q "WARN  libvirtd" <<<"$out" \
+        && t_ok "doctor: a libvirtd started after the hooks passes" || t_fail "doctor: new daemon" "$out"
+
 # every option a command takes is in its --help and in the top-level help
 t_check "--help names every option (tag --replace --force, status --map --no-map, reconcile --dry-run)" bash -c \
         "'$VMPREP' tag --help | grep -q -- '--replace.*--force' && '$VMPREP' status --help | grep -q -- '--no-map' \
