@@ -5,6 +5,7 @@
 #include "log.h"
 #include "sysfs.h"
 #include "systemd.h"
+#include "vm_cgroup.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -1227,44 +1228,6 @@ static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken
         return partition_make(j, ms, err, errlen);
 }
 
-/* libvirt's cgroup of a running VM under the machine cgroup:
- * systemd: machine-qemu\x2dN\x2dNAME.scope/libvirt; without: qemu-N-NAME.libvirt-qemu */
-static int find_vm_cgroup(const char *ms, const char *name, char *buf, size_t size)
-{
-        char esc[600], tail1[640], tail2[640];
-        char **names = NULL;
-        size_t n = 0, o = 0;
-        int r = -ENOENT;
-
-        for (const char *p = name; *p && o + 5 < sizeof(esc); p++) {
-                if (*p == '-') {
-                        memcpy(esc + o, "\\x2d", 4);
-                        o += 4;
-                } else {
-                        esc[o++] = *p;
-                }
-        }
-        esc[o] = '\0';
-        snprintf(tail1, sizeof(tail1), "\\x2d%s.scope", esc);
-        snprintf(tail2, sizeof(tail2), "-%s.libvirt-qemu", name);
-        if (sysfs_list(ms, &names, &n) < 0)
-                return -ENOENT;
-        for (size_t i = 0; i < n; i++) {
-                size_t len = strlen(names[i]);
-                if (strncmp(names[i], "machine-qemu\\x2d", 16) == 0 && len > strlen(tail1) &&
-                    strcmp(names[i] + len - strlen(tail1), tail1) == 0) {
-                        snprintf(buf, size, "%s/%s/libvirt", ms, names[i]);
-                        r = 0;
-                } else if (strncmp(names[i], "qemu-", 5) == 0 && len > strlen(tail2) &&
-                           strcmp(names[i] + len - strlen(tail2), tail2) == 0) {
-                        snprintf(buf, size, "%s/%s", ms, names[i]);
-                        r = 0;
-                }
-        }
-        sysfs_list_free(names, n);
-        return r;
-}
-
 /* 6.7+: the VM's vCPU cgroups as isolated partitions, cpuset.cpus.exclusive
  * written top-down (machine slice, scope, libvirt, vcpuN). */
 static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken, char *err, size_t errlen);
@@ -1273,7 +1236,7 @@ static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, co
                              size_t errlen)
 {
         const char *ms = machine_dir();
-        char vmdir[1024], path[SYSFS_PATH_MAX], list[4096], back[256];
+        char vmdir[1040], path[SYSFS_PATH_MAX], list[4096], back[256];
         char **names = NULL;
         size_t n = 0;
         CpuSet set;
@@ -1291,22 +1254,25 @@ static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, co
                         return 0;
                 return partition_prepare(j, c, taken, err, errlen);
         }
-        if (find_vm_cgroup(ms, d->name, vmdir, sizeof(vmdir)) < 0)
-                return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: cannot find the cgroup of %s under %s",
-                                d->name, ms);
+        /* the VM's own child of the machine cgroup, from its QEMU's pid and
+         * the exact name libvirt gives it: never a match on part of a name */
+        char top[1024];
+        r = vm_cgroup_find(ms, d, top, sizeof(top), err, errlen);
+        if (r < 0)
+                return r;
         /* top-down: each level's exclusive CPUs must include its children's;
          * the machine slice's already does (host_apply, from the ledger) */
         cpuset_format(&c->vcpus, list, sizeof(list));
-        /* the scope between machine.slice and libvirt (systemd layout) */
-        char scope[1024];
-        snprintf(scope, sizeof(scope), "%s", vmdir);
-        char *slash = strrchr(scope, '/');
-        if (slash && strcmp(slash, "/libvirt") == 0) {
-                *slash = '\0';
-                snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", scope);
+        /* systemd layout: the threads are in the scope's libvirt/ child */
+        snprintf(vmdir, sizeof(vmdir), "%s/libvirt", top);
+        snprintf(path, sizeof(path), "%s/cgroup.procs", vmdir);
+        if (sysfs_exists(path)) {
+                snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", top);
                 r = vm_write(j, path, list);
                 if (r < 0)
                         return r;
+        } else {
+                snprintf(vmdir, sizeof(vmdir), "%s", top);
         }
         snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", vmdir);
         r = vm_write(j, path, list);
