@@ -1178,11 +1178,21 @@ static int partition_make(Journal *j, const char *dir, char *err, size_t errlen)
         return 0;
 }
 
-static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken, char *err, size_t errlen)
+/*
+ * Before 6.7 (no cpuset.cpus.exclusive) the isolated partition is the
+ * machine cgroup as a whole, and every VM in it runs on its CPUs: so no
+ * other VM may run there.  Giving the others the host's CPUs instead is not
+ * possible from here: a child of an isolated partition can only use the
+ * partition's CPUs, so they would have to leave machine.slice, which
+ * libvirt and machined own.  Hence refusal, naming them.  self: this VM's
+ * own cgroup there (NULL before it runs).
+ */
+static int partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, const char *self,
+                             char *err, size_t errlen)
 {
         Backend b = backend_detect();
         const char *ms = machine_dir();
-        char path[SYSFS_PATH_MAX], list[4096], a[256];
+        char path[SYSFS_PATH_MAX], list[4096], a[256], others[1024];
         int r;
 
         if (b != BACKEND_CGROUP2 && b != BACKEND_SYSTEMD)
@@ -1203,6 +1213,15 @@ static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken
                                 "(before 6.7), so only %s as a whole can be an isolated partition, and other VMs run in it "
                                 "(CPU %s); use mode='cgroup', or a 6.7 or later kernel for one partition per VM", ms,
                                 fmt_set(taken, a, sizeof(a)));
+        r = vm_cgroup_others(ms, d, self, others, sizeof(others));
+        if (r < 0)
+                return log_error_errno(r, "cannot tell which VMs run in %s", ms);
+        if (r > 0)
+                return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: this kernel has no cpuset.cpus.exclusive "
+                                "(before 6.7), so only %s as a whole can be an isolated partition, and %s also run%s in "
+                                "it: %s would be confined to %s's CPUs; stop %s, use mode='cgroup', or a 6.7 or later "
+                                "kernel for one partition per VM", ms, others, r == 1 ? "s" : "",
+                                r == 1 ? "it" : "they", d->name, r == 1 ? "it" : "them");
         cpuset_format(&c->cpus, list, sizeof(list));
         if (b == BACKEND_SYSTEMD) {
                 /* systemd owns machine.slice's cpuset.cpus: AllowedCPUs= */
@@ -1230,7 +1249,8 @@ static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken
 
 /* 6.7+: the VM's vCPU cgroups as isolated partitions, cpuset.cpus.exclusive
  * written top-down (machine slice, scope, libvirt, vcpuN). */
-static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken, char *err, size_t errlen);
+static int partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, const char *self,
+                             char *err, size_t errlen);
 
 static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, char *err,
                              size_t errlen)
@@ -1252,7 +1272,10 @@ static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, co
                 snprintf(path, sizeof(path), "%s/cpuset.cpus.partition", ms);
                 if (sysfs_read(path, back, sizeof(back)) >= 0 && strcmp(back, "isolated") == 0)
                         return 0;
-                return partition_prepare(j, c, taken, err, errlen);
+                r = vm_cgroup_find(ms, d, vmdir, sizeof(vmdir), err, errlen);
+                if (r < 0)
+                        return r;
+                return partition_prepare(j, d, c, taken, vmdir, err, errlen);
         }
         /* the VM's own child of the machine cgroup, from its QEMU's pid and
          * the exact name libvirt gives it: never a match on part of a name */
@@ -1466,7 +1489,7 @@ int cpus_prepare(const Domain *d, const Profile *p)
         if (r < 0)
                 goto undo;
         if (claim.partition) {
-                r = report(partition_prepare(j, &claim, &taken, err, sizeof(err)), err);
+                r = report(partition_prepare(j, d, &claim, &taken, NULL, err, sizeof(err)), err);
                 if (r < 0)
                         goto undo;
         }

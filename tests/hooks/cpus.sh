@@ -300,10 +300,11 @@ case_partition_machine_slice_created_by_the_vm() {
         tree_systemd
         ms=$ROOT/sys/fs/cgroup/machine.slice u=$ROOT/run/systemd/fake-units
         x=$ROOT/x.xml
-        domain vm1 "$UUID_A" 2 "$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
+        DOMID=3 domain vm1 "$UUID_A" 2 "$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
         local saved; saved=$(mktemp -d); cp -a "$ms" "$saved/"; rm -rf "$ms"
         if ! hook "$x" vm1 prepare begin; then t_fail "partition without machine.slice at prepare" "$(cat "$ERR")"; rm -rf "$saved"; return; fi
         cp -a "$saved/machine.slice" "$ms"; rm -rf "$saved"   # what libvirt/machined create at start
+        lv_running "$x" vm1 4003 'machine-qemu\x2d3\x2dvm1.scope' 2 3
         if hook "$x" vm1 started begin && [ "$(cat "$ms/cpuset.cpus.partition")" = isolated ] \
                 && [ "$(cat "$u/machine.slice/AllowedCPUs")" = 2-3 ]; then
                 t_ok "no machine.slice at prepare (fresh boot): the partition is made at started, once the VM runs"
@@ -426,6 +427,45 @@ case_partition_pid_in_another_scope_is_refused() {
                 t_ok "a status file's pid whose cgroup is not the one libvirt names for the domain id: refused, no scope written"
         else t_fail "pid in another scope" "$(cat "$ERR")" "$(slice_writes | tr '\n' ';')"; fi
         stop_phases "$x" vm1
+}
+
+# Before 6.7 machine.slice as a whole is the partition: every other VM in it
+# (untagged, tagged without isolate, another tool's) would run on this VM's
+# cores, so the start is refused, naming them (issue 11, defect 8).
+case_partition_before_6_7_refuses_other_vms() {
+        local x o before fails=()
+        tree_systemd
+        x=$ROOT/x.xml o=$ROOT/o.xml
+        DOMID=5 domain vm1 "$UUID_A" 2 "$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
+        DOMID=2 domain win10_rt "$UUID_B" 1 "" | sed 's|<metadata>.*</metadata>||' > "$o"
+        lv_running "$o" win10_rt 4002 'machine-qemu\x2d2\x2dwin10rt.scope' 0-3
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then fails+=("prepare with an untagged VM running: accepted")
+        elif ! grep -qF "and 'win10_rt' also runs in it: it would be confined to vm1's CPUs" "$ERR"; then fails+=("message: $(cat "$ERR")"); fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] || fails+=("untagged VM: $(diff <(echo "$before") <(snapshot) | head -4 | tr '\n' ' ')")
+        # a cgroup no status file explains (another tool's machine)
+        rm -f "$ROOT/run/libvirt/qemu/win10_rt."*
+        mkdir -p "$ROOT/sys/fs/cgroup/machine.slice/machine-box.scope"; : > "$ROOT/sys/fs/cgroup/machine.slice/machine-box.scope/cgroup.procs"
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then fails+=("prepare with foreign cgroups: accepted")
+        elif ! grep -qF "the cgroup machine-box.scope, the cgroup machine-qemu\x2d2\x2dwin10rt.scope also run in it" "$ERR"; then fails+=("message: $(cat "$ERR")"); fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] || fails+=("foreign cgroups: $(diff <(echo "$before") <(snapshot) | head -4 | tr '\n' ' ')")
+        # machine.slice made at the VM's start (fresh boot): its own scope is not "another VM"
+        tree_systemd
+        x=$ROOT/x.xml
+        DOMID=5 domain vm1 "$UUID_A" 2 "$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
+        local ms=$ROOT/sys/fs/cgroup/machine.slice saved; saved=$(mktemp -d); cp -a "$ms" "$saved/"; rm -rf "$ms"
+        hook "$x" vm1 prepare begin || fails+=("prepare without machine.slice: $(cat "$ERR")")
+        cp -a "$saved/machine.slice" "$ms"; rm -rf "$saved"
+        lv_running "$x" vm1 4005 'machine-qemu\x2d5\x2dvm1.scope' 2 3
+        hook "$x" vm1 started begin && [ "$(cat "$ms/cpuset.cpus.partition")" = isolated ] \
+                || fails+=("started with only its own scope: $(cat "$ERR")")
+        stop_phases "$x" vm1
+        [ ${#fails[@]} -eq 0 ] \
+                && t_ok "partition before 6.7: refused while another VM (untagged) or a cgroup no status file explains runs in machine.slice, naming them, nothing changed; the VM's own scope does not count" \
+                || t_fail "partition before 6.7 with other VMs" "${fails[@]:0:6}"
 }
 
 case_partition() {
@@ -637,6 +677,7 @@ case_partition
 case_partition_machine_slice_created_by_the_vm
 case_partition_each_vm_gets_its_own_scope
 case_partition_pid_in_another_scope_is_refused
+case_partition_before_6_7_refuses_other_vms
 case_managed_irq_eperm
 case_leftover_host_cgroup_is_adopted
 case_irqs_no_touches_no_mask
