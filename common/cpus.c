@@ -515,13 +515,22 @@ static int host_write(Journal *j, const char *kind, const char *path, const char
         return r;
 }
 
+/* Read a value that may be long (the hex mask of thousands of CPUs is
+ * 1151 characters for 4096): one that fills buf may have been cut, and
+ * part of a mask is another mask, so that is an error, never a value. */
+static int read_value(const char *path, char *buf, size_t size)
+{
+        int r = sysfs_read(path, buf, size);
+        return r >= 0 && (size_t) r >= size - 1 ? -EOVERFLOW : r;
+}
+
 /* Undo: put the value found back, when the file still exists and differs.
  * Tolerant: an IRQ that went away or is managed, a cgroup that libvirt
  * removed, are no reason to keep the step. */
 static int undo_restore(const JournalStep *s)
 {
-        char cur[JOURNAL_VALUE_MAX];
-        int r = sysfs_read(s->path, cur, sizeof(cur));
+        char cur[JOURNAL_STEP_VALUE_MAX];
+        int r = read_value(s->path, cur, sizeof(cur));
 
         if (r == -ENOENT)
                 return 0;
@@ -548,12 +557,12 @@ static int undo_restore(const JournalStep *s)
 static int narrow(Journal *j, const char *path, bool hexmask, const CpuSet *avoid, const CpuSet *fallback,
                   bool *changed)
 {
-        char cur[JOURNAL_VALUE_MAX], want[JOURNAL_VALUE_MAX];
+        char cur[JOURNAL_STEP_VALUE_MAX], want[JOURNAL_STEP_VALUE_MAX];
         CpuSet base, now, w;
         int r;
 
         *changed = false;
-        r = sysfs_read(path, cur, sizeof(cur));
+        r = read_value(path, cur, sizeof(cur));
         if (r < 0)
                 return r;
         JournalStep *s = live_step(j, path);
