@@ -5,6 +5,7 @@
 #include "common/hook.h"
 #include "common/log.h"
 #include "common/plan.h"
+#include "common/tune.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -38,6 +39,8 @@ static int domain_plan(const CliOptions *o, const char *arg, Domain **dret, Prof
                         return EXIT_FAIL;
                 }
         }
+        if (tune_ksm_advice(*dret, *pret, err, sizeof(err)))
+                log_warning("%s: %s", (*dret)->name, err);
         return EXIT_OK;
 }
 
