@@ -271,10 +271,9 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
 }
 
 /* modprobe.d's install/remove lines are shell commands, which libkmod
- * runs through system(3) unless told not to: a hook never runs them (it
- * runs as root inside libvirtd's start path), but says so, since the
- * line may have done something the host relies on (Debian's nvidia
- * packages ship such lines). */
+ * runs unless told not to: a hook (root, inside libvirtd's start path)
+ * never runs them, but says so, since the line may do something the host
+ * relies on (Debian's nvidia packages ship such lines). */
 static void module_commands_note(struct kmod_module *mod, const char *asked, bool install)
 {
         const char *cmd = install ? kmod_module_get_install_commands(mod) : kmod_module_get_remove_commands(mod);
