@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/plan.h"
 #include "common/sysfs.h"
+#include "common/tune.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -739,6 +740,8 @@ static int check_vm(Doctor *dr, const char *arg, const char *mounts)
         if (realtime && profile_attr(profile_elem(p, "tune"), "rt-runtime") && !d->locked)
                 report(dr, WARN, "realtime", "add <memoryBacking><locked/></memoryBacking>",
                        "guest memory is not locked: page faults can add latency");
+        if (p && tune_ksm_advice(d, p, err, sizeof(err)))
+                report(dr, WARN, "ksm", "add <memoryBacking><nosharepages/></memoryBacking>", "%s", err);
         profile_free(p);
         domain_free(d);
         return EXIT_OK;

@@ -66,6 +66,9 @@ golden doctor-nfv-vm "$VMPREP" --root "$W/nfv" doctor "$D/vnf-1g.xml"
 golden plan-workstation-db "$VMPREP" --root "$W/workstation" plan "$D/db-node1-2g.xml"
 golden plan-nfv-vnf "$VMPREP" --root "$W/nfv" plan "$D/vnf-1g.xml"
 golden plan-laptop-db "$VMPREP" --root "$W/laptop" plan "$D/db-node1-2g.xml"
+# ksm='off' without <nosharepages/>, a governor on a policy shared with host CPUs
+golden plan-workstation-rt-ksm "$VMPREP" --root "$W/workstation" plan "$D/rt-ksm-off.xml"
+golden doctor-workstation-rt-ksm "$VMPREP" --root "$W/workstation" doctor "$D/rt-ksm-off.xml"
 golden show-db "$VMPREP" --root "$W/workstation" show "$D/db-node1-2g.xml"
 # a fake PCI host (tests/fake/pci_fixture.c): GPU+HDA in one group, an SR-IOV NIC
 mkdir -p "$W/pci/run" "$W/pci/.fake"
