@@ -126,14 +126,6 @@ static bool route_reason(const char *text, const char *ifname, char *reason, siz
         return found;
 }
 
-bool hostuse_route_uses(const char *text, const char *ifname, char *why, size_t size)
-{
-        char reason[128];
-        if (!route_reason(text, ifname, reason, sizeof(reason)))
-                return false;
-        snprintf(why, size, "it %s", reason);
-        return true;
-}
 
 /* /proc/net/if_inet6: "ADDR IFINDEX PLEN SCOPE FLAGS IFNAME"; scope 0 is global. */
 static bool inet6_reason(const char *text, const char *ifname, char *reason, size_t size)
@@ -156,13 +148,25 @@ static bool inet6_reason(const char *text, const char *ifname, char *reason, siz
         return false;
 }
 
-bool hostuse_inet6_uses(const char *text, const char *ifname, char *why, size_t size)
+/* A reason of route_reason() or inet6_reason() as a sentence about "it". */
+static bool about_it(bool (*reason_of)(const char *, const char *, char *, size_t), const char *text,
+                     const char *ifname, char *why, size_t size)
 {
         char reason[128];
-        if (!inet6_reason(text, ifname, reason, sizeof(reason)))
+        if (!reason_of(text, ifname, reason, sizeof(reason)))
                 return false;
         snprintf(why, size, "it %s", reason);
         return true;
+}
+
+bool hostuse_route_uses(const char *text, const char *ifname, char *why, size_t size)
+{
+        return about_it(route_reason, text, ifname, why, size);
+}
+
+bool hostuse_inet6_uses(const char *text, const char *ifname, char *why, size_t size)
+{
+        return about_it(inet6_reason, text, ifname, why, size);
 }
 
 /* ---- block devices ---- */
@@ -425,9 +429,12 @@ bool hostuse_mounted(const char *bdf, char *why, size_t size)
                         }
                         continue;
                 }
-                /* one filesystem shows up once per subvolume or dataset: resolve it once */
+                /* one filesystem shows up once per subvolume or dataset (of one
+                 * pool: rpool/ROOT/pve-1, rpool/data): resolve it once */
                 char key[600];
-                snprintf(key, sizeof(key), "%.63s %.500s", mt.fstype, mt.source);
+                bool zfs = strcmp(mt.fstype, "zfs") == 0;
+                snprintf(key, sizeof(key), "%.63s %.*s", mt.fstype, zfs ? (int) strcspn(mt.source, "/") : 500,
+                         mt.source);
                 if (strcmp(key, last) != 0) {
                         Members m;
                         size_t len = 0;
@@ -720,20 +727,27 @@ bool hostuse_running_vm(const char *bdf, const RunningVm *vms, size_t n_vms, cha
         for (size_t f = 0; f < n_ifs && !found; f++) {
                 HostNetNode nodes[HOSTUSE_NET_NODES];
                 size_t n = hostuse_net_walk(ifs[f], nodes, HOSTUSE_NET_NODES);
-                for (size_t i = 0; i < n && !found; i++)
-                        for (size_t v = 0; v < n_vms && !found; v++)
-                                for (size_t k = 0; vms[v].domain && k < vms[v].domain->n_directs && !found; k++) {
-                                        const DomainDirect *di = &vms[v].domain->directs[k];
-                                        if (strcmp(di->dev, nodes[i].name) != 0 &&
-                                            (!di->target || strcmp(di->target, nodes[i].name) != 0))
-                                                continue;
-                                        char chain[400];
-                                        hostuse_net_chain(nodes, i, chain, sizeof(chain));
-                                        snprintf(why, size, "its interface %s%s the <interface type='direct'> of the "
-                                                 "running VM %.100s (source dev='%.20s')", chain, i ? ", which is" : " is",
-                                                 vms[v].name, di->dev);
-                                        found = true;
+                for (size_t v = 0; v < n_vms && !found; v++)
+                        for (size_t k = 0; vms[v].domain && k < vms[v].domain->n_directs && !found; k++) {
+                                /* the macvtap itself names the VM's use best; its source NIC (or a
+                                 * VLAN on it) when the status file has no <target> */
+                                const DomainDirect *di = &vms[v].domain->directs[k];
+                                size_t at = n, src = n;
+                                for (size_t i = 0; i < n; i++) {
+                                        if (di->target && strcmp(di->target, nodes[i].name) == 0)
+                                                at = i;
+                                        if (strcmp(di->dev, nodes[i].name) == 0)
+                                                src = i;
                                 }
+                                if (at == n && src == n)
+                                        continue;
+                                char chain[400];
+                                hostuse_net_chain(nodes, at < n ? at : src, chain, sizeof(chain));
+                                snprintf(why, size, "its interface %s%s %s<interface type='direct'> of the running VM "
+                                         "%.100s", chain, (at < n ? at : src) ? ", which is" : " is",
+                                         at < n ? "the " : "the source of the ", vms[v].name);
+                                found = true;
+                        }
         }
         sysfs_list_free(ifs, n_ifs);
         return found;

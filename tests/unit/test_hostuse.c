@@ -168,3 +168,54 @@ TEST(domain_records_block_disks_and_direct_interfaces)
         CHECK(d->directs[1].target == NULL);
         domain_free(d);
 }
+
+/* ln TARGET REL: a symlink under the tree's root */
+static int ln(const char *root, const char *target, const char *rel)
+{
+        char p[512];
+        snprintf(p, sizeof(p), "%s%s", root, rel);
+        return symlink(target, p);
+}
+
+TEST(hostuse_mounted_through_bcachefs_nvme_multipath_and_md)
+{
+        const char *root = tree_new();
+        const char *p2 = "devices/pci0000:40/0000:40:01.2/0000:4a:00.0/nvme/nvme0/nvme0n1/nvme0n1p2";
+        char t[256], why[512];
+        tree_write("/sys/devices/pci0000:40/0000:40:01.2/0000:4a:00.0/nvme/nvme0/nvme0n1/nvme0n1p2/dev", "259:2\n");
+        tree_write("/sys/class/block/.keep", "");
+        tree_write("/sys/dev/block/.keep", "");
+        snprintf(t, sizeof(t), "../../%s", p2);
+        CHECK_INT(ln(root, t, "/sys/class/block/nvme0n1p2"), 0);
+        CHECK_INT(ln(root, t, "/sys/dev/block/259:2"), 0);
+        /* bcachefs over two devices: the source names both, joined with ':' */
+        tree_write("/sys/fs/bcachefs/6a1f0c2e-5b7d-4e3a-9c8b-1d2e3f4a5b6c/dev-0/label", "\n");
+        snprintf(t, sizeof(t), "../../../../../sys/%s", p2);
+        CHECK_INT(ln(root, t, "/sys/fs/bcachefs/6a1f0c2e-5b7d-4e3a-9c8b-1d2e3f4a5b6c/dev-0/block"), 0);
+        tree_write("/proc/self/mountinfo", "50 1 0:40 / /srv rw - bcachefs /dev/nvme0n1p2:/dev/nvme9n1p1 rw\n");
+        CHECK(hostuse_mounted("0000:4a:00.0", why, sizeof(why)));
+        CHECK_STR(why, "it holds the mounted filesystem /srv (bcachefs on nvme0n1p2)");
+
+        /* an md RAID1 root on that partition */
+        tree_write("/sys/devices/virtual/block/md127/slaves/.keep", "");
+        CHECK_INT(ln(root, "../../devices/virtual/block/md127", "/sys/dev/block/9:127"), 0);
+        CHECK_INT(ln(root, "../../../../../pci0000:40/x", "/sys/devices/virtual/block/md127/slaves/nvme0n1p2"), 0);
+        tree_write("/proc/self/mountinfo", "52 1 9:127 / / rw - ext4 /dev/md127 rw\n");
+        CHECK(hostuse_mounted("0000:4a:00.0", why, sizeof(why)));
+        CHECK_STR(why, "it holds the mounted filesystem / (/dev/md127)");
+
+        /* NVMe native multipath: the namespace lives under nvme-subsystem, its path under the controller */
+        const char *head = "/sys/devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1";
+        snprintf(t, sizeof(t), "%s/nvme1n1p1/dev", head);
+        tree_write(t, "259:11\n");
+        CHECK_INT(ln(root, "../../devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1/nvme1n1p1", "/sys/dev/block/259:11"), 0);
+        CHECK_INT(ln(root, "../../devices/virtual/nvme-subsystem/nvme-subsys1/nvme1n1", "/sys/class/block/nvme1n1"), 0);
+        snprintf(t, sizeof(t), "%s/multipath/.keep", head);
+        tree_write(t, "");
+        snprintf(t, sizeof(t), "%s/multipath/nvme1c1n1", head);
+        CHECK_INT(ln(root, "../../../../../../../sys/devices/pci0000:40/0000:40:01.3/0000:4b:00.0/nvme/nvme1/nvme1c1n1", t), 0);
+        tree_write("/proc/self/mountinfo", "51 1 259:11 / /data rw - xfs /dev/nvme1n1p1 rw\n");
+        CHECK(hostuse_mounted("0000:4b:00.0", why, sizeof(why)));
+        CHECK_STR(why, "it holds the mounted filesystem /data (/dev/nvme1n1p1)");
+        CHECK(!hostuse_mounted("0000:4a:00.0", why, sizeof(why)));
+}
