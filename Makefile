@@ -57,7 +57,7 @@ CLI_SRC    := $(wildcard cli/*.c)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 FAKE_SRC   := tests/fake/fake_kernel.c tests/fake/fake_pci.c tests/fake/fake_display.c
 # fake PCI hosts, for the unit tests and (as pci-fixture) the shell tests
-FIXTURE_SRC := tests/fake/pci_fixture.c
+FIXTURE_SRC := tests/fake/pci_fixture.c tests/fake/nfv_host.c
 
 B  := build
 BT := build/test

@@ -17,9 +17,23 @@
  *                   /sys/class/drm/card0, /dev/dri/card0 open by Xorg (pid 4242) of
  *                   gdm.service, the display manager of a systemd host (the test double)
  *   host-nic        0000:46:00.0 NIC (igb, eno1) carrying the default route, group 25
+ *   nfv-host        (a host of its own, not in "all": its PF sits where gpu-hda's GPU does)
+ *                   an NFV host: Intel X710 PF 0000:41:00.0 (i40e, enp65s0f0, 64 VFs
+ *                   possible, group 30) with 8 VFs 0000:41:02.0-7 (groups 4000-4007),
+ *                   made by the fake kernel (tests/fake/nfv_host.c says who uses which)
  */
 #pragma once
 
 /* Add fixture `name` (one of the above, or "all") to the tree at root;
  * "base" is added first by every other one.  0 or -errno. */
 int pci_fixture_build(const char *root, const char *name);
+
+/* For fixtures kept in files of their own (tests/fake/nfv_host.c): the
+ * root being built, a file with its content, a symlink, a device bound to
+ * its native driver, a write through the fake kernel (0 or -errno). */
+const char *fixture_root(void);
+void fixture_put(const char *rel, const char *content);
+void fixture_link(const char *rel, const char *target);
+void fixture_device(const char *bdf, const char *vendor, const char *dev, const char *cls, int group, const char *drv);
+int fixture_kernel_write(const char *path, const char *value);
+void fixture_nfv_host(void);
