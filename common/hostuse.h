@@ -23,6 +23,7 @@ bool hostuse_mounted(const char *bdf, char *why, size_t size);
 /* One of the device's interfaces carries the default route or host addresses. */
 bool hostuse_network(const char *bdf, char *why, size_t size);
 /* Processes with the device's /dev/dri, /dev/fb, /dev/snd (its ALSA cards)
- * or /dev/nvidiaN nodes open, other than this one: "Xorg (pid 4242), ..."
- * into buf; returns how many. */
+ * or /dev/nvidiaN nodes open, or (on vfio-pci) its /dev/vfio group or
+ * device node, other than this one: "Xorg (pid 4242), ..." into buf;
+ * returns how many. */
 int hostuse_holders(const char *bdf, char *buf, size_t size);

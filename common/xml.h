@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include "parse.h"
+
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 #include <stdbool.h>
@@ -32,6 +34,12 @@ xmlNodePtr xml_first(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr);
 char *xml_attr(xmlNodePtr node, const char *name);
 /* Element text with leading/trailing blanks trimmed, malloc'd. */
 char *xml_text(xmlNodePtr node);
+
+/* A PCI <address domain= bus= slot= function=/> as libvirt writes it in
+ * domain and network XML (numbers in C notation: 0x41, 65; domain may be
+ * absent).  -EINVAL with err the rest of a message after "<address":
+ * " has no bus attribute" or " bus='x'>: not a PCI bus number (0x0-0xff)". */
+int xml_pci_address(xmlNodePtr node, PciAddress *ret, char *err, size_t errlen);
 
 /* Free *p (for __attribute__((cleanup))). */
 void xml_freep(char **p);
