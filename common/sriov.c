@@ -158,17 +158,13 @@ static int pool_add(VfUsers *u, const char *network, const char *pf_dev, const P
 static int pools_read(VfUsers *u, const char *dir, const char *file)
 {
         char path[512], err[256];
-        char *text = NULL;
-        size_t len = 0, l = strlen(file);
+        size_t l = strlen(file);
         int r = 0;
 
         if (l < 5 || file[0] == '.' || strcmp(file + l - 4, ".xml") != 0)
                 return 0;
         snprintf(path, sizeof(path), "%s/%s", dir, file);
-        if (sysfs_read_alloc(path, XML_MAX_BYTES, &text, &len) < 0)
-                return 0;
-        xmlDocPtr doc = xml_parse(text, len, path, err, sizeof(err));
-        free(text);
+        xmlDocPtr doc = xml_parse_file(path, err, sizeof(err));
         if (!doc)
                 return 0;
         xmlXPathContextPtr ctx = xmlXPathNewContext(doc);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "xml.h"
 
+#include "sysfs.h"
+
 #include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
@@ -130,4 +132,18 @@ int xml_pci_address(xmlNodePtr node, PciAddress *ret, char *err, size_t errlen)
         ret->slot = (uint8_t) v[2];
         ret->function = (uint8_t) v[3];
         return 0;
+}
+
+xmlDocPtr xml_parse_file(const char *path, char *err, size_t errlen)
+{
+        char *text = NULL;
+        size_t len = 0;
+        int r = sysfs_read_alloc(path, XML_MAX_BYTES, &text, &len);
+        if (r < 0) {
+                snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
+                return NULL;
+        }
+        xmlDocPtr doc = xml_parse(text, len, path, err, errlen);
+        free(text);
+        return doc;
 }

@@ -22,6 +22,11 @@
  */
 xmlDocPtr xml_parse(const char *buf, size_t len, const char *what, char *err, size_t errlen);
 
+/* The same for a whole file read through the gateway (common/sysfs): a
+ * libvirt status or network file.  NULL with err set when it does not
+ * read or parse. */
+xmlDocPtr xml_parse_file(const char *path, char *err, size_t errlen);
+
 /* Evaluate expr relative to node; returns the node set (possibly empty) or
  * NULL on allocation failure.  Free with xmlXPathFreeObject. */
 xmlXPathObjectPtr xml_xpath(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr);
