@@ -61,7 +61,7 @@ CLI_SRC    := $(wildcard cli/*.c)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 FAKE_SRC   := tests/fake/fake_kernel.c tests/fake/fake_pci.c tests/fake/fake_display.c tests/fake/fake_kmod.c
 # fake PCI hosts, for the unit tests and (as pci-fixture) the shell tests
-FIXTURE_SRC := tests/fake/pci_fixture.c tests/fake/host_shapes.c
+FIXTURE_SRC := tests/fake/pci_fixture.c tests/fake/host_shapes.c tests/fake/nfv_host.c
 
 B  := build
 BT := build/test

@@ -386,31 +386,17 @@ static int read_cputune(Reader *rd)
 
 static int read_pci_source(Reader *rd, xmlNodePtr a, const char *elem)
 {
-        static const char *const parts[] = { "domain", "bus", "slot", "function" };
-        static const uint64_t max[] = { 0xffffffff, 0xff, 0x1f, 7 };
-        uint64_t v[4] = { 0 };
+        PciAddress addr;
+        char why[160];
         Domain *d = rd->d;
 
-        for (size_t i = 0; i < 4; i++) {
-                _cleanup_xmlstr_ char *s = xml_attr(a, parts[i]);
-                if (!s) {
-                        if (i == 0)
-                                continue;
-                        return fail(rd, "<%s><source><address> has no %s attribute", elem, parts[i]);
-                }
-                if (parse_u64_c(s, max[i], &v[i]) < 0)
-                        return fail(rd, "<%s><source><address %s='%s'>: not a PCI %s number (0x0-0x%llx)", elem,
-                                    parts[i], s, parts[i], (unsigned long long) max[i]);
-        }
+        if (xml_pci_address(a, &addr, why, sizeof(why)) < 0)
+                return fail(rd, "<%s><source><address%s", elem, why);
         PciAddress *p = grow(d->hostdevs, &d->n_hostdevs, sizeof(*d->hostdevs));
         if (!p)
                 return fail(rd, "too many host devices");
         d->hostdevs = p;
-        p = &d->hostdevs[d->n_hostdevs - 1];
-        p->domain = (uint32_t) v[0];
-        p->bus = (uint8_t) v[1];
-        p->slot = (uint8_t) v[2];
-        p->function = (uint8_t) v[3];
+        d->hostdevs[d->n_hostdevs - 1] = addr;
         return 0;
 }
 

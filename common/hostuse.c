@@ -803,7 +803,8 @@ bool hostuse_input(const char *bdf, char *why, size_t size)
 /* Device nodes that belong to a PCI device: /dev/dri/{cardN,renderDN}
  * (/sys/class/drm/X/device), /dev/fbN (/sys/class/graphics/fbN/device),
  * the ALSA cards (/sys/class/sound/cardN/device: every ALSA node of card N),
- * /dev/nvidiaN (/proc/driver/nvidia/gpus/BDF/information, "Device Minor"). */
+ * /dev/nvidiaN (/proc/driver/nvidia/gpus/BDF/information, "Device Minor"),
+ * /dev/vfio/N and /dev/vfio/devices/vfioX of a device on vfio-pci. */
 typedef struct DeviceNodes {
         char nodes[32][64];
         size_t n;
@@ -837,6 +838,30 @@ static void class_nodes(const char *cls, const char *devdir, const char *bdf, De
         closedir(dir);
 }
 
+/* A device on vfio-pci is opened through its IOMMU group's /dev/vfio/N, or
+ * (iommufd, Linux 6.6 and later) its own /dev/vfio/devices/vfioX, listed
+ * under BDF/vfio-dev/.  Only while it is on vfio-pci: a group node open for
+ * the group's other members says nothing of a device on a host driver. */
+static void vfio_nodes(const char *bdf, DeviceNodes *dn)
+{
+        PciAddress a;
+        PciDevice dev;
+        char path[128], **names = NULL;
+        size_t n = 0;
+
+        if (pci_address_parse(bdf, &a) < 0 || pci_device_read(&a, &dev) < 0 || strcmp(dev.driver, "vfio-pci") != 0)
+                return;
+        if (dev.iommu_group >= 0 && dn->n < 32)
+                snprintf(dn->nodes[dn->n++], sizeof(dn->nodes[0]), "/dev/vfio/%d", dev.iommu_group);
+        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+        if (sysfs_list(path, &names, &n) < 0)
+                return;
+        for (size_t i = 0; i < n && dn->n < 32; i++)
+                if (name_is_valid(names[i]))
+                        snprintf(dn->nodes[dn->n++], sizeof(dn->nodes[0]), "/dev/vfio/devices/%.40s", names[i]);
+        sysfs_list_free(names, n);
+}
+
 static void device_nodes(const char *bdf, DeviceNodes *dn)
 {
         char path[200], *text = NULL;
@@ -844,6 +869,7 @@ static void device_nodes(const char *bdf, DeviceNodes *dn)
         class_nodes("drm", "/dev/dri/", bdf, dn);
         class_nodes("graphics", "/dev/", bdf, dn);
         class_nodes("sound", "/dev/snd/", bdf, dn);
+        vfio_nodes(bdf, dn);
         snprintf(path, sizeof(path), "/proc/driver/nvidia/gpus/%s/information", bdf);
         if (sysfs_read_alloc(path, 65536, &text, NULL) == 0) {
                 const char *m = strstr(text, "Device Minor:");

@@ -77,6 +77,7 @@ bool hostuse_input(const char *bdf, char *why, size_t size);
  * or on what is stacked on them. */
 bool hostuse_running_vm(const char *bdf, const RunningVm *vms, size_t n_vms, char *why, size_t size);
 /* Processes with the device's /dev/dri, /dev/fb, /dev/snd (its ALSA cards)
- * or /dev/nvidiaN nodes open, other than this one: "Xorg (pid 4242), ..."
- * into buf; returns how many. */
+ * or /dev/nvidiaN nodes open, or (on vfio-pci) its /dev/vfio group or
+ * device node, other than this one: "Xorg (pid 4242), ..." into buf;
+ * returns how many. */
 int hostuse_holders(const char *bdf, char *buf, size_t size);

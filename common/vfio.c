@@ -442,8 +442,7 @@ static int ensure_stub_driver(char *err, size_t errlen)
 
 /* ---- interlocks ---- */
 
-/* The name of the VM whose journal holds uuid, or the uuid. */
-static void vm_name(const char *uuid, char *buf, size_t size)
+void vfio_vm_name(const char *uuid, char *buf, size_t size)
 {
         Journal *j = NULL;
         snprintf(buf, size, "%s", uuid);
@@ -476,7 +475,7 @@ static int check_interlocks(const Target *t, const Settings *set, const Ledger *
                 char res[64];
                 snprintf(res, sizeof(res), "pci/%s", dev->bdf);
                 if (strcmp(l->holds[i].resource, res) == 0 && strcmp(l->holds[i].uuid, uuid) != 0) {
-                        vm_name(l->holds[i].uuid, holder, sizeof(holder));
+                        vfio_vm_name(l->holds[i].uuid, holder, sizeof(holder));
                         log_error("cannot pass %s (%s, %s) to this VM: the running VM %s holds it", dev->bdf,
                                   class_name(dev->class_), t->origin, holder);
                         return -VMPREP_EREPORTED;
@@ -668,34 +667,9 @@ int vfio_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t e
 
         (void) err;
         (void) errlen;
-        for (size_t i = 0; i < p->n_elems; i++) {
-                const ProfileElem *e = &p->elems[i];
-                uint64_t vfs, cur = 0;
-                PciAddress pf;
-                if (strcmp(e->name, "sriov") != 0)
-                        continue;
-                if (!profile_attr(e, "vfs") || parse_u64(profile_attr(e, "vfs"), 0, 65535, &vfs) < 0 ||
-                    pci_address_parse(profile_attr(e, "pf"), &pf) < 0)
-                        continue;
-                PlanStep st = { .kind = STEP_SET };
-                snprintf(st.cap, sizeof(st.cap), CAP);
-                pci_device_path(&pf, "sriov_numvfs", st.path, sizeof(st.path));
-                if (sysfs_read_u64(st.path, &cur) < 0) {
-                        log_error("<vmprep:sriov pf='%s'>: this host has no SR-IOV PF there (%s)", profile_attr(e, "pf"),
-                                  st.path);
-                        return -VMPREP_EREPORTED;
-                }
-                if (cur >= vfs)
-                        continue;
-                snprintf(st.resource, sizeof(st.resource), "sriov/%s", profile_attr(e, "pf"));
-                snprintf(st.old, sizeof(st.old), "%llu", (unsigned long long) cur);
-                snprintf(st.new_, sizeof(st.new_), "%llu", (unsigned long long) vfs);
-                snprintf(st.why, sizeof(st.why), "%s needs %llu VFs of %s (through 0, autoprobe off)", d->name,
-                         (unsigned long long) vfs, profile_attr(e, "pf"));
-                r = plan_add(plan, &st);
-                if (r < 0)
-                        return r;
-        }
+        r = sriov_plan(d, p, plan);
+        if (r < 0)
+                return r;
         if (!profile_enabled(p, "vfio"))
                 return 0;
         r = collect(d, p, &set, &ts);
@@ -824,8 +798,12 @@ int vfio_prepare(const Domain *d, const Profile *p)
         if (journal_exists(d->uuid, CAP)) {
                 log_warning("finishing the vfio journal a previous start of %s left", d->name);
                 r = release_locked(&l, d->uuid, d->name, true);
-                if (r < 0)
+                /* A VF count left raised because others use its VFs now
+                 * stays in the journal: this start goes on with it, and its
+                 * release gives the count back once they are free. */
+                if (r < 0 && !sriov_only_counts_left(d->uuid))
                         goto out;
+                r = 0;
         }
         bool any_sriov = false;
         for (size_t i = 0; i < p->n_elems; i++)

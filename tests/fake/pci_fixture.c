@@ -159,6 +159,18 @@ static void sriov_nic(void)
 
 int fake_pci_write(const char *root, const char *path, const char *value);
 
+/* ---- for fixtures in other files (pci_fixture.h) ---- */
+
+const char *fixture_root(void)
+{
+        return R;
+}
+
+int fixture_kernel_write(const char *path, const char *value)
+{
+        return fake_pci_write(R, path, value);
+}
+
 /* The same PF with 2 VFs already there, made by the fake kernel itself
  * (autoprobe on: they are on ixgbevf), VF 1 with an administrator's MAC. */
 static void sriov_nic_2vfs(void)
@@ -262,10 +274,12 @@ int pci_fixture_build(const char *root, const char *name)
         static const struct {
                 const char *name;
                 void (*fn)(void);
+                bool own_host; /* a whole host of its own: not in "all" */
         } fixtures[] = {
-                { "gpu-hda", gpu_hda },       { "gpu-bridge-usb", gpu_bridge_usb }, { "sriov-nic", sriov_nic },
-                { "sriov-nic-2vfs", sriov_nic_2vfs },
-                { "nvme-mounted", nvme_mounted }, { "boot-vga", boot_vga },         { "host-nic", host_nic },
+                { "gpu-hda", gpu_hda, false },       { "gpu-bridge-usb", gpu_bridge_usb, false },
+                { "sriov-nic", sriov_nic, false },   { "sriov-nic-2vfs", sriov_nic_2vfs, false },
+                { "nvme-mounted", nvme_mounted, false }, { "boot-vga", boot_vga, false },
+                { "host-nic", host_nic, false },     { "nfv-host", fixture_nfv_host, true },
         };
         char p[PATH_MAX];
         bool all = strcmp(name, "all") == 0, found = all || strcmp(name, "base") == 0;
@@ -275,7 +289,7 @@ int pci_fixture_build(const char *root, const char *name)
         if (access(p, F_OK) != 0)
                 base();
         for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
-                if (all || strcmp(name, fixtures[i].name) == 0) {
+                if ((all && !fixtures[i].own_host) || strcmp(name, fixtures[i].name) == 0) {
                         fixtures[i].fn();
                         found = true;
                 }

@@ -29,6 +29,10 @@
  *                       a second NIC, a bridge with only IPv6
  *   macvtap-host        untagged running VMs: a macvtap on a NIC, a whole SATA
  *                       disk, and a dead VM's status file
+ *   nfv-host        (a host of its own, not in "all": its PF sits where gpu-hda's GPU does)
+ *                   an NFV host: Intel X710 PF 0000:41:00.0 (i40e, enp65s0f0, 64 VFs
+ *                   possible, group 30) with 8 VFs 0000:41:02.0-7 (groups 4000-4007),
+ *                   made by the fake kernel (tests/fake/nfv_host.c says who uses which)
  */
 #pragma once
 
@@ -36,13 +40,20 @@
  * "base" is added first by every other one.  0 or -errno. */
 int pci_fixture_build(const char *root, const char *name);
 
-/* For the fixture files: write under the root of the build in progress
- * (paths start with '/'; directories are made). */
+
+/* For the fixture files (tests/fake/host_shapes.c, tests/fake/nfv_host.c):
+ * write under the root of the build in progress (paths start with '/';
+ * directories are made), make a symlink or a directory, add a PCI device
+ * bound to drv (NULL: no driver) in IOMMU group `group`, or write through
+ * the fake kernel (0 or -errno). */
+const char *fixture_root(void);
 void fixture_put(const char *rel, const char *content);
 void fixture_append(const char *rel, const char *content);
 void fixture_link(const char *rel, const char *target);
 void fixture_dir(const char *rel);
-/* A PCI device bound to drv (NULL: no driver), in IOMMU group `group`. */
 void fixture_device(const char *bdf, const char *vendor, const char *dev, const char *cls, int group, const char *drv);
+int fixture_kernel_write(const char *path, const char *value);
 /* tests/fake/host_shapes.c: build shape `name`; -ENOENT when there is none. */
 int host_shape_build(const char *name);
+/* tests/fake/nfv_host.c */
+void fixture_nfv_host(void);
