@@ -904,7 +904,7 @@ static bool is_machine_cgroup(const char *name)
 
 static int cg2_apply(Journal *j, const CpuSet *host)
 {
-        char buf[512], want[4096], path[SYSFS_PATH_MAX], cur[JOURNAL_VALUE_MAX];
+        char buf[512], want[4096], path[SYSFS_PATH_MAX], cur[JOURNAL_STEP_VALUE_MAX];
         char **names = NULL;
         size_t n = 0;
         int r;
@@ -980,7 +980,7 @@ static const char *const systemd_host_units[] = { "system.slice", "user.slice", 
 
 static int sd_apply(Journal *j, const CpuSet *host)
 {
-        char want[4096], cur[JOURNAL_VALUE_MAX], path[256];
+        char want[4096], cur[JOURNAL_STEP_VALUE_MAX], path[256];
         size_t n = config.n_scopes ? config.n_scopes : 3;
         int r;
 
@@ -1017,7 +1017,7 @@ static int sd_apply(Journal *j, const CpuSet *host)
 static int undo_sdcpus(const JournalStep *s)
 {
         const char *unit = strrchr(s->path, '/');
-        char cur[JOURNAL_VALUE_MAX];
+        char cur[JOURNAL_STEP_VALUE_MAX];
         int r;
 
         if (!unit || !name_is_valid(unit + 1))
@@ -1045,7 +1045,7 @@ static const char *machine_dir(void);
 static int machine_exclusive(Journal *j, const CpuSet *part)
 {
         const char *ms = machine_dir();
-        char path[SYSFS_PATH_MAX], cur[JOURNAL_VALUE_MAX], want[JOURNAL_VALUE_MAX];
+        char path[SYSFS_PATH_MAX], cur[JOURNAL_STEP_VALUE_MAX], want[JOURNAL_STEP_VALUE_MAX];
         CpuSet base, now, w;
         int r;
 
@@ -1202,11 +1202,15 @@ static const char *machine_dir(void)
  * bottom-up for what was written top-down). */
 static int vm_write(Journal *j, const char *path, const char *want)
 {
-        char cur[JOURNAL_VALUE_MAX];
+        /* a CPU list of a many-core host runs past 256 characters: read it
+         * whole, and never journal a cut one (undo would write it back) */
+        char cur[JOURNAL_STEP_VALUE_MAX];
         unsigned seq;
         int r = sysfs_read(path, cur, sizeof(cur));
         if (r < 0)
                 return log_error_errno(r, "cannot read %s", path);
+        if ((size_t) r >= sizeof(cur) - 1)
+                return log_error_errno(-EOVERFLOW, "cannot read %s: longer than %zu characters", path, sizeof(cur) - 2);
         if (strcmp(cur, want) == 0)
                 return 0;
         r = journal_begin_custom(j, "restore", "cpus/partition", path, cur, want, &seq);
@@ -1286,7 +1290,7 @@ static int partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, co
         cpuset_format(&c->cpus, list, sizeof(list));
         if (b == BACKEND_SYSTEMD) {
                 /* systemd owns machine.slice's cpuset.cpus: AllowedCPUs= */
-                char cur[JOURNAL_VALUE_MAX];
+                char cur[JOURNAL_STEP_VALUE_MAX];
                 unsigned seq;
                 r = systemd_unit_get_allowed_cpus("machine.slice", cur, sizeof(cur));
                 if (r < 0)

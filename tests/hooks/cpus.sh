@@ -277,6 +277,34 @@ case_v2_without_systemd() {
                 || t_fail "cgroup v2 release" "$(diff <(echo "$before") <(snapshot) | head -5)"
 }
 
+# A 512-CPU host whose administrator confined /host to the even CPUs: a
+# cpuset.cpus of 1,400 characters.  Isolating CPU 510 gives host tasks every
+# CPU but 510, and release puts the administrator's whole list back (a value
+# read into 256 bytes was journalled cut, and undo wrote the cut list back).
+case_v2_long_cpu_lists() {
+        tree_v2
+        local d=$ROOT/sys/devices/system r=$ROOT/sys/fs/cgroup c even="" x=$ROOT/x.xml before
+        for c in $(seq 4 511); do mkdir -p "$d/cpu/cpu$c/topology"; echo "$c" > "$d/cpu/cpu$c/topology/thread_siblings_list"; done
+        for c in 0 1 2 3; do echo "$c" > "$d/cpu/cpu$c/topology/thread_siblings_list"; done
+        echo 0-511 > "$d/cpu/online"; echo 0-511 > "$d/cpu/present"; echo 0-511 > "$d/node/node0/cpulist"
+        for c in 0 1 24 25; do echo 0-511 > "$ROOT/proc/irq/$c/smp_affinity_list"; done
+        printf 'ffffffff,%.0s' $(seq 15) > "$ROOT/proc/irq/default_smp_affinity"; echo ffffffff >> "$ROOT/proc/irq/default_smp_affinity"
+        cp "$ROOT/proc/irq/default_smp_affinity" "$ROOT/sys/devices/virtual/workqueue/cpumask"
+        for c in $(seq 0 2 510); do even+="${even:+,}$c"; done
+        echo "$even" > "$r/host/cpuset.cpus"
+        domain vm1 "$UUID_A" 1 "$(pins 510)" > "$x"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "long CPU lists: prepare" "$(cat "$ERR")"; return; }
+        if [ "$(cat "$r/host/cpuset.cpus")" = "0-509,511" ]; then
+                t_ok "cgroup v2, 512 CPUs: host tasks on every CPU but the VM's (0-509,511)"
+        else
+                t_fail "long CPU lists: prepare" "host cpuset.cpus: $(head -c 200 "$r/host/cpuset.cpus")..."
+        fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] && t_ok "cgroup v2, 512 CPUs: release puts the whole list back" \
+                || t_fail "long CPU lists: release" "$(diff <(echo "$before") <(snapshot) | head -5 | cut -c1-300)"
+}
+
 case_systemd_allowed_cpus() {
         tree_systemd
         local x=$ROOT/x.xml before u=$ROOT/run/systemd/fake-units
@@ -756,6 +784,7 @@ case_host_scope_confines_only_its_tasks
 case_refusals
 case_two_vms_host_set_recomputed
 case_v2_without_systemd
+case_v2_long_cpu_lists
 case_systemd_allowed_cpus
 case_partition
 case_partition_machine_slice_created_by_the_vm
