@@ -171,11 +171,41 @@ bool hostuse_inet6_uses(const char *text, const char *ifname, char *why, size_t 
 
 /* ---- block devices ---- */
 
+/* Does a directory hold a symlink (of the names it lists) into the PCI
+ * device whose path part is needle ("/BDF/")? */
+static bool dir_links_into(const char *dir, const char *needle, bool (*take)(const char *name))
+{
+        char **names = NULL, p[SYSFS_PATH_MAX], target[SYSFS_PATH_MAX];
+        size_t n = 0;
+        bool found = false;
+
+        if (sysfs_list(dir, &names, &n) < 0)
+                return false;
+        for (size_t i = 0; i < n && !found; i++) {
+                if (take && !take(names[i]))
+                        continue;
+                snprintf(p, sizeof(p), "%s/%.64s", dir, names[i]);
+                found = sysfs_readlink(p, target, sizeof(target)) > 0 && strstr(target, needle);
+        }
+        sysfs_list_free(names, n);
+        return found;
+}
+
+/* "nvme3": a controller's link in its subsystem's directory */
+static bool is_nvme_ctrl(const char *name)
+{
+        size_t d = strspn(name + 4, "0123456789");
+        return !strncmp(name, "nvme", 4) && d > 0 && name[4 + d] == '\0';
+}
+
 /* Is the sysfs device behind link (/sys/dev/block/M:m, /sys/class/block/X)
- * under the PCI device?  NVMe native multipath puts a shared namespace
- * (nvme0n1, its partitions) under /sys/devices/virtual/nvme-subsystem/;
- * its paths (nvme0c0n1, one per controller) are linked from
- * nvme0n1/multipath/ (drivers/nvme/host/multipath.c). */
+ * under the PCI device?  NVMe native multipath (on by default in Debian's
+ * and Fedora's kernels, and whenever a controller reports a subsystem) puts
+ * a shared namespace (nvme0n1, its partitions) under
+ * /sys/devices/virtual/nvme-subsystem/nvme-subsysN/.  That directory links
+ * each controller of the subsystem by name (nvme0 -> .../BDF/nvme/nvme0:
+ * drivers/nvme/host/core.c, every kernel since 4.15, and what libnvme scans);
+ * 6.14 and later also link the namespace's paths from nvme0n1/multipath/. */
 static bool block_link_on_device(const char *link, const char *bdf)
 {
         char target[SYSFS_PATH_MAX], needle[PCI_ADDRESS_STRLEN + 2];
@@ -188,24 +218,16 @@ static bool block_link_on_device(const char *link, const char *bdf)
         char *sub = strstr(target, "/nvme-subsystem/");
         if (!sub)
                 return false;
-        /* .../nvme-subsys0/nvme0n1[/nvme0n1p2]: the head is the 4th component after "nvme-subsystem" */
-        char head[64];
-        if (sscanf(sub, "/nvme-subsystem/%*[^/]/%63[^/]", head) != 1 || !name_is_valid(head))
+        /* .../nvme-subsystem/nvme-subsys0/nvme0n1[/nvme0n1p2] */
+        char subsys[64], head[64], dir[160];
+        if (sscanf(sub, "/nvme-subsystem/%63[^/]/%63[^/]", subsys, head) != 2 || !name_is_valid(subsys) ||
+            !name_is_valid(head))
                 return false;
-        char dir[128];
+        snprintf(dir, sizeof(dir), "/sys/devices/virtual/nvme-subsystem/%s", subsys);
+        if (dir_links_into(dir, needle, is_nvme_ctrl))
+                return true;
         snprintf(dir, sizeof(dir), "/sys/class/block/%s/multipath", head);
-        char **paths = NULL;
-        size_t n = 0;
-        bool found = false;
-        if (sysfs_list(dir, &paths, &n) < 0)
-                return false;
-        for (size_t i = 0; i < n && !found; i++) {
-                char p[256];
-                snprintf(p, sizeof(p), "%s/%.64s", dir, paths[i]);
-                found = sysfs_readlink(p, target, sizeof(target)) > 0 && strstr(target, needle);
-        }
-        sysfs_list_free(paths, n);
-        return found;
+        return dir_links_into(dir, needle, NULL);
 }
 
 /* Does the block device MAJ:MIN sit on this PCI device, directly or

@@ -218,4 +218,20 @@ TEST(hostuse_mounted_through_bcachefs_nvme_multipath_and_md)
         CHECK(hostuse_mounted("0000:4b:00.0", why, sizeof(why)));
         CHECK_STR(why, "it holds the mounted filesystem /data (/dev/nvme1n1p1)");
         CHECK(!hostuse_mounted("0000:4a:00.0", why, sizeof(why)));
+
+        /* before 6.14 there is no multipath/ directory: the subsystem links
+         * its controllers (nvme-subsys2/nvme2), as seen on 6.1 and 6.12 in the
+         * lab's QEMU NVMe with a subsystem */
+        const char *sub2 = "/sys/devices/virtual/nvme-subsystem/nvme-subsys2";
+        snprintf(t, sizeof(t), "%s/nvme2n1/dev", sub2);
+        tree_write(t, "259:20\n");
+        snprintf(t, sizeof(t), "%s/subsysnqn", sub2);
+        tree_write(t, "nqn.2019-08.org.qemu:lab\n");
+        CHECK_INT(ln(root, "../../devices/virtual/nvme-subsystem/nvme-subsys2/nvme2n1", "/sys/dev/block/259:20"), 0);
+        snprintf(t, sizeof(t), "%s/nvme2", sub2);
+        CHECK_INT(ln(root, "../../../pci0000:40/0000:40:01.5/0000:4c:00.0/nvme/nvme2", t), 0);
+        tree_write("/proc/self/mountinfo", "53 1 259:20 / /mnt/lab rw - btrfs /dev/nvme2n1 rw\n");
+        CHECK(hostuse_mounted("0000:4c:00.0", why, sizeof(why)));
+        CHECK_STR(why, "it holds the mounted filesystem /mnt/lab (/dev/nvme2n1)");
+        CHECK(!hostuse_mounted("0000:4b:00.0", why, sizeof(why)));
 }
