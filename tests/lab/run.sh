@@ -86,6 +86,8 @@ if [[ ${LAB_SKIP_BUILD:-0} == 1 && -s $OUT/lab.ext4 && -s $OUT/kernels/list ]]; 
         printf '# using the image already built: %s\n' "$OUT/lab.ext4"
 else
         "$HERE/deps.sh" >&2 || setup_fail "tests/lab/deps.sh"
+        # the log sits beside $OUT: its parent must exist (a fresh checkout has no build/)
+        mkdir -p -- "$(dirname -- "$OUT")"
         LAB_OUT=$OUT "$HERE/build-image.sh" >"$OUT.build.log" 2>&1
         st=$?
         grep '^# stage ' "$OUT.build.log" | while read -r _ _ name s; do printf '# image: %s %s s\n' "$name" "$s"; done
