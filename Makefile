@@ -13,7 +13,8 @@
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 HOOKDIR    ?= /etc/libvirt/hooks/qemu.d
-DAEMONHOOKDIR ?= $(dir $(HOOKDIR))daemon.d
+# beside qemu.d, also when HOOKDIR is given with a trailing slash
+DAEMONHOOKDIR ?= $(dir $(patsubst %/,%,$(HOOKDIR)))daemon.d
 LIBEXECDIR ?= $(PREFIX)/libexec/vmprep
 DATADIR    ?= $(PREFIX)/share/vmprep
 PROFILEDIR ?= $(DATADIR)/profiles
@@ -194,6 +195,7 @@ install: all
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0755 $(B)/vmprep-hook $(DESTDIR)$(LIBEXECDIR)/vmprep-hook
 	install -m 0755 $(B)/vmprep $(DESTDIR)$(SBINDIR)/vmprep
+	install -m 0755 install/vmprep-reload-libvirt $(DESTDIR)$(LIBEXECDIR)/vmprep-reload-libvirt
 	install -d $(DESTDIR)$(DAEMONHOOKDIR)
 	ln -sfn $(SBINDIR)/vmprep $(DESTDIR)$(DAEMONHOOKDIR)/vmprep-reconcile
 	install -m 0644 install/vmprep.8 $(DESTDIR)$(MANDIR)/man8/vmprep.8
@@ -202,12 +204,13 @@ install: all
 	install -m 0644 install/vmprep.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vmprep.conf
 	for h in $(HOOKS); do install -m 0755 $(B)/hooks/$$h $(DESTDIR)$(HOOKDIR)/$$h; done
 	install -m 0644 profiles/*.xml profiles/profile.rng $(DESTDIR)$(PROFILEDIR)/
-	@# libvirtd rescans its hooks on SIGHUP
-	@if [ -z "$(DESTDIR)" ] && pid=$$(pidof libvirtd 2>/dev/null); then kill -HUP $$pid && echo "sent SIGHUP to libvirtd ($$pid)"; fi
+	@# libvirtd or virtqemud rescans its hooks on SIGHUP (never one outside this root)
+	@if [ -z "$(DESTDIR)" ]; then install/vmprep-reload-libvirt; fi
 
 uninstall:
 	for h in $(HOOKS); do rm -f $(DESTDIR)$(HOOKDIR)/$$h; done
-	rm -f $(DESTDIR)$(LIBEXECDIR)/vmprep-hook $(DESTDIR)$(SBINDIR)/vmprep $(DESTDIR)$(DAEMONHOOKDIR)/vmprep-reconcile
+	rm -f $(DESTDIR)$(LIBEXECDIR)/vmprep-hook $(DESTDIR)$(LIBEXECDIR)/vmprep-reload-libvirt
+	rm -f $(DESTDIR)$(SBINDIR)/vmprep $(DESTDIR)$(DAEMONHOOKDIR)/vmprep-reconcile
 	rm -f $(DESTDIR)$(MANDIR)/man8/vmprep.8 $(DESTDIR)$(MANDIR)/man5/vmprep-profile.5
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/vmprep $(DESTDIR)$(TMPFILESDIR)/vmprep.conf
 	rm -f $(addprefix $(DESTDIR)$(PROFILEDIR)/,$(notdir $(wildcard profiles/*.xml)) profile.rng)

@@ -126,11 +126,33 @@ const char *cli_color(const CliOptions *o, const char *which)
 }
 
 /*
+ * With modular daemons every one of them (virtqemud, virtnetworkd,
+ * virtstoraged, virtnodedevd, ...) runs the daemon hooks when it starts;
+ * only the daemon that runs QEMU VMs — virtqemud, or the monolithic
+ * libvirtd — has VMs whose journals to finish.  The caller is our parent
+ * (libvirt forks the hook).  Anything that is not a libvirt daemon (a
+ * person, a script) is obeyed.
+ */
+static bool daemon_hook_is_for_qemu(void)
+{
+        char path[64], comm[32];
+        snprintf(path, sizeof(path), "/proc/%d/comm", (int) getppid());
+        if (sysfs_read(path, comm, sizeof(comm)) < 0)
+                return true;
+        if (!strcmp(comm, "libvirtd") || !strcmp(comm, "virtqemud"))
+                return true;
+        size_t n = strlen(comm);
+        bool other_daemon = !strncmp(comm, "virt", 4) && n > 5 && comm[n - 1] == 'd';
+        return !other_daemon;
+}
+
+/*
  * Installed as libvirt's daemon hook (daemon.d/vmprep-reconcile, a symlink
- * to this binary), libvirtd runs it as "vmprep-reconcile - start - start"
- * when it starts: finish the journals of VMs that stopped while libvirtd
- * was down.  It must not call libvirt (libvirtd waits for the hook), so
- * --offline; it prints nothing on stdout and never fails libvirtd's start.
+ * to this binary), libvirtd or virtqemud runs it as
+ * "vmprep-reconcile - start - start" when it starts: finish the journals of
+ * VMs that stopped while the daemon was down.  It must not call libvirt (the
+ * daemon waits for the hook), so --offline; it prints nothing on stdout and
+ * never fails the daemon's start.
  */
 static int daemon_hook(int argc, char **argv)
 {
@@ -139,6 +161,8 @@ static int daemon_hook(int argc, char **argv)
         CliOptions o = { .uri = "qemu:///system" };
         char *args[] = { (char *) "reconcile", (char *) "--offline", NULL };
         if (sysfs_init(NULL) < 0 || !freopen("/dev/null", "w", stdout))
+                return EXIT_OK;
+        if (!daemon_hook_is_for_qemu())
                 return EXIT_OK;
         cmd_reconcile(&o, 2, args);
         return EXIT_OK;

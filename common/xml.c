@@ -28,8 +28,15 @@ xmlDocPtr xml_parse(const char *buf, size_t len, const char *what, char *err, si
                 return NULL;
         }
         xmlResetLastError();
+        /* XML_PARSE_HUGE: libvirt hands the hook whatever domain it accepted,
+         * and libxml2 >= 2.11 otherwise refuses a text node over 10 MB (a
+         * large <description>, a <metadata> blob of another tool) — that
+         * would fail the VM's start for a part vmprep never reads.  The
+         * document itself stays bounded by XML_MAX_BYTES above, and entities
+         * are never substituted, so lifting the per-node limits lets no
+         * input grow past what was read. */
         doc = xmlReadMemory(buf, (int) len, what, NULL,
-                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_HUGE);
         if (!doc) {
                 const xmlError *e = xmlGetLastError();
                 char msg[256] = "unknown error";

@@ -12,6 +12,8 @@
 #   faults    each kernel write of a prepare failing with each errno: tree restored
 #   fuzz      libFuzzer over the domain reader, profiles, parsers, journal (FUZZ_SECONDS each)
 #   lint      shellcheck; no shell from C; hooks print nothing to stdout
+#   install   install/vmprep-reload-libvirt against stand-in libvirtd/virtqemud
+#             daemons (both, either, one in another root)
 #   deb       (with host) the Debian package built, installed, the host suite run
 #             against it, purged
 #   stress    (with host) 8 tagged VMs started/destroyed at once x STRESS_ROUNDS (20);
@@ -75,6 +77,7 @@ run_suite cli tests/cli/run.sh
 run_suite schema tests/profiles-schema.sh
 run_suite valgrind tests/valgrind.sh build/valgrind
 run_suite lint tests/lint.sh
+run_suite install tests/install.sh
 run_suite fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
 if [ "${VMPREP_SKIP_HOST:-0}" = 1 ]; then
         echo "=== host: skipped (VMPREP_SKIP_HOST=1)"; skipped=$((skipped + 1))

@@ -131,6 +131,30 @@ if VMPREP_ROOT=$W/workstation "$TEST_HOOK" db1 prepare begin - < "$D/db-node1-2g
         fi
 fi
 
+# modular daemons: each of virtqemud, virtnetworkd, virtstoraged, ... runs the
+# daemon hook when it starts; only the QEMU daemon's call reconciles.  The
+# hook's parent is the daemon: a bash whose comm the tree records stands in
+# for it (the test build reads /proc through VMPREP_ROOT).
+daemon_hook_as() { # COMM: run the daemon hook as that daemon's child
+        VMPREP_ROOT=$W/workstation bash -c 'mkdir -p "$VMPREP_ROOT/proc/$$"; printf "%s\n" "$1" > "$VMPREP_ROOT/proc/$$/comm"
+                "$2" - start - start; st=$?; rm -rf "${VMPREP_ROOT:?}/proc/$$"; exit $st' daemon-hook "$1" "$W/vmprep-reconcile"
+}
+pool1=$W/workstation/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages
+if VMPREP_ROOT=$W/workstation "$TEST_HOOK" db1 prepare begin - < "$D/db-node1-2g.xml" 2>"$W/err"; then
+        out=$(daemon_hook_as virtnetworkd 2>"$W/err"); st=$?
+        if [ $st = 0 ] && [ -z "$out" ] && [ "$(cat "$pool1")" = 1536 ]; then
+                t_ok "daemon hook called by virtnetworkd: stays quiet (pool still 1536, journal kept)"
+        else
+                t_fail "daemon hook as virtnetworkd" "exit $st, pool $(cat "$pool1"), stdout '$out'" "$(cat "$W/err")"
+        fi
+        out=$(daemon_hook_as virtqemud 2>"$W/err"); st=$?
+        if [ $st = 0 ] && [ -z "$out" ] && [ "$(cat "$pool1")" = 512 ]; then
+                t_ok "daemon hook called by virtqemud: reconciles (pool 1536 -> 512)"
+        else
+                t_fail "daemon hook as virtqemud" "exit $st, pool $(cat "$pool1"), stdout '$out'" "$(cat "$W/err")"
+        fi
+fi
+
 t_check "usage errors exit 2" bash -c "'$VMPREP' nosuchcommand >/dev/null 2>&1; [ \$? = 2 ] && '$VMPREP' plan >/dev/null 2>&1; [ \$? = 2 ]"
 t_check "--help for every command" bash -c "for c in plan show tag untag status doctor reconcile; do '$VMPREP' \$c --help | grep -q \"Usage: vmprep \$c\" || exit 1; done"
 

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# What `make install`, `make uninstall` and the Debian maintainer scripts do
+# to the running libvirt daemons (install/vmprep-reload-libvirt), against
+# stand-in daemons: a monolithic libvirtd, a modular virtqemud, both, and one
+# running in another root (a chroot install must never reach the host's).
+#   tests/install.sh
+set -uo pipefail
+here=$(cd -- "$(dirname -- "$0")" && pwd)
+repo=$(cd -- "$here/.." && pwd)
+T_SUITE=install
+# shellcheck source=tests/lib.sh
+. "$repo/tests/lib.sh"
+RELOAD=$repo/install/vmprep-reload-libvirt
+
+W=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$W"; }
+trap cleanup EXIT
+
+# A stand-in daemon: a static program that waits for a signal and records
+# it, under the name given (short names: pidof matches the process name).
+cat > "$W/daemon.c" <<'C'
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+static volatile sig_atomic_t got;
+static void on_hup(int s) { got = s; }
+int main(int argc, char **argv)
+{
+        signal(SIGHUP, on_hup);
+        for (int i = 0; i < 600 && !got; i++)
+                sleep(1);
+        if (got && argc > 1) {
+                FILE *f = fopen(argv[1], "w");
+                if (f) { fputs("HUP\n", f); fclose(f); }
+        }
+        return 0;
+}
+C
+if ! cc -static -O1 -o "$W/daemon" "$W/daemon.c" 2>"$W/cc.err"; then
+        t_skip "stand-in daemons" "cannot build a static program: $(head -1 "$W/cc.err")"
+        t_done; exit
+fi
+
+# start_daemon NAME MARKER: run the stand-in as NAME, wait until pidof sees it
+start_daemon() {
+        cp "$W/daemon" "$W/$1"
+        "$W/$1" "$2" & pids+=($!); disown
+        for _ in $(seq 50); do pidof "$1" >/dev/null && return 0; sleep 0.1; done
+        return 1
+}
+# wait_marker FILE: the daemon wrote it (it got SIGHUP)
+wait_marker() { for _ in $(seq 30); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
+
+start_daemon vmpt-libvirtd "$W/libvirtd.hup"
+start_daemon vmpt-virtqemud "$W/virtqemud.hup"
+out=$(VMPREP_LIBVIRT_DAEMONS="vmpt-libvirtd vmpt-virtqemud" "$RELOAD" -n)
+if grep -q "would send SIGHUP to vmpt-libvirtd" <<<"$out" && grep -q "would send SIGHUP to vmpt-virtqemud" <<<"$out" \
+        && ! wait_marker "$W/libvirtd.hup"; then
+        t_ok "-n names both daemons and signals neither"
+else
+        t_fail "-n" "$out"
+fi
+out=$(VMPREP_LIBVIRT_DAEMONS="vmpt-libvirtd vmpt-virtqemud" "$RELOAD")
+if wait_marker "$W/libvirtd.hup" && wait_marker "$W/virtqemud.hup" && grep -q "sent SIGHUP to vmpt-virtqemud" <<<"$out"; then
+        t_ok "monolithic and modular daemon both running: both get SIGHUP (never a restart)"
+else
+        t_fail "both daemons" "$out"
+fi
+
+start_daemon vmpt-virtqemud "$W/virtqemud2.hup"
+out=$(VMPREP_LIBVIRT_DAEMONS="vmpt-libvirtd vmpt-virtqemud" "$RELOAD")
+if wait_marker "$W/virtqemud2.hup" && ! grep -q "vmpt-libvirtd" <<<"$out"; then
+        t_ok "modular host (virtqemud alone): virtqemud gets SIGHUP"
+else
+        t_fail "virtqemud alone" "$out"
+fi
+
+out=$(VMPREP_LIBVIRT_DAEMONS="vmpt-libvirtd vmpt-virtqemud" "$RELOAD")
+if grep -q "no libvirtd or virtqemud runs here" <<<"$out"; then
+        t_ok "no daemon running: says the hooks are found when one starts, exits 0"
+else
+        t_fail "no daemon" "$out"
+fi
+
+# a daemon whose root is another directory stands for the host's libvirtd
+# as seen from a chroot install that shares the host's /proc
+if [ "$(id -u)" = 0 ] && command -v chroot >/dev/null; then
+        mkdir -p "$W/other/run"
+        cp "$W/daemon" "$W/other/vmpt-libvirtd"
+        chroot "$W/other" /vmpt-libvirtd /run/hup & pids+=($!); disown
+        for _ in $(seq 50); do pidof vmpt-libvirtd >/dev/null && break; sleep 0.1; done
+        out=$(VMPREP_LIBVIRT_DAEMONS="vmpt-libvirtd" "$RELOAD")
+        if grep -q "not signalling vmpt-libvirtd .*outside this root" <<<"$out" && ! wait_marker "$W/other/run/hup"; then
+                t_ok "a daemon outside this root (chroot install seeing the host's /proc) is not signalled"
+        else
+                t_fail "daemon in another root" "$out"
+        fi
+else
+        t_skip "daemon in another root" "needs root and chroot"
+fi
+
+# the Makefile and the maintainer scripts go through the script (or its twin)
+t_check "make install and uninstall signal through vmprep-reload-libvirt, never with DESTDIR" \
+        bash -c "make -s -n -C '$repo' install | grep -q 'install/vmprep-reload-libvirt' && ! make -s -n -C '$repo' install DESTDIR=/tmp/x | grep -q 'pidof\|kill'"
+t_check "postinst and postrm handle virtqemud" bash -c "grep -q vmprep-reload-libvirt '$repo/debian/postinst' && grep -q virtqemud '$repo/debian/postrm'"
+t_check "DAEMONHOOKDIR sits beside qemu.d when HOOKDIR ends in /" \
+        bash -c "make -s -n -C '$repo' install HOOKDIR=/etc/libvirt/hooks/qemu.d/ DESTDIR=/tmp/x | grep -q 'ln -sfn .* /tmp/x/etc/libvirt/hooks/daemon.d/vmprep-reconcile'"
+t_done
