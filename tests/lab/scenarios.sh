@@ -43,6 +43,7 @@ VGA=0000:00:05.0
 HDA=0000:00:05.1
 NVME=0000:01:00.0
 NIC=0000:81:00.0
+XHCI=0000:00:07.0 # with a USB keyboard on it
 IGB=0000:02:00.0 # only in tests/lab/run.sh's QEMU 10 boot
 PCI=/sys/bus/pci/devices
 
@@ -219,7 +220,7 @@ HOST_UNITS=(system.slice user.slice init.scope)
 
 sc_env_devices() {
         local ok=0 bdf want
-        for bdf in "$VGA:bochs-drm" "$HDA:snd_hda_intel" "$NVME:nvme" "$NIC:e1000e"; do
+        for bdf in "$VGA:bochs-drm" "$HDA:snd_hda_intel" "$NVME:nvme" "$NIC:e1000e" "$XHCI:xhci_hcd"; do
                 want=${bdf##*:}
                 bdf=${bdf%:*}
                 if [[ ! -e $PCI/$bdf ]]; then
@@ -261,6 +262,48 @@ sc_env_systemd_cgroup2() {
         expect_eq "/sys/fs/cgroup" "$(stat -f -c %T /sys/fs/cgroup)" cgroup2fs || ok=1
         grep -qw cpuset /sys/fs/cgroup/cgroup.controllers || { diag "no cpuset in cgroup.controllers"; ok=1; }
         [[ -e /sys/fs/cgroup/system.slice ]] || { diag "no system.slice cgroup"; ok=1; }
+        return "$ok"
+}
+
+# the NVMe's second namespace (a file on the lab's host, written for real), by
+# its block device: /dev/nvme0n2 (a multipath head node: the lab's NVMe is in
+# a subsystem)
+nvme_ns2() {
+        local d
+        for d in /sys/block/nvme*n2; do
+                [[ -e $d && ${d##*/} =~ ^nvme[0-9]+n2$ ]] && { echo "/dev/${d##*/}"; return 0; }
+        done
+        return 1
+}
+
+sc_env_nvme_ns2() {
+        local dev got
+        wait_for 100 nvme_ns2 >/dev/null || { diag "no namespace 2: $(dir_list /sys/block)"; return 1; }
+        dev=$(nvme_ns2)
+        expect_eq "size of $dev (512-byte sectors)" "$(cat "/sys/block/${dev#/dev/}/size")" $((512 * 2048)) || return 1
+        # it keeps what is written (namespace 1 is null-co: it reads zeros)
+        printf 'vmprep-lab\n' | dd of="$dev" bs=512 seek=1000 conv=fsync status=none || { diag "cannot write $dev"; return 1; }
+        echo 3 >/proc/sys/vm/drop_caches
+        got=$(dd if="$dev" bs=512 skip=1000 count=1 iflag=direct status=none | head -n 1)
+        expect_eq "read back from $dev" "$got" vmprep-lab
+}
+
+# the USB keyboard's input device under the xhci: "inputN:NAME"
+xhci_keyboard() {
+        local i
+        for i in /sys/class/input/input*; do
+                [[ $(readlink -f "$i") == */"$XHCI"/* ]] || continue
+                grep -qi keyboard "$i/name" 2>/dev/null && { printf '%s:%s\n' "${i##*/}" "$(cat "$i/name")"; return 0; }
+        done
+        return 1
+}
+
+sc_env_usb_keyboard() {
+        local ok=0 g
+        g=$(group_of "$XHCI")
+        expect_eq "members of the xhci's IOMMU group $g" "$(members "$g")" "$XHCI " || ok=1
+        wait_for 100 xhci_keyboard >/dev/null || { diag "no keyboard input device under $XHCI: $(cat /sys/class/input/input*/name 2>/dev/null | tr '\n' ';')"; return 1; }
+        diag "keyboard: $(xhci_keyboard)"
         return "$ok"
 }
 
@@ -1160,10 +1203,12 @@ sc_l2_nic_managed() {
 # ---- running ---------------------------------------------------------------------------
 
 SCENARIOS=(
-        "env_devices:env: VGA, HDA, NVMe PF and e1000e where the domains name them, on their drivers, in IOMMU groups"
+        "env_devices:env: VGA, HDA, NVMe PF, e1000e and xhci where the domains name them, on their drivers, in IOMMU groups"
         "env_numa:env: two NUMA nodes (cpus 0-1 / 2-3), the e1000e on node 1"
         "env_hugepages_boot:env: one boot-time 1 GiB page per node, no 2 MiB pages, hugetlbfs mounted"
         "env_systemd_cgroup2:env: systemd is PID 1, cgroup v2 with cpuset"
+        "env_nvme_ns2:env: the NVMe's namespace 2 (512 MiB) keeps what is written"
+        "env_usb_keyboard:env: a USB keyboard on the qemu-xhci, alone in its IOMMU group"
         "doctor_iommu:doctor --json: IOMMU groups present"
         "doctor_vfio:doctor --json: vfio-pci available"
         "doctor_gpu_group:doctor --json: the VGA and its HDA function share one IOMMU group"
