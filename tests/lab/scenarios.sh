@@ -932,6 +932,165 @@ sc_sriov_igb_admin_vfs() {
         return "$ok"
 }
 
+# ---- what the host is using: refused, naming it (issue 11) --------------------------------
+# The refusal is checked as a user sees it: the start fails, the device keeps
+# its driver, the host keeps using it, the message names the culprit (a key
+# word, any case).  Then, with the use gone, the same VM starts.
+
+# hooks_err_has WORD...: the hooks' stderr names each (fixed strings, any case)
+hooks_err_has() {
+        local w ok=0
+        for w in "$@"; do
+                grep -qiF -- "$w" "$OUT/hooks.err" || { diag "the refusal does not name '$w': $(hook_errors)"; ok=1; }
+        done
+        return "$ok"
+}
+nic_if() { dir_list "$PCI/$NIC/net" | tr -d ' '; }
+master_of() { ip -j link show dev "$1" 2>/dev/null | jq -r '.[0].master // "none"'; }
+
+# refused_start XML WHAT WORD...: the start must fail naming each WORD
+refused_start() {
+        local xml=$1 what=$2
+        shift 2
+        if vm_start "$xml"; then
+                diag "the start succeeded with $what"
+                vm_stop "$xml" || diag "stop: $(hook_errors)"
+                return 1
+        fi
+        hooks_err_has "$@"
+}
+
+# the e1000e as a port of BRIDGE (directly, or through a bond when BOND is
+# given) carrying the host address 192.0.2.1/24 (TEST-NET-1: the guest's own)
+nic_bridged() { # BRIDGE [BOND]
+        local ifc=$1 br=$1 bond=${2:-}
+        ifc=$(nic_if)
+        [[ -n $ifc ]] || { diag "the e1000e has no interface"; return 1; }
+        ip link add "$br" type bridge || return 1
+        if [[ -n $bond ]]; then
+                ip link add "$bond" type bond mode active-backup || return 1
+                ip link set "$ifc" down
+                ip link set "$ifc" master "$bond" || return 1
+                ip link set "$bond" master "$br" || return 1
+                ip link set "$bond" up
+        else
+                ip link set "$ifc" master "$br" || return 1
+        fi
+        ip link set "$ifc" up
+        ip link set "$br" up
+        ip addr add 192.0.2.1/24 dev "$br"
+}
+nic_unbridged() { # BRIDGE [BOND]
+        local ifc
+        ifc=$(nic_if)
+        [[ -n $ifc ]] && ip link set "$ifc" nomaster 2>/dev/null
+        [[ -n ${2:-} ]] && ip link del "$2" 2>/dev/null
+        ip link del "$1" 2>/dev/null
+        [[ -n $ifc ]] && ip link set "$ifc" down 2>/dev/null
+        return 0
+}
+
+# hostuse_bridge BRIDGE [BOND]
+hostuse_bridge() {
+        need_hook 10-vmprep-vfio || return 2
+        local xml=$DOMAINS/vfio-nic.xml ok=0 ifc upper=$1 names=("$1")
+        [[ -n ${2:-} ]] && upper=$2 names+=("$2")
+        [[ $(driver_of "$NIC") == e1000e ]] || { diag "the e1000e is on '$(driver_of "$NIC")' before"; return 1; }
+        nic_bridged "$@" || { diag "cannot build the ${2:+bond and }bridge: $(ip -br link | tr '\n' ';')"; nic_unbridged "$@"; return 1; }
+        ifc=$(nic_if)
+        refused_start "$xml" "$ifc under ${names[*]} carrying 192.0.2.1/24" "${names[@]}" || ok=1
+        expect_eq "e1000e driver after the refusal" "$(driver_of "$NIC")" e1000e || ok=1
+        expect_eq "master of $ifc after the refusal" "$(master_of "$ifc")" "$upper" || ok=1
+        ip -4 -br addr show dev "$1" | grep -qF 192.0.2.1/24 || { diag "$1 lost its address"; ok=1; }
+        expect_no_journal "$(uuid_of "$xml")" "after the refused start" || ok=1
+        nic_unbridged "$@"
+        # nothing of the host's left on it: the same VM takes the NIC
+        if vm_start "$xml"; then
+                expect_eq "e1000e driver once unbridged" "$(driver_of "$NIC")" vfio-pci || ok=1
+                vm_stop "$xml" || { diag "stop: $(hook_errors)"; ok=1; }
+        else
+                diag "start refused once the NIC left the bridge: $(hook_errors)"
+                ok=1
+        fi
+        wait_for 50 nic_given_back || { diag "e1000e after: driver $(driver_of "$NIC"), override $(cat "$PCI/$NIC/driver_override")"; ok=1; }
+        return "$ok"
+}
+sc_hostuse_bridge() { hostuse_bridge br0; }
+sc_hostuse_bond_bridge() { hostuse_bridge br0 bond0; }
+
+# nvme_given_back: the PF on nvme, no override, namespace 2 back
+nvme_given_back() { [[ $(driver_of "$NVME") == nvme && $(cat "$PCI/$NVME/driver_override") == "(null)" ]] && nvme_ns2 >/dev/null; }
+
+# nvme_passes_once_free XML: with the namespace let go, the PF goes and comes back
+nvme_passes_once_free() {
+        local ok=0
+        if vm_start "$1"; then
+                expect_eq "NVMe driver once free" "$(driver_of "$NVME")" vfio-pci || ok=1
+                vm_stop "$1" || { diag "stop: $(hook_errors)"; ok=1; }
+        else
+                diag "start refused once the namespace was free: $(hook_errors)"
+                ok=1
+        fi
+        wait_for 100 nvme_given_back || { diag "NVMe after: driver $(driver_of "$NVME"), override $(cat "$PCI/$NVME/driver_override"), block: $(dir_list /sys/block)"; ok=1; }
+        expect_no_journal "$(uuid_of "$1")" "after release" || ok=1
+        return "$ok"
+}
+
+# hostuse_mounted FSTYPE MKFS...: a filesystem made on namespace 2 and mounted
+hostuse_mounted() {
+        need_hook 10-vmprep-vfio || return 2
+        local fs=$1 xml=$DOMAINS/vfio-nvme.xml ok=0 dev mnt=/mnt/lab-$1
+        shift
+        [[ $(driver_of "$NVME") == nvme ]] || { diag "the NVMe is on '$(driver_of "$NVME")' before"; return 1; }
+        dev=$(wait_for 100 nvme_ns2) || { diag "no namespace 2: $(dir_list /sys/block)"; return 1; }
+        "$@" "$dev" >"$OUT/mkfs.out" 2>&1 || { diag "$* $dev: $(head -c 400 "$OUT/mkfs.out")"; return 1; }
+        mkdir -p "$mnt"
+        mount -t "$fs" "$dev" "$mnt" || { diag "mount -t $fs $dev $mnt failed"; return 1; }
+        echo lab >"$mnt/file" && sync
+        refused_start "$xml" "$dev mounted on $mnt ($fs)" "$fs" "$mnt" || ok=1
+        expect_eq "NVMe driver after the refusal" "$(driver_of "$NVME")" nvme || ok=1
+        expect_eq "$mnt after the refusal" "$(cat "$mnt/file" 2>&1)" lab || ok=1
+        expect_no_journal "$(uuid_of "$xml")" "after the refused start" || ok=1
+        umount "$mnt" || { diag "umount $mnt failed"; umount -l "$mnt"; ok=1; }
+        nvme_passes_once_free "$xml" || ok=1
+        return "$ok"
+}
+sc_hostuse_ext4() { hostuse_mounted ext4 mkfs.ext4 -q -F; }
+sc_hostuse_btrfs() { hostuse_mounted btrfs mkfs.btrfs -q -f; }
+
+sc_hostuse_swap() {
+        need_hook 10-vmprep-vfio || return 2
+        local xml=$DOMAINS/vfio-nvme.xml ok=0 dev
+        [[ $(driver_of "$NVME") == nvme ]] || { diag "the NVMe is on '$(driver_of "$NVME")' before"; return 1; }
+        dev=$(wait_for 100 nvme_ns2) || { diag "no namespace 2: $(dir_list /sys/block)"; return 1; }
+        mkswap "$dev" >"$OUT/mkswap.out" 2>&1 || { diag "mkswap $dev: $(head -c 400 "$OUT/mkswap.out")"; return 1; }
+        swapon "$dev" || { diag "swapon $dev failed"; return 1; }
+        refused_start "$xml" "swap on $dev" swap || ok=1
+        expect_eq "NVMe driver after the refusal" "$(driver_of "$NVME")" nvme || ok=1
+        grep -q "^$dev " /proc/swaps || { diag "$dev no longer in /proc/swaps: $(tr '\n' ';' </proc/swaps)"; ok=1; }
+        expect_no_journal "$(uuid_of "$xml")" "after the refused start" || ok=1
+        swapoff "$dev" || { diag "swapoff $dev failed"; ok=1; }
+        nvme_passes_once_free "$xml" || ok=1
+        return "$ok"
+}
+
+# the keyboard on the xhci: passing the controller would take it from the host
+sc_hostuse_usb_keyboard() {
+        need_hook 10-vmprep-vfio || return 2
+        local xml=$DOMAINS/vfio-xhci.xml ok=0 kbd name
+        kbd=$(wait_for 100 xhci_keyboard) || { diag "no keyboard under $XHCI"; return 1; }
+        name=${kbd#*:}
+        refused_start "$xml" "the keyboard '$name' on $XHCI" "$name" || ok=1
+        expect_eq "xhci driver after the refusal" "$(driver_of "$XHCI")" xhci_hcd || ok=1
+        expect_eq "keyboard after the refusal" "$(xhci_keyboard)" "$kbd" || ok=1
+        expect_no_journal "$(uuid_of "$xml")" "after the refused start" || ok=1
+        if [[ $(driver_of "$XHCI") != xhci_hcd ]]; then
+                give_back "$XHCI"
+                wait_for 50 xhci_keyboard >/dev/null || diag "the keyboard did not come back"
+        fi
+        return "$ok"
+}
+
 sc_single_gpu() {
         need_hook 10-vmprep-vfio || return 2
         local xml=$DOMAINS/vfio-gpu.xml uuid ok=0
@@ -1239,6 +1398,12 @@ SCENARIOS=(
         "sriov_nvme:vfio hook: 2 VFs made with autoprobe off, VF 01:00.1 to vfio-pci, count restored"
         "sriov_igb_vf_settings:vfio hook: igb (QEMU 10): 2 VFs, VF 0's MAC, VLAN, trust and spoofchk set over rtnetlink and read back, count 0 after"
         "sriov_igb_admin_vfs:vfio hook: igb (QEMU 10): an administrator's 2 VFs kept, VF 0's own settings and driver back after release"
+        "hostuse_bridge:vfio hook: the e1000e as a port of br0 (192.0.2.1/24) refused naming br0, driver and port kept; passed once out"
+        "hostuse_bond_bridge:vfio hook: the e1000e in bond0 in br0 refused naming both, driver and bond kept; passed once out"
+        "hostuse_ext4:vfio hook: the NVMe refused while an ext4 on its namespace is mounted; passed and given back after umount"
+        "hostuse_btrfs:vfio hook: the NVMe refused naming btrfs and the mount point while mounted; passed and given back after umount"
+        "hostuse_swap:vfio hook: the NVMe refused naming swap while its namespace is swap; passed and given back after swapoff"
+        "hostuse_usb_keyboard:vfio hook: the xhci refused naming its USB keyboard, driver and keyboard kept"
         "single_gpu:vfio hook: the only GPU handed over: display manager stopped, group passed, all restarted at release"
         "cpus_pin23:cpus hook: a VM pinned to CPUs 2-3 confines the host units to 0-1, restored after"
         "cpus_two_vms_in_order:cpus hook: VMs on CPU 2 and CPU 3, stopped in start order, the host set grows back a core at a time"
