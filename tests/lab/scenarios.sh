@@ -1359,6 +1359,201 @@ sc_l2_nic_managed() {
         return "$ok"
 }
 
+# ---- L2 (issue 11): what other VMs and libvirtd itself do beside vmprep's ------------------
+
+# An untagged VM holds the NVMe's first VF (managed='yes': libvirt moved it to
+# vfio-pci, QEMU has it open); a tagged VM wants 2 VFs, which the kernel only
+# allows through 0: refused, naming the VF and the VM that holds it.  A hook
+# that wrote 0 anyway would block in the kernel (vfio-pci waits for QEMU to
+# let go of the VF, and a VM in SeaBIOS never does): the start runs in the
+# background and the holder is destroyed after 60 s to free it.
+sc_l2_sriov_vf_held() {
+        need_hook 10-vmprep-vfio || return 2
+        local holder=$DOMAINS/l2-vf-holder.xml xml=$DOMAINS/sriov-nvme-more.xml p=$PCI/$NVME vf=0000:01:00.1
+        local ok=0 auto0 g pid bg rc name
+        name=$(name_of "$holder")
+        auto0=$(cat "$p/sriov_drivers_autoprobe")
+        expect_eq "sriov_numvfs before" "$(cat "$p/sriov_numvfs")" 0 || return 1
+        echo 0 >"$p/sriov_drivers_autoprobe"
+        if ! echo 1 >"$p/sriov_numvfs"; then
+                diag "cannot make 1 VF by hand"
+                echo "$auto0" >"$p/sriov_drivers_autoprobe"
+                return 1
+        fi
+        if ! l2_start "$holder"; then
+                echo 0 >"$p/sriov_numvfs"
+                echo "$auto0" >"$p/sriov_drivers_autoprobe"
+                return 1
+        fi
+        g=$(group_of "$vf")
+        pid=$(l2_qemu_pid "$holder")
+        expect_eq "VF $vf driver with $name running" "$(driver_of "$vf")" vfio-pci || ok=1
+        holders "/dev/vfio/$g" | grep -q "^$pid:" || { diag "$name's QEMU ($pid) does not hold /dev/vfio/$g"; ok=1; }
+        : >"$OUT/hooks.err"
+        vm_start "$xml" &
+        bg=$!
+        if ! wait_for 600 eval '! kill -0 "$bg" 2>/dev/null'; then
+                diag "the tagged VM's start still blocked after 60 s (a VF removed under a running VM); destroying $name"
+                l2_destroy "$holder"
+                wait "$bg"
+                diag "hooks: $(hook_errors)"
+                ok=1
+        else
+                wait "$bg"
+                rc=$?
+                if ((rc == 0)); then
+                        diag "the tagged VM started: sriov_numvfs $(cat "$p/sriov_numvfs"), VF $vf on $(driver_of "$vf")"
+                        vm_stop "$xml"
+                        ok=1
+                else
+                        hooks_err_has 01:00.1 "$name" || ok=1
+                fi
+                expect_eq "sriov_numvfs after the refusal" "$(cat "$p/sriov_numvfs")" 1 || ok=1
+                expect_eq "VF $vf driver after the refusal" "$(driver_of "$vf")" vfio-pci || ok=1
+                expect_eq "$name after the refusal" "$(virsh domstate "$name" 2>&1 | head -n 1)" running || ok=1
+                expect_eq "$name's QEMU" "$(l2_qemu_pid "$holder")" "$pid" || ok=1
+                holders "/dev/vfio/$g" | grep -q "^$pid:" || { diag "QEMU ($pid) no longer holds /dev/vfio/$g"; ok=1; }
+                l2_destroy "$holder" || ok=1
+        fi
+        virsh -q undefine "$name" >/dev/null 2>&1
+        expect_no_journal "$(uuid_of "$xml")" "after the refused start" || ok=1
+        echo 0 >"$p/sriov_numvfs" || { diag "cannot remove the VF made by hand"; ok=1; }
+        echo "$auto0" >"$p/sriov_drivers_autoprobe"
+        expect_eq "PF driver after" "$(driver_of "$NVME")" nvme || ok=1
+        return "$ok"
+}
+
+# "IRQ=affinity ..." of every IRQ
+irq_affinities() {
+        local f n
+        for f in /proc/irq/[0-9]*/smp_affinity_list; do
+                n=${f#/proc/irq/}
+                printf '%s=%s ' "${n%%/*}" "$(cat "$f")"
+        done
+}
+# isolation_state: what the cpus hook moves, in one line
+isolation_state() {
+        printf 'units=[%s] wq=%s default=%s irqs=[%s]' "$(host_units_allowed)" \
+                "$(cat /sys/devices/virtual/workqueue/cpumask)" "$(cat /proc/irq/default_smp_affinity)" "$(irq_affinities)"
+}
+# expect_state WHAT GOT WANT: like expect_eq, the differing words only
+expect_state() {
+        [[ $2 == "$3" ]] && return 0
+        diag "$1: got $(comm -23 <(tr ' ' '\n' <<<"$2" | sort) <(tr ' ' '\n' <<<"$3" | sort) | tr '\n' ' ')instead of $(comm -13 <(tr ' ' '\n' <<<"$2" | sort) <(tr ' ' '\n' <<<"$3" | sort) | tr '\n' ' ')"
+        return 1
+}
+
+# libvirtd restarted while an isolated VM runs: its daemon hook (vmprep
+# reconcile --offline) must see the VM running and leave its isolation alone
+sc_l2_restart_isolated() {
+        need_hook 30-vmprep-cpus || return 2
+        local xml=$DOMAINS/l2-isolate.xml ok=0 name before during pid t
+        local daemon_hook=/etc/libvirt/hooks/daemon.d/vmprep-reconcile
+        [[ -x $daemon_hook ]] || { diag "no $daemon_hook: the restart would prove nothing"; return 1; }
+        name=$(name_of "$xml")
+        before=$(isolation_state)
+        l2_start "$xml" || return 1
+        during=$(isolation_state)
+        expect_eq "host units while running" "$(host_units_allowed)" "0,1,2 0,1,2 0,1,2" || ok=1
+        expect_eq "workqueue cpumask while running" "$(cat /sys/devices/virtual/workqueue/cpumask)" 7 || ok=1
+        pid=$(l2_qemu_pid "$xml")
+        t=$(date +%s)
+        systemctl restart libvirtd.service || { diag "systemctl restart libvirtd failed"; ok=1; }
+        wait_for 300 eval 'virsh -q list >/dev/null 2>&1' || { diag "libvirtd does not answer after the restart"; ok=1; }
+        diag "daemon hook: $(journalctl -q -o cat --since="@$t" -t vmprep-reconcile -t vmprep --no-pager 2>/dev/null | tail -n 4 | tr '\n' ' ')"
+        expect_eq "$name after the restart" "$(virsh domstate "$name" 2>&1 | head -n 1)" running || ok=1
+        expect_eq "$name's QEMU after the restart" "$(l2_qemu_pid "$xml")" "$pid" || ok=1
+        expect_state "isolation after the libvirtd restart" "$(isolation_state)" "$during" || ok=1
+        [[ -n $(journals_of "$(uuid_of "$xml")") ]] || { diag "no journal left for the running VM after the restart"; ok=1; }
+        l2_destroy "$xml" undefine || ok=1
+        wait_for 100 eval '[[ $(isolation_state) == "$before" ]]' ||
+                expect_state "isolation after destroy" "$(isolation_state)" "$before" || ok=1
+        expect_no_journal "$(uuid_of "$xml")" "after virsh destroy" || ok=1
+        return "$ok"
+}
+
+need_vcpu_partitions() {
+        [[ -e /sys/fs/cgroup/cpuset.cpus.isolated ]] ||
+                skip "vCPU partitions need cpuset.cpus.exclusive (6.7+): $(uname -r) isolates machine.slice whole"
+}
+# scope_of XML: the QEMU's scope under machine.slice, from /proc/PID/cgroup
+scope_of() {
+        local pid
+        pid=$(l2_qemu_pid "$1")
+        [[ -n $pid ]] || return 1
+        sed -n 's|^0::/machine\.slice/\([^/]*\.scope\)/.*|\1|p' "/proc/$pid/cgroup"
+}
+# cpuset_files DIR: "path=value" of every cpuset.cpus, .exclusive and .partition
+# under DIR (what vmprep may write; the .effective ones follow)
+cpuset_files() {
+        find "$1" \( -name cpuset.cpus -o -name cpuset.cpus.exclusive -o -name cpuset.cpus.partition \) 2>/dev/null |
+                sort | while read -r f; do printf '%s=%s\n' "${f#/sys/fs/cgroup/}" "$(cat "$f")"; done
+}
+# exclusive_chain: the cgroups under machine.slice with CPUs given exclusively
+exclusive_chain() {
+        find /sys/fs/cgroup/machine.slice -name cpuset.cpus.exclusive 2>/dev/null | sort | while read -r f; do
+                [[ -n $(cat "$f") ]] && printf '%s ' "${f%/*}"
+        done
+}
+
+# partition_vm XML: started, its own vCPU cgroup (found from its QEMU) is the
+# one isolated partition, the CPUs exclusive along its chain only; then destroyed
+partition_vm_check() {
+        local xml=$1 ok=0 scope m=/sys/fs/cgroup/machine.slice want
+        scope=$(scope_of "$xml") || { diag "no QEMU pid for $(name_of "$xml")"; return 1; }
+        diag "$(name_of "$xml"): QEMU in machine.slice/$scope"
+        want="$m/$scope/libvirt/vcpu0 "
+        expect_eq "isolated partitions" "$(isolated_partitions)" "$want" || ok=1
+        expect_eq "cgroups with exclusive CPUs" "$(exclusive_chain)" "$m $m/$scope $m/$scope/libvirt $m/$scope/libvirt/vcpu0 " || ok=1
+        expect_eq "root cpuset.cpus.isolated" "$(cat /sys/fs/cgroup/cpuset.cpus.isolated)" 3 || ok=1
+        return "$ok"
+}
+partition_gone() {
+        local ok=0
+        expect_eq "isolated partitions after destroy" "$(isolated_partitions)" "" || ok=1
+        expect_eq "root cpuset.cpus.isolated after destroy" "$(cat /sys/fs/cgroup/cpuset.cpus.isolated)" "" || ok=1
+        expect_no_journal "$(uuid_of "$1")" "after virsh destroy" || ok=1
+        return "$ok"
+}
+
+sc_l2_partition_name() {
+        need_hook 30-vmprep-cpus || return 2
+        need_vcpu_partitions || return 2
+        local xml=$DOMAINS/l2-part-rtvm.xml ok=0 scope
+        l2_start "$xml" || return 1
+        scope=$(scope_of "$xml")
+        # libvirt 9.0 drops "_" from the machine name: qemu-N-rtvm.1
+        [[ $scope =~ ^machine-qemu\\x2d[0-9]+\\x2drtvm\.1\.scope$ ]] || { diag "scope '$scope', expected machine-qemu\\x2dN\\x2drtvm.1.scope"; ok=1; }
+        partition_vm_check "$xml" || ok=1
+        l2_destroy "$xml" undefine || ok=1
+        wait_for 50 eval '[[ -z $(isolated_partitions) ]]'
+        partition_gone "$xml" || ok=1
+        return "$ok"
+}
+
+# the VM "b" beside a running "a-b" (whose scope name ends in "b.scope" too)
+sc_l2_partition_beside() {
+        need_hook 30-vmprep-cpus || return 2
+        need_vcpu_partitions || return 2
+        local a=$DOMAINS/l2-a-b.xml b=$DOMAINS/l2-part-b.xml ok=0 ascope abefore
+        l2_start "$a" || return 1
+        ascope=$(scope_of "$a")
+        abefore=$(cpuset_files "/sys/fs/cgroup/machine.slice/$ascope")
+        if l2_start "$b"; then
+                partition_vm_check "$b" || ok=1
+                expect_eq "a-b's cpuset files with b running" "$(cpuset_files "/sys/fs/cgroup/machine.slice/$ascope")" "$abefore" || ok=1
+                l2_destroy "$b" undefine || ok=1
+                wait_for 50 eval '[[ -z $(isolated_partitions) ]]'
+                partition_gone "$b" || ok=1
+        else
+                ok=1
+        fi
+        expect_eq "a-b after b" "$(virsh domstate a-b 2>&1 | head -n 1)" running || ok=1
+        expect_eq "a-b's cpuset files after b" "$(cpuset_files "/sys/fs/cgroup/machine.slice/$ascope")" "$abefore" || ok=1
+        l2_destroy "$a" undefine || ok=1
+        return "$ok"
+}
+
 # ---- running ---------------------------------------------------------------------------
 
 SCENARIOS=(
@@ -1413,6 +1608,10 @@ SCENARIOS=(
         "l2_virsh_hugepages:L2: virsh start in the guest: libvirtd's hooks put 128 x 2 MiB on node 1, QEMU takes them, destroy gives them back"
         "l2_gaming_nic_unmanaged:L2: gaming profile, mode=partition, e1000e managed=no: bound, opened by QEMU, pages on node 1, host on 0-1, vCPU isolated; all back after destroy"
         "l2_nic_managed:L2: e1000e managed=yes twice: vmprep and libvirt's detach/reattach agree, e1000e back each time"
+        "l2_sriov_vf_held:L2: an untagged VM holds NVMe VF 01:00.1 (managed=yes); a tagged VM wanting 2 VFs is refused naming the VF and the VM, VF and VM untouched"
+        "l2_restart_isolated:L2: libvirtd restarted (daemon hook: reconcile --offline) under an isolated VM: host units, IRQs, workqueues unchanged until it stops, then restored"
+        "l2_partition_name:L2: a VM named rt_vm.1 with mode=partition: its own vCPU cgroup (scope rtvm.1) is the partition, nothing else"
+        "l2_partition_beside:L2: a VM b with mode=partition beside a running a-b: b's own cgroup isolated, a-b's cpuset files untouched"
 )
 
 # LAB_ONLY=regex runs only the scenarios whose id matches
