@@ -266,12 +266,21 @@ sc_env_systemd_cgroup2() {
 }
 
 # the NVMe's second namespace (a file on the lab's host, written for real), by
-# its block device: /dev/nvme0n2 (a multipath head node: the lab's NVMe is in
-# a subsystem)
+# its block device: the disk whose nsid is 2 with a live path.  The lab's NVMe
+# is in a subsystem, so that disk is a multipath head node whose name counts
+# heads, not namespaces: a head still held open when its controller went
+# (a mount the vfio hook did not see) stays, pathless, and the namespace comes
+# back under the next name (nvme0n3).
 nvme_ns2() {
-        local d
-        for d in /sys/block/nvme*n2; do
-                [[ -e $d && ${d##*/} =~ ^nvme[0-9]+n2$ ]] && { echo "/dev/${d##*/}"; return 0; }
+        local d paths
+        for d in /sys/block/nvme*; do
+                [[ ${d##*/} =~ ^nvme[0-9]+n[0-9]+$ && $(cat "$d/nsid" 2>/dev/null) == 2 ]] || continue
+                if [[ -d $d/multipath ]]; then
+                        paths=$(dir_list "$d/multipath")
+                        [[ -n $paths ]] || continue
+                fi
+                echo "/dev/${d##*/}"
+                return 0
         done
         return 1
 }
@@ -946,6 +955,7 @@ hooks_err_has() {
         return "$ok"
 }
 nic_if() { dir_list "$PCI/$NIC/net" | tr -d ' '; }
+kernel_tail() { dmesg | tail -n 6 | tr '\n' ';'; }
 master_of() { ip -j link show dev "$1" 2>/dev/null | jq -r '.[0].master // "none"'; }
 
 # refused_start XML WHAT WORD...: the start must fail naming each WORD
@@ -1043,9 +1053,9 @@ hostuse_mounted() {
         shift
         [[ $(driver_of "$NVME") == nvme ]] || { diag "the NVMe is on '$(driver_of "$NVME")' before"; return 1; }
         dev=$(wait_for 100 nvme_ns2) || { diag "no namespace 2: $(dir_list /sys/block)"; return 1; }
-        "$@" "$dev" >"$OUT/mkfs.out" 2>&1 || { diag "$* $dev: $(head -c 400 "$OUT/mkfs.out")"; return 1; }
+        "$@" "$dev" >"$OUT/mkfs.out" 2>&1 || { diag "$* $dev: $(head -c 400 "$OUT/mkfs.out")" "kernel: $(kernel_tail)"; return 1; }
         mkdir -p "$mnt"
-        mount -t "$fs" "$dev" "$mnt" || { diag "mount -t $fs $dev $mnt failed"; return 1; }
+        mount -t "$fs" "$dev" "$mnt" || { diag "mount -t $fs $dev $mnt failed" "kernel: $(kernel_tail)"; return 1; }
         echo lab >"$mnt/file" && sync
         refused_start "$xml" "$dev mounted on $mnt ($fs)" "$fs" "$mnt" || ok=1
         expect_eq "NVMe driver after the refusal" "$(driver_of "$NVME")" nvme || ok=1
@@ -1064,7 +1074,7 @@ sc_hostuse_swap() {
         [[ $(driver_of "$NVME") == nvme ]] || { diag "the NVMe is on '$(driver_of "$NVME")' before"; return 1; }
         dev=$(wait_for 100 nvme_ns2) || { diag "no namespace 2: $(dir_list /sys/block)"; return 1; }
         mkswap "$dev" >"$OUT/mkswap.out" 2>&1 || { diag "mkswap $dev: $(head -c 400 "$OUT/mkswap.out")"; return 1; }
-        swapon "$dev" || { diag "swapon $dev failed"; return 1; }
+        swapon "$dev" || { diag "swapon $dev failed" "kernel: $(kernel_tail)"; return 1; }
         refused_start "$xml" "swap on $dev" swap || ok=1
         expect_eq "NVMe driver after the refusal" "$(driver_of "$NVME")" nvme || ok=1
         grep -q "^$dev " /proc/swaps || { diag "$dev no longer in /proc/swaps: $(tr '\n' ';' </proc/swaps)"; ok=1; }
