@@ -22,7 +22,8 @@ typedef struct CliOptions {
         const char *root;   /* --root: read (and for reconcile, write) a recorded tree */
         const char *uri;    /* --connect */
         bool json;
-        bool color;         /* stdout is a terminal and NO_COLOR is unset */
+        bool tty;           /* stdout is a terminal (status shows the host map) */
+        bool color;         /* tty and NO_COLOR is unset: colour only, never content */
 } CliOptions;
 
 int cmd_plan(const CliOptions *o, int argc, char **argv);
@@ -40,6 +41,8 @@ int cmd_reconcile(const CliOptions *o, int argc, char **argv);
 int virt_domain_xml(const CliOptions *o, const char *name, bool inactive, char **ret);
 /* Set (xml != NULL) or remove (xml == NULL) the urn:vmprep:1 metadata element. */
 int virt_set_metadata(const CliOptions *o, const char *name, const char *xml, bool live, bool config);
+/* 1 when the domain runs, 0 when not, -1 when libvirt cannot say. */
+int virt_domain_active(const CliOptions *o, const char *name);
 /* UUIDs of running domains, as one malloc'd string "uuid uuid ...";
  * returns EXIT_LIBVIRT when libvirt cannot be reached. */
 int virt_running_uuids(const CliOptions *o, char **ret);
@@ -49,5 +52,10 @@ int virt_running_uuids(const CliOptions *o, char **ret);
 /* A domain from a file path (contains '/' or ends in .xml) or from libvirt. */
 int cli_load_domain(const CliOptions *o, const char *arg, Domain **ret);
 char *cli_read_file(const char *path, size_t *len);
+/* The effective profile and every capability's plan of a domain on this
+ * host, as `vmprep plan` shows it; EXIT_OK or EXIT_FAIL (said on stderr).
+ * *pret is NULL for an untagged domain. */
+struct Plan;
+int cli_plan_domain(const Domain *d, Profile **pret, struct Plan *plan);
 /* Colour escapes when o->color, else "". */
 const char *cli_color(const CliOptions *o, const char *which);

@@ -7,15 +7,19 @@
  */
 #include "cli.h"
 
+#include "common/cpus_share.h"
 #include "common/hook.h"
 #include "common/hugepages.h"
+#include "common/journal.h"
 #include "common/log.h"
 #include "common/sysfs.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <pci/pci.h>
+#include <setjmp.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -134,9 +138,66 @@ static void check_vfio_module(Doctor *dr)
                        "no vfio-pci driver for kernel %s", release);
 }
 
+/*
+ * libpci's error handler must not return, and its default one exits the
+ * process — doctor would stop before it reports.  Ours keeps the message
+ * and jumps back to the call into libpci, which then goes on without it
+ * (device names as numbers).
+ */
+static jmp_buf pci_jump;
+static char pci_error[256];
+
+static void pci_fatal(char *msg, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void pci_fatal(char *msg, ...)
+{
+        va_list ap;
+        va_start(ap, msg);
+        vsnprintf(pci_error, sizeof(pci_error), msg, ap);
+        va_end(ap);
+        longjmp(pci_jump, 1);
+}
+
+static void pci_quiet(char *msg, ...) __attribute__((format(printf, 1, 2)));
+static void pci_quiet(char *msg, ...)
+{
+        (void) msg;
+}
+
+/* libpci for device names, reading the tree doctor reads (--root). */
+static struct pci_access *pci_open(void)
+{
+        static struct pci_access *pacc;
+        char sysfs[SYSFS_PATH_MAX];
+
+        pacc = pci_alloc();
+        if (!pacc)
+                return NULL;
+        pacc->error = pci_fatal;
+        pacc->warning = pci_quiet;
+        pacc->debug = pci_quiet;
+        if (setjmp(pci_jump)) {
+                fprintf(stderr, "vmprep doctor: libpci: %s (device names shown as numbers)\n", pci_error);
+                pci_cleanup(pacc);
+                return NULL;
+        }
+        /* only the sysfs method: the others probe I/O ports of the real host */
+        pacc->method = PCI_ACCESS_SYS_BUS_PCI;
+        if (sysfs_path("/sys/bus/pci", sysfs, sizeof(sysfs)) == 0)
+                pci_set_param(pacc, (char *) "sysfs.path", sysfs);
+        pci_init(pacc);
+        return pacc;
+}
+
 static const char *pci_name(Doctor *dr, unsigned vendor, unsigned device, char *buf, size_t size)
 {
-        if (dr->pacc && pci_lookup_name(dr->pacc, buf, (int) size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE, vendor, device))
+        if (dr->pacc) {
+                if (setjmp(pci_jump)) {
+                        fprintf(stderr, "vmprep doctor: libpci: %s (device names shown as numbers)\n", pci_error);
+                        dr->pacc = NULL; /* in no state to be called again, nor freed */
+                }
+        }
+        if (dr->pacc &&
+            pci_lookup_name(dr->pacc, buf, (int) size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE, vendor, device))
                 return buf;
         snprintf(buf, size, "[%04x:%04x]", vendor, device);
         return buf;
@@ -351,20 +412,144 @@ static void check_cgroups(Doctor *dr, const char *mounts)
                        comm[0] ? comm : "?");
 }
 
-static bool libvirtd_running(void)
+/* A running libvirt daemon that runs QEMU VMs: the monolithic libvirtd,
+ * or virtqemud of the modular daemons (Fedora, RHEL, openSUSE). */
+typedef struct LibvirtDaemon {
+        char name[16];
+        unsigned pid;
+        long long started; /* seconds since the epoch, -1 when unknown */
+} LibvirtDaemon;
+
+/* When the process started: /proc/PID/stat field 22 (clock ticks after
+ * boot; the comm in field 2 may hold spaces and parentheses, so count from
+ * its last ')') plus btime from /proc/stat. */
+static long long process_started(unsigned pid)
 {
-        DIR *d = sysfs_opendir("/proc");
-        bool found = false;
-        for (struct dirent *de; d && !found && (de = readdir(d));) {
-                char path[300], comm[64];
-                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+        char path[64], stat[1024];
+        snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+        if (sysfs_read(path, stat, sizeof(stat)) < 0)
+                return -1;
+        const char *p = strrchr(stat, ')');
+        unsigned long long ticks;
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &ticks) != 1)
+                return -1;
+        char *text = read_text("/proc/stat");
+        const char *b = text ? strstr(text, "\nbtime ") : NULL;
+        long long btime = -1;
+        if (b)
+                btime = strtoll(b + 7, NULL, 10);
+        free(text);
+        long hz = sysconf(_SC_CLK_TCK);
+        if (btime <= 0 || hz <= 0)
+                return -1;
+        return btime + (long long) (ticks / (unsigned long long) hz);
+}
+
+static size_t libvirt_daemons(LibvirtDaemon *out, size_t max)
+{
+        char **names = NULL;
+        size_t n_names = 0, n = 0;
+        if (sysfs_list("/proc", &names, &n_names) < 0)
+                return 0;
+        for (size_t i = 0; i < n_names && n < max; i++) {
+                char path[300], comm[16];
+                uint64_t pid;
+                if (parse_u64(names[i], 1, INT32_MAX, &pid) < 0)
                         continue;
-                snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
-                found = sysfs_read(path, comm, sizeof(comm)) >= 0 && !strcmp(comm, "libvirtd");
+                snprintf(path, sizeof(path), "/proc/%s/comm", names[i]);
+                if (sysfs_read(path, comm, sizeof(comm)) < 0 || (strcmp(comm, "libvirtd") && strcmp(comm, "virtqemud")))
+                        continue;
+                snprintf(out[n].name, sizeof(out[n].name), "%s", comm);
+                out[n].pid = (unsigned) pid;
+                out[n].started = process_started((unsigned) pid);
+                n++;
         }
-        if (d)
-                closedir(d);
-        return found;
+        sysfs_list_free(names, n_names);
+        return n;
+}
+
+/* The oldest hook libvirt could have found (lstat ctime of the entries of
+ * qemu.d, and the hooks/qemu script): -1 when there is none. */
+static long long oldest_hook(void)
+{
+        char **names = NULL;
+        size_t n = 0;
+        long long oldest = -1;
+        struct stat st;
+        char path[600];
+        /* the single-script hook beside qemu.d: /etc/libvirt/hooks/qemu */
+        snprintf(path, sizeof(path), "%s", VMPREP_HOOKDIR);
+        size_t len = strlen(path);
+        if (len > 2 && !strcmp(path + len - 2, ".d"))
+                path[len - 2] = '\0';
+        if (sysfs_lstat(path, &st) == 0)
+                oldest = st.st_ctime;
+        if (sysfs_list(VMPREP_HOOKDIR, &names, &n) < 0)
+                return oldest;
+        for (size_t i = 0; i < n; i++) {
+                snprintf(path, sizeof(path), VMPREP_HOOKDIR "/%s", names[i]);
+                if (sysfs_lstat(path, &st) == 0 && (oldest < 0 || st.st_ctime < oldest))
+                        oldest = st.st_ctime;
+        }
+        sysfs_list_free(names, n);
+        return oldest;
+}
+
+/* Did vmprep-reload-libvirt send this daemon SIGHUP at or after when?
+ * It records "PID EPOCH" lines in /run/vmprep/daemon-reloaded. */
+static bool reloaded_since(unsigned pid, long long when)
+{
+        char *text = read_text(VMPREP_RUNDIR "/daemon-reloaded");
+        bool yes = false;
+        for (char *line = text, *next; line && *line && !yes; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                unsigned p;
+                long long t;
+                yes = sscanf(line, "%u %lld", &p, &t) == 2 && p == pid && t >= when;
+        }
+        free(text);
+        return yes;
+}
+
+/*
+ * libvirt looks for hooks when its QEMU daemon starts and on SIGHUP; one
+ * that found none at all runs none until told (seen on libvirt 9.0 and
+ * 11.3), though once any hook was found new files are picked up.  So: which
+ * daemon runs, and did it start before the first hook existed?
+ */
+static void check_daemon(Doctor *dr)
+{
+        LibvirtDaemon dm[4];
+        size_t n = libvirt_daemons(dm, 4);
+        bool systemd = sysfs_exists("/run/systemd/system");
+        if (n == 0) {
+                report(dr, WARN, "libvirt", systemd ? "systemctl start libvirtd (or virtqemud)" : "start libvirtd",
+                       "neither libvirtd nor virtqemud is running");
+                return;
+        }
+        long long hooks = oldest_hook();
+        for (size_t i = 0; i < n; i++) {
+                char fix[160];
+                if (systemd)
+                        snprintf(fix, sizeof(fix), "systemctl reload %s", dm[i].name);
+                else
+                        snprintf(fix, sizeof(fix), "kill -HUP %u", dm[i].pid);
+                if (dm[i].started >= 0 && hooks >= 0 && dm[i].started < hooks && !reloaded_since(dm[i].pid, hooks))
+                        report(dr, WARN, dm[i].name, fix,
+                               "%s (pid %u) started before any hook was in " VMPREP_HOOKDIR
+                               " and has not been reloaded since: it runs no hook, vmprep's included, until it is",
+                               dm[i].name, dm[i].pid);
+                else
+                        report(dr, PASS, dm[i].name, NULL, "%s (pid %u) runs%s", dm[i].name, dm[i].pid,
+                               dm[i].started < 0 || hooks < 0 ? ""
+                                                              : " and has seen the hooks (started or reloaded after them)");
+        }
+        if (n > 1)
+                report(dr, WARN, "libvirt", "run one of them: disable libvirtd, or the modular daemons",
+                       "both libvirtd and virtqemud run: each runs the hooks of its own VMs");
 }
 
 static void check_hooks(Doctor *dr)
@@ -384,12 +569,6 @@ static void check_hooks(Doctor *dr)
                 return;
         }
         report(dr, PASS, "hooks", NULL, "installed in " VMPREP_HOOKDIR);
-        if (!libvirtd_running())
-                report(dr, WARN, "libvirtd", "start libvirtd", "libvirtd is not running");
-        else
-                report(dr, PASS, "libvirtd", NULL,
-                       "libvirtd runs (a libvirtd that found no hook at all when it started needs SIGHUP once: "
-                       "make install sends it)");
 }
 
 /* With a VM: can the host satisfy it now, and does its XML agree with its profile? */
@@ -426,6 +605,13 @@ static int check_vm(Doctor *dr, const char *arg, const char *mounts)
                         report(dr, PASS, caps[i].name, NULL, "this host can do it now: %zu step%s (vmprep plan)",
                                plan.n_steps, plan.n_steps == 1 ? "" : "s");
                 plan_free(&plan);
+        }
+        if (p && profile_enabled(p, "isolate")) {
+                char warn[4096];
+                cpus_share_warnings(d, p, warn, sizeof(warn));
+                if (warn[0])
+                        report(dr, WARN, "cpu-sharing", "pin the other VMs off these cores, or isolate with mode='partition'",
+                               "%s", warn);
         }
         if (d->has_vhostuser) {
                 bool shared = d->access_shared;
@@ -483,11 +669,7 @@ int cmd_doctor(const CliOptions *o, int argc, char **argv)
                         domain_free(d);
                 }
         }
-        dr.pacc = pci_alloc();
-        if (dr.pacc) {
-                dr.pacc->error = NULL; /* set below: libpci's default handler exits */
-                pci_init(dr.pacc);
-        }
+        dr.pacc = pci_open();
         char *cmdline = read_text("/proc/cmdline"), *cpuinfo = read_text("/proc/cpuinfo"),
              *mounts = read_text("/proc/mounts");
         if (o->json)
@@ -500,6 +682,7 @@ int cmd_doctor(const CliOptions *o, int argc, char **argv)
         check_numa(&dr);
         check_cgroups(&dr, mounts);
         check_hooks(&dr);
+        check_daemon(&dr);
         int r = vm ? check_vm(&dr, vm, mounts) : EXIT_OK;
         if (o->json)
                 printf("],\"summary\":{\"pass\":%u,\"warn\":%u,\"fail\":%u}}\n", dr.counts[PASS], dr.counts[WARN],

@@ -3,6 +3,10 @@
 
 #include "common/log.h"
 #include "common/sysfs.h"
+#include "common/xml.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,11 +25,13 @@ static const struct {
 } commands[] = {
         { "plan", cmd_plan, "VM|FILE.xml [--json]", "the steps the hooks would take now, applying nothing" },
         { "show", cmd_show, "VM|FILE.xml", "the effective profile: named profile, overrides, what is derived" },
-        { "tag", cmd_tag, "VM PROFILE [ELEMENT.ATTR=VALUE...] [--live] [--config]", "write the profile into the domain" },
+        { "tag", cmd_tag, "VM PROFILE [ELEMENT.ATTR=VALUE...] [--live] [--config] [--replace] [--force]",
+          "write the profile into the domain, keeping what it had besides, once it would start here" },
         { "untag", cmd_untag, "VM [--live] [--config]", "remove the profile from the domain" },
-        { "status", cmd_status, "[--json]", "what vmprep holds now, per VM, and the host map" },
+        { "status", cmd_status, "[--json] [--map|--no-map]", "what vmprep holds now, per VM, and the host map" },
         { "doctor", cmd_doctor, "[VM|FILE.xml] [--json]", "is this host (and this VM) ready" },
-        { "reconcile", cmd_reconcile, "[--offline]", "finish what a crash left: undo journals of VMs that do not run" },
+        { "reconcile", cmd_reconcile, "[--offline] [--dry-run]",
+          "finish what a crash left: undo journals of VMs that do not run" },
 };
 
 static void usage(FILE *f)
@@ -46,21 +52,49 @@ static void usage(FILE *f)
 
 char *cli_read_file(const char *path, size_t *len)
 {
-        FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
-        size_t cap = 65536, n = 0;
-        char *buf;
+        const size_t max = XML_MAX_BYTES;
+        bool is_stdin = strcmp(path, "-") == 0;
+        int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        const char *name = is_stdin ? "standard input" : path;
 
-        if (!f)
+        if (fd < 0) {
+                log_msg(LOG_LEVEL_ERROR, "cannot read %s: %s", name, strerror(errno));
                 return NULL;
-        buf = malloc(cap + 1);
+        }
+        if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+                log_msg(LOG_LEVEL_ERROR, "%s is a directory, not a domain XML file", name);
+                close(fd);
+                return NULL;
+        }
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t) st.st_size > max) {
+                log_msg(LOG_LEVEL_ERROR, "%s is %llu bytes, more than the %zu vmprep reads", name,
+                        (unsigned long long) st.st_size, max);
+                close(fd);
+                return NULL;
+        }
+        size_t cap = 65536, n = 0;
+        char *buf = malloc(cap + 1);
         while (buf) {
-                size_t r = fread(buf + n, 1, cap - n, f);
-                n += r;
+                ssize_t r = read(fd, buf + n, cap - n);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0) {
+                        log_msg(LOG_LEVEL_ERROR, "cannot read %s: %s", name, strerror(errno));
+                        free(buf);
+                        buf = NULL;
+                        break;
+                }
                 if (r == 0)
                         break;
+                n += (size_t) r;
                 if (n == cap) {
-                        if (cap >= 64u * 1024 * 1024)
+                        if (cap > max) {
+                                log_msg(LOG_LEVEL_ERROR, "%s is more than the %zu bytes vmprep reads", name, max);
+                                free(buf);
+                                buf = NULL;
                                 break;
+                        }
                         cap *= 2;
                         char *nb = realloc(buf, cap + 1);
                         if (!nb) {
@@ -71,9 +105,14 @@ char *cli_read_file(const char *path, size_t *len)
                         }
                 }
         }
-        if (f != stdin)
-                fclose(f);
+        if (!is_stdin)
+                close(fd);
         if (buf) {
+                if (n == 0) {
+                        log_msg(LOG_LEVEL_ERROR, "%s is empty, not a domain XML", name);
+                        free(buf);
+                        return NULL;
+                }
                 buf[n] = '\0';
                 *len = n;
         }
@@ -89,10 +128,8 @@ int cli_load_domain(const CliOptions *o, const char *arg, Domain **ret)
         if (strchr(arg, '/') || strcmp(arg, "-") == 0 ||
             (strlen(arg) > 4 && strcmp(arg + strlen(arg) - 4, ".xml") == 0)) {
                 xml = cli_read_file(arg, &len);
-                if (!xml) {
-                        fprintf(stderr, "vmprep: cannot read %s: %s\n", arg, strerror(errno));
+                if (!xml)
                         return EXIT_FAIL;
-                }
         } else {
                 r = virt_domain_xml(o, arg, false, &xml);
                 if (r != EXIT_OK)
@@ -102,7 +139,7 @@ int cli_load_domain(const CliOptions *o, const char *arg, Domain **ret)
         r = domain_parse(xml, len, ret, err, sizeof(err));
         free(xml);
         if (r < 0) {
-                fprintf(stderr, "vmprep: %s: %s\n", arg, r == -EINVAL ? err : strerror(-r));
+                log_msg(LOG_LEVEL_ERROR, "%s: %s", arg, r == -EINVAL ? err : strerror(-r));
                 return EXIT_FAIL;
         }
         return EXIT_OK;
@@ -210,6 +247,23 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
         const char *cmd = argv[optind];
+        if (o.root) {
+                /* a recorded tree: an absolute path to a directory (a wrong
+                 * one would read as an empty host and mislead every report) */
+                struct stat st;
+                if (o.root[0] != '/') {
+                        fprintf(stderr, "vmprep: --root %s: give an absolute path\n", o.root);
+                        return EXIT_USAGE;
+                }
+                if (stat(o.root, &st) < 0) {
+                        fprintf(stderr, "vmprep: --root %s: %s\n", o.root, strerror(errno));
+                        return EXIT_USAGE;
+                }
+                if (!S_ISDIR(st.st_mode)) {
+                        fprintf(stderr, "vmprep: --root %s: not a directory\n", o.root);
+                        return EXIT_USAGE;
+                }
+        }
         if (sysfs_init(o.root) < 0) {
                 fprintf(stderr, "vmprep: --root %s: path too long\n", o.root);
                 return EXIT_USAGE;
@@ -220,7 +274,8 @@ int main(int argc, char **argv)
         if (pd && *pd)
                 profile_set_shipped_dir(pd);
         const char *nc = getenv("NO_COLOR");
-        o.color = isatty(STDOUT_FILENO) && !(nc && *nc);
+        o.tty = isatty(STDOUT_FILENO);
+        o.color = o.tty && !(nc && *nc);
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
                 if (strcmp(cmd, commands[i].name) != 0)
                         continue;

@@ -2,6 +2,7 @@
 /* vmprep plan, vmprep show: the hooks' own derivation, applying nothing. */
 #include "cli.h"
 
+#include "common/cpus_share.h"
 #include "common/hook.h"
 #include "common/log.h"
 #include "common/plan.h"
@@ -10,16 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The effective profile and the whole plan of a domain; EXIT_* */
-static int domain_plan(const CliOptions *o, const char *arg, Domain **dret, Profile **pret, Plan *plan)
+int cli_plan_domain(const Domain *d, Profile **pret, Plan *plan)
 {
         char err[2048];
-        int r = cli_load_domain(o, arg, dret);
-        if (r != EXIT_OK)
-                return r;
-        r = profile_from_domain(*dret, pret, err, sizeof(err));
+        int r = profile_from_domain(d, pret, err, sizeof(err));
         if (r < 0) {
-                fprintf(stderr, "vmprep: %s: %s\n", (*dret)->name, r == -EINVAL ? err : strerror(-r));
+                log_msg(LOG_LEVEL_ERROR, "%s: %s", d->name, r == -EINVAL ? err : strerror(-r));
                 return EXIT_FAIL;
         }
         if (!*pret)
@@ -30,15 +27,35 @@ static int domain_plan(const CliOptions *o, const char *arg, Domain **dret, Prof
                 if (!caps[i].plan)
                         continue;
                 err[0] = '\0';
-                r = caps[i].plan(*dret, *pret, plan, err, sizeof(err));
+                r = caps[i].plan(d, *pret, plan, err, sizeof(err));
                 if (r < 0) {
                         if (!error_reported(r)) /* else the capability said it already */
-                                fprintf(stderr, "vmprep: %s: %s: %s\n", (*dret)->name, caps[i].name,
+                                log_msg(LOG_LEVEL_ERROR, "%s: %s: %s", d->name, caps[i].name,
                                         err[0] ? err : strerror(-r));
                         return EXIT_FAIL;
                 }
         }
         return EXIT_OK;
+}
+
+/* The effective profile and the whole plan of a domain; EXIT_* */
+static int domain_plan(const CliOptions *o, const char *arg, Domain **dret, Profile **pret, Plan *plan)
+{
+        int r = cli_load_domain(o, arg, dret);
+        if (r != EXIT_OK)
+                return r;
+        return cli_plan_domain(*dret, pret, plan);
+}
+
+/* plan --json: the last error said on the way, for the JSON error object */
+static char plan_error[2048];
+static void plan_error_sink(int level, const char *line)
+{
+        if (level > LOG_LEVEL_ERROR)
+                return;
+        if (!strncmp(line, "vmprep: ", 8))
+                line += 8;
+        snprintf(plan_error, sizeof(plan_error), "%s", line);
 }
 
 int cmd_plan(const CliOptions *o, int argc, char **argv)
@@ -64,7 +81,24 @@ int cmd_plan(const CliOptions *o, int argc, char **argv)
         Domain *d = NULL;
         Profile *p = NULL;
         Plan plan = { 0 };
+        if (o->json)
+                log_set_sink(plan_error_sink);
         int r = domain_plan(o, arg, &d, &p, &plan);
+        log_set_sink(NULL);
+        if (r != EXIT_OK && o->json) {
+                /* a program reading stdout gets JSON either way */
+                printf("{\"domain\":");
+                json_string(stdout, d ? d->name : arg);
+                printf(",\"error\":");
+                json_string(stdout, plan_error[0] ? plan_error : "the plan failed (see standard error)");
+                printf(",\"exit\":%d}\n", r);
+        }
+        if (r == EXIT_OK && p) {
+                char warn[4096];
+                cpus_share_warnings(d, p, warn, sizeof(warn));
+                if (warn[0])
+                        fprintf(stderr, "vmprep: %s: warning: %s\n", d->name, warn);
+        }
         if (r == EXIT_OK) {
                 if (o->json) {
                         printf("{\"domain\":");

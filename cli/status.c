@@ -8,7 +8,9 @@
 #include "cli.h"
 #include "state.h"
 
+#include "common/cpus_share.h"
 #include "common/plan.h"
+#include "common/running.h"
 #include "common/sysfs.h"
 
 #include <dirent.h>
@@ -112,11 +114,66 @@ static void holders(const State *s, const char *resource, char *buf, size_t size
         }
 }
 
+/* "  CPU 9: db1 vCPU 1, gamer_2 vCPU 0,1": every running VM's vCPUs pinned
+ * on cpu (tagged or not, from libvirt's status files) */
+static void print_vcpus_on(const RunningVm *vms, size_t n, unsigned cpu)
+{
+        CpuSet one;
+        size_t shown = 0;
+
+        cpuset_clear(&one);
+        cpuset_set(&one, cpu);
+        for (size_t i = 0; i < n; i++) {
+                CpusShare sh;
+                char ids[256];
+                if (!vms[i].domain)
+                        continue;
+                cpus_share_of(vms[i].domain, &one, &sh);
+                if (cpuset_empty(&sh.vcpus))
+                        continue;
+                cpus_share_format_ids(&sh.vcpus, ids, sizeof(ids));
+                if (!shown++)
+                        printf("  CPU %u: ", cpu);
+                else
+                        printf(", ");
+                printf("%s vCPU %s", vms[i].name, ids);
+        }
+        if (shown)
+                printf("\n");
+}
+
+/* The VMs whose vCPUs may run anywhere, and those vmprep cannot read. */
+static void print_unpinned(const RunningVm *vms, size_t n)
+{
+        CpuSet none;
+        size_t shown = 0;
+
+        cpuset_clear(&none);
+        for (size_t i = 0; i < n; i++) {
+                CpusShare sh;
+                char ids[256];
+                if (!vms[i].domain) {
+                        printf("running VM '%s': cannot read its status file (%s)\n", vms[i].name, vms[i].err);
+                        continue;
+                }
+                cpus_share_of(vms[i].domain, &none, &sh);
+                if (cpuset_empty(&sh.unpinned))
+                        continue;
+                cpus_share_format_ids(&sh.unpinned, ids, sizeof(ids));
+                printf("%s%s vCPU %s", shown++ ? ", " : "unpinned (may run on any CPU): ", vms[i].name, ids);
+        }
+        if (shown)
+                printf("\n");
+}
+
 static void print_map(const CliOptions *o, const State *s)
 {
         char buf[4096], path[600];
         CpuSet nodes;
+        RunningVm *vms = NULL;
+        size_t n_vms = 0;
 
+        running_vms(NULL, &vms, &n_vms);
         printf("\n%shost map%s\n", cli_color(o, "bold"), cli_color(o, "reset"));
         if (sysfs_read("/sys/devices/system/node/online", buf, sizeof(buf)) < 0 || cpuset_parse(buf, &nodes) < 0) {
                 cpuset_clear(&nodes);
@@ -147,8 +204,12 @@ static void print_map(const CliOptions *o, const State *s)
                                 }
                                 printf("]");
                         }
+                        printf("\n");
+                        for (int c = cpuset_next(&cpus, 0); c >= 0; c = cpuset_next(&cpus, (unsigned) c + 1))
+                                print_vcpus_on(vms, n_vms, (unsigned) c);
+                } else {
+                        printf("\n");
                 }
-                printf("\n");
                 snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/hugepages", node);
                 char **sizes = NULL;
                 size_t n_sizes = 0;
@@ -172,6 +233,8 @@ static void print_map(const CliOptions *o, const State *s)
                 }
                 sysfs_list_free(sizes, n_sizes);
         }
+        print_unpinned(vms, n_vms);
+        running_vms_free(vms, n_vms);
         char **groups = NULL;
         size_t ngroups = 0;
         sysfs_list("/sys/kernel/iommu_groups", &groups, &ngroups);
@@ -207,7 +270,7 @@ static void print_map(const CliOptions *o, const State *s)
 
 int cmd_status(const CliOptions *o, int argc, char **argv)
 {
-        bool map = o->color, nomap = false;
+        bool map = o->tty, nomap = false;
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--json"))
                         continue;

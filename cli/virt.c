@@ -2,6 +2,7 @@
 /* The libvirt client side of the vmprep command. */
 #include "cli.h"
 
+#include "common/log.h"
 #include "common/profile.h"
 
 #include <libvirt/libvirt.h>
@@ -20,7 +21,7 @@ static virConnectPtr connect_to(const CliOptions *o)
         virSetErrorFunc(NULL, quiet);
         virConnectPtr c = virConnectOpen(o->uri);
         if (!c)
-                fprintf(stderr, "vmprep: cannot connect to libvirt at %s: %s\n", o->uri, virGetLastErrorMessage());
+                log_msg(LOG_LEVEL_ERROR, "cannot connect to libvirt at %s: %s", o->uri, virGetLastErrorMessage());
         return c;
 }
 
@@ -30,7 +31,7 @@ static virDomainPtr lookup(virConnectPtr c, const char *name)
         if (!d)
                 d = virDomainLookupByUUIDString(c, name);
         if (!d)
-                fprintf(stderr, "vmprep: no domain '%s' in libvirt\n", name);
+                log_msg(LOG_LEVEL_ERROR, "no domain '%s' in libvirt", name);
         return d;
 }
 
@@ -57,7 +58,7 @@ int virt_domain_xml(const CliOptions *o, const char *name, bool inactive, char *
         char *xml = virDomainGetXMLDesc(d, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
         int r = EXIT_OK;
         if (!xml) {
-                fprintf(stderr, "vmprep: cannot read the XML of %s: %s\n", name, virGetLastErrorMessage());
+                log_msg(LOG_LEVEL_ERROR, "cannot read the XML of %s: %s", name, virGetLastErrorMessage());
                 r = EXIT_LIBVIRT;
         }
         *ret = xml;
@@ -82,11 +83,23 @@ int virt_set_metadata(const CliOptions *o, const char *name, const char *xml, bo
                                                   : VIR_DOMAIN_AFFECT_CONFIG;
         int r = virDomainSetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, xml, xml ? "vmprep" : NULL, PROFILE_NS, flags);
         if (r < 0)
-                fprintf(stderr, "vmprep: cannot %s the profile of %s: %s\n", xml ? "write" : "remove", name,
+                log_msg(LOG_LEVEL_ERROR, "cannot %s the profile of %s: %s", xml ? "write" : "remove", name,
                         virGetLastErrorMessage());
         virDomainFree(d);
         virConnectClose(c);
         return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+int virt_domain_active(const CliOptions *o, const char *name)
+{
+        virConnectPtr c;
+        virDomainPtr d;
+        if (open_domain(o, name, &c, &d) != EXIT_OK)
+                return -1;
+        int r = virDomainIsActive(d);
+        virDomainFree(d);
+        virConnectClose(c);
+        return r;
 }
 
 int virt_running_uuids(const CliOptions *o, char **ret)

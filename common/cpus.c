@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "cpus.h"
 
+#include "cpus_share.h"
 #include "journal.h"
 #include "log.h"
 #include "sysfs.h"
@@ -673,7 +674,7 @@ static Backend backend_detect(void)
  * answer EINVAL and stay.  Undo ("cg1host"): every task back into D, then
  * rmdir.
  */
-static int cg1_move_all(const char *from, const char *to, unsigned *moved, unsigned *unmovable)
+static int cg1_move_all(const char *from, const char *to, bool self_too, unsigned *moved, unsigned *unmovable)
 {
         char procs[SYSFS_PATH_MAX], dest[SYSFS_PATH_MAX], *text = NULL, *save = NULL;
         int r, first = 0;
@@ -688,7 +689,7 @@ static int cg1_move_all(const char *from, const char *to, unsigned *moved, unsig
                 uint64_t pid;
                 if (parse_u64(tok, 1, INT32_MAX, &pid) < 0)
                         continue;
-                if ((pid_t) pid == self)
+                if ((pid_t) pid == self && !self_too)
                         continue; /* the hook itself is gone in a moment */
                 r = sysfs_write(dest, tok);
                 if (r == 0) {
@@ -718,8 +719,16 @@ static int cg1_apply(Journal *j, const CpuSet *host, Stats *st)
         static const Config whole = { .scopes = { "/" }, .n_scopes = 1 };
         const Config *c = config.n_scopes ? &config : &whole;
 #if defined(VMPREP_TEST_BUILD) || defined(VMPREP_REQUIRE_HOST_SCOPE)
-        /* a test on the real machine must never move its init and agent */
-        if (!config.n_scopes && !sysfs_root()[0]) {
+        /* a test on the real machine must never move its init and agent,
+         * unless it asks for the default scope itself: a file "default-scope"
+         * beside the test's vmprep.conf (tests/host/cpus.sh, which puts every
+         * task back) */
+        char consent[512];
+        snprintf(consent, sizeof(consent), "%s", VMPREP_CONF);
+        if (strrchr(consent, '/'))
+                snprintf(strrchr(consent, '/'), sizeof(consent) - (size_t) (strrchr(consent, '/') - consent),
+                         "/default-scope");
+        if (!config.n_scopes && !sysfs_root()[0] && !sysfs_exists(consent)) {
                 log_error("test build on the real machine without host-scope: refusing to move every task of the host");
                 return -VMPREP_EREPORTED;
         }
@@ -793,16 +802,31 @@ static int cg1_apply(Journal *j, const CpuSet *host, Stats *st)
                                 log_info("host tasks of %s now on CPU %s", c->scopes[i], want);
                         }
                 }
-                r = cg1_move_all(dir, child, &st->moved, &st->unmovable);
+                r = cg1_move_all(dir, child, false, &st->moved, &st->unmovable);
                 if (r < 0)
                         return log_error_errno(r, "cannot move the tasks of %s into %s", dir, child);
         }
         return 0;
 }
 
+/*
+ * Undo of "cg1host": every task of D/vmprep.host back into D, then rmdir.
+ * The hook itself is usually among them: libvirtd was moved into
+ * vmprep.host at prepare, so its release hook is born there (and so is any
+ * child it forks until it is moved back).  So everything moves, the hook
+ * included, round after round until the cgroup is empty and rmdir succeeds,
+ * within CG1_EMPTY_MS.  A task that cannot leave (a kernel thread that
+ * became PF_NO_SETAFFINITY while inside, answering EINVAL) or a fork storm
+ * that outlasts the bound leaves the cgroup behind: it then gets D's CPUs,
+ * so that what stays there is confined no longer, it is named, and the step
+ * counts as undone (the next VM start adopts and removes the directory).
+ */
+#define CG1_EMPTY_MS 2000
+
 static int undo_cg1host(const JournalStep *s)
 {
-        char parent[SYSFS_PATH_MAX];
+        char parent[sizeof(((JournalStep *) 0)->path)], path[SYSFS_PATH_MAX], cpus[4096], left[256] = "";
+        struct timespec t0, now;
         unsigned moved = 0, unmovable = 0;
         int r;
 
@@ -813,22 +837,50 @@ static int undo_cg1host(const JournalStep *s)
         if (!slash || strcmp(slash + 1, HOST_CGROUP) != 0)
                 return -EINVAL; /* only ever a vmprep.host directory */
         *slash = '\0';
-        /* tasks may fork while we move them: a few rounds, then rmdir */
-        for (int round = 0; round < 20; round++) {
-                r = cg1_move_all(s->path, parent, &moved, &unmovable);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (unsigned round = 0;; round++) {
+                r = cg1_move_all(s->path, parent, true, &moved, &unmovable);
                 if (r < 0 && r != -ENOENT)
                         return log_error_errno(r, "cannot move the tasks of %s back to %s", s->path, parent);
                 r = sysfs_rmdir(s->path);
-                if (r == 0 || r == -ENOENT)
-                        break;
+                if (r == 0 || r == -ENOENT) {
+                        log_info("moved %u processes back to %s and removed %s%s", moved, parent, s->path,
+                                 round ? " (they were still forking: several rounds)" : "");
+                        return 0;
+                }
                 if (r != -EBUSY)
                         return log_error_errno(r, "cannot remove %s", s->path);
-                struct timespec pause = { 0, 10 * 1000 * 1000 };
-                nanosleep(&pause, NULL);
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 >= CG1_EMPTY_MS)
+                        break;
+                if (round >= 2) {
+                        struct timespec pause = { 0, 10 * 1000 * 1000 };
+                        nanosleep(&pause, NULL);
+                }
+        }
+        /* what is still there runs on every CPU of the parent again */
+        snprintf(path, sizeof(path), "%s/cpuset.effective_cpus", parent);
+        r = sysfs_read(path, cpus, sizeof(cpus));
+        if (r < 0) {
+                snprintf(path, sizeof(path), "%s/cpuset.cpus", parent);
+                r = sysfs_read(path, cpus, sizeof(cpus));
+        }
+        snprintf(path, sizeof(path), "%s/cgroup.procs", s->path);
+        sysfs_read(path, left, sizeof(left));
+        for (char *p = left; *p; p++)
+                if (*p == '\n')
+                        *p = ' ';
+        if (r >= 0) {
+                snprintf(path, sizeof(path), "%s/cpuset.cpus", s->path);
+                r = sysfs_write(path, cpus);
         }
         if (r < 0)
-                return log_error_errno(r, "cannot remove %s: it still has tasks", s->path);
-        log_info("moved %u processes back to %s and removed %s", moved, parent, s->path);
+                return log_error_errno(r, "cannot remove %s: process %s stay%s in it after %u ms, and it cannot be given "
+                                       "the CPUs of %s", s->path, left[0] ? left : "(none listed)",
+                                       strchr(left, ' ') ? "" : "s", CG1_EMPTY_MS, parent);
+        log_warning("cannot remove %s: process %s still in it after %u ms (%s); it keeps them on CPU %s, as %s, and "
+                    "the next VM start removes it", s->path, left[0] ? left : "(none listed)", CG1_EMPTY_MS,
+                    unmovable ? "kernel threads that may not move" : "they keep forking", cpus, parent);
         return 0;
 }
 
@@ -1444,6 +1496,13 @@ int cpus_prepare(const Domain *d, const Profile *p)
         r = report(check_overlap(&l, d, &claim, err, sizeof(err)), err);
         if (r < 0)
                 goto out;
+        /* other VMs, tagged or not, pinned onto these cores (cpus_share.h) */
+        char warn[4096];
+        r = report(cpus_share_check(d, &claim.cpus, claim.partition, err, sizeof(err), warn, sizeof(warn)), err);
+        if (r < 0)
+                goto out;
+        if (warn[0])
+                log_warning("%s", warn);
         host = t.online;
         cpuset_andnot(&host, &taken);
         cpuset_andnot(&host, &claim.cpus);

@@ -5,6 +5,7 @@
  * and the ledger as it stands, applying nothing.
  */
 #include "cpus.h"
+#include "cpus_share.h"
 #include "journal.h"
 #include "numa.h"
 #include "plan.h"
@@ -83,6 +84,11 @@ int cpus_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t e
                 snprintf(err, errlen, "CPUs %s are claimed by another running VM", a);
                 numa_topology_free(&t);
                 return -EINVAL;
+        }
+        r = cpus_share_check(d, &c.cpus, c.partition, err, errlen, NULL, 0);
+        if (r < 0) {
+                numa_topology_free(&t);
+                return r;
         }
         CpuSet before = t.online, after;
         cpuset_andnot(&before, &taken);

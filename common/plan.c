@@ -34,17 +34,57 @@ void plan_print(const Plan *p, FILE *f)
         }
 }
 
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one
+ * (a stray continuation byte, an overlong or surrogate form, or a sequence
+ * cut short: a kernel name or a message truncated to its buffer). */
+static size_t utf8_len(const unsigned char *s)
+{
+        size_t n;
+        unsigned min;
+        unsigned cp;
+
+        if (s[0] < 0x80)
+                return 1;
+        if ((s[0] & 0xe0) == 0xc0)
+                n = 2, min = 0x80, cp = s[0] & 0x1f;
+        else if ((s[0] & 0xf0) == 0xe0)
+                n = 3, min = 0x800, cp = s[0] & 0x0f;
+        else if ((s[0] & 0xf8) == 0xf0)
+                n = 4, min = 0x10000, cp = s[0] & 0x07;
+        else
+                return 0;
+        for (size_t i = 1; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return n;
+}
+
 void json_string(FILE *f, const char *s)
 {
+        const unsigned char *p = (const unsigned char *) s;
+
         fputc('"', f);
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
-                if (c == '"' || c == '\\')
+        while (*p) {
+                unsigned char c = *p;
+                size_t n = utf8_len(p);
+                if (n == 0) {
+                        /* JSON must be UTF-8: a byte that is not is replaced */
+                        fputs("\\ufffd", f);
+                        p++;
+                } else if (c == '"' || c == '\\') {
                         fprintf(f, "\\%c", c);
-                else if (c < 0x20)
+                        p++;
+                } else if (c < 0x20 || c == 0x7f) {
                         fprintf(f, "\\u%04x", c);
-                else
-                        fputc(c, f);
+                        p++;
+                } else {
+                        fwrite(p, 1, n, f);
+                        p += n;
+                }
         }
         fputc('"', f);
 }

@@ -367,6 +367,39 @@ bool profile_attr_yes(const ProfileElem *e, const char *name, bool def)
         return b;
 }
 
+int profile_check_override(const char *elem, const char *attr, char *err, size_t errlen)
+{
+        char names[128] = "";
+        for (const ElemSpec *e = top_elems; e->name; e++) {
+                if (e->multiple)
+                        continue;
+                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", names[0] ? ", " : "",
+                         e->name);
+        }
+        for (const ElemSpec *e = top_elems; e->name; e++) {
+                if (strcmp(e->name, elem) != 0)
+                        continue;
+                if (e->multiple) {
+                        snprintf(err, errlen,
+                                 "<%s> may appear more than once, so %s.%s cannot say which: write it into "
+                                 "the domain's <metadata> by hand (virsh edit); tag keeps it",
+                                 elem, elem, attr);
+                        return -EINVAL;
+                }
+                char attrs[256] = "";
+                for (const AttrSpec *a = e->attrs; a->name; a++) {
+                        if (strcmp(a->name, attr) == 0)
+                                return 0;
+                        snprintf(attrs + strlen(attrs), sizeof(attrs) - strlen(attrs), "%s%s",
+                                 attrs[0] ? ", " : "", a->name);
+                }
+                snprintf(err, errlen, "<%s> has no attribute '%s' (it has %s)", elem, attr, attrs);
+                return -EINVAL;
+        }
+        snprintf(err, errlen, "'%s' is not a profile element (%s)", elem, names);
+        return -EINVAL;
+}
+
 const ProfileElem *profile_elem(const Profile *p, const char *name)
 {
         if (!p)

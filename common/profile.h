@@ -59,6 +59,13 @@ int profile_load_named(const char *name, Profile **ret, char *err, size_t errlen
 
 void profile_free(Profile *p);
 
+/*
+ * Is ELEMENT.ATTR something `vmprep tag` may set: a top-level element that
+ * appears once and one of its attributes?  Names only (values are checked
+ * when the profile is parsed); -EINVAL with a sentence naming both otherwise.
+ */
+int profile_check_override(const char *elem, const char *attr, char *err, size_t errlen);
+
 /* First top-level element of that name, or NULL. */
 const ProfileElem *profile_elem(const Profile *p, const char *name);
 /* Present, and not enabled="no". */

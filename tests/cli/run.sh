@@ -155,8 +155,106 @@ if VMPREP_ROOT=$W/workstation "$TEST_HOOK" db1 prepare begin - < "$D/db-node1-2g
         fi
 fi
 
+# other VMs on the cores (libvirt status files of running VMs, tagged or not):
+# plan refuses db1 while gamer_2 is pinned on its CPU 9, warns of web.x that
+# pins nothing; status maps every running VM's vCPUs per CPU
+vm_status() { # TREE NAME PID UUID INNER
+        mkdir -p "$1/run/libvirt/qemu" "$1/proc/$3"
+        printf "<domstatus state='running' pid='%s'>\n<domain type='kvm' id='%s'><name>%s</name><uuid>%s</uuid>%s</domain></domstatus>\n" \
+                "$3" "$3" "$2" "$4" "$5" > "$1/run/libvirt/qemu/$2.xml"
+}
+mkdir -p "$W/shared"; host_workstation "$W/shared"
+vm_status "$W/shared" gamer_2 4001 5d0c5c39-96a4-4c3e-8a43-1f2e3d4c5b01 \
+        "<vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='9'/><vcpupin vcpu='1' cpuset='9'/><emulatorpin cpuset='2-3'/></cputune>"
+golden plan-workstation-db-shared "$VMPREP" --root "$W/shared" plan "$D/db-node1-2g.xml"
+rm "$W/shared/run/libvirt/qemu/gamer_2.xml"
+vm_status "$W/shared" web.x 4002 5d0c5c39-96a4-4c3e-8a43-1f2e3d4c5b02 "<vcpu>2</vcpu>"
+golden plan-workstation-db-unpinned "$VMPREP" --root "$W/shared" plan "$D/db-node1-2g.xml"
+vm_status "$W/shared" gamer_2 4001 5d0c5c39-96a4-4c3e-8a43-1f2e3d4c5b01 \
+        "<vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/><emulatorpin cpuset='2-3'/></cputune>"
+vm_status "$W/shared" db1 4003 3f6c2a10-5b7e-4d2a-9c1e-8a7b6c5d4e01 "$(sed -n '/<vcpu/,/<\/cputune>/p' "$D/db-node1-2g.xml")"
+golden status-workstation-vms "$VMPREP" --root "$W/shared" status --map
+
 t_check "usage errors exit 2" bash -c "'$VMPREP' nosuchcommand >/dev/null 2>&1; [ \$? = 2 ] && '$VMPREP' plan >/dev/null 2>&1; [ \$? = 2 ]"
 t_check "--help for every command" bash -c "for c in plan show tag untag status doctor reconcile; do '$VMPREP' \$c --help | grep -q \"Usage: vmprep \$c\" || exit 1; done"
+# errors a person can act on, each naming the path, changing nothing
+out=$("$VMPREP" --root /nonexistent-vmprep-root status 2>&1); st=$?
+[ $st = 2 ] && grep -q -- "--root /nonexistent-vmprep-root: No such file or directory" <<<"$out" \
+        && t_ok "--root that does not exist: usage error naming it (not an empty host)" || t_fail "--root missing" "exit $st" "$out"
+out=$("$VMPREP" --root "$D/db-node1-2g.xml" doctor 2>&1); st=$?
+[ $st = 2 ] && grep -q "not a directory" <<<"$out" && t_ok "--root that is a file: usage error" || t_fail "--root file" "exit $st" "$out"
+out=$(cd "$W" && "$VMPREP" --root workstation status 2>&1); st=$?
+[ $st = 2 ] && grep -q "give an absolute path" <<<"$out" && t_ok "--root relative: usage error" || t_fail "--root relative" "exit $st" "$out"
+out=$("$VMPREP" --root "$W/workstation" plan "$W" 2>&1); st=$?
+[ $st = 1 ] && grep -q "$W is a directory, not a domain XML file" <<<"$out" \
+        && t_ok "plan DIR: says it is a directory" || t_fail "plan DIR" "exit $st" "$out"
+: > "$W/empty.xml"
+out=$("$VMPREP" --root "$W/workstation" show "$W/empty.xml" 2>&1); st=$?
+[ $st = 1 ] && grep -q "empty.xml is empty" <<<"$out" && t_ok "show of an empty file: says it is empty" || t_fail "show empty" "exit $st" "$out"
+truncate -s 65M "$W/huge.xml"
+out=$("$VMPREP" --root "$W/workstation" plan "$W/huge.xml" 2>&1); st=$?
+[ $st = 1 ] && grep -q "huge.xml is 68157440 bytes, more than the 67108864 vmprep reads" <<<"$out" \
+        && t_ok "plan of a file over the size limit: says how large" || t_fail "plan huge" "exit $st" "$out"
+rm -f "$W/huge.xml"
+json_check "plan --json of a domain that cannot be prepared prints a JSON error object" \
+        "j['domain']=='db1' and 'node 1' in j['error'] and j['exit']==1" \
+        "$VMPREP" --root "$W/laptop" plan --json "$D/db-node1-2g.xml"
+json_check "plan --json of a missing file prints a JSON error object" \
+        "'cannot read' in j['error'] and 'No such file' in j['error']" \
+        "$VMPREP" --root "$W/laptop" plan --json "$W/no-such.xml"
+# NO_COLOR changes colour only: on a terminal the host map is shown either way
+if command -v script >/dev/null; then
+        with=$(script -qec "'$VMPREP' --root '$W/workstation' status" /dev/null | sed 's/\x1b\[[0-9;]*m//g; s/\r//')
+        without=$(NO_COLOR=1 script -qec "'$VMPREP' --root '$W/workstation' status" /dev/null | sed 's/\r//')
+        if grep -q "host map" <<<"$without" && [ "$with" = "$without" ] && ! grep -q $'\x1b\[' <<<"$without"; then
+                t_ok "NO_COLOR on a terminal: same text and host map, no colour"
+        else
+                t_fail "NO_COLOR" "with colour (stripped):" "$with" "NO_COLOR=1:" "$without"
+        fi
+else
+        t_skip "NO_COLOR on a terminal" "no script(1)"
+fi
+# doctor names the libvirt daemon it finds, and warns when it started before
+# any hook existed (libvirt then runs none until SIGHUP): recorded process
+# trees, the daemon's start from /proc/PID/stat field 22 and btime
+daemon_tree() { # DIR COMM START_EPOCH [RELOADED_EPOCH]
+        mkdir -p "$1"; cp -a "$W/workstation/." "$1/"; rm -f "$1/proc/123/comm"
+        mkdir -p "$1/proc/4321" "$1/etc/libvirt/hooks/qemu.d" "$1/run/vmprep"
+        printf '%s\n' "$2" > "$1/proc/4321/comm"
+        printf 'cpu  1 2 3 4\nbtime %s\nprocesses 9\n' "$(( $3 - 100 ))" > "$1/proc/stat"
+        printf '4321 (%s) S 1 4321 4321 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 17 0 %s 1 1\n' "$2" "$(( 100 * $(getconf CLK_TCK) ))" > "$1/proc/4321/stat"
+        for h in 10-vmprep-vfio 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune; do
+                printf '#!/bin/sh\n' > "$1/etc/libvirt/hooks/qemu.d/$h"; chmod 755 "$1/etc/libvirt/hooks/qemu.d/$h"
+        done
+        [ -n "${4:-}" ] && printf '4321 %s\n' "$4" > "$1/run/vmprep/daemon-reloaded"
+        :
+}
+now=$(date +%s)
+daemon_tree "$W/d-old" virtqemud $((now - 3600))
+out=$("$VMPREP" --root "$W/d-old" doctor 2>&1)
+grep -q "WARN  virtqemud .*virtqemud (pid 4321) started before any hook was in /etc/libvirt/hooks/qemu.d" <<<"$out" \
+        && grep -q "fix: kill -HUP 4321" <<<"$out" \
+        && t_ok "doctor: virtqemud started before the hooks existed: warned, with the one command that fixes it" \
+        || t_fail "doctor: daemon older than the hooks" "$out"
+mkdir -p "$W/d-old/run/systemd/system"
+out=$("$VMPREP" --root "$W/d-old" doctor 2>&1)
+grep -q "fix: systemctl reload virtqemud" <<<"$out" && t_ok "doctor: under systemd the fix is systemctl reload virtqemud" \
+        || t_fail "doctor: systemd fix" "$out"
+daemon_tree "$W/d-hup" libvirtd $((now - 3600)) $((now + 5))
+out=$("$VMPREP" --root "$W/d-hup" doctor 2>&1)
+grep -q "PASS  libvirtd .*libvirtd (pid 4321) runs and has seen the hooks" <<<"$out" \
+        && t_ok "doctor: a libvirtd reloaded by vmprep-reload-libvirt after the hooks appeared passes" \
+        || t_fail "doctor: reloaded daemon" "$out"
+daemon_tree "$W/d-new" libvirtd $((now + 60))
+out=$("$VMPREP" --root "$W/d-new" doctor 2>&1)
+grep -q "PASS  libvirtd .*(pid 4321) runs and has seen the hooks" <<<"$out" && ! grep -q "WARN  libvirtd" <<<"$out" \
+        && t_ok "doctor: a libvirtd started after the hooks passes" || t_fail "doctor: new daemon" "$out"
+
+# every option a command takes is in its --help and in the top-level help
+t_check "--help names every option (tag --replace --force, status --map --no-map, reconcile --dry-run)" bash -c \
+        "'$VMPREP' tag --help | grep -q -- '--replace.*--force' && '$VMPREP' status --help | grep -q -- '--no-map' \
+         && '$VMPREP' reconcile --help | grep -q -- '--dry-run' && '$VMPREP' --help | grep -q -- '--map|--no-map' \
+         && '$VMPREP' --help | grep -q -- '--dry-run'"
 
 # ---- for real on this machine ----
 if [ "$(id -u)" != 0 ] || [ ! -e /dev/kvm ] || [ "${VMPREP_SKIP_HOST:-0}" = 1 ]; then
@@ -193,7 +291,17 @@ lv_cleanup_vm "$VM" >/dev/null 2>&1
 undef_vm() { lv_cleanup_vm "$VM" >/dev/null 2>&1; }
 cleanup_fns+=(undef_vm)
 lv_define_vm "$VM" 256 "" "" yes >/dev/null 2>&1
-if "$VMPREP" tag "$VM" gaming hugepages.compact=no > "$W/tag" 2>&1 \
+# tag checks what the prepare hooks would: gaming isolates the VM's cores,
+# and this VM pins none, so it would not start -- nothing is written
+before=$(lv_virsh dumpxml "$VM")
+out=$("$VMPREP" tag "$VM" gaming hugepages.compact=no 2>&1); st=$?
+if [ $st = 1 ] && grep -q "would not start with this profile" <<<"$out" && grep -q "<vcpupin vcpu='0' cpuset=" <<<"$out" \
+        && [ "$(lv_virsh dumpxml "$VM")" = "$before" ]; then
+        t_ok "tag of a profile the VM would not start with (gaming, nothing pinned): says why, writes nothing"
+else
+        t_fail "tag validates in full" "exit $st" "$out"
+fi
+if "$VMPREP" tag "$VM" gaming hugepages.compact=no --force > "$W/tag" 2>&1 \
         && grep -q '<vmprep:profile xmlns:vmprep="urn:vmprep:1" use="gaming">' <<<"$(lv_virsh dumpxml "$VM")" \
         && grep -q '<vmprep:hugepages compact="no"/>' <<<"$(lv_virsh dumpxml "$VM")"; then
         t_ok "tag writes <vmprep:profile use=gaming> with the override into the domain through libvirt"
@@ -206,7 +314,7 @@ if [ $st = 1 ] && grep -q "vCPU 0 .* has neither a <vcpupin> nor a <vcpu cpuset>
 else
         t_fail "show of an unpinned gaming VM" "exit $st" "$out"
 fi
-"$VMPREP" tag "$VM" gaming hugepages.compact=no isolate.enabled=no > /dev/null 2>&1
+"$VMPREP" tag "$VM" gaming isolate.enabled=no > "$W/tag" 2>&1 || t_fail "tag isolate.enabled=no" "$(cat "$W/tag")"
 out=$("$VMPREP" show "$VM" 2>&1)
 if grep -q '<vmprep:hugepages nodes="auto" compact="no"/>' <<<"$out" && grep -q '<vmprep:vfio group="whole" single-gpu="auto"/>' <<<"$out" \
         && grep -q 'isolate cpus="auto" irqs="yes" workqueues="yes" enabled="no"' <<<"$out" && grep -q 'needs 128 x 2 MiB pages on node 0' <<<"$out"; then
@@ -222,6 +330,44 @@ out=$("$VMPREP" tag "$VM" nosuch 2>&1); st=$?
 [ $st = 1 ] && grep -q "there is no profile 'nosuch'" <<<"$out" && t_ok "tag with an unknown profile fails and says where it looked" || t_fail "tag unknown profile" "$out"
 out=$("$VMPREP" tag no-such-vm-here gaming 2>&1); st=$?
 [ $st = 3 ] && grep -q "no domain 'no-such-vm-here'" <<<"$out" && t_ok "tag of an unknown VM exits 3" || t_fail "tag unknown VM" "exit $st" "$out"
+# what tag cannot express on its command line stays: a hand-written
+# <vmprep:device> (in a vfio element switched off, so that this host passes)
+lv_virsh metadata "$VM" urn:vmprep:1 --key vmprep --config --set \
+        '<profile use="gaming"><isolate enabled="no"/><vfio enabled="no"><device address="0000:41:00.0" force="yes"/></vfio><tune thp="never"/></profile>' >/dev/null
+out=$("$VMPREP" tag "$VM" gaming hugepages.compact=yes tune.swappiness=10 2>&1); st=$?
+x=$(lv_virsh dumpxml "$VM")
+if [ $st = 0 ] && grep -q '<vmprep:device address="0000:41:00.0" force="yes"/>' <<<"$x" && grep -q '<vmprep:tune thp="never" swappiness="10"/>' <<<"$x" \
+        && grep -q '<vmprep:hugepages compact="yes"/>' <<<"$x" && grep -q '<vmprep:isolate enabled="no"/>' <<<"$x"; then
+        t_ok "tag merges into the profile the domain has: a hand-written <vmprep:device> and other attributes stay"
+else
+        t_fail "tag keeps what it cannot express" "exit $st" "$out" "$(grep -A8 '<metadata' <<<"$x")"
+fi
+"$VMPREP" tag "$VM" gaming isolate.enabled=no --replace > "$W/tag" 2>&1
+x=$(lv_virsh dumpxml "$VM")
+grep -q '<vmprep:isolate enabled="no"/>' <<<"$x" && ! grep -q 'vmprep:device' <<<"$x" \
+        && t_ok "tag --replace starts from an empty profile" || t_fail "tag --replace" "$(cat "$W/tag")" "$(grep -A8 '<metadata' <<<"$x")"
+# names are checked, not only values: markup in ELEMENT or ATTR never reaches libvirt
+before=$(lv_virsh dumpxml "$VM")
+bad=0
+for arg in 'hugepages/><vmprep:tune.governor=performance' 'hugepages.xmlns=urn:x' 'hugepages.xmlns:v=urn:x' \
+        'nosuch.size=1G' 'hugepages.nosuch=1' 'sriov.vfs=4' 'hugepages size.x=1'; do
+        out=$("$VMPREP" tag "$VM" gaming "$arg" 2>&1); st=$?
+        if [ $st != 2 ] || [ "$(lv_virsh dumpxml "$VM")" != "$before" ]; then
+                bad=1; t_fail "tag refuses the name in '$arg'" "exit $st" "$out"
+        fi
+done
+[ $bad = 0 ] && t_ok "tag refuses element and attribute names the profile grammar does not have (markup, xmlns, sriov), exit 2, domain unchanged"
+out=$("$VMPREP" tag "$VM" gaming 'hugepages.size=2M"/><x a="' 2>&1); st=$?
+[ $st = 1 ] && [ "$(lv_virsh dumpxml "$VM")" = "$before" ] && grep -q "2M\"/><x a=\"" <<<"$out" \
+        && t_ok "a value with markup stays a value (refused as a size, naming it)" || t_fail "tag value with markup" "exit $st" "$out"
+# argument parsing: one VM at a time, unknown options are usage errors
+"$VMPREP" untag a b c >/dev/null 2>&1; st1=$?
+"$VMPREP" untag --bogus "$VM" >/dev/null 2>&1; st2=$?
+"$VMPREP" tag "$VM" gaming --bogus >/dev/null 2>&1; st3=$?
+[ $st1 = 2 ] && [ $st2 = 2 ] && [ $st3 = 2 ] && grep -q 'urn:vmprep:1' <<<"$(lv_virsh dumpxml "$VM")" \
+        && t_ok "untag a b c, untag --bogus, tag --bogus: usage errors (exit 2), nothing untagged" \
+        || t_fail "argument parsing" "untag a b c: $st1, untag --bogus: $st2, tag --bogus: $st3"
+
 "$VMPREP" untag "$VM" >/dev/null 2>&1
 if ! grep -q 'urn:vmprep:1' <<<"$(lv_virsh dumpxml "$VM")" && grep -q "has no vmprep profile" <<<"$("$VMPREP" show "$VM")"; then
         t_ok "untag removes the profile"

@@ -408,6 +408,90 @@ case_leftover_host_cgroup_is_adopted() {
                 || t_fail "leftover vmprep.host" "$(ls "$ROOT/$CG1")" "$(cat "$ROOT/$CG1/cgroup.procs")"
 }
 
+# libvirtd itself is among the host tasks moved into vmprep.host, so its
+# release hook is born there: it must move itself out too before the rmdir
+# (sh -c 'echo $$ >> procs; exec hook' puts the hook's own pid in the cgroup).
+case_release_hook_born_in_vmprep_host() {
+        tree_v1
+        local x=$ROOT/x.xml before h=$ROOT/$CG1/vmprep.host pid
+        domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin && hook "$x" vm1 stopped end || { t_fail "hook born in vmprep.host" "$(cat "$ERR")"; return; }
+        pid=$(sh -c 'echo $$ >> "$1"; echo $$ > "$2"; exec "$3" vm1 release end - < "$4" > /dev/null 2> "$5"' _ \
+                "$h/cgroup.procs" "$ROOT/.fake/hookpid" "$HOOK" "$x" "$ERR"; cat "$ROOT/.fake/hookpid")
+        local where; where=$(grep -lx "$pid" "$ROOT/$CG1/cgroup.procs" 2>/dev/null)
+        sed -i "/^$pid\$/d" "$ROOT/$CG1/cgroup.procs"
+        if [ ! -e "$h" ] && [ -n "$where" ] && [ "$(snapshot)" = "$before" ] && no_claims \
+                && ! ls "$ROOT"/run/vmprep/*.journal >/dev/null 2>&1; then
+                t_ok "a release hook born inside vmprep.host (libvirtd's child) moves itself out too: vmprep.host, journals and claim gone"
+        else
+                t_fail "hook born in vmprep.host" "$(cat "$ERR")" "hook's pid $pid in root: ${where:-no}" "$(ls "$ROOT/run/vmprep")"
+        fi
+}
+
+# A task that cannot leave vmprep.host (a kernel thread that became
+# PF_NO_SETAFFINITY inside: EINVAL) keeps it from going: release gives it
+# the parent's CPUs, names it, and still gives the VM's CPUs back.
+case_release_with_a_task_that_cannot_leave() {
+        tree_v1
+        local x=$ROOT/x.xml h=$ROOT/$CG1/vmprep.host
+        domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "unmovable task" "$(cat "$ERR")"; return; }
+        echo 77 >> "$h/cgroup.procs"; echo 77 >> "$ROOT/.fake/kthreads"
+        stop_phases "$x" vm1
+        if [ -d "$h" ] && [ "$(cat "$h/cpuset.cpus")" = 0-3 ] && [ "$(cat "$h/cgroup.procs")" = 77 ] && no_claims \
+                && ! ls "$ROOT"/run/vmprep/*.journal >/dev/null 2>&1 && grep -q "process 77 still in it" "$ERR"; then
+                t_ok "a task that cannot leave vmprep.host: it gets CPU 0-3 back there, is named, and the VM's claim and journals still go"
+        else
+                t_fail "unmovable task" "$(cat "$ERR")" "cpus $(cat "$h/cpuset.cpus" 2>&1) procs $(cat "$h/cgroup.procs" 2>&1)" "$(ls "$ROOT/run/vmprep")"
+        fi
+}
+
+# running NAME PID DOMAIN-INNER: a libvirt status file of a running VM
+# (/run/libvirt/qemu/NAME.xml, <domstatus pid> with the live <domain>), its
+# QEMU pid alive in the tree (/proc/PID)
+running() {
+        mkdir -p "$ROOT/run/libvirt/qemu" "$ROOT/proc/$2"
+        printf "<domstatus state='running' reason='booted' pid='%s'><domain type='kvm' id='%s'><name>%s</name>%s</domain></domstatus>\n" \
+                "$2" "$2" "$1" "$3" > "$ROOT/run/libvirt/qemu/$1.xml"
+}
+
+# Other VMs on the cores: a running VM pinned onto the claim refuses the
+# start, naming it and its threads; unpinned ones are warned about.
+case_other_vms_on_the_claimed_cores() {
+        tree_v1
+        local x=$ROOT/x.xml before
+        domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
+        running gamer_2 4001 "<uuid>$UUID_B</uuid><vcpu>2</vcpu><cputune>$(pins 3 2-3)<emulatorpin cpuset='0'/></cputune>"
+        running db.1 4002 "<uuid>$UUID_C</uuid><vcpu>1</vcpu><iothreads>1</iothreads><cputune>$(pins 1)<emulatorpin cpuset='2-3'/><iothreadpin iothread='1' cpuset='3'/></cputune>"
+        running gone 4999 "<vcpu>1</vcpu><cputune>$(pins 3)</cputune>"; rmdir "$ROOT/proc/4999"
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "a VM pinned on the claimed core refuses the start" "started"
+        elif grep -q "VM 'gamer_2' has vCPU 0,1 pinned to CPU 3, which this VM isolates" "$ERR" \
+                && grep -q "VM 'db.1' has iothread 1 and its emulator threads pinned to CPU 3, which this VM isolates" "$ERR" \
+                && ! grep -q "'gone'" "$ERR" && [ "$(snapshot)" = "$before" ] && [ ! -s "$ROOT/.fake/writes.log" ]; then
+                t_ok "running VMs pinned onto the claimed CPU 3 refuse the start, each named with its vCPUs, iothreads, emulator (a dead one ignored); nothing written"
+        else
+                t_fail "other VMs pinned on the claim" "$(cat "$ERR")" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] || t_fail "the refused start's release changes nothing" "$(diff <(echo "$before") <(snapshot) | head -4)"
+
+        rm -f "$ROOT/run/libvirt/qemu/gamer_2.xml" "$ROOT/run/libvirt/qemu/db.1.xml"
+        running web.x 4003 "<uuid>$UUID_B</uuid><vcpu>2</vcpu>"
+        running odd 4004 "<uuid>$UUID_C</uuid><vcpu>many</vcpu>"
+        if hook "$x" vm1 prepare begin \
+                && grep -q "VM 'web.x' has vCPU 0,1 and its emulator threads unpinned: they may run on CPU 3 too, which this VM isolates" "$ERR" \
+                && grep -q "mode='partition'> on a 6.7 or later kernel" "$ERR" \
+                && grep -q "cannot tell which CPUs the running VM 'odd' uses" "$ERR"; then
+                t_ok "unpinned running VMs (and one whose status file vmprep cannot read) are warned about, pointing to mode='partition'; the start goes on"
+        else
+                t_fail "unpinned VMs warned about" "$(cat "$ERR")"
+        fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] || t_fail "release after the warned start" "$(diff <(echo "$before") <(snapshot) | head -4)"
+}
+
 case_irqs_no_touches_no_mask() {
         tree_v1
         local x=$ROOT/x.xml
@@ -520,6 +604,9 @@ case_partition
 case_partition_machine_slice_created_by_the_vm
 case_managed_irq_eperm
 case_leftover_host_cgroup_is_adopted
+case_release_hook_born_in_vmprep_host
+case_release_with_a_task_that_cannot_leave
+case_other_vms_on_the_claimed_cores
 case_irqs_no_touches_no_mask
 case_concurrent_vms
 crash_loop "cgroup v1" tree_v1

@@ -11,7 +11,13 @@
 #   2. under flock /run/vmprep-libvirt.lock, with a real libvirtd: a VM with
 #      vcpupin on CPU 1 runs while the busy processes are on CPU 0; a second
 #      VM pinned on CPU 1 and one on CPU 0 fail with a message; after the
-#      stop the processes are back on 0-1.
+#      stop the processes are back on 0-1.  An untagged VM pinned on CPU 1
+#      runs: the tagged VM on CPU 1 is refused, naming it, nothing changes.
+#   3. the default scope (no vmprep.conf; the test build asks for it with
+#      $CONF_DIR/default-scope): every task of the root cpuset, libvirtd and
+#      this shell among them, goes into /vmprep.host on CPU 0 while the VM
+#      runs; three starts and stops leave nothing behind (libvirtd's release
+#      hook is born inside /vmprep.host and must move itself out).
 # Everything is put back in a trap.
 set -uo pipefail
 here=$(cd -- "$(dirname -- "$0")" && pwd)
@@ -68,6 +74,19 @@ cleanup() {
                 [ "$(readlink "$QEMUD/30-vmprep-cpus")" = "$HOOK_H" ] && rm -f "$QEMUD/30-vmprep-cpus"
                 for x in a b c; do VMPREP_ROOT=/ VMPREP_CONF=$CONF "$HOOK_T" "vmprep-cpus-$x" release end - < "$WORK/$x.xml" 2>/dev/null; done
         fi
+        # the default-scope case: every task back into the root cpuset
+        if [ -d "$CG/vmprep.host" ]; then
+                for p in $(cat "$CG/vmprep.host/cgroup.procs"); do echo "$p" > "$CG/cgroup.procs" 2>/dev/null; done
+                rmdir "$CG/vmprep.host"
+                for x in a b c; do hook "$WORK/$x.xml" "vmprep-cpus-$x" release end 2>/dev/null; done
+        fi
+        # journals of the libvirt-defined test VMs (their UUIDs are libvirt's)
+        for x in /run/vmprep/*.cpus.journal; do
+                [ -e "$x" ] || continue
+                read -r _ _ u _ p _ < "$x"
+                case $p in vmprep-cpus*) domain "$p" "$u" 1 > "$WORK/j.xml" && hook "$WORK/j.xml" "$p" release end 2>/dev/null ;; esac
+        done
+        rm -f "$CONF_DIR/default-scope"
         for p in "${BUSY[@]}" ${PINNED:+"$PINNED"}; do kill "$p" 2>/dev/null; done
         wait 2>/dev/null
         if [ -d "$CG$SCOPE/vmprep.host" ]; then
@@ -193,6 +212,58 @@ if lv_virsh start vmprep-cpus-a > /dev/null 2> "$ERR" && lv_wait_state vmprep-cp
 else
         t_fail "libvirtd: start vmprep-cpus-a" "$(cat "$ERR")"
 fi
+
+# another VM, untagged, pinned on CPU 1 (a name with '_' and '.'): the tagged
+# VM on CPU 1 is refused, naming it and its vCPU; nothing on the host changes
+U=vmprep-cpus_u.1
+VMS+=("$U")
+lv_cleanup_vm "$U"
+if lv_define_vm "$U" 64 "$WORK/pin1" "" >/dev/null 2>&1 && lv_virsh start "$U" > /dev/null 2> "$ERR" && lv_wait_state "$U" running 20; then
+        before="$(busy_allowed) $(busy_where) $(ls /run/vmprep | tr '\n' ' ') $(cat "$CG$SCOPE/cpuset.cpus")"
+        if lv_virsh start vmprep-cpus-a > /dev/null 2> "$ERR"; then
+                t_fail "libvirtd: a tagged VM on CPU 1 beside $U fails" "it started"
+                lv_virsh destroy vmprep-cpus-a > /dev/null 2>&1; lv_wait_state vmprep-cpus-a "shut off" 10
+        elif grep -q "VM '$U' has vCPU 0 pinned to CPU 1, which this VM isolates" "$ERR" \
+                && [ "$before" = "$(busy_allowed) $(busy_where) $(ls /run/vmprep | tr '\n' ' ') $(cat "$CG$SCOPE/cpuset.cpus")" ] \
+                && [ ! -e "$CG$SCOPE/vmprep.host" ] && [ ! -e /run/vmprep/$UUID_A.cpus.journal ]; then
+                t_ok "libvirtd: vmprep-cpus-a (isolate CPU 1) fails to start while the untagged $U runs pinned on CPU 1, naming it and its vCPU; nothing changed"
+        else
+                t_fail "libvirtd: refused beside an untagged pinned VM" "$(cat "$ERR")" "before: $before" "after: $(busy_allowed) $(busy_where) $(ls /run/vmprep | tr '\n' ' ')"
+        fi
+else
+        t_fail "libvirtd: start the untagged $U" "$(cat "$ERR")"
+fi
+lv_cleanup_vm "$U"
+
+# ---- 3. the default scope: no vmprep.conf, the whole root cpuset ----
+cg_of() { awk -F: '$2 == "cpuset" { print $3 }' "/proc/$1/cgroup" 2>/dev/null; }
+LVD=$(lv_libvirtd_pid)
+rm -f "$CONF"; : > "$CONF_DIR/default-scope"
+self_before=$(cg_of $$) lvd_before=$(cg_of "$LVD") pid1_before=$(pid1)
+fails=()
+for round in 1 2 3; do
+        if ! lv_virsh start vmprep-cpus-a > /dev/null 2> "$ERR" || ! lv_wait_state vmprep-cpus-a running 20; then
+                fails+=("round $round: start: $(cat "$ERR")"); break
+        fi
+        [ "$(cg_of "$LVD")" = /vmprep.host ] && [ "$(allowed "$LVD")" = 0 ] && [ "$(cg_of $$)" = /vmprep.host ] \
+                || fails+=("round $round: libvirtd in '$(cg_of "$LVD")' on CPU $(allowed "$LVD"), this shell in '$(cg_of $$)' while the VM runs")
+        lv_virsh destroy vmprep-cpus-a > /dev/null 2>&1
+        lv_wait_state vmprep-cpus-a "shut off" 10
+        for _ in $(seq 50); do [ ! -e "$CG/vmprep.host" ] && [ ! -e $HOST_JOURNAL ] && break; sleep 0.1; done
+        left=""
+        [ -e "$CG/vmprep.host" ] && left+="vmprep.host ($(tr '\n' ' ' < "$CG/vmprep.host/cgroup.procs")) "
+        [ -e /run/vmprep/$UUID_A.cpus.journal ] && left+="the VM's journal "
+        [ -e $HOST_JOURNAL ] && left+="the host journal "
+        grep -q "^hold [0-9a-f-]* cpus" /run/vmprep/ledger 2>/dev/null && left+="a claim "
+        [ "$(cg_of "$LVD")" = "$lvd_before" ] && [ "$(cg_of $$)" = "$self_before" ] && [ "$(pid1)" = "$pid1_before" ] \
+                || left+="libvirtd in '$(cg_of "$LVD")', this shell in '$(cg_of $$)', PID 1 '$(pid1)' "
+        [ -z "$left" ] || { fails+=("round $round: left behind: $left" "$(grep -a vmprep-cpus "$LV_LOG" 2>/dev/null | tail -3)"); break; }
+done
+[ ${#fails[@]} -eq 0 ] \
+        && t_ok "default scope: vmprep-cpus-a (CPU 1) started and stopped 3 times; each time libvirtd and this shell ran in /vmprep.host on CPU 0, and after the stop no vmprep.host, journal or claim was left, every task back in the root cpuset" \
+        || t_fail "default scope: start/stop x3 leaves nothing behind" "${fails[@]}"
+rm -f "$CONF_DIR/default-scope"; echo "host-scope = $SCOPE" > "$CONF"
+
 for v in "${VMS[@]}"; do lv_cleanup_vm "$v"; done
 rm -f "$QEMUD/30-vmprep-cpus"; INSTALLED=no
 flock -u 9
