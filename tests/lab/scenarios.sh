@@ -1441,9 +1441,12 @@ irq_affinities() {
                 printf '%s=%s ' "${n%%/*}" "$(cat "$f")"
         done
 }
-# isolation_state: what the cpus hook moves, in one line
+# isolation_state: what the cpus hook moves, in one line of words: "units=A/B/C
+# wq=M default=M IRQ=LIST ..."
 isolation_state() {
-        printf 'units=[%s] wq=%s default=%s irqs=[%s]' "$(host_units_allowed)" \
+        local units
+        units=$(host_units_allowed)
+        printf 'units=%s wq=%s default=%s %s' "${units// //}" \
                 "$(cat /sys/devices/virtual/workqueue/cpumask)" "$(cat /proc/irq/default_smp_affinity)" "$(irq_affinities)"
 }
 # expect_state WHAT GOT WANT: like expect_eq, the differing words only
