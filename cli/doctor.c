@@ -12,7 +12,9 @@
 #include "common/hugepages.h"
 #include "common/journal.h"
 #include "common/log.h"
+#include "common/plan.h"
 #include "common/sysfs.h"
+#include "common/tune.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -571,6 +573,104 @@ static void check_hooks(Doctor *dr)
         report(dr, PASS, "hooks", NULL, "installed in " VMPREP_HOOKDIR);
 }
 
+/* "Key:  N kB" from a meminfo text (a node's lines carry "Node N " first). */
+static bool meminfo_kib(const char *text, const char *key, unsigned long long *ret)
+{
+        const char *m = text ? strstr(text, key) : NULL;
+        return m && sscanf(m + strlen(key), " %llu kB", ret) == 1;
+}
+
+/*
+ * Can each node give the pages the plan adds?  A node's free memory plus
+ * its page cache is what the kernel can turn into hugepages (compaction and
+ * reclaim, which the hook drives); with one memory node the machine's
+ * MemAvailable counts too (a node's meminfo can show less than the machine
+ * has: ZONE_MOVABLE memory on virtio-mem guests).  1 GiB pages at run time
+ * rarely succeed however much is free: a warning with the boot option.
+ * Returns false when it reported a failure or warning.
+ */
+static bool check_pages(Doctor *dr, const Plan *plan)
+{
+        char **nodes = NULL;
+        size_t n_nodes = 0, mem_nodes = 0;
+        bool ok = true;
+
+        if (sysfs_list("/sys/devices/system/node", &nodes, &n_nodes) == 0)
+                for (size_t i = 0; i < n_nodes; i++)
+                        mem_nodes += !strncmp(nodes[i], "node", 4);
+        sysfs_list_free(nodes, n_nodes);
+        char *machine = read_text("/proc/meminfo");
+        unsigned long long machine_avail = 0;
+        if (!meminfo_kib(machine, "MemAvailable:", &machine_avail))
+                machine_avail = 0;
+        free(machine);
+
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                const PlanStep *st = &plan->steps[i];
+                unsigned node;
+                unsigned long long size_kib;
+                if (st->kind != STEP_ADD || st->delta <= 0 ||
+                    sscanf(st->path, "/sys/devices/system/node/node%u/hugepages/hugepages-%llukB/nr_hugepages", &node,
+                           &size_kib) != 2)
+                        continue;
+                unsigned long long need = (unsigned long long) st->delta * size_kib, free_kib = 0, cache = 0;
+                char path[128], fix[160], size[16];
+                snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/meminfo", node);
+                char *mi = read_text(path);
+                meminfo_kib(mi, "MemFree:", &free_kib);
+                meminfo_kib(mi, "FilePages:", &cache);
+                free(mi);
+                unsigned long long avail = free_kib + cache;
+                if (mem_nodes <= 1 && machine_avail > avail)
+                        avail = machine_avail;
+                if (size_kib >= 1024 * 1024)
+                        snprintf(size, sizeof(size), "%lluG", size_kib / (1024 * 1024));
+                else
+                        snprintf(size, sizeof(size), "%lluM", size_kib / 1024);
+                snprintf(fix, sizeof(fix), "free memory on node %u, or reserve the pages at boot: hugepagesz=%s hugepages=%u:%lld",
+                         node, size, node, (long long) st->delta);
+                if (need > avail) {
+                        report(dr, FAIL, "hugepages", fix,
+                               "node %u needs %lld more %s pages (%llu MiB) but has %llu MiB free or reclaimable",
+                               node, (long long) st->delta, size, need / 1024, avail / 1024);
+                        ok = false;
+                } else if (size_kib >= 1024 * 1024) {
+                        snprintf(fix, sizeof(fix), "reserve them at boot: hugepagesz=1G hugepages=%u:%lld", node,
+                                 (long long) st->delta);
+                        report(dr, WARN, "hugepages", fix,
+                               "node %u needs %lld more 1 GiB pages at start: the kernel rarely finds 1 GiB of "
+                               "contiguous memory once it has run a while", node, (long long) st->delta);
+                        ok = false;
+                }
+        }
+        return ok;
+}
+
+/* What to do about a capability's refusal, besides what its message says. */
+static const char *capability_fix(const char *cap)
+{
+        if (!strcmp(cap, "hugepages"))
+                return "free memory on the node, or reserve the pages at boot (the message names the option)";
+        if (!strcmp(cap, "cpus"))
+                return "pin the VM's vCPUs to cores no other VM holds (<cputune>), as the message says";
+        if (!strcmp(cap, "vfio"))
+                return "pass a device that is present and not used by the host or another VM (vmprep status --map)";
+        if (!strcmp(cap, "tune"))
+                return "change the <vmprep:tune> attribute the message names";
+        return "change what the message names; vmprep plan VM shows the steps";
+}
+
+/* A capability's own message, caught once (not also on stderr). */
+static char cap_error[2048];
+static void cap_error_sink(int level, const char *line)
+{
+        if (level > LOG_LEVEL_ERROR || cap_error[0])
+                return;
+        if (!strncmp(line, "vmprep: ", 8))
+                line += 8;
+        snprintf(cap_error, sizeof(cap_error), "%s", line);
+}
+
 /* With a VM: can the host satisfy it now, and does its XML agree with its profile? */
 static int check_vm(Doctor *dr, const char *arg, const char *mounts)
 {
@@ -597,11 +697,16 @@ static int check_vm(Doctor *dr, const char *arg, const char *mounts)
         for (size_t i = 0; p && i < n; i++) {
                 Plan plan = { 0 };
                 err[0] = '\0';
+                cap_error[0] = '\0';
+                log_set_sink(cap_error_sink);
+                log_set_stderr_level(LOG_LEVEL_ERROR - 1); /* said once, in the report below */
                 int pr = caps[i].plan ? caps[i].plan(d, p, &plan, err, sizeof(err)) : 0;
+                log_set_stderr_level(LOG_LEVEL_INFO);
+                log_set_sink(NULL);
                 if (pr < 0)
-                        report(dr, FAIL, caps[i].name, "see the message; vmprep plan VM shows the steps", "%s",
-                               err[0] ? err : error_reported(pr) ? "refused (see the message above)" : strerror(-pr));
-                else if (plan.n_steps)
+                        report(dr, FAIL, caps[i].name, capability_fix(caps[i].name), "%s",
+                               err[0] ? err : cap_error[0] ? cap_error : strerror(-pr));
+                else if (plan.n_steps && (strcmp(caps[i].name, "hugepages") || check_pages(dr, &plan)))
                         report(dr, PASS, caps[i].name, NULL, "this host can do it now: %zu step%s (vmprep plan)",
                                plan.n_steps, plan.n_steps == 1 ? "" : "s");
                 plan_free(&plan);
@@ -635,6 +740,8 @@ static int check_vm(Doctor *dr, const char *arg, const char *mounts)
         if (realtime && profile_attr(profile_elem(p, "tune"), "rt-runtime") && !d->locked)
                 report(dr, WARN, "realtime", "add <memoryBacking><locked/></memoryBacking>",
                        "guest memory is not locked: page faults can add latency");
+        if (p && tune_ksm_advice(d, p, err, sizeof(err)))
+                report(dr, WARN, "ksm", "add <memoryBacking><nosharepages/></memoryBacking>", "%s", err);
         profile_free(p);
         domain_free(d);
         return EXIT_OK;

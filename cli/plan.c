@@ -6,6 +6,7 @@
 #include "common/hook.h"
 #include "common/log.h"
 #include "common/plan.h"
+#include "common/tune.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -35,6 +36,8 @@ int cli_plan_domain(const Domain *d, Profile **pret, Plan *plan)
                         return EXIT_FAIL;
                 }
         }
+        if (tune_ksm_advice(*dret, *pret, err, sizeof(err)))
+                log_warning("%s: %s", (*dret)->name, err);
         return EXIT_OK;
 }
 

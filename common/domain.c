@@ -161,6 +161,7 @@ static int read_memory(Reader *rd)
         n = xml_first(rd->ctx, NULL, "/domain/memoryBacking/hugepages");
         d->hugepages = n != NULL;
         d->locked = xml_first(rd->ctx, NULL, "/domain/memoryBacking/locked") != NULL;
+        d->nosharepages = xml_first(rd->ctx, NULL, "/domain/memoryBacking/nosharepages") != NULL;
         n = xml_first(rd->ctx, NULL, "/domain/memoryBacking/access");
         if (n) {
                 _cleanup_xmlstr_ char *mode = xml_attr(n, "mode");

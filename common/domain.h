@@ -89,6 +89,7 @@ typedef struct Domain {
         bool has_vhostuser;
 
         DomainXmlDoc doc;             /* kept for the profile reader */
+        bool nosharepages;            /* <memoryBacking><nosharepages/>: QEMU keeps guest memory out of KSM */
 } Domain;
 
 /*

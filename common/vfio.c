@@ -12,15 +12,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libkmod.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef VMPREP_TEST_BUILD
-#include <libkmod.h>
-#endif
 
 #define CAP "vfio"
 #define STUB "vfio-pci"
@@ -273,16 +270,39 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
         return 0;
 }
 
-/* Load a module (modprobe semantics: dependencies, blacklist honoured).
- * The test build never calls libkmod: it writes to the fake kernel's
- * stand-in, which makes the module (and vfio-pci's driver directory) appear. */
-static int module_load(const char *name)
+/* modprobe.d's install/remove lines are shell commands, which libkmod
+ * runs unless told not to: a hook (root, inside libvirtd's start path)
+ * never runs them, but says so, since the line may do something the host
+ * relies on (Debian's nvidia packages ship such lines). */
+static void module_commands_note(struct kmod_module *mod, const char *asked, bool install)
 {
-#ifdef VMPREP_TEST_BUILD
-        return sysfs_write("/.fake/modprobe", name);
-#else
+        const char *cmd = install ? kmod_module_get_install_commands(mod) : kmod_module_get_remove_commands(mod);
+        const char *name = kmod_module_get_name(mod);
+        char normal[72];
+        if (!cmd)
+                return;
+        snprintf(normal, sizeof(normal), "%.64s", asked);
+        for (char *c = normal; *c; c++)
+                if (*c == '-')
+                        *c = '_';
+        log_warning("modprobe.d has %s command for %s; vmprep %s the module without running it ('%s')",
+                    install ? "an install" : "a remove", strcmp(normal, name) == 0 ? asked : name,
+                    install ? "loads" : "unloads", cmd);
+}
+
+/*
+ * Load a module with its dependencies, as modprobe would but without
+ * running modprobe.d's install commands (KMOD_PROBE_IGNORE_COMMAND).  With
+ * blacklist, a module modprobe.d blacklists is not loaded and the result
+ * is MODULE_BLACKLISTED (> 0): the admin's choice, for the caller to
+ * report.  Returns 0 or -errno.
+ */
+#define MODULE_BLACKLISTED 1
+static int module_load(const char *name, bool blacklist)
+{
         struct kmod_ctx *ctx = kmod_new(NULL, NULL);
         struct kmod_list *list = NULL, *it;
+        unsigned flags = KMOD_PROBE_IGNORE_COMMAND | (blacklist ? KMOD_PROBE_APPLY_BLACKLIST : 0);
         int r = -ENOENT;
         if (!ctx)
                 return -ENOMEM;
@@ -293,35 +313,42 @@ static int module_load(const char *name)
         kmod_list_foreach(it, list)
         {
                 struct kmod_module *mod = kmod_module_get_module(it);
-                r = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL, NULL);
+                struct kmod_list *deps = kmod_module_get_dependencies(mod), *d;
+                kmod_list_foreach(d, deps)
+                {
+                        struct kmod_module *dep = kmod_module_get_module(d);
+                        module_commands_note(dep, kmod_module_get_name(dep), true);
+                        kmod_module_unref(dep);
+                }
+                kmod_module_unref_list(deps);
+                module_commands_note(mod, name, true);
+                r = kmod_module_probe_insert_module(mod, flags, NULL, NULL, NULL, NULL);
                 kmod_module_unref(mod);
-                if (r < 0)
+                if (r != 0)
                         break;
         }
         kmod_module_unref_list(list);
         kmod_unref(ctx);
-        return r > 0 ? -r : r;
-#endif
+        return r > 0 ? MODULE_BLACKLISTED : r;
 }
 
-/* rmmod without force: -EBUSY (or -EAGAIN) while anything uses it. */
+/* rmmod without force: -EBUSY (or -EAGAIN) while anything uses it.
+ * libkmod's remove is delete_module(2) alone: modprobe.d's remove
+ * commands are the modprobe tool's, never run from here. */
 static int module_unload(const char *name)
 {
-#ifdef VMPREP_TEST_BUILD
-        return sysfs_write("/.fake/rmmod", name);
-#else
         struct kmod_ctx *ctx = kmod_new(NULL, NULL);
         struct kmod_module *mod = NULL;
         if (!ctx)
                 return -ENOMEM;
         int r = kmod_module_new_from_name(ctx, name, &mod);
         if (r == 0) {
+                module_commands_note(mod, name, false);
                 r = kmod_module_remove_module(mod, 0);
                 kmod_module_unref(mod);
         }
         kmod_unref(ctx);
         return r > 0 ? -r : r;
-#endif
 }
 
 /* /sys/module/NAME, with '-' read as '_' as the kernel does. */
@@ -345,7 +372,9 @@ static int undo_module(const JournalStep *s)
         }
         if (module_loaded(name))
                 return 0;
-        int r = module_load(name);
+        /* it was loaded when vmprep unloaded it: a blacklist does not
+         * apply to giving it back */
+        int r = module_load(name, false);
         if (r < 0)
                 return log_error_errno(r, "cannot load the module %s again", name);
         log_info("loaded the module %s again", name);
@@ -387,7 +416,12 @@ static int ensure_stub_driver(char *err, size_t errlen)
 {
         if (pci_driver_present(STUB))
                 return 0;
-        int r = module_load(STUB);
+        int r = module_load(STUB, true);
+        if (r == MODULE_BLACKLISTED) {
+                snprintf(err, errlen, "modprobe.d blacklists " STUB " ('blacklist vfio_pci'), and vmprep respects that: "
+                         "nothing was bound; remove the blacklist line, or load " STUB " yourself (modprobe " STUB ")");
+                return -EPERM;
+        }
         if (r < 0) {
                 snprintf(err, errlen, "the " STUB " driver is not loaded and loading it failed (%s); is the module "
                          "installed (CONFIG_VFIO_PCI)?", strerror(-r));

@@ -26,9 +26,10 @@
  *                              N is on vfio-pci or unbound and one is on
  *                              vfio-pci (the group is viable and in use);
  *                              never with ROOT/.fake/no-dev-vfio
- *   /.fake/modprobe NAME       the test build's stand-in for libkmod: creates
- *                              /sys/module/NAME ('-' read as '_'), or for
- *                              vfio-pci /sys/bus/pci/drivers/vfio-pci
+ *   /.fake/modprobe NAME       what the fake libkmod (tests/fake/fake_kmod.c)
+ *                              loads through: creates /sys/module/NAME ('-'
+ *                              read as '_'), or for vfio-pci (vfio_pci)
+ *                              /sys/bus/pci/drivers/vfio-pci
  *                              (-ENOENT when ROOT/.fake/modprobe-fails exists)
  *   /.fake/rmmod NAME          removes /sys/module/NAME (-EBUSY when
  *                              ROOT/.fake/rmmod-busy-NAME exists)
@@ -445,7 +446,7 @@ int fake_pci_write(const char *root, const char *path, const char *value)
                 fp(p, sizeof(p), "/.fake/modprobe-fails");
                 if (exists(p))
                         return -ENOENT;
-                if (strcmp(v, "vfio-pci") != 0) {
+                if (strcmp(v, "vfio-pci") != 0 && strcmp(v, "vfio_pci") != 0) {
                         for (char *c = v; *c; c++)
                                 if (*c == '-')
                                         *c = '_';

@@ -398,8 +398,8 @@ case_loads_vfio_pci_when_missing() {
         new_tree gpu-hda
         rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
-        if hook "$x" vm1 prepare begin && [ "$(drv 0000:41:00.0)" = vfio-pci ] && grep -q "^/.fake/modprobe vfio-pci" "$ROOT/.fake/writes.log"; then
-                t_ok "vfio-pci is loaded when its driver directory is missing (the test build's stand-in for libkmod)"
+        if hook "$x" vm1 prepare begin && [ "$(drv 0000:41:00.0)" = vfio-pci ] && grep -q "^/.fake/modprobe vfio_pci" "$ROOT/.fake/writes.log"; then
+                t_ok "vfio-pci is loaded when its driver directory is missing (through the test build's fake libkmod)"
         else
                 t_fail "vfio-pci is loaded when missing" "$(cat "$ERR")"
         fi
@@ -414,6 +414,48 @@ case_loads_vfio_pci_when_missing() {
                         || t_fail "vfio-pci load failure leaves the tree" "$(diff <(echo "$before") <(snapshot) | head -5)"
         else
                 t_fail "vfio-pci load failure" "$(cat "$ERR")"
+        fi
+}
+
+# modprobe.d as Debian's nvidia packages write it, and an admin's blacklist:
+# a hook runs no install command (a shell inside libvirtd's start path) and
+# respects the blacklist with a clear error
+case_modprobe_d_commands_never_run() {
+        new_tree gpu-hda
+        rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
+        mkdir -p "$ROOT/etc/modprobe.d"
+        printf 'install vfio-pci /bin/sh -c "touch /tmp/pwned; modprobe -i vfio-pci"\n' > "$ROOT/etc/modprobe.d/vfio.conf"
+        printf 'install nvidia modprobe -i nvidia-current $CMDLINE_OPTS\nremove nvidia modprobe -r -i nvidia-drm nvidia-modeset nvidia\n' > "$ROOT/etc/modprobe.d/nvidia.conf"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio unload-modules='nvidia'/>" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin && [ "$(drv 0000:41:00.0)" = vfio-pci ] && [ ! -e "$ROOT/.fake/kmod-ran-commands" ] \
+                && grep -q "modprobe.d has an install command for vfio-pci; vmprep loads the module without running it" "$ERR" \
+                && grep -q "modprobe.d has a remove command for nvidia; vmprep unloads the module without running it" "$ERR"; then
+                t_ok "vfio-pci with an install command in modprobe.d is loaded without running it, and said so; a remove command is not run either"
+        else
+                t_fail "modprobe.d install command" "$(cat "$ERR")" "ran: $(cat "$ROOT/.fake/kmod-ran-commands" 2>/dev/null)"
+        fi
+        stop_phases "$x" vm1
+        if [ ! -e "$ROOT/.fake/kmod-ran-commands" ] && [ -d "$ROOT/sys/module/nvidia" ] && [ "$(drv 0000:41:00.0)" = nvidia ] \
+                && grep -q "modprobe.d has an install command for nvidia; vmprep loads the module without running it" "$ERR"; then
+                t_ok "nvidia is loaded again at release without running its install command, and the GPU goes back to it"
+        else
+                t_fail "nvidia given back" "$(cat "$ERR")" "ran: $(cat "$ROOT/.fake/kmod-ran-commands" 2>/dev/null)" "driver: $(drv 0000:41:00.0)"
+        fi
+
+        new_tree gpu-hda
+        rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
+        mkdir -p "$ROOT/etc/modprobe.d"
+        printf 'blacklist vfio_pci\nalias pci:v000010DEd00002204sv*sd*bc*sc*i* vfio-pci\n' > "$ROOT/etc/modprobe.d/no-vfio.conf"
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        before=$(snapshot)
+        if ! hook "$x" vm1 prepare begin && grep -q "modprobe.d blacklists vfio-pci ('blacklist vfio_pci'), and vmprep respects that: nothing was bound" "$ERR" \
+                && ! grep -q "^/.fake/modprobe" "$ROOT/.fake/writes.log"; then
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && t_ok "a blacklisted vfio-pci is not loaded: prepare fails saying so and how to change it, nothing moved" \
+                        || t_fail "blacklisted vfio-pci leaves the tree" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        else
+                t_fail "blacklisted vfio-pci" "$(cat "$ERR")" "$(grep modprobe "$ROOT/.fake/writes.log")"
         fi
 }
 
@@ -738,7 +780,7 @@ case_unload_modules() {
         : > "$ROOT/.fake/writes.log"
         stop_phases "$x" vm1
         local order; order=$(grep -oE '^/(.fake/modprobe [a-z_-]+|sys/bus/pci/drivers_probe 0000:41:00.0)' "$ROOT/.fake/writes.log" | tr '\n' ';')
-        if [ "$order" = "/.fake/modprobe nvidia;/.fake/modprobe nvidia-drm;/sys/bus/pci/drivers_probe 0000:41:00.0;" ] && [ "$(snapshot)" = "$before" ]; then
+        if [ "$order" = "/.fake/modprobe nvidia;/.fake/modprobe nvidia_drm;/sys/bus/pci/drivers_probe 0000:41:00.0;" ] && [ "$(snapshot)" = "$before" ]; then
                 t_ok "$name"
         else
                 t_fail "$name" "release order: $order" "$(diff <(echo "$before") <(snapshot) | head -4)"
@@ -760,7 +802,7 @@ case_builds_keep_their_worlds_apart() {
         # netlink or systemd; the production build must know nothing of the fake tree
         local refs fake prod=$repo/build/vmprep-hook
         refs=$(nm -u "$B/vmprep-hook" 2>/dev/null | grep -E ' (kmod_|mnl_|sd_bus_)' | tr -s ' ' | tr '\n' ' ')
-        [ -z "$refs" ] && t_ok "the test build calls no libkmod, libmnl or sd-bus function (fake stand-ins only)" \
+        [ -z "$refs" ] && t_ok "the test build calls no libkmod, libmnl or sd-bus function (fake stand-ins only: tests/fake/fake_kmod.c for libkmod)" \
                 || t_fail "the test build calls no real module loader, netlink or systemd" "$refs"
         if [ -x "$prod" ]; then
                 fake=$(strings "$prod" | grep -c '/\.fake/' || true)
@@ -786,6 +828,7 @@ case_reconnect_after_a_crash
 case_second_vm_is_refused_a_held_device
 case_interlocks
 case_loads_vfio_pci_when_missing
+case_modprobe_d_commands_never_run
 case_vfs_created_through_zero_and_restored
 case_vf_settings_restored_without_count_change
 case_vfs_shared_by_two_vms
