@@ -61,7 +61,7 @@ CLI_SRC    := $(wildcard cli/*.c)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 FAKE_SRC   := tests/fake/fake_kernel.c tests/fake/fake_pci.c tests/fake/fake_display.c tests/fake/fake_kmod.c
 # fake PCI hosts, for the unit tests and (as pci-fixture) the shell tests
-FIXTURE_SRC := tests/fake/pci_fixture.c
+FIXTURE_SRC := tests/fake/pci_fixture.c tests/fake/host_shapes.c
 
 B  := build
 BT := build/test
@@ -172,6 +172,7 @@ unit-check: $(BT)/unit-tests
 
 hook-check: $(TEST_BINS)
 	tests/hooks/run.sh $(BT)
+	tests/hooks/hostshapes.sh $(BT)
 
 schema-check:
 	tests/profiles-schema.sh

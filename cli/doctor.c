@@ -660,15 +660,18 @@ static const char *capability_fix(const char *cap)
         return "change what the message names; vmprep plan VM shows the steps";
 }
 
-/* A capability's own message, caught once (not also on stderr). */
-static char cap_error[2048];
+/* A capability's own messages, caught once (not also on stderr): its
+ * first error, and its warnings one per line. */
+static char cap_error[2048], cap_warnings[4096];
 static void cap_error_sink(int level, const char *line)
 {
-        if (level > LOG_LEVEL_ERROR || cap_error[0])
-                return;
         if (!strncmp(line, "vmprep: ", 8))
                 line += 8;
-        snprintf(cap_error, sizeof(cap_error), "%s", line);
+        if (level <= LOG_LEVEL_ERROR && !cap_error[0])
+                snprintf(cap_error, sizeof(cap_error), "%s", line);
+        else if (level == LOG_LEVEL_WARNING && strlen(cap_warnings) + strlen(line) + 2 < sizeof(cap_warnings))
+                snprintf(cap_warnings + strlen(cap_warnings), sizeof(cap_warnings) - strlen(cap_warnings), "%s\n",
+                         line);
 }
 
 /* With a VM: can the host satisfy it now, and does its XML agree with its profile? */
@@ -697,12 +700,17 @@ static int check_vm(Doctor *dr, const char *arg, const char *mounts)
         for (size_t i = 0; p && i < n; i++) {
                 Plan plan = { 0 };
                 err[0] = '\0';
-                cap_error[0] = '\0';
+                cap_error[0] = cap_warnings[0] = '\0';
                 log_set_sink(cap_error_sink);
                 log_set_stderr_level(LOG_LEVEL_ERROR - 1); /* said once, in the report below */
                 int pr = caps[i].plan ? caps[i].plan(d, p, &plan, err, sizeof(err)) : 0;
                 log_set_stderr_level(LOG_LEVEL_INFO);
                 log_set_sink(NULL);
+                for (char *w = cap_warnings, *next; *w; w = next) {
+                        next = strchr(w, '\n');
+                        *next++ = '\0';
+                        report(dr, WARN, caps[i].name, NULL, "%s", w);
+                }
                 if (pr < 0)
                         report(dr, FAIL, caps[i].name, capability_fix(caps[i].name), "%s",
                                err[0] ? err : cap_error[0] ? cap_error : strerror(-pr));

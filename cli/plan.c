@@ -36,8 +36,8 @@ int cli_plan_domain(const Domain *d, Profile **pret, Plan *plan)
                         return EXIT_FAIL;
                 }
         }
-        if (tune_ksm_advice(*dret, *pret, err, sizeof(err)))
-                log_warning("%s: %s", (*dret)->name, err);
+        if (tune_ksm_advice(d, *pret, err, sizeof(err)))
+                log_warning("%s: %s", d->name, err);
         return EXIT_OK;
 }
 

@@ -414,6 +414,44 @@ static int read_pci_source(Reader *rd, xmlNodePtr a, const char *elem)
         return 0;
 }
 
+/* <disk type='block'><source dev=...> and <interface type='direct'>
+ * <source dev=...><target dev=...>: what a running VM holds on the host. */
+static int read_host_uses(Reader *rd)
+{
+        Domain *d = rd->d;
+        int r = 0;
+        xmlXPathObjectPtr obj = xml_xpath(rd->ctx, NULL, "/domain/devices/disk[@type='block']/source[@dev]");
+        for (size_t i = 0; i < xml_count(obj) && r == 0; i++) {
+                char **devs = grow(d->disk_devs, &d->n_disk_devs, sizeof(*d->disk_devs));
+                if (!devs) {
+                        r = fail(rd, "too many <disk type='block'> elements");
+                        break;
+                }
+                d->disk_devs = devs;
+                if (!(devs[d->n_disk_devs - 1] = xml_attr(xml_item(obj, i), "dev")))
+                        r = -ENOMEM;
+        }
+        xmlXPathFreeObject(obj);
+        obj = r == 0 ? xml_xpath(rd->ctx, NULL, "/domain/devices/interface[@type='direct'][source/@dev]") : NULL;
+        for (size_t i = 0; i < xml_count(obj) && r == 0; i++) {
+                xmlNodePtr src = xml_first(rd->ctx, xml_item(obj, i), "source[@dev]");
+                xmlNodePtr tgt = xml_first(rd->ctx, xml_item(obj, i), "target[@dev]");
+                DomainDirect *di = grow(d->directs, &d->n_directs, sizeof(*d->directs));
+                if (!di) {
+                        r = fail(rd, "too many <interface type='direct'> elements");
+                        break;
+                }
+                d->directs = di;
+                di = &d->directs[d->n_directs - 1];
+                di->dev = src ? xml_attr(src, "dev") : NULL;
+                di->target = tgt ? xml_attr(tgt, "dev") : NULL;
+                if (!di->dev)
+                        r = -ENOMEM;
+        }
+        xmlXPathFreeObject(obj);
+        return r;
+}
+
 static int read_devices(Reader *rd)
 {
         /* Host-side sources only: the guest-side <address> sits directly under
@@ -431,6 +469,8 @@ static int read_devices(Reader *rd)
         }
         xmlXPathFreeObject(obj);
         rd->d->has_vhostuser = xml_first(rd->ctx, NULL, "/domain/devices/interface[@type='vhostuser']") != NULL;
+        if (r == 0)
+                r = read_host_uses(rd);
         return r;
 }
 
@@ -490,6 +530,14 @@ void domain_free(Domain *d)
         free(d->iothreadpins);
         free(d->vcpuscheds);
         free(d->hostdevs);
+        for (size_t i = 0; i < d->n_disk_devs; i++)
+                free(d->disk_devs[i]);
+        free(d->disk_devs);
+        for (size_t i = 0; i < d->n_directs; i++) {
+                free(d->directs[i].dev);
+                free(d->directs[i].target);
+        }
+        free(d->directs);
         if (d->doc)
                 xmlFreeDoc(d->doc);
         free(d);

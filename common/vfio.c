@@ -6,6 +6,7 @@
 #include "log.h"
 #include "parse.h"
 #include "pci.h"
+#include "running.h"
 #include "sriov.h"
 #include "sysfs.h"
 
@@ -463,9 +464,9 @@ typedef struct Settings {
  * is stopped first (single-GPU), so open device nodes are looked for just
  * before each unbind instead.  Returns 0 or -VMPREP_EREPORTED. */
 static int check_interlocks(const Target *t, const Settings *set, const Ledger *l, const char *uuid,
-                            bool defer_holders)
+                            const RunningVm *vms, size_t n_vms, bool defer_holders)
 {
-        char why[512] = "", holder[160];
+        char why[768] = "", holder[160];
         const PciDevice *dev = &t->dev;
         bool force = set->force_all || t->force;
         const char *hint = "";
@@ -483,12 +484,17 @@ static int check_interlocks(const Target *t, const Settings *set, const Ledger *
         }
         if (strcmp(dev->driver, STUB) == 0)
                 return 0; /* already the stub's: the host does not use it */
+        /* another running VM's disk or macvtap: not overridden by force either */
+        if (hostuse_running_vm(dev->bdf, vms, n_vms, why, sizeof(why))) {
+                log_error("cannot pass %s (%s, %s) to this VM: %s", dev->bdf, class_name(dev->class_), t->origin, why);
+                return -VMPREP_EREPORTED;
+        }
 
         if (t->direct && pci_device_is_bridge(dev)) {
                 snprintf(why, sizeof(why), "it is a PCI bridge; the devices behind it are passed, not the bridge");
-        } else if (hostuse_mounted(dev->bdf, why, sizeof(why))) {
-                ;
-        } else if (hostuse_network(dev->bdf, why, sizeof(why))) {
+        } else if (hostuse_mounted(dev->bdf, why, sizeof(why)) || hostuse_swap(dev->bdf, why, sizeof(why)) ||
+                   hostuse_block_held(dev->bdf, why, sizeof(why)) || hostuse_network(dev->bdf, why, sizeof(why)) ||
+                   hostuse_input(dev->bdf, why, sizeof(why))) {
                 ;
         } else if (dev->boot_vga && display_fbcon_bound(holder, sizeof(holder)) && strcmp(set->single_gpu, "off") == 0) {
                 snprintf(why, sizeof(why), "it is the boot GPU and drives the framebuffer console (%s), and "
@@ -505,6 +511,21 @@ static int check_interlocks(const Target *t, const Settings *set, const Ledger *
                 log_warning("passing %s although %s (force='yes')", dev->bdf, why);
 
         return defer_holders ? 0 : check_holders(dev, t->origin);
+}
+
+/* The other running VMs, whose disks and macvtaps the interlocks look
+ * for.  Not knowing them is said, not fatal: libvirt still refuses a
+ * device that QEMU holds open. */
+static void running_load(const char *uuid, RunningVm **vms, size_t *n)
+{
+        int r = running_vms(uuid, vms, n);
+        if (r < 0)
+                log_warning_errno(r, "cannot list the running VMs in " RUNNING_STATUS_DIR ": their disks and "
+                                  "<interface type='direct'> are not checked");
+        for (size_t i = 0; i < *n; i++)
+                if (!(*vms)[i].domain)
+                        log_warning("cannot tell what the running VM %s uses (%s): its disks and <interface "
+                                    "type='direct'> are not checked", (*vms)[i].name, (*vms)[i].err);
 }
 
 /* Never unbind a device whose nodes are open: the unbind blocks in the
@@ -681,8 +702,13 @@ int vfio_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t e
         if (r == 0)
                 r = ledger_read(&l);
         bool display = r == 0 && needs_display(&ts, &set);
+        RunningVm *vms = NULL;
+        size_t n_vms = 0;
+        if (r == 0 && ts.n)
+                running_load(d->uuid, &vms, &n_vms);
         for (size_t i = 0; i < ts.n && r == 0; i++)
-                r = check_interlocks(&ts.t[i], &set, &l, d->uuid, display);
+                r = check_interlocks(&ts.t[i], &set, &l, d->uuid, vms, n_vms, display);
+        running_vms_free(vms, n_vms);
         if (r == 0 && display) {
                 PlanStep st = { .kind = STEP_SET };
                 snprintf(st.cap, sizeof(st.cap), CAP);
@@ -823,8 +849,13 @@ int vfio_prepare(const Domain *d, const Profile *p)
                         r = collect(d, p, &set, &ts);
         }
         bool display = r == 0 && needs_display(&ts, &set);
+        RunningVm *vms = NULL;
+        size_t n_vms = 0;
+        if (r == 0 && ts.n)
+                running_load(d->uuid, &vms, &n_vms);
         for (size_t i = 0; i < ts.n && r == 0; i++)
-                r = check_interlocks(&ts.t[i], &set, &l, d->uuid, display);
+                r = check_interlocks(&ts.t[i], &set, &l, d->uuid, vms, n_vms, display);
+        running_vms_free(vms, n_vms);
         if (r < 0)
                 goto fail;
         /* Hold every device before touching any: a second VM's prepare,

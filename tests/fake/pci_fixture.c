@@ -223,6 +223,40 @@ static void host_nic(void)
         }
 }
 
+/* The helpers above for the fixture files beside this one (host_shapes.c),
+ * on the root of the build in progress. */
+void fixture_put(const char *rel, const char *content)
+{
+        put(rel, "%s", content);
+}
+
+void fixture_append(const char *rel, const char *content)
+{
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s%s", R, rel);
+        mkdirs(p);
+        FILE *f = fopen(p, "ae");
+        if (f) {
+                fputs(content, f);
+                fclose(f);
+        }
+}
+
+void fixture_link(const char *rel, const char *target)
+{
+        lnk(rel, target);
+}
+
+void fixture_dir(const char *rel)
+{
+        dir(rel);
+}
+
+void fixture_device(const char *bdf, const char *vendor, const char *dev, const char *cls, int group, const char *drv)
+{
+        device(bdf, vendor, dev, cls, group, drv, drv != NULL);
+}
+
 int pci_fixture_build(const char *root, const char *name)
 {
         static const struct {
@@ -245,5 +279,7 @@ int pci_fixture_build(const char *root, const char *name)
                         fixtures[i].fn();
                         found = true;
                 }
+        if (!found)
+                found = host_shape_build(name) == 0;
         return found ? 0 : -ENOENT;
 }
