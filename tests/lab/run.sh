@@ -10,10 +10,13 @@
 # intel-iommu (intremap, caching-mode), two NUMA nodes of 4G (cpus 0-1) and 3G
 # (cpus 2-3), a VGA + HDA pair at 00:05.0/00:05.1 (one IOMMU group: a GPU and
 # its audio function), an SR-IOV NVMe (4 VFs) behind a root port at 00:02.0
-# (so the PF is 01:00.0), an e1000e behind a pxb-pcie on node 1 (81:00.0), no
-# network.  One 1 GiB page per node reserved at boot, 2 MiB pages by default.
-# TCG (-smp 4) unless /proc/cpuinfo shows vmx or svm.  The disk is opened with
-# snapshot=on: every boot starts from the same image.
+# (so the PF is 01:00.0; namespace 1 reads zeros, namespace 2 is a sparse
+# 512 MiB file made for each boot, for filesystems and swap), an e1000e behind
+# a pxb-pcie on node 1 (81:00.0), a qemu-xhci at 00:07.0 (an IOMMU group of
+# its own) with a USB keyboard on it, no network.  One 1 GiB page per node
+# reserved at boot, 2 MiB pages by default.  TCG (-smp 4) unless /proc/cpuinfo
+# shows vmx or svm.  The disk is opened with snapshot=on: every boot starts
+# from the same image.
 #
 # Then each kernel named in LAB_QEMU10 (default 6.12) boots once more, briefly,
 # under QEMU 10 from bookworm-backports (tests/lab/qemu10.sh, unpacked beside
@@ -86,6 +89,8 @@ if [[ ${LAB_SKIP_BUILD:-0} == 1 && -s $OUT/lab.ext4 && -s $OUT/kernels/list ]]; 
         printf '# using the image already built: %s\n' "$OUT/lab.ext4"
 else
         "$HERE/deps.sh" >&2 || setup_fail "tests/lab/deps.sh"
+        # the log sits beside $OUT: its parent must exist (a fresh checkout has no build/)
+        mkdir -p -- "$(dirname -- "$OUT")"
         LAB_OUT=$OUT "$HERE/build-image.sh" >"$OUT.build.log" 2>&1
         st=$?
         grep '^# stage ' "$OUT.build.log" | while read -r _ _ name s; do printf '# image: %s %s s\n' "$name" "$s"; done
@@ -134,7 +139,7 @@ hugepagesz=1G hugepages=0:1,1:1 default_hugepagesz=2M systemd.show_status=0 net.
 boot() {
         local ver=$1 kernel=$OUT/kernels/$2 initrd=$OUT/kernels/$3
         local tap=$LOGS/$ver.tap console=$LOGS/$ver.console qpid t0 t_service="" t_end="" st
-        local qemu=(qemu-system-x86_64) devs append=$APPEND
+        local qemu=(qemu-system-x86_64) devs append=$APPEND ns2=$OUT/$ver.nvme-ns2.raw
         # shellcheck disable=SC2054 # commas are QEMU's
         if [[ ${4:-} == qemu10 ]]; then
                 qemu=(env "QEMU_MODULE_DIR=$QEMU10/usr/lib/x86_64-linux-gnu/qemu" "$QEMU10/usr/bin/qemu-system-x86_64"
@@ -151,13 +156,20 @@ boot() {
                         -device nvme,id=nvme0,bus=rp1,serial=vmpreplab0,subsys=s0,sriov_max_vfs=4,sriov_vq_flexible=8,sriov_vi_flexible=4,max_ioqpairs=10,msix_qsize=5
                         -blockdev driver=null-co,node-name=null0,size=1073741824
                         -device nvme-ns,drive=null0,bus=nvme0,nsid=1
+                        -blockdev "driver=raw,node-name=ns2,file.driver=file,file.filename=$ns2"
+                        -device nvme-ns,drive=ns2,bus=nvme0,nsid=2
                         -device pxb-pcie,id=pxb1,bus=pcie.0,bus_nr=0x80,numa_node=1
                         -device pcie-root-port,id=rp2,bus=pxb1,chassis=2
-                        -device e1000e,bus=rp2)
+                        -device e1000e,bus=rp2
+                        -device qemu-xhci,id=xhci,bus=pcie.0,addr=0x7 -device usb-kbd,bus=xhci.0)
                 [[ -n ${LAB_ONLY:-} ]] && append+=" vmprep_lab.only=$LAB_ONLY"
         fi
         rm -f -- "$tap" "$console"
         : >"$tap"
+        # the NVMe's second namespace holds what the guest writes (btrfs, swap):
+        # a sparse file, new for each boot
+        rm -f -- "$ns2"
+        [[ ${4:-} == qemu10 ]] || truncate -s 512M -- "$ns2"
         t0=$(now)
         timeout --kill-after=10 "$LIMIT" "${qemu[@]}" \
                 -name "vmprep-lab-$ver" -nodefaults -no-user-config -display none -no-reboot \
@@ -194,6 +206,7 @@ boot() {
         done
         wait "$qpid"
         st=$?
+        rm -f -- "$ns2"
         local t_exit
         t_exit=$(now)
         tr -d '\r' <"$tap" >"$tap.clean" && mv -f -- "$tap.clean" "$tap"
