@@ -262,6 +262,9 @@ sc_env_systemd_cgroup2() {
         expect_eq "/sys/fs/cgroup" "$(stat -f -c %T /sys/fs/cgroup)" cgroup2fs || ok=1
         grep -qw cpuset /sys/fs/cgroup/cgroup.controllers || { diag "no cpuset in cgroup.controllers"; ok=1; }
         [[ -e /sys/fs/cgroup/system.slice ]] || { diag "no system.slice cgroup"; ok=1; }
+        # booted to multi-user.target (run.sh): nothing opened card0 before the
+        # GPU scenarios, which start the display manager themselves
+        expect_eq "display-manager at boot" "$(systemctl is-active display-manager.service)" inactive || ok=1
         return "$ok"
 }
 
@@ -1573,7 +1576,7 @@ SCENARIOS=(
         "env_devices:env: VGA, HDA, NVMe PF, e1000e and xhci where the domains name them, on their drivers, in IOMMU groups"
         "env_numa:env: two NUMA nodes (cpus 0-1 / 2-3), the e1000e on node 1"
         "env_hugepages_boot:env: one boot-time 1 GiB page per node, no 2 MiB pages, hugetlbfs mounted"
-        "env_systemd_cgroup2:env: systemd is PID 1, cgroup v2 with cpuset"
+        "env_systemd_cgroup2:env: systemd is PID 1, cgroup v2 with cpuset, booted to multi-user.target (no display manager)"
         "env_nvme_ns2:env: the NVMe's namespace 2 (512 MiB) keeps what is written"
         "env_usb_keyboard:env: a USB keyboard on the qemu-xhci, alone in its IOMMU group"
         "doctor_iommu:doctor --json: IOMMU groups present"
