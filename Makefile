@@ -37,6 +37,10 @@ CLI_CFLAGS := $(shell pkg-config --cflags $(CLI_PKGS))
 CLI_LIBS   := $(shell pkg-config --libs $(CLI_PKGS))
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
+# dpkg-buildflags (debian/rules) and distributions pass CPPFLAGS and LDFLAGS
+# too: _FORTIFY_SOURCE, -z relro -z now (hardening=+all) reach every binary
+CPPFLAGS ?=
+LDFLAGS  ?=
 BASE_CFLAGS := -std=gnu11 $(WARN) -I. $(PKG_CFLAGS) -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=2
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -74,25 +78,25 @@ all: $(B)/vmprep-hook $(B)/vmprep $(addprefix $(B)/hooks/,$(HOOKS))
 # PROFILEDIR): when any of them changes (make install PREFIX=/usr after a plain
 # make), the stamp changes and what depends on it is rebuilt.
 CONFIG := PREFIX=$(PREFIX) LIBEXECDIR=$(LIBEXECDIR) PROFILEDIR=$(PROFILEDIR) HOOKDIR=$(HOOKDIR) \
-          VMPREP_CONF=$(VMPREP_CONF) CFLAGS=$(CFLAGS) \
+          VMPREP_CONF=$(VMPREP_CONF) CFLAGS=$(CFLAGS) CPPFLAGS=$(CPPFLAGS) LDFLAGS=$(LDFLAGS) \
           PHASES=$(foreach h,$(HOOKS),$(h):$(subst $(eval) ,+,$(call phases_of,$(h))))
 $(shell mkdir -p $(B) && { echo '$(CONFIG)' | cmp -s - $(B)/config.stamp || echo '$(CONFIG)' > $(B)/config.stamp; })
 
 $(B)/obj/%.o: %.c $(HDRS) $(B)/config.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(if $(filter cli/%,$<),$(CLI_CFLAGS) -DVMPREP_HOOKDIR='"$(HOOKDIR)"') \
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(CFLAGS) $(if $(filter cli/%,$<),$(CLI_CFLAGS) -DVMPREP_HOOKDIR='"$(HOOKDIR)"') \
 		-DVMPREP_PROFILEDIR='"$(PROFILEDIR)"' -DVMPREP_CONF='"$(VMPREP_CONF)"' -c $< -o $@
 
 $(B)/vmprep: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) $(CLI_SRC))
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(CLI_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CLI_LIBS)
 
 $(B)/vmprep-hook: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) hooks/vmprep-hook.c)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The fast path is static and libc-only: an untagged VM must cost a bare exec.
 $(B)/hooks/%: hooks/fast.c common/readall.h $(B)/config.stamp
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(WARN) -I. $(CFLAGS) -static -DVMPREP_CAP='"$(word 3,$(subst -, ,$*))"' \
+	$(CC) -std=gnu11 $(WARN) -I. $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -static -DVMPREP_CAP='"$(word 3,$(subst -, ,$*))"' \
 		-DVMPREP_PHASES='"$(call phases_of,$*)"' \
 		-DVMPREP_HOOK_FULL='"$(LIBEXECDIR)/vmprep-hook"' -o $@ $<
 
