@@ -8,6 +8,12 @@
  * libvirt cannot be reached, from libvirt's status files
  * /run/libvirt/qemu/NAME.xml (<domstatus pid=...>, the domain's <uuid>)
  * whose QEMU pid is alive.
+ *
+ * --before-removal (debian/prerm, make uninstall): vmprep is about to go, and
+ * with it the hooks that would give back what running VMs hold.  When a VM
+ * that runs has a journal, name each one with what stopping it gives back
+ * and fail, changing nothing; else finish the journals of the VMs that do
+ * not run, as reconcile always does, since nothing will later.
  */
 #include "cli.h"
 #include "state.h"
@@ -72,16 +78,66 @@ static char *running_from_status_files(void)
         return out;
 }
 
+/* One line of what undoing a live step gives back. */
+static void print_giveback(const JournalStep *st)
+{
+        if (st->kind == STEP_ADD)
+                printf("      %s: %s%s added, taken away\n", st->resource, st->done ? "+" : "",
+                       st->done ? st->result : "an interrupted change");
+        else if (st->kind == STEP_SET)
+                printf("      %s: back to %s (now %s)\n", st->path, st->old, st->new_);
+        else
+                printf("      %s %s: back to %s\n", st->kind_name, st->resource[0] ? st->resource : st->path,
+                       st->old);
+}
+
+/* The running VMs that hold host state, with what stopping each gives back
+ * (at most 4 steps per capability shown); returns how many. */
+static int print_running_holders(const State *s, const char *running)
+{
+        int n = 0;
+        for (size_t i = 0; i < s->n_vms; i++)
+                if (strstr(running, s->vms[i].uuid))
+                        n++;
+        if (!n)
+                return 0;
+        printf("vmprep: %d running VM%s hold%s what vmprep prepared on this host; stopping %s gives it back:\n", n,
+               n == 1 ? "" : "s", n == 1 ? "s" : "", n == 1 ? "it" : "them");
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const StateVm *v = &s->vms[i];
+                if (!strstr(running, v->uuid))
+                        continue;
+                printf("  %s (%s): virsh shutdown %s\n", v->name[0] ? v->name : "(unnamed)", v->uuid,
+                       v->name[0] ? v->name : v->uuid);
+                for (size_t k = 0; k < v->n_journals; k++) {
+                        const Journal *j = v->journals[k];
+                        size_t live = journal_live_steps(j), shown = 0;
+                        printf("    %s: %zu change%s\n", j->cap, live, live == 1 ? "" : "s");
+                        for (size_t m = 0; m < j->n_steps && shown < 4; m++) {
+                                if (j->steps[m].undone)
+                                        continue;
+                                print_giveback(&j->steps[m]);
+                                shown++;
+                        }
+                        if (live > shown)
+                                printf("      ... and %zu more\n", live - shown);
+                }
+        }
+        return n;
+}
+
 int cmd_reconcile(const CliOptions *o, int argc, char **argv)
 {
-        bool offline = false, dry = false;
+        bool offline = false, dry = false, removal = false;
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--offline"))
                         offline = true;
                 else if (!strcmp(argv[i], "--dry-run"))
                         dry = true;
+                else if (!strcmp(argv[i], "--before-removal"))
+                        removal = true;
                 else {
-                        fprintf(stderr, "Usage: vmprep reconcile [--offline] [--dry-run]\n");
+                        fprintf(stderr, "Usage: vmprep reconcile [--offline] [--dry-run] [--before-removal]\n");
                         return EXIT_USAGE;
                 }
         }
@@ -98,6 +154,14 @@ int cmd_reconcile(const CliOptions *o, int argc, char **argv)
         int r = state_load(&s);
         if (r < 0) {
                 fprintf(stderr, "vmprep: cannot read " VMPREP_RUNDIR ": %s\n", strerror(-r));
+                free(running);
+                return EXIT_FAIL;
+        }
+        if (removal && print_running_holders(&s, running)) {
+                fprintf(stderr, "vmprep: not removing vmprep while VMs hold host state: its hooks give it back when "
+                                "they stop, and nothing would after (their hugepages, CPUs, devices and "
+                                "settings would stay taken)\n");
+                state_free(&s);
                 free(running);
                 return EXIT_FAIL;
         }
