@@ -212,14 +212,30 @@ install: all
 	@# libvirtd or virtqemud rescans its hooks on SIGHUP (never one outside this root)
 	@if [ -z "$(DESTDIR)" ]; then install/vmprep-reload-libvirt; fi
 
+# Never while a VM holds host state (a journal in /run/vmprep): its hooks give
+# it back when it stops, and nothing would once they are gone (FORCE=1
+# removes anyway).  The installed command names those VMs, changing nothing.
+# Not for a DESTDIR: that is no running host.
+VMPREP_BIN = $(SBINDIR)/vmprep
 uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ "$(FORCE)" != 1 ]; then \
+		if [ -x $(VMPREP_BIN) ]; then \
+			$(VMPREP_BIN) reconcile --offline --before-removal || { \
+				echo "make uninstall: refused; stop those VMs first, vmprep reconcile for those that do not run (FORCE=1 uninstalls anyway)" >&2; exit 1; }; \
+		elif ls /run/vmprep/*.journal >/dev/null 2>&1; then \
+			echo "make uninstall: refused: VMs hold host state (/run/vmprep/*.journal) and $(VMPREP_BIN) is missing to name them; FORCE=1 uninstalls anyway" >&2; \
+			exit 1; \
+		fi; \
+	fi
 	for h in $(HOOKS); do rm -f $(DESTDIR)$(HOOKDIR)/$$h; done
 	rm -f $(DESTDIR)$(LIBEXECDIR)/vmprep-hook $(DESTDIR)$(LIBEXECDIR)/vmprep-reload-libvirt
 	rm -f $(DESTDIR)$(SBINDIR)/vmprep $(DESTDIR)$(DAEMONHOOKDIR)/vmprep-reconcile
 	rm -f $(DESTDIR)$(MANDIR)/man8/vmprep.8 $(DESTDIR)$(MANDIR)/man5/vmprep-profile.5
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/vmprep $(DESTDIR)$(TMPFILESDIR)/vmprep.conf
 	rm -f $(addprefix $(DESTDIR)$(PROFILEDIR)/,$(notdir $(wildcard profiles/*.xml)) profile.rng)
-	-rmdir $(DESTDIR)$(PROFILEDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
+	@# and the directories install made for vmprep alone, when nothing else is in them
+	-rmdir $(DESTDIR)$(PROFILEDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(LIBEXECDIR) \
+		$(DESTDIR)$(HOOKDIR) $(DESTDIR)$(DAEMONHOOKDIR) 2>/dev/null
 
 demo:
 	./demo/run.sh

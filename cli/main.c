@@ -32,7 +32,7 @@ static const struct {
         { "doctor", cmd_doctor, "[VM|FILE.xml] [--json]", "is this host (and this VM) ready" },
         { "reconcile", cmd_reconcile, "[--offline] [--dry-run] [--before-removal]",
           "finish what a crash left: undo journals of VMs that do not run\n"
-          "             (--before-removal: first fail, naming them, while running VMs hold host state)" },
+          "             (--before-removal: change nothing, fail naming the VMs that hold host state)" },
 };
 
 static void usage(FILE *f)

@@ -10,10 +10,12 @@
  * whose QEMU pid is alive.
  *
  * --before-removal (debian/prerm, make uninstall): vmprep is about to go, and
- * with it the hooks that would give back what running VMs hold.  When a VM
- * that runs has a journal, name each one with what stopping it gives back
- * and fail, changing nothing; else finish the journals of the VMs that do
- * not run, as reconcile always does, since nothing will later.
+ * with it the hooks that would give back what VMs hold.  Changes nothing:
+ * names each running VM that has a journal with what stopping it gives back,
+ * and each VM that does not run but left a journal (reconcile finishes it),
+ * and fails when there is any.  It never finishes a journal itself: a VM in
+ * its prepare has a journal before libvirt's status file shows it running,
+ * and must not lose what it was given.
  */
 #include "cli.h"
 #include "state.h"
@@ -91,24 +93,32 @@ static void print_giveback(const JournalStep *st)
                        st->old);
 }
 
-/* The running VMs that hold host state, with what stopping each gives back
- * (at most 4 steps per capability shown); returns how many. */
-static int print_running_holders(const State *s, const char *running)
+/* The VMs that hold host state, running (want_running) or not, with what
+ * stopping each, or reconcile, gives back (at most 4 steps per capability
+ * shown); returns how many. */
+static int print_holders(const State *s, const char *running, bool want_running)
 {
         int n = 0;
         for (size_t i = 0; i < s->n_vms; i++)
-                if (strstr(running, s->vms[i].uuid))
+                if (!strstr(running, s->vms[i].uuid) == !want_running)
                         n++;
         if (!n)
                 return 0;
-        printf("vmprep: %d running VM%s hold%s what vmprep prepared on this host; stopping %s gives it back:\n", n,
-               n == 1 ? "" : "s", n == 1 ? "s" : "", n == 1 ? "it" : "them");
+        if (want_running)
+                printf("vmprep: %d running VM%s hold%s what vmprep prepared on this host; stopping %s gives it back:\n",
+                       n, n == 1 ? "" : "s", n == 1 ? "s" : "", n == 1 ? "it" : "them");
+        else
+                printf("vmprep: %d VM%s that do%s not run left host state behind; `vmprep reconcile` gives it back:\n",
+                       n, n == 1 ? "" : "s", n == 1 ? "es" : "");
         for (size_t i = 0; i < s->n_vms; i++) {
                 const StateVm *v = &s->vms[i];
-                if (!strstr(running, v->uuid))
+                if (!strstr(running, v->uuid) != !want_running)
                         continue;
-                printf("  %s (%s): virsh shutdown %s\n", v->name[0] ? v->name : "(unnamed)", v->uuid,
-                       v->name[0] ? v->name : v->uuid);
+                if (want_running)
+                        printf("  %s (%s): virsh shutdown %s\n", v->name[0] ? v->name : "(unnamed)", v->uuid,
+                               v->name[0] ? v->name : v->uuid);
+                else
+                        printf("  %s (%s)\n", v->name[0] ? v->name : "(unnamed)", v->uuid);
                 for (size_t k = 0; k < v->n_journals; k++) {
                         const Journal *j = v->journals[k];
                         size_t live = journal_live_steps(j), shown = 0;
@@ -157,13 +167,16 @@ int cmd_reconcile(const CliOptions *o, int argc, char **argv)
                 free(running);
                 return EXIT_FAIL;
         }
-        if (removal && print_running_holders(&s, running)) {
-                fprintf(stderr, "vmprep: not removing vmprep while VMs hold host state: its hooks give it back when "
-                                "they stop, and nothing would after (their hugepages, CPUs, devices and "
-                                "settings would stay taken)\n");
+        if (removal) {
+                int held = print_holders(&s, running, true);
+                held += print_holders(&s, running, false);
+                if (held || s.errors)
+                        fprintf(stderr, "vmprep: not removing vmprep while VMs hold host state: its hooks give it back "
+                                        "when they stop, and nothing would once it is gone (their hugepages, CPUs, "
+                                        "devices and settings would stay taken)\n");
                 state_free(&s);
                 free(running);
-                return EXIT_FAIL;
+                return held || s.errors ? EXIT_FAIL : EXIT_OK;
         }
         log_open("vmprep-reconcile", true);
         if (!dry)
