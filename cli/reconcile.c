@@ -170,6 +170,7 @@ int cmd_reconcile(const CliOptions *o, int argc, char **argv)
         if (removal) {
                 int held = print_holders(&s, running, true);
                 held += print_holders(&s, running, false);
+                fflush(stdout); /* the VMs first, then why that stops removal */
                 if (held || s.errors)
                         fprintf(stderr, "vmprep: not removing vmprep while VMs hold host state: its hooks give it back "
                                         "when they stop, and nothing would once it is gone (their hugepages, CPUs, "
