@@ -35,6 +35,7 @@ if [ "$mode" = record ]; then
         snapshot >"$state"
         exit
 fi
+[ -r "$state" ] || { t_fail "read $state" "no record: tests/installed.sh record $state first"; t_done; exit; }
 now=$(mktemp)
 snapshot >"$now" || { t_fail "list what make install lays down"; t_done; exit; }
 n=$(wc -l <"$state")
