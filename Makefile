@@ -29,6 +29,8 @@ CC       ?= cc
 PKGS     := libxml-2.0 libkmod libmnl libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS)) -DHAVE_SDBUS
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# test builds link tests/fake/fake_kmod.c in place of libkmod
+TEST_LIBS  := $(filter-out -lkmod,$(PKG_LIBS))
 # Where the cpus hook reads host-scope (a test install may point elsewhere)
 VMPREP_CONF ?= /etc/vmprep/vmprep.conf
 # the vmprep command alone talks to libvirt (hooks never do: libvirtd would deadlock)
@@ -57,13 +59,13 @@ COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/dom
               common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c \
               common/capabilities.c common/numa.c common/cpus.c common/systemd.c common/tune.c common/cpus_plan.c \
               common/pci.c common/vfio.c common/sriov.c common/netvf.c common/display.c common/hostuse.c common/running.c \
-              common/cpus_share.c
+              common/cpus_share.c common/machine_name.c common/vm_cgroup.c
 HDRS       := $(wildcard common/*.h cli/*.h tests/fake/*.h tests/unit/*.h)
 CLI_SRC    := $(wildcard cli/*.c)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
-FAKE_SRC   := tests/fake/fake_kernel.c tests/fake/fake_pci.c tests/fake/fake_display.c
+FAKE_SRC   := tests/fake/fake_kernel.c tests/fake/fake_pci.c tests/fake/fake_display.c tests/fake/fake_kmod.c
 # fake PCI hosts, for the unit tests and (as pci-fixture) the shell tests
-FIXTURE_SRC := tests/fake/pci_fixture.c
+FIXTURE_SRC := tests/fake/pci_fixture.c tests/fake/host_shapes.c tests/fake/nfv_host.c
 
 B  := build
 BT := build/test
@@ -109,13 +111,13 @@ $(1)/obj/%.o: %.c $(HDRS)
 		-DVMPREP_PROFILEDIR='"$$(CURDIR)/profiles"' -c $$< -o $$@
 
 $(1)/vmprep: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) $$(CLI_SRC))
-	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS) $$(CLI_LIBS)
+	$$(CC) $(2) -o $$@ $$^ $$(TEST_LIBS) $$(CLI_LIBS)
 
 $(1)/vmprep-hook: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) hooks/vmprep-hook.c)
-	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
+	$$(CC) $(2) -o $$@ $$^ $$(TEST_LIBS)
 
 $(1)/unit-tests: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) $$(FIXTURE_SRC) $$(UNIT_SRC))
-	$$(CC) $(2) -o $$@ $$^ $$(PKG_LIBS)
+	$$(CC) $(2) -o $$@ $$^ $$(TEST_LIBS)
 
 $(1)/pci-fixture: $$(patsubst %.c,$(1)/obj/%.o,$$(FIXTURE_SRC) tests/fake/fake_pci.c tests/fake/fake_display.c tests/fake/pci_fixture_main.c)
 	$$(CC) $(2) -o $$@ $$^
@@ -174,6 +176,7 @@ unit-check: $(BT)/unit-tests
 
 hook-check: $(TEST_BINS)
 	tests/hooks/run.sh $(BT)
+	tests/hooks/hostshapes.sh $(BT)
 
 schema-check:
 	tests/profiles-schema.sh

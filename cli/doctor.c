@@ -10,8 +10,11 @@
 #include "common/cpus_share.h"
 #include "common/hook.h"
 #include "common/hugepages.h"
+#include "common/journal.h"
 #include "common/log.h"
+#include "common/plan.h"
 #include "common/sysfs.h"
+#include "common/tune.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -411,20 +414,144 @@ static void check_cgroups(Doctor *dr, const char *mounts)
                        comm[0] ? comm : "?");
 }
 
-static bool libvirtd_running(void)
+/* A running libvirt daemon that runs QEMU VMs: the monolithic libvirtd,
+ * or virtqemud of the modular daemons (Fedora, RHEL, openSUSE). */
+typedef struct LibvirtDaemon {
+        char name[16];
+        unsigned pid;
+        long long started; /* seconds since the epoch, -1 when unknown */
+} LibvirtDaemon;
+
+/* When the process started: /proc/PID/stat field 22 (clock ticks after
+ * boot; the comm in field 2 may hold spaces and parentheses, so count from
+ * its last ')') plus btime from /proc/stat. */
+static long long process_started(unsigned pid)
 {
-        DIR *d = sysfs_opendir("/proc");
-        bool found = false;
-        for (struct dirent *de; d && !found && (de = readdir(d));) {
-                char path[300], comm[64];
-                if (de->d_name[0] < '0' || de->d_name[0] > '9')
+        char path[64], stat[1024];
+        snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+        if (sysfs_read(path, stat, sizeof(stat)) < 0)
+                return -1;
+        const char *p = strrchr(stat, ')');
+        unsigned long long ticks;
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+                         &ticks) != 1)
+                return -1;
+        char *text = read_text("/proc/stat");
+        const char *b = text ? strstr(text, "\nbtime ") : NULL;
+        long long btime = -1;
+        if (b)
+                btime = strtoll(b + 7, NULL, 10);
+        free(text);
+        long hz = sysconf(_SC_CLK_TCK);
+        if (btime <= 0 || hz <= 0)
+                return -1;
+        return btime + (long long) (ticks / (unsigned long long) hz);
+}
+
+static size_t libvirt_daemons(LibvirtDaemon *out, size_t max)
+{
+        char **names = NULL;
+        size_t n_names = 0, n = 0;
+        if (sysfs_list("/proc", &names, &n_names) < 0)
+                return 0;
+        for (size_t i = 0; i < n_names && n < max; i++) {
+                char path[300], comm[16];
+                uint64_t pid;
+                if (parse_u64(names[i], 1, INT32_MAX, &pid) < 0)
                         continue;
-                snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
-                found = sysfs_read(path, comm, sizeof(comm)) >= 0 && !strcmp(comm, "libvirtd");
+                snprintf(path, sizeof(path), "/proc/%s/comm", names[i]);
+                if (sysfs_read(path, comm, sizeof(comm)) < 0 || (strcmp(comm, "libvirtd") && strcmp(comm, "virtqemud")))
+                        continue;
+                snprintf(out[n].name, sizeof(out[n].name), "%s", comm);
+                out[n].pid = (unsigned) pid;
+                out[n].started = process_started((unsigned) pid);
+                n++;
         }
-        if (d)
-                closedir(d);
-        return found;
+        sysfs_list_free(names, n_names);
+        return n;
+}
+
+/* The oldest hook libvirt could have found (lstat ctime of the entries of
+ * qemu.d, and the hooks/qemu script): -1 when there is none. */
+static long long oldest_hook(void)
+{
+        char **names = NULL;
+        size_t n = 0;
+        long long oldest = -1;
+        struct stat st;
+        char path[600];
+        /* the single-script hook beside qemu.d: /etc/libvirt/hooks/qemu */
+        snprintf(path, sizeof(path), "%s", VMPREP_HOOKDIR);
+        size_t len = strlen(path);
+        if (len > 2 && !strcmp(path + len - 2, ".d"))
+                path[len - 2] = '\0';
+        if (sysfs_lstat(path, &st) == 0)
+                oldest = st.st_ctime;
+        if (sysfs_list(VMPREP_HOOKDIR, &names, &n) < 0)
+                return oldest;
+        for (size_t i = 0; i < n; i++) {
+                snprintf(path, sizeof(path), VMPREP_HOOKDIR "/%s", names[i]);
+                if (sysfs_lstat(path, &st) == 0 && (oldest < 0 || st.st_ctime < oldest))
+                        oldest = st.st_ctime;
+        }
+        sysfs_list_free(names, n);
+        return oldest;
+}
+
+/* Did vmprep-reload-libvirt send this daemon SIGHUP at or after when?
+ * It records "PID EPOCH" lines in /run/vmprep/daemon-reloaded. */
+static bool reloaded_since(unsigned pid, long long when)
+{
+        char *text = read_text(VMPREP_RUNDIR "/daemon-reloaded");
+        bool yes = false;
+        for (char *line = text, *next; line && *line && !yes; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                unsigned p;
+                long long t;
+                yes = sscanf(line, "%u %lld", &p, &t) == 2 && p == pid && t >= when;
+        }
+        free(text);
+        return yes;
+}
+
+/*
+ * libvirt looks for hooks when its QEMU daemon starts and on SIGHUP; one
+ * that found none at all runs none until told (seen on libvirt 9.0 and
+ * 11.3), though once any hook was found new files are picked up.  So: which
+ * daemon runs, and did it start before the first hook existed?
+ */
+static void check_daemon(Doctor *dr)
+{
+        LibvirtDaemon dm[4];
+        size_t n = libvirt_daemons(dm, 4);
+        bool systemd = sysfs_exists("/run/systemd/system");
+        if (n == 0) {
+                report(dr, WARN, "libvirt", systemd ? "systemctl start libvirtd (or virtqemud)" : "start libvirtd",
+                       "neither libvirtd nor virtqemud is running");
+                return;
+        }
+        long long hooks = oldest_hook();
+        for (size_t i = 0; i < n; i++) {
+                char fix[160];
+                if (systemd)
+                        snprintf(fix, sizeof(fix), "systemctl reload %s", dm[i].name);
+                else
+                        snprintf(fix, sizeof(fix), "kill -HUP %u", dm[i].pid);
+                if (dm[i].started >= 0 && hooks >= 0 && dm[i].started < hooks && !reloaded_since(dm[i].pid, hooks))
+                        report(dr, WARN, dm[i].name, fix,
+                               "%s (pid %u) started before any hook was in " VMPREP_HOOKDIR
+                               " and has not been reloaded since: it runs no hook, vmprep's included, until it is",
+                               dm[i].name, dm[i].pid);
+                else
+                        report(dr, PASS, dm[i].name, NULL, "%s (pid %u) runs%s", dm[i].name, dm[i].pid,
+                               dm[i].started < 0 || hooks < 0 ? ""
+                                                              : " and has seen the hooks (started or reloaded after them)");
+        }
+        if (n > 1)
+                report(dr, WARN, "libvirt", "run one of them: disable libvirtd, or the modular daemons",
+                       "both libvirtd and virtqemud run: each runs the hooks of its own VMs");
 }
 
 static void check_hooks(Doctor *dr)
@@ -444,12 +571,107 @@ static void check_hooks(Doctor *dr)
                 return;
         }
         report(dr, PASS, "hooks", NULL, "installed in " VMPREP_HOOKDIR);
-        if (!libvirtd_running())
-                report(dr, WARN, "libvirtd", "start libvirtd", "libvirtd is not running");
-        else
-                report(dr, PASS, "libvirtd", NULL,
-                       "libvirtd runs (a libvirtd that found no hook at all when it started needs SIGHUP once: "
-                       "make install sends it)");
+}
+
+/* "Key:  N kB" from a meminfo text (a node's lines carry "Node N " first). */
+static bool meminfo_kib(const char *text, const char *key, unsigned long long *ret)
+{
+        const char *m = text ? strstr(text, key) : NULL;
+        return m && sscanf(m + strlen(key), " %llu kB", ret) == 1;
+}
+
+/*
+ * Can each node give the pages the plan adds?  A node's free memory plus
+ * its page cache is what the kernel can turn into hugepages (compaction and
+ * reclaim, which the hook drives); with one memory node the machine's
+ * MemAvailable counts too (a node's meminfo can show less than the machine
+ * has: ZONE_MOVABLE memory on virtio-mem guests).  1 GiB pages at run time
+ * rarely succeed however much is free: a warning with the boot option.
+ * Returns false when it reported a failure or warning.
+ */
+static bool check_pages(Doctor *dr, const Plan *plan)
+{
+        char **nodes = NULL;
+        size_t n_nodes = 0, mem_nodes = 0;
+        bool ok = true;
+
+        if (sysfs_list("/sys/devices/system/node", &nodes, &n_nodes) == 0)
+                for (size_t i = 0; i < n_nodes; i++)
+                        mem_nodes += !strncmp(nodes[i], "node", 4);
+        sysfs_list_free(nodes, n_nodes);
+        char *machine = read_text("/proc/meminfo");
+        unsigned long long machine_avail = 0;
+        if (!meminfo_kib(machine, "MemAvailable:", &machine_avail))
+                machine_avail = 0;
+        free(machine);
+
+        for (size_t i = 0; i < plan->n_steps; i++) {
+                const PlanStep *st = &plan->steps[i];
+                unsigned node;
+                unsigned long long size_kib;
+                if (st->kind != STEP_ADD || st->delta <= 0 ||
+                    sscanf(st->path, "/sys/devices/system/node/node%u/hugepages/hugepages-%llukB/nr_hugepages", &node,
+                           &size_kib) != 2)
+                        continue;
+                unsigned long long need = (unsigned long long) st->delta * size_kib, free_kib = 0, cache = 0;
+                char path[128], fix[160], size[16];
+                snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/meminfo", node);
+                char *mi = read_text(path);
+                meminfo_kib(mi, "MemFree:", &free_kib);
+                meminfo_kib(mi, "FilePages:", &cache);
+                free(mi);
+                unsigned long long avail = free_kib + cache;
+                if (mem_nodes <= 1 && machine_avail > avail)
+                        avail = machine_avail;
+                if (size_kib >= 1024 * 1024)
+                        snprintf(size, sizeof(size), "%lluG", size_kib / (1024 * 1024));
+                else
+                        snprintf(size, sizeof(size), "%lluM", size_kib / 1024);
+                snprintf(fix, sizeof(fix), "free memory on node %u, or reserve the pages at boot: hugepagesz=%s hugepages=%u:%lld",
+                         node, size, node, (long long) st->delta);
+                if (need > avail) {
+                        report(dr, FAIL, "hugepages", fix,
+                               "node %u needs %lld more %s pages (%llu MiB) but has %llu MiB free or reclaimable",
+                               node, (long long) st->delta, size, need / 1024, avail / 1024);
+                        ok = false;
+                } else if (size_kib >= 1024 * 1024) {
+                        snprintf(fix, sizeof(fix), "reserve them at boot: hugepagesz=1G hugepages=%u:%lld", node,
+                                 (long long) st->delta);
+                        report(dr, WARN, "hugepages", fix,
+                               "node %u needs %lld more 1 GiB pages at start: the kernel rarely finds 1 GiB of "
+                               "contiguous memory once it has run a while", node, (long long) st->delta);
+                        ok = false;
+                }
+        }
+        return ok;
+}
+
+/* What to do about a capability's refusal, besides what its message says. */
+static const char *capability_fix(const char *cap)
+{
+        if (!strcmp(cap, "hugepages"))
+                return "free memory on the node, or reserve the pages at boot (the message names the option)";
+        if (!strcmp(cap, "cpus"))
+                return "pin the VM's vCPUs to cores no other VM holds (<cputune>), as the message says";
+        if (!strcmp(cap, "vfio"))
+                return "pass a device that is present and not used by the host or another VM (vmprep status --map)";
+        if (!strcmp(cap, "tune"))
+                return "change the <vmprep:tune> attribute the message names";
+        return "change what the message names; vmprep plan VM shows the steps";
+}
+
+/* A capability's own messages, caught once (not also on stderr): its
+ * first error, and its warnings one per line. */
+static char cap_error[2048], cap_warnings[4096];
+static void cap_error_sink(int level, const char *line)
+{
+        if (!strncmp(line, "vmprep: ", 8))
+                line += 8;
+        if (level <= LOG_LEVEL_ERROR && !cap_error[0])
+                snprintf(cap_error, sizeof(cap_error), "%s", line);
+        else if (level == LOG_LEVEL_WARNING && strlen(cap_warnings) + strlen(line) + 2 < sizeof(cap_warnings))
+                snprintf(cap_warnings + strlen(cap_warnings), sizeof(cap_warnings) - strlen(cap_warnings), "%s\n",
+                         line);
 }
 
 /* With a VM: can the host satisfy it now, and does its XML agree with its profile? */
@@ -478,11 +700,21 @@ static int check_vm(Doctor *dr, const char *arg, const char *mounts)
         for (size_t i = 0; p && i < n; i++) {
                 Plan plan = { 0 };
                 err[0] = '\0';
+                cap_error[0] = cap_warnings[0] = '\0';
+                log_set_sink(cap_error_sink);
+                log_set_stderr_level(LOG_LEVEL_ERROR - 1); /* said once, in the report below */
                 int pr = caps[i].plan ? caps[i].plan(d, p, &plan, err, sizeof(err)) : 0;
+                log_set_stderr_level(LOG_LEVEL_INFO);
+                log_set_sink(NULL);
+                for (char *w = cap_warnings, *next; *w; w = next) {
+                        next = strchr(w, '\n');
+                        *next++ = '\0';
+                        report(dr, WARN, caps[i].name, NULL, "%s", w);
+                }
                 if (pr < 0)
-                        report(dr, FAIL, caps[i].name, "see the message; vmprep plan VM shows the steps", "%s",
-                               err[0] ? err : error_reported(pr) ? "refused (see the message above)" : strerror(-pr));
-                else if (plan.n_steps)
+                        report(dr, FAIL, caps[i].name, capability_fix(caps[i].name), "%s",
+                               err[0] ? err : cap_error[0] ? cap_error : strerror(-pr));
+                else if (plan.n_steps && (strcmp(caps[i].name, "hugepages") || check_pages(dr, &plan)))
                         report(dr, PASS, caps[i].name, NULL, "this host can do it now: %zu step%s (vmprep plan)",
                                plan.n_steps, plan.n_steps == 1 ? "" : "s");
                 plan_free(&plan);
@@ -516,6 +748,8 @@ static int check_vm(Doctor *dr, const char *arg, const char *mounts)
         if (realtime && profile_attr(profile_elem(p, "tune"), "rt-runtime") && !d->locked)
                 report(dr, WARN, "realtime", "add <memoryBacking><locked/></memoryBacking>",
                        "guest memory is not locked: page faults can add latency");
+        if (p && tune_ksm_advice(d, p, err, sizeof(err)))
+                report(dr, WARN, "ksm", "add <memoryBacking><nosharepages/></memoryBacking>", "%s", err);
         profile_free(p);
         domain_free(d);
         return EXIT_OK;
@@ -563,6 +797,7 @@ int cmd_doctor(const CliOptions *o, int argc, char **argv)
         check_numa(&dr);
         check_cgroups(&dr, mounts);
         check_hooks(&dr);
+        check_daemon(&dr);
         int r = vm ? check_vm(&dr, vm, mounts) : EXIT_OK;
         if (o->json)
                 printf("],\"summary\":{\"pass\":%u,\"warn\":%u,\"fail\":%u}}\n", dr.counts[PASS], dr.counts[WARN],

@@ -6,6 +6,7 @@
 #include "common/hook.h"
 #include "common/log.h"
 #include "common/plan.h"
+#include "common/tune.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -35,6 +36,8 @@ int cli_plan_domain(const Domain *d, Profile **pret, Plan *plan)
                         return EXIT_FAIL;
                 }
         }
+        if (tune_ksm_advice(d, *pret, err, sizeof(err)))
+                log_warning("%s: %s", d->name, err);
         return EXIT_OK;
 }
 
@@ -110,11 +113,12 @@ int cmd_plan(const CliOptions *o, int argc, char **argv)
                         printf("}\n");
                 } else if (!p) {
                         printf("%s has no vmprep profile: the hooks leave it alone.\n", d->name);
-                } else if (plan.n_steps == 0) {
+                } else if (plan_changes(&plan) == 0) {
                         printf("%s: nothing to change on this host.\n", d->name);
+                        plan_print(&plan, stdout); /* what it leaves as it is, and why */
                 } else {
-                        printf("%s: %zu step%s, in order (undone in reverse at stop):\n", d->name, plan.n_steps,
-                               plan.n_steps == 1 ? "" : "s");
+                        size_t n = plan_changes(&plan);
+                        printf("%s: %zu step%s, in order (undone in reverse at stop):\n", d->name, n, n == 1 ? "" : "s");
                         plan_print(&plan, stdout);
                 }
         }

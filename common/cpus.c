@@ -6,6 +6,7 @@
 #include "log.h"
 #include "sysfs.h"
 #include "systemd.h"
+#include "vm_cgroup.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -515,13 +516,22 @@ static int host_write(Journal *j, const char *kind, const char *path, const char
         return r;
 }
 
+/* Read a value that may be long (the hex mask of thousands of CPUs is
+ * 1151 characters for 4096): one that fills buf may have been cut, and
+ * part of a mask is another mask, so that is an error, never a value. */
+static int read_value(const char *path, char *buf, size_t size)
+{
+        int r = sysfs_read(path, buf, size);
+        return r >= 0 && (size_t) r >= size - 1 ? -EOVERFLOW : r;
+}
+
 /* Undo: put the value found back, when the file still exists and differs.
  * Tolerant: an IRQ that went away or is managed, a cgroup that libvirt
  * removed, are no reason to keep the step. */
 static int undo_restore(const JournalStep *s)
 {
-        char cur[JOURNAL_VALUE_MAX];
-        int r = sysfs_read(s->path, cur, sizeof(cur));
+        char cur[JOURNAL_STEP_VALUE_MAX];
+        int r = read_value(s->path, cur, sizeof(cur));
 
         if (r == -ENOENT)
                 return 0;
@@ -548,12 +558,12 @@ static int undo_restore(const JournalStep *s)
 static int narrow(Journal *j, const char *path, bool hexmask, const CpuSet *avoid, const CpuSet *fallback,
                   bool *changed)
 {
-        char cur[JOURNAL_VALUE_MAX], want[JOURNAL_VALUE_MAX];
+        char cur[JOURNAL_STEP_VALUE_MAX], want[JOURNAL_STEP_VALUE_MAX];
         CpuSet base, now, w;
         int r;
 
         *changed = false;
-        r = sysfs_read(path, cur, sizeof(cur));
+        r = read_value(path, cur, sizeof(cur));
         if (r < 0)
                 return r;
         JournalStep *s = live_step(j, path);
@@ -1229,11 +1239,21 @@ static int partition_make(Journal *j, const char *dir, char *err, size_t errlen)
         return 0;
 }
 
-static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken, char *err, size_t errlen)
+/*
+ * Before 6.7 (no cpuset.cpus.exclusive) the isolated partition is the
+ * machine cgroup as a whole, and every VM in it runs on its CPUs: so no
+ * other VM may run there.  Giving the others the host's CPUs instead is not
+ * possible from here: a child of an isolated partition can only use the
+ * partition's CPUs, so they would have to leave machine.slice, which
+ * libvirt and machined own.  Hence refusal, naming them.  self: this VM's
+ * own cgroup there (NULL before it runs).
+ */
+static int partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, const char *self,
+                             char *err, size_t errlen)
 {
         Backend b = backend_detect();
         const char *ms = machine_dir();
-        char path[SYSFS_PATH_MAX], list[4096], a[256];
+        char path[SYSFS_PATH_MAX], list[4096], a[256], others[1024];
         int r;
 
         if (b != BACKEND_CGROUP2 && b != BACKEND_SYSTEMD)
@@ -1254,6 +1274,15 @@ static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken
                                 "(before 6.7), so only %s as a whole can be an isolated partition, and other VMs run in it "
                                 "(CPU %s); use mode='cgroup', or a 6.7 or later kernel for one partition per VM", ms,
                                 fmt_set(taken, a, sizeof(a)));
+        r = vm_cgroup_others(ms, d, self, others, sizeof(others));
+        if (r < 0)
+                return log_error_errno(r, "cannot tell which VMs run in %s", ms);
+        if (r > 0)
+                return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: this kernel has no cpuset.cpus.exclusive "
+                                "(before 6.7), so only %s as a whole can be an isolated partition, and %s also run%s in "
+                                "it: %s would be confined to %s's CPUs; stop %s, use mode='cgroup', or a 6.7 or later "
+                                "kernel for one partition per VM", ms, others, r == 1 ? "s" : "",
+                                r == 1 ? "it" : "they", d->name, r == 1 ? "it" : "them");
         cpuset_format(&c->cpus, list, sizeof(list));
         if (b == BACKEND_SYSTEMD) {
                 /* systemd owns machine.slice's cpuset.cpus: AllowedCPUs= */
@@ -1279,53 +1308,16 @@ static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken
         return partition_make(j, ms, err, errlen);
 }
 
-/* libvirt's cgroup of a running VM under the machine cgroup:
- * systemd: machine-qemu\x2dN\x2dNAME.scope/libvirt; without: qemu-N-NAME.libvirt-qemu */
-static int find_vm_cgroup(const char *ms, const char *name, char *buf, size_t size)
-{
-        char esc[600], tail1[640], tail2[640];
-        char **names = NULL;
-        size_t n = 0, o = 0;
-        int r = -ENOENT;
-
-        for (const char *p = name; *p && o + 5 < sizeof(esc); p++) {
-                if (*p == '-') {
-                        memcpy(esc + o, "\\x2d", 4);
-                        o += 4;
-                } else {
-                        esc[o++] = *p;
-                }
-        }
-        esc[o] = '\0';
-        snprintf(tail1, sizeof(tail1), "\\x2d%s.scope", esc);
-        snprintf(tail2, sizeof(tail2), "-%s.libvirt-qemu", name);
-        if (sysfs_list(ms, &names, &n) < 0)
-                return -ENOENT;
-        for (size_t i = 0; i < n; i++) {
-                size_t len = strlen(names[i]);
-                if (strncmp(names[i], "machine-qemu\\x2d", 16) == 0 && len > strlen(tail1) &&
-                    strcmp(names[i] + len - strlen(tail1), tail1) == 0) {
-                        snprintf(buf, size, "%s/%s/libvirt", ms, names[i]);
-                        r = 0;
-                } else if (strncmp(names[i], "qemu-", 5) == 0 && len > strlen(tail2) &&
-                           strcmp(names[i] + len - strlen(tail2), tail2) == 0) {
-                        snprintf(buf, size, "%s/%s", ms, names[i]);
-                        r = 0;
-                }
-        }
-        sysfs_list_free(names, n);
-        return r;
-}
-
 /* 6.7+: the VM's vCPU cgroups as isolated partitions, cpuset.cpus.exclusive
  * written top-down (machine slice, scope, libvirt, vcpuN). */
-static int partition_prepare(Journal *j, const CpusClaim *c, const CpuSet *taken, char *err, size_t errlen);
+static int partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, const char *self,
+                             char *err, size_t errlen);
 
 static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, char *err,
                              size_t errlen)
 {
         const char *ms = machine_dir();
-        char vmdir[1024], path[SYSFS_PATH_MAX], list[4096], back[256];
+        char vmdir[1040], path[SYSFS_PATH_MAX], list[4096], back[256];
         char **names = NULL;
         size_t n = 0;
         CpuSet set;
@@ -1341,24 +1333,30 @@ static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, co
                 snprintf(path, sizeof(path), "%s/cpuset.cpus.partition", ms);
                 if (sysfs_read(path, back, sizeof(back)) >= 0 && strcmp(back, "isolated") == 0)
                         return 0;
-                return partition_prepare(j, c, taken, err, errlen);
+                r = vm_cgroup_find(ms, d, vmdir, sizeof(vmdir), err, errlen);
+                if (r < 0)
+                        return r;
+                return partition_prepare(j, d, c, taken, vmdir, err, errlen);
         }
-        if (find_vm_cgroup(ms, d->name, vmdir, sizeof(vmdir)) < 0)
-                return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: cannot find the cgroup of %s under %s",
-                                d->name, ms);
+        /* the VM's own child of the machine cgroup, from its QEMU's pid and
+         * the exact name libvirt gives it: never a match on part of a name */
+        char top[1024];
+        r = vm_cgroup_find(ms, d, top, sizeof(top), err, errlen);
+        if (r < 0)
+                return r;
         /* top-down: each level's exclusive CPUs must include its children's;
          * the machine slice's already does (host_apply, from the ledger) */
         cpuset_format(&c->vcpus, list, sizeof(list));
-        /* the scope between machine.slice and libvirt (systemd layout) */
-        char scope[1024];
-        snprintf(scope, sizeof(scope), "%s", vmdir);
-        char *slash = strrchr(scope, '/');
-        if (slash && strcmp(slash, "/libvirt") == 0) {
-                *slash = '\0';
-                snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", scope);
+        /* systemd layout: the threads are in the scope's libvirt/ child */
+        snprintf(vmdir, sizeof(vmdir), "%s/libvirt", top);
+        snprintf(path, sizeof(path), "%s/cgroup.procs", vmdir);
+        if (sysfs_exists(path)) {
+                snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", top);
                 r = vm_write(j, path, list);
                 if (r < 0)
                         return r;
+        } else {
+                snprintf(vmdir, sizeof(vmdir), "%s", top);
         }
         snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", vmdir);
         r = vm_write(j, path, list);
@@ -1559,7 +1557,7 @@ int cpus_prepare(const Domain *d, const Profile *p)
         if (r < 0)
                 goto undo;
         if (claim.partition) {
-                r = report(partition_prepare(j, &claim, &taken, err, sizeof(err)), err);
+                r = report(partition_prepare(j, d, &claim, &taken, NULL, err, sizeof(err)), err);
                 if (r < 0)
                         goto undo;
         }

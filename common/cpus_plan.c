@@ -126,7 +126,7 @@ int tune_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t e
         CpuTopology t;
         CpusClaim c;
         CpuSet taken, cores;
-        unsigned *cstates = NULL;
+        TuneHost host = { 0 };
         TuneSetting *set = NULL;
         size_t n = 0;
         int r;
@@ -139,29 +139,26 @@ int tune_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t e
                 return r;
         if (r == 0) {
                 cores = c.cpus;
-                cstates = calloc(t.n_cpus ? t.n_cpus : 1, sizeof(*cstates));
-                for (unsigned cpu = 0; cstates && cpu < t.n_cpus; cpu++) {
-                        char path[128];
-                        for (unsigned k = 0; k < 64; k++) {
-                                snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%u/cpuidle/state%u", cpu, k);
-                                if (!sysfs_exists(path))
-                                        break;
-                                cstates[cpu] = k + 1;
-                        }
-                }
+                r = tune_host_read(t.n_cpus, &host);
                 numa_topology_free(&t);
         }
-        r = tune_settings(p, &cores, cstates, &set, &n);
+        if (r >= 0)
+                r = tune_settings(p, &cores, &host, &set, &n);
+        if (r == 0)
+                tune_warn_shared_policies(set, n, &cores);
         for (size_t i = 0; r == 0 && i < n; i++) {
                 char cur[64] = "?", why[160];
-                if (sysfs_read(set[i].path, cur, sizeof(cur)) < 0)
+                if (tune_current(&set[i], cur, sizeof(cur)) < 0) {
+                        if (set[i].absent_ok)
+                                continue; /* no KSM: nothing to stop */
                         snprintf(cur, sizeof(cur), "(missing)");
+                }
                 snprintf(why, sizeof(why), "%s for %s", set[i].label, d->name);
-                if (strcmp(cur, set[i].want) != 0)
+                if (!tune_satisfied(&set[i], cur))
                         r = add_step(plan, "tune", set[i].resource, set[i].path, cur, set[i].want, why);
         }
         free(set);
-        free(cstates);
+        tune_host_free(&host);
         if (r < 0 && !err[0])
                 snprintf(err, errlen, "%s", strerror(-r));
         return r;

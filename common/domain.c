@@ -161,6 +161,7 @@ static int read_memory(Reader *rd)
         n = xml_first(rd->ctx, NULL, "/domain/memoryBacking/hugepages");
         d->hugepages = n != NULL;
         d->locked = xml_first(rd->ctx, NULL, "/domain/memoryBacking/locked") != NULL;
+        d->nosharepages = xml_first(rd->ctx, NULL, "/domain/memoryBacking/nosharepages") != NULL;
         n = xml_first(rd->ctx, NULL, "/domain/memoryBacking/access");
         if (n) {
                 _cleanup_xmlstr_ char *mode = xml_attr(n, "mode");
@@ -385,32 +386,56 @@ static int read_cputune(Reader *rd)
 
 static int read_pci_source(Reader *rd, xmlNodePtr a, const char *elem)
 {
-        static const char *const parts[] = { "domain", "bus", "slot", "function" };
-        static const uint64_t max[] = { 0xffffffff, 0xff, 0x1f, 7 };
-        uint64_t v[4] = { 0 };
+        PciAddress addr;
+        char why[160];
         Domain *d = rd->d;
 
-        for (size_t i = 0; i < 4; i++) {
-                _cleanup_xmlstr_ char *s = xml_attr(a, parts[i]);
-                if (!s) {
-                        if (i == 0)
-                                continue;
-                        return fail(rd, "<%s><source><address> has no %s attribute", elem, parts[i]);
-                }
-                if (parse_u64_c(s, max[i], &v[i]) < 0)
-                        return fail(rd, "<%s><source><address %s='%s'>: not a PCI %s number (0x0-0x%llx)", elem,
-                                    parts[i], s, parts[i], (unsigned long long) max[i]);
-        }
+        if (xml_pci_address(a, &addr, why, sizeof(why)) < 0)
+                return fail(rd, "<%s><source><address%s", elem, why);
         PciAddress *p = grow(d->hostdevs, &d->n_hostdevs, sizeof(*d->hostdevs));
         if (!p)
                 return fail(rd, "too many host devices");
         d->hostdevs = p;
-        p = &d->hostdevs[d->n_hostdevs - 1];
-        p->domain = (uint32_t) v[0];
-        p->bus = (uint8_t) v[1];
-        p->slot = (uint8_t) v[2];
-        p->function = (uint8_t) v[3];
+        d->hostdevs[d->n_hostdevs - 1] = addr;
         return 0;
+}
+
+/* <disk type='block'><source dev=...> and <interface type='direct'>
+ * <source dev=...><target dev=...>: what a running VM holds on the host. */
+static int read_host_uses(Reader *rd)
+{
+        Domain *d = rd->d;
+        int r = 0;
+        xmlXPathObjectPtr obj = xml_xpath(rd->ctx, NULL, "/domain/devices/disk[@type='block']/source[@dev]");
+        for (size_t i = 0; i < xml_count(obj) && r == 0; i++) {
+                char **devs = grow(d->disk_devs, &d->n_disk_devs, sizeof(*d->disk_devs));
+                if (!devs) {
+                        r = fail(rd, "too many <disk type='block'> elements");
+                        break;
+                }
+                d->disk_devs = devs;
+                if (!(devs[d->n_disk_devs - 1] = xml_attr(xml_item(obj, i), "dev")))
+                        r = -ENOMEM;
+        }
+        xmlXPathFreeObject(obj);
+        obj = r == 0 ? xml_xpath(rd->ctx, NULL, "/domain/devices/interface[@type='direct'][source/@dev]") : NULL;
+        for (size_t i = 0; i < xml_count(obj) && r == 0; i++) {
+                xmlNodePtr src = xml_first(rd->ctx, xml_item(obj, i), "source[@dev]");
+                xmlNodePtr tgt = xml_first(rd->ctx, xml_item(obj, i), "target[@dev]");
+                DomainDirect *di = grow(d->directs, &d->n_directs, sizeof(*d->directs));
+                if (!di) {
+                        r = fail(rd, "too many <interface type='direct'> elements");
+                        break;
+                }
+                d->directs = di;
+                di = &d->directs[d->n_directs - 1];
+                di->dev = src ? xml_attr(src, "dev") : NULL;
+                di->target = tgt ? xml_attr(tgt, "dev") : NULL;
+                if (!di->dev)
+                        r = -ENOMEM;
+        }
+        xmlXPathFreeObject(obj);
+        return r;
 }
 
 static int read_devices(Reader *rd)
@@ -430,6 +455,8 @@ static int read_devices(Reader *rd)
         }
         xmlXPathFreeObject(obj);
         rd->d->has_vhostuser = xml_first(rd->ctx, NULL, "/domain/devices/interface[@type='vhostuser']") != NULL;
+        if (r == 0)
+                r = read_host_uses(rd);
         return r;
 }
 
@@ -489,6 +516,14 @@ void domain_free(Domain *d)
         free(d->iothreadpins);
         free(d->vcpuscheds);
         free(d->hostdevs);
+        for (size_t i = 0; i < d->n_disk_devs; i++)
+                free(d->disk_devs[i]);
+        free(d->disk_devs);
+        for (size_t i = 0; i < d->n_directs; i++) {
+                free(d->directs[i].dev);
+                free(d->directs[i].target);
+        }
+        free(d->directs);
         if (d->doc)
                 xmlFreeDoc(d->doc);
         free(d);

@@ -48,6 +48,11 @@ typedef struct DomainSched {
         int priority;
 } DomainSched;
 
+typedef struct DomainDirect {
+        char *dev;            /* <source dev='enp66s0'>: the host NIC the macvtap sits on */
+        char *target;         /* <target dev='macvtap0'>, NULL when absent (libvirt fills it in) */
+} DomainDirect;
+
 typedef struct Domain {
         char *name;
         char uuid[UUID_STRLEN];       /* "" when the XML has none */
@@ -89,6 +94,16 @@ typedef struct Domain {
         bool has_vhostuser;
 
         DomainXmlDoc doc;             /* kept for the profile reader */
+        bool nosharepages;            /* <memoryBacking><nosharepages/>: QEMU keeps guest memory out of KSM */
+
+        /* What a running VM holds on the host besides PCI devices, for the
+         * host-use interlocks (common/hostuse): kept as written, checked
+         * where they are used (a path or name that does not resolve is no
+         * reason to refuse a domain) */
+        char **disk_devs;             /* <disk type='block'><source dev='/dev/...'> */
+        size_t n_disk_devs;
+        DomainDirect *directs;        /* <interface type='direct'> */
+        size_t n_directs;
 } Domain;
 
 /*

@@ -12,9 +12,91 @@
 #include <string.h>
 #include <unistd.h>
 
+/* ---- pure parsers ---- */
+
+/* The kernel writes ' ', '\t', '\n' and '\\' in mountinfo and /proc/swaps
+ * paths as \ooo (fs/proc_namespace.c mangle(), seq_file_path()). */
+static void unescape(const char *in, size_t len, char *out, size_t size)
+{
+        size_t o = 0;
+        for (size_t i = 0; i < len && o + 1 < size; i++) {
+                if (in[i] == '\\' && i + 3 < len && in[i + 1] >= '0' && in[i + 1] <= '3' &&
+                    in[i + 2] >= '0' && in[i + 2] <= '7' && in[i + 3] >= '0' && in[i + 3] <= '7') {
+                        out[o++] = (char) (((in[i + 1] - '0') << 6) | ((in[i + 2] - '0') << 3) | (in[i + 3] - '0'));
+                        i += 3;
+                } else {
+                        out[o++] = in[i];
+                }
+        }
+        out[o] = '\0';
+}
+
+/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER"
+ * (Documentation/filesystems/proc.rst): the optional fields end at "-". */
+int hostuse_mountinfo_parse(const char *line, HostMount *m)
+{
+        const char *tok[48];
+        size_t len[48], n = 0;
+        unsigned major, minor;
+        char c;
+
+        for (const char *p = line; n < 48;) {
+                while (*p == ' ')
+                        p++;
+                if (!*p || *p == '\n')
+                        break;
+                const char *q = p;
+                while (*q && *q != ' ' && *q != '\n')
+                        q++;
+                tok[n] = p;
+                len[n++] = (size_t) (q - p);
+                p = q;
+        }
+        size_t dash = 6;
+        while (dash < n && !(len[dash] == 1 && tok[dash][0] == '-'))
+                dash++;
+        if (n < 6 || dash + 2 >= n || len[2] >= sizeof(m->majmin))
+                return -EINVAL;
+        memcpy(m->majmin, tok[2], len[2]);
+        m->majmin[len[2]] = '\0';
+        if (sscanf(m->majmin, "%u:%u%c", &major, &minor, &c) != 2)
+                return -EINVAL;
+        m->major = major;
+        unescape(tok[4], len[4], m->mountpoint, sizeof(m->mountpoint));
+        unescape(tok[dash + 1], len[dash + 1], m->fstype, sizeof(m->fstype));
+        unescape(tok[dash + 2], len[dash + 2], m->source, sizeof(m->source));
+        return 0;
+}
+
+/* /proc/swaps: a "Filename Type Size Used Priority" header, then one line
+ * per active swap area; files are left to the mount check (the filesystem
+ * that holds them is mounted). */
+bool hostuse_swaps_next(const char **cursor, char *path, size_t size)
+{
+        const char *line = *cursor;
+
+        while (line && *line) {
+                const char *end = strchr(line, '\n');
+                const char *next = end ? end + 1 : NULL;
+                const char *sp = strpbrk(line, " \t");
+                if (sp && (!end || sp < end) && strncmp(line, "Filename", 8) != 0) {
+                        const char *type = sp + strspn(sp, " \t");
+                        if (strncmp(type, "partition", 9) == 0 && (type[9] == ' ' || type[9] == '\t')) {
+                                unescape(line, (size_t) (sp - line), path, size);
+                                *cursor = next;
+                                return true;
+                        }
+                }
+                line = next;
+        }
+        *cursor = NULL;
+        return false;
+}
+
 /* /proc/net/route: "Iface Destination Gateway Flags RefCnt Use Metric Mask ..."
- * with addresses as little-endian hex. */
-bool hostuse_route_uses(const char *text, const char *ifname, char *why, size_t size)
+ * with addresses as little-endian hex.  reason has no subject: "carries the
+ * default route", "has a host address (route to 192.168.1.0/24)". */
+static bool route_reason(const char *text, const char *ifname, char *reason, size_t size)
 {
         const char *line = text;
         bool found = false;
@@ -27,12 +109,12 @@ bool hostuse_route_uses(const char *text, const char *ifname, char *why, size_t 
                            &mask) == 8 &&
                     strcmp(iface, ifname) == 0) {
                         if (dest == 0 && mask == 0) {
-                                snprintf(why, size, "it carries the default route");
+                                snprintf(reason, size, "carries the default route");
                                 return true;
                         }
                         if (!found) {
                                 int bits = __builtin_popcount(mask);
-                                snprintf(why, size, "it has a host address (route to %u.%u.%u.%u/%d)", dest & 0xff,
+                                snprintf(reason, size, "has a host address (route to %u.%u.%u.%u/%d)", dest & 0xff,
                                          (dest >> 8) & 0xff, (dest >> 16) & 0xff, dest >> 24, bits);
                                 found = true;
                         }
@@ -44,8 +126,9 @@ bool hostuse_route_uses(const char *text, const char *ifname, char *why, size_t 
         return found;
 }
 
+
 /* /proc/net/if_inet6: "ADDR IFINDEX PLEN SCOPE FLAGS IFNAME"; scope 0 is global. */
-bool hostuse_inet6_uses(const char *text, const char *ifname, char *why, size_t size)
+static bool inet6_reason(const char *text, const char *ifname, char *reason, size_t size)
 {
         const char *line = text;
 
@@ -54,7 +137,7 @@ bool hostuse_inet6_uses(const char *text, const char *ifname, char *why, size_t 
                 unsigned idx, plen, scope, flags;
                 if (sscanf(line, "%39s %x %x %x %x %63s", addr, &idx, &plen, &scope, &flags, iface) == 6 &&
                     strcmp(iface, ifname) == 0 && scope == 0) {
-                        snprintf(why, size, "it has the host address %.4s:%.4s:%.4s:%.4s::/%u", addr, addr + 4,
+                        snprintf(reason, size, "has the host address %.4s:%.4s:%.4s:%.4s::/%u", addr, addr + 4,
                                  addr + 8, addr + 12, plen);
                         return true;
                 }
@@ -65,20 +148,76 @@ bool hostuse_inet6_uses(const char *text, const char *ifname, char *why, size_t 
         return false;
 }
 
+/* A reason of route_reason() or inet6_reason() as a sentence about "it". */
+static bool about_it(bool (*reason_of)(const char *, const char *, char *, size_t), const char *text,
+                     const char *ifname, char *why, size_t size)
+{
+        char reason[128];
+        if (!reason_of(text, ifname, reason, sizeof(reason)))
+                return false;
+        snprintf(why, size, "it %s", reason);
+        return true;
+}
+
+bool hostuse_route_uses(const char *text, const char *ifname, char *why, size_t size)
+{
+        return about_it(route_reason, text, ifname, why, size);
+}
+
+bool hostuse_inet6_uses(const char *text, const char *ifname, char *why, size_t size)
+{
+        return about_it(inet6_reason, text, ifname, why, size);
+}
+
+/* ---- block devices ---- */
+
+/* Is the sysfs device behind link (/sys/dev/block/M:m, /sys/class/block/X)
+ * under the PCI device?  NVMe native multipath puts a shared namespace
+ * (nvme0n1, its partitions) under /sys/devices/virtual/nvme-subsystem/;
+ * its paths (nvme0c0n1, one per controller) are linked from
+ * nvme0n1/multipath/ (drivers/nvme/host/multipath.c). */
+static bool block_link_on_device(const char *link, const char *bdf)
+{
+        char target[SYSFS_PATH_MAX], needle[PCI_ADDRESS_STRLEN + 2];
+
+        if (sysfs_readlink(link, target, sizeof(target)) < 0)
+                return false;
+        snprintf(needle, sizeof(needle), "/%s/", bdf);
+        if (strstr(target, needle))
+                return true;
+        char *sub = strstr(target, "/nvme-subsystem/");
+        if (!sub)
+                return false;
+        /* .../nvme-subsys0/nvme0n1[/nvme0n1p2]: the head is the 4th component after "nvme-subsystem" */
+        char head[64];
+        if (sscanf(sub, "/nvme-subsystem/%*[^/]/%63[^/]", head) != 1 || !name_is_valid(head))
+                return false;
+        char dir[128];
+        snprintf(dir, sizeof(dir), "/sys/class/block/%s/multipath", head);
+        char **paths = NULL;
+        size_t n = 0;
+        bool found = false;
+        if (sysfs_list(dir, &paths, &n) < 0)
+                return false;
+        for (size_t i = 0; i < n && !found; i++) {
+                char p[256];
+                snprintf(p, sizeof(p), "%s/%.64s", dir, paths[i]);
+                found = sysfs_readlink(p, target, sizeof(target)) > 0 && strstr(target, needle);
+        }
+        sysfs_list_free(paths, n);
+        return found;
+}
 
 /* Does the block device MAJ:MIN sit on this PCI device, directly or
  * through device-mapper/md slaves? */
 static bool block_on_device(const char *majmin, const char *bdf, int depth)
 {
-        char path[128], target[SYSFS_PATH_MAX], needle[PCI_ADDRESS_STRLEN + 2];
+        char path[128];
 
         if (depth > 4)
                 return false;
         snprintf(path, sizeof(path), "/sys/dev/block/%s", majmin);
-        if (sysfs_readlink(path, target, sizeof(target)) < 0)
-                return false;
-        snprintf(needle, sizeof(needle), "/%s/", bdf);
-        if (strstr(target, needle))
+        if (block_link_on_device(path, bdf))
                 return true;
         /* dm-N / mdN: look at what it is built on */
         snprintf(path, sizeof(path), "/sys/dev/block/%s/slaves", majmin);
@@ -99,27 +238,53 @@ static bool block_on_device(const char *majmin, const char *bdf, int depth)
         return found;
 }
 
-/* The first mounted filesystem on the device: "/var (/dev/nvme0n1p1)". */
-bool hostuse_mounted(const char *bdf, char *why, size_t size)
+/* The same for a kernel name ("nvme0n1p3", "dm-0"). */
+static bool block_name_on_device(const char *name, const char *bdf)
 {
-        char *text = NULL;
+        char path[128], dev[32];
+        if (!name_is_valid(name))
+                return false;
+        snprintf(path, sizeof(path), "/sys/class/block/%s/dev", name);
+        return sysfs_read(path, dev, sizeof(dev)) > 0 && block_on_device(dev, bdf, 0);
+}
+
+/* The kernel's name of the block device at a /dev path: udev's links
+ * (/dev/mapper/vg-root -> ../dm-0, /dev/disk/by-id/... -> ../../sda1) are
+ * followed one step, which is how udev makes them. */
+static bool dev_kernel_name(const char *devpath, char *name, size_t size)
+{
+        char target[SYSFS_PATH_MAX];
+        const char *base = devpath;
+
+        if (strncmp(devpath, "/dev/", 5) != 0)
+                return false;
+        if (sysfs_readlink(devpath, target, sizeof(target)) > 0)
+                base = target;
+        const char *slash = strrchr(base, '/');
+        snprintf(name, size, "%.63s", slash ? slash + 1 : base);
+        return name_is_valid(name);
+}
+
+/* One property of a block device from the udev database
+ * (/run/udev/data/bMAJ:MIN, lines "E:KEY=VALUE"); false when absent. */
+static bool udev_property(const char *name, const char *key, char *value, size_t size)
+{
+        char path[128], dev[32], *text = NULL;
         bool found = false;
 
-        if (sysfs_read_alloc("/proc/self/mountinfo", 4 << 20, &text, NULL) < 0)
+        snprintf(path, sizeof(path), "/sys/class/block/%.64s/dev", name);
+        if (sysfs_read(path, dev, sizeof(dev)) <= 0)
                 return false;
-        char *save = NULL;
-        for (char *line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
-                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - FSTYPE SOURCE SUPER */
-                char majmin[32], mnt[512], source[256] = "?";
-                if (sscanf(line, "%*u %*u %31s %*s %511s", majmin, mnt) != 2)
-                        continue;
-                const char *dash = strstr(line, " - ");
-                if (dash)
-                        sscanf(dash, " - %*s %255s", source);
-                if (strncmp(majmin, "0:", 2) == 0)
-                        continue; /* no block device behind it */
-                if (block_on_device(majmin, bdf, 0)) {
-                        snprintf(why, size, "it holds the mounted filesystem %.300s (%.120s)", mnt, source);
+        snprintf(path, sizeof(path), "/run/udev/data/b%s", dev);
+        if (sysfs_read_alloc(path, 1 << 20, &text, NULL) < 0)
+                return false;
+        size_t kl = strlen(key);
+        for (const char *line = text; line && *line && !found; line = strchr(line, '\n')) {
+                line += *line == '\n';
+                if (strncmp(line, "E:", 2) == 0 && strncmp(line + 2, key, kl) == 0 && line[2 + kl] == '=') {
+                        const char *v = line + 3 + kl;
+                        size_t vl = strcspn(v, "\n");
+                        snprintf(value, size, "%.*s", (int) (vl < size ? vl : size - 1), v);
                         found = true;
                 }
         }
@@ -127,39 +292,519 @@ bool hostuse_mounted(const char *bdf, char *why, size_t size)
         return found;
 }
 
-/* The interface names of a network device (its net/ directory). */
+#define MEMBERS_MAX 32
+typedef struct Members {
+        char name[MEMBERS_MAX][64];
+        size_t n;
+} Members;
+
+static void members_add(Members *m, const char *name)
+{
+        for (size_t i = 0; i < m->n; i++)
+                if (strcmp(m->name[i], name) == 0)
+                        return;
+        if (m->n < MEMBERS_MAX && name_is_valid(name))
+                snprintf(m->name[m->n++], sizeof(m->name[0]), "%s", name);
+}
+
+static bool members_has(const Members *m, const char *name)
+{
+        for (size_t i = 0; i < m->n; i++)
+                if (strcmp(m->name[i], name) == 0)
+                        return true;
+        return false;
+}
+
+/* The block devices of one mounted btrfs or bcachefs filesystem, from the
+ * directories these create at mount: btrfs /sys/fs/btrfs/UUID/devices/NAME
+ * (links named for the block devices), bcachefs /sys/fs/bcachefs/UUID/
+ * dev-N/block (a link to each). */
+static void fs_uuid_members(const char *fstype, const char *uuid, Members *m)
+{
+        char path[256], **names = NULL;
+        size_t n = 0;
+        bool btrfs = strcmp(fstype, "btrfs") == 0;
+
+        snprintf(path, sizeof(path), "/sys/fs/%s/%.64s%s", fstype, uuid, btrfs ? "/devices" : "");
+        if (sysfs_list(path, &names, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                char link[400], base[64];
+                if (btrfs) {
+                        members_add(m, names[i]);
+                } else if (strncmp(names[i], "dev-", 4) == 0) {
+                        snprintf(link, sizeof(link), "%s/%.64s/block", path, names[i]);
+                        if (pci_link_basename(link, base, sizeof(base)) == 0)
+                                members_add(m, base);
+                }
+        }
+        sysfs_list_free(names, n);
+}
+
+/* The block devices a ZFS pool is built on: udev's blkid marks each vdev
+ * partition ID_FS_TYPE=zfs_member with the pool's name as ID_FS_LABEL. */
+static void zfs_pool_members(const char *pool, Members *m)
+{
+        char **names = NULL, type[32], label[256];
+        size_t n = 0;
+
+        if (sysfs_list("/sys/class/block", &names, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++)
+                if (udev_property(names[i], "ID_FS_TYPE", type, sizeof(type)) && strcmp(type, "zfs_member") == 0 &&
+                    udev_property(names[i], "ID_FS_LABEL", label, sizeof(label)) && strcmp(label, pool) == 0)
+                        members_add(m, names[i]);
+        sysfs_list_free(names, n);
+}
+
+/* The block devices behind a mount whose MAJ:MIN is an anonymous 0:N:
+ * btrfs, bcachefs and ZFS put a filesystem over several devices and show
+ * none of them there.  btrfs shows one member as its source (/dev/nvme0n1p3,
+ * /dev/mapper/luks-...), bcachefs all of them joined with ':', ZFS the
+ * dataset (rpool/ROOT/pve-1: pool "rpool").  When no registered filesystem
+ * has the source among its members, all of them count: each directory under
+ * /sys/fs/btrfs or /sys/fs/bcachefs is a mounted filesystem. */
+static void mount_members(const HostMount *mt, Members *m)
+{
+        m->n = 0;
+        if (strcmp(mt->fstype, "zfs") == 0) {
+                char pool[256];
+                snprintf(pool, sizeof(pool), "%.*s", (int) strcspn(mt->source, "/"), mt->source);
+                zfs_pool_members(pool, m);
+                return;
+        }
+        if (strcmp(mt->fstype, "btrfs") != 0 && strcmp(mt->fstype, "bcachefs") != 0)
+                return;
+        Members src = { .n = 0 };
+        char buf[sizeof(mt->source)], *save = NULL;
+        snprintf(buf, sizeof(buf), "%s", mt->source);
+        for (char *part = strtok_r(buf, ":", &save); part; part = strtok_r(NULL, ":", &save)) {
+                char name[64];
+                if (dev_kernel_name(part, name, sizeof(name)))
+                        members_add(&src, name);
+        }
+        char path[96], **uuids = NULL;
+        size_t n = 0;
+        snprintf(path, sizeof(path), "/sys/fs/%s", mt->fstype);
+        if (sysfs_list(path, &uuids, &n) < 0)
+                return;
+        Members all = { .n = 0 };
+        for (size_t i = 0; i < n; i++) {
+                Members one = { .n = 0 };
+                if (strcmp(uuids[i], "features") == 0 || !name_is_valid(uuids[i]))
+                        continue;
+                fs_uuid_members(mt->fstype, uuids[i], &one);
+                for (size_t k = 0; k < one.n; k++) {
+                        members_add(&all, one.name[k]);
+                        if (members_has(&src, one.name[k]))
+                                *m = one;
+                }
+                if (m->n)
+                        break;
+        }
+        sysfs_list_free(uuids, n);
+        if (!m->n)
+                *m = all;
+}
+
+/* The mounted filesystems on the device: "/var (/dev/nvme0n1p1)", or
+ * "/ (btrfs on nvme0n1p3)" for the filesystems of mount_members(). */
+bool hostuse_mounted(const char *bdf, char *why, size_t size)
+{
+        char *text = NULL, last[600] = "", on[200] = "";
+        bool found = false;
+
+        if (sysfs_read_alloc("/proc/self/mountinfo", 4 << 20, &text, NULL) < 0)
+                return false;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
+                HostMount mt;
+                if (hostuse_mountinfo_parse(line, &mt) < 0)
+                        continue;
+                if (mt.major != 0) {
+                        if (block_on_device(mt.majmin, bdf, 0)) {
+                                snprintf(why, size, "it holds the mounted filesystem %.300s (%.120s)", mt.mountpoint,
+                                         mt.source);
+                                found = true;
+                        }
+                        continue;
+                }
+                /* one filesystem shows up once per subvolume or dataset (of one
+                 * pool: rpool/ROOT/pve-1, rpool/data): resolve it once */
+                char key[600];
+                bool zfs = strcmp(mt.fstype, "zfs") == 0;
+                snprintf(key, sizeof(key), "%.63s %.*s", mt.fstype, zfs ? (int) strcspn(mt.source, "/") : 500,
+                         mt.source);
+                if (strcmp(key, last) != 0) {
+                        Members m;
+                        size_t len = 0;
+                        mount_members(&mt, &m);
+                        on[0] = '\0';
+                        for (size_t i = 0; i < m.n; i++)
+                                if (block_name_on_device(m.name[i], bdf) && len < sizeof(on))
+                                        len += (size_t) snprintf(on + len, sizeof(on) - len, "%s%s", len ? ", " : "",
+                                                                 m.name[i]);
+                        snprintf(last, sizeof(last), "%s", key);
+                }
+                if (on[0]) {
+                        snprintf(why, size, "it holds the mounted filesystem %.300s (%s on %s)", mt.mountpoint,
+                                 mt.fstype, on);
+                        found = true;
+                }
+        }
+        free(text);
+        return found;
+}
+
+/* An active swap partition on the device (directly, or under LVM/md/dm-crypt). */
+bool hostuse_swap(const char *bdf, char *why, size_t size)
+{
+        char *text = NULL, path[512];
+        bool found = false;
+
+        if (sysfs_read_alloc("/proc/swaps", 1 << 20, &text, NULL) < 0)
+                return false;
+        for (const char *cur = text; !found && hostuse_swaps_next(&cur, path, sizeof(path));) {
+                char name[64];
+                if (dev_kernel_name(path, name, sizeof(name)) && block_name_on_device(name, bdf)) {
+                        snprintf(why, size, "it holds the active swap %.300s", path);
+                        found = true;
+                }
+        }
+        free(text);
+        return found;
+}
+
+/* A disk or partition on the device that something is built on without a
+ * mount: holders/ (an active LVM volume, an md array, dm-crypt, multipath),
+ * or a vdev of an imported ZFS pool (/proc/spl/kstat/zfs/POOL). */
+bool hostuse_block_held(const char *bdf, char *why, size_t size)
+{
+        char **names = NULL;
+        size_t n = 0;
+        bool found = false;
+
+        if (sysfs_list("/sys/class/block", &names, &n) < 0)
+                return false;
+        for (size_t i = 0; i < n && !found; i++) {
+                char path[128], **holders = NULL, label[256], type[32];
+                size_t nh = 0;
+                if (!name_is_valid(names[i]))
+                        continue;
+                snprintf(path, sizeof(path), "/sys/class/block/%s", names[i]);
+                if (!block_link_on_device(path, bdf))
+                        continue;
+                snprintf(path, sizeof(path), "/sys/class/block/%s/holders", names[i]);
+                if (sysfs_list(path, &holders, &nh) == 0 && nh > 0) {
+                        char dm[128] = "";
+                        if (name_is_valid(holders[0])) {
+                                snprintf(path, sizeof(path), "/sys/class/block/%s/dm/name", holders[0]);
+                                sysfs_read(path, dm, sizeof(dm));
+                        }
+                        snprintf(why, size, "its block device %s is held by %.64s%s%.100s%s (an active LVM volume, "
+                                 "md array or dm-crypt device is built on it)", names[i], holders[0], dm[0] ? " (" : "",
+                                 dm, dm[0] ? ")" : "");
+                        found = true;
+                } else if (udev_property(names[i], "ID_FS_TYPE", type, sizeof(type)) &&
+                           strcmp(type, "zfs_member") == 0 &&
+                           udev_property(names[i], "ID_FS_LABEL", label, sizeof(label)) && name_is_valid(label)) {
+                        snprintf(path, sizeof(path), "/proc/spl/kstat/zfs/%.64s", label);
+                        if (sysfs_exists(path)) {
+                                snprintf(why, size, "its block device %s is a vdev of the imported ZFS pool %s",
+                                         names[i], label);
+                                found = true;
+                        }
+                }
+                sysfs_list_free(holders, nh);
+        }
+        sysfs_list_free(names, n);
+        return found;
+}
+
+/* ---- network ---- */
+
+/* An interface name safe to put in a path (dev_valid_name() allows more
+ * than name_is_valid(): anything but '/', ':' and blanks). */
+static bool ifname_ok(const char *s)
+{
+        size_t n = strlen(s);
+        return n > 0 && n < HOSTUSE_IFNAMSIZ && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 &&
+               strcspn(s, "/: \t\n") == n;
+}
+
+/* How upper sits on lower: a bridge port, a bond slave, a VLAN, a macvtap. */
+static void net_relation(const char *lower, const char *upper, bool is_master, char *buf, size_t size)
+{
+        char path[128], uevent[512] = "";
+        const char *devtype = NULL;
+
+        (void) lower;
+        snprintf(path, sizeof(path), "/sys/class/net/%s/uevent", upper);
+        if (sysfs_read(path, uevent, sizeof(uevent)) > 0)
+                devtype = strstr(uevent, "DEVTYPE=");
+        snprintf(path, sizeof(path), "/sys/class/net/%s/bridge", upper);
+        bool bridge = sysfs_exists(path);
+        snprintf(path, sizeof(path), "/sys/class/net/%s/bonding", upper);
+        bool bond = sysfs_exists(path);
+        snprintf(path, sizeof(path), "/sys/class/net/%s/macvtap", upper);
+        bool macvtap = sysfs_exists(path);
+
+        if (is_master && strcmp(upper, "ovs-system") == 0)
+                snprintf(buf, size, "is a port of the Open vSwitch datapath");
+        else if (is_master && bond)
+                snprintf(buf, size, "is a slave of");
+        else if (is_master)
+                snprintf(buf, size, "is a port of"); /* bridge, team, VRF */
+        else if (devtype && strncmp(devtype, "DEVTYPE=vlan", 12) == 0)
+                snprintf(buf, size, "carries the VLAN");
+        else if (macvtap)
+                snprintf(buf, size, "carries the macvtap");
+        else if (bridge)
+                snprintf(buf, size, "is a port of");
+        else
+                snprintf(buf, size, "is under"); /* macvlan, ipvlan, ... */
+}
+
+/* The NIC's interface and every interface stacked on it (master and
+ * upper_* links, Documentation/ABI/testing/sysfs-class-net), breadth first,
+ * each once. */
+size_t hostuse_net_walk(const char *ifname, HostNetNode *nodes, size_t max)
+{
+        size_t n = 0;
+        if (!max || !ifname_ok(ifname))
+                return 0;
+        memset(&nodes[0], 0, sizeof(nodes[0]));
+        snprintf(nodes[0].name, sizeof(nodes[0].name), "%s", ifname);
+        nodes[0].parent = -1;
+        n = 1;
+        for (size_t i = 0; i < n; i++) {
+                char path[128], master[HOSTUSE_IFNAMSIZ] = "", **names = NULL;
+                size_t nn = 0;
+                snprintf(path, sizeof(path), "/sys/class/net/%s/master", nodes[i].name);
+                if (pci_link_basename(path, master, sizeof(master)) < 0)
+                        master[0] = '\0';
+                snprintf(path, sizeof(path), "/sys/class/net/%s", nodes[i].name);
+                if (sysfs_list(path, &names, &nn) < 0)
+                        continue;
+                for (size_t k = 0; k <= nn; k++) {
+                        /* the upper_ links, and the master in case it has none */
+                        const char *up = k < nn ? (strncmp(names[k], "upper_", 6) == 0 ? names[k] + 6 : NULL) : master;
+                        if (!up || !ifname_ok(up))
+                                continue;
+                        bool seen = false;
+                        for (size_t j = 0; j < n; j++)
+                                seen |= strcmp(nodes[j].name, up) == 0;
+                        if (seen || n >= max)
+                                continue;
+                        HostNetNode *nd = &nodes[n];
+                        memset(nd, 0, sizeof(*nd));
+                        snprintf(nd->name, sizeof(nd->name), "%s", up);
+                        nd->parent = (int) i;
+                        net_relation(nodes[i].name, up, strcmp(up, master) == 0, nd->relation, sizeof(nd->relation));
+                        n++;
+                }
+                sysfs_list_free(names, nn);
+        }
+        return n;
+}
+
+/* "enp3s0 is a slave of bond0, which is a port of vmbr0" for node i. */
+void hostuse_net_chain(const HostNetNode *nodes, size_t i, char *buf, size_t size)
+{
+        size_t path[32], n = 0;
+        for (int k = (int) i; k >= 0 && n < 32; k = nodes[k].parent)
+                path[n++] = (size_t) k;
+        size_t len = (size_t) snprintf(buf, size, "%s", nodes[path[n - 1]].name);
+        for (size_t k = n - 1; k-- > 0 && len < size;)
+                len += (size_t) snprintf(buf + len, size - len, "%s %s %s", k == n - 2 ? "" : ", which",
+                                         nodes[path[k]].relation, nodes[path[k]].name);
+}
+
+/* Open vSwitch: every port's master is the one datapath device ovs-system,
+ * whatever bridge it is on, and which bridge that is lives in ovsdb, not
+ * in sysfs.  So a port of ovs-system counts as the host's when any
+ * interface that looks like an OVS internal port (virtual: no device link;
+ * nothing under it: no lower_ link; neither bridge nor bond; not lo) has
+ * the default route or a host address.  That also takes in a dummy, tun or
+ * wireguard interface with an address: a refusal that force='yes' lifts. */
+static bool ovs_addressed_port(const char *route, const char *inet6, char *name, size_t nsize, char *reason,
+                               size_t rsize)
+{
+        char **names = NULL;
+        size_t n = 0;
+        bool found = false;
+
+        if (sysfs_list("/sys/class/net", &names, &n) < 0)
+                return false;
+        for (size_t i = 0; i < n && !found; i++) {
+                char path[128], **files = NULL;
+                size_t nf = 0;
+                bool lower = false;
+                if (!ifname_ok(names[i]) || strcmp(names[i], "lo") == 0 || strcmp(names[i], "ovs-system") == 0)
+                        continue;
+                if (!((route && route_reason(route, names[i], reason, rsize)) ||
+                      (inet6 && inet6_reason(inet6, names[i], reason, rsize))))
+                        continue;
+                snprintf(path, sizeof(path), "/sys/class/net/%s", names[i]);
+                if (sysfs_list(path, &files, &nf) < 0)
+                        continue;
+                for (size_t k = 0; k < nf; k++)
+                        lower |= strncmp(files[k], "lower_", 6) == 0 || strcmp(files[k], "device") == 0 ||
+                                 strcmp(files[k], "bridge") == 0 || strcmp(files[k], "bonding") == 0;
+                sysfs_list_free(files, nf);
+                if (!lower) {
+                        snprintf(name, nsize, "%s", names[i]);
+                        found = true;
+                }
+        }
+        sysfs_list_free(names, n);
+        return found;
+}
+
+/* The device's interfaces (its net/ directory), each with what is stacked
+ * on it: the first that carries the default route or a host address. */
 bool hostuse_network(const char *bdf, char *why, size_t size)
 {
-        char path[128];
+        char path[128], **ifs = NULL;
+        size_t n_ifs = 0;
         snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/net", bdf);
-        DIR *dir = sysfs_opendir(path);
-        if (!dir)
+        if (sysfs_list(path, &ifs, &n_ifs) < 0)
                 return false;
         char *route = NULL, *inet6 = NULL;
         sysfs_read_alloc("/proc/net/route", 4 << 20, &route, NULL);
         sysfs_read_alloc("/proc/net/if_inet6", 4 << 20, &inet6, NULL);
         bool found = false;
-        struct dirent *de;
-        while (!found && (de = readdir(dir))) {
-                char reason[160];
-                if (de->d_name[0] == '.')
-                        continue;
-                if ((route && hostuse_route_uses(route, de->d_name, reason, sizeof(reason))) ||
-                    (inet6 && hostuse_inet6_uses(inet6, de->d_name, reason, sizeof(reason)))) {
-                        snprintf(why, size, "it is the host's network interface %.64s and %s", de->d_name, reason);
-                        found = true;
+        for (size_t f = 0; f < n_ifs && !found; f++) {
+                HostNetNode nodes[HOSTUSE_NET_NODES];
+                size_t n = hostuse_net_walk(ifs[f], nodes, HOSTUSE_NET_NODES);
+                for (size_t i = 0; i < n && !found; i++) {
+                        char reason[160], chain[400], ovs[HOSTUSE_IFNAMSIZ];
+                        if ((route && route_reason(route, nodes[i].name, reason, sizeof(reason))) ||
+                            (inet6 && inet6_reason(inet6, nodes[i].name, reason, sizeof(reason)))) {
+                                hostuse_net_chain(nodes, i, chain, sizeof(chain));
+                                if (i == 0)
+                                        snprintf(why, size, "it is the host's network interface %s and it %s",
+                                                 nodes[0].name, reason);
+                                else
+                                        snprintf(why, size, "its interface %s, which %s", chain, reason);
+                                found = true;
+                        } else if (strcmp(nodes[i].name, "ovs-system") == 0 &&
+                                   ovs_addressed_port(route, inet6, ovs, sizeof(ovs), reason, sizeof(reason))) {
+                                hostuse_net_chain(nodes, i, chain, sizeof(chain));
+                                snprintf(why, size, "its interface %s, and the Open vSwitch port %s %s (sysfs does not "
+                                         "tell which OVS bridge a port is on)", chain, ovs, reason);
+                                found = true;
+                        }
                 }
         }
-        closedir(dir);
+        sysfs_list_free(ifs, n_ifs);
         free(route);
         free(inet6);
         return found;
 }
 
+/* ---- running VMs ---- */
+
+bool hostuse_running_vm(const char *bdf, const RunningVm *vms, size_t n_vms, char *why, size_t size)
+{
+        for (size_t v = 0; v < n_vms; v++) {
+                const Domain *d = vms[v].domain;
+                for (size_t i = 0; d && i < d->n_disk_devs; i++) {
+                        char name[64];
+                        if (dev_kernel_name(d->disk_devs[i], name, sizeof(name)) && block_name_on_device(name, bdf)) {
+                                snprintf(why, size, "the running VM %.100s has %.200s (%s) on it as a <disk "
+                                         "type='block'>", vms[v].name, d->disk_devs[i], name);
+                                return true;
+                        }
+                }
+        }
+        char path[128], **ifs = NULL;
+        size_t n_ifs = 0;
+        bool found = false;
+        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/net", bdf);
+        if (sysfs_list(path, &ifs, &n_ifs) < 0)
+                return false;
+        for (size_t f = 0; f < n_ifs && !found; f++) {
+                HostNetNode nodes[HOSTUSE_NET_NODES];
+                size_t n = hostuse_net_walk(ifs[f], nodes, HOSTUSE_NET_NODES);
+                for (size_t v = 0; v < n_vms && !found; v++)
+                        for (size_t k = 0; vms[v].domain && k < vms[v].domain->n_directs && !found; k++) {
+                                /* the macvtap itself names the VM's use best; its source NIC (or a
+                                 * VLAN on it) when the status file has no <target> */
+                                const DomainDirect *di = &vms[v].domain->directs[k];
+                                size_t at = n, src = n;
+                                for (size_t i = 0; i < n; i++) {
+                                        if (di->target && strcmp(di->target, nodes[i].name) == 0)
+                                                at = i;
+                                        if (strcmp(di->dev, nodes[i].name) == 0)
+                                                src = i;
+                                }
+                                if (at == n && src == n)
+                                        continue;
+                                char chain[400];
+                                hostuse_net_chain(nodes, at < n ? at : src, chain, sizeof(chain));
+                                snprintf(why, size, "its interface %s%s %s<interface type='direct'> of the running VM "
+                                         "%.100s", chain, (at < n ? at : src) ? ", which is" : " is",
+                                         at < n ? "the " : "the source of the ", vms[v].name);
+                                found = true;
+                        }
+        }
+        sysfs_list_free(ifs, n_ifs);
+        return found;
+}
+
+/* ---- input ---- */
+
+/* EV_KEY with EV_REP is a keyboard, EV_REL a mouse (include/uapi/linux/
+ * input-event-codes.h); /sys/class/input/inputN/capabilities/ev is that
+ * bitmap in hex.  One that cannot be read counts as the host's. */
+#define EV_KEY_BIT (1ull << 0x01)
+#define EV_REL_BIT (1ull << 0x02)
+#define EV_REP_BIT (1ull << 0x14)
+
+bool hostuse_input(const char *bdf, char *why, size_t size)
+{
+        char **names = NULL, list[400] = "", needle[PCI_ADDRESS_STRLEN + 2];
+        size_t n = 0, len = 0;
+
+        if (sysfs_list("/sys/class/input", &names, &n) < 0)
+                return false;
+        snprintf(needle, sizeof(needle), "/%s/", bdf);
+        for (size_t i = 0; i < n; i++) {
+                char path[128], target[SYSFS_PATH_MAX], ev[64] = "", devname[128] = "?";
+                if (strncmp(names[i], "input", 5) != 0 || !name_is_valid(names[i]))
+                        continue;
+                snprintf(path, sizeof(path), "/sys/class/input/%s", names[i]);
+                if (sysfs_readlink(path, target, sizeof(target)) < 0 || !strstr(target, needle))
+                        continue;
+                snprintf(path, sizeof(path), "/sys/class/input/%s/capabilities/ev", names[i]);
+                char *end = NULL;
+                unsigned long long bits = ~0ull;
+                if (sysfs_read(path, ev, sizeof(ev)) > 0) {
+                        const char *word = strrchr(ev, ' '); /* the lowest long comes last */
+                        bits = strtoull(word ? word + 1 : ev, &end, 16);
+                        if (!end || *end)
+                                bits = ~0ull;
+                }
+                if (!((bits & EV_KEY_BIT) && (bits & EV_REP_BIT)) && !(bits & EV_REL_BIT))
+                        continue;
+                snprintf(path, sizeof(path), "/sys/class/input/%s/name", names[i]);
+                sysfs_read(path, devname, sizeof(devname));
+                if (len < sizeof(list))
+                        len += (size_t) snprintf(list + len, sizeof(list) - len, "%s%s (%s)", len ? ", " : "", devname,
+                                                 names[i]);
+        }
+        sysfs_list_free(names, n);
+        if (len)
+                snprintf(why, size, "the host's keyboard or mouse hangs off it: %s", list);
+        return len > 0;
+}
+
 /* Device nodes that belong to a PCI device: /dev/dri/{cardN,renderDN}
  * (/sys/class/drm/X/device), /dev/fbN (/sys/class/graphics/fbN/device),
  * the ALSA cards (/sys/class/sound/cardN/device: every ALSA node of card N),
- * /dev/nvidiaN (/proc/driver/nvidia/gpus/BDF/information, "Device Minor"). */
+ * /dev/nvidiaN (/proc/driver/nvidia/gpus/BDF/information, "Device Minor"),
+ * /dev/vfio/N and /dev/vfio/devices/vfioX of a device on vfio-pci. */
 typedef struct DeviceNodes {
         char nodes[32][64];
         size_t n;
@@ -193,6 +838,30 @@ static void class_nodes(const char *cls, const char *devdir, const char *bdf, De
         closedir(dir);
 }
 
+/* A device on vfio-pci is opened through its IOMMU group's /dev/vfio/N, or
+ * (iommufd, Linux 6.6 and later) its own /dev/vfio/devices/vfioX, listed
+ * under BDF/vfio-dev/.  Only while it is on vfio-pci: a group node open for
+ * the group's other members says nothing of a device on a host driver. */
+static void vfio_nodes(const char *bdf, DeviceNodes *dn)
+{
+        PciAddress a;
+        PciDevice dev;
+        char path[128], **names = NULL;
+        size_t n = 0;
+
+        if (pci_address_parse(bdf, &a) < 0 || pci_device_read(&a, &dev) < 0 || strcmp(dev.driver, "vfio-pci") != 0)
+                return;
+        if (dev.iommu_group >= 0 && dn->n < 32)
+                snprintf(dn->nodes[dn->n++], sizeof(dn->nodes[0]), "/dev/vfio/%d", dev.iommu_group);
+        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+        if (sysfs_list(path, &names, &n) < 0)
+                return;
+        for (size_t i = 0; i < n && dn->n < 32; i++)
+                if (name_is_valid(names[i]))
+                        snprintf(dn->nodes[dn->n++], sizeof(dn->nodes[0]), "/dev/vfio/devices/%.40s", names[i]);
+        sysfs_list_free(names, n);
+}
+
 static void device_nodes(const char *bdf, DeviceNodes *dn)
 {
         char path[200], *text = NULL;
@@ -200,6 +869,7 @@ static void device_nodes(const char *bdf, DeviceNodes *dn)
         class_nodes("drm", "/dev/dri/", bdf, dn);
         class_nodes("graphics", "/dev/", bdf, dn);
         class_nodes("sound", "/dev/snd/", bdf, dn);
+        vfio_nodes(bdf, dn);
         snprintf(path, sizeof(path), "/proc/driver/nvidia/gpus/%s/information", bdf);
         if (sysfs_read_alloc(path, 65536, &text, NULL) == 0) {
                 const char *m = strstr(text, "Device Minor:");

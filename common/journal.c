@@ -122,14 +122,16 @@ static int split_line(char *line, char **fields, int max)
 /* Append one checksummed line and make it durable. */
 static int append_line(int fd, const char *content)
 {
-        char line[4200];
-        int n = snprintf(line, sizeof(line), "%s ~0x%08x\n", content, checksum(content, strlen(content)));
+        char *line = NULL;
+        int n = asprintf(&line, "%s ~0x%08x\n", content, checksum(content, strlen(content)));
 
-        if (n < 0 || (size_t) n >= sizeof(line))
-                return -ENAMETOOLONG;
+        if (n < 0)
+                return -ENOMEM;
         ssize_t w = write(fd, line, (size_t) n);
-        if (w < 0)
-                return -errno;
+        int e = w < 0 ? -errno : 0;
+        free(line);
+        if (e < 0)
+                return e;
         if (w != n)
                 return -EIO;
         if (fdatasync(fd) < 0)
@@ -196,6 +198,39 @@ bool journal_exists(const char *uuid, const char *cap)
         return sysfs_exists(path);
 }
 
+/* A step value from the journal's escaped form (never longer than it). */
+static int unescape_value(const char *in, char **ret)
+{
+        size_t n = strlen(in) + 1;
+        char *v = malloc(n);
+        if (!v)
+                return -ENOMEM;
+        if (n > JOURNAL_STEP_VALUE_MAX || journal_unescape(in, v, n) < 0) {
+                free(v);
+                return -EINVAL;
+        }
+        free(*ret);
+        *ret = v;
+        return 0;
+}
+
+/* An escaped copy of a value (at most 3 bytes per byte). */
+static char *escape_value(const char *in)
+{
+        size_t n = 3 * strlen(in) + 2;
+        char *out = malloc(n);
+        if (out)
+                journal_escape(in, out, n);
+        return out;
+}
+
+static void step_free(JournalStep *s)
+{
+        free(s->old);
+        free(s->new_);
+        free(s->result);
+}
+
 static JournalStep *find_step(Journal *j, unsigned seq)
 {
         for (size_t i = 0; i < j->n_steps; i++)
@@ -259,16 +294,19 @@ int journal_load_text(Journal *j, char *text, const char *path)
                         else
                                 goto bad;
                         snprintf(s->kind_name, sizeof(s->kind_name), "%s", f[2]);
+                        s->result = strdup("");
+                        if (!s->result)
+                                return -ENOMEM;
                         if (journal_unescape(f[3], s->resource, sizeof(s->resource)) < 0 ||
                             journal_unescape(f[4], s->path, sizeof(s->path)) < 0 ||
-                            journal_unescape(f[5], s->old, sizeof(s->old)) < 0 ||
-                            journal_unescape(f[6], s->new_, sizeof(s->new_)) < 0 || s->path[0] != '/')
+                            unescape_value(f[5], &s->old) < 0 || unescape_value(f[6], &s->new_) < 0 ||
+                            s->path[0] != '/')
                                 goto bad;
                         if (seq >= j->next_seq)
                                 j->next_seq = (unsigned) seq + 1;
                 } else if (strcmp(f[0], "D") == 0 && n == 3) {
                         JournalStep *s = find_step(j, (unsigned) seq);
-                        if (!s || journal_unescape(f[2], s->result, sizeof(s->result)) < 0)
+                        if (!s || unescape_value(f[2], &s->result) < 0)
                                 goto bad;
                         s->done = true;
                 } else if (strcmp(f[0], "U") == 0 && n == 2) {
@@ -351,6 +389,8 @@ void journal_close(Journal *j)
                 return;
         if (j->fd >= 0)
                 close(j->fd);
+        for (size_t i = 0; i < j->n_steps; i++)
+                step_free(&j->steps[i]);
         free(j->steps);
         free(j);
 }
@@ -407,14 +447,17 @@ int journal_remove(Journal *j)
 
 static int journal_record(Journal *j, const char *fmt_kind, unsigned seq, const char *value)
 {
-        char line[1024], ev[800];
-        if (value) {
-                journal_escape(value, ev, sizeof(ev));
-                snprintf(line, sizeof(line), "%s %u %s", fmt_kind, seq, ev);
-        } else {
-                snprintf(line, sizeof(line), "%s %u", fmt_kind, seq);
-        }
-        int r = append_line(j->fd, line);
+        char *ev = value ? escape_value(value) : NULL, *line = NULL;
+        int r;
+
+        if (value && !ev)
+                return -ENOMEM;
+        r = ev ? asprintf(&line, "%s %u %s", fmt_kind, seq, ev) : asprintf(&line, "%s %u", fmt_kind, seq);
+        free(ev);
+        if (r < 0)
+                return -ENOMEM;
+        r = append_line(j->fd, line);
+        free(line);
         if (r < 0)
                 return log_error_errno(r, "cannot append to the journal of %s", j->uuid);
         sysfs_crash_point("journal append");
@@ -424,25 +467,38 @@ static int journal_record(Journal *j, const char *fmt_kind, unsigned seq, const 
 static int begin_step(Journal *j, Ledger *l, StepKind kind, const char *kind_name, const char *resource,
                       const char *path, const char *old, const char *new_, unsigned *seq)
 {
-        char er[400], ep[1600], eo[800], en[800], line[4000];
+        char er[400], ep[1600], *eo = NULL, *en = NULL, *line = NULL, *vo = NULL, *vn = NULL, *vr = NULL;
         JournalStep *s;
         int r;
 
+        /* a counter's values also go into the ledger's pending record */
+        size_t value_max = kind == STEP_ADD ? JOURNAL_VALUE_MAX : JOURNAL_STEP_VALUE_MAX;
         if (strlen(path) >= sizeof(s->path) || strlen(resource) >= sizeof(s->resource) ||
-            strlen(old) >= JOURNAL_VALUE_MAX || strlen(new_) >= JOURNAL_VALUE_MAX)
+            strlen(old) >= value_max || strlen(new_) >= value_max)
                 return -ENAMETOOLONG;
         journal_escape(resource, er, sizeof(er));
         journal_escape(path, ep, sizeof(ep));
-        journal_escape(old, eo, sizeof(eo));
-        journal_escape(new_, en, sizeof(en));
-        snprintf(line, sizeof(line), "S %u %s %s %s %s %s", j->next_seq, kind_name, er, ep, eo, en);
+        eo = escape_value(old);
+        en = escape_value(new_);
+        vo = strdup(old);
+        vn = strdup(new_);
+        vr = strdup("");
+        r = -ENOMEM;
+        if (!eo || !en || !vo || !vn || !vr ||
+            asprintf(&line, "S %u %s %s %s %s %s", j->next_seq, kind_name, er, ep, eo, en) < 0)
+                goto fail;
         s = realloc(j->steps, (j->n_steps + 1) * sizeof(*s));
         if (!s)
-                return -ENOMEM;
+                goto fail;
         j->steps = s;
         r = append_line(j->fd, line);
-        if (r < 0)
-                return log_error_errno(r, "cannot append to the journal of %s", j->uuid);
+        if (r < 0) {
+                log_error_errno(r, "cannot append to the journal of %s", j->uuid);
+                goto fail;
+        }
+        free(eo);
+        free(en);
+        free(line);
         s = &j->steps[j->n_steps++];
         memset(s, 0, sizeof(*s));
         s->seq = j->next_seq++;
@@ -450,8 +506,9 @@ static int begin_step(Journal *j, Ledger *l, StepKind kind, const char *kind_nam
         snprintf(s->kind_name, sizeof(s->kind_name), "%s", kind_name);
         snprintf(s->resource, sizeof(s->resource), "%s", resource);
         snprintf(s->path, sizeof(s->path), "%s", path);
-        snprintf(s->old, sizeof(s->old), "%s", old);
-        snprintf(s->new_, sizeof(s->new_), "%s", new_);
+        s->old = vo;
+        s->new_ = vn;
+        s->result = vr;
         sysfs_crash_point("journal append");
 
         if (kind == STEP_ADD) {
@@ -471,6 +528,14 @@ static int begin_step(Journal *j, Ledger *l, StepKind kind, const char *kind_nam
         }
         *seq = s->seq;
         return 0;
+fail:
+        free(eo);
+        free(en);
+        free(line);
+        free(vo);
+        free(vn);
+        free(vr);
+        return r;
 }
 
 int journal_begin(Journal *j, Ledger *l, StepKind kind, const char *resource, const char *path,
@@ -586,8 +651,12 @@ int journal_done(Journal *j, Ledger *l, unsigned seq, const char *result)
         r = journal_record(j, "D", seq, result);
         if (r < 0)
                 return r;
+        char *copy = strdup(result);
+        if (!copy)
+                return -ENOMEM;
+        free(s->result);
+        s->result = copy;
         s->done = true;
-        snprintf(s->result, sizeof(s->result), "%s", result);
         if (s->kind == STEP_ADD) {
                 int64_t amount;
                 if (parse_i64(result, INT64_MIN, INT64_MAX, &amount) < 0)

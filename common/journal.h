@@ -31,7 +31,11 @@
 #include <stdint.h>
 
 #define VMPREP_RUNDIR "/run/vmprep"
+/* Short values: the ledger's pending counter change, callers' read buffers */
 #define JOURNAL_VALUE_MAX 256
+/* The longest old or new value of a step: the kernel's hex mask of 8192
+ * CPUs is 2303 characters (a host with 4096 CPUs: 1151) */
+#define JOURNAL_STEP_VALUE_MAX 16384
 
 typedef enum StepKind {
         STEP_SET,
@@ -45,10 +49,10 @@ typedef struct JournalStep {
         char kind_name[24];
         char resource[128];
         char path[512];
-        char old[JOURNAL_VALUE_MAX];
-        char new_[JOURNAL_VALUE_MAX];
+        char *old;            /* allocated, never NULL: values can be long (CPU masks) */
+        char *new_;
         bool done;
-        char result[JOURNAL_VALUE_MAX];
+        char *result;         /* "" until done */
         bool undone;
 } JournalStep;
 

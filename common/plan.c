@@ -26,7 +26,9 @@ void plan_print(const Plan *p, FILE *f)
 {
         for (size_t i = 0; i < p->n_steps; i++) {
                 const PlanStep *s = &p->steps[i];
-                if (s->kind == STEP_ADD)
+                if (s->keep)
+                        fprintf(f, "%-10s %s: %s, left as it is  # %s\n", s->cap, s->path, s->old, s->why);
+                else if (s->kind == STEP_ADD)
                         fprintf(f, "%-10s %s: %s -> %s (%+lld)  # %s\n", s->cap, s->path, s->old, s->new_,
                                 (long long) s->delta, s->why);
                 else
@@ -63,6 +65,14 @@ static size_t utf8_len(const unsigned char *s)
         return n;
 }
 
+size_t plan_changes(const Plan *p)
+{
+        size_t n = 0;
+        for (size_t i = 0; i < p->n_steps; i++)
+                n += !p->steps[i].keep;
+        return n;
+}
+
 void json_string(FILE *f, const char *s)
 {
         const unsigned char *p = (const unsigned char *) s;
@@ -96,7 +106,7 @@ void plan_print_json(const Plan *p, FILE *f)
                 const PlanStep *s = &p->steps[i];
                 fprintf(f, "%s{\"capability\":", i ? "," : "");
                 json_string(f, s->cap);
-                fprintf(f, ",\"kind\":\"%s\",\"resource\":", s->kind == STEP_ADD ? "add" : "set");
+                fprintf(f, ",\"kind\":\"%s\",\"resource\":", s->keep ? "keep" : s->kind == STEP_ADD ? "add" : "set");
                 json_string(f, s->resource);
                 fprintf(f, ",\"path\":");
                 json_string(f, s->path);

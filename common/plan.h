@@ -8,6 +8,7 @@
 
 #include "journal.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -19,6 +20,7 @@ typedef struct PlanStep {
         char old[64];
         char new_[64];
         int64_t delta;      /* STEP_ADD */
+        bool keep;          /* a decision to leave path as it is (old == new): shown, never applied */
         char why[256];
 } PlanStep;
 
@@ -30,6 +32,8 @@ typedef struct Plan {
 int plan_add(Plan *p, const PlanStep *s);
 void plan_free(Plan *p);
 void plan_print(const Plan *p, FILE *f);
+/* How many steps change something (those that are not keep). */
+size_t plan_changes(const Plan *p);
 /* The steps as a JSON array (no newline after it). */
 void plan_print_json(const Plan *p, FILE *f);
 /* A string as a JSON string literal. */

@@ -69,6 +69,9 @@ static const char *const e_numa[] = { "strict", "prefer", "ignore", NULL };
 static const char *const e_governor[] = { "performance", "powersave", "schedutil", "ondemand",
                                           "conservative", "userspace", NULL };
 static const char *const e_thp[] = { "always", "madvise", "never", NULL };
+/* /sys/kernel/mm/ksm/run 1, 0 and 2: unmerging is host-wide and synchronous,
+ * so it is asked for by name, never implied by "off" */
+static const char *const e_ksm[] = { "on", "off", "unmerge", NULL };
 
 #define ENABLED { "enabled", A_YESNO, NULL, 0, 0, false }
 
@@ -129,7 +132,7 @@ static const AttrSpec tune_attrs[] = {
         ENABLED,
         { "governor", A_ENUM, e_governor, 0, 0, false },
         { "thp", A_ENUM, e_thp, 0, 0, false },
-        { "ksm", A_ONOFF, NULL, 0, 0, false },
+        { "ksm", A_ENUM, e_ksm, 0, 0, false },
         { "rt-runtime", A_RT_RUNTIME, NULL, 0, 0, false },
         { "max-cstate", A_UINT, NULL, 0, 9, false },
         { "swappiness", A_UINT, NULL, 0, 200, false },

@@ -45,15 +45,10 @@ static int inner_domain(xmlDocPtr status, xmlNodePtr dom, Domain **ret, char *er
 static int read_status(const char *file, RunningVm *vm)
 {
         char path[512], err[256] = "";
-        char *text = NULL;
-        size_t len = 0;
         int found = 0;
 
         snprintf(path, sizeof(path), RUNNING_STATUS_DIR "/%s", file);
-        if (sysfs_read_alloc(path, XML_MAX_BYTES, &text, &len) < 0)
-                return 0;
-        xmlDocPtr doc = xml_parse(text, len, path, err, sizeof(err));
-        free(text);
+        xmlDocPtr doc = xml_parse_file(path, err, sizeof(err));
         if (!doc)
                 return 0;
         xmlXPathContextPtr ctx = xmlXPathNewContext(doc);

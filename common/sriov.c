@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "sriov.h"
 
+#include "hostuse.h"
 #include "log.h"
 #include "netvf.h"
 #include "parse.h"
 #include "pci.h"
+#include "running.h"
 #include "sysfs.h"
+#include "vfio.h"
+#include "xml.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -99,10 +103,252 @@ static bool other_holder(const Ledger *l, const char *bdf, const char *uuid, cha
         return false;
 }
 
-static int restore_pf(const PciAddress *pf, uint64_t count, const char *autoprobe)
+/* ---- who uses a VF ---- */
+
+/*
+ * sriov_numvfs changes only through 0, and 0 removes every VF, whoever uses
+ * it: a host interface goes away, a running VM loses its NIC, a libvirt
+ * network's pool points at nothing, and a VF whose /dev/vfio group a QEMU
+ * holds makes the write block in the kernel (vfio-pci's remove() waits for
+ * the last close) while vmprep holds its lock and libvirtd its domain lock.
+ * So the count changes only when no VF is used by anyone, and a VM that
+ * uses the VFs there are gets only free ones.
+ */
+
+#define NETWORK_CONFIG_DIR "/etc/libvirt/qemu/networks"
+#define NETWORK_STATUS_DIR "/run/libvirt/network"
+
+/* A VF pool of a libvirt <forward mode='hostdev'> network: the VFs it lists
+ * by <address>, or every VF of the PF its <pf dev='IF'/> names. */
+typedef struct PoolEntry {
+        char network[64];
+        char pf_dev[32];        /* "" when listed by address */
+        PciAddress vf;
+} PoolEntry;
+
+typedef struct VfUsers {
+        const Ledger *l;
+        const char *uuid;       /* the VM vmprep works for: its own holds are no use */
+        RunningVm *vms;         /* the other running VMs, tagged or not */
+        size_t n_vms;
+        PoolEntry *pools;
+        size_t n_pools;
+        char **pf_ifs;          /* the PF's interfaces (BDF/net/) */
+        size_t n_pf_ifs;
+} VfUsers;
+
+static int pool_add(VfUsers *u, const char *network, const char *pf_dev, const PciAddress *vf)
 {
-        char bdf[PCI_ADDRESS_STRLEN];
+        PoolEntry *a = realloc(u->pools, (u->n_pools + 1) * sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        u->pools = a;
+        PoolEntry *e = &a[u->n_pools++];
+        memset(e, 0, sizeof(*e));
+        snprintf(e->network, sizeof(e->network), "%s", network);
+        snprintf(e->pf_dev, sizeof(e->pf_dev), "%s", pf_dev ? pf_dev : "");
+        if (vf)
+                e->vf = *vf;
+        return 0;
+}
+
+/* The hostdev pools of one network file: a defined network (<network>) or
+ * an active one's live state (<networkstatus><network>).  A file that does
+ * not read or parse is no pool libvirt could use either. */
+static int pools_read(VfUsers *u, const char *dir, const char *file)
+{
+        char path[512], err[256];
+        size_t l = strlen(file);
+        int r = 0;
+
+        if (l < 5 || file[0] == '.' || strcmp(file + l - 4, ".xml") != 0)
+                return 0;
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        xmlDocPtr doc = xml_parse_file(path, err, sizeof(err));
+        if (!doc)
+                return 0;
+        xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+        xmlNodePtr net = ctx ? xml_first(ctx, NULL, "/network | /networkstatus/network") : NULL;
+        xmlNodePtr nm = net ? xml_first(ctx, net, "name") : NULL;
+        _cleanup_xmlstr_ char *name = nm ? xml_text(nm) : NULL;
+        xmlXPathObjectPtr obj = net ? xml_xpath(ctx, net, "forward[@mode='hostdev']/pf | "
+                                                          "forward[@mode='hostdev']/address[not(@type) or @type='pci']")
+                                    : NULL;
+        for (size_t i = 0; i < xml_count(obj) && r == 0; i++) {
+                xmlNodePtr n = xml_item(obj, i);
+                const char *network = name && *name ? name : file;
+                PciAddress a;
+                if (strcmp((const char *) n->name, "pf") == 0) {
+                        _cleanup_xmlstr_ char *dev = xml_attr(n, "dev");
+                        if (dev)
+                                r = pool_add(u, network, dev, NULL);
+                } else if (xml_pci_address(n, &a, err, sizeof(err)) == 0) {
+                        r = pool_add(u, network, NULL, &a);
+                }
+        }
+        xmlXPathFreeObject(obj);
+        xmlXPathFreeContext(ctx);
+        xmlFreeDoc(doc);
+        return r;
+}
+
+static void users_free(VfUsers *u)
+{
+        running_vms_free(u->vms, u->n_vms);
+        free(u->pools);
+        sysfs_list_free(u->pf_ifs, u->n_pf_ifs);
+        memset(u, 0, sizeof(*u));
+}
+
+/* Everything that can use a VF of pf, read once per decision. */
+static int users_load(VfUsers *u, const char *uuid, const Ledger *l, const PciAddress *pf)
+{
+        static const char *const dirs[] = { NETWORK_CONFIG_DIR, NETWORK_STATUS_DIR };
+        char path[128];
+        int r;
+
+        memset(u, 0, sizeof(*u));
+        u->l = l;
+        u->uuid = uuid;
+        r = running_vms(uuid, &u->vms, &u->n_vms);
+        for (size_t d = 0; d < 2 && r == 0; d++) {
+                char **names = NULL;
+                size_t n = 0;
+                if (sysfs_list(dirs[d], &names, &n) < 0)
+                        continue; /* no networks defined, or libvirt's network driver not running */
+                for (size_t i = 0; i < n && r == 0; i++)
+                        r = pools_read(u, dirs[d], names[i]);
+                sysfs_list_free(names, n);
+        }
+        pf_path(pf, "net", path, sizeof(path));
+        if (r == 0 && sysfs_list(path, &u->pf_ifs, &u->n_pf_ifs) < 0)
+                u->n_pf_ifs = 0; /* no netdev (PF on vfio-pci, or another netns): pools by <pf dev> cannot name it */
+        if (r < 0)
+                users_free(u);
+        return r;
+}
+
+/* Who uses the VF: "0000:41:02.1 is bound to iavf (...)" into why; false
+ * when nobody does (unbound, or on vfio-pci with no holder of any kind). */
+static bool vf_user(const VfUsers *u, const PciAddress *vf, char *why, size_t size)
+{
+        PciDevice dev;
+        char res[64], who[512];
+
+        if (pci_device_read(vf, &dev) < 0)
+                return false; /* gone: nobody uses it */
+        /* a host driver (iavf, mlx5_core, pci-stub keeping it for someone):
+         * whatever the host does with it, the VF is its */
+        if (dev.driver[0] && strcmp(dev.driver, "vfio-pci") != 0) {
+                char net[600] = "";
+                if (hostuse_network(dev.bdf, who, sizeof(who)))
+                        snprintf(net, sizeof(net), " (%s)", who);
+                snprintf(why, size, "%s is bound to %s%s", dev.bdf, dev.driver, net);
+                return true;
+        }
+        snprintf(res, sizeof(res), "pci/%s", dev.bdf);
+        for (size_t i = 0; u->l && i < u->l->n_holds; i++)
+                if (strcmp(u->l->holds[i].resource, res) == 0 && strcmp(u->l->holds[i].uuid, u->uuid) != 0) {
+                        vfio_vm_name(u->l->holds[i].uuid, who, sizeof(who));
+                        snprintf(why, size, "%s is used by running VM %s", dev.bdf, who);
+                        return true;
+                }
+        for (size_t i = 0; i < u->n_vms; i++)
+                for (size_t k = 0; u->vms[i].domain && k < u->vms[i].domain->n_hostdevs; k++)
+                        if (pci_address_equal(&u->vms[i].domain->hostdevs[k], vf)) {
+                                snprintf(why, size, "%s is used by running VM '%s'", dev.bdf, u->vms[i].name);
+                                return true;
+                        }
+        for (size_t i = 0; i < u->n_pools; i++) {
+                const PoolEntry *e = &u->pools[i];
+                bool in = !e->pf_dev[0] && pci_address_equal(&e->vf, vf);
+                for (size_t k = 0; e->pf_dev[0] && k < u->n_pf_ifs; k++)
+                        in |= strcmp(u->pf_ifs[k], e->pf_dev) == 0;
+                if (in) {
+                        snprintf(why, size, "%s is in the VF pool of libvirt network '%s'%s%s%s", dev.bdf, e->network,
+                                 e->pf_dev[0] ? " (<pf dev='" : "", e->pf_dev, e->pf_dev[0] ? "'/>)" : "");
+                        return true;
+                }
+        }
+        if (hostuse_holders(dev.bdf, who, sizeof(who)) > 0) {
+                snprintf(why, size, "%s is open by %s", dev.bdf, who);
+                return true;
+        }
+        return false;
+}
+
+static void list_add(char *buf, size_t size, size_t *len, int *count, const char *what)
+{
+        if (*len < size)
+                *len += (size_t) snprintf(buf + *len, size - *len, "%s%s", *count ? "; " : "", what);
+        (*count)++;
+}
+
+/*
+ * Who uses the VFs of pf: with asked NULL every one of its numvfs VFs, and
+ * whatever else keeps its count (another VM of vmprep counting on it, a
+ * running VM whose VFs cannot be known); else only the VFs marked in
+ * asked[].  "; "-separated into buf; returns how many users, or -errno.
+ */
+static int pf_users(const char *uuid, const Ledger *l, const PciAddress *pf, unsigned numvfs, const bool *asked,
+                    char *buf, size_t size)
+{
+        VfUsers u;
+        char why[1024], bdf[PCI_ADDRESS_STRLEN], other[UUID_STRLEN];
+        size_t len = 0;
+        int count = 0;
+
+        buf[0] = '\0';
+        int r = users_load(&u, uuid, l, pf);
+        if (r < 0)
+                return r;
         pci_address_format(pf, bdf);
+        if (!asked && other_holder(l, bdf, uuid, other)) {
+                char who[300];
+                vfio_vm_name(other, who, sizeof(who));
+                snprintf(why, sizeof(why), "the running VM %s uses VFs of %s", who, bdf);
+                list_add(buf, size, &len, &count, why);
+        }
+        for (size_t i = 0; !asked && i < u.n_vms; i++)
+                if (!u.vms[i].domain) {
+                        snprintf(why, sizeof(why), "the running VM '%s' may use some (its live XML does not read: %s)",
+                                 u.vms[i].name, u.vms[i].err);
+                        list_add(buf, size, &len, &count, why);
+                }
+        for (unsigned i = 0; i < numvfs; i++) {
+                PciAddress vf;
+                if ((asked && !asked[i]) || pci_device_virtfn(pf, i, &vf) < 0)
+                        continue;
+                if (vf_user(&u, &vf, why, sizeof(why)))
+                        list_add(buf, size, &len, &count, why);
+        }
+        users_free(&u);
+        return count;
+}
+
+/* Give the PF back its count and autoprobe, unless a VF that would go is
+ * in use now (someone took one while the VM ran): then the count stays,
+ * the error says who kept it, and the journal step stays for the next
+ * release or `vmprep reconcile`. */
+static int restore_pf(const PciAddress *pf, uint64_t count, const char *autoprobe, const char *uuid, const Ledger *l)
+{
+        char bdf[PCI_ADDRESS_STRLEN], path[256], users[4096];
+        uint64_t cur;
+        pci_address_format(pf, bdf);
+        pf_path(pf, "sriov_numvfs", path, sizeof(path));
+        if (sysfs_read_u64(path, &cur) == 0 && cur != count && cur > 0) {
+                int n = pf_users(uuid, l, pf, (unsigned) cur, NULL, users, sizeof(users));
+                if (n < 0)
+                        return log_error_errno(n, "leaving %s at %llu VFs: cannot tell whether they are in use", bdf,
+                                               (unsigned long long) cur);
+                if (n > 0) {
+                        log_error("leaving %s at %llu VFs instead of giving it back its %llu: sriov_numvfs changes only "
+                                  "through 0, which would remove VFs in use: %s; the next release or `vmprep "
+                                  "reconcile` gives the count back once they are free", bdf, (unsigned long long) cur,
+                                  (unsigned long long) count, users);
+                        return -VMPREP_EREPORTED;
+                }
+        }
         int r = set_numvfs(pf, (unsigned) count, autoprobe);
         if (r < 0)
                 return log_error_errno(r, "cannot give %s back its %llu VFs (sriov_drivers_autoprobe %s)", bdf,
@@ -137,7 +383,7 @@ static int undo_numvfs(const JournalStep *s)
                          other, (unsigned long long) count);
                 return 0;
         }
-        return restore_pf(&pf, count, autoprobe);
+        return restore_pf(&pf, count, autoprobe, rel_uuid, rel_ledger);
 }
 
 /* Undo of "vf": the VF's previous settings, if the VF still exists. */
@@ -213,7 +459,7 @@ int sriov_end_release(Ledger *l, const char *uuid, const Journal *j)
                 if (other_holder(l, bdf, uuid, other)) {
                         ledger_hold(l, other, res, 1);
                 } else {
-                        int r = restore_pf(&pf, count, autoprobe);
+                        int r = restore_pf(&pf, count, autoprobe, uuid, l);
                         if (r < 0) {
                                 if (!first)
                                         first = r;
@@ -344,56 +590,130 @@ static int apply_vf(Journal *j, const PciAddress *pf, const char *bdf, const cha
         return journal_done(j, NULL, seq, new_);
 }
 
-static int prepare_pf(Journal *j, Ledger *l, const char *uuid, const ProfileElem *e)
+/* What prepare does with one <vmprep:sriov>. */
+typedef struct PfDecision {
+        PciAddress pf;
+        char bdf[PCI_ADDRESS_STRLEN];
+        int have;               /* sriov_numvfs now */
+        uint64_t want;
+        bool raise;             /* through 0 to want; else the VFs there are */
+} PfDecision;
+
+/* The VFs of the PF this VM asks for by index (<vmprep:vf index=>) or
+ * takes as a device (<hostdev>/<interface type='hostdev'> on a virtfnN). */
+static bool *asked_vfs(const Domain *d, const ProfileElem *e, const PciAddress *pf, unsigned have)
+{
+        bool *asked = calloc(have ? have : 1, sizeof(*asked));
+        if (!asked)
+                return NULL;
+        for (size_t k = 0; k < e->n_children; k++) {
+                uint64_t idx;
+                if (parse_u64(profile_attr(&e->children[k], "index"), 0, 65535, &idx) == 0 && idx < have)
+                        asked[idx] = true;
+        }
+        for (unsigned i = 0; i < have; i++) {
+                PciAddress vf;
+                if (pci_device_virtfn(pf, i, &vf) < 0)
+                        continue;
+                for (size_t k = 0; k < d->n_hostdevs; k++)
+                        asked[i] |= pci_address_equal(&d->hostdevs[k], &vf);
+        }
+        return asked;
+}
+
+/*
+ * Validate one <vmprep:sriov>, count the VFs it needs and decide: fewer
+ * there than needed → raise the count, only when no VF is in use; enough
+ * there → use them without writing sriov_numvfs, only when the VFs this VM
+ * asks for are free.  Refusals name each VF in use and its user; logged,
+ * -VMPREP_EREPORTED.  For prepare and `vmprep plan` alike.
+ */
+static int pf_decide(const Domain *d, const Ledger *l, const ProfileElem *e, PfDecision *ret)
 {
         const char *pfs = profile_attr(e, "pf");
-        char bdf[PCI_ADDRESS_STRLEN], res[64], path[256], ap[8] = "1", ifname[32];
-        PciAddress pf;
+        char users[4096];
+        PfDecision pd = { 0 };
         PciDevice dev;
-        uint64_t want = 0;
         int r;
 
-        if (pci_address_parse(pfs, &pf) < 0)
+        if (pci_address_parse(pfs, &pd.pf) < 0)
                 return -EINVAL;
-        pci_address_format(&pf, bdf);
-        r = pci_device_read(&pf, &dev);
+        pci_address_format(&pd.pf, pd.bdf);
+        r = pci_device_read(&pd.pf, &dev);
         if (r == -ENOENT) {
-                log_error("<vmprep:sriov pf='%s'>: this host has no PCI device %s", pfs, bdf);
+                log_error("<vmprep:sriov pf='%s'>: this host has no PCI device %s", pfs, pd.bdf);
                 return -VMPREP_EREPORTED;
         }
         if (r < 0)
-                return log_error_errno(r, "cannot read %s", bdf);
+                return log_error_errno(r, "cannot read %s", pd.bdf);
         if (dev.sriov_totalvfs < 0) {
-                log_error("<vmprep:sriov pf='%s'>: %s has no SR-IOV capability (no sriov_totalvfs)", pfs, bdf);
+                log_error("<vmprep:sriov pf='%s'>: %s has no SR-IOV capability (no sriov_totalvfs)", pfs, pd.bdf);
                 return -VMPREP_EREPORTED;
         }
         /* How many VFs: vfs= when given (every <vmprep:vf> must be below it),
          * else enough for the highest <vmprep:vf index>. */
         bool counted = profile_attr(e, "vfs") != NULL;
         if (counted)
-                parse_u64(profile_attr(e, "vfs"), 0, 65535, &want);
+                parse_u64(profile_attr(e, "vfs"), 0, 65535, &pd.want);
         for (size_t k = 0; k < e->n_children; k++) {
                 uint64_t idx;
                 if (parse_u64(profile_attr(&e->children[k], "index"), 0, 65535, &idx) < 0)
                         continue;
-                if (!counted && idx + 1 > want)
-                        want = idx + 1;
-                if (counted && idx >= want) {
+                if (!counted && idx + 1 > pd.want)
+                        pd.want = idx + 1;
+                if (counted && idx >= pd.want) {
                         log_error("<vmprep:sriov pf='%s' vfs='%llu'><vmprep:vf index='%llu'>: there is no such VF "
-                                  "(VFs are numbered 0-%llu)", pfs, (unsigned long long) want, (unsigned long long) idx,
-                                  (unsigned long long) (want ? want - 1 : 0));
+                                  "(VFs are numbered 0-%llu)", pfs, (unsigned long long) pd.want,
+                                  (unsigned long long) idx, (unsigned long long) (pd.want ? pd.want - 1 : 0));
                         return -VMPREP_EREPORTED;
                 }
         }
-        if (want > (uint64_t) dev.sriov_totalvfs) {
+        if (pd.want > (uint64_t) dev.sriov_totalvfs) {
                 log_error("<vmprep:sriov pf='%s' vfs='%llu'>: %s supports at most %d VFs (sriov_totalvfs)", pfs,
-                          (unsigned long long) want, bdf, dev.sriov_totalvfs);
+                          (unsigned long long) pd.want, pd.bdf, dev.sriov_totalvfs);
                 return -VMPREP_EREPORTED;
         }
+        pd.have = dev.sriov_numvfs;
+        pd.raise = (uint64_t) pd.have < pd.want;
+        if (pd.raise) {
+                r = pf_users(d->uuid, l, &pd.pf, (unsigned) pd.have, NULL, users, sizeof(users));
+                if (r > 0) {
+                        log_error("cannot raise the VF count of %s from %d to %llu: sriov_numvfs changes only through "
+                                  "0, which would remove VFs in use: %s", pd.bdf, pd.have, (unsigned long long) pd.want,
+                                  users);
+                        return -VMPREP_EREPORTED;
+                }
+        } else {
+                bool *asked = asked_vfs(d, e, &pd.pf, (unsigned) pd.have);
+                if (!asked)
+                        return -ENOMEM;
+                r = pf_users(d->uuid, l, &pd.pf, (unsigned) pd.have, asked, users, sizeof(users));
+                free(asked);
+                if (r > 0) {
+                        log_error("cannot give %s the VFs of %s it asks for: %s", d->name, pd.bdf, users);
+                        return -VMPREP_EREPORTED;
+                }
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot tell who uses the VFs of %s", pd.bdf);
+        *ret = pd;
+        return 0;
+}
 
+static int prepare_pf(Journal *j, Ledger *l, const Domain *d, const ProfileElem *e)
+{
+        const char *pfs = profile_attr(e, "pf");
+        char res[64], path[256], ap[8] = "1", ifname[32];
+        PfDecision pd;
+        int r;
+
+        r = pf_decide(d, l, e, &pd);
+        if (r < 0)
+                return r;
+        const char *bdf = pd.bdf;
         snprintf(res, sizeof(res), "sriov/%s", bdf);
-        if (ledger_held(l, res, uuid) == 0) {
-                r = ledger_hold(l, uuid, res, 1);
+        if (ledger_held(l, res, d->uuid) == 0) {
+                r = ledger_hold(l, d->uuid, res, 1);
                 if (r == 0)
                         r = ledger_save(l);
                 if (r < 0)
@@ -401,46 +721,36 @@ static int prepare_pf(Journal *j, Ledger *l, const char *uuid, const ProfileElem
         }
 
         const char *autoprobe = profile_attr_yes(e, "autoprobe", false) ? "1" : "0";
-        pf_path(&pf, "sriov_drivers_autoprobe", path, sizeof(path));
+        pf_path(&pd.pf, "sriov_drivers_autoprobe", path, sizeof(path));
         sysfs_read(path, ap, sizeof(ap));
-        if ((uint64_t) dev.sriov_numvfs < want) {
-                char other[UUID_STRLEN];
-                if (other_holder(l, bdf, uuid, other)) {
-                        char name[160] = "";
-                        Journal *oj = NULL;
-                        if (journal_open(other, "vfio", NULL, false, &oj) == 0) {
-                                snprintf(name, sizeof(name), "%.100s ", oj->name);
-                                journal_close(oj);
-                        }
-                        log_error("cannot raise the VF count of %s from %d to %llu: the running VM %s(%s) uses its VFs, "
-                                  "and sriov_numvfs changes only through 0, which would remove them", bdf,
-                                  dev.sriov_numvfs, (unsigned long long) want, name, other);
-                        return -VMPREP_EREPORTED;
-                }
+        if (pd.raise) {
                 char old[40], new_[24];
                 unsigned seq;
-                snprintf(old, sizeof(old), "%d/%s", dev.sriov_numvfs, strcmp(ap, "0") == 0 ? "0" : "1");
-                snprintf(new_, sizeof(new_), "%llu", (unsigned long long) want);
-                pf_path(&pf, "sriov_numvfs", path, sizeof(path));
+                snprintf(old, sizeof(old), "%d/%s", pd.have, strcmp(ap, "0") == 0 ? "0" : "1");
+                snprintf(new_, sizeof(new_), "%llu", (unsigned long long) pd.want);
+                pf_path(&pd.pf, "sriov_numvfs", path, sizeof(path));
                 r = journal_begin_custom(j, "numvfs", res, path, old, new_, &seq);
                 if (r < 0)
                         return r;
-                r = set_numvfs(&pf, (unsigned) want, autoprobe);
+                r = set_numvfs(&pd.pf, (unsigned) pd.want, autoprobe);
                 if (r < 0) {
-                        log_error("cannot give %s %llu VFs (it had %d): %s", bdf, (unsigned long long) want,
-                                  dev.sriov_numvfs, strerror(-r));
+                        log_error("cannot give %s %llu VFs (it had %d): %s", bdf, (unsigned long long) pd.want, pd.have,
+                                  strerror(-r));
                         return -VMPREP_EREPORTED;
                 }
                 r = journal_done(j, NULL, seq, new_);
                 if (r < 0)
                         return r;
-                log_info("created %llu VFs on %s (had %d; sriov_drivers_autoprobe %s)", (unsigned long long) want, bdf,
-                         dev.sriov_numvfs, autoprobe);
+                log_info("created %llu VFs on %s (had %d; sriov_drivers_autoprobe %s)", (unsigned long long) pd.want,
+                         bdf, pd.have, autoprobe);
+        } else if (pd.want > 0) {
+                log_info("using the VFs %s has (%d, %llu needed): sriov_numvfs left as it is", bdf, pd.have,
+                         (unsigned long long) pd.want);
         }
 
         if (e->n_children == 0)
                 return 0;
-        r = netvf_pf_ifname(&pf, ifname, sizeof(ifname));
+        r = netvf_pf_ifname(&pd.pf, ifname, sizeof(ifname));
         if (r < 0) {
                 log_error("<vmprep:sriov pf='%s'>: %s has no network interface (nothing under net/) to set VFs on", pfs,
                           bdf);
@@ -449,8 +759,57 @@ static int prepare_pf(Journal *j, Ledger *l, const char *uuid, const ProfileElem
         /* after every VF creation: sriov_numvfs wipes VF settings */
         for (size_t k = 0; k < e->n_children && r == 0; k++)
                 if (strcmp(e->children[k].name, "vf") == 0)
-                        r = apply_vf(j, &pf, bdf, ifname, &e->children[k]);
+                        r = apply_vf(j, &pd.pf, bdf, ifname, &e->children[k]);
         return r;
+}
+
+int sriov_plan(const Domain *d, const Profile *p, Plan *plan)
+{
+        Ledger l = { .lock_fd = -1 };
+        int r = ledger_read(&l);
+
+        for (size_t i = 0; r == 0 && i < p->n_elems; i++) {
+                const ProfileElem *e = &p->elems[i];
+                PfDecision pd;
+                if (strcmp(e->name, "sriov") != 0)
+                        continue;
+                r = pf_decide(d, &l, e, &pd);
+                if (r < 0 || pd.want == 0)
+                        continue;
+                PlanStep st = { .kind = STEP_SET, .keep = !pd.raise };
+                snprintf(st.cap, sizeof(st.cap), "vfio");
+                snprintf(st.resource, sizeof(st.resource), "sriov/%s", pd.bdf);
+                pf_path(&pd.pf, "sriov_numvfs", st.path, sizeof(st.path));
+                snprintf(st.old, sizeof(st.old), "%d", pd.have);
+                if (pd.raise) {
+                        snprintf(st.new_, sizeof(st.new_), "%llu", (unsigned long long) pd.want);
+                        snprintf(st.why, sizeof(st.why), "%s needs %llu VFs of %s (through 0, autoprobe off)", d->name,
+                                 (unsigned long long) pd.want, pd.bdf);
+                } else {
+                        snprintf(st.new_, sizeof(st.new_), "%d", pd.have);
+                        snprintf(st.why, sizeof(st.why), "%s uses the VFs there are (%llu needed), the ones it asks "
+                                 "for free; sriov_numvfs not written", d->name, (unsigned long long) pd.want);
+                }
+                r = plan_add(plan, &st);
+        }
+        ledger_clear(&l);
+        return r;
+}
+
+bool sriov_only_counts_left(const char *uuid)
+{
+        Journal *j = NULL;
+        bool only = false;
+        if (journal_open(uuid, "vfio", NULL, false, &j) < 0)
+                return false;
+        for (size_t i = 0; i < j->n_steps; i++)
+                if (!j->steps[i].undone) {
+                        only = strcmp(j->steps[i].kind_name, "numvfs") == 0;
+                        if (!only)
+                                break;
+                }
+        journal_close(j);
+        return only;
 }
 
 int sriov_prepare(Journal *j, Ledger *l, const Domain *d, const Profile *p)
@@ -459,6 +818,6 @@ int sriov_prepare(Journal *j, Ledger *l, const Domain *d, const Profile *p)
         sriov_begin_release(l, d->uuid);
         for (size_t i = 0; p && i < p->n_elems && r == 0; i++)
                 if (strcmp(p->elems[i].name, "sriov") == 0)
-                        r = prepare_pf(j, l, d->uuid, &p->elems[i]);
+                        r = prepare_pf(j, l, d, &p->elems[i]);
         return r;
 }

@@ -18,9 +18,16 @@
 
 #include "domain.h"
 #include "journal.h"
+#include "plan.h"
 #include "profile.h"
 
-/* Create VFs and apply VF settings for every <vmprep:sriov> of the profile. */
+#include <stdbool.h>
+
+/* Create VFs and apply VF settings for every <vmprep:sriov> of the profile:
+ * the count is raised only when no VF of the PF is in use (bound to a host
+ * driver, a running VM's device, in a libvirt hostdev network's pool, its
+ * /dev/vfio open); with enough VFs there it is not written at all and the
+ * VFs the VM asks for must be free.  Refusals name each VF and its user. */
 int sriov_prepare(Journal *j, Ledger *l, const Domain *d, const Profile *p);
 /* Register the undo functions; l and uuid are the release in progress
  * (the numvfs undo consults the ledger for other holders). */
@@ -28,3 +35,9 @@ void sriov_begin_release(Ledger *l, const char *uuid);
 /* After the journal was undone: drop this VM's holds on PFs and carry out
  * (or hand over) the restores that fell to it. */
 int sriov_end_release(Ledger *l, const char *uuid, const Journal *j);
+/* vmprep plan: per <vmprep:sriov>, the count raised (a step) or the VFs
+ * there used as they are (a keep step); refusals as prepare logs them. */
+int sriov_plan(const Domain *d, const Profile *p, Plan *plan);
+/* Is a "numvfs" step (a count that could not be given back while others
+ * used its VFs) all that is left of the VM's vfio journal? */
+bool sriov_only_counts_left(const char *uuid);

@@ -419,7 +419,8 @@ int sysfs_list(const char *path, char ***ret, size_t *n)
                 count++;
         }
         closedir(d);
-        qsort(names, count, sizeof(*names), natural);
+        if (count) /* qsort wants a non-NULL array even for 0 elements */
+                qsort(names, count, sizeof(*names), natural);
         *ret = names;
         *n = count;
         return 0;

@@ -19,11 +19,12 @@
 #define SWAPPINESS_PATH "/proc/sys/vm/swappiness"
 #define STAT_INTERVAL_PATH "/proc/sys/vm/stat_interval"
 
-static int add(TuneSetting **arr, size_t *n, const char *res, const char *path, const char *want, const char *label)
+static TuneSetting *add(TuneSetting **arr, size_t *n, const char *res, const char *path, const char *want,
+                        const char *label)
 {
         TuneSetting *a = realloc(*arr, (*n + 1) * sizeof(*a));
         if (!a)
-                return -ENOMEM;
+                return NULL;
         *arr = a;
         a = &a[(*n)++];
         memset(a, 0, sizeof(*a));
@@ -31,10 +32,18 @@ static int add(TuneSetting **arr, size_t *n, const char *res, const char *path, 
         snprintf(a->path, sizeof(a->path), "%s", path);
         snprintf(a->want, sizeof(a->want), "%s", want);
         snprintf(a->label, sizeof(a->label), "%s", label);
-        return 0;
+        return a;
 }
 
-int tune_settings(const Profile *p, const CpuSet *cores, const unsigned *cstates, TuneSetting **ret, size_t *n)
+static bool has_resource(const TuneSetting *arr, size_t n, const char *res)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(arr[i].resource, res) == 0)
+                        return true;
+        return false;
+}
+
+int tune_settings(const Profile *p, const CpuSet *cores, const TuneHost *host, TuneSetting **ret, size_t *n)
 {
         const ProfileElem *e = profile_elem(p, "tune");
         TuneSetting *arr = NULL;
@@ -47,36 +56,56 @@ int tune_settings(const Profile *p, const CpuSet *cores, const unsigned *cstates
         if (!e || !profile_enabled(p, "tune"))
                 return 0;
         if ((v = profile_attr(e, "thp")))
-                r = add(&arr, n, "tune/thp", THP_PATH, v, "transparent hugepages");
-        if (r == 0 && (v = profile_attr(e, "ksm")))
-                /* 2: stop ksmd and unmerge what it merged */
-                r = add(&arr, n, "tune/ksm", KSM_PATH, strcmp(v, "on") == 0 ? "1" : "2", "KSM");
+                r = add(&arr, n, "tune/thp", THP_PATH, v, "transparent hugepages") ? 0 : -ENOMEM;
+        if (r == 0 && (v = profile_attr(e, "ksm"))) {
+                /* run: 1 ksmd merges; 0 ksmd stops, merged pages stay; 2 ksmd
+                 * stops and every merged page on the host is unmerged, inside
+                 * the write (Documentation/admin-guide/mm/ksm.rst).  'off'
+                 * is content with 2, and with no KSM at all. */
+                bool on = strcmp(v, "on") == 0, unmerge = strcmp(v, "unmerge") == 0;
+                TuneSetting *t = add(&arr, n, "tune/ksm", KSM_PATH, on ? "1" : unmerge ? "2" : "0", "KSM");
+                if (t && !on && !unmerge)
+                        snprintf(t->also, sizeof(t->also), "2");
+                if (t)
+                        t->absent_ok = !on;
+                r = t ? 0 : -ENOMEM;
+        }
         if (r == 0 && (v = profile_attr(e, "rt-runtime")))
                 r = add(&arr, n, "tune/rt-runtime", RT_PATH, strcmp(v, "unlimited") == 0 ? "-1" : v,
-                        "RT throttling (sched_rt_runtime_us)");
+                        "RT throttling (sched_rt_runtime_us)") ? 0 : -ENOMEM;
         if (r == 0 && (v = profile_attr(e, "swappiness")))
-                r = add(&arr, n, "tune/swappiness", SWAPPINESS_PATH, v, "vm.swappiness");
+                r = add(&arr, n, "tune/swappiness", SWAPPINESS_PATH, v, "vm.swappiness") ? 0 : -ENOMEM;
         if (r == 0 && (v = profile_attr(e, "stat-interval")))
-                r = add(&arr, n, "tune/stat-interval", STAT_INTERVAL_PATH, v, "vm.stat_interval");
+                r = add(&arr, n, "tune/stat-interval", STAT_INTERVAL_PATH, v, "vm.stat_interval") ? 0 : -ENOMEM;
         const char *gov = profile_attr(e, "governor");
         const char *cs = profile_attr(e, "max-cstate");
         uint64_t max = 0;
         if (cs && parse_u64(cs, 0, 9, &max) < 0)
                 cs = NULL;
         for (int c = cores ? cpuset_next(cores, 0) : -1; c >= 0 && r == 0; c = cpuset_next(cores, (unsigned) c + 1)) {
-                if (gov) {
+                bool known = host && (unsigned) c < host->n_cpus;
+                int policy = known && host->policy ? host->policy[c] : -1;
+                /* the governor is the policy's: one setting (and one ledger
+                 * count) per policy, shared with every VM on its CPUs */
+                if (gov && policy >= 0) {
+                        snprintf(res, sizeof(res), "tune/governor/policy%d", policy);
+                        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpufreq/policy%d/scaling_governor", policy);
+                        snprintf(label, sizeof(label), "the cpufreq governor of policy%d", policy);
+                } else if (gov) {
                         snprintf(res, sizeof(res), "tune/governor/cpu%d", c);
                         snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cpufreq/scaling_governor", c);
                         snprintf(label, sizeof(label), "the cpufreq governor of CPU %d", c);
-                        r = add(&arr, n, res, path, gov, label);
                 }
+                if (gov && !has_resource(arr, *n, res))
+                        r = add(&arr, n, res, path, gov, label) ? 0 : -ENOMEM;
                 /* cpuidle stateN: deeper as N grows (state0 is polling);
                  * max-cstate=M keeps 0..M and disables the deeper ones */
-                for (unsigned s = (unsigned) max + 1; cs && cstates && s < cstates[c] && r == 0; s++) {
+                unsigned states = known && host->cstates ? host->cstates[c] : 0;
+                for (unsigned s = (unsigned) max + 1; cs && s < states && r == 0; s++) {
                         snprintf(res, sizeof(res), "tune/cstate/cpu%d/state%u", c, s);
                         snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cpuidle/state%u/disable", c, s);
                         snprintf(label, sizeof(label), "idle state %u of CPU %d", s, c);
-                        r = add(&arr, n, res, path, "1", label);
+                        r = add(&arr, n, res, path, "1", label) ? 0 : -ENOMEM;
                 }
         }
         if (r < 0) {
@@ -86,6 +115,125 @@ int tune_settings(const Profile *p, const CpuSet *cores, const unsigned *cstates
         }
         *ret = arr;
         return 0;
+}
+
+int tune_host_read(unsigned n_cpus, TuneHost *ret)
+{
+        memset(ret, 0, sizeof(*ret));
+        ret->cstates = calloc(n_cpus ? n_cpus : 1, sizeof(*ret->cstates));
+        ret->policy = calloc(n_cpus ? n_cpus : 1, sizeof(*ret->policy));
+        if (!ret->cstates || !ret->policy) {
+                tune_host_free(ret);
+                return -ENOMEM;
+        }
+        ret->n_cpus = n_cpus;
+        for (unsigned c = 0; c < n_cpus; c++) {
+                char path[128], link[256];
+                for (unsigned s = 0; s < 16; s++) {
+                        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%u/cpuidle/state%u", c, s);
+                        if (!sysfs_exists(path))
+                                break;
+                        ret->cstates[c] = s + 1;
+                }
+                /* cpuC/cpufreq is a link to ../cpufreq/policyN, N usually the
+                 * first CPU of the policy (drivers/cpufreq/cpufreq.c) */
+                uint64_t policy;
+                const char *base;
+                ret->policy[c] = -1;
+                snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%u/cpufreq", c);
+                if (sysfs_readlink(path, link, sizeof(link)) > 0 && (base = strrchr(link, '/')) &&
+                    strncmp(base + 1, "policy", 6) == 0 && parse_u64(base + 7, 0, CPUSET_MAX - 1, &policy) == 0)
+                        ret->policy[c] = (int) policy;
+        }
+        return 0;
+}
+
+void tune_host_free(TuneHost *h)
+{
+        free(h->cstates);
+        free(h->policy);
+        memset(h, 0, sizeof(*h));
+}
+
+/* THP reads "always [madvise] never": the bracketed word is the value */
+static int read_value(const char *path, char *buf, size_t size)
+{
+        char raw[256];
+        int r = sysfs_read(path, raw, sizeof(raw));
+        if (r < 0)
+                return r;
+        const char *open = strchr(raw, '['), *close = open ? strchr(open, ']') : NULL;
+        if (open && close) {
+                snprintf(buf, size, "%.*s", (int) (close - open - 1), open + 1);
+                return 0;
+        }
+        snprintf(buf, size, "%s", raw);
+        return 0;
+}
+
+int tune_current(const TuneSetting *t, char *buf, size_t size)
+{
+        return read_value(t->path, buf, size);
+}
+
+bool tune_satisfied(const TuneSetting *t, const char *cur)
+{
+        return strcmp(cur, t->want) == 0 || (t->also[0] && strcmp(cur, t->also) == 0);
+}
+
+void tune_warn_shared_policies(const TuneSetting *s, size_t n, const CpuSet *cores)
+{
+        static const char prefix[] = "tune/governor/";
+        for (size_t i = 0; i < n; i++) {
+                if (strncmp(s[i].resource, prefix, sizeof(prefix) - 1) != 0)
+                        continue;
+                /* the policy's CPUs, offline ones included; affected_cpus
+                 * (online only) on kernels without related_cpus.  The kernel
+                 * writes "0 1 2 3": spaces, not a list. */
+                const char *policy = s[i].resource + sizeof(prefix) - 1;
+                char path[300], list[1024], span[256], others[256];
+                CpuSet cpus, outside;
+                int len = (int) (strrchr(s[i].path, '/') - s[i].path);
+                snprintf(path, sizeof(path), "%.*s/related_cpus", len, s[i].path);
+                if (sysfs_read(path, list, sizeof(list)) <= 0) {
+                        snprintf(path, sizeof(path), "%.*s/affected_cpus", len, s[i].path);
+                        if (sysfs_read(path, list, sizeof(list)) <= 0)
+                                continue;
+                }
+                for (char *q = list; *q; q++)
+                        if (*q == ' ')
+                                *q = ',';
+                if (cpuset_parse(list, &cpus) < 0)
+                        continue;
+                outside = cpus;
+                cpuset_andnot(&outside, cores);
+                if (cpuset_empty(&outside))
+                        continue;
+                cpuset_format(&cpus, span, sizeof(span));
+                cpuset_format(&outside, others, sizeof(others));
+                log_warning("cpufreq %s%s covers CPUs %s: the governor applies to the host's cores too "
+                            "(governor='%s' reaches CPU %s, which the VM does not claim)",
+                            strncmp(policy, "cpu", 3) == 0 ? "policy of " : "", policy, span, s[i].want, others);
+        }
+}
+
+int tune_ksm_advice(const Domain *d, const Profile *p, char *buf, size_t size)
+{
+        const ProfileElem *e = profile_elem(p, "tune");
+        const char *ksm = e && profile_enabled(p, "tune") ? profile_attr(e, "ksm") : NULL;
+
+        buf[0] = '\0';
+        if (!ksm || strcmp(ksm, "on") == 0 || d->nosharepages)
+                return 0;
+        if (strcmp(ksm, "off") == 0)
+                snprintf(buf, size, "ksm='off' stops ksmd, but what it merged stays merged, %s's memory among it; "
+                         "add <memoryBacking><nosharepages/></memoryBacking> to keep this VM's memory out of KSM",
+                         d->name);
+        else
+                snprintf(buf, size, "ksm='unmerge' unmerges every merged page on the host, every VM's, when %s "
+                         "starts; <memoryBacking><nosharepages/></memoryBacking> keeps only this VM's memory out "
+                         "of KSM", d->name);
+        return 1;
 }
 
 /* isolcpus=[flags,]LIST: the CPU list after any flag words */
@@ -144,6 +292,12 @@ int tune_realtime_check(const Domain *d, const CpuSet *vcpus, const char *cmdlin
                                          "</memoryBacking>\n");
                 count++;
         }
+        if (!d->nosharepages && len < size) {
+                len += (size_t) snprintf(buf + len, size - len,
+                                         "realtime: KSM may merge guest pages, and a write to a merged page first copies "
+                                         "it; add <memoryBacking><nosharepages/></memoryBacking>\n");
+                count++;
+        }
         static const char *const keys[] = { "isolcpus=", "nohz_full=", "rcu_nocbs=" };
         char missing_keys[128] = "";
         for (size_t k = 0; k < 3 && vcpus && !cpuset_empty(vcpus); k++) {
@@ -174,22 +328,6 @@ int tune_realtime_check(const Domain *d, const CpuSet *vcpus, const char *cmdlin
 static Ledger *undo_ledger;
 static char undo_uuid[UUID_STRLEN];
 
-/* THP reads "always [madvise] never": the bracketed word is the value */
-static int read_value(const char *path, char *buf, size_t size)
-{
-        char raw[256];
-        int r = sysfs_read(path, raw, sizeof(raw));
-        if (r < 0)
-                return r;
-        const char *open = strchr(raw, '['), *close = open ? strchr(open, ']') : NULL;
-        if (open && close) {
-                snprintf(buf, size, "%.*s", (int) (close - open - 1), open + 1);
-                return 0;
-        }
-        snprintf(buf, size, "%s", raw);
-        return 0;
-}
-
 static int write_checked(const char *path, const char *want)
 {
         char back[256];
@@ -204,7 +342,10 @@ static int write_checked(const char *path, const char *want)
 
 /* Undo of a "shared" step: drop this VM's hold; the last holder writes
  * the baseline back (before dropping, so that a crash in between is
- * finished by the next release). */
+ * finished by the next release) -- unless the value is neither what the
+ * step set nor the baseline: someone changed it while VMs ran, and that
+ * choice is theirs to keep.  A step not done (crashed, or a write the
+ * kernel read back otherwise) is always restored. */
 static int undo_shared(const JournalStep *s)
 {
         Ledger *l = undo_ledger;
@@ -222,6 +363,9 @@ static int undo_shared(const JournalStep *s)
                 r = read_value(s->path, cur, sizeof(cur));
                 if (r == -ENOENT) {
                         log_warning("%s is gone; nothing to restore", s->path);
+                } else if (r == 0 && s->done && strcmp(cur, base) != 0 && strcmp(cur, s->new_) != 0) {
+                        log_warning("%s is '%s', not the '%s' vmprep set: it was changed while VMs ran, and stays "
+                                    "(it was '%s' before the first VM)", s->path, cur, s->new_, base);
                 } else if (r < 0 || strcmp(cur, base) != 0) {
                         r = sysfs_write(s->path, base);
                         if (r < 0)
@@ -258,12 +402,16 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const TuneSetting *
         int r;
 
         r = read_value(t->path, cur, sizeof(cur));
+        if (r == -ENOENT && t->absent_ok) {
+                log_info("%s: this host has no %s: nothing to do", t->label, t->path);
+                return 0;
+        }
         if (r < 0) {
                 log_error("cannot set %s to '%s': %s: %s", t->label, t->want, t->path, strerror(-r));
                 return -VMPREP_EREPORTED;
         }
-        bool first = ledger_held(l, t->resource, NULL) == 0;
-        if (!first && strcmp(cur, t->want) != 0) {
+        bool first = ledger_held(l, t->resource, NULL) == 0, satisfied = tune_satisfied(t, cur);
+        if (!first && !satisfied) {
                 holder_name(l, t->resource, d->uuid, who, sizeof(who));
                 log_error("%s is '%s' for the running %s; %s asks for '%s': two running VMs cannot want different "
                           "values (make their <vmprep:tune> agree)", t->label, cur, who, d->name, t->want);
@@ -286,7 +434,7 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const TuneSetting *
                 r = ledger_save(l);
         if (r < 0)
                 return r;
-        if (strcmp(cur, t->want) != 0) {
+        if (!satisfied) {
                 r = write_checked(t->path, t->want);
                 if (r < 0) {
                         log_error("cannot set %s (%s) to '%s': %s", t->label, t->path, t->want,
@@ -310,7 +458,7 @@ static int release_locked(Ledger *l, const char *uuid, const char *name, bool qu
 int tune_prepare(const Domain *d, const Profile *p)
 {
         TuneSetting *settings = NULL;
-        unsigned *cstates = NULL;
+        TuneHost host = { 0 };
         size_t n = 0;
         CpuTopology t;
         CpusClaim claim;
@@ -340,21 +488,10 @@ int tune_prepare(const Domain *d, const Profile *p)
                 }
                 if (r < 0)
                         cpuset_clear(&claim.vcpus);
-                if (per_core && profile_attr(e, "max-cstate")) {
-                        cstates = calloc(t.n_cpus, sizeof(*cstates));
-                        if (!cstates) {
-                                r = -ENOMEM;
+                if (per_core) {
+                        r = tune_host_read(t.n_cpus, &host);
+                        if (r < 0)
                                 goto out_topology;
-                        }
-                        for (unsigned c = 0; c < t.n_cpus; c++) {
-                                char path[128];
-                                for (unsigned s = 0; s < 16; s++) {
-                                        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%u/cpuidle/state%u", c, s);
-                                        if (!sysfs_exists(path))
-                                                break;
-                                        cstates[c] = s + 1;
-                                }
-                        }
                 }
         }
         if (realtime) {
@@ -366,35 +503,10 @@ int tune_prepare(const Domain *d, const Profile *p)
                                 log_warning("%s", line);
                 }
         }
-        r = tune_settings(p, per_core ? &claim.cpus : NULL, cstates, &settings, &n);
+        r = tune_settings(p, per_core ? &claim.cpus : NULL, &host, &settings, &n);
         if (r < 0)
                 goto out_topology;
-        if (per_core && profile_attr(e, "governor")) {
-                /* a cpufreq policy shared with host CPUs changes their clock too */
-                CpuSet shared;
-                cpuset_clear(&shared);
-                for (int c = cpuset_next(&claim.cpus, 0); c >= 0; c = cpuset_next(&claim.cpus, (unsigned) c + 1)) {
-                        char path[128], list[1024];
-                        CpuSet affected;
-                        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cpufreq/affected_cpus", c);
-                        if (sysfs_read(path, list, sizeof(list)) <= 0)
-                                continue;
-                        /* "0 1 2 3": spaces, not a list */
-                        for (char *q = list; *q; q++)
-                                if (*q == ' ')
-                                        *q = ',';
-                        if (cpuset_parse(list, &affected) == 0) {
-                                cpuset_andnot(&affected, &claim.cpus);
-                                cpuset_or(&shared, &affected);
-                        }
-                }
-                if (!cpuset_empty(&shared)) {
-                        char a[256];
-                        cpuset_format(&shared, a, sizeof(a));
-                        log_warning("governor='%s' also applies to host CPU %s: they share a cpufreq policy with the "
-                                    "VM's cores", profile_attr(e, "governor"), a);
-                }
-        }
+        tune_warn_shared_policies(settings, n, &claim.cpus);
 
         r = ledger_lock(&l);
         if (r < 0)
@@ -425,7 +537,7 @@ out:
         ledger_unlock(&l);
 out_topology:
         free(settings);
-        free(cstates);
+        tune_host_free(&host);
         numa_topology_free(&t);
         return r;
 }

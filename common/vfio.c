@@ -6,21 +6,19 @@
 #include "log.h"
 #include "parse.h"
 #include "pci.h"
+#include "running.h"
 #include "sriov.h"
 #include "sysfs.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libkmod.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef VMPREP_TEST_BUILD
-#include <libkmod.h>
-#endif
 
 #define CAP "vfio"
 #define STUB "vfio-pci"
@@ -273,16 +271,39 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
         return 0;
 }
 
-/* Load a module (modprobe semantics: dependencies, blacklist honoured).
- * The test build never calls libkmod: it writes to the fake kernel's
- * stand-in, which makes the module (and vfio-pci's driver directory) appear. */
-static int module_load(const char *name)
+/* modprobe.d's install/remove lines are shell commands, which libkmod
+ * runs unless told not to: a hook (root, inside libvirtd's start path)
+ * never runs them, but says so, since the line may do something the host
+ * relies on (Debian's nvidia packages ship such lines). */
+static void module_commands_note(struct kmod_module *mod, const char *asked, bool install)
 {
-#ifdef VMPREP_TEST_BUILD
-        return sysfs_write("/.fake/modprobe", name);
-#else
+        const char *cmd = install ? kmod_module_get_install_commands(mod) : kmod_module_get_remove_commands(mod);
+        const char *name = kmod_module_get_name(mod);
+        char normal[72];
+        if (!cmd)
+                return;
+        snprintf(normal, sizeof(normal), "%.64s", asked);
+        for (char *c = normal; *c; c++)
+                if (*c == '-')
+                        *c = '_';
+        log_warning("modprobe.d has %s command for %s; vmprep %s the module without running it ('%s')",
+                    install ? "an install" : "a remove", strcmp(normal, name) == 0 ? asked : name,
+                    install ? "loads" : "unloads", cmd);
+}
+
+/*
+ * Load a module with its dependencies, as modprobe would but without
+ * running modprobe.d's install commands (KMOD_PROBE_IGNORE_COMMAND).  With
+ * blacklist, a module modprobe.d blacklists is not loaded and the result
+ * is MODULE_BLACKLISTED (> 0): the admin's choice, for the caller to
+ * report.  Returns 0 or -errno.
+ */
+#define MODULE_BLACKLISTED 1
+static int module_load(const char *name, bool blacklist)
+{
         struct kmod_ctx *ctx = kmod_new(NULL, NULL);
         struct kmod_list *list = NULL, *it;
+        unsigned flags = KMOD_PROBE_IGNORE_COMMAND | (blacklist ? KMOD_PROBE_APPLY_BLACKLIST : 0);
         int r = -ENOENT;
         if (!ctx)
                 return -ENOMEM;
@@ -293,35 +314,42 @@ static int module_load(const char *name)
         kmod_list_foreach(it, list)
         {
                 struct kmod_module *mod = kmod_module_get_module(it);
-                r = kmod_module_probe_insert_module(mod, KMOD_PROBE_APPLY_BLACKLIST, NULL, NULL, NULL, NULL);
+                struct kmod_list *deps = kmod_module_get_dependencies(mod), *d;
+                kmod_list_foreach(d, deps)
+                {
+                        struct kmod_module *dep = kmod_module_get_module(d);
+                        module_commands_note(dep, kmod_module_get_name(dep), true);
+                        kmod_module_unref(dep);
+                }
+                kmod_module_unref_list(deps);
+                module_commands_note(mod, name, true);
+                r = kmod_module_probe_insert_module(mod, flags, NULL, NULL, NULL, NULL);
                 kmod_module_unref(mod);
-                if (r < 0)
+                if (r != 0)
                         break;
         }
         kmod_module_unref_list(list);
         kmod_unref(ctx);
-        return r > 0 ? -r : r;
-#endif
+        return r > 0 ? MODULE_BLACKLISTED : r;
 }
 
-/* rmmod without force: -EBUSY (or -EAGAIN) while anything uses it. */
+/* rmmod without force: -EBUSY (or -EAGAIN) while anything uses it.
+ * libkmod's remove is delete_module(2) alone: modprobe.d's remove
+ * commands are the modprobe tool's, never run from here. */
 static int module_unload(const char *name)
 {
-#ifdef VMPREP_TEST_BUILD
-        return sysfs_write("/.fake/rmmod", name);
-#else
         struct kmod_ctx *ctx = kmod_new(NULL, NULL);
         struct kmod_module *mod = NULL;
         if (!ctx)
                 return -ENOMEM;
         int r = kmod_module_new_from_name(ctx, name, &mod);
         if (r == 0) {
+                module_commands_note(mod, name, false);
                 r = kmod_module_remove_module(mod, 0);
                 kmod_module_unref(mod);
         }
         kmod_unref(ctx);
         return r > 0 ? -r : r;
-#endif
 }
 
 /* /sys/module/NAME, with '-' read as '_' as the kernel does. */
@@ -345,7 +373,9 @@ static int undo_module(const JournalStep *s)
         }
         if (module_loaded(name))
                 return 0;
-        int r = module_load(name);
+        /* it was loaded when vmprep unloaded it: a blacklist does not
+         * apply to giving it back */
+        int r = module_load(name, false);
         if (r < 0)
                 return log_error_errno(r, "cannot load the module %s again", name);
         log_info("loaded the module %s again", name);
@@ -387,7 +417,12 @@ static int ensure_stub_driver(char *err, size_t errlen)
 {
         if (pci_driver_present(STUB))
                 return 0;
-        int r = module_load(STUB);
+        int r = module_load(STUB, true);
+        if (r == MODULE_BLACKLISTED) {
+                snprintf(err, errlen, "modprobe.d blacklists " STUB " ('blacklist vfio_pci'), and vmprep respects that: "
+                         "nothing was bound; remove the blacklist line, or load " STUB " yourself (modprobe " STUB ")");
+                return -EPERM;
+        }
         if (r < 0) {
                 snprintf(err, errlen, "the " STUB " driver is not loaded and loading it failed (%s); is the module "
                          "installed (CONFIG_VFIO_PCI)?", strerror(-r));
@@ -407,8 +442,7 @@ static int ensure_stub_driver(char *err, size_t errlen)
 
 /* ---- interlocks ---- */
 
-/* The name of the VM whose journal holds uuid, or the uuid. */
-static void vm_name(const char *uuid, char *buf, size_t size)
+void vfio_vm_name(const char *uuid, char *buf, size_t size)
 {
         Journal *j = NULL;
         snprintf(buf, size, "%s", uuid);
@@ -429,9 +463,9 @@ typedef struct Settings {
  * is stopped first (single-GPU), so open device nodes are looked for just
  * before each unbind instead.  Returns 0 or -VMPREP_EREPORTED. */
 static int check_interlocks(const Target *t, const Settings *set, const Ledger *l, const char *uuid,
-                            bool defer_holders)
+                            const RunningVm *vms, size_t n_vms, bool defer_holders)
 {
-        char why[512] = "", holder[160];
+        char why[768] = "", holder[160];
         const PciDevice *dev = &t->dev;
         bool force = set->force_all || t->force;
         const char *hint = "";
@@ -441,7 +475,7 @@ static int check_interlocks(const Target *t, const Settings *set, const Ledger *
                 char res[64];
                 snprintf(res, sizeof(res), "pci/%s", dev->bdf);
                 if (strcmp(l->holds[i].resource, res) == 0 && strcmp(l->holds[i].uuid, uuid) != 0) {
-                        vm_name(l->holds[i].uuid, holder, sizeof(holder));
+                        vfio_vm_name(l->holds[i].uuid, holder, sizeof(holder));
                         log_error("cannot pass %s (%s, %s) to this VM: the running VM %s holds it", dev->bdf,
                                   class_name(dev->class_), t->origin, holder);
                         return -VMPREP_EREPORTED;
@@ -449,12 +483,17 @@ static int check_interlocks(const Target *t, const Settings *set, const Ledger *
         }
         if (strcmp(dev->driver, STUB) == 0)
                 return 0; /* already the stub's: the host does not use it */
+        /* another running VM's disk or macvtap: not overridden by force either */
+        if (hostuse_running_vm(dev->bdf, vms, n_vms, why, sizeof(why))) {
+                log_error("cannot pass %s (%s, %s) to this VM: %s", dev->bdf, class_name(dev->class_), t->origin, why);
+                return -VMPREP_EREPORTED;
+        }
 
         if (t->direct && pci_device_is_bridge(dev)) {
                 snprintf(why, sizeof(why), "it is a PCI bridge; the devices behind it are passed, not the bridge");
-        } else if (hostuse_mounted(dev->bdf, why, sizeof(why))) {
-                ;
-        } else if (hostuse_network(dev->bdf, why, sizeof(why))) {
+        } else if (hostuse_mounted(dev->bdf, why, sizeof(why)) || hostuse_swap(dev->bdf, why, sizeof(why)) ||
+                   hostuse_block_held(dev->bdf, why, sizeof(why)) || hostuse_network(dev->bdf, why, sizeof(why)) ||
+                   hostuse_input(dev->bdf, why, sizeof(why))) {
                 ;
         } else if (dev->boot_vga && display_fbcon_bound(holder, sizeof(holder)) && strcmp(set->single_gpu, "off") == 0) {
                 snprintf(why, sizeof(why), "it is the boot GPU and drives the framebuffer console (%s), and "
@@ -471,6 +510,21 @@ static int check_interlocks(const Target *t, const Settings *set, const Ledger *
                 log_warning("passing %s although %s (force='yes')", dev->bdf, why);
 
         return defer_holders ? 0 : check_holders(dev, t->origin);
+}
+
+/* The other running VMs, whose disks and macvtaps the interlocks look
+ * for.  Not knowing them is said, not fatal: libvirt still refuses a
+ * device that QEMU holds open. */
+static void running_load(const char *uuid, RunningVm **vms, size_t *n)
+{
+        int r = running_vms(uuid, vms, n);
+        if (r < 0)
+                log_warning_errno(r, "cannot list the running VMs in " RUNNING_STATUS_DIR ": their disks and "
+                                  "<interface type='direct'> are not checked");
+        for (size_t i = 0; i < *n; i++)
+                if (!(*vms)[i].domain)
+                        log_warning("cannot tell what the running VM %s uses (%s): its disks and <interface "
+                                    "type='direct'> are not checked", (*vms)[i].name, (*vms)[i].err);
 }
 
 /* Never unbind a device whose nodes are open: the unbind blocks in the
@@ -613,42 +667,22 @@ int vfio_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t e
 
         (void) err;
         (void) errlen;
-        for (size_t i = 0; i < p->n_elems; i++) {
-                const ProfileElem *e = &p->elems[i];
-                uint64_t vfs, cur = 0;
-                PciAddress pf;
-                if (strcmp(e->name, "sriov") != 0)
-                        continue;
-                if (!profile_attr(e, "vfs") || parse_u64(profile_attr(e, "vfs"), 0, 65535, &vfs) < 0 ||
-                    pci_address_parse(profile_attr(e, "pf"), &pf) < 0)
-                        continue;
-                PlanStep st = { .kind = STEP_SET };
-                snprintf(st.cap, sizeof(st.cap), CAP);
-                pci_device_path(&pf, "sriov_numvfs", st.path, sizeof(st.path));
-                if (sysfs_read_u64(st.path, &cur) < 0) {
-                        log_error("<vmprep:sriov pf='%s'>: this host has no SR-IOV PF there (%s)", profile_attr(e, "pf"),
-                                  st.path);
-                        return -VMPREP_EREPORTED;
-                }
-                if (cur >= vfs)
-                        continue;
-                snprintf(st.resource, sizeof(st.resource), "sriov/%s", profile_attr(e, "pf"));
-                snprintf(st.old, sizeof(st.old), "%llu", (unsigned long long) cur);
-                snprintf(st.new_, sizeof(st.new_), "%llu", (unsigned long long) vfs);
-                snprintf(st.why, sizeof(st.why), "%s needs %llu VFs of %s (through 0, autoprobe off)", d->name,
-                         (unsigned long long) vfs, profile_attr(e, "pf"));
-                r = plan_add(plan, &st);
-                if (r < 0)
-                        return r;
-        }
+        r = sriov_plan(d, p, plan);
+        if (r < 0)
+                return r;
         if (!profile_enabled(p, "vfio"))
                 return 0;
         r = collect(d, p, &set, &ts);
         if (r == 0)
                 r = ledger_read(&l);
         bool display = r == 0 && needs_display(&ts, &set);
+        RunningVm *vms = NULL;
+        size_t n_vms = 0;
+        if (r == 0 && ts.n)
+                running_load(d->uuid, &vms, &n_vms);
         for (size_t i = 0; i < ts.n && r == 0; i++)
-                r = check_interlocks(&ts.t[i], &set, &l, d->uuid, display);
+                r = check_interlocks(&ts.t[i], &set, &l, d->uuid, vms, n_vms, display);
+        running_vms_free(vms, n_vms);
         if (r == 0 && display) {
                 PlanStep st = { .kind = STEP_SET };
                 snprintf(st.cap, sizeof(st.cap), CAP);
@@ -764,8 +798,12 @@ int vfio_prepare(const Domain *d, const Profile *p)
         if (journal_exists(d->uuid, CAP)) {
                 log_warning("finishing the vfio journal a previous start of %s left", d->name);
                 r = release_locked(&l, d->uuid, d->name, true);
-                if (r < 0)
+                /* A VF count left raised because others use its VFs now
+                 * stays in the journal: this start goes on with it, and its
+                 * release gives the count back once they are free. */
+                if (r < 0 && !sriov_only_counts_left(d->uuid))
                         goto out;
+                r = 0;
         }
         bool any_sriov = false;
         for (size_t i = 0; i < p->n_elems; i++)
@@ -789,8 +827,13 @@ int vfio_prepare(const Domain *d, const Profile *p)
                         r = collect(d, p, &set, &ts);
         }
         bool display = r == 0 && needs_display(&ts, &set);
+        RunningVm *vms = NULL;
+        size_t n_vms = 0;
+        if (r == 0 && ts.n)
+                running_load(d->uuid, &vms, &n_vms);
         for (size_t i = 0; i < ts.n && r == 0; i++)
-                r = check_interlocks(&ts.t[i], &set, &l, d->uuid, display);
+                r = check_interlocks(&ts.t[i], &set, &l, d->uuid, vms, n_vms, display);
+        running_vms_free(vms, n_vms);
         if (r < 0)
                 goto fail;
         /* Hold every device before touching any: a second VM's prepare,

@@ -36,6 +36,9 @@
 int vfio_origin_encode(const char *driver, const char *override, char *buf, size_t size);
 int vfio_origin_decode(const char *s, char *driver, size_t dsize, char *override, size_t osize);
 
+/* The name of the VM whose vfio journal holds uuid, as "NAME (UUID)", or the uuid. */
+void vfio_vm_name(const char *uuid, char *buf, size_t size);
+
 /* Hook phases. */
 int vfio_prepare(const Domain *d, const Profile *p);
 int vfio_release(const char *uuid, const char *name);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "xml.h"
 
+#include "sysfs.h"
+
+#include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 #include <stdio.h>
@@ -109,4 +112,45 @@ void xml_freep(char **p)
 {
         free(*p);
         *p = NULL;
+}
+
+int xml_pci_address(xmlNodePtr node, PciAddress *ret, char *err, size_t errlen)
+{
+        static const char *const parts[] = { "domain", "bus", "slot", "function" };
+        static const uint64_t max[] = { 0xffffffff, 0xff, 0x1f, 7 };
+        uint64_t v[4] = { 0 };
+
+        for (size_t i = 0; i < 4; i++) {
+                _cleanup_xmlstr_ char *s = xml_attr(node, parts[i]);
+                if (!s) {
+                        if (i == 0)
+                                continue;
+                        snprintf(err, errlen, " has no %s attribute", parts[i]);
+                        return -EINVAL;
+                }
+                if (parse_u64_c(s, max[i], &v[i]) < 0) {
+                        snprintf(err, errlen, " %s='%s'>: not a PCI %s number (0x0-0x%llx)", parts[i], s, parts[i],
+                                 (unsigned long long) max[i]);
+                        return -EINVAL;
+                }
+        }
+        ret->domain = (uint32_t) v[0];
+        ret->bus = (uint8_t) v[1];
+        ret->slot = (uint8_t) v[2];
+        ret->function = (uint8_t) v[3];
+        return 0;
+}
+
+xmlDocPtr xml_parse_file(const char *path, char *err, size_t errlen)
+{
+        char *text = NULL;
+        size_t len = 0;
+        int r = sysfs_read_alloc(path, XML_MAX_BYTES, &text, &len);
+        if (r < 0) {
+                snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
+                return NULL;
+        }
+        xmlDocPtr doc = xml_parse(text, len, path, err, errlen);
+        free(text);
+        return doc;
 }

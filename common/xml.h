@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include "parse.h"
+
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
 #include <stdbool.h>
@@ -20,6 +22,11 @@
  */
 xmlDocPtr xml_parse(const char *buf, size_t len, const char *what, char *err, size_t errlen);
 
+/* The same for a whole file read through the gateway (common/sysfs): a
+ * libvirt status or network file.  NULL with err set when it does not
+ * read or parse. */
+xmlDocPtr xml_parse_file(const char *path, char *err, size_t errlen);
+
 /* Evaluate expr relative to node; returns the node set (possibly empty) or
  * NULL on allocation failure.  Free with xmlXPathFreeObject. */
 xmlXPathObjectPtr xml_xpath(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr);
@@ -32,6 +39,12 @@ xmlNodePtr xml_first(xmlXPathContextPtr ctx, xmlNodePtr node, const char *expr);
 char *xml_attr(xmlNodePtr node, const char *name);
 /* Element text with leading/trailing blanks trimmed, malloc'd. */
 char *xml_text(xmlNodePtr node);
+
+/* A PCI <address domain= bus= slot= function=/> as libvirt writes it in
+ * domain and network XML (numbers in C notation: 0x41, 65; domain may be
+ * absent).  -EINVAL with err the rest of a message after "<address":
+ * " has no bus attribute" or " bus='x'>: not a PCI bus number (0x0-0xff)". */
+int xml_pci_address(xmlNodePtr node, PciAddress *ret, char *err, size_t errlen);
 
 /* Free *p (for __attribute__((cleanup))). */
 void xml_freep(char **p);

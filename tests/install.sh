@@ -13,6 +13,7 @@ T_SUITE=install
 RELOAD=$repo/install/vmprep-reload-libvirt
 
 W=$(mktemp -d)
+export VMPREP_RUNDIR=$W/run
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$W"; }
 trap cleanup EXIT
@@ -66,6 +67,11 @@ if wait_marker "$W/libvirtd.hup" && wait_marker "$W/virtqemud.hup" && grep -q "s
         t_ok "monolithic and modular daemon both running: both get SIGHUP (never a restart)"
 else
         t_fail "both daemons" "$out"
+fi
+if [ "$(wc -l < "$W/run/daemon-reloaded" 2>/dev/null)" = 2 ] && [ "$(stat -c %a "$W/run")" = 700 ]; then
+        t_ok "each SIGHUP is recorded in VMPREP_RUNDIR/daemon-reloaded (pid, time) for vmprep doctor"
+else
+        t_fail "reload record" "$(ls -la "$W/run" 2>&1)" "$(cat "$W/run/daemon-reloaded" 2>&1)"
 fi
 
 start_daemon vmpt-virtqemud "$W/virtqemud2.hup"

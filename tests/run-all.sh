@@ -7,6 +7,8 @@
 #   cpus-hooks  30-vmprep-cpus the same way (cgroup v1/v2/systemd, IRQs, partitions, crash points)
 #   tune-hooks  40-vmprep-tune the same way (governor, C-states, THP, KSM, sysctls, crash points)
 #   vfio      10-vmprep-vfio against fake PCI trees (tests/hooks/vfio.sh), ASan+UBSan
+#   hostshapes  10-vmprep-vfio's host-use interlocks on recorded host shapes (Fedora
+#             btrfs workstation, Proxmox ZFS/bond server, macvtap VMs), ASan+UBSan
 #   schema    shipped profiles and fixtures against profiles/profile.rng
 #   valgrind  unit tests and a hook round trip under valgrind
 #   faults    each kernel write of a prepare failing with each errno: tree restored
@@ -76,6 +78,7 @@ run_suite unit build/test/unit-tests
 run_suite hooks tests/hooks/run.sh build/test
 run_suite faults tests/hooks/faults.sh build/test
 run_suite vfio tests/hooks/vfio.sh build/test
+run_suite hostshapes tests/hooks/hostshapes.sh build/test
 run_suite cpus-hooks tests/hooks/cpus.sh build/test
 run_suite tune-hooks tests/hooks/tune.sh build/test
 run_suite cli tests/cli/run.sh

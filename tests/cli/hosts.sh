@@ -4,7 +4,8 @@
 # are on buses this machine lacks (never 0000:00:xx.x).
 #   host_workstation DIR   two NUMA nodes, two GPUs (one sharing its IOMMU group
 #                          with a USB controller behind a bridge), an I210 NIC,
-#                          cgroup v2, systemd, IOMMU on
+#                          cgroup v2, systemd, IOMMU on, one cpufreq policy per
+#                          node (policy0: CPUs 0-7, policy8: 8-15), KSM running
 #   host_nfv DIR           SR-IOV NIC (X710, 8 of 64 VFs), 1 GiB pages reserved at
 #                          boot, cgroup v1, no systemd
 #   host_laptop DIR        one node, no IOMMU, no hugetlbfs, no vfio-pci, no pdpe1gb
@@ -34,6 +35,14 @@ _cpus() { # ROOT N (pairs of SMT siblings: 2k, 2k+1)
         for ((c = 0; c < $2; c++)); do
                 _w "$1/sys/devices/system/cpu/cpu$c/topology/thread_siblings_list" "$((c / 2 * 2))-$((c / 2 * 2 + 1))"
         done
+}
+
+_cpufreq() { # ROOT POLICY "CPU CPU ...": cpuN/cpufreq -> ../cpufreq/policyP (schedutil)
+        local p=$1/sys/devices/system/cpu/cpufreq/policy$2 c
+        _w "$p/scaling_governor" schedutil
+        _w "$p/scaling_available_governors" "performance schedutil powersave"
+        _w "$p/affected_cpus" "$3"; _w "$p/related_cpus" "$3"
+        for c in $3; do ln -sfn "../cpufreq/policy$2" "$1/sys/devices/system/cpu/cpu$c/cpufreq"; done
 }
 
 _pci() { # ROOT BDF VENDOR DEVICE CLASS GROUP DRIVER
@@ -82,6 +91,8 @@ Node 1, zone   Normal   4096   2048   1024    512    256    128     64     32   
         _node "$r" 0 "0-7" "10 21" 20971520
         _node "$r" 1 "8-15" "21 10" 4194304
         _cpus "$r" 16
+        _cpufreq "$r" 0 "0 1 2 3 4 5 6 7"; _cpufreq "$r" 8 "8 9 10 11 12 13 14 15"
+        _w "$r/sys/kernel/mm/ksm/run" 1
         _pool "$r" 0 2048 0 0; _pool "$r" 1 2048 512 512
         _pool "$r" 0 1048576 0 0; _pool "$r" 1 1048576 0 0
         _w "$r/lib/modules/6.1.0-27-amd64/modules.dep" "kernel/drivers/vfio/pci/vfio-pci.ko: kernel/drivers/vfio/vfio.ko"

@@ -66,6 +66,9 @@ golden doctor-nfv-vm "$VMPREP" --root "$W/nfv" doctor "$D/vnf-1g.xml"
 golden plan-workstation-db "$VMPREP" --root "$W/workstation" plan "$D/db-node1-2g.xml"
 golden plan-nfv-vnf "$VMPREP" --root "$W/nfv" plan "$D/vnf-1g.xml"
 golden plan-laptop-db "$VMPREP" --root "$W/laptop" plan "$D/db-node1-2g.xml"
+# ksm='off' without <nosharepages/>, a governor on a policy shared with host CPUs
+golden plan-workstation-rt-ksm "$VMPREP" --root "$W/workstation" plan "$D/rt-ksm-off.xml"
+golden doctor-workstation-rt-ksm "$VMPREP" --root "$W/workstation" doctor "$D/rt-ksm-off.xml"
 golden show-db "$VMPREP" --root "$W/workstation" show "$D/db-node1-2g.xml"
 # a fake PCI host (tests/fake/pci_fixture.c): GPU+HDA in one group, an SR-IOV NIC
 mkdir -p "$W/pci/run" "$W/pci/.fake"
@@ -247,6 +250,68 @@ if command -v script >/dev/null; then
 else
         t_skip "NO_COLOR on a terminal" "no script(1)"
 fi
+# doctor names the libvirt daemon it finds, and warns when it started before
+# any hook existed (libvirt then runs none until SIGHUP): recorded process
+# trees, the daemon's start from /proc/PID/stat field 22 and btime
+daemon_tree() { # DIR COMM START_EPOCH [RELOADED_EPOCH]
+        mkdir -p "$1"; cp -a "$W/workstation/." "$1/"; rm -f "$1/proc/123/comm"
+        mkdir -p "$1/proc/4321" "$1/etc/libvirt/hooks/qemu.d" "$1/run/vmprep"
+        printf '%s\n' "$2" > "$1/proc/4321/comm"
+        printf 'cpu  1 2 3 4\nbtime %s\nprocesses 9\n' "$(( $3 - 100 ))" > "$1/proc/stat"
+        printf '4321 (%s) S 1 4321 4321 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 17 0 %s 1 1\n' "$2" "$(( 100 * $(getconf CLK_TCK) ))" > "$1/proc/4321/stat"
+        for h in 10-vmprep-vfio 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune; do
+                printf '#!/bin/sh\n' > "$1/etc/libvirt/hooks/qemu.d/$h"; chmod 755 "$1/etc/libvirt/hooks/qemu.d/$h"
+        done
+        [ -n "${4:-}" ] && printf '4321 %s\n' "$4" > "$1/run/vmprep/daemon-reloaded"
+        :
+}
+now=$(date +%s)
+daemon_tree "$W/d-old" virtqemud $((now - 3600))
+out=$("$VMPREP" --root "$W/d-old" doctor 2>&1)
+grep -q "WARN  virtqemud .*virtqemud (pid 4321) started before any hook was in /etc/libvirt/hooks/qemu.d" <<<"$out" \
+        && grep -q "fix: kill -HUP 4321" <<<"$out" \
+        && t_ok "doctor: virtqemud started before the hooks existed: warned, with the one command that fixes it" \
+        || t_fail "doctor: daemon older than the hooks" "$out"
+mkdir -p "$W/d-old/run/systemd/system"
+out=$("$VMPREP" --root "$W/d-old" doctor 2>&1)
+grep -q "fix: systemctl reload virtqemud" <<<"$out" && t_ok "doctor: under systemd the fix is systemctl reload virtqemud" \
+        || t_fail "doctor: systemd fix" "$out"
+daemon_tree "$W/d-hup" libvirtd $((now - 3600)) $((now + 5))
+out=$("$VMPREP" --root "$W/d-hup" doctor 2>&1)
+grep -q "PASS  libvirtd .*libvirtd (pid 4321) runs and has seen the hooks" <<<"$out" \
+        && t_ok "doctor: a libvirtd reloaded by vmprep-reload-libvirt after the hooks appeared passes" \
+        || t_fail "doctor: reloaded daemon" "$out"
+daemon_tree "$W/d-new" libvirtd $((now + 60))
+out=$("$VMPREP" --root "$W/d-new" doctor 2>&1)
+grep -q "PASS  libvirtd .*(pid 4321) runs and has seen the hooks" <<<"$out" && ! grep -q "WARN  libvirtd" <<<"$out" \
+        && t_ok "doctor: a libvirtd started after the hooks passes" || t_fail "doctor: new daemon" "$out"
+
+# doctor VM says "this host can do it now" only when it can: a 40 GiB
+# hugepage VM on node 1 (4 GiB free) fails with its own fix, once, also in
+# the JSON; the same VM at 2 GiB passes
+sed "s/<memory unit='GiB'>2</<memory unit='GiB'>40</" "$D/db-node1-2g.xml" > "$W/db-40g.xml"
+"$VMPREP" --root "$W/workstation" doctor "$W/db-40g.xml" > "$W/doc.out" 2> "$W/doc.err"; st=$?
+if [ $st = 1 ] && grep -q "FAIL  hugepages    node 1 needs 20480 more 2M pages (40960 MiB) but has 4096 MiB free or reclaimable" "$W/doc.out" \
+        && grep -q "fix: free memory on node 1, or reserve the pages at boot: hugepagesz=2M hugepages=1:20480" "$W/doc.out" \
+        && ! grep -q "hugepages .*this host can do it now" "$W/doc.out" && [ "$(grep -c 'node 1 needs' "$W/doc.out" "$W/doc.err" | awk -F: '{s+=$2} END {print s}')" = 1 ]; then
+        t_ok "doctor VM: pages a node cannot give fail with their own fix line, printed once (exit 1)"
+else
+        t_fail "doctor VM pages" "exit $st" "$(cat "$W/doc.out" "$W/doc.err")"
+fi
+json_check "doctor VM --json: the pages failure with its fix, counted in the summary" \
+        "any(c['check']=='hugepages' and c['status']=='fail' and 'hugepages=1:20480' in c['fix'] for c in j['checks']) and j['summary']['fail']>=1" \
+        "$VMPREP" --root "$W/workstation" doctor --json "$W/db-40g.xml"
+out=$("$VMPREP" --root "$W/workstation" doctor "$D/db-node1-2g.xml" 2>&1)
+grep -q "PASS  hugepages    this host can do it now" <<<"$out" && t_ok "doctor VM: 2 GiB on node 1 passes" || t_fail "doctor VM 2G" "$out"
+# a capability's refusal is said once, in doctor's own line, with its own fix
+"$VMPREP" --root "$W/laptop" doctor "$D/db-node1-2g.xml" > "$W/doc.out" 2> "$W/doc.err"
+if grep -q "FAIL  hugepages    <numatune> places the VM on node 1" "$W/doc.out" && ! grep -q "node 1" "$W/doc.err" \
+        && grep -q "fix: free memory on the node, or reserve" "$W/doc.out"; then
+        t_ok "doctor VM: a capability's refusal is in doctor's line (not also on stderr), with a fix of its own"
+else
+        t_fail "doctor VM refusal once" "$(cat "$W/doc.out" "$W/doc.err")"
+fi
+
 # every option a command takes is in its --help and in the top-level help
 t_check "--help names every option (tag --replace --force, status --map --no-map, reconcile --dry-run)" bash -c \
         "'$VMPREP' tag --help | grep -q -- '--replace.*--force' && '$VMPREP' status --help | grep -q -- '--no-map' \

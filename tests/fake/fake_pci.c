@@ -18,17 +18,25 @@
  *                              and the write still succeeds, as the kernel's
  *   BDF/sriov_numvfs N         changes only through 0 (-EBUSY otherwise),
  *                              -ERANGE above sriov_totalvfs; creates VF
- *                              devices (routing offset 0x80, stride 2, one
+ *                              devices (routing offset 0x80 and stride 2, or
+ *                              ROOT/.fake/pci/PF.vf-offset and .vf-stride; one
  *                              IOMMU group each, physfn/virtfnN links, bound
  *                              to the VF driver when sriov_drivers_autoprobe
- *                              is 1) or removes them, wiping VF settings
+ *                              is 1) or removes them, wiping VF settings.
+ *                              Removing a VF on vfio-pci whose /dev/vfio/N a
+ *                              process holds (a /proc/PID/fd link) blocks in
+ *                              the real kernel until the holder lets go; the
+ *                              model fails with -EDEADLK instead and appends
+ *                              "BDF PID" to ROOT/.fake/blocked.log, so that a
+ *                              test sees it and still ends
  *   /dev/vfio/N                exists while every non-bridge member of group
  *                              N is on vfio-pci or unbound and one is on
  *                              vfio-pci (the group is viable and in use);
  *                              never with ROOT/.fake/no-dev-vfio
- *   /.fake/modprobe NAME       the test build's stand-in for libkmod: creates
- *                              /sys/module/NAME ('-' read as '_'), or for
- *                              vfio-pci /sys/bus/pci/drivers/vfio-pci
+ *   /.fake/modprobe NAME       what the fake libkmod (tests/fake/fake_kmod.c)
+ *                              loads through: creates /sys/module/NAME ('-'
+ *                              read as '_'), or for vfio-pci (vfio_pci)
+ *                              /sys/bus/pci/drivers/vfio-pci
  *                              (-ENOENT when ROOT/.fake/modprobe-fails exists)
  *   /.fake/rmmod NAME          removes /sys/module/NAME (-EBUSY when
  *                              ROOT/.fake/rmmod-busy-NAME exists)
@@ -254,6 +262,59 @@ static void pf_ifname(const char *pf, char *buf, size_t size)
         closedir(d);
 }
 
+/* Does a process hold /dev/vfio/N of one of the PF's first count VFs?
+ * Each one held goes to ROOT/.fake/blocked.log as "BDF PID". */
+static bool vf_open(const char *pf, long count)
+{
+        char p[PATH_MAX], vf[64], node[64], t[PATH_MAX];
+        bool held = false;
+
+        for (long i = 0; i < count; i++) {
+                char file[32];
+                snprintf(file, sizeof(file), "virtfn%ld", i);
+                dev_file(pf, file, p, sizeof(p));
+                link_base(p, vf, sizeof(vf));
+                driver_of(vf, t, sizeof(t));
+                if (!vf[0] || strcmp(t, "vfio-pci") != 0)
+                        continue;
+                snprintf(node, sizeof(node), "/dev/vfio/%d", group_of(vf));
+                fp(p, sizeof(p), "/proc");
+                DIR *procs = opendir(p);
+                struct dirent *de;
+                while (procs && (de = readdir(procs))) {
+                        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                                continue;
+                        fp(p, sizeof(p), "/proc/%s/fd", de->d_name);
+                        DIR *fds = opendir(p);
+                        struct dirent *fe;
+                        while (fds && (fe = readdir(fds))) {
+                                char l[PATH_MAX];
+                                ssize_t n;
+                                fp(p, sizeof(p), "/proc/%s/fd/%s", de->d_name, fe->d_name);
+                                if (fe->d_name[0] == '.' || (n = readlink(p, l, sizeof(l) - 1)) <= 0)
+                                        continue;
+                                l[n] = '\0';
+                                if (strcmp(l, node) != 0)
+                                        continue;
+                                char line[400];
+                                snprintf(line, sizeof(line), "%s %s\n", vf, de->d_name);
+                                fp(p, sizeof(p), "/.fake/blocked.log");
+                                FILE *f = fopen(p, "ae");
+                                if (f) {
+                                        fputs(line, f);
+                                        fclose(f);
+                                }
+                                held = true;
+                        }
+                        if (fds)
+                                closedir(fds);
+                }
+                if (procs)
+                        closedir(procs);
+        }
+        return held;
+}
+
 static int sriov_numvfs(const char *pf, const char *value)
 {
         char p[PATH_MAX], t[PATH_MAX], v[64], ifname[64];
@@ -279,6 +340,15 @@ static int sriov_numvfs(const char *pf, const char *value)
         unsigned dom, bus, slot, fn;
         if (parse_bdf(pf, &dom, &bus, &slot, &fn) < 0)
                 return -EINVAL;
+        long offset = 0x80, stride = 2;
+        fp(p, sizeof(p), "/.fake/pci/%s.vf-offset", pf);
+        if (read_str(p, t, sizeof(t)) == 0)
+                offset = strtol(t, NULL, 0);
+        fp(p, sizeof(p), "/.fake/pci/%s.vf-stride", pf);
+        if (read_str(p, t, sizeof(t)) == 0)
+                stride = strtol(t, NULL, 0);
+        if (want == 0 && vf_open(pf, cur))
+                return -EDEADLK;
         int pf_group = group_of(pf);
         pf_ifname(pf, ifname, sizeof(ifname));
         /* sriov_numvfs=0 wipes every VF's settings; so does creating them */
@@ -287,7 +357,7 @@ static int sriov_numvfs(const char *pf, const char *value)
 
         long count = want ? want : cur;
         for (long i = 0; i < count; i++) {
-                unsigned devfn = slot * 8 + fn + 0x80 + 2 * (unsigned) i;
+                unsigned devfn = slot * 8 + fn + (unsigned) offset + (unsigned) stride * (unsigned) i;
                 char vf[32], file[32];
                 int group = 1000 + 100 * (pf_group < 0 ? 0 : pf_group) + (int) i;
                 snprintf(vf, sizeof(vf), "%04x:%02x:%02x.%x", dom, bus, devfn / 8, devfn % 8);
@@ -445,7 +515,7 @@ int fake_pci_write(const char *root, const char *path, const char *value)
                 fp(p, sizeof(p), "/.fake/modprobe-fails");
                 if (exists(p))
                         return -ENOENT;
-                if (strcmp(v, "vfio-pci") != 0) {
+                if (strcmp(v, "vfio-pci") != 0 && strcmp(v, "vfio_pci") != 0) {
                         for (char *c = v; *c; c++)
                                 if (*c == '-')
                                         *c = '_';

@@ -159,6 +159,18 @@ static void sriov_nic(void)
 
 int fake_pci_write(const char *root, const char *path, const char *value);
 
+/* ---- for fixtures in other files (pci_fixture.h) ---- */
+
+const char *fixture_root(void)
+{
+        return R;
+}
+
+int fixture_kernel_write(const char *path, const char *value)
+{
+        return fake_pci_write(R, path, value);
+}
+
 /* The same PF with 2 VFs already there, made by the fake kernel itself
  * (autoprobe on: they are on ixgbevf), VF 1 with an administrator's MAC. */
 static void sriov_nic_2vfs(void)
@@ -223,15 +235,51 @@ static void host_nic(void)
         }
 }
 
+/* The helpers above for the fixture files beside this one (host_shapes.c),
+ * on the root of the build in progress. */
+void fixture_put(const char *rel, const char *content)
+{
+        put(rel, "%s", content);
+}
+
+void fixture_append(const char *rel, const char *content)
+{
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s%s", R, rel);
+        mkdirs(p);
+        FILE *f = fopen(p, "ae");
+        if (f) {
+                fputs(content, f);
+                fclose(f);
+        }
+}
+
+void fixture_link(const char *rel, const char *target)
+{
+        lnk(rel, target);
+}
+
+void fixture_dir(const char *rel)
+{
+        dir(rel);
+}
+
+void fixture_device(const char *bdf, const char *vendor, const char *dev, const char *cls, int group, const char *drv)
+{
+        device(bdf, vendor, dev, cls, group, drv, drv != NULL);
+}
+
 int pci_fixture_build(const char *root, const char *name)
 {
         static const struct {
                 const char *name;
                 void (*fn)(void);
+                bool own_host; /* a whole host of its own: not in "all" */
         } fixtures[] = {
-                { "gpu-hda", gpu_hda },       { "gpu-bridge-usb", gpu_bridge_usb }, { "sriov-nic", sriov_nic },
-                { "sriov-nic-2vfs", sriov_nic_2vfs },
-                { "nvme-mounted", nvme_mounted }, { "boot-vga", boot_vga },         { "host-nic", host_nic },
+                { "gpu-hda", gpu_hda, false },       { "gpu-bridge-usb", gpu_bridge_usb, false },
+                { "sriov-nic", sriov_nic, false },   { "sriov-nic-2vfs", sriov_nic_2vfs, false },
+                { "nvme-mounted", nvme_mounted, false }, { "boot-vga", boot_vga, false },
+                { "host-nic", host_nic, false },     { "nfv-host", fixture_nfv_host, true },
         };
         char p[PATH_MAX];
         bool all = strcmp(name, "all") == 0, found = all || strcmp(name, "base") == 0;
@@ -241,9 +289,11 @@ int pci_fixture_build(const char *root, const char *name)
         if (access(p, F_OK) != 0)
                 base();
         for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
-                if (all || strcmp(name, fixtures[i].name) == 0) {
+                if ((all && !fixtures[i].own_host) || strcmp(name, fixtures[i].name) == 0) {
                         fixtures[i].fn();
                         found = true;
                 }
+        if (!found)
+                found = host_shape_build(name) == 0;
         return found ? 0 : -ENOENT;
 }

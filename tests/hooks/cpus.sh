@@ -96,9 +96,11 @@ tree_systemd() {
         done
 }
 
-# domain NAME UUID VCPUS CPUTUNE [PROFILE-ELEMENTS]
+# domain NAME UUID VCPUS CPUTUNE [PROFILE-ELEMENTS]; $DOMID: the live
+# XML's <domain id=...> (libvirt's id of a running domain)
 domain() {
-        printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>256</memory><vcpu>%s</vcpu>" "$1" "$2" "$3"
+        printf "<domain type='kvm'%s><name>%s</name><uuid>%s</uuid><memory unit='MiB'>256</memory><vcpu>%s</vcpu>" \
+                "${DOMID:+ id='$DOMID'}" "$1" "$2" "$3"
         [ -n "$4" ] && printf "<cputune>%s</cputune>" "$4"
         printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'>%s</vmprep:profile></metadata>" "${5:-<vmprep:isolate/>}"
         printf "<devices><serial type='pty'/></devices></domain>\n"
@@ -298,10 +300,11 @@ case_partition_machine_slice_created_by_the_vm() {
         tree_systemd
         ms=$ROOT/sys/fs/cgroup/machine.slice u=$ROOT/run/systemd/fake-units
         x=$ROOT/x.xml
-        domain vm1 "$UUID_A" 2 "$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
+        DOMID=3 domain vm1 "$UUID_A" 2 "$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
         local saved; saved=$(mktemp -d); cp -a "$ms" "$saved/"; rm -rf "$ms"
         if ! hook "$x" vm1 prepare begin; then t_fail "partition without machine.slice at prepare" "$(cat "$ERR")"; rm -rf "$saved"; return; fi
         cp -a "$saved/machine.slice" "$ms"; rm -rf "$saved"   # what libvirt/machined create at start
+        lv_running "$x" vm1 4003 'machine-qemu\x2d3\x2dvm1.scope' 2 3
         if hook "$x" vm1 started begin && [ "$(cat "$ms/cpuset.cpus.partition")" = isolated ] \
                 && [ "$(cat "$u/machine.slice/AllowedCPUs")" = 2-3 ]; then
                 t_ok "no machine.slice at prepare (fresh boot): the partition is made at started, once the VM runs"
@@ -311,6 +314,158 @@ case_partition_machine_slice_created_by_the_vm() {
         stop_phases "$x" vm1
         [ "$(cat "$ms/cpuset.cpus.partition")" = member ] && t_ok "... and release makes it a member again" \
                 || t_fail "partition made at started: release" "$(cat "$ms/cpuset.cpus.partition")"
+}
+
+# libvirt's layout of a running VM on cgroup v2 + systemd (libvirt 9.0, seen
+# in the lab; the same in 11.x): machine.slice/SCOPE/libvirt/{emulator,vcpuN}
+# (every cgroup with its cgroup.procs and cpuset files), QEMU's pid in the
+# status file /run/libvirt/qemu/NAME.xml (<domstatus pid=...> around the live
+# XML), and /proc/PID/cgroup naming the emulator cgroup.
+#   lv_running XML NAME PID SCOPE VCPU-CPUS...
+lv_running() {
+        local xml=$1 name=$2 pid=$3 scope=$4 ms=$ROOT/sys/fs/cgroup/machine.slice d i=0 c; shift 4
+        local dirs=("$ms/$scope" "$ms/$scope/libvirt" "$ms/$scope/libvirt/emulator")
+        for c in "$@"; do dirs+=("$ms/$scope/libvirt/vcpu$i"); i=$((i + 1)); done
+        for d in "${dirs[@]}"; do
+                mkdir -p "$d"; : > "$d/cgroup.procs"; : > "$d/cpuset.cpus"; : > "$d/cpuset.cpus.exclusive"
+                echo member > "$d/cpuset.cpus.partition"
+        done
+        i=0; for c in "$@"; do echo "$c" > "$ms/$scope/libvirt/vcpu$i/cpuset.cpus"; i=$((i + 1)); done
+        echo "$pid" > "$ms/$scope/libvirt/emulator/cgroup.procs"
+        mkdir -p "$ROOT/proc/$pid" "$ROOT/run/libvirt/qemu"
+        printf '0::/machine.slice/%s/libvirt/emulator\n' "$scope" > "$ROOT/proc/$pid/cgroup"
+        { printf "<domstatus state='running' reason='booted' pid='%s'>\n" "$pid"; cat "$xml"; echo "</domstatus>"; } \
+                > "$ROOT/run/libvirt/qemu/$name.xml"
+        echo "$pid" > "$ROOT/run/libvirt/qemu/$name.pid"
+}
+# systemd on 6.7+: machine.slice with cpuset.cpus.exclusive
+tree_systemd_exclusive() {
+        tree_systemd
+        : > "$ROOT/sys/fs/cgroup/machine.slice/cpuset.cpus.exclusive"
+}
+# every file under one VM's scope with its content, to compare before/after
+scope_bytes() { (cd "$ROOT/sys/fs/cgroup/machine.slice/$1" && find . -type f | sort | xargs -d '\n' awk 'FNR == 1 { print "== " FILENAME } { print }'); }
+# the writes under machine.slice, "PATH-BELOW-IT VALUE", in order
+slice_writes() { sed -n "s|^/sys/fs/cgroup/machine.slice/||p" "$ROOT/.fake/writes.log"; }
+
+# Each of several running VMs whose names libvirt changes, or that are
+# suffixes of one another, gets exactly its own scope (issue 11, defect 6):
+# a VM named win10_rt runs in machine-qemu\x2d3\x2dwin10rt.scope, and VM b
+# must not take a-b's scope although "\x2db.scope" ends both.
+case_partition_each_vm_gets_its_own_scope() {
+        local long=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbb
+        # name, id, pid, the scope libvirt 9.0 makes (its own sanitiser's output)
+        local -a vms=(
+                "a-b|9|4009|machine-qemu\\x2d9\\x2da\\x2db.scope"
+                "b|7|4007|machine-qemu\\x2d7\\x2db.scope"
+                "win10_rt|3|4003|machine-qemu\\x2d3\\x2dwin10rt.scope"
+                "rt_vm.1|4|4004|machine-qemu\\x2d4\\x2drtvm.1.scope"
+                "my vm|5|4005|machine-qemu\\x2d5\\x2dmyvm.scope"
+                "$long|6|4006|machine-qemu\\x2d6\\x2daaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.scope"
+        )
+        local v name id pid scope k=0 fails=()
+        for v in "${vms[@]}"; do
+                IFS='|' read -r name id pid scope <<< "$v"
+                tree_systemd_exclusive
+                # every VM runs (untagged, 1 vCPU on CPU 1), the one under test is tagged on CPU 3
+                local o oname oid opid oscope x
+                for o in "${vms[@]}"; do
+                        IFS='|' read -r oname oid opid oscope <<< "$o"
+                        x=$ROOT/vm$oid.xml
+                        if [ "$oname" = "$name" ]; then
+                                DOMID=$oid domain "$oname" "1a6e2f58-8c5c-4c1e-9a57-3f1c2b4d6$(printf %03d "$oid")" 1 "$(pins 3)" "<vmprep:isolate mode='partition'/>" > "$x"
+                                lv_running "$x" "$oname" "$opid" "$oscope" 3
+                        else
+                                DOMID=$oid domain "$oname" "1a6e2f58-8c5c-4c1e-9a57-3f1c2b4d6$(printf %03d "$oid")" 1 "$(pins 1)" "" \
+                                        | sed 's|<metadata>.*</metadata>||' > "$x"
+                                lv_running "$x" "$oname" "$opid" "$oscope" 1
+                        fi
+                done
+                x=$ROOT/vm$id.xml
+                local others=() before; before=$(snapshot)
+                for o in "${vms[@]}"; do IFS='|' read -r oname oid opid oscope <<< "$o"; [ "$oname" = "$name" ] || others+=("$(scope_bytes "$oscope")"); done
+                : > "$ROOT/.fake/writes.log"
+                if ! { hook "$x" "$name" prepare begin && hook "$x" "$name" start begin && hook "$x" "$name" started begin; }; then
+                        fails+=("'$name': $(head -c 400 "$ERR")"); stop_phases "$x" "$name"; continue
+                fi
+                local got want
+                got=$(slice_writes | tr '\n' ';')
+                want="cpuset.cpus.exclusive 3;$scope/cpuset.cpus.exclusive 3;$scope/libvirt/cpuset.cpus.exclusive 3;$scope/libvirt/vcpu0/cpuset.cpus.exclusive 3;$scope/libvirt/vcpu0/cpuset.cpus.partition isolated;"
+                [ "$got" = "$want" ] || fails+=("'$name' wrote: $got" "  want: $want")
+                local i=0
+                for o in "${vms[@]}"; do
+                        IFS='|' read -r oname oid opid oscope <<< "$o"
+                        [ "$oname" = "$name" ] && continue
+                        [ "$(scope_bytes "$oscope")" = "${others[$i]}" ] || fails+=("'$name' changed '$oname's scope $oscope")
+                        i=$((i + 1))
+                done
+                stop_phases "$x" "$name"
+                [ "$(snapshot)" = "$before" ] || fails+=("'$name' release: $(diff <(echo "$before") <(snapshot) | head -4 | tr '\n' ' ')")
+                k=$((k + 1))
+        done
+        [ ${#fails[@]} -eq 0 ] && [ $k = ${#vms[@]} ] \
+                && t_ok "partition on 6.7+ with six VMs running: a-b, b, win10_rt, rt_vm.1, 'my vm' and a 70-character name each get exactly their own scope's files written (found from QEMU's pid), the others' byte-identical, all undone" \
+                || t_fail "each VM gets its own scope" "${fails[@]:0:8}"
+}
+
+# The pid in a status file that is not this start's QEMU (a pid reused by
+# another VM's QEMU): the cgroup it names is not the one libvirt names for
+# the domain id, so nothing is written and the start fails, saying why.
+case_partition_pid_in_another_scope_is_refused() {
+        tree_systemd_exclusive
+        local x=$ROOT/x.xml o=$ROOT/o.xml mine='machine-qemu\x2d3\x2dvm1.scope' theirs='machine-qemu\x2d2\x2dother.scope'
+        DOMID=2 domain other "$UUID_B" 1 "$(pins 1)" > "$o"
+        DOMID=3 domain vm1 "$UUID_A" 1 "$(pins 3)" "<vmprep:isolate mode='partition'/>" > "$x"
+        lv_running "$o" other 4002 "$theirs" 1
+        lv_running "$x" vm1 4003 "$mine" 3
+        printf '0::/machine.slice/%s/libvirt/emulator\n' "$theirs" > "$ROOT/proc/4003/cgroup"
+        local before; before=$(scope_bytes "$theirs")
+        hook "$x" vm1 prepare begin || { t_fail "pid in another scope" "prepare: $(cat "$ERR")"; return; }
+        if hook "$x" vm1 started begin; then t_fail "a QEMU pid in another VM's scope is refused" "started"
+        elif grep -qF "runs in /sys/fs/cgroup/machine.slice/$theirs, but libvirt names the cgroup of domain id 3 $mine" "$ERR" \
+                && [ "$(scope_bytes "$theirs")" = "$before" ] && ! slice_writes | grep -q 'scope/'; then
+                t_ok "a status file's pid whose cgroup is not the one libvirt names for the domain id: refused, no scope written"
+        else t_fail "pid in another scope" "$(cat "$ERR")" "$(slice_writes | tr '\n' ';')"; fi
+        stop_phases "$x" vm1
+}
+
+# Before 6.7 machine.slice as a whole is the partition: every other VM in it
+# (untagged, tagged without isolate, another tool's) would run on this VM's
+# cores, so the start is refused, naming them (issue 11, defect 8).
+case_partition_before_6_7_refuses_other_vms() {
+        local x o before fails=()
+        tree_systemd
+        x=$ROOT/x.xml o=$ROOT/o.xml
+        DOMID=5 domain vm1 "$UUID_A" 2 "$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
+        DOMID=2 domain win10_rt "$UUID_B" 1 "" | sed 's|<metadata>.*</metadata>||' > "$o"
+        lv_running "$o" win10_rt 4002 'machine-qemu\x2d2\x2dwin10rt.scope' 0-3
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then fails+=("prepare with an untagged VM running: accepted")
+        elif ! grep -qF "and 'win10_rt' also runs in it: it would be confined to vm1's CPUs" "$ERR"; then fails+=("message: $(cat "$ERR")"); fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] || fails+=("untagged VM: $(diff <(echo "$before") <(snapshot) | head -4 | tr '\n' ' ')")
+        # a cgroup no status file explains (another tool's machine)
+        rm -f "$ROOT/run/libvirt/qemu/win10_rt."*
+        mkdir -p "$ROOT/sys/fs/cgroup/machine.slice/machine-box.scope"; : > "$ROOT/sys/fs/cgroup/machine.slice/machine-box.scope/cgroup.procs"
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then fails+=("prepare with foreign cgroups: accepted")
+        elif ! grep -qF "the cgroup machine-box.scope, the cgroup machine-qemu\x2d2\x2dwin10rt.scope also run in it" "$ERR"; then fails+=("message: $(cat "$ERR")"); fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] || fails+=("foreign cgroups: $(diff <(echo "$before") <(snapshot) | head -4 | tr '\n' ' ')")
+        # machine.slice made at the VM's start (fresh boot): its own scope is not "another VM"
+        tree_systemd
+        x=$ROOT/x.xml
+        DOMID=5 domain vm1 "$UUID_A" 2 "$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
+        local ms=$ROOT/sys/fs/cgroup/machine.slice saved; saved=$(mktemp -d); cp -a "$ms" "$saved/"; rm -rf "$ms"
+        hook "$x" vm1 prepare begin || fails+=("prepare without machine.slice: $(cat "$ERR")")
+        cp -a "$saved/machine.slice" "$ms"; rm -rf "$saved"
+        lv_running "$x" vm1 4005 'machine-qemu\x2d5\x2dvm1.scope' 2 3
+        hook "$x" vm1 started begin && [ "$(cat "$ms/cpuset.cpus.partition")" = isolated ] \
+                || fails+=("started with only its own scope: $(cat "$ERR")")
+        stop_phases "$x" vm1
+        [ ${#fails[@]} -eq 0 ] \
+                && t_ok "partition before 6.7: refused while another VM (untagged) or a cgroup no status file explains runs in machine.slice, naming them, nothing changed; the VM's own scope does not count" \
+                || t_fail "partition before 6.7 with other VMs" "${fails[@]:0:6}"
 }
 
 case_partition() {
@@ -341,10 +496,12 @@ case_partition() {
         # 6.7+: the vCPU cgroups, exclusive CPUs top-down, at started
         local sc='machine-qemu\x2d3\x2dvm1.scope'
         mkdir -p "$ms/$sc/libvirt/vcpu0" "$ms/$sc/libvirt/vcpu1" "$ms/$sc/libvirt/emulator"
-        local d; for d in "$ms" "$ms/$sc" "$ms/$sc/libvirt" "$ms/$sc/libvirt/vcpu0" "$ms/$sc/libvirt/vcpu1"; do
+        local d; for d in "$ms" "$ms/$sc" "$ms/$sc/libvirt" "$ms/$sc/libvirt/vcpu0" "$ms/$sc/libvirt/vcpu1" "$ms/$sc/libvirt/emulator"; do
                 : > "$d/cpuset.cpus.exclusive"; [ -e "$d/cpuset.cpus.partition" ] || echo member > "$d/cpuset.cpus.partition"
-                [ -e "$d/cpuset.cpus" ] || : > "$d/cpuset.cpus"
+                [ -e "$d/cpuset.cpus" ] || : > "$d/cpuset.cpus"; [ -e "$d/cgroup.procs" ] || : > "$d/cgroup.procs"
         done
+        # (no status file here: the cgroup is found by libvirt's exact name for id 3)
+        DOMID=3 domain vm1 "$UUID_A" 2 "$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
         echo 2 > "$ms/$sc/libvirt/vcpu0/cpuset.cpus"; echo 3 > "$ms/$sc/libvirt/vcpu1/cpuset.cpus"
         before=$(snapshot)
         hook "$x" vm1 prepare begin && hook "$x" vm1 start begin && hook "$x" vm1 started begin \
@@ -364,12 +521,12 @@ case_partition() {
         # two partition VMs stopping out of order: the machine slice's
         # exclusive CPUs follow the ledger, not the order of the journals
         local y=$ROOT/y.xml sc2='machine-qemu\x2d4\x2dvm2.scope'
-        domain vm1 "$UUID_A" 1 "$(pins 2)" "<vmprep:isolate mode='partition'/>" > "$x"
-        domain vm2 "$UUID_B" 1 "$(pins 3)" "<vmprep:isolate mode='partition'/>" > "$y"
+        DOMID=3 domain vm1 "$UUID_A" 1 "$(pins 2)" "<vmprep:isolate mode='partition'/>" > "$x"
+        DOMID=4 domain vm2 "$UUID_B" 1 "$(pins 3)" "<vmprep:isolate mode='partition'/>" > "$y"
         rm -rf "${ms:?}/$sc/libvirt/vcpu1"
         mkdir -p "$ms/$sc2/libvirt/vcpu0"
         for d in "$ms/$sc2" "$ms/$sc2/libvirt" "$ms/$sc2/libvirt/vcpu0"; do
-                : > "$d/cpuset.cpus.exclusive"; echo member > "$d/cpuset.cpus.partition"; : > "$d/cpuset.cpus"
+                : > "$d/cpuset.cpus.exclusive"; echo member > "$d/cpuset.cpus.partition"; : > "$d/cpuset.cpus"; : > "$d/cgroup.procs"
         done
         echo 3 > "$ms/$sc2/libvirt/vcpu0/cpuset.cpus"
         before=$(snapshot)
@@ -602,6 +759,9 @@ case_v2_without_systemd
 case_systemd_allowed_cpus
 case_partition
 case_partition_machine_slice_created_by_the_vm
+case_partition_each_vm_gets_its_own_scope
+case_partition_pid_in_another_scope_is_refused
+case_partition_before_6_7_refuses_other_vms
 case_managed_irq_eperm
 case_leftover_host_cgroup_is_adopted
 case_release_hook_born_in_vmprep_host

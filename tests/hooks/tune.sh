@@ -22,8 +22,11 @@ cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; }
 trap 'cleanup; rm -f "$OUT" "$ERR"' EXIT
 UUID_A=2a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e01
 UUID_B=2a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e02
+UUID_C=2a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e03
 
-# 4 CPUs, cpufreq per CPU (schedutil), 4 idle states per CPU, THP, KSM, sysctls
+# 4 CPUs, 4 idle states per CPU, THP, KSM, sysctls; cpufreq as the kernel
+# lays it out: cpuN/cpufreq -> ../cpufreq/policyP, one policy per CPU, or
+# with SHARED_POLICY=1 one policy0 for CPUs 0-3 (schedutil)
 new_tree() {
         cleanup
         ROOT=$(mktemp -d /tmp/vmprep-tune-XXXXXX)
@@ -33,18 +36,24 @@ new_tree() {
         local d=$ROOT/sys/devices/system/cpu c s
         mkdir -p "$d"; echo 0-3 > "$d/online"; echo 0-3 > "$d/present"
         for c in 0 1 2 3; do
-                mkdir -p "$d/cpu$c/cpufreq" "$d/cpu$c/topology"
+                local p=$c cpus=$c
+                [ "${SHARED_POLICY:-0}" = 1 ] && p=0 cpus="0 1 2 3"
+                mkdir -p "$d/cpufreq/policy$p" "$d/cpu$c/topology"
+                ln -s "../cpufreq/policy$p" "$d/cpu$c/cpufreq"
                 echo "$c" > "$d/cpu$c/topology/thread_siblings_list"
-                echo schedutil > "$d/cpu$c/cpufreq/scaling_governor"
-                echo "performance schedutil powersave" > "$d/cpu$c/cpufreq/scaling_available_governors"
+                echo schedutil > "$d/cpufreq/policy$p/scaling_governor"
+                echo "performance schedutil powersave" > "$d/cpufreq/policy$p/scaling_available_governors"
+                echo "$cpus" > "$d/cpufreq/policy$p/affected_cpus"; echo "$cpus" > "$d/cpufreq/policy$p/related_cpus"
                 for s in 0 1 2 3; do mkdir -p "$d/cpu$c/cpuidle/state$s"; echo 0 > "$d/cpu$c/cpuidle/state$s/disable"; done
         done
         echo "always [madvise] never" > "$ROOT/sys/kernel/mm/transparent_hugepage/enabled"
-        echo 1 > "$ROOT/sys/kernel/mm/ksm/run"
+        [ -d "$ROOT/sys/kernel/mm/ksm" ] && echo "${KSM_RUN:-1}" > "$ROOT/sys/kernel/mm/ksm/run"
         echo 950000 > "$ROOT/proc/sys/kernel/sched_rt_runtime_us"
         echo 60 > "$ROOT/proc/sys/vm/swappiness"
         echo 1 > "$ROOT/proc/sys/vm/stat_interval"
         echo "BOOT_IMAGE=/vmlinuz root=/dev/vda ${CMDLINE_EXTRA:-}" > "$ROOT/proc/cmdline"
+        [ "${NO_KSM:-0}" = 1 ] && rm -rf "$ROOT/sys/kernel/mm/ksm"
+        return 0
 }
 # domain NAME UUID TUNE-ELEMENT [USE] [EXTRA]
 domain() {
@@ -66,8 +75,8 @@ case_round_trip() {
         before=$(snapshot)
         hook "$x" vm1 prepare begin || { t_fail "tune round trip" "$(cat "$ERR")"; return; }
         local got; got=$(values)
-        [ "$got" = "performance schedutil 011 always madvise [never] ksm=2 rt=-1 sw=0 si=10" ] \
-                && t_ok "tune: governor performance and idle states 2-3 off on the VM's CPUs 2-3 only; THP never, KSM unmerged, RT unthrottled, swappiness 0, stat_interval 10" \
+        [ "$got" = "performance schedutil 011 always madvise [never] ksm=0 rt=-1 sw=0 si=10" ] \
+                && t_ok "tune: governor performance and idle states 2-3 off on the VM's CPUs 2-3 only; THP never, ksmd stopped, RT unthrottled, swappiness 0, stat_interval 10" \
                 || t_fail "tune prepare" "$got"
         [ -s "$OUT" ] && t_fail "tune prints nothing on stdout" "$(cat "$OUT")"
         local mid; mid=$(snapshot)
@@ -94,7 +103,7 @@ case_two_vms_overlap() {
         stop_phases "$a" vm-a
         local s2; s2="$(rd sys/kernel/mm/transparent_hugepage/enabled) $(rd sys/kernel/mm/ksm/run) $(rd proc/sys/vm/swappiness)"
         stop_phases "$b" vm-b
-        if [ "$s1" = "always madvise [never] 2 10" ] && [ "$s2" = "always madvise [never] 2 60" ] && [ "$(snapshot)" = "$before" ]; then
+        if [ "$s1" = "always madvise [never] 0 10" ] && [ "$s2" = "always madvise [never] 0 60" ] && [ "$(snapshot)" = "$before" ]; then
                 t_ok "two VMs overlapping in time: THP stays 'never' until the last VM that asked stops, swappiness comes back with its only VM; all exact at the end"
         else
                 t_fail "two VMs" "both: $s1" "after vm-a: $s2" "$(diff <(echo "$before") <(snapshot) | head -4)"
@@ -118,20 +127,107 @@ case_refusals() {
         domain vm1 "$UUID_A" "<vmprep:tune thp='never' governor='ondemand'/>" > "$x"
         before=$(snapshot)
         if hook "$x" vm1 prepare begin; then t_fail "a governor the kernel lacks fails" "started"
-        elif grep -q "cannot set the cpufreq governor of CPU 2" "$ERR" && [ "$(snapshot)" = "$before" ]; then
+        elif grep -q "cannot set the cpufreq governor of policy2" "$ERR" && [ "$(snapshot)" = "$before" ]; then
                 t_ok "a governor the kernel refuses fails the start and undoes what was set before it (THP back to madvise)"
         else t_fail "bad governor" "$(cat "$ERR")" "$(diff <(echo "$before") <(snapshot) | head -4)"; fi
         stop_phases "$x" vm1
 }
 
 case_shared_policy_warns() {
-        new_tree
-        local x=$ROOT/x.xml c
-        for c in 0 1 2 3; do echo "0 1 2 3" > "$ROOT/sys/devices/system/cpu/cpu$c/cpufreq/affected_cpus"; done
+        SHARED_POLICY=1 new_tree
+        local x=$ROOT/x.xml
         domain vm1 "$UUID_A" "<vmprep:tune governor='performance'/>" > "$x"
-        hook "$x" vm1 prepare begin && grep -q "governor='performance' also applies to host CPU 0-1: they share a cpufreq policy" "$ERR" \
-                && t_ok "a governor on a cpufreq policy shared with host CPUs warns, naming them" \
-                || t_fail "shared policy warning" "$(cat "$ERR")"
+        hook "$x" vm1 prepare begin \
+                && grep -q "cpufreq policy0 covers CPUs 0-3: the governor applies to the host's cores too (governor='performance' reaches CPU 0-1, which the VM does not claim)" "$ERR" \
+                && [ "$(grep -c scaling_governor "$ROOT/.fake/writes.log")" = 1 ] \
+                && t_ok "a governor on a cpufreq policy shared with host CPUs warns, naming the policy and its CPUs, and is written once for the policy" \
+                || t_fail "shared policy warning" "$(cat "$ERR")" "$(cat "$ROOT/.fake/writes.log")"
+        stop_phases "$x" vm1
+}
+
+# one_cpu_vm NAME UUID CPU TUNE-ELEMENT: one vCPU pinned to CPU
+one_cpu_vm() {
+        printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><vcpu>1</vcpu><cputune><vcpupin vcpu='0' cpuset='%s'/></cputune>" "$1" "$2" "$3"
+        printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'>%s</vmprep:profile></metadata></domain>\n" "$4"
+}
+
+case_shared_policy_three_vms_every_stop_order() {
+        local order fails=() gov=sys/devices/system/cpu/cpufreq/policy0/scaling_governor
+        for order in "a b c" "a c b" "b a c" "b c a" "c a b" "c b a"; do
+                SHARED_POLICY=1 new_tree
+                local v left=3 before
+                one_cpu_vm vm-a "$UUID_A" 1 "<vmprep:tune governor='performance'/>" > "$ROOT/a.xml"
+                one_cpu_vm vm-b "$UUID_B" 2 "<vmprep:tune governor='performance'/>" > "$ROOT/b.xml"
+                one_cpu_vm vm-c "$UUID_C" 3 "<vmprep:tune governor='performance'/>" > "$ROOT/c.xml"
+                before=$(snapshot)
+                for v in a b c; do hook "$ROOT/$v.xml" "vm-$v" prepare begin || fails+=("$order: prepare vm-$v: $(cat "$ERR")"); done
+                for v in $order; do
+                        [ "$(rd $gov)" = performance ] || fails+=("$order: before vm-$v stops: $(rd $gov)")
+                        stop_phases "$ROOT/$v.xml" "vm-$v"
+                        left=$((left - 1))
+                        [ $left -gt 0 ] && [ "$(rd $gov)" != performance ] && fails+=("$order: after vm-$v stops, $left still run: $(rd $gov)")
+                done
+                [ "$(snapshot)" = "$before" ] || fails+=("$order: at the end: $(diff <(echo "$before") <(snapshot) | head -4 | tr '\n' ' ')")
+                grep -q hold "$ROOT/run/vmprep/ledger" && fails+=("$order: holds left: $(cat "$ROOT/run/vmprep/ledger")")
+        done
+        [ ${#fails[@]} -eq 0 ] \
+                && t_ok "three VMs on one cpufreq policy, stopped in each of the 6 orders: performance while any runs, the host's schedutil back after the last" \
+                || t_fail "three VMs on one policy" "${fails[@]:0:5}"
+}
+
+case_governor_changed_while_vms_run_stays() {
+        SHARED_POLICY=1 new_tree
+        local gov=sys/devices/system/cpu/cpufreq/policy0/scaling_governor
+        one_cpu_vm vm-a "$UUID_A" 1 "<vmprep:tune governor='performance'/>" > "$ROOT/a.xml"
+        one_cpu_vm vm-b "$UUID_B" 2 "<vmprep:tune governor='performance'/>" > "$ROOT/b.xml"
+        hook "$ROOT/a.xml" vm-a prepare begin && hook "$ROOT/b.xml" vm-b prepare begin || { t_fail "admin governor" "$(cat "$ERR")"; return; }
+        echo powersave > "$ROOT/$gov"   # the admin, while both run
+        stop_phases "$ROOT/a.xml" vm-a
+        stop_phases "$ROOT/b.xml" vm-b
+        [ "$(rd $gov)" = powersave ] && grep -q "is 'powersave', not the 'performance' vmprep set: it was changed while VMs ran, and stays (it was 'schedutil' before the first VM)" "$ERR" \
+                && ! grep -q hold "$ROOT/run/vmprep/ledger" \
+                && t_ok "a governor the admin changed while VMs ran stays the admin's when the last VM stops, with a warning" \
+                || t_fail "admin governor" "$(rd $gov)" "$(cat "$ERR")"
+}
+
+case_ksm() {
+        local x
+        new_tree; x=$ROOT/x.xml
+        domain vm1 "$UUID_A" "<vmprep:tune ksm='off'/>" > "$x"
+        hook "$x" vm1 prepare begin
+        local during; during=$(rd sys/kernel/mm/ksm/run)
+        stop_phases "$x" vm1
+        [ "$during" = 0 ] && [ "$(rd sys/kernel/mm/ksm/run)" = 1 ] && ! grep -q "ksm/run 2" "$ROOT/.fake/writes.log" \
+                && t_ok "ksm='off' writes 0 (ksmd stops, merged pages stay merged), never 2, and 1 is back after" \
+                || t_fail "ksm='off'" "during: $during, after: $(rd sys/kernel/mm/ksm/run)" "$(cat "$ROOT/.fake/writes.log")" "$(cat "$ERR")"
+
+        KSM_RUN=2 new_tree; x=$ROOT/x.xml
+        domain vm1 "$UUID_A" "<vmprep:tune ksm='off'/>" > "$x"
+        hook "$x" vm1 prepare begin && stop_phases "$x" vm1
+        [ "$(rd sys/kernel/mm/ksm/run)" = 2 ] && ! grep -q "ksm/run" "$ROOT/.fake/writes.log" \
+                && t_ok "ksm='off' on a host whose admin set run=2: nothing written, before or after (no second unmerge)" \
+                || t_fail "ksm='off' with run=2" "$(cat "$ROOT/.fake/writes.log")" "$(cat "$ERR")"
+
+        new_tree; x=$ROOT/x.xml
+        domain vm1 "$UUID_A" "<vmprep:tune ksm='unmerge'/>" > "$x"
+        hook "$x" vm1 prepare begin
+        during=$(rd sys/kernel/mm/ksm/run)
+        stop_phases "$x" vm1
+        [ "$during" = 2 ] && [ "$(rd sys/kernel/mm/ksm/run)" = 1 ] \
+                && t_ok "ksm='unmerge' writes 2 (stop and unmerge), and 1 is back after" \
+                || t_fail "ksm='unmerge'" "during: $during, after: $(rd sys/kernel/mm/ksm/run)" "$(cat "$ERR")"
+
+        NO_KSM=1 new_tree; x=$ROOT/x.xml
+        domain vm1 "$UUID_A" "<vmprep:tune ksm='off' swappiness='10'/>" > "$x"
+        if hook "$x" vm1 prepare begin && [ "$(rd proc/sys/vm/swappiness)" = 10 ]; then
+                stop_phases "$x" vm1
+                t_ok "ksm='off' on a host without KSM starts (nothing merges there)"
+        else
+                t_fail "ksm='off' without KSM" "$(cat "$ERR")"
+        fi
+        domain vm1 "$UUID_A" "<vmprep:tune ksm='on'/>" > "$x"
+        if hook "$x" vm1 prepare begin; then t_fail "ksm='on' without KSM fails" "started"
+        else grep -q "cannot set KSM to '1'" "$ERR" && t_ok "ksm='on' on a host without KSM fails, naming the file" || t_fail "ksm='on' without KSM" "$(cat "$ERR")"; fi
         stop_phases "$x" vm1
 }
 
@@ -142,16 +238,17 @@ case_realtime_checks() {
         hook "$x" vm1 prepare begin || { t_fail "realtime checks" "$(cat "$ERR")"; return; }
         if grep -q "vCPU 0-1 have no realtime scheduler; add <cputune><vcpusched vcpus='0-1' scheduler='fifo' priority='1'/></cputune>" "$ERR" \
                 && grep -q "add <memoryBacking><locked/></memoryBacking>" "$ERR" \
+                && grep -q "realtime: KSM may merge guest pages, .*add <memoryBacking><nosharepages/></memoryBacking>" "$ERR" \
                 && grep -q "lacks isolcpus, nohz_full, rcu_nocbs for the vCPUs' CPUs 2-3 (boot-time only); add: isolcpus=managed_irq,domain,2-3 nohz_full=2-3 rcu_nocbs=2-3" "$ERR"; then
-                t_ok "realtime: warns of missing <vcpusched>, <locked/> and isolcpus/nohz_full/rcu_nocbs, printing what to add"
+                t_ok "realtime: warns of missing <vcpusched>, <locked/>, <nosharepages/> and isolcpus/nohz_full/rcu_nocbs, printing what to add"
         else t_fail "realtime warnings" "$(cat "$ERR")"; fi
         stop_phases "$x" vm1
         CMDLINE_EXTRA="isolcpus=domain,2-3 nohz_full=2-3 rcu_nocbs=1-3" new_tree
         x=$ROOT/x.xml
-        domain vm1 "$UUID_A" "<vmprep:tune rt-runtime='unlimited'/>" realtime "<memoryBacking><locked/></memoryBacking>" \
+        domain vm1 "$UUID_A" "<vmprep:tune rt-runtime='unlimited'/>" realtime "<memoryBacking><nosharepages/><locked/></memoryBacking>" \
                 "<vcpusched vcpus='0-1' scheduler='fifo' priority='1'/>" > "$x"
         hook "$x" vm1 prepare begin && ! grep -q realtime "$ERR" \
-                && t_ok "realtime: a domain with <vcpusched>, <locked/> and a matching command line gets no warning" \
+                && t_ok "realtime: a domain with <vcpusched>, <locked/>, <nosharepages/> and a matching command line gets no warning" \
                 || t_fail "realtime without warnings" "$(cat "$ERR")"
         stop_phases "$x" vm1
 }
@@ -198,6 +295,9 @@ case_round_trip
 case_two_vms_overlap
 case_refusals
 case_shared_policy_warns
+case_shared_policy_three_vms_every_stop_order
+case_governor_changed_while_vms_run_stays
+case_ksm
 case_realtime_checks
 case_crash_points
 t_done

@@ -18,49 +18,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 
 for f in "$HOOK" "$FIXTURE"; do [ -x "$f" ] || { echo "missing $f"; exit 1; }; done
 
-ROOT=
-OUT=$(mktemp) ERR=$(mktemp)
-cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; rm -f "$OUT" "$ERR"; }
-trap cleanup EXIT
-
-UUID_A=5b0c3a1e-7d2f-4a8b-9c6d-1e2f3a4b5c01
-UUID_B=5b0c3a1e-7d2f-4a8b-9c6d-1e2f3a4b5c02
-
-# new_tree FIXTURE...: a fresh fake host
-new_tree() {
-        [ -n "$ROOT" ] && rm -rf "$ROOT"
-        ROOT=$(mktemp -d /tmp/vmprep-vfio-XXXXXX)
-        export VMPREP_ROOT=$ROOT
-        mkdir -p "$ROOT/run" "$ROOT/.fake"
-        : > "$ROOT/.fake/writes.log"
-        "$FIXTURE" "$ROOT" base "$@" || exit 1
-}
-
-# hostdev BDF: a <hostdev> element for a device
-hostdev() {
-        local d=${1%%:*} rest=${1#*:}
-        local b=${rest%%:*} s=${rest#*:}; s=${s%%.*}; local f=${1##*.}
-        printf "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/></source></hostdev>" "$d" "$b" "$s" "$f"
-}
-# domain NAME UUID VFIO-ELEMENT-OR-EMPTY BDF...: a VM with those hostdevs
-domain() {
-        local name=$1 uuid=$2 vfio=$3; shift 3
-        printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>512</memory>" "$name" "$uuid"
-        [ -n "$vfio" ] && printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'>%s</vmprep:profile></metadata>" "$vfio"
-        printf "<devices>"
-        local b; for b in "$@"; do hostdev "$b"; done
-        printf "</devices></domain>\n"
-}
-V="<vmprep:vfio group='whole'/>"
-
-hook() { "$HOOK" "$2" "$3" "$4" - < "$1" > "$OUT" 2> "$ERR"; }
-stop_phases() { hook "$1" "$2" stopped end; hook "$1" "$2" release end; }
-
-# Every file's content and every link's target under sys/ and dev/.
-snapshot() {
-        (cd "$ROOT" && find sys dev -printf '%y %p %l\n' | sort
-         find sys dev -type f -print0 | sort -z | xargs -0 md5sum)
-}
+# shellcheck source=tests/hooks/pci_tree.sh
+. "$here/pci_tree.sh"
 # VF settings as the fake PF holds them
 vfstate() { (cd "$ROOT/.fake" && find vf -type f 2>/dev/null | sort | while read -r f; do echo "$f: $(cat "$f")"; done); }
 # iface BDF: an <interface type='hostdev'> for a VF
@@ -75,8 +34,6 @@ sriov_domain() {
         printf "<devices>%s</devices></domain>\n" "$4"
 }
 PF=sys/bus/pci/devices/0000:43:00.0
-drv() { local t; t=$(readlink "$ROOT/sys/bus/pci/devices/$1/driver") && echo "${t##*/}" || echo none; }
-ovr() { cat "$ROOT/sys/bus/pci/devices/$1/driver_override"; }
 
 case_test_build_refuses_without_root() {
         local name="the vfio test build refuses to touch this machine when VMPREP_ROOT is unset"
@@ -398,8 +355,8 @@ case_loads_vfio_pci_when_missing() {
         new_tree gpu-hda
         rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
-        if hook "$x" vm1 prepare begin && [ "$(drv 0000:41:00.0)" = vfio-pci ] && grep -q "^/.fake/modprobe vfio-pci" "$ROOT/.fake/writes.log"; then
-                t_ok "vfio-pci is loaded when its driver directory is missing (the test build's stand-in for libkmod)"
+        if hook "$x" vm1 prepare begin && [ "$(drv 0000:41:00.0)" = vfio-pci ] && grep -q "^/.fake/modprobe vfio_pci" "$ROOT/.fake/writes.log"; then
+                t_ok "vfio-pci is loaded when its driver directory is missing (through the test build's fake libkmod)"
         else
                 t_fail "vfio-pci is loaded when missing" "$(cat "$ERR")"
         fi
@@ -414,6 +371,48 @@ case_loads_vfio_pci_when_missing() {
                         || t_fail "vfio-pci load failure leaves the tree" "$(diff <(echo "$before") <(snapshot) | head -5)"
         else
                 t_fail "vfio-pci load failure" "$(cat "$ERR")"
+        fi
+}
+
+# modprobe.d as Debian's nvidia packages write it, and an admin's blacklist:
+# a hook runs no install command (a shell inside libvirtd's start path) and
+# respects the blacklist with a clear error
+case_modprobe_d_commands_never_run() {
+        new_tree gpu-hda
+        rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
+        mkdir -p "$ROOT/etc/modprobe.d"
+        printf 'install vfio-pci /bin/sh -c "touch /tmp/pwned; modprobe -i vfio-pci"\n' > "$ROOT/etc/modprobe.d/vfio.conf"
+        printf 'install nvidia modprobe -i nvidia-current $CMDLINE_OPTS\nremove nvidia modprobe -r -i nvidia-drm nvidia-modeset nvidia\n' > "$ROOT/etc/modprobe.d/nvidia.conf"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio unload-modules='nvidia'/>" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin && [ "$(drv 0000:41:00.0)" = vfio-pci ] && [ ! -e "$ROOT/.fake/kmod-ran-commands" ] \
+                && grep -q "modprobe.d has an install command for vfio-pci; vmprep loads the module without running it" "$ERR" \
+                && grep -q "modprobe.d has a remove command for nvidia; vmprep unloads the module without running it" "$ERR"; then
+                t_ok "vfio-pci with an install command in modprobe.d is loaded without running it, and said so; a remove command is not run either"
+        else
+                t_fail "modprobe.d install command" "$(cat "$ERR")" "ran: $(cat "$ROOT/.fake/kmod-ran-commands" 2>/dev/null)"
+        fi
+        stop_phases "$x" vm1
+        if [ ! -e "$ROOT/.fake/kmod-ran-commands" ] && [ -d "$ROOT/sys/module/nvidia" ] && [ "$(drv 0000:41:00.0)" = nvidia ] \
+                && grep -q "modprobe.d has an install command for nvidia; vmprep loads the module without running it" "$ERR"; then
+                t_ok "nvidia is loaded again at release without running its install command, and the GPU goes back to it"
+        else
+                t_fail "nvidia given back" "$(cat "$ERR")" "ran: $(cat "$ROOT/.fake/kmod-ran-commands" 2>/dev/null)" "driver: $(drv 0000:41:00.0)"
+        fi
+
+        new_tree gpu-hda
+        rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
+        mkdir -p "$ROOT/etc/modprobe.d"
+        printf 'blacklist vfio_pci\nalias pci:v000010DEd00002204sv*sd*bc*sc*i* vfio-pci\n' > "$ROOT/etc/modprobe.d/no-vfio.conf"
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        before=$(snapshot)
+        if ! hook "$x" vm1 prepare begin && grep -q "modprobe.d blacklists vfio-pci ('blacklist vfio_pci'), and vmprep respects that: nothing was bound" "$ERR" \
+                && ! grep -q "^/.fake/modprobe" "$ROOT/.fake/writes.log"; then
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && t_ok "a blacklisted vfio-pci is not loaded: prepare fails saying so and how to change it, nothing moved" \
+                        || t_fail "blacklisted vfio-pci leaves the tree" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        else
+                t_fail "blacklisted vfio-pci" "$(cat "$ERR")" "$(grep modprobe "$ROOT/.fake/writes.log")"
         fi
 }
 
@@ -536,16 +535,24 @@ case_crash_at_every_point() {
         fi
 }
 
+# park_vfs BDF...: VFs an administrator made for VMs: no driver, autoprobe
+# off (a VF on a host driver is the host's, and its count is never changed)
+park_vfs() {
+        local b; for b in "$@"; do rm "$ROOT/sys/bus/pci/devices/$b/driver"; done
+        echo 0 > "$ROOT/$PF/sriov_drivers_autoprobe"
+}
+
 case_vfs_created_through_zero_and_restored() {
-        local name="8 VFs through 0 (2 before), VF 0 set over the fake rtnetlink, VFs 0 and 7 to vfio-pci; release: 2 VFs on ixgbevf, autoprobe 1, tree exact"
+        local name="8 VFs through 0 (2 parked before), VF 0 set over the fake rtnetlink, VFs 0 and 7 to vfio-pci; release: 2 VFs, autoprobe 0, tree exact"
         new_tree sriov-nic-2vfs
+        park_vfs 0000:43:10.0 0000:43:10.2
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='8'><vmprep:vf index='0' mac='52:54:00:6d:90:02' vlan='100' qos='3' trust='on' spoofchk='off'/></vmprep:sriov>" \
                 "$(iface 0000:43:10.0)$(hostdev 0000:43:11.6)" > "$x"
         local before vfs; before=$(snapshot); vfs=$(vfstate)
         hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
         local order; order=$(grep -E "sriov_(numvfs|drivers_autoprobe)" "$ROOT/.fake/writes.log" | tr '\n' ';')
-        if [ "$order" != "/$PF/sriov_drivers_autoprobe 0;/$PF/sriov_numvfs 0;/$PF/sriov_numvfs 8;" ] \
+        if [ "$order" != "/$PF/sriov_numvfs 0;/$PF/sriov_numvfs 8;" ] \
                 || [ "$(cat "$ROOT/$PF/sriov_numvfs")" != 8 ] || [ "$(drv 0000:43:10.0)" != vfio-pci ] || [ "$(drv 0000:43:11.6)" != vfio-pci ] \
                 || [ "$(drv 0000:43:10.2)" != none ] \
                 || [ "$(cat "$ROOT/.fake/vf/enp67s0f0/0")" != "mac=52:54:00:6d:90:02 vlan=100 qos=3 trust=on spoofchk=off" ]; then
@@ -553,7 +560,7 @@ case_vfs_created_through_zero_and_restored() {
                 return
         fi
         stop_phases "$x" vm1
-        if [ "$(snapshot)" = "$before" ] && [ "$(cat "$ROOT/$PF/sriov_numvfs")" = 2 ] && [ "$(drv 0000:43:10.2)" = ixgbevf ] \
+        if [ "$(snapshot)" = "$before" ] && [ "$(cat "$ROOT/$PF/sriov_numvfs")" = 2 ] && [ "$(drv 0000:43:10.2)" = none ] \
                 && ! grep -q sriov "$ROOT/run/vmprep/ledger"; then
                 t_ok "$name"
         else
@@ -568,6 +575,7 @@ case_vfs_created_through_zero_and_restored() {
 case_vf_settings_restored_without_count_change() {
         local name="VFs already there: no count change, VF 1's MAC/VLAN/trust set and then given back exactly"
         new_tree sriov-nic-2vfs
+        park_vfs 0000:43:10.0 0000:43:10.2
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:01' vlan='42' trust='on'/></vmprep:sriov>" \
                 "$(hostdev 0000:43:10.2)" > "$x"
@@ -598,7 +606,7 @@ case_vfs_shared_by_two_vms() {
         stop_phases "$x" vm1
         local mid; mid="$(cat "$ROOT/$PF/sriov_numvfs") $(drv 0000:43:10.2) $(drv 0000:43:10.0)"
         stop_phases "$y" vm2
-        if [[ $msg3 == *"cannot raise the VF count of 0000:43:00.0 from 4 to 8: the running VM "*"uses its VFs, and sriov_numvfs changes only through 0"* ]] \
+        if [[ $msg3 == *"cannot raise the VF count of 0000:43:00.0 from 4 to 8: sriov_numvfs changes only through 0, which would remove VFs in use: "*"0000:43:10.0 is used by running VM vm1 ($UUID_A); 0000:43:10.2 is used by running VM vm2 ($UUID_B)"* ]] \
                 && [ "$mid" = "4 vfio-pci none" ] && [ "$(snapshot)" = "$before" ] && ! grep -q sriov "$ROOT/run/vmprep/ledger"; then
                 t_ok "$name"
         else
@@ -635,6 +643,149 @@ case_vf_values_validated() {
                 && t_ok "VLAN 4095 (which the kernel would take) is refused before anything is touched" \
                 || t_fail "VLAN 4095 refused" "$(cat "$ERR")"
         stop_phases "$x" vm1
+}
+
+# ---- an NFV host (tests/fake/nfv_host.c): VFs 0-5 of 0000:41:00.0 in use, 6-7 free ----
+NPF=sys/bus/pci/devices/0000:41:00.0
+nfv_drivers() { local i; for i in 0 1 2 3 4 5 6 7; do printf '%s ' "$(drv 0000:41:02.$i)"; done; }
+# nothing may ever have tried to remove a VF whose /dev/vfio a process holds
+not_blocked() { [ ! -s "$ROOT/.fake/blocked.log" ]; }
+
+case_nfv_raise_refused_naming_every_user() {
+        local name="NFV host: a VM asking for 16 VFs (8 there) is refused, naming each VF in use and its user; tree byte-identical"
+        new_tree nfv-host
+        local x=$ROOT/x.xml
+        sriov_domain vnf1 "$UUID_A" "<vmprep:sriov pf='0000:41:00.0' vfs='16'/>" "$(hostdev 0000:41:02.6)" > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vnf1 prepare begin; then t_fail "$name" "prepare succeeded"; stop_phases "$x" vnf1; return; fi
+        local msg; msg=$(cat "$ERR") bad=
+        local want
+        for want in "cannot raise the VF count of 0000:41:00.0 from 8 to 16: sriov_numvfs changes only through 0, which would remove VFs in use: " \
+                "0000:41:02.0 is bound to iavf (it is the host's network interface enp65s2 and it has the host address 2001:0db8:0000:0000::/64)" \
+                "0000:41:02.1 is bound to iavf (it is the host's network interface enp65s2f1 and it has a host address (route to 10.0.0.0/24))" \
+                "0000:41:02.2 is used by running VM 'router_vm.1'" \
+                "0000:41:02.3 is used by running VM 'fw_vm'" \
+                "0000:41:02.4 is in the VF pool of libvirt network 'sriov-net'" \
+                "0000:41:02.5 is open by qemu-system-x86 (pid 1234)"; do
+                [[ $msg == *"$want"* ]] || bad+="missing: $want; "
+        done
+        [[ $msg == *"0000:41:02.6 is"* || $msg == *"0000:41:02.7 is"* || $msg == *uplink-pool* ]] && bad+="names a free VF or a pool of another PF; "
+        [ -s "$ROOT/.fake/writes.log" ] && bad+="wrote: $(head -3 "$ROOT/.fake/writes.log"); "
+        stop_phases "$x" vnf1
+        [ "$(snapshot)" = "$before" ] || bad+="tree differs: $(diff <(echo "$before") <(snapshot) | head -4); "
+        grep -qE "sriov|pci/" "$ROOT/run/vmprep/ledger" 2>/dev/null && bad+="a hold is left; "
+        not_blocked || bad+="blocked: $(cat "$ROOT/.fake/blocked.log"); "
+        [ -z "$bad" ] && t_ok "$name" || t_fail "$name" "$bad" "$msg"
+
+        # vmprep plan says the same, and changes nothing
+        : > "$ROOT/.fake/writes.log"
+        if "$B/vmprep" --root "$ROOT" plan "$x" > "$OUT" 2> "$ERR"; then
+                t_fail "vmprep plan shows the refusal" "exit 0: $(cat "$OUT")"
+        else
+                grep -q "cannot raise the VF count of 0000:41:00.0 from 8 to 16: .*0000:41:02.5 is open by qemu-system-x86 (pid 1234)" "$ERR" \
+                        && [ ! -s "$ROOT/.fake/writes.log" ] \
+                        && t_ok "vmprep plan shows the same refusal, naming the VFs in use" \
+                        || t_fail "vmprep plan shows the refusal" "$(cat "$OUT" "$ERR")"
+        fi
+}
+
+case_nfv_uses_the_vfs_there_are() {
+        local name="NFV host: a VM asking for vfs=8 (8 there) with free VFs 6 and 7 starts without writing sriov_numvfs; release leaves 8 VFs and every other VF's driver as it was"
+        new_tree nfv-host
+        local x=$ROOT/x.xml
+        sriov_domain vnf1 "$UUID_A" "<vmprep:sriov pf='0000:41:00.0' vfs='8'><vmprep:vf index='6' mac='52:54:00:00:41:06'/></vmprep:sriov>" \
+                "$(hostdev 0000:41:02.6)$(iface 0000:41:02.7)" > "$x"
+        local before drivers; before=$(snapshot); drivers=$(nfv_drivers)
+        "$B/vmprep" --root "$ROOT" plan "$x" > "$OUT" 2> "$ERR"
+        local plan; plan=$(cat "$OUT")
+        hook "$x" vnf1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        local mid; mid=$(nfv_drivers)
+        local bad=
+        grep -q sriov_numvfs "$ROOT/.fake/writes.log" && bad+="sriov_numvfs written; "
+        [ "$mid" = "iavf iavf vfio-pci vfio-pci none vfio-pci vfio-pci vfio-pci " ] || bad+="while running: $mid; "
+        [ "$(cat "$ROOT/.fake/vf/enp65s0f0/6" 2>/dev/null)" = "mac=52:54:00:00:41:06 vlan=0 qos=0 trust=off spoofchk=on" ] || bad+="VF 6: $(vfstate); "
+        grep -q "using the VFs 0000:41:00.0 has (8, 8 needed): sriov_numvfs left as it is" "$ROOT/run/vmprep/events.log" || bad+="no event; "
+        stop_phases "$x" vnf1
+        [ "$(cat "$ROOT/$NPF/sriov_numvfs")" = 8 ] && [ "$(nfv_drivers)" = "$drivers" ] && [ "$(snapshot)" = "$before" ] \
+                || bad+="after release: $(cat "$ROOT/$NPF/sriov_numvfs") $(nfv_drivers) $(diff <(echo "$before") <(snapshot) | head -4); "
+        grep -q sriov_numvfs "$ROOT/.fake/writes.log" && bad+="sriov_numvfs written at release; "
+        not_blocked || bad+="blocked; "
+        [ -z "$bad" ] && t_ok "$name" || t_fail "$name" "$bad" "$(cat "$ERR")"
+        [[ $plan == *"vnf1: 1 step, in order"* ]] && [[ $plan == *"$NPF/sriov_numvfs: 8, left as it is  # vnf1 uses the VFs there are (8 needed)"* ]] \
+                && [[ $plan == *"0000:41:02.6/driver: (none) -> vfio-pci"* ]] \
+                && t_ok "vmprep plan shows the decision to use the VFs there are (sriov_numvfs 8, left as it is)" \
+                || t_fail "vmprep plan shows using the VFs there are" "$plan"
+}
+
+case_nfv_vf_in_use_is_refused() {
+        local name="NFV host: a VM asking for VF index 3 (fw_vm's) and the VF open in a QEMU is refused, naming both holders; tree byte-identical"
+        new_tree nfv-host
+        local x=$ROOT/x.xml
+        sriov_domain vnf1 "$UUID_A" "<vmprep:sriov pf='0000:41:00.0' vfs='8'><vmprep:vf index='3' vlan='300'/></vmprep:sriov>" \
+                "$(hostdev 0000:41:02.5)$(hostdev 0000:41:02.6)" > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vnf1 prepare begin; then t_fail "$name" "prepare succeeded"; stop_phases "$x" vnf1; return; fi
+        local msg; msg=$(cat "$ERR")
+        stop_phases "$x" vnf1
+        if [[ $msg == *"cannot give vnf1 the VFs of 0000:41:00.0 it asks for: 0000:41:02.3 is used by running VM 'fw_vm'; 0000:41:02.5 is open by qemu-system-x86 (pid 1234)"* ]] \
+                && [[ $msg != *"41:02.6"* ]] && [ "$(snapshot)" = "$before" ] && [ ! -s "$ROOT/.fake/writes.log" ] && [ -z "$(vfstate)" ] && not_blocked; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$msg" "$(diff <(echo "$before") <(snapshot) | head -4)" "$(head -3 "$ROOT/.fake/writes.log")"
+        fi
+}
+
+case_nfv_untagged_vms_untouched() {
+        local name="NFV host: the untagged VMs' own hooks, every phase: exit 0, nothing written, their VFs untouched"
+        new_tree nfv-host
+        local x=$ROOT/x.xml y=$ROOT/y.xml
+        domain router_vm.1 2f6a0d1c-3b4e-4f50-8a61-7b8c9d0e1f21 "" 0000:41:02.2 > "$x"
+        printf "<domain type='kvm'><name>fw_vm</name><uuid>2f6a0d1c-3b4e-4f50-8a61-7b8c9d0e1f22</uuid><devices>%s</devices></domain>\n" "$(iface 0000:41:02.3)" > "$y"
+        local before drivers op bad=; before=$(snapshot); drivers=$(nfv_drivers)
+        for op in "prepare begin" "start begin" "started begin" "reconnect begin" "stopped end" "release end"; do
+                # shellcheck disable=SC2086
+                hook "$x" router_vm.1 $op || bad+="router_vm.1 $op; "
+                # shellcheck disable=SC2086
+                hook "$y" fw_vm $op || bad+="fw_vm $op; "
+        done
+        [ -z "$bad" ] && [ "$(snapshot)" = "$before" ] && [ "$(nfv_drivers)" = "$drivers" ] && [ ! -s "$ROOT/.fake/writes.log" ] \
+                && t_ok "$name" || t_fail "$name" "$bad" "$(head -3 "$ROOT/.fake/writes.log")"
+}
+
+case_release_leaves_the_count_when_a_vf_was_taken_meanwhile() {
+        local name="release when an untagged VM took a VF meanwhile (vfio-pci, /dev/vfio open): VF count left at 4, message names it, journal kept; reconcile restores 0 once it is free"
+        new_tree sriov-nic
+        local x=$ROOT/x.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.0)" > "$x"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        # late_vm (untagged) starts with VF 3, 0000:43:10.6 (IOMMU group 3203): libvirt binds it, QEMU opens it
+        ln -s ../../../../bus/pci/drivers/vfio-pci "$ROOT/sys/bus/pci/devices/0000:43:10.6/driver"
+        : > "$ROOT/dev/vfio/3203"
+        mkdir -p "$ROOT/proc/6001/fd" && echo qemu-system-x86 > "$ROOT/proc/6001/comm" && ln -s /dev/vfio/3203 "$ROOT/proc/6001/fd/31"
+        mkdir -p "$ROOT/run/libvirt/qemu"
+        printf "<domstatus state='running' pid='6001'><domain type='kvm' id='9'><name>late_vm</name><uuid>2f6a0d1c-3b4e-4f50-8a61-7b8c9d0e1f99</uuid><devices>%s</devices></domain></domstatus>\n" \
+                "$(hostdev 0000:43:10.6)" > "$ROOT/run/libvirt/qemu/late_vm.xml"
+        : > "$ROOT/.fake/writes.log"
+        stop_phases "$x" vm1
+        local msg bad=; msg=$(cat "$ERR")
+        [[ $msg == *"leaving 0000:43:00.0 at 4 VFs instead of giving it back its 0: sriov_numvfs changes only through 0, which would remove VFs in use: 0000:43:10.6 is used by running VM 'late_vm'"* ]] \
+                || bad+="message: $msg; "
+        [ "$(cat "$ROOT/$PF/sriov_numvfs")" = 4 ] && [ "$(drv 0000:43:10.6)" = vfio-pci ] && [ "$(drv 0000:43:10.0)" = none ] || bad+="state: $(cat "$ROOT/$PF/sriov_numvfs") $(drv 0000:43:10.6) $(drv 0000:43:10.0); "
+        grep -q sriov_numvfs "$ROOT/.fake/writes.log" && bad+="sriov_numvfs written; "
+        not_blocked || bad+="blocked: $(cat "$ROOT/.fake/blocked.log"); "
+        grep -q " numvfs " "$ROOT/run/vmprep/$UUID_A.vfio.journal" 2>/dev/null || bad+="the journal lost the VF count; "
+        grep -q "sriov/0000:43:00.0" "$ROOT/run/vmprep/ledger" || bad+="the PF's hold went; "
+        # reconcile (offline, from the status files) sees it and leaves it while late_vm runs
+        "$B/vmprep" --root "$ROOT" reconcile --offline > "$OUT" 2>&1
+        grep -q "vm1 ($UUID_A): not running (per /run/libvirt/qemu); giving back vfio: 1 step" "$OUT" && grep -q "0 journals finished, 1 failed" "$OUT" \
+                && [ "$(cat "$ROOT/$PF/sriov_numvfs")" = 4 ] || bad+="reconcile while in use: $(cat "$OUT"); "
+        # late_vm stops: libvirt gives its VF back, its status file goes
+        rm -rf "$ROOT/proc/6001" "$ROOT/run/libvirt/qemu/late_vm.xml" "$ROOT/sys/bus/pci/devices/0000:43:10.6/driver" "$ROOT/dev/vfio/3203"
+        "$B/vmprep" --root "$ROOT" reconcile --offline > "$OUT" 2>&1 || bad+="reconcile: $(cat "$OUT"); "
+        [ "$(snapshot)" = "$before" ] && [ ! -e "$ROOT/run/vmprep/$UUID_A.vfio.journal" ] && ! grep -q sriov "$ROOT/run/vmprep/ledger" \
+                || bad+="after reconcile: $(diff <(echo "$before") <(snapshot) | head -4) $(cat "$OUT"); "
+        [ -z "$bad" ] && t_ok "$name" || t_fail "$name" "$bad"
 }
 
 units() { (cd "$ROOT/.fake/systemd/units" && grep -H . -- *.service); }
@@ -738,7 +889,7 @@ case_unload_modules() {
         : > "$ROOT/.fake/writes.log"
         stop_phases "$x" vm1
         local order; order=$(grep -oE '^/(.fake/modprobe [a-z_-]+|sys/bus/pci/drivers_probe 0000:41:00.0)' "$ROOT/.fake/writes.log" | tr '\n' ';')
-        if [ "$order" = "/.fake/modprobe nvidia;/.fake/modprobe nvidia-drm;/sys/bus/pci/drivers_probe 0000:41:00.0;" ] && [ "$(snapshot)" = "$before" ]; then
+        if [ "$order" = "/.fake/modprobe nvidia;/.fake/modprobe nvidia_drm;/sys/bus/pci/drivers_probe 0000:41:00.0;" ] && [ "$(snapshot)" = "$before" ]; then
                 t_ok "$name"
         else
                 t_fail "$name" "release order: $order" "$(diff <(echo "$before") <(snapshot) | head -4)"
@@ -760,7 +911,7 @@ case_builds_keep_their_worlds_apart() {
         # netlink or systemd; the production build must know nothing of the fake tree
         local refs fake prod=$repo/build/vmprep-hook
         refs=$(nm -u "$B/vmprep-hook" 2>/dev/null | grep -E ' (kmod_|mnl_|sd_bus_)' | tr -s ' ' | tr '\n' ' ')
-        [ -z "$refs" ] && t_ok "the test build calls no libkmod, libmnl or sd-bus function (fake stand-ins only)" \
+        [ -z "$refs" ] && t_ok "the test build calls no libkmod, libmnl or sd-bus function (fake stand-ins only: tests/fake/fake_kmod.c for libkmod)" \
                 || t_fail "the test build calls no real module loader, netlink or systemd" "$refs"
         if [ -x "$prod" ]; then
                 fake=$(strings "$prod" | grep -c '/\.fake/' || true)
@@ -786,10 +937,16 @@ case_reconnect_after_a_crash
 case_second_vm_is_refused_a_held_device
 case_interlocks
 case_loads_vfio_pci_when_missing
+case_modprobe_d_commands_never_run
 case_vfs_created_through_zero_and_restored
 case_vf_settings_restored_without_count_change
 case_vfs_shared_by_two_vms
 case_vf_values_validated
+case_nfv_raise_refused_naming_every_user
+case_nfv_uses_the_vfs_there_are
+case_nfv_vf_in_use_is_refused
+case_nfv_untagged_vms_untouched
+case_release_leaves_the_count_when_a_vf_was_taken_meanwhile
 case_unload_modules
 case_single_gpu_round_trip
 case_single_gpu_release_order

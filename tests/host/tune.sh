@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Host-wide tunables for real on this machine: sched_rt_runtime_us,
-# swappiness, THP and KSM through the test-build 40-vmprep-tune hook on the
-# real root, alone and with two VMs overlapping in time; each restored
-# exactly (a trap writes the values found back whatever happens).
+# swappiness, THP and KSM (ksm='off': run 0, never the unmerging 2) through
+# the test-build 40-vmprep-tune hook on the real root, alone and with two
+# VMs overlapping in time; each restored exactly (a trap writes the values
+# found back whatever happens).
 # No governor, C-state or stat_interval here (this machine has no cpufreq,
 # and its idle states are its own): those run against fake trees.
 set -uo pipefail
@@ -18,13 +19,15 @@ UUID_A=6c0e1d2f-3a4b-4c5d-8e6f-7a8b9c0d1e01
 UUID_B=6c0e1d2f-3a4b-4c5d-8e6f-7a8b9c0d1e02
 
 if [ "$(id -u)" != 0 ]; then t_skip "host tune" "needs root"; t_done; exit; fi
-for f in $RT $SW $THP $KSM; do [ -w $f ] || { t_skip "host tune" "no $f"; t_done; exit; }; done
+for f in $RT $SW $THP; do [ -w $f ] || { t_skip "host tune" "no $f"; t_done; exit; }; done
 [ -x "$HOOK" ] || { t_fail "host tune" "missing $HOOK"; t_done; exit 1; }
+HAVE_KSM=1
+[ -w $KSM ] || { HAVE_KSM=0; t_skip "host tune: KSM" "no $KSM (a kernel without CONFIG_KSM): ksm='off' is checked to start, not to write"; }
 
 thp() { sed 's/.*\[\(.*\)\].*/\1/' $THP; }
-values() { echo "rt=$(cat $RT) sw=$(cat $SW) thp=$(thp) ksm=$(cat $KSM)"; }
-o_rt=$(cat $RT) o_sw=$(cat $SW) o_thp=$(thp) o_ksm=$(cat $KSM)
-ORIG=$(values)
+ksm() { if [ $HAVE_KSM = 1 ]; then cat $KSM; else echo none; fi; }
+values() { echo "rt=$(cat $RT) sw=$(cat $SW) thp=$(thp) ksm=$(ksm)"; }
+o_rt=$(cat $RT) o_sw=$(cat $SW) o_thp=$(thp) o_ksm=$(ksm)
 WORK=$(mktemp -d)
 restore() {
         local x
@@ -32,10 +35,17 @@ restore() {
         [ "$(cat $RT)" = "$o_rt" ] || echo "$o_rt" > $RT
         [ "$(cat $SW)" = "$o_sw" ] || echo "$o_sw" > $SW
         [ "$(thp)" = "$o_thp" ] || echo "$o_thp" > $THP
-        [ "$(cat $KSM)" = "$o_ksm" ] || echo "$o_ksm" > $KSM
+        [ $HAVE_KSM = 0 ] || [ "$(ksm)" = "$o_ksm" ] || echo "$o_ksm" > $KSM
         rm -rf "$WORK"
 }
 trap restore EXIT
+# ksmd running before the VMs (put back by the trap), so that ksm='off'
+# shows: 1 -> 0 while they run -> 1.  A machine whose KSM is stopped has
+# nothing merged; ksmd finds nothing to merge for the seconds this runs
+# unless a process asked for it (madvise MADV_MERGEABLE).
+[ $HAVE_KSM = 1 ] && [ "$o_ksm" != 1 ] && echo 1 > $KSM
+ORIG=$(values)
+w_ksm=$([ $HAVE_KSM = 1 ] && echo 0 || echo none)
 
 # with <vmprep:tune> values different from what this machine has
 n_sw=$(( o_sw == 10 ? 20 : 10 )) n_thp=$([ "$o_thp" = never ] && echo madvise || echo never)
@@ -50,7 +60,7 @@ hook() { VMPREP_ROOT=/ "$HOOK" "$2" "$3" "$4" - < "$1" 2> "$WORK/err"; }
 
 if hook "$WORK/a.xml" vmprep-cpus-tune-a prepare begin; then
         got=$(values)
-        [ "$got" = "rt=$w_rt sw=$n_sw thp=$n_thp ksm=2" ] \
+        [ "$got" = "rt=$w_rt sw=$n_sw thp=$n_thp ksm=$w_ksm" ] \
                 && t_ok "real prepare: $ORIG -> $got" || t_fail "real prepare sets the tunables" "$got" "$(cat "$WORK/err")"
         hook "$WORK/a.xml" vmprep-cpus-tune-a release end
         [ "$(values)" = "$ORIG" ] && t_ok "real release: back to $ORIG exactly" || t_fail "real release restores" "$(values) (want $ORIG)"
@@ -64,10 +74,27 @@ both=$(values)
 hook "$WORK/a.xml" vmprep-cpus-tune-a release end
 after_a=$(values)
 hook "$WORK/b.xml" vmprep-cpus-tune-b release end
-if [ "$both" = "rt=$w_rt sw=$n_sw thp=$n_thp ksm=2" ] && [ "$after_a" = "rt=$o_rt sw=$o_sw thp=$n_thp ksm=2" ] && [ "$(values)" = "$ORIG" ]; then
+if [ "$both" = "rt=$w_rt sw=$n_sw thp=$n_thp ksm=$w_ksm" ] && [ "$after_a" = "rt=$o_rt sw=$o_sw thp=$n_thp ksm=$w_ksm" ] && [ "$(values)" = "$ORIG" ]; then
         t_ok "two VMs overlapping in time, for real: THP and KSM stay changed until the second stops, RT and swappiness come back with the first; all exact at the end"
 else
-        t_fail "two VMs, for real" "both: $both" "after a: $after_a (want rt=$o_rt sw=$o_sw thp=$n_thp ksm=2)" "end: $(values) (want $ORIG)"
+        t_fail "two VMs, for real" "both: $both" "after a: $after_a (want rt=$o_rt sw=$o_sw thp=$n_thp ksm=$w_ksm)" "end: $(values) (want $ORIG)"
+fi
+
+# ksm='off' while the VM runs: run is 0 (ksmd stopped, nothing unmerged), and
+# the value found is back after; with run=2 set by the admin, nothing is
+# written at all (2 already has ksmd stopped)
+if [ $HAVE_KSM = 1 ]; then
+        for start in 1 2; do
+                echo $start > $KSM
+                hook "$WORK/b.xml" vmprep-cpus-tune-b prepare begin || t_fail "ksm='off' (run=$start): prepare" "$(cat "$WORK/err")"
+                during=$(ksm)
+                hook "$WORK/b.xml" vmprep-cpus-tune-b release end
+                want=$([ $start = 1 ] && echo 0 || echo 2)
+                [ "$during" = "$want" ] && [ "$(ksm)" = $start ] \
+                        && t_ok "ksm='off', for real, with run=$start before: $want while the VM runs, $start after" \
+                        || t_fail "ksm='off' with run=$start" "during: $during (want $want), after: $(ksm)"
+        done
+        [ "$(ksm)" = 1 ] || echo 1 > $KSM
 fi
 
 k=1 crashed=0 fails=()

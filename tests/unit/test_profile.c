@@ -63,6 +63,7 @@ TEST(profile_rejects_every_invalid_fixture_naming_the_culprit)
                 { "duplicate-hugepages", "<vmprep:hugepages> appears twice" },
                 { "duplicate-vfio", "<vmprep:vfio> appears twice" },
                 { "foreign-namespace-attribute", "attribute x:ksm is not part of the vmprep profile" },
+                { "ksm-yes", "<vmprep:tune ksm='yes'>: must be one of on, off, unmerge" },
                 { "max-cstate-10", "<vmprep:tune max-cstate='10'>: must be a whole number from 0 to 9" },
                 { "negative-vfs", "<vmprep:sriov vfs='-1'>" },
                 { "nodes-trailing-dash", "<vmprep:hugepages nodes='0-'>" },
