@@ -29,7 +29,7 @@ DAEMONHOOKDIR=/etc/libvirt/hooks/daemon.d
 VM=vmprep-deb-a
 META='<vmprep:profile xmlns:vmprep="urn:vmprep:1"><vmprep:hugepages/></vmprep:profile>'
 POOL=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
-pool_orig=$(cat "$POOL")
+pool_orig= # read under the lock: other suites' VMs change it until then
 HOOKS=(10-vmprep-vfio 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune)
 
 # ---- what a `make install` left here, put back at exit (README: the demo
@@ -69,7 +69,7 @@ cleanup() {
         fi
         [ $had_qemu_d = yes ] && mkdir -p "$HOOKDIR"
         [ $had_daemon_d = yes ] && mkdir -p "$DAEMONHOOKDIR"
-        echo "$pool_orig" >"$POOL" 2>/dev/null
+        [ -n "$pool_orig" ] && echo "$pool_orig" >"$POOL" 2>/dev/null
         rm -rf "$W"
         t_done
         exit
@@ -89,6 +89,7 @@ deb=$(ls "$W"/vmprep_*.deb)
 
 # one suite at a time drives libvirtd, the hooks and the pool
 if ! lv_lock; then t_fail "take /run/vmprep-libvirt.lock" "timeout"; exit; fi
+pool_orig=$(cat "$POOL")
 
 # one vmprep at a time: the package replaces a make install (put back at exit)
 if ! make -s -C "$repo" uninstall > "$W/uninstall.log" 2>&1; then
