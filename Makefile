@@ -221,12 +221,17 @@ install: all
 # Not for a DESTDIR: that is no running host.
 VMPREP_BIN = $(SBINDIR)/vmprep
 uninstall:
+	@# (an installed vmprep older than --before-removal says usage, 2: then
+	@# any journal refuses, as when there is no command to ask)
 	@if [ -z "$(DESTDIR)" ] && [ "$(FORCE)" != 1 ]; then \
-		if [ -x $(VMPREP_BIN) ]; then \
-			$(VMPREP_BIN) reconcile --offline --before-removal || { \
-				echo "make uninstall: refused; stop those VMs first, vmprep reconcile for those that do not run (FORCE=1 uninstalls anyway)" >&2; exit 1; }; \
-		elif ls /run/vmprep/*.journal >/dev/null 2>&1; then \
-			echo "make uninstall: refused: VMs hold host state (/run/vmprep/*.journal) and $(VMPREP_BIN) is missing to name them; FORCE=1 uninstalls anyway" >&2; \
+		st=2; out=; \
+		if [ -x $(VMPREP_BIN) ]; then out=$$($(VMPREP_BIN) reconcile --offline --before-removal 2>&1); st=$$?; fi; \
+		if [ $$st != 2 ] && [ -n "$$out" ]; then printf '%s\n' "$$out" >&2; fi; \
+		if [ $$st = 1 ] || [ $$st -gt 2 ]; then \
+			echo "make uninstall: refused; stop those VMs first, vmprep reconcile for those that do not run (FORCE=1 uninstalls anyway)" >&2; \
+			exit 1; \
+		elif [ $$st = 2 ] && ls /run/vmprep/*.journal >/dev/null 2>&1; then \
+			echo "make uninstall: refused: VMs hold host state (/run/vmprep/*.journal) and $(VMPREP_BIN) cannot name them; FORCE=1 uninstalls anyway" >&2; \
 			exit 1; \
 		fi; \
 	fi
