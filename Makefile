@@ -39,6 +39,10 @@ CLI_CFLAGS := $(shell pkg-config --cflags $(CLI_PKGS))
 CLI_LIBS   := $(shell pkg-config --libs $(CLI_PKGS))
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
+# dpkg-buildflags (debian/rules) and distributions pass CPPFLAGS and LDFLAGS
+# too: _FORTIFY_SOURCE, -z relro -z now (hardening=+all) reach every binary
+CPPFLAGS ?=
+LDFLAGS  ?=
 BASE_CFLAGS := -std=gnu11 $(WARN) -I. $(PKG_CFLAGS) -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=2
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -76,25 +80,25 @@ all: $(B)/vmprep-hook $(B)/vmprep $(addprefix $(B)/hooks/,$(HOOKS))
 # PROFILEDIR): when any of them changes (make install PREFIX=/usr after a plain
 # make), the stamp changes and what depends on it is rebuilt.
 CONFIG := PREFIX=$(PREFIX) LIBEXECDIR=$(LIBEXECDIR) PROFILEDIR=$(PROFILEDIR) HOOKDIR=$(HOOKDIR) \
-          VMPREP_CONF=$(VMPREP_CONF) CFLAGS=$(CFLAGS) \
+          VMPREP_CONF=$(VMPREP_CONF) CFLAGS=$(CFLAGS) CPPFLAGS=$(CPPFLAGS) LDFLAGS=$(LDFLAGS) \
           PHASES=$(foreach h,$(HOOKS),$(h):$(subst $(eval) ,+,$(call phases_of,$(h))))
 $(shell mkdir -p $(B) && { echo '$(CONFIG)' | cmp -s - $(B)/config.stamp || echo '$(CONFIG)' > $(B)/config.stamp; })
 
 $(B)/obj/%.o: %.c $(HDRS) $(B)/config.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $(if $(filter cli/%,$<),$(CLI_CFLAGS) -DVMPREP_HOOKDIR='"$(HOOKDIR)"') \
+	$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(CFLAGS) $(if $(filter cli/%,$<),$(CLI_CFLAGS) -DVMPREP_HOOKDIR='"$(HOOKDIR)"') \
 		-DVMPREP_PROFILEDIR='"$(PROFILEDIR)"' -DVMPREP_CONF='"$(VMPREP_CONF)"' -c $< -o $@
 
 $(B)/vmprep: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) $(CLI_SRC))
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(CLI_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CLI_LIBS)
 
 $(B)/vmprep-hook: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) hooks/vmprep-hook.c)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The fast path is static and libc-only: an untagged VM must cost a bare exec.
 $(B)/hooks/%: hooks/fast.c common/readall.h $(B)/config.stamp
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(WARN) -I. $(CFLAGS) -static -DVMPREP_CAP='"$(word 3,$(subst -, ,$*))"' \
+	$(CC) -std=gnu11 $(WARN) -I. $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -static -DVMPREP_CAP='"$(word 3,$(subst -, ,$*))"' \
 		-DVMPREP_PHASES='"$(call phases_of,$*)"' \
 		-DVMPREP_HOOK_FULL='"$(LIBEXECDIR)/vmprep-hook"' -o $@ $<
 
@@ -211,14 +215,35 @@ install: all
 	@# libvirtd or virtqemud rescans its hooks on SIGHUP (never one outside this root)
 	@if [ -z "$(DESTDIR)" ]; then install/vmprep-reload-libvirt; fi
 
+# Never while a VM holds host state (a journal in /run/vmprep): its hooks give
+# it back when it stops, and nothing would once they are gone (FORCE=1
+# removes anyway).  The installed command names those VMs, changing nothing.
+# Not for a DESTDIR: that is no running host.
+VMPREP_BIN = $(SBINDIR)/vmprep
 uninstall:
+	@# (an installed vmprep older than --before-removal says usage, 2: then
+	@# any journal refuses, as when there is no command to ask)
+	@if [ -z "$(DESTDIR)" ] && [ "$(FORCE)" != 1 ]; then \
+		st=2; out=; \
+		if [ -x $(VMPREP_BIN) ]; then out=$$($(VMPREP_BIN) reconcile --offline --before-removal 2>&1); st=$$?; fi; \
+		if [ $$st != 2 ] && [ -n "$$out" ]; then printf '%s\n' "$$out" >&2; fi; \
+		if [ $$st = 1 ] || [ $$st -gt 2 ]; then \
+			echo "make uninstall: refused; stop those VMs first, vmprep reconcile for those that do not run (FORCE=1 uninstalls anyway)" >&2; \
+			exit 1; \
+		elif [ $$st = 2 ] && ls /run/vmprep/*.journal >/dev/null 2>&1; then \
+			echo "make uninstall: refused: VMs hold host state (/run/vmprep/*.journal) and $(VMPREP_BIN) cannot name them; FORCE=1 uninstalls anyway" >&2; \
+			exit 1; \
+		fi; \
+	fi
 	for h in $(HOOKS); do rm -f $(DESTDIR)$(HOOKDIR)/$$h; done
 	rm -f $(DESTDIR)$(LIBEXECDIR)/vmprep-hook $(DESTDIR)$(LIBEXECDIR)/vmprep-reload-libvirt
 	rm -f $(DESTDIR)$(SBINDIR)/vmprep $(DESTDIR)$(DAEMONHOOKDIR)/vmprep-reconcile
 	rm -f $(DESTDIR)$(MANDIR)/man8/vmprep.8 $(DESTDIR)$(MANDIR)/man5/vmprep-profile.5
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/vmprep $(DESTDIR)$(TMPFILESDIR)/vmprep.conf
 	rm -f $(addprefix $(DESTDIR)$(PROFILEDIR)/,$(notdir $(wildcard profiles/*.xml)) profile.rng)
-	-rmdir $(DESTDIR)$(PROFILEDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
+	@# and the directories install made for vmprep alone, when nothing else is in them
+	-rmdir $(DESTDIR)$(PROFILEDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(LIBEXECDIR) \
+		$(DESTDIR)$(HOOKDIR) $(DESTDIR)$(DAEMONHOOKDIR) 2>/dev/null
 
 demo:
 	./demo/run.sh

@@ -30,8 +30,9 @@ static const struct {
         { "untag", cmd_untag, "VM [--live] [--config]", "remove the profile from the domain" },
         { "status", cmd_status, "[--json] [--map|--no-map]", "what vmprep holds now, per VM, and the host map" },
         { "doctor", cmd_doctor, "[VM|FILE.xml] [--json]", "is this host (and this VM) ready" },
-        { "reconcile", cmd_reconcile, "[--offline] [--dry-run]",
-          "finish what a crash left: undo journals of VMs that do not run" },
+        { "reconcile", cmd_reconcile, "[--offline] [--dry-run] [--before-removal]",
+          "finish what a crash left: undo journals of VMs that do not run\n"
+          "             (--before-removal: change nothing, fail naming the VMs that hold host state)" },
 };
 
 static void usage(FILE *f)

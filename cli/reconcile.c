@@ -8,6 +8,14 @@
  * libvirt cannot be reached, from libvirt's status files
  * /run/libvirt/qemu/NAME.xml (<domstatus pid=...>, the domain's <uuid>)
  * whose QEMU pid is alive.
+ *
+ * --before-removal (debian/prerm, make uninstall): vmprep is about to go, and
+ * with it the hooks that would give back what VMs hold.  Changes nothing:
+ * names each running VM that has a journal with what stopping it gives back,
+ * and each VM that does not run but left a journal (reconcile finishes it),
+ * and fails when there is any.  It never finishes a journal itself: a VM in
+ * its prepare has a journal before libvirt's status file shows it running,
+ * and must not lose what it was given.
  */
 #include "cli.h"
 #include "state.h"
@@ -72,16 +80,74 @@ static char *running_from_status_files(void)
         return out;
 }
 
+/* One line of what undoing a live step gives back. */
+static void print_giveback(const JournalStep *st)
+{
+        if (st->kind == STEP_ADD)
+                printf("      %s: %s%s added, taken away\n", st->resource, st->done ? "+" : "",
+                       st->done ? st->result : "an interrupted change");
+        else if (st->kind == STEP_SET)
+                printf("      %s: back to %s (now %s)\n", st->path, st->old, st->new_);
+        else
+                printf("      %s %s: back to %s\n", st->kind_name, st->resource[0] ? st->resource : st->path,
+                       st->old);
+}
+
+/* The VMs that hold host state, running (want_running) or not, with what
+ * stopping each, or reconcile, gives back (at most 4 steps per capability
+ * shown); returns how many. */
+static int print_holders(const State *s, const char *running, bool want_running)
+{
+        int n = 0;
+        for (size_t i = 0; i < s->n_vms; i++)
+                if (!strstr(running, s->vms[i].uuid) == !want_running)
+                        n++;
+        if (!n)
+                return 0;
+        if (want_running)
+                printf("vmprep: %d running VM%s hold%s what vmprep prepared on this host; stopping %s gives it back:\n",
+                       n, n == 1 ? "" : "s", n == 1 ? "s" : "", n == 1 ? "it" : "them");
+        else
+                printf("vmprep: %d VM%s that do%s not run left host state behind; `vmprep reconcile` gives it back:\n",
+                       n, n == 1 ? "" : "s", n == 1 ? "es" : "");
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const StateVm *v = &s->vms[i];
+                if (!strstr(running, v->uuid) != !want_running)
+                        continue;
+                if (want_running)
+                        printf("  %s (%s): virsh shutdown %s\n", v->name[0] ? v->name : "(unnamed)", v->uuid,
+                               v->name[0] ? v->name : v->uuid);
+                else
+                        printf("  %s (%s)\n", v->name[0] ? v->name : "(unnamed)", v->uuid);
+                for (size_t k = 0; k < v->n_journals; k++) {
+                        const Journal *j = v->journals[k];
+                        size_t live = journal_live_steps(j), shown = 0;
+                        printf("    %s: %zu change%s\n", j->cap, live, live == 1 ? "" : "s");
+                        for (size_t m = 0; m < j->n_steps && shown < 4; m++) {
+                                if (j->steps[m].undone)
+                                        continue;
+                                print_giveback(&j->steps[m]);
+                                shown++;
+                        }
+                        if (live > shown)
+                                printf("      ... and %zu more\n", live - shown);
+                }
+        }
+        return n;
+}
+
 int cmd_reconcile(const CliOptions *o, int argc, char **argv)
 {
-        bool offline = false, dry = false;
+        bool offline = false, dry = false, removal = false;
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--offline"))
                         offline = true;
                 else if (!strcmp(argv[i], "--dry-run"))
                         dry = true;
+                else if (!strcmp(argv[i], "--before-removal"))
+                        removal = true;
                 else {
-                        fprintf(stderr, "Usage: vmprep reconcile [--offline] [--dry-run]\n");
+                        fprintf(stderr, "Usage: vmprep reconcile [--offline] [--dry-run] [--before-removal]\n");
                         return EXIT_USAGE;
                 }
         }
@@ -100,6 +166,18 @@ int cmd_reconcile(const CliOptions *o, int argc, char **argv)
                 fprintf(stderr, "vmprep: cannot read " VMPREP_RUNDIR ": %s\n", strerror(-r));
                 free(running);
                 return EXIT_FAIL;
+        }
+        if (removal) {
+                int held = print_holders(&s, running, true);
+                held += print_holders(&s, running, false);
+                fflush(stdout); /* the VMs first, then why that stops removal */
+                if (held || s.errors)
+                        fprintf(stderr, "vmprep: not removing vmprep while VMs hold host state: its hooks give it back "
+                                        "when they stop, and nothing would once it is gone (their hugepages, CPUs, "
+                                        "devices and settings would stay taken)\n");
+                state_free(&s);
+                free(running);
+                return held || s.errors ? EXIT_FAIL : EXIT_OK;
         }
         log_open("vmprep-reconcile", true);
         if (!dry)

@@ -112,4 +112,18 @@ t_check "make install and uninstall signal through vmprep-reload-libvirt, never 
 t_check "postinst and postrm handle virtqemud" bash -c "grep -q vmprep-reload-libvirt '$repo/debian/postinst' && grep -q virtqemud '$repo/debian/postrm'"
 t_check "DAEMONHOOKDIR sits beside qemu.d when HOOKDIR ends in /" \
         bash -c "make -s -n -C '$repo' install HOOKDIR=/etc/libvirt/hooks/qemu.d/ DESTDIR=/tmp/x | grep -q 'ln -sfn .* /tmp/x/etc/libvirt/hooks/daemon.d/vmprep-reconcile'"
+# uninstall takes away everything install laid down: the daemon.d link, and
+# the hook directories it made for vmprep when nothing else is left in them
+D=$W/destdir
+if make -s -C "$repo" install DESTDIR="$D" >"$W/inst.log" 2>&1 && [ -L "$D/etc/libvirt/hooks/daemon.d/vmprep-reconcile" ] \
+        && make -s -C "$repo" uninstall DESTDIR="$D" >>"$W/inst.log" 2>&1; then
+        left=$(find "$D" ! -type d; find "$D" -depth -type d -path '*/vmprep*'; ls -d "$D"/etc/libvirt/hooks/*.d 2>/dev/null)
+        if [ -z "$left" ]; then
+                t_ok "make uninstall DESTDIR= removes every file and link install made, daemon.d and qemu.d too"
+        else
+                t_fail "make uninstall DESTDIR= leaves" "$left"
+        fi
+else
+        t_fail "make install/uninstall DESTDIR=" "$(tail -20 "$W/inst.log")"
+fi
 t_done

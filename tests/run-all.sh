@@ -27,6 +27,8 @@
 #   host-tune sched_rt_runtime_us, swappiness, THP, KSM round trips for real
 #   bench     (with host) make bench-quick: every benchmark once at tiny sizes, so
 #             that none rots (< 2 minutes)
+#   installed last: what `make install` left here (the demo's install) before
+#             the suites is still there after them (tests/installed.sh)
 # Each suite gets at most SUITE_TIMEOUT seconds (default 1500); one that
 # runs longer is killed with its process group and counted as failed.
 set -uo pipefail
@@ -69,6 +71,9 @@ run_suite() {
         [ "$st" -ne 0 ] && bad_suites+=("$name")
 }
 
+installed_state=$(mktemp)
+tests/installed.sh record "$installed_state"
+
 run_suite unit build/test/unit-tests
 run_suite hooks tests/hooks/run.sh build/test
 run_suite faults tests/hooks/faults.sh build/test
@@ -94,6 +99,9 @@ else
         run_suite deb tests/deb.sh
         run_suite bench bench/run.sh --quick
 fi
+
+run_suite installed tests/installed.sh compare "$installed_state"
+rm -f "$installed_state"
 
 [ ${#bad_suites[@]} -gt 0 ] && echo "failed suites: ${bad_suites[*]}"
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -178,6 +178,39 @@ vm_status "$W/shared" gamer_2 4001 5d0c5c39-96a4-4c3e-8a43-1f2e3d4c5b01 \
 vm_status "$W/shared" db1 4003 3f6c2a10-5b7e-4d2a-9c1e-8a7b6c5d4e01 "$(sed -n '/<vcpu/,/<\/cputune>/p' "$D/db-node1-2g.xml")"
 golden status-workstation-vms "$VMPREP" --root "$W/shared" status --map
 
+# before removal (debian/prerm, make uninstall): a running VM that holds host
+# state is named with what stopping it gives back, and nothing changes; once
+# it no longer runs, its journal is finished and removal may go on
+pool_shared=$W/shared/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages
+if VMPREP_ROOT=$W/shared "$TEST_HOOK" db1 prepare begin - < "$D/db-node1-2g.xml" 2>"$W/err"; then
+        out=$("$VMPREP" --root "$W/shared" reconcile --offline --before-removal 2>&1); st=$?
+        if [ $st = 1 ] && grep -q "^  db1 (3f6c2a10-5b7e-4d2a-9c1e-8a7b6c5d4e01): virsh shutdown db1" <<<"$out" \
+                && grep -q "hugepages/node1/2048kB: +1024 added, taken away" <<<"$out" && grep -q "not removing vmprep" <<<"$out" \
+                && ! grep -q "gamer_2" <<<"$out" && [ "$(cat "$pool_shared")" = 1536 ] \
+                && [ -e "$W/shared/run/vmprep/3f6c2a10-5b7e-4d2a-9c1e-8a7b6c5d4e01.hugepages.journal" ]; then
+                t_ok "reconcile --before-removal: running db1 named with the pages stopping it gives back, exit 1, nothing changed"
+        else
+                t_fail "reconcile --before-removal with db1 running" "exit $st, pool $(cat "$pool_shared")" "$out"
+        fi
+        rm -f "$W/shared/run/libvirt/qemu/db1.xml"
+        out=$("$VMPREP" --root "$W/shared" reconcile --offline --before-removal 2>&1); st=$?
+        if [ $st = 1 ] && grep -q "1 VM that does not run left host state behind; .vmprep reconcile. gives it back" <<<"$out" \
+                && grep -q "^  db1 (3f6c2a10-5b7e-4d2a-9c1e-8a7b6c5d4e01)$" <<<"$out" && [ "$(cat "$pool_shared")" = 1536 ]; then
+                t_ok "reconcile --before-removal: db1 stopped with a journal left: named for reconcile, exit 1, nothing changed"
+        else
+                t_fail "reconcile --before-removal with db1 stopped" "exit $st, pool $(cat "$pool_shared")" "$out"
+        fi
+        "$VMPREP" --root "$W/shared" reconcile --offline >/dev/null 2>&1
+        out=$("$VMPREP" --root "$W/shared" reconcile --offline --before-removal 2>&1); st=$?
+        if [ $st = 0 ] && [ -z "$out" ] && [ "$(cat "$pool_shared")" = 512 ]; then
+                t_ok "reconcile --before-removal after reconcile: nothing held, says nothing, exit 0"
+        else
+                t_fail "reconcile --before-removal with nothing held" "exit $st, pool $(cat "$pool_shared")" "$out"
+        fi
+else
+        t_fail "prepare db1 in the shared tree" "$(cat "$W/err")"
+fi
+
 t_check "usage errors exit 2" bash -c "'$VMPREP' nosuchcommand >/dev/null 2>&1; [ \$? = 2 ] && '$VMPREP' plan >/dev/null 2>&1; [ \$? = 2 ]"
 t_check "--help for every command" bash -c "for c in plan show tag untag status doctor reconcile; do '$VMPREP' \$c --help | grep -q \"Usage: vmprep \$c\" || exit 1; done"
 # errors a person can act on, each naming the path, changing nothing
