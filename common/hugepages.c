@@ -154,6 +154,15 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
         }
         if (d->memory_kib == 0)
                 return fail_msg(err, errlen, "the domain has hugepage backing but no <memory> size");
+        /* placement='auto': numad picks the node when libvirt starts the VM
+         * and libvirt binds the memory there, after the prepare hook; pages
+         * reserved on every node would sit unused and the VM's node lack them. */
+        if (d->has_numatune && d->numatune_auto)
+                return fail_msg(err, errlen,
+                                "<numatune><memory placement='auto'/>: numad chooses the VM's memory node only when "
+                                "libvirt starts it, so vmprep cannot know where to reserve its hugepages; name the "
+                                "node instead (<numatune><memory mode='strict' nodeset='0'/></numatune>), or drop "
+                                "placement='auto' and let vmprep spread the pages over the nodes");
         if (profile_nodes) {
                 CpuSet bad = pnodes;
                 cpuset_andnot(&bad, &host->nodes);
