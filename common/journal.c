@@ -127,9 +127,9 @@ static int append_line(int fd, const char *content)
 
         if (n < 0 || (size_t) n >= sizeof(line))
                 return -ENAMETOOLONG;
-        ssize_t w = write(fd, line, (size_t) n);
+        ssize_t w = sysfs_append(fd, line, (size_t) n);
         if (w < 0)
-                return -errno;
+                return (int) w;
         if (w != n)
                 return -EIO;
         if (fdatasync(fd) < 0)

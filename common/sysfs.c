@@ -296,6 +296,39 @@ int sysfs_write(const char *path, const char *value)
         return 0;
 }
 
+ssize_t sysfs_append(int fd, const char *buf, size_t len)
+{
+        ssize_t n;
+#ifdef VMPREP_TEST_BUILD
+        static long count, fail_at = -1;
+        static bool half;
+
+        if (fail_at < 0) {
+                const char *s = getenv("VMPREP_TEST_FAIL_APPEND");
+                char num[32] = "";
+                uint64_t v;
+                fail_at = 0;
+                if (s) {
+                        const char *colon = strchr(s, ':');
+                        snprintf(num, sizeof(num), "%.*s", colon ? (int) (colon - s) : (int) strlen(s), s);
+                        if (parse_u64(num, 1, 1000000, &v) == 0)
+                                fail_at = (long) v;
+                        half = colon && !strcmp(colon + 1, "short");
+                }
+        }
+        if (fail_at > 0 && ++count == fail_at) {
+                fprintf(stderr, "vmprep: test fault: append %ld %s\n", count, half ? "is cut short" : "fails with EIO");
+                if (!half)
+                        return -EIO;
+                len /= 2;
+        }
+#endif
+        do
+                n = write(fd, buf, len);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : n;
+}
+
 int sysfs_write_u64(const char *path, uint64_t value)
 {
         char buf[32];
