@@ -119,19 +119,25 @@ static int split_line(char *line, char **fields, int max)
         return n;
 }
 
-/* Append one checksummed line and make it durable. */
+/* Append one checksummed line and make it durable.  A write that fails
+ * or is cut short (a full disk) is cut back off, so that the next append
+ * does not join the torn part into a damaged middle line, which would make
+ * the whole journal unreadable. */
 static int append_line(int fd, const char *content)
 {
         char line[4200];
+        struct stat st;
         int n = snprintf(line, sizeof(line), "%s ~0x%08x\n", content, checksum(content, strlen(content)));
 
         if (n < 0 || (size_t) n >= sizeof(line))
                 return -ENAMETOOLONG;
+        if (fstat(fd, &st) < 0)
+                return -errno;
         ssize_t w = sysfs_append(fd, line, (size_t) n);
-        if (w < 0)
-                return (int) w;
-        if (w != n)
-                return -EIO;
+        if (w != n) {
+                (void) !ftruncate(fd, st.st_size);
+                return w < 0 ? (int) w : -EIO;
+        }
         if (fdatasync(fd) < 0)
                 return -errno;
         return 0;
@@ -583,11 +589,15 @@ int journal_done(Journal *j, Ledger *l, unsigned seq, const char *result)
 
         if (!s)
                 return -ENOENT;
+        /* The change happened whether or not the D line can be written:
+         * the undo that follows a failure here, in this process, gives
+         * back what it added.  (A crash instead leaves the ledger's pending
+         * slot, from which the next holder of the lock finds the amount.) */
+        s->done = true;
+        snprintf(s->result, sizeof(s->result), "%s", result);
         r = journal_record(j, "D", seq, result);
         if (r < 0)
                 return r;
-        s->done = true;
-        snprintf(s->result, sizeof(s->result), "%s", result);
         if (s->kind == STEP_ADD) {
                 int64_t amount;
                 if (parse_i64(result, INT64_MIN, INT64_MAX, &amount) < 0)

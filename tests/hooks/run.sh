@@ -169,6 +169,65 @@ case_crash_at_every_point() {
         fi
 }
 
+# Every append to the journal or the ledger of a prepare fails in turn
+# (EIO), or is cut short (a full disk): prepare fails saying why, and
+# libvirt's stopped+release leave the pools exactly as before, with no
+# journal left (no pages that nobody gives back, no torn line that a later
+# append joins and makes the journal unreadable).
+case_failed_appends_leave_nothing() {
+        local k mode fails=() tried=0
+        for mode in fail short; do
+                for ((k = 1; k <= 100; k++)); do
+                        new_tree
+                        set_pool $P0 12
+                        local x=$ROOT/x.xml
+                        domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$x"
+                        local before; before=$(snapshot)
+                        local spec=$k; [ $mode = short ] && spec=$k:short
+                        VMPREP_TEST_FAIL_APPEND=$spec "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"
+                        local st=$?
+                        grep -q "test fault: append $k " "$ERR" || { stop_phases "$x" vm1; break; }
+                        tried=$((tried + 1))
+                        if [ $st = 1 ] && ! grep -q "vmprep-hugepages: vm1: " "$ERR"; then
+                                fails+=("append $k $mode: failed without saying why: $(head -c 300 "$ERR")")
+                        fi
+                        stop_phases "$x" vm1
+                        [ "$(snapshot)" = "$before" ] || fails+=("append $k $mode: pools after release: $(pool $P0) $(pool $P1), want 12 0")
+                        ls "$ROOT/run/vmprep/"*.journal >/dev/null 2>&1 && fails+=("append $k $mode: a journal is left: $(cat "$ERR")")
+                done
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $tried -ge 8 ]; then
+                t_ok "each of $tried journal/ledger appends of prepare failing or cut short: pools exactly restored by release, no journal left"
+        else
+                t_fail "failed or short appends during prepare" "${fails[@]:0:6}" "tried=$tried"
+        fi
+
+        # the same for release, and a second release finishes
+        fails=() tried=0
+        for mode in fail short; do
+                for ((k = 1; k <= 100; k++)); do
+                        new_tree
+                        set_pool $P0 12
+                        local x=$ROOT/x.xml
+                        domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$x"
+                        local before; before=$(snapshot)
+                        hook "$x" vm1 prepare begin || { fails+=("prepare: $(cat "$ERR")"); break; }
+                        local spec=$k; [ $mode = short ] && spec=$k:short
+                        VMPREP_TEST_FAIL_APPEND=$spec "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"
+                        grep -q "test fault: append $k " "$ERR" || break
+                        tried=$((tried + 1))
+                        hook "$x" vm1 release end
+                        [ "$(snapshot)" = "$before" ] || fails+=("release append $k $mode: pools after a second release: $(pool $P0) $(pool $P1), want 12 0: $(cat "$ERR")")
+                        ls "$ROOT/run/vmprep/"*.journal >/dev/null 2>&1 && fails+=("release append $k $mode: a journal is left: $(cat "$ERR")")
+                done
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $tried -ge 4 ]; then
+                t_ok "each of $tried appends of release failing or cut short, then release again: pools exactly restored, no journal left"
+        else
+                t_fail "failed or short appends during release" "${fails[@]:0:6}" "tried=$tried"
+        fi
+}
+
 # A crash of one VM's prepare must be finished by the NEXT VM's hook that
 # takes the ledger (the pending slot), not confuse its counts.
 case_crash_then_other_vm() {
@@ -325,6 +384,7 @@ case_no_backing_says_what_to_add
 case_test_build_refuses_without_root
 case_crash_at_every_point
 case_crash_then_other_vm
+case_failed_appends_leave_nothing
 case_concurrent_prepares_are_serialized
 case_hostile_state
 case_hostile_tree_and_pipes
