@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "state.h"
 
+#include "common/log.h"
 #include "common/plan.h"
 #include "common/sysfs.h"
 
@@ -62,7 +63,8 @@ static void print_json(const State *s)
                 json_string(stdout, h->resource);
                 printf(",\"amount\":%lld}", (long long) h->amount);
         }
-        printf("],\"pending\":%s,\"unreadable_journals\":%d}\n", s->ledger.has_pending ? "true" : "false", s->errors);
+        printf("],\"pending\":%s,\"unreadable_journals\":%d,\"ledger_damaged\":%s}\n",
+               s->ledger.has_pending ? "true" : "false", s->errors, s->ledger.damaged ? "true" : "false");
 }
 
 static void print_vms(const CliOptions *o, const State *s)
@@ -223,7 +225,8 @@ int cmd_status(const CliOptions *o, int argc, char **argv)
         State s;
         int r = state_load(&s);
         if (r < 0) {
-                fprintf(stderr, "vmprep: cannot read " VMPREP_RUNDIR ": %s\n", strerror(-r));
+                if (!error_reported(r))
+                        fprintf(stderr, "vmprep: cannot read " VMPREP_RUNDIR ": %s\n", strerror(-r));
                 return EXIT_FAIL;
         }
         if (o->json) {
@@ -233,7 +236,11 @@ int cmd_status(const CliOptions *o, int argc, char **argv)
                 if (map && !nomap)
                         print_map(o, &s);
         }
-        int failed = s.errors;
+        if (s.ledger.damaged)
+                fprintf(stderr, "vmprep: " VMPREP_RUNDIR "/ledger is damaged (line %u): what VMs hold of shared "
+                        "resources is not shown; 'vmprep reconcile' rebuilds it from the journals\n",
+                        s.ledger.damaged_line);
+        int failed = s.errors + s.ledger.damaged;
         state_free(&s);
         return failed ? EXIT_FAIL : EXIT_OK;
 }

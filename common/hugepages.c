@@ -528,10 +528,12 @@ static int drop_promises(Ledger *l, const char *uuid)
         return changed ? ledger_save(l) : 0;
 }
 
-/* Undo this VM's journal, if any, under the ledger lock that l holds. */
+/* Undo this VM's journal, if any, under the ledger lock that l holds.
+ * A damaged ledger (l->damaged) cannot be written: the journal alone says
+ * what this VM added, and exactly that is given back. */
 static int release_locked(Ledger *l, const char *uuid, const char *name)
 {
-        int r = drop_promises(l, uuid);
+        int r = l->damaged ? 0 : drop_promises(l, uuid);
         if (r < 0)
                 return r;
         return journal_release(l, uuid, CAP, name, NULL);
@@ -595,10 +597,14 @@ out:
 int hugepages_release(const char *uuid, const char *name)
 {
         Ledger l;
-        int r = ledger_lock(&l);
+        bool had = journal_exists(uuid, CAP);
+        int r = ledger_lock_even_damaged(&l);
         if (r < 0)
                 return r;
         r = release_locked(&l, uuid, name);
+        if (l.damaged && had)
+                ledger_report_damage(&l, r < 0 ? "the pages above were not given back" :
+                                     "gave back this VM's pages from its journal");
         ledger_unlock(&l);
         return r;
 }

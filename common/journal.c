@@ -195,6 +195,18 @@ static void journal_path(const char *uuid, const char *cap, char *buf, size_t si
         snprintf(buf, size, VMPREP_RUNDIR "/%s.%s.journal", uuid, cap);
 }
 
+int journal_name_parse(const char *file, char uuid[37], char cap[32])
+{
+        size_t n = strlen(file);
+        if (n < 36 + 1 + 1 + 8 || n - 8 - 37 >= 32 || strcmp(file + n - 8, ".journal") != 0 || file[36] != '.')
+                return -EINVAL;
+        snprintf(uuid, 37, "%.36s", file);
+        snprintf(cap, 32, "%.*s", (int) (n - 8 - 37), file + 37);
+        if (uuid_parse(uuid, uuid) < 0 || !name_is_valid(cap))
+                return -EINVAL;
+        return 0;
+}
+
 bool journal_exists(const char *uuid, const char *cap)
 {
         char path[256];
@@ -652,6 +664,20 @@ static int undo_step(Journal *j, Ledger *l, JournalStep *s)
                 return log_error_errno(r, "cannot read %s", s->path);
         uint64_t target = cur > (uint64_t) amount ? cur - (uint64_t) amount : 0;
 
+        if (l->damaged) {
+                /* The journal alone says what this VM added: give back
+                 * exactly that.  No pending slot (the ledger cannot be
+                 * written): a crash between the write and the U line would
+                 * have the next release subtract it again. */
+                r = sysfs_write_u64(s->path, target);
+                if (r < 0)
+                        return log_error_errno(r, "cannot lower %s from %llu to %llu", s->path,
+                                               (unsigned long long) cur, (unsigned long long) target);
+                log_info("gave back %lld: %s %llu -> %llu (from the journal; the ledger is damaged)", (long long) amount,
+                         s->path, (unsigned long long) cur, (unsigned long long) target);
+                return journal_record(j, "U", s->seq, NULL);
+        }
+
         LedgerPending *p = &l->pending;
         memset(p, 0, sizeof(*p));
         snprintf(p->uuid, sizeof(p->uuid), "%s", j->uuid);
@@ -721,6 +747,13 @@ int ledger_parse_text(Ledger *l, char *text)
         char *save = NULL;
         unsigned lineno = 0;
 
+        if (!*text) {
+                /* ledger_save() always writes the header: an empty file is
+                 * one cut off, not a ledger with nothing in it */
+                lineno = 1;
+                goto bad;
+        }
+
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char *f[10];
                 int n = split_line(line, f, 10);
@@ -756,9 +789,8 @@ int ledger_parse_text(Ledger *l, char *text)
         }
         return 0;
 bad:
-        log_error(LEDGER_PATH ": line %u is damaged; fix or remove the file once no VM runs "
-                  "(vmprep reconcile rebuilds it from the journals)", lineno);
-        return -VMPREP_EREPORTED;
+        l->damaged_line = lineno;
+        return -EBADMSG;
 }
 
 int ledger_read(Ledger *l)
@@ -767,6 +799,8 @@ int ledger_read(Ledger *l)
         int r;
 
         ledger_clear(l);
+        l->damaged = false;
+        l->damaged_line = 0;
         int fd = state_open(LEDGER_PATH, O_RDONLY, 0);
         if (fd == -ENOENT)
                 return 0;
@@ -780,13 +814,27 @@ int ledger_read(Ledger *l)
                 return r;
         r = ledger_parse_text(l, text);
         free(text);
+        if (r == -EBADMSG) {
+                ledger_clear(l);
+                l->damaged = true;
+        }
         return r;
+}
+
+void ledger_report_damage(const Ledger *l, const char *outcome)
+{
+        log_error(LEDGER_PATH " is damaged (line %u), so what the running VMs hold is unknown: %s; run "
+                  "'vmprep reconcile': it rebuilds the ledger from their journals (keeping the damaged file "
+                  "aside)", l->damaged_line, outcome);
 }
 
 int ledger_save(Ledger *l)
 {
         char line[4000];
         int fd, r = 0;
+
+        if (l->damaged)
+                return -EBADMSG; /* never replace it with the little this process knows */
 
         sysfs_unlink(LEDGER_TMP);
         fd = state_open(LEDGER_TMP, O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -816,6 +864,132 @@ int ledger_save(Ledger *l)
                 return log_error_errno(r, "cannot update " LEDGER_PATH);
         sysfs_crash_point("ledger save");
         return 0;
+}
+
+/* ---- rebuilding a damaged ledger from the journals ---- */
+
+static int hold_once(Ledger *l, const char *uuid, const char *resource)
+{
+        return ledger_held(l, resource, uuid) ? 0 : ledger_hold(l, uuid, resource, 1);
+}
+
+/* The holds a CPU claim step stands for: "cpus/N" per CPU of s->new_, and
+ * per the words of s->old (cpus.c writes "isolate[,irqs][,workqueues]
+ * [,partition:LIST]"; older journals wrote "", when both were the default)
+ * "cpus-irq/N", "cpus-wq/N", "cpus-part/N". */
+static int hold_claim(Ledger *l, const char *uuid, const JournalStep *s)
+{
+        CpuSet cpus, part;
+        bool irqs = !s->old[0] || strstr(s->old, "irqs"), wq = !s->old[0] || strstr(s->old, "workqueues");
+        const char *p = strstr(s->old, "partition:");
+        int r = cpuset_parse(s->new_, &cpus);
+
+        cpuset_clear(&part);
+        if (r == 0 && p)
+                r = cpuset_parse(p + strlen("partition:"), &part);
+        if (r < 0)
+                return r;
+        for (int c = cpuset_next(&cpus, 0); c >= 0 && r == 0; c = cpuset_next(&cpus, (unsigned) c + 1)) {
+                char res[32];
+                snprintf(res, sizeof(res), "cpus/%d", c);
+                r = hold_once(l, uuid, res);
+                if (r == 0 && irqs) {
+                        snprintf(res, sizeof(res), "cpus-irq/%d", c);
+                        r = hold_once(l, uuid, res);
+                }
+                if (r == 0 && wq) {
+                        snprintf(res, sizeof(res), "cpus-wq/%d", c);
+                        r = hold_once(l, uuid, res);
+                }
+                if (r == 0 && cpuset_isset(&part, (unsigned) c)) {
+                        snprintf(res, sizeof(res), "cpus-part/%d", c);
+                        r = hold_once(l, uuid, res);
+                }
+        }
+        return r;
+}
+
+/* What one live step of a VM's journal holds in the ledger. */
+static int hold_step(Ledger *l, const char *uuid, const JournalStep *s)
+{
+        int64_t amount;
+
+        if (s->kind == STEP_ADD) {
+                if (!s->done || parse_i64(s->result, 0, INT64_MAX, &amount) < 0) {
+                        log_warning("journal of %s: the change of %s was interrupted; how much it added is unknown "
+                                    "(the ledger that knew is damaged)", uuid, s->path);
+                        return 0;
+                }
+                return ledger_hold(l, uuid, s->resource, amount);
+        }
+        if (s->kind != STEP_CUSTOM)
+                return 0;
+        if (!strcmp(s->kind_name, "claim"))
+                return hold_claim(l, uuid, s);
+        if (!strcmp(s->kind_name, "shared")) {
+                char base[JOURNAL_VALUE_MAX];
+                if (ledger_baseline_get(l, s->resource, base, sizeof(base)) == -ENOENT) {
+                        int r = ledger_baseline_set(l, s->resource, s->old);
+                        if (r < 0)
+                                return r;
+                }
+                return hold_once(l, uuid, s->resource);
+        }
+        if (!strcmp(s->kind_name, "bind") && !strncmp(s->resource, "pci/", 4))
+                return hold_once(l, uuid, s->resource);
+        if ((!strcmp(s->kind_name, "numvfs") || !strcmp(s->kind_name, "vf")) && !strncmp(s->resource, "sriov/", 6)) {
+                char pf[128];
+                const char *slash = strchr(s->resource + 6, '/');
+                snprintf(pf, sizeof(pf), "%.*s", slash ? (int) (slash - s->resource) : (int) strlen(s->resource),
+                         s->resource);
+                return hold_once(l, uuid, pf);
+        }
+        return 0;
+}
+
+int ledger_rebuild(Ledger *l, char *aside, size_t size, unsigned *unreadable)
+{
+        char **names = NULL, stamp[32];
+        size_t n_names = 0;
+        struct timespec now;
+        struct tm tm;
+        int r, count = 0;
+
+        *unreadable = 0;
+        if (!l->damaged || l->lock_fd < 0)
+                return -EINVAL;
+        clock_gettime(CLOCK_REALTIME, &now);
+        gmtime_r(&now.tv_sec, &tm);
+        strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+        snprintf(aside, size, LEDGER_PATH ".damaged-%s", stamp);
+        r = sysfs_rename(LEDGER_PATH, aside);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "cannot move " LEDGER_PATH " aside to %s", aside);
+
+        ledger_clear(l);
+        l->damaged = false;
+        r = sysfs_list(VMPREP_RUNDIR, &names, &n_names);
+        if (r < 0)
+                return log_error_errno(r, "cannot list " VMPREP_RUNDIR);
+        for (size_t i = 0; i < n_names && r >= 0; i++) {
+                char uuid[37], cap[32];
+                Journal *j = NULL;
+                if (journal_name_parse(names[i], uuid, cap) < 0)
+                        continue;
+                if (journal_open(uuid, cap, NULL, false, &j) < 0) {
+                        (*unreadable)++;
+                        continue;
+                }
+                for (size_t k = 0; k < j->n_steps && r >= 0; k++)
+                        if (!j->steps[k].undone)
+                                r = hold_step(l, uuid, &j->steps[k]);
+                journal_close(j);
+                count++;
+        }
+        sysfs_list_free(names, n_names);
+        if (r >= 0)
+                r = ledger_save(l);
+        return r < 0 ? r : count;
 }
 
 /* A holder of the lock died in the middle of changing a shared counter:
@@ -870,7 +1044,7 @@ drop:
         return ledger_save(l);
 }
 
-int ledger_lock(Ledger *l)
+static int lock_and_read(Ledger *l, bool even_damaged)
 {
         struct timespec pause = { 0, 10 * 1000 * 1000 };
         int r;
@@ -901,11 +1075,27 @@ int ledger_lock(Ledger *l)
         }
         l->lock_fd = fd;
         r = ledger_read(l);
+        if (r == -EBADMSG && even_damaged)
+                return 0;
+        if (r == -EBADMSG) {
+                ledger_report_damage(l, "nothing was changed");
+                r = -VMPREP_EREPORTED;
+        }
         if (r == 0 && l->has_pending)
                 r = ledger_finish_pending(l);
         if (r < 0)
                 ledger_unlock(l);
         return r;
+}
+
+int ledger_lock(Ledger *l)
+{
+        return lock_and_read(l, false);
+}
+
+int ledger_lock_even_damaged(Ledger *l)
+{
+        return lock_and_read(l, true);
 }
 
 void ledger_unlock(Ledger *l)
@@ -914,6 +1104,7 @@ void ledger_unlock(Ledger *l)
                 close(l->lock_fd); /* releases the flock */
         l->lock_fd = -1;
         ledger_clear(l);
+        l->damaged = false;
 }
 
 int64_t ledger_held(const Ledger *l, const char *resource, const char *uuid)

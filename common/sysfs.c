@@ -452,7 +452,8 @@ int sysfs_list(const char *path, char ***ret, size_t *n)
                 count++;
         }
         closedir(d);
-        qsort(names, count, sizeof(*names), natural);
+        if (count) /* qsort(NULL, 0): undefined */
+                qsort(names, count, sizeof(*names), natural);
         *ret = names;
         *n = count;
         return 0;
