@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "state.h"
 
+#include "common/log.h"
 #include "common/parse.h"
 #include "common/sysfs.h"
 
@@ -54,6 +55,14 @@ int state_load(State *s)
         sysfs_list_free(names, n_names);
         r = ledger_read(&s->ledger);
         return r < 0 && r != -EBADMSG ? r : 0; /* a damaged ledger: s->ledger.damaged */
+}
+
+int state_load_or_say(State *s)
+{
+        int r = state_load(s);
+        if (r < 0 && !error_reported(r))
+                fprintf(stderr, "vmprep: cannot read " VMPREP_RUNDIR ": %s\n", strerror(-r));
+        return r;
 }
 
 void state_free(State *s)

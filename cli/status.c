@@ -223,12 +223,9 @@ int cmd_status(const CliOptions *o, int argc, char **argv)
                 }
         }
         State s;
-        int r = state_load(&s);
-        if (r < 0) {
-                if (!error_reported(r))
-                        fprintf(stderr, "vmprep: cannot read " VMPREP_RUNDIR ": %s\n", strerror(-r));
+        int r = state_load_or_say(&s);
+        if (r < 0)
                 return EXIT_FAIL;
-        }
         if (o->json) {
                 print_json(&s);
         } else {
