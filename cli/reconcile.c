@@ -163,8 +163,9 @@ static int reconcile_host(const State *s, bool dry)
         if (n < 0)
                 return n;
         if (n > 0) {
-                printf("host isolation kept: VM%s %s hold%s core%s %s\n", n == 1 ? "" : "s", names, n == 1 ? "s" : "",
-                       strchr(cpus, ',') || strchr(cpus, '-') ? "s" : "", cpus);
+                /* logged, so that events.log says why the host was not restored */
+                log_info("host isolation kept: VM%s %s hold%s core%s %s", n == 1 ? "" : "s", names, n == 1 ? "s" : "",
+                         strchr(cpus, ',') || strchr(cpus, '-') ? "s" : "", cpus);
                 return 0;
         }
         printf("host: no VM claims cores; %s the host's isolation changes\n", dry ? "would restore" : "restoring");
@@ -196,12 +197,9 @@ int cmd_reconcile(const CliOptions *o, int argc, char **argv)
                 log_set_sink(hook_events_sink);
 
         State s;
-        int r = state_load(&s);
-        if (r < 0) {
-                if (!error_reported(r))
-                        fprintf(stderr, "vmprep: cannot read " VMPREP_RUNDIR ": %s\n", strerror(-r));
+        int r = state_load_or_say(&s);
+        if (r < 0)
                 return EXIT_FAIL;
-        }
         char *running = NULL;
         const char *source = "libvirt";
         if (offline || virt_running_uuids(o, &running) != EXIT_OK) {

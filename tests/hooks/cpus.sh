@@ -524,7 +524,7 @@ case_reconcile_keeps_running_vms_isolation() {
         printf "<domstatus state='running' pid='%s'>%s</domstatus>\n" "$$" "$(cat "$x")" > "$ROOT/run/libvirt/qemu/vm1.xml"
         local mid; mid=$(snapshot)
         "$B/vmprep" reconcile --offline > "$OUT" 2> "$ERR" || fails+=("reconcile exited $?: $(cat "$ERR")")
-        grep -q "host isolation kept: VM vm1 holds core 2" "$OUT" || fails+=("reconcile says: $(cat "$OUT")")
+        grep -q "vmprep-reconcile: host isolation kept: VM vm1 holds core 2" "$ERR" || fails+=("reconcile says: $(cat "$OUT" "$ERR")")
         [ "$(rd $h/cpuset.cpus)" = 0-1,3 ] || fails+=("after reconcile the host cpuset is $(rd $h/cpuset.cpus 2>&1), want 0-1,3")
         [ "$(snapshot)" = "$mid" ] || fails+=("reconcile changed the host: $(diff <(echo "$mid") <(snapshot) | head -4 | tr '\n' ' ')")
         ln -sf "$B/vmprep" "$ROOT/vmprep-reconcile"

@@ -28,6 +28,7 @@ CONF=$CONF_DIR/vmprep.conf          # build/hosttest's compiled-in path
 HOOK_T=$repo/build/test/hooks/30-vmprep-cpus
 HOOK_H=$repo/build/hosttest/hooks/30-vmprep-cpus
 QEMUD=/etc/libvirt/hooks/qemu.d
+DAEMOND=/etc/libvirt/hooks/daemon.d
 LOCK=/run/vmprep-libvirt.lock
 UUID_A=5c0e1d2f-3a4b-4c5d-8e6f-7a8b9c0d1e01
 UUID_B=5c0e1d2f-3a4b-4c5d-8e6f-7a8b9c0d1e02
@@ -66,10 +67,12 @@ cleanup() {
                 . "$repo/tests/host/libvirt-env.sh"
                 for x in "${VMS[@]}"; do lv_cleanup_vm "$x"; done
                 [ "$(readlink "$QEMUD/30-vmprep-cpus")" = "$HOOK_H" ] && rm -f "$QEMUD/30-vmprep-cpus"
+                grep -qs "$repo/build/test/vmprep" "$DAEMOND/vmprep-reconcile" && rm -f "$DAEMOND/vmprep-reconcile" && rmdir "$DAEMOND" 2>/dev/null
                 for x in a b c; do VMPREP_ROOT=/ VMPREP_CONF=$CONF "$HOOK_T" "vmprep-cpus-$x" release end - < "$WORK/$x.xml" 2>/dev/null; done
         fi
         for p in "${BUSY[@]}" ${PINNED:+"$PINNED"}; do kill "$p" 2>/dev/null; done
-        wait 2>/dev/null
+        # only those: a libvirtd this test restarted (lv_up) is a child too
+        wait "${BUSY[@]}" ${PINNED:+"$PINNED"} 2>/dev/null
         if [ -d "$CG$SCOPE/vmprep.host" ]; then
                 for p in $(cat "$CG$SCOPE/vmprep.host/cgroup.procs"); do echo "$p" > "$CG$SCOPE/cgroup.procs"; done
                 rmdir "$CG$SCOPE/vmprep.host"
@@ -184,16 +187,63 @@ if lv_virsh start vmprep-cpus-a > /dev/null 2> "$ERR" && lv_wait_state vmprep-cp
                 && t_ok "libvirtd: vmprep-cpus-c on CPU 0 fails to start: it would leave the host no CPU" \
                 || t_fail "libvirtd: no-CPU message" "$(cat "$ERR")"; fi
         [ "$(busy_allowed)" = "$(want_n 0)" ] || t_fail "the failed starts left vmprep-cpus-a's isolation alone" "$(busy_allowed)"
+        # `vmprep reconcile` (cron, a person) while the VM runs: its isolation stays
+        VMPREP_ROOT=/ VMPREP_CONF=$CONF "$repo/build/test/vmprep" reconcile > "$WORK/rec" 2>&1
+        if [ "$(busy_allowed)" = "$(want_n 0)" ] && [ "$(cat "$CG$SCOPE/vmprep.host/cpuset.cpus" 2>&1)" = 0 ] \
+                && grep -q "host isolation kept: VM vmprep-cpus-a holds core 1" "$WORK/rec"; then
+                t_ok "vmprep reconcile with vmprep-cpus-a running: the busy processes stay on CPU 0 ('host isolation kept: VM vmprep-cpus-a holds core 1')"
+        else
+                t_fail "vmprep reconcile keeps a running VM's isolation" "allowed: $(busy_allowed)" "$(cat "$WORK/rec")"
+        fi
+        # libvirtd restarted with vmprep's daemon hook installed (it runs
+        # `vmprep reconcile --offline` at libvirtd's start), then reconnects
+        mkdir -p "$DAEMOND"
+        printf '#!/bin/bash\nVMPREP_ROOT=/ VMPREP_CONF=%s exec -a vmprep-reconcile %s "$@"\n' "$CONF" "$repo/build/test/vmprep" > "$DAEMOND/vmprep-reconcile"
+        chmod 0755 "$DAEMOND/vmprep-reconcile"
+        ev=$(grep -c "vmprep-reconcile: host isolation kept" /run/vmprep/events.log 2>/dev/null)
+        pid=$(lv_libvirtd_pid)
+        kill -TERM "$pid"
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        rm -f "$LV_STATE_DIR/libvirtd.started"
+        lv_up > /dev/null 2>&1
+        lv_wait_state vmprep-cpus-a running 20
+        if [ "$(lv_virsh domstate vmprep-cpus-a 2>&1 | head -1)" = running ] && [ "$(busy_allowed)" = "$(want_n 0)" ] \
+                && [ "$(cat "$CG$SCOPE/vmprep.host/cpuset.cpus" 2>&1)" = 0 ] \
+                && [ "$(grep -c "vmprep-reconcile: host isolation kept" /run/vmprep/events.log)" -gt "$ev" ]; then
+                t_ok "libvirtd restarted (its daemon hook ran vmprep reconcile --offline): vmprep-cpus-a still runs, the busy processes stay on CPU 0"
+        else
+                t_fail "libvirtd restart keeps a running VM's isolation" "state $(lv_virsh domstate vmprep-cpus-a 2>&1 | head -1)" \
+                        "allowed: $(busy_allowed)" "$(tail -3 /run/vmprep/events.log)"
+        fi
         lv_virsh destroy vmprep-cpus-a > /dev/null 2>&1
         lv_wait_state vmprep-cpus-a "shut off" 10
         for _ in $(seq 50); do [ "$(busy_allowed)" = "$(want_n "$ALL")" ] && break; sleep 0.1; done
         [ "$(busy_allowed)" = "$(want_n "$ALL")" ] && [ ! -e "$CG$SCOPE/vmprep.host" ] && [ ! -e /run/vmprep/$UUID_A.cpus.journal ] \
                 && t_ok "libvirtd: after the stop the busy processes are back on CPU $ALL and vmprep.host is gone" \
                 || t_fail "libvirtd: restored after stop" "allowed: $(busy_allowed)" "$(ls /run/vmprep)"
+        # the VM gone while libvirtd is down (no release ran): the daemon hook's
+        # reconcile at the next start finishes everything
+        if lv_virsh start vmprep-cpus-a > /dev/null 2> "$ERR" && lv_wait_state vmprep-cpus-a running 20; then
+                pid=$(lv_libvirtd_pid) qemu=$(pgrep -f "guest=vmprep-cpus-a," | head -1)
+                kill -TERM "$pid"
+                for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+                [ -n "$qemu" ] && kill -KILL "$qemu"
+                for _ in $(seq 50); do [ -n "$qemu" ] && kill -0 "$qemu" 2>/dev/null || break; sleep 0.1; done
+                rm -f "$LV_STATE_DIR/libvirtd.started"
+                lv_up > /dev/null 2>&1
+                for _ in $(seq 50); do [ "$(busy_allowed)" = "$(want_n "$ALL")" ] && break; sleep 0.1; done
+                [ -n "$qemu" ] && [ "$(busy_allowed)" = "$(want_n "$ALL")" ] && [ ! -e "$CG$SCOPE/vmprep.host" ] \
+                        && [ ! -e /run/vmprep/$UUID_A.cpus.journal ] && [ ! -e $HOST_JOURNAL ] \
+                        && t_ok "a VM killed while libvirtd was down: after libvirtd starts again (daemon hook reconcile, then libvirt's own release) CPU 1 is the host's again (processes on $ALL, no journal)" \
+                        || t_fail "reconcile at libvirtd start after the VM died" "qemu pid '$qemu'" "allowed: $(busy_allowed)" "$(ls /run/vmprep)"
+        else
+                t_fail "libvirtd: start vmprep-cpus-a again" "$(cat "$ERR")"
+        fi
 else
         t_fail "libvirtd: start vmprep-cpus-a" "$(cat "$ERR")"
 fi
 for v in "${VMS[@]}"; do lv_cleanup_vm "$v"; done
+rm -f "$DAEMOND/vmprep-reconcile"; rmdir "$DAEMOND" 2>/dev/null
 rm -f "$QEMUD/30-vmprep-cpus"; INSTALLED=no
 flock -u 9
 t_done
