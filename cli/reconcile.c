@@ -251,7 +251,8 @@ int cmd_reconcile(const CliOptions *o, int argc, char **argv)
                 }
         }
         if (!s.ledger.damaged || !dry) {
-                r = drop_stale_holds(running, dry);
+                /* (no holds: take no lock, create nothing in /run) */
+                r = s.ledger.n_holds || s.ledger.damaged ? drop_stale_holds(running, dry) : 0;
                 if (r < 0)
                         failed++;
                 r = reconcile_host(&s, dry);

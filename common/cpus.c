@@ -1476,6 +1476,8 @@ int cpus_prepare(const Domain *d, const Profile *p)
                         part.bits[k] &= claim.vcpus.bits[k];
                 snprintf(what + wn, sizeof(what) - (size_t) wn, ",partition:");
                 cpuset_format(&part, what + strlen(what), sizeof(what) - strlen(what));
+                if (strlen(what) >= JOURNAL_VALUE_MAX) /* the rebuild then takes every claimed CPU */
+                        snprintf(what + wn, sizeof(what) - (size_t) wn, ",partition");
         }
         r = journal_begin_custom(j, "claim", res, CPU_ONLINE, what, list, &seq);
         if (r < 0)

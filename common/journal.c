@@ -875,18 +875,21 @@ static int hold_once(Ledger *l, const char *uuid, const char *resource)
 
 /* The holds a CPU claim step stands for: "cpus/N" per CPU of s->new_, and
  * per the words of s->old (cpus.c writes "isolate[,irqs][,workqueues]
- * [,partition:LIST]"; older journals wrote "", when both were the default)
- * "cpus-irq/N", "cpus-wq/N", "cpus-part/N". */
+ * [,partition[:LIST]]", no LIST when it was too long: every CPU; older
+ * journals wrote "", when both were the default) "cpus-irq/N",
+ * "cpus-wq/N", "cpus-part/N". */
 static int hold_claim(Ledger *l, const char *uuid, const JournalStep *s)
 {
         CpuSet cpus, part;
         bool irqs = !s->old[0] || strstr(s->old, "irqs"), wq = !s->old[0] || strstr(s->old, "workqueues");
-        const char *p = strstr(s->old, "partition:");
+        const char *p = strstr(s->old, "partition");
         int r = cpuset_parse(s->new_, &cpus);
 
         cpuset_clear(&part);
-        if (r == 0 && p)
+        if (r == 0 && p && p[strlen("partition")] == ':')
                 r = cpuset_parse(p + strlen("partition:"), &part);
+        else if (p)
+                part = cpus;
         if (r < 0)
                 return r;
         for (int c = cpuset_next(&cpus, 0); c >= 0 && r == 0; c = cpuset_next(&cpus, (unsigned) c + 1)) {
@@ -958,16 +961,7 @@ int ledger_rebuild(Ledger *l, char *aside, size_t size, unsigned *unreadable)
         *unreadable = 0;
         if (!l->damaged || l->lock_fd < 0)
                 return -EINVAL;
-        clock_gettime(CLOCK_REALTIME, &now);
-        gmtime_r(&now.tv_sec, &tm);
-        strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-        snprintf(aside, size, LEDGER_PATH ".damaged-%s", stamp);
-        r = sysfs_rename(LEDGER_PATH, aside);
-        if (r < 0 && r != -ENOENT)
-                return log_error_errno(r, "cannot move " LEDGER_PATH " aside to %s", aside);
-
         ledger_clear(l);
-        l->damaged = false;
         r = sysfs_list(VMPREP_RUNDIR, &names, &n_names);
         if (r < 0)
                 return log_error_errno(r, "cannot list " VMPREP_RUNDIR);
@@ -987,8 +981,19 @@ int ledger_rebuild(Ledger *l, char *aside, size_t size, unsigned *unreadable)
                 count++;
         }
         sysfs_list_free(names, n_names);
-        if (r >= 0)
-                r = ledger_save(l);
+        if (r < 0)
+                return r;
+        /* a second name first, then the rebuilt ledger replaces the damaged
+         * one atomically: a crash in between leaves it damaged, never gone */
+        clock_gettime(CLOCK_REALTIME, &now);
+        gmtime_r(&now.tv_sec, &tm);
+        strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+        snprintf(aside, size, LEDGER_PATH ".damaged-%s", stamp);
+        r = sysfs_link(LEDGER_PATH, aside);
+        if (r < 0 && r != -ENOENT && r != -EEXIST)
+                return log_error_errno(r, "cannot keep the damaged " LEDGER_PATH " as %s", aside);
+        l->damaged = false;
+        r = ledger_save(l);
         return r < 0 ? r : count;
 }
 

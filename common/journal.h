@@ -150,9 +150,9 @@ int ledger_lock(Ledger *l);
  * journal, and for the rebuild. */
 int ledger_lock_even_damaged(Ledger *l);
 /*
- * Under the lock of a damaged ledger (l->damaged): move the damaged file
- * aside as /run/vmprep/ledger.damaged-TIMESTAMP (its path in aside), then
- * hold what the journals in /run/vmprep say their VMs hold, and save:
+ * Under the lock of a damaged ledger (l->damaged): keep the damaged file
+ * as /run/vmprep/ledger.damaged-TIMESTAMP (its path in aside) and replace
+ * it with what the journals in /run/vmprep say their VMs hold:
  * the amount each live "add" step added; for the CPUs a VM claims, the
  * claim step's CPUs (with the IRQ, workqueue and partition holds its old
  * value lists); a "shared" setting (tune) and its baseline, the value

@@ -403,6 +403,18 @@ int sysfs_rename(const char *from, const char *to)
         return rename(a, b) < 0 ? -errno : 0;
 }
 
+int sysfs_link(const char *from, const char *to)
+{
+        char a[SYSFS_PATH_MAX], b[SYSFS_PATH_MAX];
+        int r = sysfs_path(from, a, sizeof(a));
+        if (r < 0)
+                return r;
+        r = sysfs_path(to, b, sizeof(b));
+        if (r < 0)
+                return r;
+        return link(a, b) < 0 ? -errno : 0;
+}
+
 int sysfs_unlink(const char *path)
 {
         char full[SYSFS_PATH_MAX];

@@ -63,6 +63,8 @@ int sysfs_mkdir(const char *path, mode_t mode);
 /* rmdir(2): removes a cgroup (the kernel refuses with EBUSY while it has tasks). */
 int sysfs_rmdir(const char *path);
 int sysfs_rename(const char *from, const char *to);
+/* link(2): a second name for a state file. */
+int sysfs_link(const char *from, const char *to);
 int sysfs_unlink(const char *path);
 /* opendir(3) of a gateway path, or NULL with errno set. */
 #include <dirent.h>
