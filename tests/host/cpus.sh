@@ -42,7 +42,7 @@ if [ ! -e $CG/cpuset.cpus ] || ! grep -qE '^0-1$|^0-[1-9]' /sys/devices/system/c
 fi
 for b in "$HOOK_T" "$HOOK_H"; do [ -x "$b" ] || { t_fail "host cpus" "missing $b (make check builds it)"; t_done; exit 1; }; done
 
-BUSY=() WORK=$(mktemp -d) INSTALLED=no VMS=()
+BUSY=() WORK=$(mktemp -d) INSTALLED=no VMS=() MADE_DAEMOND=no
 ERR=$WORK/err
 
 # domain NAME UUID PIN
@@ -60,6 +60,17 @@ busy_allowed() { local p s=""; for p in "${BUSY[@]}"; do s+="$(allowed "$p") "; 
 busy_where() { local p s=""; for p in "${BUSY[@]}"; do s+="$(awk -F: '$2 == "cpuset" { print $3 }' "/proc/$p/cgroup") "; done; echo "${s% }"; }
 want_n() { local w=$1 s=""; for _ in "${BUSY[@]}"; do s+="$w "; done; echo "${s% }"; }
 
+# the daemon hook as it was before this test
+daemon_hook_back() {
+        if [ ! -L "$DAEMOND/vmprep-reconcile" ] && grep -qs "$repo/build/test/vmprep" "$DAEMOND/vmprep-reconcile"; then
+                rm -f "$DAEMOND/vmprep-reconcile"
+        fi
+        if [ -e "$WORK/daemon-hook.orig" ] || [ -L "$WORK/daemon-hook.orig" ]; then
+                mv "$WORK/daemon-hook.orig" "$DAEMOND/vmprep-reconcile"
+        fi
+        [ "$MADE_DAEMOND" = yes ] && rmdir "$DAEMOND" 2>/dev/null && MADE_DAEMOND=no
+}
+
 cleanup() {
         local x p
         for x in a b c; do hook "$WORK/$x.xml" "vmprep-cpus-$x" release end 2>/dev/null; done
@@ -67,7 +78,7 @@ cleanup() {
                 . "$repo/tests/host/libvirt-env.sh"
                 for x in "${VMS[@]}"; do lv_cleanup_vm "$x"; done
                 [ "$(readlink "$QEMUD/30-vmprep-cpus")" = "$HOOK_H" ] && rm -f "$QEMUD/30-vmprep-cpus"
-                grep -qs "$repo/build/test/vmprep" "$DAEMOND/vmprep-reconcile" && rm -f "$DAEMOND/vmprep-reconcile" && rmdir "$DAEMOND" 2>/dev/null
+                daemon_hook_back
                 for x in a b c; do VMPREP_ROOT=/ VMPREP_CONF=$CONF "$HOOK_T" "vmprep-cpus-$x" release end - < "$WORK/$x.xml" 2>/dev/null; done
         fi
         for p in "${BUSY[@]}" ${PINNED:+"$PINNED"}; do kill "$p" 2>/dev/null; done
@@ -197,9 +208,14 @@ if lv_virsh start vmprep-cpus-a > /dev/null 2> "$ERR" && lv_wait_state vmprep-cp
         fi
         # libvirtd restarted with vmprep's daemon hook installed (it runs
         # `vmprep reconcile --offline` at libvirtd's start), then reconnects
-        mkdir -p "$DAEMOND"
-        printf '#!/bin/bash\nVMPREP_ROOT=/ VMPREP_CONF=%s exec -a vmprep-reconcile %s "$@"\n' "$CONF" "$repo/build/test/vmprep" > "$DAEMOND/vmprep-reconcile"
-        chmod 0755 "$DAEMOND/vmprep-reconcile"
+        # (an installed vmprep's daemon hook, a symlink to it, is put aside
+        # and back; never written through)
+        [ -d "$DAEMOND" ] || { mkdir -p "$DAEMOND" && MADE_DAEMOND=yes; }
+        if [ -e "$DAEMOND/vmprep-reconcile" ] || [ -L "$DAEMOND/vmprep-reconcile" ]; then
+                mv "$DAEMOND/vmprep-reconcile" "$WORK/daemon-hook.orig"
+        fi
+        printf '#!/bin/bash\nVMPREP_ROOT=/ VMPREP_CONF=%s exec -a vmprep-reconcile %s "$@"\n' "$CONF" "$repo/build/test/vmprep" > "$WORK/daemon-hook"
+        install -m 0755 "$WORK/daemon-hook" "$DAEMOND/vmprep-reconcile"
         ev=$(grep -c "vmprep-reconcile: host isolation kept" /run/vmprep/events.log 2>/dev/null)
         pid=$(lv_libvirtd_pid)
         kill -TERM "$pid"
@@ -243,7 +259,7 @@ else
         t_fail "libvirtd: start vmprep-cpus-a" "$(cat "$ERR")"
 fi
 for v in "${VMS[@]}"; do lv_cleanup_vm "$v"; done
-rm -f "$DAEMOND/vmprep-reconcile"; rmdir "$DAEMOND" 2>/dev/null
+daemon_hook_back
 rm -f "$QEMUD/30-vmprep-cpus"; INSTALLED=no
 flock -u 9
 t_done
