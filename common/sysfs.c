@@ -391,13 +391,17 @@ int sysfs_rmdir(const char *path)
         return 0;
 }
 
+/* Both of a rename's or a link's paths under the root. */
+static int path_pair(const char *from, const char *to, char a[SYSFS_PATH_MAX], char b[SYSFS_PATH_MAX])
+{
+        int r = sysfs_path(from, a, SYSFS_PATH_MAX);
+        return r < 0 ? r : sysfs_path(to, b, SYSFS_PATH_MAX);
+}
+
 int sysfs_rename(const char *from, const char *to)
 {
         char a[SYSFS_PATH_MAX], b[SYSFS_PATH_MAX];
-        int r = sysfs_path(from, a, sizeof(a));
-        if (r < 0)
-                return r;
-        r = sysfs_path(to, b, sizeof(b));
+        int r = path_pair(from, to, a, b);
         if (r < 0)
                 return r;
         return rename(a, b) < 0 ? -errno : 0;
@@ -406,10 +410,7 @@ int sysfs_rename(const char *from, const char *to)
 int sysfs_link(const char *from, const char *to)
 {
         char a[SYSFS_PATH_MAX], b[SYSFS_PATH_MAX];
-        int r = sysfs_path(from, a, sizeof(a));
-        if (r < 0)
-                return r;
-        r = sysfs_path(to, b, sizeof(b));
+        int r = path_pair(from, to, a, b);
         if (r < 0)
                 return r;
         return link(a, b) < 0 ? -errno : 0;
