@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "state.h"
 
+#include "common/log.h"
 #include "common/parse.h"
 #include "common/sysfs.h"
 
@@ -34,15 +35,8 @@ int state_load(State *s)
         if (r < 0)
                 return r == -ENOENT ? 0 : r;
         for (size_t i = 0; i < n_names; i++) {
-                /* UUID.CAPABILITY.journal */
-                const char *fn = names[i];
                 char uuid[37], cap[32];
-                size_t n = strlen(fn);
-                if (n < 36 + 1 + 1 + 8 || strcmp(fn + n - 8, ".journal") != 0 || fn[36] != '.')
-                        continue;
-                snprintf(uuid, sizeof(uuid), "%.36s", fn);
-                snprintf(cap, sizeof(cap), "%.*s", (int) (n - 8 - 37), fn + 37);
-                if (uuid_parse(uuid, uuid) < 0 || !name_is_valid(cap))
+                if (journal_name_parse(names[i], uuid, cap) < 0)
                         continue;
                 Journal *j = NULL;
                 if (journal_open(uuid, cap, NULL, false, &j) < 0) {
@@ -60,7 +54,15 @@ int state_load(State *s)
         }
         sysfs_list_free(names, n_names);
         r = ledger_read(&s->ledger);
-        return r < 0 ? r : 0;
+        return r < 0 && r != -EBADMSG ? r : 0; /* a damaged ledger: s->ledger.damaged */
+}
+
+int state_load_or_say(State *s)
+{
+        int r = state_load(s);
+        if (r < 0 && !error_reported(r))
+                fprintf(stderr, "vmprep: cannot read " VMPREP_RUNDIR ": %s\n", strerror(-r));
+        return r;
 }
 
 void state_free(State *s)

@@ -21,6 +21,9 @@ typedef struct State {
 } State;
 
 int state_load(State *s);
+/* state_load(), saying on stderr why it failed (an error the library has
+ * reported already is not printed again, as strerror(4095)). */
+int state_load_or_say(State *s);
 void state_free(State *s);
 /* The VM name a ledger hold belongs to, or its UUID. */
 const char *state_vm_name(const State *s, const char *uuid);

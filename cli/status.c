@@ -9,6 +9,7 @@
 #include "state.h"
 
 #include "common/cpus_share.h"
+#include "common/log.h"
 #include "common/plan.h"
 #include "common/running.h"
 #include "common/sysfs.h"
@@ -64,7 +65,8 @@ static void print_json(const State *s)
                 json_string(stdout, h->resource);
                 printf(",\"amount\":%lld}", (long long) h->amount);
         }
-        printf("],\"pending\":%s,\"unreadable_journals\":%d}\n", s->ledger.has_pending ? "true" : "false", s->errors);
+        printf("],\"pending\":%s,\"unreadable_journals\":%d,\"ledger_damaged\":%s}\n",
+               s->ledger.has_pending ? "true" : "false", s->errors, s->ledger.damaged ? "true" : "false");
 }
 
 static void print_vms(const CliOptions *o, const State *s)
@@ -284,11 +286,9 @@ int cmd_status(const CliOptions *o, int argc, char **argv)
                 }
         }
         State s;
-        int r = state_load(&s);
-        if (r < 0) {
-                fprintf(stderr, "vmprep: cannot read " VMPREP_RUNDIR ": %s\n", strerror(-r));
+        int r = state_load_or_say(&s);
+        if (r < 0)
                 return EXIT_FAIL;
-        }
         if (o->json) {
                 print_json(&s);
         } else {
@@ -296,7 +296,11 @@ int cmd_status(const CliOptions *o, int argc, char **argv)
                 if (map && !nomap)
                         print_map(o, &s);
         }
-        int failed = s.errors;
+        if (s.ledger.damaged)
+                fprintf(stderr, "vmprep: " VMPREP_RUNDIR "/ledger is damaged (line %u): what VMs hold of shared "
+                        "resources is not shown; 'vmprep reconcile' rebuilds it from the journals\n",
+                        s.ledger.damaged_line);
+        int failed = s.errors + s.ledger.damaged;
         state_free(&s);
         return failed ? EXIT_FAIL : EXIT_OK;
 }

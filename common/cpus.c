@@ -1527,7 +1527,20 @@ int cpus_prepare(const Domain *d, const Profile *p)
         r = journal_open(d->uuid, CAP, d->name, true, &j);
         if (r < 0)
                 goto out;
-        r = journal_begin_custom(j, "claim", res, CPU_ONLINE, "", list, &seq);
+        /* old: what else the claim holds, for a rebuild of the ledger
+         * from the journals (ledger_rebuild) */
+        char what[4200];
+        int wn = snprintf(what, sizeof(what), "isolate%s%s", claim.irqs ? ",irqs" : "", claim.workqueues ? ",workqueues" : "");
+        if (claim.partition) {
+                CpuSet part = claim.cpus;
+                for (size_t k = 0; k < CPUSET_MAX / 64; k++)
+                        part.bits[k] &= claim.vcpus.bits[k];
+                snprintf(what + wn, sizeof(what) - (size_t) wn, ",partition:");
+                cpuset_format(&part, what + strlen(what), sizeof(what) - strlen(what));
+                if (strlen(what) >= JOURNAL_VALUE_MAX) /* the rebuild then takes every claimed CPU */
+                        snprintf(what + wn, sizeof(what) - (size_t) wn, ",partition");
+        }
+        r = journal_begin_custom(j, "claim", res, CPU_ONLINE, what, list, &seq);
         if (r < 0)
                 goto out;
         for (int c = cpuset_next(&claim.cpus, 0); c >= 0 && r >= 0; c = cpuset_next(&claim.cpus, (unsigned) c + 1)) {
@@ -1642,6 +1655,18 @@ int cpus_release(const char *uuid, const char *name)
         r = ledger_lock(&l);
         if (r < 0)
                 return r;
+        if (!strcmp(uuid, LEDGER_HOST_UUID)) {
+                /* The host's journal (vmprep reconcile): its replay would
+                 * end the isolation of every VM that still claims cores. */
+                CpuSet claimed;
+                char a[256];
+                ledger_cpus(&l, "cpus/", NULL, NULL, &claimed);
+                if (!cpuset_empty(&claimed)) {
+                        log_info("host isolation kept: running VMs claim CPU %s", fmt_set(&claimed, a, sizeof(a)));
+                        ledger_unlock(&l);
+                        return 0;
+                }
+        }
         undo_ledger = &l;
         r = release_locked(&l, uuid, name, false);
         undo_ledger = NULL;

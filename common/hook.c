@@ -135,10 +135,17 @@ int hook_main(int argc, char **argv)
         }
         if (r < 0 && !error_reported(r))
                 log_error_errno(r, "%s failed", op);
+        bool gave_back = stopped || giving_back || (starting && !p);
+        if (r < 0 && gave_back && journal_exists(d->uuid, cap->name))
+                log_error("not everything was given back: " VMPREP_RUNDIR "/%s.%s.journal keeps what is left; "
+                          "once the VM has stopped and the cause above is fixed, 'vmprep reconcile' gives it back",
+                          d->uuid, cap->name);
 
         profile_free(p);
         domain_free(d);
-        if (r < 0 && (starting || started))
+        /* libvirt ignores the status of stopped and release; it still says
+         * to whoever runs a hook by hand that something was kept */
+        if (r < 0 && (starting || started || gave_back))
                 return 1;
         return 0;
 }

@@ -154,6 +154,15 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
         }
         if (d->memory_kib == 0)
                 return fail_msg(err, errlen, "the domain has hugepage backing but no <memory> size");
+        /* placement='auto': numad picks the node when libvirt starts the VM
+         * and libvirt binds the memory there, after the prepare hook; pages
+         * reserved on every node would sit unused and the VM's node lack them. */
+        if (d->has_numatune && d->numatune_auto)
+                return fail_msg(err, errlen,
+                                "<numatune><memory placement='auto'/>: numad chooses the VM's memory node only when "
+                                "libvirt starts it, so vmprep cannot know where to reserve its hugepages; name the "
+                                "node instead (<numatune><memory mode='strict' nodeset='0'/></numatune>), or drop "
+                                "placement='auto' and let vmprep spread the pages over the nodes");
         if (profile_nodes) {
                 CpuSet bad = pnodes;
                 cpuset_andnot(&bad, &host->nodes);
@@ -519,10 +528,12 @@ static int drop_promises(Ledger *l, const char *uuid)
         return changed ? ledger_save(l) : 0;
 }
 
-/* Undo this VM's journal, if any, under the ledger lock that l holds. */
+/* Undo this VM's journal, if any, under the ledger lock that l holds.
+ * A damaged ledger (l->damaged) cannot be written: the journal alone says
+ * what this VM added, and exactly that is given back. */
 static int release_locked(Ledger *l, const char *uuid, const char *name)
 {
-        int r = drop_promises(l, uuid);
+        int r = l->damaged ? 0 : drop_promises(l, uuid);
         if (r < 0)
                 return r;
         return journal_release(l, uuid, CAP, name, NULL);
@@ -586,10 +597,14 @@ out:
 int hugepages_release(const char *uuid, const char *name)
 {
         Ledger l;
-        int r = ledger_lock(&l);
+        bool had = journal_exists(uuid, CAP);
+        int r = ledger_lock_even_damaged(&l);
         if (r < 0)
                 return r;
         r = release_locked(&l, uuid, name);
+        if (l.damaged && had)
+                ledger_report_damage(&l, r < 0 ? "the pages above were not given back" :
+                                     "gave back this VM's pages from its journal");
         ledger_unlock(&l);
         return r;
 }

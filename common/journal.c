@@ -119,21 +119,29 @@ static int split_line(char *line, char **fields, int max)
         return n;
 }
 
-/* Append one checksummed line and make it durable. */
+/* Append one checksummed line and make it durable.  A write that fails
+ * or is cut short (a full disk) is cut back off, so that the next append
+ * does not join the torn part into a damaged middle line, which would make
+ * the whole journal unreadable. */
 static int append_line(int fd, const char *content)
 {
         char *line = NULL;
+        struct stat st;
         int n = asprintf(&line, "%s ~0x%08x\n", content, checksum(content, strlen(content)));
 
         if (n < 0)
                 return -ENOMEM;
-        ssize_t w = write(fd, line, (size_t) n);
-        int e = w < 0 ? -errno : 0;
-        free(line);
-        if (e < 0)
+        if (fstat(fd, &st) < 0) {
+                int e = -errno;
+                free(line);
                 return e;
-        if (w != n)
-                return -EIO;
+        }
+        ssize_t w = sysfs_append(fd, line, (size_t) n);
+        free(line);
+        if (w != n) {
+                (void) !ftruncate(fd, st.st_size);
+                return w < 0 ? (int) w : -EIO;
+        }
         if (fdatasync(fd) < 0)
                 return -errno;
         return 0;
@@ -189,6 +197,18 @@ static int state_open(const char *path, int flags, mode_t mode)
 static void journal_path(const char *uuid, const char *cap, char *buf, size_t size)
 {
         snprintf(buf, size, VMPREP_RUNDIR "/%s.%s.journal", uuid, cap);
+}
+
+int journal_name_parse(const char *file, char uuid[37], char cap[32])
+{
+        size_t n = strlen(file);
+        if (n < 36 + 1 + 1 + 8 || n - 8 - 37 >= 32 || strcmp(file + n - 8, ".journal") != 0 || file[36] != '.')
+                return -EINVAL;
+        snprintf(uuid, 37, "%.36s", file);
+        snprintf(cap, 32, "%.*s", (int) (n - 8 - 37), file + 37);
+        if (uuid_parse(uuid, uuid) < 0 || !name_is_valid(cap))
+                return -EINVAL;
+        return 0;
 }
 
 bool journal_exists(const char *uuid, const char *cap)
@@ -648,15 +668,19 @@ int journal_done(Journal *j, Ledger *l, unsigned seq, const char *result)
 
         if (!s)
                 return -ENOENT;
-        r = journal_record(j, "D", seq, result);
-        if (r < 0)
-                return r;
+        /* The change happened whether or not the D line can be written:
+         * the undo that follows a failure here, in this process, gives
+         * back what it added.  (A crash instead leaves the ledger's pending
+         * slot, from which the next holder of the lock finds the amount.) */
         char *copy = strdup(result);
         if (!copy)
                 return -ENOMEM;
         free(s->result);
         s->result = copy;
         s->done = true;
+        r = journal_record(j, "D", seq, result);
+        if (r < 0)
+                return r;
         if (s->kind == STEP_ADD) {
                 int64_t amount;
                 if (parse_i64(result, INT64_MIN, INT64_MAX, &amount) < 0)
@@ -710,6 +734,20 @@ static int undo_step(Journal *j, Ledger *l, JournalStep *s)
         if (r < 0)
                 return log_error_errno(r, "cannot read %s", s->path);
         uint64_t target = cur > (uint64_t) amount ? cur - (uint64_t) amount : 0;
+
+        if (l->damaged) {
+                /* The journal alone says what this VM added: give back
+                 * exactly that.  No pending slot (the ledger cannot be
+                 * written): a crash between the write and the U line would
+                 * have the next release subtract it again. */
+                r = sysfs_write_u64(s->path, target);
+                if (r < 0)
+                        return log_error_errno(r, "cannot lower %s from %llu to %llu", s->path,
+                                               (unsigned long long) cur, (unsigned long long) target);
+                log_info("gave back %lld: %s %llu -> %llu (from the journal; the ledger is damaged)", (long long) amount,
+                         s->path, (unsigned long long) cur, (unsigned long long) target);
+                return journal_record(j, "U", s->seq, NULL);
+        }
 
         LedgerPending *p = &l->pending;
         memset(p, 0, sizeof(*p));
@@ -780,6 +818,13 @@ int ledger_parse_text(Ledger *l, char *text)
         char *save = NULL;
         unsigned lineno = 0;
 
+        if (!*text) {
+                /* ledger_save() always writes the header: an empty file is
+                 * one cut off, not a ledger with nothing in it */
+                lineno = 1;
+                goto bad;
+        }
+
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char *f[10];
                 int n = split_line(line, f, 10);
@@ -815,9 +860,8 @@ int ledger_parse_text(Ledger *l, char *text)
         }
         return 0;
 bad:
-        log_error(LEDGER_PATH ": line %u is damaged; fix or remove the file once no VM runs "
-                  "(vmprep reconcile rebuilds it from the journals)", lineno);
-        return -VMPREP_EREPORTED;
+        l->damaged_line = lineno;
+        return -EBADMSG;
 }
 
 int ledger_read(Ledger *l)
@@ -826,6 +870,8 @@ int ledger_read(Ledger *l)
         int r;
 
         ledger_clear(l);
+        l->damaged = false;
+        l->damaged_line = 0;
         int fd = state_open(LEDGER_PATH, O_RDONLY, 0);
         if (fd == -ENOENT)
                 return 0;
@@ -839,13 +885,27 @@ int ledger_read(Ledger *l)
                 return r;
         r = ledger_parse_text(l, text);
         free(text);
+        if (r == -EBADMSG) {
+                ledger_clear(l);
+                l->damaged = true;
+        }
         return r;
+}
+
+void ledger_report_damage(const Ledger *l, const char *outcome)
+{
+        log_error(LEDGER_PATH " is damaged (line %u), so what the running VMs hold is unknown: %s; run "
+                  "'vmprep reconcile': it rebuilds the ledger from their journals (keeping the damaged file "
+                  "aside)", l->damaged_line, outcome);
 }
 
 int ledger_save(Ledger *l)
 {
         char line[4000];
         int fd, r = 0;
+
+        if (l->damaged)
+                return -EBADMSG; /* never replace it with the little this process knows */
 
         sysfs_unlink(LEDGER_TMP);
         fd = state_open(LEDGER_TMP, O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -875,6 +935,137 @@ int ledger_save(Ledger *l)
                 return log_error_errno(r, "cannot update " LEDGER_PATH);
         sysfs_crash_point("ledger save");
         return 0;
+}
+
+/* ---- rebuilding a damaged ledger from the journals ---- */
+
+static int hold_once(Ledger *l, const char *uuid, const char *resource)
+{
+        return ledger_held(l, resource, uuid) ? 0 : ledger_hold(l, uuid, resource, 1);
+}
+
+/* The holds a CPU claim step stands for: "cpus/N" per CPU of s->new_, and
+ * per the words of s->old (cpus.c writes "isolate[,irqs][,workqueues]
+ * [,partition[:LIST]]", no LIST when it was too long: every CPU; older
+ * journals wrote "", when both were the default) "cpus-irq/N",
+ * "cpus-wq/N", "cpus-part/N". */
+static int hold_claim(Ledger *l, const char *uuid, const JournalStep *s)
+{
+        CpuSet cpus, part;
+        bool irqs = !s->old[0] || strstr(s->old, "irqs"), wq = !s->old[0] || strstr(s->old, "workqueues");
+        const char *p = strstr(s->old, "partition");
+        int r = cpuset_parse(s->new_, &cpus);
+
+        cpuset_clear(&part);
+        if (r == 0 && p && p[strlen("partition")] == ':')
+                r = cpuset_parse(p + strlen("partition:"), &part);
+        else if (p)
+                part = cpus;
+        if (r < 0)
+                return r;
+        for (int c = cpuset_next(&cpus, 0); c >= 0 && r == 0; c = cpuset_next(&cpus, (unsigned) c + 1)) {
+                char res[32];
+                snprintf(res, sizeof(res), "cpus/%d", c);
+                r = hold_once(l, uuid, res);
+                if (r == 0 && irqs) {
+                        snprintf(res, sizeof(res), "cpus-irq/%d", c);
+                        r = hold_once(l, uuid, res);
+                }
+                if (r == 0 && wq) {
+                        snprintf(res, sizeof(res), "cpus-wq/%d", c);
+                        r = hold_once(l, uuid, res);
+                }
+                if (r == 0 && cpuset_isset(&part, (unsigned) c)) {
+                        snprintf(res, sizeof(res), "cpus-part/%d", c);
+                        r = hold_once(l, uuid, res);
+                }
+        }
+        return r;
+}
+
+/* What one live step of a VM's journal holds in the ledger. */
+static int hold_step(Ledger *l, const char *uuid, const JournalStep *s)
+{
+        int64_t amount;
+
+        if (s->kind == STEP_ADD) {
+                if (!s->done || parse_i64(s->result, 0, INT64_MAX, &amount) < 0) {
+                        log_warning("journal of %s: the change of %s was interrupted; how much it added is unknown "
+                                    "(the ledger that knew is damaged)", uuid, s->path);
+                        return 0;
+                }
+                return ledger_hold(l, uuid, s->resource, amount);
+        }
+        if (s->kind != STEP_CUSTOM)
+                return 0;
+        if (!strcmp(s->kind_name, "claim"))
+                return hold_claim(l, uuid, s);
+        if (!strcmp(s->kind_name, "shared")) {
+                char base[JOURNAL_VALUE_MAX];
+                if (ledger_baseline_get(l, s->resource, base, sizeof(base)) == -ENOENT) {
+                        int r = ledger_baseline_set(l, s->resource, s->old);
+                        if (r < 0)
+                                return r;
+                }
+                return hold_once(l, uuid, s->resource);
+        }
+        if (!strcmp(s->kind_name, "bind") && !strncmp(s->resource, "pci/", 4))
+                return hold_once(l, uuid, s->resource);
+        if ((!strcmp(s->kind_name, "numvfs") || !strcmp(s->kind_name, "vf")) && !strncmp(s->resource, "sriov/", 6)) {
+                char pf[128];
+                const char *slash = strchr(s->resource + 6, '/');
+                snprintf(pf, sizeof(pf), "%.*s", slash ? (int) (slash - s->resource) : (int) strlen(s->resource),
+                         s->resource);
+                return hold_once(l, uuid, pf);
+        }
+        return 0;
+}
+
+int ledger_rebuild(Ledger *l, char *aside, size_t size, unsigned *unreadable)
+{
+        char **names = NULL, stamp[32];
+        size_t n_names = 0;
+        struct timespec now;
+        struct tm tm;
+        int r, count = 0;
+
+        *unreadable = 0;
+        if (!l->damaged || l->lock_fd < 0)
+                return -EINVAL;
+        ledger_clear(l);
+        r = sysfs_list(VMPREP_RUNDIR, &names, &n_names);
+        if (r < 0)
+                return log_error_errno(r, "cannot list " VMPREP_RUNDIR);
+        for (size_t i = 0; i < n_names && r >= 0; i++) {
+                char uuid[37], cap[32];
+                Journal *j = NULL;
+                if (journal_name_parse(names[i], uuid, cap) < 0)
+                        continue;
+                if (journal_open(uuid, cap, NULL, false, &j) < 0) {
+                        (*unreadable)++;
+                        continue;
+                }
+                for (size_t k = 0; k < j->n_steps && r >= 0; k++)
+                        if (!j->steps[k].undone)
+                                r = hold_step(l, uuid, &j->steps[k]);
+                journal_close(j);
+                count++;
+        }
+        sysfs_list_free(names, n_names);
+        if (r < 0)
+                return r;
+        /* a second name first, then the rebuilt ledger replaces the damaged
+         * one atomically: a crash in between leaves it damaged, never gone */
+        clock_gettime(CLOCK_REALTIME, &now);
+        gmtime_r(&now.tv_sec, &tm);
+        strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+        snprintf(aside, size, LEDGER_PATH ".damaged-%s", stamp);
+        r = sysfs_link(LEDGER_PATH, aside);
+        if (r < 0 && r != -ENOENT && r != -EEXIST)
+                return log_error_errno(r, "cannot keep the damaged " LEDGER_PATH " as %s", aside);
+        l->damaged = false;
+        r = ledger_save(l);
+        return r < 0 ? r : count;
 }
 
 /* A holder of the lock died in the middle of changing a shared counter:
@@ -929,7 +1120,7 @@ drop:
         return ledger_save(l);
 }
 
-int ledger_lock(Ledger *l)
+static int lock_and_read(Ledger *l, bool even_damaged)
 {
         struct timespec pause = { 0, 10 * 1000 * 1000 };
         int r;
@@ -960,11 +1151,27 @@ int ledger_lock(Ledger *l)
         }
         l->lock_fd = fd;
         r = ledger_read(l);
+        if (r == -EBADMSG && even_damaged)
+                return 0;
+        if (r == -EBADMSG) {
+                ledger_report_damage(l, "nothing was changed");
+                r = -VMPREP_EREPORTED;
+        }
         if (r == 0 && l->has_pending)
                 r = ledger_finish_pending(l);
         if (r < 0)
                 ledger_unlock(l);
         return r;
+}
+
+int ledger_lock(Ledger *l)
+{
+        return lock_and_read(l, false);
+}
+
+int ledger_lock_even_damaged(Ledger *l)
+{
+        return lock_and_read(l, true);
 }
 
 void ledger_unlock(Ledger *l)
@@ -973,6 +1180,7 @@ void ledger_unlock(Ledger *l)
                 close(l->lock_fd); /* releases the flock */
         l->lock_fd = -1;
         ledger_clear(l);
+        l->damaged = false;
 }
 
 int64_t ledger_held(const Ledger *l, const char *resource, const char *uuid)

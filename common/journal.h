@@ -88,11 +88,19 @@ typedef struct Ledger {
         size_t n_holds;
         bool has_pending;
         LedgerPending pending;
+        /* The file failed its checksums (damaged_line: the first bad line,
+         * 1 for an empty file): holds is empty and ledger_save() refuses
+         * to replace the file until ledger_rebuild() has rebuilt it. */
+        bool damaged;
+        unsigned damaged_line;
 } Ledger;
 
 /* Create /run/vmprep if needed and check it is a root-owned 0700 directory. */
 int state_dir_check(void);
 
+/* The VM and capability of a journal's file name "UUID.CAP.journal";
+ * -EINVAL for any other name. */
+int journal_name_parse(const char *file, char uuid[37], char cap[32]);
 /* Does a journal exist for this VM and capability? */
 bool journal_exists(const char *uuid, const char *cap);
 /* Open (create=true: create if missing) the journal; -ENOENT if missing. */
@@ -138,8 +146,31 @@ int journal_done(Journal *j, Ledger *l, unsigned seq, const char *result);
 int journal_undo(Journal *j, Ledger *l);
 
 /* Take the ledger lock (bounded wait), load it and finish a change that a
- * crashed holder left pending. */
+ * crashed holder left pending.  A damaged ledger is reported (what it
+ * means, and that `vmprep reconcile` rebuilds it) and the lock released. */
 int ledger_lock(Ledger *l);
+/* The same, but a damaged ledger keeps the lock and returns 0 with
+ * l->damaged set and no holds: for a release, which gives back from its own
+ * journal, and for the rebuild. */
+int ledger_lock_even_damaged(Ledger *l);
+/*
+ * Under the lock of a damaged ledger (l->damaged): keep the damaged file
+ * as /run/vmprep/ledger.damaged-TIMESTAMP (its path in aside) and replace
+ * it with what the journals in /run/vmprep say their VMs hold:
+ * the amount each live "add" step added; for the CPUs a VM claims, the
+ * claim step's CPUs (with the IRQ, workqueue and partition holds its old
+ * value lists); a "shared" setting (tune) and its baseline, the value
+ * the first journal found; a device bound ("bind": pci/BDF) or a PF
+ * whose VFs a VM uses ("numvfs", "vf": sriov/BDF).  Lost: free pool
+ * pages promised to a VM that is starting (until started) and SR-IOV
+ * restore duties handed from one VM to another.  Returns the number of
+ * journals read, or -errno; a journal that cannot be read is reported
+ * and counted in *unreadable.
+ */
+int ledger_rebuild(Ledger *l, char *aside, size_t size, unsigned *unreadable);
+/* One line for a person: that the ledger is damaged, what came of it
+ * (outcome, e.g. "nothing was changed") and what to run. */
+void ledger_report_damage(const Ledger *l, const char *outcome);
 void ledger_unlock(Ledger *l);
 int ledger_save(Ledger *l);
 /* Sum of holds of a resource over all VMs, or for one VM (uuid != NULL). */

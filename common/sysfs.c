@@ -216,34 +216,42 @@ int sysfs_readlink(const char *path, char *buf, size_t size)
  * ENODEV, EIO; default EBUSY) without touching the file, as the kernel
  * refuses a write.
  */
+/* $NAME=K[:WHAT]: K (0 when unset or bad), and WHAT (NULL when none). */
+static long fault_spec(const char *name, const char **what)
+{
+        const char *s = getenv(name);
+        char num[32];
+        uint64_t v;
+
+        *what = NULL;
+        if (!s)
+                return 0;
+        const char *colon = strchr(s, ':');
+        snprintf(num, sizeof(num), "%.*s", colon ? (int) (colon - s) : (int) strlen(s), s);
+        if (colon)
+                *what = colon + 1;
+        return parse_u64(num, 1, 1000000, &v) == 0 ? (long) v : 0;
+}
+
 static int injected_fault(const char *path)
 {
         static long count, fail_at = -1;
         static int err = EBUSY;
 
         if (fail_at < 0) {
-                const char *s = getenv("VMPREP_TEST_FAIL_AT");
-                char num[32] = "";
+                static const struct {
+                        const char *name;
+                        int err;
+                } names[] = { { "EBUSY", EBUSY }, { "EINVAL", EINVAL }, { "ENOMEM", ENOMEM },
+                              { "ENODEV", ENODEV }, { "EIO", EIO }, { "EPERM", EPERM } };
+                const char *what;
                 uint64_t v;
-                fail_at = 0;
-                if (s) {
-                        const char *colon = strchr(s, ':');
-                        snprintf(num, sizeof(num), "%.*s", colon ? (int) (colon - s) : (int) strlen(s), s);
-                        if (parse_u64(num, 1, 1000000, &v) == 0)
-                                fail_at = (long) v;
-                        if (colon) {
-                                static const struct {
-                                        const char *name;
-                                        int err;
-                                } names[] = { { "EBUSY", EBUSY }, { "EINVAL", EINVAL }, { "ENOMEM", ENOMEM },
-                                              { "ENODEV", ENODEV }, { "EIO", EIO }, { "EPERM", EPERM } };
-                                for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-                                        if (!strcmp(colon + 1, names[i].name))
-                                                err = names[i].err;
-                                if (parse_u64(colon + 1, 1, 4095, &v) == 0)
-                                        err = (int) v;
-                        }
-                }
+                fail_at = fault_spec("VMPREP_TEST_FAIL_AT", &what);
+                for (size_t i = 0; what && i < sizeof(names) / sizeof(names[0]); i++)
+                        if (!strcmp(what, names[i].name))
+                                err = names[i].err;
+                if (what && parse_u64(what, 1, 4095, &v) == 0)
+                        err = (int) v;
         }
         if (fail_at > 0 && ++count == fail_at) {
                 fprintf(stderr, "vmprep: test fault: write %ld (%s) fails with %s\n", count, path, strerror(err));
@@ -294,6 +302,31 @@ int sysfs_write(const char *path, const char *value)
                 return -EIO;
         sysfs_crash_point(path);
         return 0;
+}
+
+ssize_t sysfs_append(int fd, const char *buf, size_t len)
+{
+        ssize_t n;
+#ifdef VMPREP_TEST_BUILD
+        static long count, fail_at = -1;
+        static bool half;
+
+        if (fail_at < 0) {
+                const char *what;
+                fail_at = fault_spec("VMPREP_TEST_FAIL_APPEND", &what);
+                half = what && !strcmp(what, "short");
+        }
+        if (fail_at > 0 && ++count == fail_at) {
+                fprintf(stderr, "vmprep: test fault: append %ld %s\n", count, half ? "is cut short" : "fails with EIO");
+                if (!half)
+                        return -EIO;
+                len /= 2;
+        }
+#endif
+        do
+                n = write(fd, buf, len);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : n;
 }
 
 int sysfs_write_u64(const char *path, uint64_t value)
@@ -358,16 +391,29 @@ int sysfs_rmdir(const char *path)
         return 0;
 }
 
+/* Both of a rename's or a link's paths under the root. */
+static int path_pair(const char *from, const char *to, char a[SYSFS_PATH_MAX], char b[SYSFS_PATH_MAX])
+{
+        int r = sysfs_path(from, a, SYSFS_PATH_MAX);
+        return r < 0 ? r : sysfs_path(to, b, SYSFS_PATH_MAX);
+}
+
 int sysfs_rename(const char *from, const char *to)
 {
         char a[SYSFS_PATH_MAX], b[SYSFS_PATH_MAX];
-        int r = sysfs_path(from, a, sizeof(a));
-        if (r < 0)
-                return r;
-        r = sysfs_path(to, b, sizeof(b));
+        int r = path_pair(from, to, a, b);
         if (r < 0)
                 return r;
         return rename(a, b) < 0 ? -errno : 0;
+}
+
+int sysfs_link(const char *from, const char *to)
+{
+        char a[SYSFS_PATH_MAX], b[SYSFS_PATH_MAX];
+        int r = path_pair(from, to, a, b);
+        if (r < 0)
+                return r;
+        return link(a, b) < 0 ? -errno : 0;
 }
 
 int sysfs_unlink(const char *path)

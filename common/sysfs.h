@@ -11,7 +11,8 @@
  * test build writes also pass through the fake kernel model (tests/fake)
  * when it is linked in, and $VMPREP_TEST_CRASH_AT=N kills the process at
  * the N-th crash point (after each kernel write and journal append), and
- * $VMPREP_TEST_FAIL_AT=K[:ERRNO] makes the K-th kernel write fail.
+ * $VMPREP_TEST_FAIL_AT=K[:ERRNO] makes the K-th kernel write fail, and
+ * $VMPREP_TEST_FAIL_APPEND=K[:short] the K-th append to a state file.
  *
  * Every function returns 0 (or a length) on success and -errno on failure.
  */
@@ -46,6 +47,13 @@ int sysfs_readlink(const char *path, char *buf, size_t size);
 int sysfs_write(const char *path, const char *value);
 int sysfs_write_u64(const char *path, uint64_t value);
 
+/* Append len bytes to a state file opened through sysfs_open (a journal,
+ * O_APPEND): one write(2); returns the bytes written (fewer on a full disk)
+ * or -errno.  In the test build the K-th append of
+ * $VMPREP_TEST_FAIL_APPEND=K[:short] fails with EIO, or with ":short"
+ * writes half of buf and reports that, as a full disk does. */
+ssize_t sysfs_append(int fd, const char *buf, size_t len);
+
 bool sysfs_exists(const char *path);
 int sysfs_lstat(const char *path, struct stat *st);
 /* open(2) with O_CLOEXEC added.  Reads follow symlinks (/proc/mounts is
@@ -55,6 +63,8 @@ int sysfs_mkdir(const char *path, mode_t mode);
 /* rmdir(2): removes a cgroup (the kernel refuses with EBUSY while it has tasks). */
 int sysfs_rmdir(const char *path);
 int sysfs_rename(const char *from, const char *to);
+/* link(2): a second name for a state file. */
+int sysfs_link(const char *from, const char *to);
 int sysfs_unlink(const char *path);
 /* opendir(3) of a gateway path, or NULL with errno set. */
 #include <dirent.h>

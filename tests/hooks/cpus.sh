@@ -778,8 +778,47 @@ case_crash_with_other_vm_running() {
                 || t_fail "crash with another VM running" "${fails[@]:0:6}" "crashed=$crashed"
 }
 
+# libvirtd restarts (its daemon hook runs `vmprep reconcile --offline`), or
+# cron runs `vmprep reconcile`, while an isolated VM runs: its isolation
+# stays (the host's journal is not replayed while a VM claims cores).  Once
+# the VM is gone without a release, reconcile finishes everything.
+case_reconcile_keeps_running_vms_isolation() {
+        tree_v1
+        local x=$ROOT/x.xml before fails=() h=$CG1/vmprep.host
+        domain vm1 "$UUID_A" 1 "$(pins 2)" > "$x"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "reconcile with an isolated VM running" "prepare: $(cat "$ERR")"; return; }
+        # libvirt's status file of the running VM (QEMU's pid: this shell, alive)
+        mkdir -p "$ROOT/run/libvirt/qemu" "$ROOT/proc/$$"
+        printf "<domstatus state='running' pid='%s'>%s</domstatus>\n" "$$" "$(cat "$x")" > "$ROOT/run/libvirt/qemu/vm1.xml"
+        local mid; mid=$(snapshot)
+        "$B/vmprep" reconcile --offline > "$OUT" 2> "$ERR" || fails+=("reconcile exited $?: $(cat "$ERR")")
+        grep -q "vmprep-reconcile: host isolation kept: VM vm1 holds core 2" "$ERR" || fails+=("reconcile says: $(cat "$OUT" "$ERR")")
+        [ "$(rd $h/cpuset.cpus)" = 0-1,3 ] || fails+=("after reconcile the host cpuset is $(rd $h/cpuset.cpus 2>&1), want 0-1,3")
+        [ "$(snapshot)" = "$mid" ] || fails+=("reconcile changed the host: $(diff <(echo "$mid") <(snapshot) | head -4 | tr '\n' ' ')")
+        ln -sf "$B/vmprep" "$ROOT/vmprep-reconcile"
+        "$ROOT/vmprep-reconcile" - start - start > "$OUT" 2> "$ERR" || fails+=("daemon hook exited $?")
+        [ -s "$OUT" ] && fails+=("the daemon hook printed: $(cat "$OUT")")
+        [ "$(rd $h/cpuset.cpus)" = 0-1,3 ] && [ "$(rd proc/irq/24/smp_affinity_list)" = 0-1,3 ] \
+                || fails+=("after libvirtd's daemon hook: host cpuset $(rd $h/cpuset.cpus 2>&1), IRQ 24 on $(rd proc/irq/24/smp_affinity_list)")
+        if [ ${#fails[@]} -eq 0 ]; then
+                t_ok "reconcile and libvirtd's daemon start hook with an isolated VM running: host tasks and IRQs stay off its core, 'host isolation kept: VM vm1 holds core 2'"
+        else
+                t_fail "reconcile with an isolated VM running" "${fails[@]}"
+        fi
+        # the VM went away without a release (libvirtd was down)
+        rm "$ROOT/run/libvirt/qemu/vm1.xml"
+        if "$B/vmprep" reconcile --offline > "$OUT" 2> "$ERR" && [ "$(snapshot)" = "$before" ] && no_claims \
+                && ! ls "$ROOT"/run/vmprep/*.journal >/dev/null 2>&1; then
+                t_ok "reconcile after the VM is gone: its claim finished first, then the host restored exactly, no journal left"
+        else
+                t_fail "reconcile after the VM is gone" "$(cat "$OUT" "$ERR")" "$(diff <(echo "$before") <(snapshot) | head -6)"
+        fi
+}
+
 case_untagged_costs_nothing
 case_v1_round_trip
+case_reconcile_keeps_running_vms_isolation
 case_host_scope_confines_only_its_tasks
 case_refusals
 case_two_vms_host_set_recomputed

@@ -169,6 +169,100 @@ case_crash_at_every_point() {
         fi
 }
 
+# Every append to the journal or the ledger of a prepare (then of a
+# release) fails in turn (EIO), or is cut short (a full disk): the hook
+# says why, and libvirt's stopped+release (a second release) leave the
+# pools exactly as before with no journal left: no pages that nobody gives
+# back, no torn line that a later append joins into a damaged middle line.
+# append_faults PHASE: PHASE (prepare or release) runs with the fault
+append_faults() {
+        local phase=$1 k mode fails=() tried=0
+        for mode in fail short; do
+                for ((k = 1; k <= 100; k++)); do
+                        new_tree
+                        set_pool $P0 12
+                        local x=$ROOT/x.xml
+                        domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$x"
+                        local before; before=$(snapshot)
+                        if [ "$phase" = release ]; then
+                                hook "$x" vm1 prepare begin || { fails+=("prepare: $(cat "$ERR")"); break; }
+                        fi
+                        local spec=$k; [ $mode = short ] && spec=$k:short
+                        VMPREP_TEST_FAIL_APPEND=$spec "$HOOK" vm1 "$phase" begin - < "$x" > "$OUT" 2> "$ERR"
+                        local st=$?
+                        grep -q "test fault: append $k " "$ERR" || { stop_phases "$x" vm1; break; }
+                        tried=$((tried + 1))
+                        if [ $st != 0 ] && ! grep -q "vmprep-hugepages: vm1: " "$ERR"; then
+                                fails+=("$phase append $k $mode: failed without saying why: $(head -c 300 "$ERR")")
+                        fi
+                        stop_phases "$x" vm1
+                        [ "$(snapshot)" = "$before" ] || fails+=("$phase append $k $mode: pools after release: $(pool $P0) $(pool $P1), want 12 0: $(cat "$ERR")")
+                        ls "$ROOT/run/vmprep/"*.journal >/dev/null 2>&1 && fails+=("$phase append $k $mode: a journal is left: $(cat "$ERR")")
+                done
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $tried -ge 4 ]; then
+                t_ok "each of $tried journal/ledger appends of $phase failing or cut short, then libvirt's stopped+release: pools exactly restored, no journal left"
+        else
+                t_fail "failed or short appends during $phase" "${fails[@]:0:6}" "tried=$tried"
+        fi
+}
+case_failed_appends_leave_nothing() {
+        append_faults prepare
+        append_faults release
+}
+
+# One damaged checksum in the ledger under a running VM: the next tagged
+# start fails saying what to run; the running VM's release gives its pages
+# back from its journal (saying so); `vmprep reconcile` moves the damaged
+# ledger aside and rebuilds it from the journals of the VMs still running,
+# after which the next VM starts.  The same for a ledger cut to 0 bytes.
+case_damaged_ledger() {
+        local how fails=()
+        for how in checksum empty; do
+                new_tree
+                local x=$ROOT/x.xml y=$ROOT/y.xml z=$ROOT/z.xml L=$ROOT/run/vmprep/ledger
+                domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
+                domain vm2 "$UUID_B" 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$y"
+                domain vm3 0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e03 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$z"
+                hook "$x" vm1 prepare begin && hook "$z" vm3 prepare begin || { fails+=("$how: prepare: $(cat "$ERR")"); continue; }
+                # vm3 runs (libvirt's status file, QEMU's pid alive); vm1 will stop
+                mkdir -p "$ROOT/run/libvirt/qemu" "$ROOT/proc/$$"
+                printf "<domstatus state='running' pid='%s'>%s</domstatus>\n" "$$" "$(cat "$z")" > "$ROOT/run/libvirt/qemu/vm3.xml"
+                if [ $how = checksum ]; then sed -i '2s/~0x\(.\)/~0x\1f/' "$L"; else : > "$L"; fi
+                if hook "$y" vm2 prepare begin; then
+                        fails+=("$how: a tagged start with a damaged ledger succeeded")
+                else
+                        grep -q "/run/vmprep/ledger is damaged (line [12]), so what the running VMs hold is unknown: nothing was changed; run 'vmprep reconcile'" "$ERR" \
+                                || fails+=("$how: the failed start says: $(cat "$ERR")")
+                fi
+                [ "$(pool $P0)" = 384 ] || fails+=("$how: the failed start changed the pool: $(pool $P0)")
+                hook "$y" vm2 stopped end; hook "$y" vm2 release end
+                hook "$x" vm1 stopped end; hook "$x" vm1 release end; local st=$?
+                [ "$(pool $P0)" = 128 ] || fails+=("$how: vm1's release left the pool at $(pool $P0), want 128: $(cat "$ERR")")
+                [ -e "$ROOT/run/vmprep/$UUID_A.hugepages.journal" ] && fails+=("$how: vm1's journal is left")
+                grep -q "unknown: gave back this VM's pages from its journal; run 'vmprep reconcile'" "$ERR" \
+                        || fails+=("$how: vm1's release (exit $st) says: $(cat "$ERR")")
+                "$B/vmprep" reconcile --offline > "$OUT" 2> "$ERR" || fails+=("$how: reconcile exited $?: $(cat "$OUT" "$ERR")")
+                grep -q "Unknown error" "$OUT" "$ERR" && fails+=("$how: reconcile says: $(cat "$ERR")")
+                grep -q "the ledger was damaged (line [12]): moved aside as /run/vmprep/ledger.damaged-" "$OUT" \
+                        || fails+=("$how: reconcile says: $(cat "$OUT" "$ERR")")
+                ls "$ROOT"/run/vmprep/ledger.damaged-* >/dev/null 2>&1 || fails+=("$how: the damaged ledger was not kept")
+                "$B/vmprep" status --json > "$OUT" 2> "$ERR"
+                grep -q '"uuid":"0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e03","name":"vm3","resource":"hugepages/node0/2048kB","amount":128}' "$OUT" \
+                        && grep -q '"ledger_damaged":false' "$OUT" \
+                        || fails+=("$how: after reconcile, status: $(cat "$OUT" "$ERR")")
+                hook "$y" vm2 prepare begin || fails+=("$how: vm2 after reconcile: $(cat "$ERR")")
+                [ "$(pool $P0)" = 256 ] || fails+=("$how: pool with vm2 and vm3: $(pool $P0), want 256")
+                stop_phases "$y" vm2; stop_phases "$z" vm3
+                [ "$(pool $P0)" = 0 ] || fails+=("$how: pool after all stopped: $(pool $P0)")
+        done
+        if [ ${#fails[@]} -eq 0 ]; then
+                t_ok "a damaged ledger (bad checksum, or 0 bytes): starts refused saying 'run vmprep reconcile', a release gives back from its journal, reconcile rebuilds the ledger from the running VMs' journals, the next VM starts"
+        else
+                t_fail "damaged ledger" "${fails[@]:0:8}"
+        fi
+}
+
 # A crash of one VM's prepare must be finished by the NEXT VM's hook that
 # takes the ledger (the pending slot), not confuse its counts.
 case_crash_then_other_vm() {
@@ -325,6 +419,8 @@ case_no_backing_says_what_to_add
 case_test_build_refuses_without_root
 case_crash_at_every_point
 case_crash_then_other_vm
+case_failed_appends_leave_nothing
+case_damaged_ledger
 case_concurrent_prepares_are_serialized
 case_hostile_state
 case_hostile_tree_and_pipes

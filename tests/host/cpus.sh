@@ -34,6 +34,7 @@ CONF=$CONF_DIR/vmprep.conf          # build/hosttest's compiled-in path
 HOOK_T=$repo/build/test/hooks/30-vmprep-cpus
 HOOK_H=$repo/build/hosttest/hooks/30-vmprep-cpus
 QEMUD=/etc/libvirt/hooks/qemu.d
+DAEMOND=/etc/libvirt/hooks/daemon.d
 LOCK=/run/vmprep-libvirt.lock
 UUID_A=5c0e1d2f-3a4b-4c5d-8e6f-7a8b9c0d1e01
 UUID_B=5c0e1d2f-3a4b-4c5d-8e6f-7a8b9c0d1e02
@@ -47,7 +48,7 @@ if [ ! -e $CG/cpuset.cpus ] || ! grep -qE '^0-1$|^0-[1-9]' /sys/devices/system/c
 fi
 for b in "$HOOK_T" "$HOOK_H"; do [ -x "$b" ] || { t_fail "host cpus" "missing $b (make check builds it)"; t_done; exit 1; }; done
 
-BUSY=() WORK=$(mktemp -d) INSTALLED=no VMS=()
+BUSY=() WORK=$(mktemp -d) INSTALLED=no VMS=() MADE_DAEMOND=no
 ERR=$WORK/err
 
 # domain NAME UUID PIN
@@ -65,6 +66,17 @@ busy_allowed() { local p s=""; for p in "${BUSY[@]}"; do s+="$(allowed "$p") "; 
 busy_where() { local p s=""; for p in "${BUSY[@]}"; do s+="$(awk -F: '$2 == "cpuset" { print $3 }' "/proc/$p/cgroup") "; done; echo "${s% }"; }
 want_n() { local w=$1 s=""; for _ in "${BUSY[@]}"; do s+="$w "; done; echo "${s% }"; }
 
+# the daemon hook as it was before this test
+daemon_hook_back() {
+        if [ ! -L "$DAEMOND/vmprep-reconcile" ] && grep -qs "$repo/build/test/vmprep" "$DAEMOND/vmprep-reconcile"; then
+                rm -f "$DAEMOND/vmprep-reconcile"
+        fi
+        if [ -e "$WORK/daemon-hook.orig" ] || [ -L "$WORK/daemon-hook.orig" ]; then
+                mv "$WORK/daemon-hook.orig" "$DAEMOND/vmprep-reconcile"
+        fi
+        [ "$MADE_DAEMOND" = yes ] && rmdir "$DAEMOND" 2>/dev/null && MADE_DAEMOND=no
+}
+
 cleanup() {
         local x p
         for x in a b c; do hook "$WORK/$x.xml" "vmprep-cpus-$x" release end 2>/dev/null; done
@@ -72,6 +84,7 @@ cleanup() {
                 . "$repo/tests/host/libvirt-env.sh"
                 for x in "${VMS[@]}"; do lv_cleanup_vm "$x"; done
                 [ "$(readlink "$QEMUD/30-vmprep-cpus")" = "$HOOK_H" ] && rm -f "$QEMUD/30-vmprep-cpus"
+                daemon_hook_back
                 for x in a b c; do VMPREP_ROOT=/ VMPREP_CONF=$CONF "$HOOK_T" "vmprep-cpus-$x" release end - < "$WORK/$x.xml" 2>/dev/null; done
         fi
         # the default-scope case: every task back into the root cpuset
@@ -88,7 +101,8 @@ cleanup() {
         done
         rm -f "$CONF_DIR/default-scope"
         for p in "${BUSY[@]}" ${PINNED:+"$PINNED"}; do kill "$p" 2>/dev/null; done
-        wait 2>/dev/null
+        # only those: a libvirtd this test restarted (lv_up) is a child too
+        wait "${BUSY[@]}" ${PINNED:+"$PINNED"} 2>/dev/null
         if [ -d "$CG$SCOPE/vmprep.host" ]; then
                 for p in $(cat "$CG$SCOPE/vmprep.host/cgroup.procs"); do echo "$p" > "$CG$SCOPE/cgroup.procs"; done
                 rmdir "$CG$SCOPE/vmprep.host"
@@ -203,12 +217,63 @@ if lv_virsh start vmprep-cpus-a > /dev/null 2> "$ERR" && lv_wait_state vmprep-cp
                 && t_ok "libvirtd: vmprep-cpus-c on CPU 0 fails to start: it would leave the host no CPU" \
                 || t_fail "libvirtd: no-CPU message" "$(cat "$ERR")"; fi
         [ "$(busy_allowed)" = "$(want_n 0)" ] || t_fail "the failed starts left vmprep-cpus-a's isolation alone" "$(busy_allowed)"
+        # `vmprep reconcile` (cron, a person) while the VM runs: its isolation stays
+        VMPREP_ROOT=/ VMPREP_CONF=$CONF "$repo/build/test/vmprep" reconcile > "$WORK/rec" 2>&1
+        if [ "$(busy_allowed)" = "$(want_n 0)" ] && [ "$(cat "$CG$SCOPE/vmprep.host/cpuset.cpus" 2>&1)" = 0 ] \
+                && grep -q "host isolation kept: VM vmprep-cpus-a holds core 1" "$WORK/rec"; then
+                t_ok "vmprep reconcile with vmprep-cpus-a running: the busy processes stay on CPU 0 ('host isolation kept: VM vmprep-cpus-a holds core 1')"
+        else
+                t_fail "vmprep reconcile keeps a running VM's isolation" "allowed: $(busy_allowed)" "$(cat "$WORK/rec")"
+        fi
+        # libvirtd restarted with vmprep's daemon hook installed (it runs
+        # `vmprep reconcile --offline` at libvirtd's start), then reconnects
+        # (an installed vmprep's daemon hook, a symlink to it, is put aside
+        # and back; never written through)
+        [ -d "$DAEMOND" ] || { mkdir -p "$DAEMOND" && MADE_DAEMOND=yes; }
+        if [ -e "$DAEMOND/vmprep-reconcile" ] || [ -L "$DAEMOND/vmprep-reconcile" ]; then
+                mv "$DAEMOND/vmprep-reconcile" "$WORK/daemon-hook.orig"
+        fi
+        printf '#!/bin/bash\nVMPREP_ROOT=/ VMPREP_CONF=%s exec -a vmprep-reconcile %s "$@"\n' "$CONF" "$repo/build/test/vmprep" > "$WORK/daemon-hook"
+        install -m 0755 "$WORK/daemon-hook" "$DAEMOND/vmprep-reconcile"
+        ev=$(grep -c "vmprep-reconcile: host isolation kept" /run/vmprep/events.log 2>/dev/null)
+        pid=$(lv_libvirtd_pid)
+        kill -TERM "$pid"
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        rm -f "$LV_STATE_DIR/libvirtd.started"
+        lv_up > /dev/null 2>&1
+        lv_wait_state vmprep-cpus-a running 20
+        if [ "$(lv_virsh domstate vmprep-cpus-a 2>&1 | head -1)" = running ] && [ "$(busy_allowed)" = "$(want_n 0)" ] \
+                && [ "$(cat "$CG$SCOPE/vmprep.host/cpuset.cpus" 2>&1)" = 0 ] \
+                && [ "$(grep -c "vmprep-reconcile: host isolation kept" /run/vmprep/events.log)" -gt "$ev" ]; then
+                t_ok "libvirtd restarted (its daemon hook ran vmprep reconcile --offline): vmprep-cpus-a still runs, the busy processes stay on CPU 0"
+        else
+                t_fail "libvirtd restart keeps a running VM's isolation" "state $(lv_virsh domstate vmprep-cpus-a 2>&1 | head -1)" \
+                        "allowed: $(busy_allowed)" "$(tail -3 /run/vmprep/events.log)"
+        fi
         lv_virsh destroy vmprep-cpus-a > /dev/null 2>&1
         lv_wait_state vmprep-cpus-a "shut off" 10
         for _ in $(seq 50); do [ "$(busy_allowed)" = "$(want_n "$ALL")" ] && break; sleep 0.1; done
         [ "$(busy_allowed)" = "$(want_n "$ALL")" ] && [ ! -e "$CG$SCOPE/vmprep.host" ] && [ ! -e /run/vmprep/$UUID_A.cpus.journal ] \
                 && t_ok "libvirtd: after the stop the busy processes are back on CPU $ALL and vmprep.host is gone" \
                 || t_fail "libvirtd: restored after stop" "allowed: $(busy_allowed)" "$(ls /run/vmprep)"
+        # the VM gone while libvirtd is down (no release ran): the daemon hook's
+        # reconcile at the next start finishes everything
+        if lv_virsh start vmprep-cpus-a > /dev/null 2> "$ERR" && lv_wait_state vmprep-cpus-a running 20; then
+                pid=$(lv_libvirtd_pid) qemu=$(pgrep -f "guest=vmprep-cpus-a," | head -1)
+                kill -TERM "$pid"
+                for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+                [ -n "$qemu" ] && kill -KILL "$qemu"
+                for _ in $(seq 50); do [ -n "$qemu" ] && kill -0 "$qemu" 2>/dev/null || break; sleep 0.1; done
+                rm -f "$LV_STATE_DIR/libvirtd.started"
+                lv_up > /dev/null 2>&1
+                for _ in $(seq 50); do [ "$(busy_allowed)" = "$(want_n "$ALL")" ] && break; sleep 0.1; done
+                [ -n "$qemu" ] && [ "$(busy_allowed)" = "$(want_n "$ALL")" ] && [ ! -e "$CG$SCOPE/vmprep.host" ] \
+                        && [ ! -e /run/vmprep/$UUID_A.cpus.journal ] && [ ! -e $HOST_JOURNAL ] \
+                        && t_ok "a VM killed while libvirtd was down: after libvirtd starts again (daemon hook reconcile, then libvirt's own release) CPU 1 is the host's again (processes on $ALL, no journal)" \
+                        || t_fail "reconcile at libvirtd start after the VM died" "qemu pid '$qemu'" "allowed: $(busy_allowed)" "$(ls /run/vmprep)"
+        else
+                t_fail "libvirtd: start vmprep-cpus-a again" "$(cat "$ERR")"
+        fi
 else
         t_fail "libvirtd: start vmprep-cpus-a" "$(cat "$ERR")"
 fi
@@ -265,6 +330,7 @@ done
 rm -f "$CONF_DIR/default-scope"; echo "host-scope = $SCOPE" > "$CONF"
 
 for v in "${VMS[@]}"; do lv_cleanup_vm "$v"; done
+daemon_hook_back
 rm -f "$QEMUD/30-vmprep-cpus"; INSTALLED=no
 flock -u 9
 t_done

@@ -50,6 +50,7 @@ CASES=(
     "e:untagged hugepages VM: the pool is left alone"
     "f:a need larger than the machine fails with 'cannot reserve'"
     "g:a bad profile value (size=2X) fails the start"
+    "i:a damaged ledger under a running VM: destroy gives its pages back, vmprep reconcile rebuilds the ledger, the next VM starts"
     "h:no journal or ledger entry is left for the test VMs"
 )
 
@@ -383,6 +384,45 @@ case_g() {
     return "$ok"
 }
 
+case_i() {
+    local vm=${VM_PREFIX}i vm2=${VM_PREFIX}i2 ok=0 uuid2 aside
+    set_pool 0 || return 1
+    define "$vm" 256 "$META" yes || return 1
+    define "$vm2" 256 "$META" yes || return 1
+    uuid2=$(uuid_of "$vm2")
+    start "$vm" || return 1
+    expect_pool $NEED "while $vm runs" 0 || ok=1
+    # one damaged checksum (a tenth hex digit) on the ledger's second line
+    sed -i '2s/~0x\(.\)/~0x\1f/' "$RUNDIR/ledger"
+    if "$REPO/build/vmprep" status >"$OUT/status.out" 2>&1; then
+        diag "vmprep status exits 0 with a damaged ledger"
+        ok=1
+    fi
+    grep -q "ledger is damaged (line 2)" "$OUT/status.out" || { diag "vmprep status says: $(tr '\n' ' ' <"$OUT/status.out")"; ok=1; }
+    start_must_fail "$vm2" || ok=1
+    expect_output "/run/vmprep/ledger is damaged (line 2), so what the running VMs hold is unknown: nothing was changed; run 'vmprep reconcile'" || ok=1
+    expect_pool $NEED "after $vm2's failed start" 0 || ok=1
+    destroy "$vm" || ok=1
+    expect_pool 0 "after virsh destroy of $vm (damaged ledger)" 5000 || ok=1
+    "$REPO/build/vmprep" reconcile >"$OUT/reconcile.out" 2>&1 || { diag "vmprep reconcile failed: $(tr '\n' ' ' <"$OUT/reconcile.out")"; ok=1; }
+    aside=$(grep -o "/run/vmprep/ledger.damaged-[0-9TZ]*" "$OUT/reconcile.out" | head -1)
+    if [[ -z $aside || ! -f $aside ]]; then
+        diag "vmprep reconcile did not move the damaged ledger aside: $(tr '\n' ' ' <"$OUT/reconcile.out")"
+        ok=1
+    fi
+    [[ -n $aside ]] && rm -f -- "$aside"
+    start "$vm2" || ok=1
+    expect_pool $NEED "while $vm2 runs after the reconcile" 0 || ok=1
+    "$REPO/build/vmprep" status --json >"$OUT/status.out" 2>&1
+    grep -qF "\"uuid\":\"$uuid2\",\"name\":\"$vm2\",\"resource\":\"hugepages/node0/2048kB\",\"amount\":$NEED}" "$OUT/status.out" \
+        || { diag "vmprep status --json: $(cat "$OUT/status.out")"; ok=1; }
+    destroy "$vm2" || ok=1
+    expect_pool 0 "after virsh destroy of $vm2" 5000 || ok=1
+    lv_cleanup_vm "$vm"
+    lv_cleanup_vm "$vm2"
+    return "$ok"
+}
+
 case_h() {
     local ok=0 f uuid name
     for f in "$RUNDIR"/*.journal; do
@@ -516,6 +556,11 @@ cleanup() {
                 fi
             done
         done
+    fi
+    # case i damages the ledger: never leave it so for whoever comes next
+    if "$REPO/build/vmprep" status 2>&1 | grep -q "ledger is damaged"; then
+        printf '# the ledger is still damaged: vmprep reconcile\n'
+        "$REPO/build/vmprep" reconcile 2>&1 | sed 's/^/# /'
     fi
     if ! restore_pool; then
         failed=$((failed + 1))

@@ -105,6 +105,10 @@ TEST(hugepages_derivation_table)
                 { "profile names a node the host lacks",
                   DOM("<memory unit='MiB'>512</memory>" HP TAG("<vmprep:hugepages nodes='0,5'/>")), "0-1", NULL,
                   "<vmprep:hugepages nodes='0,5'>: node 5 has no memory" },
+                { "numad placement (placement='auto') is refused with what to write instead",
+                  DOM("<memory unit='MiB'>512</memory>" HP "<numatune><memory mode='strict' placement='auto'/></numatune>"),
+                  "0-1", NULL, "name the node instead (<numatune><memory mode='strict' nodeset='0'/></numatune>), or drop "
+                  "placement='auto'" },
                 { "a normal page size is no huge page",
                   DOM("<memory unit='MiB'>512</memory><memoryBacking><hugepages><page size='4' unit='KiB'/></hugepages></memoryBacking>"),
                   "0", NULL, "normal page size" },
