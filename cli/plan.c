@@ -4,6 +4,7 @@
 
 #include "common/cpus_share.h"
 #include "common/hook.h"
+#include "common/journal.h"
 #include "common/log.h"
 #include "common/plan.h"
 #include "common/tune.h"
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cli_plan_domain(const Domain *d, Profile **pret, Plan *plan)
 {
@@ -128,6 +130,13 @@ int cmd_plan(const CliOptions *o, int argc, char **argv)
         return r;
 }
 
+static void print_effective(const Domain *d, const Profile *p)
+{
+        printf("# effective profile of %s%s%s%s\n", d->name, p->use ? " (named profile '" : "", p->use ? p->use : "",
+               p->use ? "' with the domain's overrides)" : "");
+        profile_print(p, stdout);
+}
+
 int cmd_show(const CliOptions *o, int argc, char **argv)
 {
         if (argc != 2) {
@@ -137,13 +146,30 @@ int cmd_show(const CliOptions *o, int argc, char **argv)
         Domain *d = NULL;
         Profile *p = NULL;
         Plan plan = { 0 };
+        if (geteuid() != 0 && !o->root) {
+                /* the profile needs no privilege; what the hooks would change
+                 * here does (the ledger in /run/vmprep is root's) */
+                char err[2048];
+                int r = cli_load_domain(o, argv[1], &d);
+                if (r == EXIT_OK && profile_from_domain(d, &p, err, sizeof(err)) < 0) {
+                        fprintf(stderr, "vmprep: %s: %s\n", d->name, err);
+                        r = EXIT_FAIL;
+                } else if (r == EXIT_OK && !p) {
+                        printf("%s has no vmprep profile.\n", d->name);
+                } else if (r == EXIT_OK) {
+                        print_effective(d, p);
+                        printf("# what it changes on this host: run as root (vmprep show or vmprep plan read "
+                               VMPREP_RUNDIR ")\n");
+                }
+                profile_free(p);
+                domain_free(d);
+                return r;
+        }
         int r = domain_plan(o, argv[1], &d, &p, &plan);
         if (r == EXIT_OK && !p)
                 printf("%s has no vmprep profile.\n", d->name);
         else if (r == EXIT_OK) {
-                printf("# effective profile of %s%s%s%s\n", d->name, p->use ? " (named profile '" : "",
-                       p->use ? p->use : "", p->use ? "' with the domain's overrides)" : "");
-                profile_print(p, stdout);
+                print_effective(d, p);
                 printf("# derived from the domain XML on this host:\n");
                 if (plan.n_steps == 0)
                         printf("#   nothing to change\n");

@@ -60,7 +60,10 @@ int state_load(State *s)
 int state_load_or_say(State *s)
 {
         int r = state_load(s);
-        if (r < 0 && !error_reported(r))
+        if (r == -EACCES || r == -EPERM)
+                fprintf(stderr, "vmprep: needs root to read " VMPREP_RUNDIR " (or run `vmprep show VM|FILE.xml` "
+                                "for the profile alone)\n");
+        else if (r < 0 && !error_reported(r))
                 fprintf(stderr, "vmprep: cannot read " VMPREP_RUNDIR ": %s\n", strerror(-r));
         return r;
 }

@@ -312,6 +312,25 @@ else
         t_fail "doctor VM refusal once" "$(cat "$W/doc.out" "$W/doc.err")"
 fi
 
+# a person without root: status and reconcile say they need root (not
+# "Permission denied" or "holds nothing"); show of a file needs no privilege
+made_rundir=
+if [ "$(id -u)" = 0 ] && [ ! -e /run/vmprep ]; then mkdir -m 0700 /run/vmprep && made_rundir=1; fi
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && [ -d /run/vmprep ] && [ "$(stat -c %a /run/vmprep)" = 700 ]; then
+        cp "$D/vnf-1g.xml" "$W/vnf-nobody.xml"; chmod 755 "$W"; chmod 644 "$W/vnf-nobody.xml"
+        nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+        out=$(nobody "$VMPREP" status 2>&1); st=$?
+        [ $st = 1 ] && grep -q "needs root to read /run/vmprep (or run \`vmprep show VM|FILE.xml\` for the profile alone)" <<<"$out" \
+                && t_ok "status as a user: needs root, says what works without it (exit 1)" || t_fail "status as a user" "exit $st" "$out"
+        out=$(nobody "$VMPREP" show "$W/vnf-nobody.xml" 2>&1); st=$?
+        [ $st = 0 ] && grep -q '<vmprep:hugepages compact="no"/>' <<<"$out" && grep -q "run as root" <<<"$out" \
+                && t_ok "show FILE.xml as a user: the effective profile, no privilege needed" || t_fail "show as a user" "exit $st" "$out"
+        chmod 700 "$W"
+else
+        t_skip "vmprep as a user" "needs root, setpriv and a root-only /run/vmprep"
+fi
+[ -n "$made_rundir" ] && rmdir /run/vmprep 2>/dev/null
+
 # every option a command takes is in its --help and in the top-level help
 t_check "--help names every option (tag --replace --force, status --map --no-map, reconcile --dry-run)" bash -c \
         "'$VMPREP' tag --help | grep -q -- '--replace.*--force' && '$VMPREP' status --help | grep -q -- '--no-map' \
