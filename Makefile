@@ -157,7 +157,7 @@ VALGRIND_BINS = $(BV)/vmprep-hook $(BV)/vmprep $(BV)/unit-tests $(BV)/pci-fixtur
 BF := build/fuzz
 FUZZERS := domain profile parsers journal
 FUZZ_CC ?= clang
-FUZZ_FLAGS := -std=gnu11 -g -O1 -I. $(PKG_CFLAGS) -D_GNU_SOURCE -DVMPREP_TEST_BUILD \
+FUZZ_FLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -I. $(PKG_CFLAGS) -D_GNU_SOURCE -DVMPREP_TEST_BUILD \
 	-DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -DVMPREP_PROFILEDIR='"$(CURDIR)/profiles"' \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 $(BF)/fuzz_%: tests/fuzz/fuzz_%.c $(COMMON_SRC) $(HDRS)

@@ -5,6 +5,7 @@
 #include "common/log.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,14 +29,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         t[size] = '\0';
         char *t2 = strdup(t);
 
-        Journal j;
-        memset(&j, 0, sizeof(j));
-        j.fd = -1;
-        snprintf(j.uuid, sizeof(j.uuid), "11111111-2222-4333-8444-555555555555");
-        snprintf(j.cap, sizeof(j.cap), "hugepages");
-        j.next_seq = 1;
-        journal_load_text(&j, t, "fuzz");
-        free(j.steps);
+        /* journal_close frees what the reader kept (each step's values too) */
+        Journal *j = calloc(1, sizeof(*j));
+        if (j) {
+                j->fd = -1;
+                snprintf(j->uuid, sizeof(j->uuid), "11111111-2222-4333-8444-555555555555");
+                snprintf(j->cap, sizeof(j->cap), "hugepages");
+                j->next_seq = 1;
+                journal_load_text(j, t, "fuzz");
+                journal_close(j);
+        }
 
         Ledger l;
         memset(&l, 0, sizeof(l));
