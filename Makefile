@@ -119,6 +119,9 @@ $(1)/vmprep-hook: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) hooks
 $(1)/unit-tests: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) $$(FIXTURE_SRC) $$(UNIT_SRC))
 	$$(CC) $(2) -o $$@ $$^ $$(TEST_LIBS)
 
+$(1)/profile-check: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) tests/grammar/profile_check.c)
+	$$(CC) $(2) -o $$@ $$^ $$(TEST_LIBS)
+
 $(1)/pci-fixture: $$(patsubst %.c,$(1)/obj/%.o,$$(FIXTURE_SRC) tests/fake/fake_pci.c tests/fake/fake_display.c tests/fake/pci_fixture_main.c)
 	$$(CC) $(2) -o $$@ $$^
 
@@ -150,7 +153,7 @@ $(BH)/hooks/%: hooks/fast.c common/readall.h $(B)/config.stamp
 
 HOST_BINS = $(BH)/vmprep-hook $(addprefix $(BH)/hooks/,$(HOOKS))
 
-TEST_BINS = $(BT)/vmprep-hook $(BT)/vmprep $(BT)/unit-tests $(BT)/pci-fixture $(addprefix $(BT)/hooks/,$(HOOKS))
+TEST_BINS = $(BT)/vmprep-hook $(BT)/vmprep $(BT)/unit-tests $(BT)/pci-fixture $(BT)/profile-check $(addprefix $(BT)/hooks/,$(HOOKS))
 VALGRIND_BINS = $(BV)/vmprep-hook $(BV)/vmprep $(BV)/unit-tests $(BV)/pci-fixture $(addprefix $(BV)/hooks/,$(HOOKS))
 
 # ---- fuzzing (clang + libFuzzer, ASan+UBSan) ----
@@ -178,8 +181,9 @@ hook-check: $(TEST_BINS)
 	tests/hooks/run.sh $(BT)
 	tests/hooks/hostshapes.sh $(BT)
 
-schema-check:
+schema-check: $(BT)/profile-check
 	tests/profiles-schema.sh
+	tests/grammar-agree.sh $(BT)
 
 valgrind-check: $(VALGRIND_BINS)
 	tests/valgrind.sh $(BV)

@@ -777,7 +777,7 @@ int cmd_doctor(const CliOptions *o, int argc, char **argv)
                         bool devices = d->n_hostdevs > 0;
                         if (profile_from_domain(d, &p, err, sizeof(err)) == 0 && p) {
                                 const ProfileElem *v = profile_elem(p, "vfio");
-                                devices = devices || (v && v->n_children > 0) || profile_elem(p, "sriov");
+                                devices = devices || (v && v->n_children > 0) || profile_any_enabled(p, "sriov");
                         }
                         dr.passthrough_optional = !devices;
                         profile_free(p);

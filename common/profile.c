@@ -121,11 +121,14 @@ static const ElemSpec sriov_children[] = {
         { "vf", vf_attrs, true, "index", NULL },
         { NULL, NULL, false, NULL, NULL },
 };
+/* No force= here: nothing ever read it (vfio's force= is what overrides
+ * the in-use checks, and it covers the VFs too); enabled="no" makes the
+ * element inert, like every other one. */
 static const AttrSpec sriov_attrs[] = {
+        ENABLED,
         { "pf", A_PCI, NULL, 0, 0, true },
         { "vfs", A_UINT, NULL, 0, 65535, false },
         { "autoprobe", A_YESNO, NULL, 0, 0, false },
-        { "force", A_YESNO, NULL, 0, 0, false },
         { NULL, 0, NULL, 0, 0, false },
 };
 static const AttrSpec tune_attrs[] = {
@@ -183,6 +186,37 @@ static bool is_mac(const char *s)
         return *s == '\0';
 }
 
+/*
+ * A hugepage size.  The grammar is deliberately narrower than
+ * parse_size_kib() (libvirt's whole unit table), and profile.rng says the
+ * same thing:
+ *   - a number of 1 to 7 digits without a leading zero: "0" is no size, and
+ *     seven digits keep every unit below clear of 64-bit overflow, so the
+ *     schema (which cannot do arithmetic) and this agree;
+ *   - then nothing (KiB) or a binary unit as libvirt spells it: k K KiB,
+ *     m M MiB, g G GiB, t T TiB.  The decimal units (KB, MB, GB, TB) are
+ *     refused: "2MB" is 2,000,000 bytes, which is no page size on any
+ *     machine, and a user who writes it means 2M; saying so here beats a
+ *     hook failing at start.  Bytes (b, bytes) and P/E are refused for the
+ *     same reason: no page is a byte count, none is a petabyte.
+ */
+static bool is_page_size(const char *s)
+{
+        static const char *const units[] = { "",  "k", "K", "KiB", "m", "M", "MiB",
+                                             "g", "G", "GiB", "t", "T", "TiB", NULL };
+        size_t n = 0;
+        if (*s < '1' || *s > '9')
+                return false;
+        while (s[n] >= '0' && s[n] <= '9')
+                n++;
+        if (n > 7)
+                return false;
+        for (const char *const *u = units; *u; u++)
+                if (strcmp(s + n, *u) == 0)
+                        return true;
+        return false;
+}
+
 static bool is_module_list(const char *s)
 {
         bool want_name = true;
@@ -228,11 +262,19 @@ static int check_value(Ctx *c, const char *elem, const AttrSpec *a, const char *
                 return fail(c, "<vmprep:%s %s='%s'>: must be one of %s", elem, a->name, v, list);
         }
         case A_SIZE:
-                if (parse_size_kib(v, NULL, "KiB", &u) < 0 || u == 0)
-                        return fail(c, "<vmprep:%s %s='%s'>: not a page size (like 2M, 1G or 2048K)", elem,
-                                    a->name, v);
+                if (!is_page_size(v) || parse_size_kib(v, NULL, "KiB", &u) < 0 || u == 0)
+                        return fail(c,
+                                    "<vmprep:%s %s='%s'>: not a page size (like 2M, 1G or 2048K: up to 7 digits, "
+                                    "then K, M, G or T, or KiB, MiB, GiB, TiB; none means KiB)",
+                                    elem, a->name, v);
                 return 0;
         case A_LIST_AUTO:
+                /* cpuset_parse(): libvirt's cpuset syntax ("0-3,8", "^N"
+                 * exclusions, blanks around items), numbers below CPUSET_MAX.
+                 * profile.rng has the same syntax and bound; the two things it
+                 * cannot say (RelaxNG does no arithmetic) are checked here
+                 * only: a range that runs backwards ("3-1") and a list whose
+                 * exclusions remove all it includes ("7,^7"). */
                 if (strcmp(v, "auto") != 0 && cpuset_parse(v, &set) < 0)
                         return fail(c, "<vmprep:%s %s='%s'>: must be auto or a list like 0-3,8 (numbers below %d)",
                                     elem, a->name, v, CPUSET_MAX);
@@ -417,6 +459,16 @@ bool profile_enabled(const Profile *p, const char *name)
 {
         const ProfileElem *e = profile_elem(p, name);
         return e && profile_attr_yes(e, "enabled", true);
+}
+
+bool profile_elem_enabled(const ProfileElem *e) { return e && profile_attr_yes(e, "enabled", true); }
+
+bool profile_any_enabled(const Profile *p, const char *name)
+{
+        for (size_t i = 0; p && i < p->n_elems; i++)
+                if (strcmp(p->elems[i].name, name) == 0 && profile_elem_enabled(&p->elems[i]))
+                        return true;
+        return false;
 }
 
 static bool in_ns(xmlNodePtr n)

@@ -70,6 +70,10 @@ int profile_check_override(const char *elem, const char *attr, char *err, size_t
 const ProfileElem *profile_elem(const Profile *p, const char *name);
 /* Present, and not enabled="no". */
 bool profile_enabled(const Profile *p, const char *name);
+/* This element is not enabled="no" (for elements that may repeat, like sriov). */
+bool profile_elem_enabled(const ProfileElem *e);
+/* Some top-level element of that name is enabled. */
+bool profile_any_enabled(const Profile *p, const char *name);
 /* Attribute value or NULL. */
 const char *profile_attr(const ProfileElem *e, const char *name);
 /* Attribute as yes/no with a default (validated values only). */

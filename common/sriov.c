@@ -771,8 +771,8 @@ int sriov_plan(const Domain *d, const Profile *p, Plan *plan)
         for (size_t i = 0; r == 0 && i < p->n_elems; i++) {
                 const ProfileElem *e = &p->elems[i];
                 PfDecision pd;
-                if (strcmp(e->name, "sriov") != 0)
-                        continue;
+                if (strcmp(e->name, "sriov") != 0 || !profile_elem_enabled(e))
+                        continue; /* enabled="no": this PF is left alone */
                 r = pf_decide(d, &l, e, &pd);
                 if (r < 0 || pd.want == 0)
                         continue;
@@ -817,7 +817,7 @@ int sriov_prepare(Journal *j, Ledger *l, const Domain *d, const Profile *p)
         int r = 0;
         sriov_begin_release(l, d->uuid);
         for (size_t i = 0; p && i < p->n_elems && r == 0; i++)
-                if (strcmp(p->elems[i].name, "sriov") == 0)
+                if (strcmp(p->elems[i].name, "sriov") == 0 && profile_elem_enabled(&p->elems[i]))
                         r = prepare_pf(j, l, d, &p->elems[i]);
         return r;
 }

@@ -805,9 +805,7 @@ int vfio_prepare(const Domain *d, const Profile *p)
                         goto out;
                 r = 0;
         }
-        bool any_sriov = false;
-        for (size_t i = 0; i < p->n_elems; i++)
-                any_sriov |= strcmp(p->elems[i].name, "sriov") == 0;
+        bool any_sriov = profile_any_enabled(p, "sriov");
         if (!profile_enabled(p, "vfio") && !any_sriov)
                 goto out;
 

@@ -3,6 +3,8 @@
 #   - shellcheck over every shell script
 #   - no system(), popen() or exec of a shell from C outside tests/
 #   - nothing printed to stdout by the hooks' C code
+#   - every element and attribute of profiles/profile.rng is in vmprep-profile(5)
+#   - README's hook table lists, per hook, exactly the Makefile's PHASES_<hook>
 set -uo pipefail
 repo=$(cd -- "$(dirname -- "$0")/.." && pwd)
 cd "$repo" || exit 1
@@ -24,5 +26,39 @@ if [ -z "$hits" ]; then
         t_ok "the hooks' code never prints to stdout (libvirt reads it as XML in migrate/restore)"
 else
         t_fail "hooks print nothing to stdout" "$hits"
+fi
+
+# The profile grammar and its man page: every element of the schema has a
+# section or entry, every attribute an entry of its own written NAME= on a
+# .B/.BI line (man source writes "-" as "\-").
+missing=()
+while read -r kind name; do
+        n=${name//-/\\\\-}
+        if [ "$kind" = element ]; then
+                grep -qE -- "^\.SS $n\$|^\.B <${n}[ >]" install/vmprep-profile.5 || missing+=("$kind $name")
+        else
+                grep -qE -- "^\.BI? (\"?<[a-z]+ .*)?$n=" install/vmprep-profile.5 || missing+=("$kind $name")
+        fi
+done < <(grep -oE '<(element|attribute) name="[a-z-]+"' profiles/profile.rng | sed -E 's/<([a-z]+) name="([a-z-]+)"/\1 \2/' | sort -u)
+if [ ${#missing[@]} -eq 0 ]; then
+        t_ok "vmprep-profile(5) names every element and attribute of profiles/profile.rng"
+else
+        t_fail "vmprep-profile(5) names every element and attribute of profile.rng" "missing: ${missing[*]}"
+fi
+
+# README's hook table against the Makefile: the phases each hook acts in.
+bad=()
+while read -r cap phases; do
+        want=$(tr ' ' '\n' <<<"$phases" | sed '/^$/d' | sort | tr '\n' ' ')
+        have=$(awk -v cap="$cap" -F'|' '
+                /^\| `[0-9]+-vmprep-/ { cur = $2; gsub(/[ `]|[0-9]+-vmprep-/, "", cur) }
+                /^\| / && cur == cap { p = $3; gsub(/ /, "", p); n = split(p, a, ","); for (i = 1; i <= n; i++) print a[i] }
+                /^$/ { cur = "" }' README.md | sort | tr '\n' ' ')
+        [ "$want" = "$have" ] || bad+=("$cap: Makefile PHASES_$cap is '$want', README's table has '$have'")
+done < <(sed -nE 's/^PHASES_([a-z]+) := (.*)/\1 \2/p' Makefile)
+if [ ${#bad[@]} -eq 0 ] && grep -q '^PHASES_' Makefile; then
+        t_ok "README's hook table lists every phase of the Makefile's PHASES_* and no other"
+else
+        t_fail "README's hook table and the Makefile's PHASES_*" "${bad[@]}"
 fi
 t_done

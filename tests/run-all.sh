@@ -10,6 +10,8 @@
 #   hostshapes  10-vmprep-vfio's host-use interlocks on recorded host shapes (Fedora
 #             btrfs workstation, Proxmox ZFS/bond server, macvtap VMs), ASan+UBSan
 #   schema    shipped profiles and fixtures against profiles/profile.rng
+#   grammar   one table of attribute values through profile.rng and the C parser:
+#             the same verdict from both (build/test/profile-check)
 #   valgrind  unit tests and a hook round trip under valgrind
 #   faults    each kernel write of a prepare failing with each errno: tree restored
 #   fuzz      libFuzzer over the domain reader, profiles, parsers, journal (FUZZ_SECONDS each)
@@ -83,6 +85,7 @@ run_suite cpus-hooks tests/hooks/cpus.sh build/test
 run_suite tune-hooks tests/hooks/tune.sh build/test
 run_suite cli tests/cli/run.sh
 run_suite schema tests/profiles-schema.sh
+run_suite grammar tests/grammar-agree.sh build/test
 run_suite valgrind tests/valgrind.sh build/valgrind
 run_suite lint tests/lint.sh
 run_suite install tests/install.sh

@@ -591,6 +591,24 @@ case_vf_settings_restored_without_count_change() {
         fi
 }
 
+case_sriov_enabled_no_is_left_alone() {
+        local name="<vmprep:sriov enabled='no'>: the PF's count and its VFs' settings are not touched"
+        new_tree sriov-nic-2vfs
+        local x=$ROOT/x.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov enabled='no' pf='0000:43:00.0' vfs='8'><vmprep:vf index='1' mac='52:54:00:00:00:01' vlan='42'/></vmprep:sriov>" "" > "$x"
+        local before vfs; before=$(snapshot); vfs=$(vfstate)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        local mid; mid="$(cat "$ROOT/$PF/sriov_numvfs") $(vfstate)"
+        local writes; writes=$(grep -E "sriov|vf/" "$ROOT/.fake/writes.log")
+        stop_phases "$x" vm1
+        if [ "$mid" = "2 $vfs" ] && [ -z "$writes" ] && [ "$(snapshot)" = "$before" ] \
+                && ! grep -q sriov "$ROOT/run/vmprep/ledger" 2>/dev/null; then
+                t_ok "$name"
+        else
+                t_fail "$name" "while running: $mid" "writes: $writes" "$(cat "$ERR")"
+        fi
+}
+
 case_vfs_shared_by_two_vms() {
         local name="vm1 raises a PF to 4 VFs, vm2 uses them; vm1 stops: the VFs stay for vm2; vm2 stops: back to 0 and autoprobe 1"
         new_tree sriov-nic
@@ -940,6 +958,7 @@ case_loads_vfio_pci_when_missing
 case_modprobe_d_commands_never_run
 case_vfs_created_through_zero_and_restored
 case_vf_settings_restored_without_count_change
+case_sriov_enabled_no_is_left_alone
 case_vfs_shared_by_two_vms
 case_vf_values_validated
 case_nfv_raise_refused_naming_every_user
