@@ -711,7 +711,12 @@ static bool ovs_addressed_port(const char *route, const char *inet4, const char 
 }
 
 /* The device's interfaces (its net/ directory), each with what is stacked
- * on it: the first that carries the default route or a host address. */
+ * on it: the first that carries the default route or a host address.  A
+ * NIC on a network driver whose net/ directory is there but empty has its
+ * interfaces in another network namespace (sysfs shows each namespace its
+ * own): a container's (LXC's phys type, `ip link set netns`), which loses
+ * its network with the unbind.  The routes and addresses of that namespace
+ * cannot be read from here, so it counts as in use. */
 bool hostuse_network(const char *bdf, char *why, size_t size)
 {
         char path[128], **ifs = NULL;
@@ -719,6 +724,18 @@ bool hostuse_network(const char *bdf, char *why, size_t size)
         snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/net", bdf);
         if (sysfs_list(path, &ifs, &n_ifs) < 0)
                 return false;
+        if (n_ifs == 0) {
+                char drv[64];
+                snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+                sysfs_list_free(ifs, n_ifs);
+                if (pci_link_basename(path, drv, sizeof(drv)) < 0 || strcmp(drv, "vfio-pci") == 0 ||
+                    strcmp(drv, "pci-stub") == 0)
+                        return false;
+                snprintf(why, size, "it is bound to %s but none of its network interfaces is in this network "
+                         "namespace: they were moved into another one (a container's?), whose network the unbind "
+                         "would take away", drv);
+                return true;
+        }
         char *route = NULL, *inet4 = NULL, *inet6 = NULL;
         sysfs_read_alloc("/proc/net/route", 4 << 20, &route, NULL);
         if (netvf_inet4_text(&inet4) < 0)

@@ -129,6 +129,10 @@ case_proxmox_server() {
         # /proc/net/route shows
         SETUP='echo "enp101s0f0 10.99.0.5/24" > "$ROOT/.fake/inet4"' \
                 refused $s 0000:65:00.0 "it is the host's network interface enp101s0f0 and it has the host address 10.99.0.5/24"
+        # its interface moved into a container's network namespace: sysfs
+        # shows BDF/net/ empty from here
+        SETUP='rm -rf "$ROOT/sys/bus/pci/devices/0000:65:00.0/net/enp101s0f0" "$ROOT/sys/class/net/enp101s0f0"' \
+                refused $s 0000:65:00.0 "it is bound to igc but none of its network interfaces is in this network namespace"
 }
 
 case_macvtap_host() {
