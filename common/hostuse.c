@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "hostuse.h"
 
+#include "netvf.h"
 #include "parse.h"
 #include "pci.h"
 #include "sysfs.h"
@@ -148,6 +149,26 @@ static bool inet6_reason(const char *text, const char *ifname, char *reason, siz
         return false;
 }
 
+/* netvf_inet4_text()'s "IFNAME A.B.C.D/PLEN" lines.  /proc/net/route shows
+ * only the main table: an address whose routes live in a VRF's table, a
+ * policy-routing table, or nowhere (noprefixroute) is seen only here. */
+static bool inet4_reason(const char *text, const char *ifname, char *reason, size_t size)
+{
+        const char *line = text;
+
+        while (line && *line) {
+                char iface[64], addr[32];
+                if (sscanf(line, "%63s %31s", iface, addr) == 2 && strcmp(iface, ifname) == 0) {
+                        snprintf(reason, size, "has the host address %s", addr);
+                        return true;
+                }
+                line = strchr(line, '\n');
+                if (line)
+                        line++;
+        }
+        return false;
+}
+
 /* A reason of route_reason() or inet6_reason() as a sentence about "it". */
 static bool about_it(bool (*reason_of)(const char *, const char *, char *, size_t), const char *text,
                      const char *ifname, char *why, size_t size)
@@ -167,6 +188,11 @@ bool hostuse_route_uses(const char *text, const char *ifname, char *why, size_t 
 bool hostuse_inet6_uses(const char *text, const char *ifname, char *why, size_t size)
 {
         return about_it(inet6_reason, text, ifname, why, size);
+}
+
+bool hostuse_inet4_uses(const char *text, const char *ifname, char *why, size_t size)
+{
+        return about_it(inet4_reason, text, ifname, why, size);
 }
 
 /* ---- block devices ---- */
@@ -649,8 +675,8 @@ void hostuse_net_chain(const HostNetNode *nodes, size_t i, char *buf, size_t siz
  * nothing under it: no lower_ link; neither bridge nor bond; not lo) has
  * the default route or a host address.  That also takes in a dummy, tun or
  * wireguard interface with an address: a refusal that force='yes' lifts. */
-static bool ovs_addressed_port(const char *route, const char *inet6, char *name, size_t nsize, char *reason,
-                               size_t rsize)
+static bool ovs_addressed_port(const char *route, const char *inet4, const char *inet6, char *name, size_t nsize,
+                               char *reason, size_t rsize)
 {
         char **names = NULL;
         size_t n = 0;
@@ -665,6 +691,7 @@ static bool ovs_addressed_port(const char *route, const char *inet6, char *name,
                 if (!ifname_ok(names[i]) || strcmp(names[i], "lo") == 0 || strcmp(names[i], "ovs-system") == 0)
                         continue;
                 if (!((route && route_reason(route, names[i], reason, rsize)) ||
+                      (inet4 && inet4_reason(inet4, names[i], reason, rsize)) ||
                       (inet6 && inet6_reason(inet6, names[i], reason, rsize))))
                         continue;
                 snprintf(path, sizeof(path), "/sys/class/net/%s", names[i]);
@@ -684,7 +711,12 @@ static bool ovs_addressed_port(const char *route, const char *inet6, char *name,
 }
 
 /* The device's interfaces (its net/ directory), each with what is stacked
- * on it: the first that carries the default route or a host address. */
+ * on it: the first that carries the default route or a host address.  A
+ * NIC on a network driver whose net/ directory is there but empty has its
+ * interfaces in another network namespace (sysfs shows each namespace its
+ * own): a container's (LXC's phys type, `ip link set netns`), which loses
+ * its network with the unbind.  The routes and addresses of that namespace
+ * cannot be read from here, so it counts as in use. */
 bool hostuse_network(const char *bdf, char *why, size_t size)
 {
         char path[128], **ifs = NULL;
@@ -692,8 +724,22 @@ bool hostuse_network(const char *bdf, char *why, size_t size)
         snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/net", bdf);
         if (sysfs_list(path, &ifs, &n_ifs) < 0)
                 return false;
-        char *route = NULL, *inet6 = NULL;
+        if (n_ifs == 0) {
+                char drv[64];
+                snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+                sysfs_list_free(ifs, n_ifs);
+                if (pci_link_basename(path, drv, sizeof(drv)) < 0 || strcmp(drv, "vfio-pci") == 0 ||
+                    strcmp(drv, "pci-stub") == 0)
+                        return false;
+                snprintf(why, size, "it is bound to %s but none of its network interfaces is in this network "
+                         "namespace: they were moved into another one (a container's?), whose network the unbind "
+                         "would take away", drv);
+                return true;
+        }
+        char *route = NULL, *inet4 = NULL, *inet6 = NULL;
         sysfs_read_alloc("/proc/net/route", 4 << 20, &route, NULL);
+        if (netvf_inet4_text(&inet4) < 0)
+                inet4 = NULL;
         sysfs_read_alloc("/proc/net/if_inet6", 4 << 20, &inet6, NULL);
         bool found = false;
         for (size_t f = 0; f < n_ifs && !found; f++) {
@@ -702,6 +748,7 @@ bool hostuse_network(const char *bdf, char *why, size_t size)
                 for (size_t i = 0; i < n && !found; i++) {
                         char reason[160], chain[400], ovs[HOSTUSE_IFNAMSIZ];
                         if ((route && route_reason(route, nodes[i].name, reason, sizeof(reason))) ||
+                            (inet4 && inet4_reason(inet4, nodes[i].name, reason, sizeof(reason))) ||
                             (inet6 && inet6_reason(inet6, nodes[i].name, reason, sizeof(reason)))) {
                                 hostuse_net_chain(nodes, i, chain, sizeof(chain));
                                 if (i == 0)
@@ -711,7 +758,7 @@ bool hostuse_network(const char *bdf, char *why, size_t size)
                                         snprintf(why, size, "its interface %s, which %s", chain, reason);
                                 found = true;
                         } else if (strcmp(nodes[i].name, "ovs-system") == 0 &&
-                                   ovs_addressed_port(route, inet6, ovs, sizeof(ovs), reason, sizeof(reason))) {
+                                   ovs_addressed_port(route, inet4, inet6, ovs, sizeof(ovs), reason, sizeof(reason))) {
                                 hostuse_net_chain(nodes, i, chain, sizeof(chain));
                                 snprintf(why, size, "its interface %s, and the Open vSwitch port %s %s (sysfs does not "
                                          "tell which OVS bridge a port is on)", chain, ovs, reason);
@@ -721,6 +768,7 @@ bool hostuse_network(const char *bdf, char *why, size_t size)
         }
         sysfs_list_free(ifs, n_ifs);
         free(route);
+        free(inet4);
         free(inet6);
         return found;
 }

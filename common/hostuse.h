@@ -28,6 +28,8 @@
 bool hostuse_route_uses(const char *route_text, const char *ifname, char *why, size_t size);
 /* Does /proc/net/if_inet6 (text) give ifname a global address?  Pure. */
 bool hostuse_inet6_uses(const char *text, const char *ifname, char *why, size_t size);
+/* netvf_inet4_text()'s lines: "it has the host address 10.1.2.3/24". */
+bool hostuse_inet4_uses(const char *text, const char *ifname, char *why, size_t size);
 
 /* One line of /proc/self/mountinfo, paths unescaped (\040 is a blank).  Pure. */
 typedef struct HostMount {

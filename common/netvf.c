@@ -232,6 +232,20 @@ int netvf_set(const PciAddress *pf, const char *ifname, unsigned vf, const VfCon
         return sysfs_write(path, buf);
 }
 
+int netvf_inet4_text(char **ret)
+{
+        char *text = NULL;
+        int r = sysfs_read_alloc("/.fake/inet4", 1 << 20, &text, NULL);
+        if (r == -ENOENT)
+                text = strdup("");
+        else if (r < 0)
+                return r;
+        if (!text)
+                return -ENOMEM;
+        *ret = text;
+        return 0;
+}
+
 #else
 
 /* A reply for a PF with many VFs is large (each VF's info, even without its
@@ -425,6 +439,73 @@ int netvf_set(const PciAddress *pf, const char *ifname, unsigned vf, const VfCon
         mnl_attr_nest_end(nlh, info);
         mnl_attr_nest_end(nlh, list);
         return rtnl_talk(nlh, NULL, NULL);
+}
+
+typedef struct AddrText {
+        char *buf;
+        size_t len, cap;
+        int err;
+} AddrText;
+
+static int addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+        AddrText *t = data;
+        const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+        const struct nlattr *a;
+        const unsigned char *ip = NULL;
+        char ifname[IF_NAMESIZE], line[IF_NAMESIZE + 32];
+
+        if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET)
+                return MNL_CB_OK;
+        mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
+                /* IFA_LOCAL is the interface's own address; IFA_ADDRESS the
+                 * peer's on a point-to-point link, the same otherwise */
+                if (mnl_attr_get_payload_len(a) < 4)
+                        continue;
+                if (mnl_attr_get_type(a) == IFA_LOCAL || (!ip && mnl_attr_get_type(a) == IFA_ADDRESS))
+                        ip = mnl_attr_get_payload(a);
+        }
+        if (!ip || !if_indextoname(ifa->ifa_index, ifname))
+                return MNL_CB_OK;
+        int n = snprintf(line, sizeof(line), "%s %u.%u.%u.%u/%u\n", ifname, ip[0], ip[1], ip[2], ip[3],
+                         (unsigned) ifa->ifa_prefixlen);
+        if (n <= 0 || (size_t) n >= sizeof(line))
+                return MNL_CB_OK;
+        if (t->len + (size_t) n + 1 > t->cap) {
+                size_t cap = t->cap ? t->cap * 2 : 4096;
+                char *b = realloc(t->buf, cap);
+                if (!b) {
+                        t->err = -ENOMEM;
+                        return MNL_CB_ERROR;
+                }
+                t->buf = b;
+                t->cap = cap;
+        }
+        memcpy(t->buf + t->len, line, (size_t) n + 1);
+        t->len += (size_t) n;
+        return MNL_CB_OK;
+}
+
+int netvf_inet4_text(char **ret)
+{
+        char req[MNL_SOCKET_BUFFER_SIZE];
+        AddrText t = { 0 };
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
+        nlh->nlmsg_type = RTM_GETADDR;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+        ifa->ifa_family = AF_INET;
+        int r = rtnl_talk(nlh, addr_cb, &t);
+        if (r == 0 && t.err)
+                r = t.err;
+        if (r == 0 && !t.buf && !(t.buf = strdup("")))
+                r = -ENOMEM;
+        if (r < 0) {
+                free(t.buf);
+                return r;
+        }
+        *ret = t.buf;
+        return 0;
 }
 
 #endif

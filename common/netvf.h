@@ -38,3 +38,9 @@ int netvf_pf_ifname(const PciAddress *pf, char *buf, size_t size);
 /* Read VF vf of the PF's current settings; set the fields of want that are set. */
 int netvf_get(const PciAddress *pf, const char *ifname, unsigned vf, VfConfig *ret);
 int netvf_set(const PciAddress *pf, const char *ifname, unsigned vf, const VfConfig *want);
+
+/* Every IPv4 address of this network namespace, whatever routing table its
+ * routes are in (a VRF's, a policy-routing table, none: noprefixroute), as
+ * "IFNAME A.B.C.D/PLEN" lines (rtnetlink RTM_GETADDR; the test build reads
+ * /.fake/inet4).  *ret is malloc'ed; 0 or -errno. */
+int netvf_inet4_text(char **ret);

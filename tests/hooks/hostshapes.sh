@@ -38,6 +38,8 @@ refused() {
         local shape=$1 bdf=$2 want=$3 override=${4:-yes}
         local name="$shape: $bdf is refused ($want)"
         new_tree "$shape"
+        # SETUP: a shell command that changes the fresh tree first
+        [ -z "${SETUP:-}" ] || eval "$SETUP"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" "$bdf" > "$x"
         local before; before=$(snapshot)
         if hook "$x" vm1 prepare begin; then
@@ -61,6 +63,7 @@ refused() {
         fi
 
         new_tree "$shape"
+        [ -z "${SETUP:-}" ] || eval "$SETUP"
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "$FORCE" "$bdf" > "$x"
         before=$(snapshot)
         if [ "$override" = no ]; then
@@ -121,6 +124,15 @@ case_proxmox_server() {
         refused $s 0000:66:00.0 "its interface enp102s0 is a port of vmbr1, which has the host address 2001:0db8:0020:0000::/64"
         passes $s 0000:63:00.0 "an NVMe with a ZFS pool that is not imported"
         passes $s 0000:65:00.0 "a NIC port with nothing on it"
+        # a management VRF (or a policy-routing table, or noprefixroute):
+        # the address is there, its routes are not in the main table that
+        # /proc/net/route shows
+        SETUP='echo "enp101s0f0 10.99.0.5/24" > "$ROOT/.fake/inet4"' \
+                refused $s 0000:65:00.0 "it is the host's network interface enp101s0f0 and it has the host address 10.99.0.5/24"
+        # its interface moved into a container's network namespace: sysfs
+        # shows BDF/net/ empty from here
+        SETUP='rm -rf "$ROOT/sys/bus/pci/devices/0000:65:00.0/net/enp101s0f0" "$ROOT/sys/class/net/enp101s0f0"' \
+                refused $s 0000:65:00.0 "it is bound to igc but none of its network interfaces is in this network namespace"
 }
 
 case_macvtap_host() {

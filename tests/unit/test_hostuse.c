@@ -235,3 +235,19 @@ TEST(hostuse_mounted_through_bcachefs_nvme_multipath_and_md)
         CHECK_STR(why, "it holds the mounted filesystem /mnt/lab (/dev/nvme2n1)");
         CHECK(!hostuse_mounted("0000:4b:00.0", why, sizeof(why)));
 }
+
+TEST(hostuse_inet4_sees_addresses_whose_routes_are_not_in_the_main_table)
+{
+        /* a management VRF's port: its connected route is in the VRF's
+         * table, so /proc/net/route (main table only) shows nothing */
+        const char *route = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+                            "eno1\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n";
+        const char *inet4 = "lo 127.0.0.1/8\neno1 192.168.1.10/24\neno2 10.99.0.5/24\n";
+        char why[256] = "";
+        CHECK(!hostuse_route_uses(route, "eno2", why, sizeof(why)));
+        CHECK(hostuse_inet4_uses(inet4, "eno2", why, sizeof(why)));
+        CHECK_STR(why, "it has the host address 10.99.0.5/24");
+        CHECK(!hostuse_inet4_uses(inet4, "eno3", why, sizeof(why)));
+        CHECK(!hostuse_inet4_uses(inet4, "eno", why, sizeof(why)));
+        CHECK(!hostuse_inet4_uses("", "eno2", why, sizeof(why)));
+}
