@@ -91,6 +91,7 @@ $(B)/obj/%.o: %.c $(HDRS) $(B)/config.stamp
 
 $(B)/vmprep: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) $(CLI_SRC))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CLI_LIBS)
+	@tools/check-one-libxml2.sh $@ || { rm -f $@; exit 1; }
 
 $(B)/vmprep-hook: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) hooks/vmprep-hook.c)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -61,4 +61,23 @@ if [ ${#bad[@]} -eq 0 ] && grep -q '^PHASES_' Makefile; then
 else
         t_fail "README's hook table and the Makefile's PHASES_*" "${bad[@]}"
 fi
+# One libxml2 in the vmprep command: a recorded ldd of a build against
+# trixie-backports' libxml2 2.15 beside trixie's libvirt is refused, naming
+# both sonames; the command built here loads one.
+W=$(mktemp -d)
+printf '\tlibxml2.so.16 => /usr/lib/x86_64-linux-gnu/libxml2.so.16 (0x1)\n\tlibvirt.so.0 => /usr/lib/x86_64-linux-gnu/libvirt.so.0 (0x2)\n\tlibxml2.so.2 => /usr/lib/x86_64-linux-gnu/libxml2.so.2 (0x3)\n' > "$W/two"
+printf '\tlibvirt.so.0 => /usr/lib/x86_64-linux-gnu/libvirt.so.0 (0x2)\n\tlibxml2.so.2 => /usr/lib/x86_64-linux-gnu/libxml2.so.2 (0x3)\n' > "$W/one"
+out2=$(LDD_OUTPUT="$W/two" tools/check-one-libxml2.sh vmprep 2>&1); st2=$?
+out1=$(LDD_OUTPUT="$W/one" tools/check-one-libxml2.sh vmprep 2>&1); st1=$?
+rm -rf "$W"
+if [ "$st2" = 1 ] && grep -q "libxml2.so.16 and libxml2.so.2" <<<"$out2" && [ "$st1" = 0 ] && [ -z "$out1" ]; then
+        if [ -x build/vmprep ] && ! tools/check-one-libxml2.sh build/vmprep; then
+                t_fail "one libxml2 in the vmprep command" "build/vmprep loads two"
+        else
+                t_ok "the build refuses a vmprep command that would load two libxml2 sonames (libvirt's and its own)"
+        fi
+else
+        t_fail "one libxml2 check" "two: exit $st2: $out2" "one: exit $st1: $out1"
+fi
+
 t_done
