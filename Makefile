@@ -49,10 +49,10 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 # One capability per hook executable, numbered in libvirt's (byte) order,
 # and the libvirt operations each acts on (the fast path skips the others).
 HOOKS    := 10-vmprep-vfio 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune
-PHASES_vfio := prepare release reconnect
-PHASES_hugepages := prepare started release reconnect
-PHASES_cpus := prepare started release reconnect
-PHASES_tune := prepare release reconnect
+PHASES_vfio := prepare release reconnect migrate
+PHASES_hugepages := prepare started release reconnect migrate
+PHASES_cpus := prepare started release reconnect migrate
+PHASES_tune := prepare release reconnect migrate
 phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
 
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
@@ -181,6 +181,7 @@ unit-check: $(BT)/unit-tests
 hook-check: $(TEST_BINS)
 	tests/hooks/run.sh $(BT)
 	tests/hooks/hostshapes.sh $(BT)
+	tests/hooks/migrate.sh $(BT)
 
 schema-check: $(BT)/profile-check
 	tests/profiles-schema.sh

@@ -24,6 +24,7 @@ static const Capability capabilities[] = {
                 .release = hugepages_release,
                 .reconnect = hugepages_reconnect,
                 .plan = hugepages_plan,
+                .check = hugepages_check,
         },
         {
                 .name = "cpus",

@@ -54,6 +54,64 @@ void hook_events_sink(int level, const char *line)
         close(fd);
 }
 
+/*
+ * libvirt's migrate phase, on the destination, before anything is
+ * transferred: `HOOK NAME migrate begin -` with the incoming domain XML on
+ * stdin.  A non-zero exit aborts the migration and libvirt shows our
+ * stderr; stdout would be taken as a replacement XML, so nothing goes there.
+ * Checked, changing nothing on this host (no journal, no ledger, no
+ * events.log): the profile is valid, and what this capability's prepare
+ * will need is here — the plan's own checks (devices present and not held
+ * by the host or another VM, claimed cores online and free) and the room a
+ * shared pool must have.  Prepare, later, does the work.
+ */
+static int hook_migrate(const Capability *cap)
+{
+        char err[2048] = "";
+        Domain *d = NULL;
+        Profile *p = NULL;
+        Plan plan = { NULL, 0 };
+        size_t len = 0;
+        int r = sysfs_init(NULL);
+
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the kernel gateway"), 1;
+        char *xml = read_all_fd(STDIN_FILENO, XML_MAX_BYTES + 1, &len);
+        if (!xml) {
+                log_error("out of memory reading the incoming domain XML: refusing the migration");
+                return 1;
+        }
+        r = domain_parse(xml, len, &d, err, sizeof(err));
+        free(xml);
+        if (r == 0 && !d->uuid[0])
+                r = fail_msg(err, sizeof(err), "the domain XML has no <uuid>; vmprep keys its state by UUID");
+        if (r == 0)
+                r = profile_from_domain(d, &p, err, sizeof(err));
+        if (r < 0) {
+                log_error("refusing the incoming migration: %s", r == -EINVAL ? err : strerror(-r));
+                domain_free(d);
+                return 1;
+        }
+        if (!p) {
+                domain_free(d);
+                return 0; /* untagged: libvirt's own checks only */
+        }
+        err[0] = '\0';
+        r = cap->plan(d, p, &plan, err, sizeof(err));
+        if (r == 0 && cap->check)
+                r = cap->check(d, p, err, sizeof(err));
+        if (r < 0) {
+                if (!error_reported(r))
+                        log_error("%s", err[0] ? err : strerror(-r));
+                log_error("refusing the incoming migration: this host cannot give the VM what vmprep's %s "
+                          "prepare needs (nothing was changed here)", cap->name);
+        }
+        plan_free(&plan);
+        profile_free(p);
+        domain_free(d);
+        return r < 0 ? 1 : 0;
+}
+
 int hook_main(int argc, char **argv)
 {
         const Capability *cap = NULL;
@@ -74,19 +132,21 @@ int hook_main(int argc, char **argv)
         snprintf(ident, sizeof(ident), "vmprep-%s", cap->name);
         log_open(ident, true);
         log_set_context(argv[2]);
+        const char *op = argv[3];
+        if (strcmp(op, "migrate") == 0)
+                return cap->plan ? hook_migrate(cap) : 0;
         log_set_sink(hook_events_sink);
         r = sysfs_init(NULL);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the kernel gateway"), 1;
 
-        const char *op = argv[3];
         bool starting = strcmp(op, "prepare") == 0;
         bool started = strcmp(op, "started") == 0 && cap->started;
         bool stopped = strcmp(op, "stopped") == 0 && cap->stopped;
         bool giving_back = strcmp(op, "release") == 0;
         bool reconnect = strcmp(op, "reconnect") == 0;
         if (!starting && !started && !stopped && !giving_back && !reconnect)
-                return 0; /* start, migrate, restore, or nothing for this capability */
+                return 0; /* start, restore, or nothing for this capability */
 
         size_t len = 0;
         char *xml = read_all_fd(STDIN_FILENO, XML_MAX_BYTES + 1, &len);

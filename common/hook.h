@@ -3,7 +3,7 @@
  * The one hook main shared by every capability: argv as libvirt passes it
  * (after the capability name), the domain XML on stdin, nothing on stdout,
  * one clear stderr line on failure.  Exit status: 0 success, 1 failure
- * (libvirt aborts the start), 2 usage.
+ * (libvirt aborts the start, or the incoming migration), 2 usage.
  */
 #pragma once
 
@@ -30,6 +30,9 @@ typedef struct Capability {
         /* The steps prepare would take now, applying nothing (vmprep plan);
          * -EINVAL with a sentence in err when the domain cannot be prepared. */
         int (*plan)(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen);
+        /* What prepare needs that the plan does not check (room in a shared
+         * pool), for the migrate phase; NULL when the plan says it all. */
+        int (*check)(const Domain *d, const Profile *p, char *err, size_t errlen);
 } Capability;
 
 /* Every capability vmprep has (common/capabilities.c), and one by name. */

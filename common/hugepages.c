@@ -313,6 +313,91 @@ int hugepages_plan(const Domain *d, const Profile *p, Plan *plan, char *err, siz
         return r;
 }
 
+/* "Key: N kB" from a meminfo text (a node's lines carry "Node N " first); 0 when absent. */
+static uint64_t meminfo_kib(const char *text, const char *key)
+{
+        const char *m = text ? strstr(text, key) : NULL;
+        unsigned long long kib = 0;
+        if (!m || sscanf(m + strlen(key), " %llu kB", &kib) != 1)
+                return 0;
+        return kib;
+}
+
+/* Memory a node can still turn into hugepages: its free memory plus its page
+ * cache (the compaction and reclaim prepare drives); with one memory node the
+ * machine's MemAvailable too, as vmprep doctor counts it. */
+static uint64_t node_room_kib(unsigned node, size_t memory_nodes)
+{
+        char path[128], *text = NULL;
+        snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/meminfo", node);
+        if (sysfs_read_alloc(path, 1 << 20, &text, NULL) < 0)
+                text = NULL;
+        uint64_t room = meminfo_kib(text, "MemFree:") + meminfo_kib(text, "FilePages:");
+        free(text);
+        if (memory_nodes <= 1 && sysfs_read_alloc("/proc/meminfo", 1 << 20, &text, NULL) == 0) {
+                uint64_t avail = meminfo_kib(text, "MemAvailable:");
+                if (avail > room)
+                        room = avail;
+                free(text);
+        }
+        return room;
+}
+
+int hugepages_check(const Domain *d, const Profile *p, char *err, size_t errlen)
+{
+        HugepageHost host;
+        HugepageNeed *needs = NULL;
+        Ledger l = { .lock_fd = -1 };
+        size_t n = 0;
+        int r = derive_for_host(d, p, &needs, &n, err, errlen);
+        if (r < 0 || n == 0) {
+                free(needs);
+                return r;
+        }
+        r = hugepages_host_read(&host);
+        if (r == 0)
+                r = ledger_read(&l);
+        if (r < 0) {
+                free(needs);
+                return r;
+        }
+        size_t memory_nodes = 0;
+        for (int node = cpuset_next(&host.nodes, 0); node >= 0; node = cpuset_next(&host.nodes, (unsigned) node + 1))
+                memory_nodes++;
+        for (size_t i = 0; i < n && r == 0; i++) {
+                const HugepageNeed *need = &needs[i];
+                char path[256], promise[128], size[32], mem[32];
+                uint64_t cur = 0, free_now = 0;
+                format_size_kib(need->size_kib, size, sizeof(size));
+                hugepages_pool_path(need->node, need->size_kib, path, sizeof(path));
+                if (sysfs_read_u64(path, &cur) < 0) {
+                        r = fail_msg(err, errlen, "this host has no %s hugepage pool on node %u (%s is missing)", size,
+                                     need->node, path);
+                        break;
+                }
+                snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/hugepages/hugepages-%llukB/free_hugepages",
+                         need->node, (unsigned long long) need->size_kib);
+                if (sysfs_read_u64(path, &free_now) < 0)
+                        free_now = 0;
+                snprintf(promise, sizeof(promise), "%s/%u/%llukB", POOL_PROMISE, need->node,
+                         (unsigned long long) need->size_kib);
+                int64_t promised = ledger_held(&l, promise, NULL);
+                uint64_t pool_free = (int64_t) free_now > promised ? free_now - (uint64_t) promised : 0;
+                uint64_t room_kib = node_room_kib(need->node, memory_nodes);
+                uint64_t can = pool_free + room_kib / need->size_kib;
+                if (can >= need->pages)
+                        continue;
+                format_memory_kib(room_kib, mem, sizeof(mem));
+                r = fail_msg(err, errlen, "needs %llu x %s pages on node %u, and node %u has room for %llu: %llu "
+                             "free in the pool%s and %s of free or reclaimable memory",
+                             (unsigned long long) need->pages, size, need->node, need->node, (unsigned long long) can,
+                             (unsigned long long) pool_free, promised > 0 ? " not promised to a starting VM" : "", mem);
+        }
+        ledger_clear(&l);
+        free(needs);
+        return r;
+}
+
 static long elapsed_ms(const struct timespec *start)
 {
         struct timespec now;

@@ -42,6 +42,15 @@ void hugepages_pool_path(unsigned node, uint64_t size_kib, char *buf, size_t siz
 /* The plan for `vmprep plan`: derivation plus the pools as they are now. */
 int hugepages_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen);
 
+/*
+ * At an incoming migration (libvirt's migrate phase, on the destination):
+ * can this host give the pages prepare will reserve?  Per node and size,
+ * the pool's free pages (less those promised to VMs that are starting) plus
+ * what the node's free and reclaimable memory can still become.  Changes
+ * nothing.  Returns 0, or -EINVAL with a sentence in err.
+ */
+int hugepages_check(const Domain *d, const Profile *p, char *err, size_t errlen);
+
 /* Hook phases. */
 int hugepages_prepare(const Domain *d, const Profile *p);
 int hugepages_release(const char *uuid, const char *name);

@@ -101,8 +101,9 @@ int main(int argc, char **argv)
         char uuid[37];
 
         /* Phases this capability does nothing in (start, started, ...) cost a
-         * bare exec even for tagged VMs.  migrate/restore are never listed:
-         * stdout would replace the XML and vmprep has nothing to say there. */
+         * bare exec even for tagged VMs.  restore is never listed; migrate
+         * is, to check the destination (the handler prints nothing on
+         * stdout either: libvirt would take it as a replacement XML). */
         if (!phase_wanted(op))
                 return 0;
 

@@ -9,6 +9,8 @@
 #   vfio      10-vmprep-vfio against fake PCI trees (tests/hooks/vfio.sh), ASan+UBSan
 #   hostshapes  10-vmprep-vfio's host-use interlocks on recorded host shapes (Fedora
 #             btrfs workstation, Proxmox ZFS/bond server, macvtap VMs), ASan+UBSan
+#   migrate   every hook in libvirt's migrate phase on a recorded destination: each
+#             refusal (pages, cores, devices, profile) with the tree unchanged
 #   schema    shipped profiles and fixtures against profiles/profile.rng
 #   grammar   one table of attribute values through profile.rng and the C parser:
 #             the same verdict from both (build/test/profile-check)
@@ -81,6 +83,7 @@ run_suite hooks tests/hooks/run.sh build/test
 run_suite faults tests/hooks/faults.sh build/test
 run_suite vfio tests/hooks/vfio.sh build/test
 run_suite hostshapes tests/hooks/hostshapes.sh build/test
+run_suite migrate tests/hooks/migrate.sh build/test
 run_suite cpus-hooks tests/hooks/cpus.sh build/test
 run_suite tune-hooks tests/hooks/tune.sh build/test
 run_suite cli tests/cli/run.sh
