@@ -11,6 +11,7 @@
 #include "common/cpus_share.h"
 #include "common/log.h"
 #include "common/plan.h"
+#include "common/profile.h"
 #include "common/running.h"
 #include "common/sysfs.h"
 
@@ -19,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void print_json(const State *s)
+static void print_map_json(const State *s);
+
+static void print_json(const State *s, bool map)
 {
         printf("{\"vms\":[");
         for (size_t i = 0; i < s->n_vms; i++) {
@@ -65,8 +68,13 @@ static void print_json(const State *s)
                 json_string(stdout, h->resource);
                 printf(",\"amount\":%lld}", (long long) h->amount);
         }
-        printf("],\"pending\":%s,\"unreadable_journals\":%d,\"ledger_damaged\":%s}\n",
+        printf("],\"pending\":%s,\"unreadable_journals\":%d,\"ledger_damaged\":%s",
                s->ledger.has_pending ? "true" : "false", s->errors, s->ledger.damaged ? "true" : "false");
+        if (map) {
+                printf(",\"map\":");
+                print_map_json(s);
+        }
+        printf("}\n");
 }
 
 static void print_vms(const CliOptions *o, const State *s)
@@ -102,7 +110,7 @@ static void print_vms(const CliOptions *o, const State *s)
                 printf("%d journal%s could not be read (see the messages above)\n", s->errors, s->errors == 1 ? "" : "s");
 }
 
-/* "name 128, name2 64" for a resource */
+/* "name 128, name2 64" for a pool, "name" for a CPU or a device */
 static void holders(const State *s, const char *resource, char *buf, size_t size)
 {
         size_t len = 0;
@@ -111,8 +119,11 @@ static void holders(const State *s, const char *resource, char *buf, size_t size
                 const LedgerHold *h = &s->ledger.holds[i];
                 if (strcmp(h->resource, resource))
                         continue;
-                len += (size_t) snprintf(buf + len, size - len, "%s%s %lld", len ? ", " : "", state_vm_name(s, h->uuid),
-                                         (long long) h->amount);
+                if (strncmp(resource, "hugepages/", 10) == 0)
+                        len += (size_t) snprintf(buf + len, size - len, "%s%s %lld", len ? ", " : "",
+                                                 state_vm_name(s, h->uuid), (long long) h->amount);
+                else /* a CPU or a device: held or not, no amount */
+                        len += (size_t) snprintf(buf + len, size - len, "%s%s", len ? ", " : "", state_vm_name(s, h->uuid));
         }
 }
 
@@ -154,10 +165,8 @@ static void print_unpinned(const RunningVm *vms, size_t n)
         for (size_t i = 0; i < n; i++) {
                 CpusShare sh;
                 char ids[256];
-                if (!vms[i].domain) {
-                        printf("running VM '%s': cannot read its status file (%s)\n", vms[i].name, vms[i].err);
-                        continue;
-                }
+                if (!vms[i].domain)
+                        continue; /* said below */
                 cpus_share_of(vms[i].domain, &none, &sh);
                 if (cpuset_empty(&sh.unpinned))
                         continue;
@@ -166,6 +175,9 @@ static void print_unpinned(const RunningVm *vms, size_t n)
         }
         if (shown)
                 printf("\n");
+        for (size_t i = 0; i < n; i++)
+                if (!vms[i].domain)
+                        printf("running VM '%s': cannot read its status file (%s)\n", vms[i].name, vms[i].err);
 }
 
 static void print_map(const CliOptions *o, const State *s)
@@ -270,6 +282,216 @@ static void print_map(const CliOptions *o, const State *s)
                 printf("no IOMMU groups: the IOMMU is off or absent (see vmprep doctor)\n");
 }
 
+/* ---- the host map as JSON (status --json) ---- */
+
+/* [{"uuid":...,"name":...[,"amount":N]}] of the ledger's holds of resource */
+static void json_holders(const State *s, const char *resource, bool amount)
+{
+        size_t shown = 0;
+        printf("[");
+        for (size_t i = 0; i < s->ledger.n_holds; i++) {
+                const LedgerHold *h = &s->ledger.holds[i];
+                if (strcmp(h->resource, resource))
+                        continue;
+                printf("%s{\"uuid\":\"%s\",\"name\":", shown++ ? "," : "", h->uuid);
+                json_string(stdout, state_vm_name(s, h->uuid));
+                if (amount)
+                        printf(",\"amount\":%lld", (long long) h->amount);
+                printf("}");
+        }
+        printf("]");
+}
+
+static void json_ids(const CpuSet *ids)
+{
+        printf("[");
+        for (int i = cpuset_next(ids, 0); i >= 0; i = cpuset_next(ids, (unsigned) i + 1))
+                printf("%s%d", i == cpuset_next(ids, 0) ? "" : ",", i);
+        printf("]");
+}
+
+/* A running VM carries a vmprep profile (one vmprep cannot read counts). */
+static bool running_tagged(const RunningVm *vm)
+{
+        char err[512];
+        Profile *p = NULL;
+        if (!vm->domain)
+                return false;
+        int r = profile_from_domain(vm->domain, &p, err, sizeof(err));
+        bool tagged = r < 0 || p;
+        profile_free(p);
+        return tagged;
+}
+
+static void json_vm(const RunningVm *vm, bool tagged)
+{
+        printf("\"name\":");
+        json_string(stdout, vm->name);
+        printf(",\"uuid\":");
+        json_string(stdout, vm->uuid);
+        printf(",\"tagged\":%s", tagged ? "true" : "false");
+}
+
+/* Every running VM's threads pinned on cpu (tagged or not). */
+static void json_threads_on(const RunningVm *vms, const bool *tagged, size_t n, unsigned cpu)
+{
+        CpuSet one;
+        size_t shown = 0;
+
+        cpuset_clear(&one);
+        cpuset_set(&one, cpu);
+        printf("[");
+        for (size_t i = 0; i < n; i++) {
+                CpusShare sh;
+                if (!vms[i].domain)
+                        continue;
+                cpus_share_of(vms[i].domain, &one, &sh);
+                if (cpuset_empty(&sh.vcpus) && cpuset_empty(&sh.iothreads) && !sh.emulator)
+                        continue;
+                printf("%s{", shown++ ? "," : "");
+                json_vm(&vms[i], tagged[i]);
+                printf(",\"vcpus\":");
+                json_ids(&sh.vcpus);
+                printf(",\"iothreads\":");
+                json_ids(&sh.iothreads);
+                printf(",\"emulator\":%s}", sh.emulator ? "true" : "false");
+        }
+        printf("]");
+}
+
+static void print_map_json(const State *s)
+{
+        char buf[4096], path[600];
+        CpuSet nodes;
+        RunningVm *vms = NULL;
+        size_t n_vms = 0;
+
+        running_vms(NULL, &vms, &n_vms);
+        bool *tagged = calloc(n_vms ? n_vms : 1, sizeof(*tagged));
+        for (size_t i = 0; tagged && i < n_vms; i++)
+                tagged[i] = running_tagged(&vms[i]);
+        if (!tagged)
+                n_vms = 0; /* out of memory: the map without running VMs */
+        if (sysfs_read("/sys/devices/system/node/online", buf, sizeof(buf)) < 0 || cpuset_parse(buf, &nodes) < 0) {
+                cpuset_clear(&nodes);
+                cpuset_set(&nodes, 0);
+        }
+        printf("{\"nodes\":[");
+        for (int node = cpuset_next(&nodes, 0); node >= 0; node = cpuset_next(&nodes, (unsigned) node + 1)) {
+                CpuSet cpus;
+                printf("%s{\"node\":%d,\"cpus\":[", node == cpuset_next(&nodes, 0) ? "" : ",", node);
+                snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
+                if (sysfs_read(path, buf, sizeof(buf)) < 0 || cpuset_parse(buf, &cpus) < 0)
+                        cpuset_clear(&cpus);
+                for (int c = cpuset_next(&cpus, 0); c >= 0; c = cpuset_next(&cpus, (unsigned) c + 1)) {
+                        char res[32], sib[256] = "";
+                        snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", c);
+                        if (sysfs_read(path, sib, sizeof(sib)) < 0)
+                                snprintf(sib, sizeof(sib), "%d", c);
+                        sib[strcspn(sib, "\n")] = '\0';
+                        snprintf(res, sizeof(res), "cpus/%d", c);
+                        printf("%s{\"cpu\":%d,\"siblings\":", c == cpuset_next(&cpus, 0) ? "" : ",", c);
+                        json_string(stdout, sib);
+                        /* a VM's claim: vmprep keeps host tasks (and IRQs,
+                         * workqueues as the profile asks) off this CPU */
+                        printf(",\"isolated\":%s,\"held_by\":", ledger_held(&s->ledger, res, NULL) > 0 ? "true" : "false");
+                        json_holders(s, res, false);
+                        printf(",\"pinned\":");
+                        json_threads_on(vms, tagged, n_vms, (unsigned) c);
+                        printf("}");
+                }
+                printf("],\"hugepages\":[");
+                snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/hugepages", node);
+                char **sizes = NULL;
+                size_t n_sizes = 0, shown = 0;
+                sysfs_list(path, &sizes, &n_sizes);
+                for (size_t si = 0; si < n_sizes; si++) {
+                        unsigned long long kib;
+                        uint64_t nr = 0, fr = 0;
+                        char p2[1024], res[96];
+                        if (sscanf(sizes[si], "hugepages-%llukB", &kib) != 1)
+                                continue;
+                        snprintf(p2, sizeof(p2), "%s/%s/nr_hugepages", path, sizes[si]);
+                        sysfs_read_u64(p2, &nr);
+                        snprintf(p2, sizeof(p2), "%s/%s/free_hugepages", path, sizes[si]);
+                        sysfs_read_u64(p2, &fr);
+                        snprintf(res, sizeof(res), "hugepages/node%d/%llukB", node, kib);
+                        printf("%s{\"size_kib\":%llu,\"pages\":%llu,\"free\":%llu,\"held_by\":", shown++ ? "," : "", kib,
+                               (unsigned long long) nr, (unsigned long long) fr);
+                        json_holders(s, res, true);
+                        printf("}");
+                }
+                sysfs_list_free(sizes, n_sizes);
+                printf("]}");
+        }
+        printf("],\"unpinned\":[");
+        size_t shown = 0;
+        CpuSet none;
+        cpuset_clear(&none);
+        for (size_t i = 0; i < n_vms; i++) {
+                CpusShare sh;
+                if (!vms[i].domain)
+                        continue;
+                cpus_share_of(vms[i].domain, &none, &sh);
+                if (cpuset_empty(&sh.unpinned) && !sh.emulator_unpinned)
+                        continue;
+                printf("%s{", shown++ ? "," : "");
+                json_vm(&vms[i], tagged[i]);
+                printf(",\"vcpus\":");
+                json_ids(&sh.unpinned);
+                printf(",\"emulator\":%s}", sh.emulator_unpinned ? "true" : "false");
+        }
+        printf("],\"unreadable_vms\":[");
+        shown = 0;
+        for (size_t i = 0; i < n_vms; i++) {
+                if (vms[i].domain)
+                        continue;
+                printf("%s{\"name\":", shown++ ? "," : "");
+                json_string(stdout, vms[i].name);
+                printf(",\"error\":");
+                json_string(stdout, vms[i].err);
+                printf("}");
+        }
+        free(tagged);
+        running_vms_free(vms, n_vms);
+
+        char **groups = NULL;
+        size_t ngroups = 0;
+        sysfs_list("/sys/kernel/iommu_groups", &groups, &ngroups);
+        printf("],\"iommu_groups\":[");
+        for (size_t gi = 0; gi < ngroups; gi++) {
+                printf("%s{\"group\":", gi ? "," : "");
+                json_string(stdout, groups[gi]);
+                printf(",\"devices\":[");
+                snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%s/devices", groups[gi]);
+                char **devs = NULL;
+                size_t n_devs = 0, nd = 0;
+                sysfs_list(path, &devs, &n_devs);
+                for (size_t di = 0; di < n_devs; di++) {
+                        PciAddress a;
+                        char link[512], res[300];
+                        if (pci_address_parse(devs[di], &a) < 0)
+                                continue;
+                        printf("%s{\"address\":", nd++ ? "," : "");
+                        json_string(stdout, devs[di]);
+                        printf(",\"driver\":");
+                        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", devs[di]);
+                        if (sysfs_readlink(path, link, sizeof(link)) > 0)
+                                json_string(stdout, strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
+                        else
+                                printf("null");
+                        snprintf(res, sizeof(res), "pci/%s", devs[di]);
+                        printf(",\"held_by\":");
+                        json_holders(s, res, false);
+                        printf("}");
+                }
+                sysfs_list_free(devs, n_devs);
+                printf("]}");
+        }
+        sysfs_list_free(groups, ngroups);
+        printf("]}");
+}
+
 int cmd_status(const CliOptions *o, int argc, char **argv)
 {
         bool map = o->tty, nomap = false;
@@ -290,7 +512,7 @@ int cmd_status(const CliOptions *o, int argc, char **argv)
         if (r < 0)
                 return EXIT_FAIL;
         if (o->json) {
-                print_json(&s);
+                print_json(&s, !nomap);
         } else {
                 print_vms(o, &s);
                 if (map && !nomap)

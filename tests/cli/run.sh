@@ -110,6 +110,9 @@ if VMPREP_ROOT=$W/workstation "$TEST_HOOK" db1 prepare begin - < "$D/db-node1-2g
         json_check "status: db1 holds 1024 pages of node 1" \
                 "j['vms'][0]['name']=='db1' and j['holds'][0]['resource']=='hugepages/node1/2048kB' and j['holds'][0]['amount']==1024 and not j['pending']" \
                 "$VMPREP" --root "$W/workstation" status --json
+        json_check "status --json map: node 1's 2 MiB pool 1536, held by db1 with 1024" \
+                "sorted((p['size_kib'], p['pages'], [(h['name'], h['amount']) for h in p['held_by']]) for p in j['map']['nodes'][1]['hugepages']) == [(2048, 1536, [('db1', 1024)]), (1048576, 0, [])]" \
+                "$VMPREP" --root "$W/workstation" status --json
         # reconcile in the tree: no libvirt status files there, so db1 is not running
         if "$VMPREP" --root "$W/workstation" reconcile --offline > "$W/rec" 2>&1 \
                 && [ "$(cat "$W/workstation/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages")" = 512 ] \
@@ -177,6 +180,53 @@ vm_status "$W/shared" gamer_2 4001 5d0c5c39-96a4-4c3e-8a43-1f2e3d4c5b01 \
         "<vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/><emulatorpin cpuset='2-3'/></cputune>"
 vm_status "$W/shared" db1 4003 3f6c2a10-5b7e-4d2a-9c1e-8a7b6c5d4e01 "$(sed -n '/<vcpu/,/<\/cputune>/p' "$D/db-node1-2g.xml")"
 golden status-workstation-vms "$VMPREP" --root "$W/shared" status --map
+json_check "status --json map: untagged gamer_2 pinned on CPUs 2-3 and db1 on 8-11, none isolated (no vmprep claim), web.x unpinned" \
+        "[(c['cpu'], [(v['name'], v['tagged'], v['vcpus']) for v in c['pinned']], c['isolated']) for n in j['map']['nodes'] for c in n['cpus'] if c['pinned']] == [(2, [('gamer_2', False, [0])], False), (3, [('gamer_2', False, [1])], False), (8, [('db1', False, [0])], False), (9, [('db1', False, [1])], False), (10, [('db1', False, [2])], False), (11, [('db1', False, [3])], False)] and [u['name'] for u in j['map']['unpinned'] if u['vcpus']] == ['web.x']" \
+        "$VMPREP" --root "$W/shared" status --json
+
+# holders on a host where a tagged VM runs (its hooks ran in the tree: the
+# GPU and its audio function bound, CPUs 2-3 claimed) beside an untagged VM
+# pinned on CPUs 6-7 and one that pins nothing: which VM holds which core,
+# isolated or not, and which IOMMU group, in the text map and the JSON
+H=$W/holders
+mkdir -p "$H/run" "$H/.fake"
+"$repo/build/test/pci-fixture" "$H" base gpu-hda sriov-nic
+_w "$H/sys/devices/system/node/online" "0-1"; _w "$H/sys/devices/system/node/has_memory" "0-1"
+_node "$H" 0 "0-3" "10 21" 8388608; _node "$H" 1 "4-7" "21 10" 8388608
+_cpus "$H" 8
+_pool "$H" 0 2048 0 0; _pool "$H" 1 2048 0 0
+_w "$H/proc/meminfo" "MemTotal:       16777216 kB"
+for d in host init machine; do _w "$H/sys/fs/cgroup/$d/cpuset.cpus" ""; _w "$H/sys/fs/cgroup/$d/cpuset.cpus.partition" member; _w "$H/sys/fs/cgroup/$d/cgroup.procs" 77; done
+_w "$H/sys/fs/cgroup/cgroup.controllers" "cpuset cpu io memory pids"; _w "$H/sys/fs/cgroup/cgroup.subtree_control" "cpu memory"
+_w "$H/sys/fs/cgroup/cgroup.procs" 1
+RF=render.farm_gpu-worker-with-a-name-longer-than-sixty-four-characters-01
+RF_INNER="<vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/><emulatorpin cpuset='2-3'/></cputune>
+<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:vfio/><vmprep:isolate irqs='no' workqueues='no'/></vmprep:profile></metadata>
+<devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x41' slot='0x00' function='0x0'/></source></hostdev></devices>"
+printf "<domain type='kvm'><name>%s</name><uuid>7d8e9f00-1111-4222-8333-944455556667</uuid><memory unit='MiB'>256</memory>%s</domain>\n" \
+        "$RF" "$RF_INNER" > "$W/rf.xml"
+prepared=1
+for h in 10-vmprep-vfio 30-vmprep-cpus; do
+        VMPREP_ROOT=$H "$repo/build/test/hooks/$h" "$RF" prepare begin - < "$W/rf.xml" 2>>"$W/err" || prepared=0
+done
+if [ $prepared = 1 ]; then
+        vm_status "$H" "$RF" 4100 7d8e9f00-1111-4222-8333-944455556667 "$RF_INNER"
+        vm_status "$H" web_2 4101 5d0c5c39-96a4-4c3e-8a43-1f2e3d4c5b03 "<vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='6'/><vcpupin vcpu='1' cpuset='7'/></cputune>"
+        vm_status "$H" build.x 4102 5d0c5c39-96a4-4c3e-8a43-1f2e3d4c5b04 "<vcpu>1</vcpu>"
+        golden status-holders "$VMPREP" --root "$H" status --map
+        json_check "status --json map: CPUs 2-3 held and isolated for the tagged VM (its vCPUs pinned there); 6-7 pinned by untagged web_2, not isolated, held by none; 0-1 and 4-5 free" \
+                "(lambda c: [(x['cpu'], [h['name'] for h in x['held_by']], x['isolated'], [(v['name'], v['tagged'], v['vcpus']) for v in x['pinned']]) for x in c])([x for n in j['map']['nodes'] for x in n['cpus']]) == [(0, [], False, []), (1, [], False, []), (2, ['$RF'], True, [('$RF', True, [0])]), (3, ['$RF'], True, [('$RF', True, [1])]), (4, [], False, []), (5, [], False, []), (6, [], False, [('web_2', False, [0])]), (7, [], False, [('web_2', False, [1])])] and [n['cpus'][0]['siblings'] for n in j['map']['nodes']] == ['0-1', '4-5']" \
+                "$VMPREP" --root "$H" status --json
+        json_check "status --json map: IOMMU group 20 (GPU + HDA) held by the tagged VM on vfio-pci, group 22 (the PF) by none" \
+                "[(g['group'], [(d['address'], d['driver'], [h['uuid'] for h in d['held_by']]) for d in g['devices']]) for g in j['map']['iommu_groups']] == [('20', [('0000:41:00.0', 'vfio-pci', ['7d8e9f00-1111-4222-8333-944455556667']), ('0000:41:00.1', 'vfio-pci', ['7d8e9f00-1111-4222-8333-944455556667'])]), ('22', [('0000:43:00.0', 'ixgbe', [])])]" \
+                "$VMPREP" --root "$H" status --json
+        json_check "status --json map: build.x (untagged) may run anywhere; --no-map leaves the map out" \
+                "[(u['name'], u['tagged'], u['vcpus']) for u in j['map']['unpinned'] if u['vcpus']] == [('build.x', False, [0])]" \
+                "$VMPREP" --root "$H" status --json
+        json_check "status --json --no-map: no map" "'map' not in j and j['vms']" "$VMPREP" --root "$H" status --json --no-map
+else
+        t_fail "prepare the tagged VM in the holders tree" "$(cat "$W/err")"
+fi
 
 # before removal (debian/prerm, make uninstall): a running VM that holds host
 # state is named with what stopping it gives back, and nothing changes; once
