@@ -24,7 +24,8 @@ export VMPREP_PROFILEDIR=$repo/profiles
 HOOKS=(10-vmprep-vfio 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune)
 for h in "${HOOKS[@]}"; do [ -x "$B/hooks/$h" ] || { echo "missing $B/hooks/$h (make $B/hooks/$h)"; exit 1; }; done
 
-ROOT= W=$(mktemp -d /tmp/vmprep-migrate-XXXXXX)
+ROOT=''
+W=$(mktemp -d /tmp/vmprep-migrate-XXXXXX)
 trap 'rm -rf "$W" "$ROOT"' EXIT
 UUID=3f6c2a10-5b7e-4d2a-9c1e-8a7b6c5d4e01          # the incoming VM
 OTHER=7c1d9e22-4a5b-4c3d-8e9f-0a1b2c3d4e5f         # a tagged VM running here
@@ -38,7 +39,7 @@ print("%s ~0x%08x" % (sys.argv[1], h))' "$1"
 }
 # ledger HOLD...: /run/vmprep/ledger with "UUID RESOURCE AMOUNT" holds
 ledger() {
-        mkdir -p -m 0700 "$ROOT/run/vmprep"
+        mkdir -p "$ROOT/run"; [ -d "$ROOT/run/vmprep" ] || mkdir -m 0700 "$ROOT/run/vmprep"
         { ledger_line "vmprep-ledger 1"; local h; for h in "$@"; do ledger_line "hold $h"; done; } > "$ROOT/run/vmprep/ledger"
         chmod 0600 "$ROOT/run/vmprep/ledger"
 }

@@ -1290,6 +1290,23 @@ l2_qemu_holds_nic() {
         holders "/dev/vfio/$g" | grep -q "^$pid:" ||
                 { diag "QEMU (pid $pid) does not hold /dev/vfio/$g; holders: $(holders "/dev/vfio/$g" | tr '\n' ' ')"; return 1; }
 }
+# l2_status_holds XML CPUS VCPU_CPUS BDF: `vmprep status --json` in the guest
+# names the running VM as the (isolating) holder of CPUS, shows its vCPUs
+# pinned, tagged, on VCPU_CPUS (from libvirt's status file), and names it as
+# the holder of BDF, on vfio-pci, in its IOMMU group
+l2_status_holds() {
+        local uuid rc=0 got ok=0
+        uuid=$(uuid_of "$1")
+        vmprep status --json >"$OUT/status.json" 2>"$OUT/status.err" || rc=$?
+        ((rc == 0)) || { diag "vmprep status --json exit $rc: $(head -c 300 "$OUT/status.err")"; return 1; }
+        got=$(jq -r --arg u "$uuid" '[.map.nodes[].cpus[] | select(.isolated and any(.held_by[]; .uuid == $u)) | .cpu | tostring] | join(" ")' "$OUT/status.json")
+        expect_eq "status: CPUs held and isolated for the VM" "$got" "$2" || ok=1
+        got=$(jq -r --arg u "$uuid" '[.map.nodes[].cpus[] | select(any(.pinned[]; .uuid == $u and .tagged and (.vcpus | length > 0))) | .cpu | tostring] | join(" ")' "$OUT/status.json")
+        expect_eq "status: CPUs with the VM's vCPUs pinned" "$got" "$3" || ok=1
+        got=$(jq -r --arg u "$uuid" --arg d "$4" '[.map.iommu_groups[].devices[] | select(.address == $d) | "\(.driver) \([.held_by[].uuid] | join(","))"] | join(";")' "$OUT/status.json")
+        expect_eq "status: $4's driver and holder" "$got" "vfio-pci $uuid" || ok=1
+        return "$ok"
+}
 # the NIC back on e1000e with no override left
 nic_given_back() { [[ $(driver_of "$NIC") == e1000e && $(cat "$PCI/$NIC/driver_override") == "(null)" ]]; }
 
@@ -1324,6 +1341,7 @@ sc_l2_gaming_nic_unmanaged() {
         l2_start "$xml" || { diag "hooks: $(journalctl -q -t vmprep -t vmprep-hook --no-pager 2>/dev/null | tail -n 5 | tr '\n' ' ')"; return 1; }
         expect_eq "e1000e driver while running" "$(driver_of "$NIC")" vfio-pci || ok=1
         l2_qemu_holds_nic "$xml" || ok=1
+        l2_status_holds "$xml" "2 3" 3 "$NIC" || ok=1
         expect_eq "node1 2 MiB pool while running" "$(hp 1 2048)" "$((n1 + 128))" || ok=1
         expect_eq "host units while running" "$(host_units_allowed)" "0,1 0,1 0,1" || ok=1
         expect_eq "workqueue cpumask while running" "$(cat "$wq")" 3 || ok=1
