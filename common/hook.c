@@ -96,6 +96,18 @@ static int hook_migrate(const Capability *cap)
                 domain_free(d);
                 return 0; /* untagged: libvirt's own checks only */
         }
+        /* what other VMs hold is in the ledger: unknown, nothing can be promised */
+        Ledger l = { .lock_fd = -1 };
+        r = ledger_read(&l);
+        bool damaged = l.damaged;
+        if (damaged)
+                ledger_report_damage(&l, "refusing the incoming migration (nothing was changed here)");
+        ledger_clear(&l);
+        if (damaged) {
+                profile_free(p);
+                domain_free(d);
+                return 1;
+        }
         err[0] = '\0';
         r = cap->plan(d, p, &plan, err, sizeof(err));
         if (r == 0 && cap->check)

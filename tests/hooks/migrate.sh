@@ -225,6 +225,11 @@ incoming "
 refused "profile: a page size the domain does not use (profile 1G, domain 2 MiB): refused by the hugepages hook" 20-vmprep-hugepages \
         "<vmprep:hugepages size='1G'>: the domain backs the VM with 2 MiB pages" "$W/disagree.xml"
 
+new_host
+printf 'vmprep-ledger 1 ~0xd0516da4\nhold %s cpus/9 1 ~0x00000000\n' "$OTHER" > "$ROOT/run/vmprep/ledger"
+refused "a damaged ledger (what VMs here hold is unknown): refused by every hook, naming the file and vmprep reconcile" all \
+        "/run/vmprep/ledger is damaged (line 2), so what the running VMs hold is unknown: refusing the incoming migration.*vmprep reconcile" "$W/db1.xml"
+
 # ---- nothing to check ----
 new_host
 sed '/<metadata>/,/<\/metadata>/d' "$W/db1.xml" > "$W/plain.xml"
