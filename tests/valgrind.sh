@@ -52,9 +52,10 @@ echo 0 > "$n/has_memory"
 printf 'MemTotal: 16777216 kB\nHugepagesize: 2048 kB\n' > "$ROOT/proc/meminfo"
 echo 0 > "$n/node0/hugepages/hugepages-2048kB/nr_hugepages"
 echo 0 > "$ROOT/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+printf 'Node 0 MemTotal: 16777216 kB\nNode 0 MemFree: 1048576 kB\n' > "$n/node0/meminfo"
 xml="<domain><name>vg</name><uuid>7d8e9f00-1111-4222-8333-944455556666</uuid><memory unit='MiB'>64</memory><memoryBacking><hugepages/></memoryBacking><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1' use='gaming'/></metadata></domain>"
 ok=1
-for phase in "prepare begin" "start begin" "reconnect begin" "release end"; do
+for phase in "migrate begin" "prepare begin" "start begin" "reconnect begin" "release end"; do
         # shellcheck disable=SC2086
         if ! echo "$xml" | "${VG[@]}" "$B/vmprep-hook" hugepages vg $phase - > "$log" 2>&1; then
                 ok=0; t_fail "vmprep-hook $phase under valgrind" "$(head -20 "$log")"
@@ -62,7 +63,7 @@ for phase in "prepare begin" "start begin" "reconnect begin" "release end"; do
         [ "$phase" = "prepare begin" ] && [ "$(cat "$n/node0/hugepages/hugepages-2048kB/nr_hugepages")" != 32 ] && ok=0
 done
 [ "$(cat "$n/node0/hugepages/hugepages-2048kB/nr_hugepages")" = 0 ] || ok=0
-[ $ok = 1 ] && t_ok "vmprep-hook prepare/start/reconnect/release under valgrind: clean, pool 0 -> 32 -> 0"
+[ $ok = 1 ] && t_ok "vmprep-hook migrate/prepare/start/reconnect/release under valgrind: clean, pool 0 -> 32 -> 0"
 
 # The vmprep command on a recorded host tree (tests/cli/hosts.sh), every read-only subcommand.
 # shellcheck source=tests/cli/hosts.sh
