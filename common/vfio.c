@@ -222,7 +222,8 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
                 log_info("%s is already on " STUB ": nothing to do", dev.bdf);
                 return 0;
         }
-        if (check_nodes) {
+        /* (vmprep plan: the display manager it would stop still holds them) */
+        if (check_nodes && !journal_planning()) {
                 r = check_holders(&dev, t->origin);
                 if (r < 0)
                         return r;
@@ -233,6 +234,8 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
         char resource[64];
         snprintf(resource, sizeof(resource), "pci/%s", dev.bdf);
         pci_device_path(&dev.addr, NULL, path, sizeof(path));
+        journal_plan_why("%s, %s: driver_override, unbind from %s, drivers_probe", class_name(dev.class_), t->origin,
+                         dev.driver[0] ? dev.driver : "no driver");
         r = journal_begin_custom(j, "bind", resource, path, old, STUB, &seq);
         if (r < 0)
                 return r;
@@ -258,6 +261,8 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
                 return r;
         }
         r = pci_device_driver(&dev.addr, now, sizeof(now));
+        if (journal_planning()) /* nothing was written: nothing to read back */
+                snprintf(now, sizeof(now), STUB), r = 0;
         if (r < 0 || strcmp(now, STUB) != 0) {
                 snprintf(err, errlen, "cannot bind %s to " STUB ": after drivers_probe it is on %s", dev.bdf,
                          r < 0 ? strerror(-r) : now[0] ? now : "no driver");
@@ -301,6 +306,8 @@ static void module_commands_note(struct kmod_module *mod, const char *asked, boo
 #define MODULE_BLACKLISTED 1
 static int module_load(const char *name, bool blacklist)
 {
+        if (sysfs_dry_run())
+                return 0; /* vmprep plan */
         struct kmod_ctx *ctx = kmod_new(NULL, NULL);
         struct kmod_list *list = NULL, *it;
         unsigned flags = KMOD_PROBE_IGNORE_COMMAND | (blacklist ? KMOD_PROBE_APPLY_BLACKLIST : 0);
@@ -338,6 +345,8 @@ static int module_load(const char *name, bool blacklist)
  * commands are the modprobe tool's, never run from here. */
 static int module_unload(const char *name)
 {
+        if (sysfs_dry_run())
+                return 0; /* vmprep plan */
         struct kmod_ctx *ctx = kmod_new(NULL, NULL);
         struct kmod_module *mod = NULL;
         if (!ctx)
@@ -394,6 +403,7 @@ static int unload_modules(Journal *j, const char *list, char *err, size_t errlen
                 if (!name_is_valid(name) || !module_loaded(name))
                         continue;
                 snprintf(path, sizeof(path), "/sys/module/%s", name);
+                journal_plan_why("unload-modules='%s' (delete_module)", list);
                 int r = journal_begin_custom(j, "module", "module", path, "loaded", "unloaded", &seq);
                 if (r < 0)
                         return r;
@@ -658,63 +668,12 @@ static Settings settings_of(const Profile *p)
         };
 }
 
-int vfio_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen)
-{
-        Settings set = settings_of(p);
-        Targets ts = { NULL, 0 };
-        Ledger l = { .lock_fd = -1 };
-        int r = 0;
-
-        (void) err;
-        (void) errlen;
-        r = sriov_plan(d, p, plan);
-        if (r < 0)
-                return r;
-        if (!profile_enabled(p, "vfio"))
-                return 0;
-        r = collect(d, p, &set, &ts);
-        if (r == 0)
-                r = ledger_read(&l);
-        bool display = r == 0 && needs_display(&ts, &set);
-        RunningVm *vms = NULL;
-        size_t n_vms = 0;
-        if (r == 0 && ts.n)
-                running_load(d->uuid, &vms, &n_vms);
-        for (size_t i = 0; i < ts.n && r == 0; i++)
-                r = check_interlocks(&ts.t[i], &set, &l, d->uuid, vms, n_vms, display);
-        running_vms_free(vms, n_vms);
-        if (r == 0 && display) {
-                PlanStep st = { .kind = STEP_SET };
-                snprintf(st.cap, sizeof(st.cap), CAP);
-                snprintf(st.resource, sizeof(st.resource), "display");
-                snprintf(st.path, sizeof(st.path), "display manager, framebuffer consoles");
-                snprintf(st.old, sizeof(st.old), "running");
-                snprintf(st.new_, sizeof(st.new_), "stopped");
-                snprintf(st.why, sizeof(st.why), "single GPU: the host display runs on the GPU %s takes", d->name);
-                r = plan_add(plan, &st);
-        }
-        for (size_t i = 0; i < ts.n && r == 0; i++) {
-                const Target *t = &ts.t[i];
-                if (strcmp(t->dev.driver, STUB) == 0)
-                        continue; /* already there: nothing to do */
-                PlanStep st = { .kind = STEP_SET };
-                snprintf(st.cap, sizeof(st.cap), CAP);
-                snprintf(st.resource, sizeof(st.resource), "pci/%s", t->dev.bdf);
-                pci_device_path(&t->dev.addr, "driver", st.path, sizeof(st.path));
-                snprintf(st.old, sizeof(st.old), "%s", t->dev.driver[0] ? t->dev.driver : "(none)");
-                snprintf(st.new_, sizeof(st.new_), STUB);
-                snprintf(st.why, sizeof(st.why), "%s, %s", class_name(t->dev.class_), t->origin);
-                r = plan_add(plan, &st);
-        }
-        ledger_clear(&l);
-        free(ts.t);
-        return r;
-}
-
 /* Wait, bounded, for /dev/vfio/N of every group moved. */
 static int wait_groups(const Targets *ts, char *err, size_t errlen)
 {
         struct timespec start, now, pause = { 0, 5 * 1000 * 1000 };
+        if (journal_planning())
+                return 0; /* nothing was bound */
         clock_gettime(CLOCK_MONOTONIC, &start);
         for (size_t i = 0; i < ts->n; i++) {
                 char path[64];
