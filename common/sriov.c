@@ -709,6 +709,15 @@ static int pf_decide(const Domain *d, const Ledger *l, const ProfileElem *e, PfD
         return 0;
 }
 
+/* vmprep plan: the PFs whose VFs this prepare re-creates */
+#define PLANNED_MAX 16
+static struct {
+        PciAddress pf;
+        unsigned want;
+        bool autoprobe;
+} planned[PLANNED_MAX];
+static size_t n_planned;
+
 static int prepare_pf(Journal *j, Ledger *l, const Domain *d, const ProfileElem *e)
 {
         const char *pfs = profile_attr(e, "pf");
@@ -743,6 +752,8 @@ static int prepare_pf(Journal *j, Ledger *l, const Domain *d, const ProfileElem 
                 r = journal_begin_custom(j, "numvfs", res, path, old, new_, &seq);
                 if (r < 0)
                         return r;
+                if (journal_planning() && n_planned < PLANNED_MAX)
+                        planned[n_planned++] = (typeof(planned[0])){ pd.pf, (unsigned) pd.want, autoprobe[0] == '1' };
                 r = set_numvfs(&pd.pf, (unsigned) pd.want, autoprobe);
                 if (r < 0) {
                         log_error("cannot give %s %llu VFs (it had %d): %s", bdf, (unsigned long long) pd.want, pd.have,
@@ -797,9 +808,23 @@ bool sriov_only_counts_left(const char *uuid)
         return only;
 }
 
+bool sriov_planned_vf(const PciAddress *a, bool *autoprobe)
+{
+        for (size_t i = 0; journal_planning() && i < n_planned; i++)
+                for (unsigned k = 0; k < planned[i].want; k++) {
+                        PciAddress vf;
+                        if (pci_vf_address(&planned[i].pf, k, &vf) == 0 && pci_address_equal(&vf, a)) {
+                                *autoprobe = planned[i].autoprobe;
+                                return true;
+                        }
+                }
+        return false;
+}
+
 int sriov_prepare(Journal *j, Ledger *l, const Domain *d, const Profile *p)
 {
         int r = 0;
+        n_planned = 0;
         sriov_begin_release(l, d->uuid);
         for (size_t i = 0; p && i < p->n_elems && r == 0; i++)
                 if (strcmp(p->elems[i].name, "sriov") == 0 && profile_elem_enabled(&p->elems[i]))

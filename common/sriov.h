@@ -38,3 +38,7 @@ int sriov_end_release(Ledger *l, const char *uuid, const Journal *j);
 /* Is a "numvfs" step (a count that could not be given back while others
  * used its VFs) all that is left of the VM's vfio journal? */
 bool sriov_only_counts_left(const char *uuid);
+/* vmprep plan: is a a VF that this plan's prepare re-creates (its PF's
+ * count raised through 0)?  Then it comes up unbound (autoprobe off) or on
+ * the PF's VF driver; *autoprobe says which. */
+bool sriov_planned_vf(const PciAddress *a, bool *autoprobe);

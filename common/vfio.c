@@ -191,6 +191,38 @@ static int vfio_undo_bind(const JournalStep *s)
         return 0;
 }
 
+/*
+ * pci_device_read, except in vmprep plan for a VF that the plan's SR-IOV
+ * step re-creates: it does not exist yet (or will be replaced), so it is
+ * read as it will come up: unbound with autoprobe off, on no group yet
+ * (*fresh: the group is its own, as each VF's is).  With autoprobe on,
+ * the driver it will get is not known here: also unbound.
+ */
+static int device_read(const PciAddress *a, PciDevice *dev, bool *fresh)
+{
+        bool autoprobe = false;
+        int r = pci_device_read(a, dev);
+        *fresh = false;
+        if (!sriov_planned_vf(a, &autoprobe))
+                return r;
+        if (r == -ENOENT) {
+                memset(dev, 0, sizeof(*dev));
+                dev->addr = *a;
+                pci_address_format(a, dev->bdf);
+                dev->class_ = 0x020000;
+                dev->numa_node = -1;
+                dev->sriov_totalvfs = -1;
+                dev->is_vf = true;
+                r = 0;
+        }
+        if (r == 0) {
+                dev->driver[0] = dev->driver_override[0] = '\0';
+                dev->iommu_group = -1;
+                *fresh = true;
+        }
+        return r;
+}
+
 static void register_undo(Ledger *l, const char *uuid)
 {
         journal_register_undo("bind", vfio_undo_bind);
@@ -211,9 +243,10 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
         char path[256], old[2 * PCI_DRIVER_MAX + 2], now[PCI_DRIVER_MAX];
         PciDevice dev;
         unsigned seq;
+        bool fresh;
         int r;
 
-        r = pci_device_read(&t->dev.addr, &dev);
+        r = device_read(&t->dev.addr, &dev, &fresh);
         if (r < 0) {
                 snprintf(err, errlen, "cannot read %s: %s", t->dev.bdf, strerror(-r));
                 return r;
@@ -234,8 +267,8 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
         char resource[64];
         snprintf(resource, sizeof(resource), "pci/%s", dev.bdf);
         pci_device_path(&dev.addr, NULL, path, sizeof(path));
-        journal_plan_why("%s, %s: driver_override, unbind from %s, drivers_probe", class_name(dev.class_), t->origin,
-                         dev.driver[0] ? dev.driver : "no driver");
+        journal_plan_why("%s, %s: driver_override, %s%s%sdrivers_probe", class_name(dev.class_), t->origin,
+                         dev.driver[0] ? "unbind from " : "", dev.driver, dev.driver[0] ? ", " : "");
         r = journal_begin_custom(j, "bind", resource, path, old, STUB, &seq);
         if (r < 0)
                 return r;
@@ -557,12 +590,15 @@ static int check_holders(const PciDevice *dev, const char *origin)
 
 static int add_request(Targets *ts, const PciAddress *a, bool force, const char *origin, const Settings *set)
 {
+        bool fresh;
         PciDevice dev;
         char bdf[PCI_ADDRESS_STRLEN];
         int r;
 
         pci_address_format(a, bdf);
-        r = pci_device_read(a, &dev);
+        r = device_read(a, &dev, &fresh);
+        if (r == 0 && fresh)
+                return targets_add(ts, &dev, true, force, origin); /* a VF is alone in its group */
         if (r == -ENOENT) {
                 log_error("%s names %s, which this host does not have (no /sys/bus/pci/devices/%s)", origin, bdf, bdf);
                 return -VMPREP_EREPORTED;
