@@ -703,7 +703,7 @@ static int check_vm(Doctor *dr, const char *arg, const char *mounts)
                 cap_error[0] = cap_warnings[0] = '\0';
                 log_set_sink(cap_error_sink);
                 log_set_stderr_level(LOG_LEVEL_ERROR - 1); /* said once, in the report below */
-                int pr = caps[i].plan ? caps[i].plan(d, p, &plan, err, sizeof(err)) : 0;
+                int pr = capability_plan(&caps[i], d, p, &plan);
                 log_set_stderr_level(LOG_LEVEL_INFO);
                 log_set_sink(NULL);
                 for (char *w = cap_warnings, *next; *w; w = next) {

@@ -24,17 +24,20 @@ int cli_plan_domain(const Domain *d, Profile **pret, Plan *plan)
         }
         if (!*pret)
                 return EXIT_OK;
+        /* The hooks' own prepare, in their order (10-vmprep-vfio ...
+         * 40-vmprep-tune), in plan mode: each step it would journal is
+         * recorded instead, and nothing is written (journal.h). */
         size_t n;
         const Capability *caps = capabilities_all(&n);
+        char ctx[300];
         for (size_t i = 0; i < n; i++) {
-                if (!caps[i].plan)
-                        continue;
-                err[0] = '\0';
-                r = caps[i].plan(d, *pret, plan, err, sizeof(err));
+                snprintf(ctx, sizeof(ctx), "%s: %s", d->name, caps[i].name);
+                log_set_context(ctx); /* "vmprep: db1: cpus: ...", as the hooks say it with their name */
+                r = capability_plan(&caps[i], d, *pret, plan);
+                log_set_context(NULL);
                 if (r < 0) {
                         if (!error_reported(r)) /* else the capability said it already */
-                                log_msg(LOG_LEVEL_ERROR, "%s: %s: %s", d->name, caps[i].name,
-                                        err[0] ? err : strerror(-r));
+                                log_msg(LOG_LEVEL_ERROR, "%s: %s: %s", d->name, caps[i].name, strerror(-r));
                         return EXIT_FAIL;
                 }
         }
@@ -98,12 +101,7 @@ int cmd_plan(const CliOptions *o, int argc, char **argv)
                 json_string(stdout, plan_error[0] ? plan_error : "the plan failed (see standard error)");
                 printf(",\"exit\":%d}\n", r);
         }
-        if (r == EXIT_OK && p) {
-                char warn[4096];
-                cpus_share_warnings(d, p, warn, sizeof(warn));
-                if (warn[0])
-                        fprintf(stderr, "vmprep: %s: warning: %s\n", d->name, warn);
-        }
+        /* (other VMs on the claimed cores: 30-vmprep-cpus's prepare warns, above) */
         if (r == EXIT_OK) {
                 if (o->json) {
                         printf("{\"domain\":");
@@ -173,8 +171,11 @@ int cmd_show(const CliOptions *o, int argc, char **argv)
                 printf("# derived from the domain XML on this host:\n");
                 if (plan.n_steps == 0)
                         printf("#   nothing to change\n");
-                for (size_t i = 0; i < plan.n_steps; i++)
-                        printf("#   %s: %s\n", plan.steps[i].cap, plan.steps[i].why);
+                for (size_t i = 0; i < plan.n_steps; i++) {
+                        char obj[700];
+                        plan_object(&plan.steps[i], obj, sizeof(obj));
+                        printf("#   %s: %s: %s\n", plan.steps[i].cap, obj, plan.steps[i].why);
+                }
         }
         plan_free(&plan);
         profile_free(p);

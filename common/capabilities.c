@@ -4,6 +4,8 @@
 
 #include "cpus.h"
 #include "hugepages.h"
+#include "journal.h"
+#include "log.h"
 #include "tune.h"
 #include "vfio.h"
 
@@ -15,7 +17,6 @@ static const Capability capabilities[] = {
                 .prepare = vfio_prepare,
                 .release = vfio_release,
                 .reconnect = vfio_reconnect,
-                .plan = vfio_plan,
         },
         {
                 .name = "hugepages",
@@ -23,7 +24,6 @@ static const Capability capabilities[] = {
                 .started = hugepages_started,
                 .release = hugepages_release,
                 .reconnect = hugepages_reconnect,
-                .plan = hugepages_plan,
                 .check = hugepages_check,
         },
         {
@@ -32,14 +32,12 @@ static const Capability capabilities[] = {
                 .started = cpus_started,
                 .release = cpus_release,
                 .reconnect = cpus_reconnect,
-                .plan = cpus_plan,
         },
         {
                 .name = "tune",
                 .prepare = tune_prepare,
                 .release = tune_release,
                 .reconnect = tune_reconnect,
-                .plan = tune_plan,
         },
 };
 
@@ -47,6 +45,16 @@ const Capability *capabilities_all(size_t *n)
 {
         *n = sizeof(capabilities) / sizeof(capabilities[0]);
         return capabilities;
+}
+
+int capability_plan(const Capability *c, const Domain *d, const Profile *p, Plan *plan)
+{
+        journal_plan_begin(plan);
+        log_set_narration(false);
+        int r = c->prepare(d, p);
+        log_set_narration(true);
+        journal_plan_end();
+        return r;
 }
 
 const Capability *capability_find(const char *name)

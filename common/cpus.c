@@ -1231,7 +1231,7 @@ static int partition_make(Journal *j, const char *dir, char *err, size_t errlen)
 
         snprintf(path, sizeof(path), "%s/cpuset.cpus.partition", dir);
         r = vm_write(j, path, "isolated");
-        if (r < 0)
+        if (r < 0 || journal_planning())
                 return r;
         r = sysfs_read(path, back, sizeof(back));
         if (r < 0)
@@ -1540,6 +1540,7 @@ int cpus_prepare(const Domain *d, const Profile *p)
                 if (strlen(what) >= JOURNAL_VALUE_MAX) /* the rebuild then takes every claimed CPU */
                         snprintf(what + wn, sizeof(what) - (size_t) wn, ",partition");
         }
+        journal_plan_why("%s claims CPU %s (%s)", d->name, list, what);
         r = journal_begin_custom(j, "claim", res, CPU_ONLINE, what, list, &seq);
         if (r < 0)
                 goto out;

@@ -55,6 +55,3 @@ int cpus_prepare(const Domain *d, const Profile *p);
 int cpus_started(const Domain *d, const Profile *p);
 int cpus_release(const char *uuid, const char *name);
 int cpus_reconnect(const char *uuid);
-/* vmprep plan (common/cpus_plan.c). */
-#include "plan.h"
-int cpus_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen);

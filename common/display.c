@@ -100,6 +100,8 @@ static int unit_state(const char *unit, char *id, size_t idsize, char *state, si
 /* StopUnit / StartUnit with mode "replace": queues a job and returns. */
 static int unit_call(const char *method, const char *unit)
 {
+        if (sysfs_dry_run())
+                return 0; /* vmprep plan: no D-Bus call */
         sd_bus *bus = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
@@ -137,6 +139,10 @@ static int unit_wait(const char *unit, const char *states, long budget_ms, char 
 {
         struct timespec start, pause = { 0, 20 * 1000 * 1000 };
         char id[128];
+        if (sysfs_dry_run()) {
+                snprintf(state, ssize, "inactive"); /* vmprep plan: nothing was stopped */
+                return 0;
+        }
         clock_gettime(CLOCK_MONOTONIC, &start);
         for (;;) {
                 int r = unit_state(unit, id, sizeof(id), state, ssize);
@@ -267,6 +273,7 @@ static int unbind_vtcon(const char *name, void *data)
         snprintf(path, sizeof(path), "/sys/class/vtconsole/%s/bind", name);
         if (sysfs_read(path, bind, sizeof(bind)) < 0 || strcmp(bind, "1") != 0)
                 return 0;
+        journal_plan_why("single GPU: the framebuffer console %s lets go of the GPU", name);
         int r = journal_begin(c->j, NULL, STEP_SET, "display/vtconsole", path, "1", "0", &seq);
         if (r < 0)
                 return r;
@@ -299,6 +306,7 @@ static int unbind_fb_device(const char *name, void *data)
         snprintf(drv, sizeof(drv), "%.63s", b ? b + 1 : target);
         if (!name_is_valid(drv))
                 return 0;
+        journal_plan_why("single GPU: the boot framebuffer %s unbound from %s", name, drv);
         int r = journal_begin_custom(c->j, "platform", "display/framebuffer", devpath, drv, "", &seq);
         if (r < 0)
                 return r;
@@ -338,6 +346,7 @@ int display_release_gpu(Journal *j, bool force, char *err, size_t errlen)
                         if (!name_is_valid(id))
                                 snprintf(id, sizeof(id), DISPLAY_MANAGER_UNIT);
                         snprintf(upath, sizeof(upath), "/systemd/%s", id);
+                        journal_plan_why("single GPU: the display manager %s stopped over D-Bus (StopUnit)", id);
                         r = journal_begin_custom(j, "unit", "display/unit", upath, state, "inactive", &seq);
                         if (r < 0)
                                 return r;

@@ -109,12 +109,13 @@ static int hook_migrate(const Capability *cap)
                 return 1;
         }
         err[0] = '\0';
-        r = cap->plan(d, p, &plan, err, sizeof(err));
-        if (r == 0 && cap->check)
+        r = capability_plan(cap, d, p, &plan); /* logs its refusal as prepare would */
+        if (r == 0 && cap->check) {
                 r = cap->check(d, p, err, sizeof(err));
-        if (r < 0) {
-                if (!error_reported(r))
+                if (r < 0 && !error_reported(r))
                         log_error("%s", err[0] ? err : strerror(-r));
+        }
+        if (r < 0) {
                 log_error("refusing the incoming migration: this host cannot give the VM what vmprep's %s "
                           "prepare needs (nothing was changed here)", cap->name);
         }
@@ -146,7 +147,7 @@ int hook_main(int argc, char **argv)
         log_set_context(argv[2]);
         const char *op = argv[3];
         if (strcmp(op, "migrate") == 0)
-                return cap->plan ? hook_migrate(cap) : 0;
+                return hook_migrate(cap);
         log_set_sink(hook_events_sink);
         r = sysfs_init(NULL);
         if (r < 0)

@@ -27,10 +27,7 @@ typedef struct Capability {
         int (*stopped)(const char *uuid, const char *name);
         int (*release)(const char *uuid, const char *name);
         int (*reconnect)(const char *uuid);
-        /* The steps prepare would take now, applying nothing (vmprep plan);
-         * -EINVAL with a sentence in err when the domain cannot be prepared. */
-        int (*plan)(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen);
-        /* What prepare needs that the plan does not check (room in a shared
+        /* What prepare needs that its plan does not check (room in a shared
          * pool), for the migrate phase; NULL when the plan says it all. */
         int (*check)(const Domain *d, const Profile *p, char *err, size_t errlen);
 } Capability;
@@ -38,6 +35,10 @@ typedef struct Capability {
 /* Every capability vmprep has (common/capabilities.c), and one by name. */
 const Capability *capabilities_all(size_t *n);
 const Capability *capability_find(const char *name);
+/* vmprep plan: the capability's own prepare in plan mode (journal.h): the
+ * steps it would journal now go to plan, and nothing is changed.  Refusals
+ * are logged as prepare logs them; returns prepare's result. */
+int capability_plan(const Capability *c, const Domain *d, const Profile *p, Plan *plan);
 
 int hook_main(int argc, char **argv);
 

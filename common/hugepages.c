@@ -281,38 +281,6 @@ static int derive_for_host(const Domain *d, const Profile *p, HugepageNeed **nee
         return hugepages_derive(d, p, &host, needs, n, err, errlen);
 }
 
-int hugepages_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen)
-{
-        HugepageNeed *needs = NULL;
-        size_t n = 0;
-        int r = derive_for_host(d, p, &needs, &n, err, errlen);
-
-        for (size_t i = 0; r == 0 && i < n; i++) {
-                PlanStep s = { .kind = STEP_ADD };
-                uint64_t cur = 0;
-                char size[32];
-                snprintf(s.cap, sizeof(s.cap), CAP);
-                snprintf(s.resource, sizeof(s.resource), "hugepages/node%u/%llukB", needs[i].node,
-                         (unsigned long long) needs[i].size_kib);
-                hugepages_pool_path(needs[i].node, needs[i].size_kib, s.path, sizeof(s.path));
-                if (sysfs_read_u64(s.path, &cur) < 0) {
-                        format_size_kib(needs[i].size_kib, size, sizeof(size));
-                        r = fail_msg(err, errlen, "this host has no %s hugepage pool on node %u (%s is missing)", size,
-                                     needs[i].node, s.path);
-                        break;
-                }
-                snprintf(s.old, sizeof(s.old), "%llu", (unsigned long long) cur);
-                snprintf(s.new_, sizeof(s.new_), "%llu", (unsigned long long) (cur + needs[i].pages));
-                s.delta = (int64_t) needs[i].pages;
-                format_size_kib(needs[i].size_kib, size, sizeof(size));
-                snprintf(s.why, sizeof(s.why), "%s needs %llu x %s pages on node %u", d->name,
-                         (unsigned long long) needs[i].pages, size, needs[i].node);
-                r = plan_add(plan, &s);
-        }
-        free(needs);
-        return r;
-}
-
 /* "Key: N kB" from a meminfo text (a node's lines carry "Node N " first); 0 when absent. */
 static uint64_t meminfo_kib(const char *text, const char *key)
 {
@@ -519,6 +487,7 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
         snprintf(old, sizeof(old), "%llu", (unsigned long long) cur);
         snprintf(target_s, sizeof(target_s), "%llu", (unsigned long long) target);
 
+        journal_plan_why("%s needs %llu x %s pages on node %u", j->name, (unsigned long long) need->pages, size, need->node);
         r = journal_begin(j, l, STEP_ADD, resource, path, old, target_s, &seq);
         if (r < 0)
                 return r;
@@ -531,6 +500,8 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
         for (;;) {
                 if (sysfs_read_u64(path, &got) < 0)
                         got = cur;
+                if (journal_planning())
+                        got = target; /* what the plan asks of the kernel */
                 if (got >= target || r < 0 || !compact || tries >= COMPACT_TRIES || elapsed_ms(&start) > COMPACT_BUDGET_MS)
                         break;
                 char cpath[128];

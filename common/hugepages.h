@@ -39,8 +39,6 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
 /* Per-node pool file of a size. */
 void hugepages_pool_path(unsigned node, uint64_t size_kib, char *buf, size_t size);
 
-/* The plan for `vmprep plan`: derivation plus the pools as they are now. */
-int hugepages_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen);
 
 /*
  * At an incoming migration (libvirt's migrate phase, on the destination):

@@ -2,10 +2,12 @@
 #include "journal.h"
 
 #include "log.h"
+#include "plan.h"
 #include "parse.h"
 #include "sysfs.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,105 @@
 #define STATE_FILE_MAX (16u * 1024 * 1024)
 /* A hook waits at most this long for another VM's hook to finish. */
 #define LEDGER_LOCK_TIMEOUT_MS 120000
+
+/* ---- plan mode: the hooks' own prepare, recorded instead of done ---- */
+
+static Plan *plan_sink;
+static char plan_why[256];
+
+void journal_plan_begin(Plan *plan)
+{
+        plan_sink = plan;
+        plan_why[0] = '\0';
+        sysfs_set_dry_run(true);
+}
+
+void journal_plan_end(void)
+{
+        plan_sink = NULL;
+        sysfs_set_dry_run(false);
+}
+
+bool journal_planning(void)
+{
+        return plan_sink != NULL;
+}
+
+void journal_plan_why(const char *fmt, ...)
+{
+        va_list ap;
+        if (!plan_sink)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(plan_why, sizeof(plan_why), fmt, ap);
+        va_end(ap);
+}
+
+/* The reason of a step whose code said none (journal_plan_why). */
+static void default_why(const char *kind, const char *resource, const char *path, char *buf, size_t size)
+{
+        if (!strcmp(kind, "add"))
+                snprintf(buf, size, "hugepages for the VM (%s)", resource);
+        else if (!strcmp(kind, "claim"))
+                snprintf(buf, size, "the VM claims these CPUs (ledger: cpus/N holds)");
+        else if (!strncmp(path, "/proc/irq/", 10) && strstr(path, "smp_affinity_list"))
+                snprintf(buf, size, "this IRQ off the claimed cores");
+        else if (!strcmp(path, "/proc/irq/default_smp_affinity"))
+                snprintf(buf, size, "new IRQs off the claimed cores (hex mask)");
+        else if (strstr(path, "/workqueue/cpumask"))
+                snprintf(buf, size, "unbound workqueues off the claimed cores (hex mask)");
+        else if (!strcmp(kind, "sdcpus"))
+                snprintf(buf, size, "host work keeps off the claimed cores (runtime AllowedCPUs= over D-Bus)");
+        else if (!strcmp(kind, "cg1host"))
+                snprintf(buf, size, "a cpuset cgroup for the host's tasks (cgroup v1), its tasks moved in");
+        else if (!strcmp(kind, "cg2ctl"))
+                snprintf(buf, size, "the cpuset controller for the root's children (cgroup v2)");
+        else if (!strcmp(resource, "cpus/partition"))
+                snprintf(buf, size, "the vCPUs' cores become an isolated partition");
+        else if (!strcmp(resource, "cpus/host"))
+                snprintf(buf, size, "host tasks keep off the claimed cores");
+        else
+                snprintf(buf, size, "%s", resource);
+}
+
+static int plan_record(const Journal *j, StepKind kind, const char *kind_name, const char *resource, const char *path,
+                       const char *old, const char *new_)
+{
+        PlanStep st = { .kind = kind, .old = (char *) old, .new_ = (char *) new_ };
+        snprintf(st.cap, sizeof(st.cap), "%s", j->cap);
+        snprintf(st.kind_name, sizeof(st.kind_name), "%s", kind_name);
+        snprintf(st.journal, sizeof(st.journal), "%s.%s", j->uuid, j->cap);
+        snprintf(st.resource, sizeof(st.resource), "%s", resource);
+        snprintf(st.path, sizeof(st.path), "%s", path);
+        if (kind == STEP_ADD) {
+                int64_t a = 0, b = 0;
+                parse_i64(old, INT64_MIN, INT64_MAX, &a);
+                parse_i64(new_, INT64_MIN, INT64_MAX, &b);
+                st.delta = b - a;
+        }
+        if (plan_why[0])
+                snprintf(st.why, sizeof(st.why), "%s", plan_why);
+        else
+                default_why(kind_name, resource, path, st.why, sizeof(st.why));
+        plan_why[0] = '\0';
+        return plan_add(plan_sink, &st);
+}
+
+int journal_plan_keep(const char *cap, const char *resource, const char *path, const char *value, const char *fmt, ...)
+{
+        va_list ap;
+        if (!plan_sink)
+                return 0;
+        PlanStep st = { .kind = STEP_SET, .keep = true, .old = (char *) value, .new_ = (char *) value };
+        snprintf(st.cap, sizeof(st.cap), "%s", cap);
+        snprintf(st.kind_name, sizeof(st.kind_name), "keep");
+        snprintf(st.resource, sizeof(st.resource), "%s", resource);
+        snprintf(st.path, sizeof(st.path), "%s", path);
+        va_start(ap, fmt);
+        vsnprintf(st.why, sizeof(st.why), fmt, ap);
+        va_end(ap);
+        return plan_add(plan_sink, &st);
+}
 
 /* ---- encoding ---- */
 
@@ -152,6 +253,8 @@ static int append_line(int fd, const char *content)
 int state_dir_check(void)
 {
         struct stat st;
+        if (plan_sink)
+                return 0; /* reads only: a missing directory is no state */
         int r = sysfs_mkdir(VMPREP_RUNDIR, 0700);
 
         if (r < 0 && r != -EEXIST)
@@ -367,7 +470,18 @@ int journal_open(const char *uuid, const char *cap, const char *name, bool creat
         j->next_seq = 1;
         journal_path(uuid, cap, path, sizeof(path));
 
-        j->fd = state_open(path, O_RDWR | O_APPEND, 0);
+        j->fd = state_open(path, plan_sink ? O_RDONLY : O_RDWR | O_APPEND, 0);
+        if (plan_sink && j->fd == -ENOENT && create) {
+                j->fd = -1; /* a journal in memory only */
+                *ret = j;
+                return 0;
+        }
+        bool read_only = false;
+        if (plan_sink && j->fd >= 0) {
+                close(j->fd); /* read below, never written */
+                j->fd = -1;
+                read_only = true;
+        }
         if (j->fd == -ENOENT && create) {
                 j->fd = state_open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL, 0600);
                 if (j->fd >= 0) {
@@ -384,7 +498,7 @@ int journal_open(const char *uuid, const char *cap, const char *name, bool creat
                         return 0;
                 }
         }
-        if (j->fd < 0) {
+        if (j->fd < 0 && !read_only) {
                 r = j->fd;
                 j->fd = -1;
                 journal_close(j);
@@ -467,9 +581,12 @@ int journal_remove(Journal *j)
 
 static int journal_record(Journal *j, const char *fmt_kind, unsigned seq, const char *value)
 {
-        char *ev = value ? escape_value(value) : NULL, *line = NULL;
+        char *ev = NULL, *line = NULL;
         int r;
 
+        if (plan_sink)
+                return 0;
+        ev = value ? escape_value(value) : NULL;
         if (value && !ev)
                 return -ENOMEM;
         r = ev ? asprintf(&line, "%s %u %s", fmt_kind, seq, ev) : asprintf(&line, "%s %u", fmt_kind, seq);
@@ -511,7 +628,7 @@ static int begin_step(Journal *j, Ledger *l, StepKind kind, const char *kind_nam
         if (!s)
                 goto fail;
         j->steps = s;
-        r = append_line(j->fd, line);
+        r = plan_sink ? plan_record(j, kind, kind_name, resource, path, old, new_) : append_line(j->fd, line);
         if (r < 0) {
                 log_error_errno(r, "cannot append to the journal of %s", j->uuid);
                 goto fail;
@@ -531,7 +648,7 @@ static int begin_step(Journal *j, Ledger *l, StepKind kind, const char *kind_nam
         s->result = vr;
         sysfs_crash_point("journal append");
 
-        if (kind == STEP_ADD) {
+        if (kind == STEP_ADD && !plan_sink) {
                 LedgerPending *p = &l->pending;
                 memset(p, 0, sizeof(*p));
                 snprintf(p->uuid, sizeof(p->uuid), "%s", j->uuid);
@@ -697,6 +814,9 @@ int journal_done(Journal *j, Ledger *l, unsigned seq, const char *result)
 static int undo_step(Journal *j, Ledger *l, JournalStep *s)
 {
         int r;
+
+        if (plan_sink)
+                return 0; /* a plan gives nothing back: it took nothing */
 
         if (s->kind == STEP_CUSTOM) {
                 JournalUndoFn fn = NULL;
@@ -906,6 +1026,8 @@ int ledger_save(Ledger *l)
 
         if (l->damaged)
                 return -EBADMSG; /* never replace it with the little this process knows */
+        if (plan_sink)
+                return 0;
 
         sysfs_unlink(LEDGER_TMP);
         fd = state_open(LEDGER_TMP, O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -1127,6 +1249,17 @@ static int lock_and_read(Ledger *l, bool even_damaged)
 
         memset(l, 0, sizeof(*l));
         l->lock_fd = -1;
+        if (plan_sink) {
+                /* read as it stands, without the lock (a plan writes nothing) */
+                r = ledger_read(l);
+                if (r == -EBADMSG && even_damaged)
+                        return 0;
+                if (r == -EBADMSG) {
+                        ledger_report_damage(l, "nothing was changed");
+                        r = -VMPREP_EREPORTED;
+                }
+                return r;
+        }
         r = state_dir_check();
         if (r < 0)
                 return r;

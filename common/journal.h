@@ -204,6 +204,23 @@ void ledger_clear(Ledger *l);
 int journal_load_text(Journal *j, char *text, const char *path);
 int ledger_parse_text(Ledger *l, char *text);
 
+/*
+ * Plan mode (vmprep plan): the capabilities' own prepare runs, and every
+ * step it would journal goes to plan instead (kind, resource, path, old,
+ * new: what the journal would record), while nothing is written: no
+ * journal, no ledger, no kernel file (sysfs_set_dry_run), no D-Bus call,
+ * netlink request or module change (each asks journal_planning()).
+ * journal_plan_why gives the next step's reason; journal_plan_keep adds a
+ * decision to leave something as it is.
+ */
+struct Plan;
+void journal_plan_begin(struct Plan *plan);
+void journal_plan_end(void);
+bool journal_planning(void);
+void journal_plan_why(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int journal_plan_keep(const char *cap, const char *resource, const char *path, const char *value, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+
 /* Percent-escape a value so that it is one non-empty token. */
 void journal_escape(const char *in, char *out, size_t size);
 int journal_unescape(const char *in, char *out, size_t size);

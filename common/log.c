@@ -25,6 +25,9 @@ void log_open(const char *ident, bool to_syslog)
 
 void log_set_stderr_level(int level) { log_stderr_level = level; }
 
+static bool log_narration_off;
+void log_set_narration(bool on) { log_narration_off = !on; }
+
 void log_set_context(const char *context)
 {
         snprintf(log_context, sizeof(log_context), "%s", context ? context : "");
@@ -33,6 +36,8 @@ void log_set_context(const char *context)
 static void log_emit(int level, int err, const char *fmt, va_list ap)
 {
         char msg[2048];
+        if (log_narration_off && level >= LOG_LEVEL_INFO)
+                return;
         int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 
         if (n >= 0 && err > 0 && err != VMPREP_EREPORTED && (size_t) n < sizeof(msg))

@@ -24,6 +24,10 @@ enum {
 void log_open(const char *ident, bool to_syslog);
 /* Messages at or below this level reach stderr (default: warnings). */
 void log_set_stderr_level(int level);
+/* Info and debug messages on (default) or dropped everywhere: vmprep plan
+ * runs the hooks' prepare, whose narration ("reserved ...") would say what
+ * did not happen. */
+void log_set_narration(bool on);
 /* Context prefixed to every message, e.g. the VM name. NULL clears it. */
 void log_set_context(const char *context);
 

@@ -165,6 +165,14 @@ static bool vf_exists(const PciAddress *pf, unsigned vf)
         return pci_device_virtfn(pf, vf, &a) == 0;
 }
 
+/* A VF nobody has configured: what the kernel reports after creating it. */
+static const VfConfig fresh = { .has_mac = true, .has_vlan = true, .vlan = 0, .qos = 0, .trust = 0, .spoofchk = 1 };
+
+void netvf_fresh(VfConfig *ret)
+{
+        *ret = fresh;
+}
+
 #ifdef VMPREP_TEST_BUILD
 
 static void merge(VfConfig *into, const VfConfig *want)
@@ -184,8 +192,6 @@ static void merge(VfConfig *into, const VfConfig *want)
                 into->spoofchk = want->spoofchk;
 }
 
-/* A VF nobody has configured: what the kernel reports after creating it. */
-static const VfConfig fresh = { .has_mac = true, .has_vlan = true, .vlan = 0, .qos = 0, .trust = 0, .spoofchk = 1 };
 
 int netvf_get(const PciAddress *pf, const char *ifname, unsigned vf, VfConfig *ret)
 {
@@ -212,6 +218,8 @@ int netvf_get(const PciAddress *pf, const char *ifname, unsigned vf, VfConfig *r
 
 int netvf_set(const PciAddress *pf, const char *ifname, unsigned vf, const VfConfig *want)
 {
+        if (sysfs_dry_run())
+                return 0; /* vmprep plan: no netlink request */
         char path[128], buf[256];
         VfConfig c;
         int r = netvf_get(pf, ifname, vf, &c);
@@ -411,6 +419,8 @@ int netvf_get(const PciAddress *pf, const char *ifname, unsigned vf, VfConfig *r
 
 int netvf_set(const PciAddress *pf, const char *ifname, unsigned vf, const VfConfig *want)
 {
+        if (sysfs_dry_run())
+                return 0; /* vmprep plan: no netlink request */
         char buf[MNL_SOCKET_BUFFER_SIZE];
         int r;
         struct nlmsghdr *nlh = link_request(buf, pf, ifname, vf, RTM_SETLINK, &r);

@@ -37,6 +37,9 @@ int netvf_pf_ifname(const PciAddress *pf, char *buf, size_t size);
 
 /* Read VF vf of the PF's current settings; set the fields of want that are set. */
 int netvf_get(const PciAddress *pf, const char *ifname, unsigned vf, VfConfig *ret);
+/* What a VF reads right after sriov_numvfs created it (zero MAC, no VLAN,
+ * trust off, spoofchk on): vmprep plan's old value of a VF it would create. */
+void netvf_fresh(VfConfig *ret);
 int netvf_set(const PciAddress *pf, const char *ifname, unsigned vf, const VfConfig *want);
 
 /* Every IPv4 address of this network namespace, whatever routing table its

@@ -165,6 +165,26 @@ int pci_group_members(int group, PciAddress **ret, size_t *n)
         return 0;
 }
 
+int pci_vf_address(const PciAddress *pf, unsigned index, PciAddress *ret)
+{
+        char path[256];
+        uint64_t offset, stride;
+        pci_device_path(pf, "sriov_offset", path, sizeof(path));
+        int r = sysfs_read_u64(path, &offset);
+        if (r < 0)
+                return r;
+        pci_device_path(pf, "sriov_stride", path, sizeof(path));
+        r = sysfs_read_u64(path, &stride);
+        if (r < 0)
+                return r;
+        uint64_t rid = ((uint64_t) pf->bus << 8 | (uint64_t) pf->slot << 3 | pf->function) + offset + stride * index;
+        if (rid > 0xffff)
+                return -ERANGE;
+        *ret = (PciAddress){ .domain = pf->domain, .bus = (uint8_t) (rid >> 8), .slot = (uint8_t) ((rid >> 3) & 0x1f),
+                             .function = (uint8_t) (rid & 7) };
+        return 0;
+}
+
 int pci_device_virtfn(const PciAddress *pf, unsigned index, PciAddress *ret)
 {
         char file[32], path[256], buf[64];

@@ -50,6 +50,9 @@ void pci_device_path(const PciAddress *a, const char *file, char *buf, size_t si
 
 /* Read one device; -ENOENT (and no message) when there is no such device. */
 int pci_device_read(const PciAddress *a, PciDevice *ret);
+/* The address VF index of a PF has (or will have once created): the PF's
+ * routing ID plus sriov_offset plus index times sriov_stride. */
+int pci_vf_address(const PciAddress *pf, unsigned index, PciAddress *ret);
 
 /* A PCI-to-PCI bridge (class 0x0604): VFIO leaves those to the host. */
 static inline bool pci_device_is_bridge(const PciDevice *d) { return (d->class_ >> 8) == PCI_CLASS_BRIDGE_PCI; }

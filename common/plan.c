@@ -3,36 +3,95 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 int plan_add(Plan *p, const PlanStep *s)
 {
-        PlanStep *a = realloc(p->steps, (p->n_steps + 1) * sizeof(*a));
-        if (!a)
+        char *old = strdup(s->old ? s->old : ""), *new_ = strdup(s->new_ ? s->new_ : "");
+        PlanStep *a = old && new_ ? realloc(p->steps, (p->n_steps + 1) * sizeof(*a)) : NULL;
+        if (!a) {
+                free(old);
+                free(new_);
                 return -ENOMEM;
+        }
         p->steps = a;
-        a[p->n_steps++] = *s;
+        a[p->n_steps] = *s;
+        a[p->n_steps].old = old;
+        a[p->n_steps].new_ = new_;
+        if (!a[p->n_steps].kind_name[0])
+                snprintf(a[p->n_steps].kind_name, sizeof(a->kind_name), "%s", s->kind == STEP_ADD ? "add" : "set");
+        p->n_steps++;
         return 0;
 }
 
 void plan_free(Plan *p)
 {
+        for (size_t i = 0; i < p->n_steps; i++) {
+                free(p->steps[i].old);
+                free(p->steps[i].new_);
+        }
         free(p->steps);
         p->steps = NULL;
         p->n_steps = 0;
 }
 
+/* What a person would name the step's object: the file, or the unit and
+ * property, the VF of a link, the module. */
+void plan_object(const PlanStep *s, char *buf, size_t size)
+{
+        const char *p = s->path, *slash = strrchr(p, '/');
+        unsigned vf;
+        char bdf[64];
+        if (!strcmp(s->kind_name, "sdcpus") && slash)
+                snprintf(buf, size, "%s AllowedCPUs=", slash + 1);
+        else if (!strcmp(s->kind_name, "unit") && slash)
+                snprintf(buf, size, "%s (systemd unit)", slash + 1);
+        else if (!strcmp(s->kind_name, "module") && slash)
+                snprintf(buf, size, "module %s", slash + 1);
+        else if (!strcmp(s->kind_name, "vf") && sscanf(p, "/sys/bus/pci/devices/%63[^/]/virtfn%u", bdf, &vf) == 2)
+                snprintf(buf, size, "%s VF %u", bdf, vf);
+        else if (!strcmp(s->kind_name, "claim"))
+                snprintf(buf, size, "ledger %s", s->resource);
+        else
+                snprintf(buf, size, "%s", p);
+}
+
+/* A value as the text output shows it: the empty string visibly so; a
+ * bind's "DRIVER/OVERRIDE" and a VF count's "COUNT/AUTOPROBE" spelt out
+ * (--json has them as the journal records them). */
+static const char *shown(const PlanStep *s, const char *v, char *buf, size_t size)
+{
+        const char *slash = strchr(v, '/');
+        if (slash && !strcmp(s->kind_name, "bind")) {
+                int n = (int) (slash - v);
+                if (slash[1])
+                        snprintf(buf, size, "%.*s (driver_override %s)", n, n ? v : "no driver", slash + 1);
+                else
+                        snprintf(buf, size, "%.*s", n ? n : 9, n ? v : "no driver");
+                return buf;
+        }
+        if (slash && !strcmp(s->kind_name, "numvfs")) {
+                snprintf(buf, size, "%.*s (sriov_drivers_autoprobe %s)", (int) (slash - v), v, slash + 1);
+                return buf;
+        }
+        return v[0] ? v : "''";
+}
+
 void plan_print(const Plan *p, FILE *f)
 {
+        char obj[700], a[160], b[160];
         for (size_t i = 0; i < p->n_steps; i++) {
                 const PlanStep *s = &p->steps[i];
+                const char *old = shown(s, s->old, a, sizeof(a)), *new_ = shown(s, s->new_, b, sizeof(b));
+                plan_object(s, obj, sizeof(obj));
                 if (s->keep)
-                        fprintf(f, "%-10s %s: %s, left as it is  # %s\n", s->cap, s->path, s->old, s->why);
+                        fprintf(f, "%-9s %-8s %s: %s, left as it is  # %s\n", s->cap, "keep", obj, old, s->why);
                 else if (s->kind == STEP_ADD)
-                        fprintf(f, "%-10s %s: %s -> %s (%+lld)  # %s\n", s->cap, s->path, s->old, s->new_,
+                        fprintf(f, "%-9s %-8s %s: %s -> %s (%+lld)  # %s\n", s->cap, s->kind_name, obj, old, new_,
                                 (long long) s->delta, s->why);
                 else
-                        fprintf(f, "%-10s %s: %s -> %s  # %s\n", s->cap, s->path, s->old, s->new_, s->why);
+                        fprintf(f, "%-9s %-8s %s: %s -> %s  # %s\n", s->cap, s->kind_name, obj, old, new_, s->why);
         }
 }
 
@@ -101,22 +160,33 @@ void json_string(FILE *f, const char *s)
 
 void plan_print_json(const Plan *p, FILE *f)
 {
+        char obj[700];
         fprintf(f, "[");
         for (size_t i = 0; i < p->n_steps; i++) {
                 const PlanStep *s = &p->steps[i];
+                plan_object(s, obj, sizeof(obj));
                 fprintf(f, "%s{\"capability\":", i ? "," : "");
                 json_string(f, s->cap);
-                fprintf(f, ",\"kind\":\"%s\",\"resource\":", s->keep ? "keep" : s->kind == STEP_ADD ? "add" : "set");
+                fprintf(f, ",\"kind\":");
+                json_string(f, s->keep ? "keep" : s->kind_name);
+                fprintf(f, ",\"journal\":");
+                if (s->journal[0])
+                        json_string(f, s->journal);
+                else
+                        fprintf(f, "null");
+                fprintf(f, ",\"resource\":");
                 json_string(f, s->resource);
+                fprintf(f, ",\"object\":");
+                json_string(f, obj);
                 fprintf(f, ",\"path\":");
                 json_string(f, s->path);
                 fprintf(f, ",\"old\":");
                 json_string(f, s->old);
                 fprintf(f, ",\"new\":");
                 json_string(f, s->new_);
-                if (s->kind == STEP_ADD)
+                if (s->kind == STEP_ADD && !s->keep)
                         fprintf(f, ",\"delta\":%lld", (long long) s->delta);
-                fprintf(f, ",\"why\":");
+                fprintf(f, ",\"reason\":");
                 json_string(f, s->why);
                 fprintf(f, "}");
         }

@@ -55,6 +55,8 @@ static int set_numvfs(const PciAddress *pf, unsigned count, const char *autoprob
                 if (r < 0)
                         return r;
         }
+        if (sysfs_dry_run())
+                return 0; /* vmprep plan: nothing was written */
         r = sysfs_read_u64(path, &cur);
         if (r < 0)
                 return r;
@@ -527,7 +529,8 @@ static bool same(const VfConfig *want, const VfConfig *got)
                (want->trust < 0 || want->trust == got->trust) && (want->spoofchk < 0 || want->spoofchk == got->spoofchk);
 }
 
-static int apply_vf(Journal *j, const PciAddress *pf, const char *bdf, const char *ifname, const ProfileElem *c)
+static int apply_vf(Journal *j, const PciAddress *pf, const char *bdf, const char *ifname, const ProfileElem *c,
+                    bool created)
 {
         char err[256], old[160], new_[160], path[256], res[64];
         uint64_t index;
@@ -542,7 +545,10 @@ static int apply_vf(Journal *j, const PciAddress *pf, const char *bdf, const cha
                 log_error("<vmprep:sriov pf='%s'><vmprep:vf index='%llu'>: %s", bdf, (unsigned long long) index, err);
                 return -VMPREP_EREPORTED;
         }
-        r = netvf_get(pf, ifname, (unsigned) index, &cur);
+        if (created && journal_planning())
+                netvf_fresh(&cur), r = 0; /* vmprep plan: the VFs it creates do not exist yet */
+        else
+                r = netvf_get(pf, ifname, (unsigned) index, &cur);
         if (r < 0) {
                 log_error("cannot read VF %llu of %s (%s): %s", (unsigned long long) index, bdf, ifname, strerror(-r));
                 return -VMPREP_EREPORTED;
@@ -568,11 +574,14 @@ static int apply_vf(Journal *j, const PciAddress *pf, const char *bdf, const cha
         netvf_format(&want, new_, sizeof(new_));
         snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/virtfn%llu", bdf, (unsigned long long) index);
         snprintf(res, sizeof(res), "sriov/%s/vf%llu", bdf, (unsigned long long) index);
+        journal_plan_why("link %s, VF %llu: %s over netlink", ifname, (unsigned long long) index, new_);
         r = journal_begin_custom(j, "vf", res, path, old, new_, &seq);
         if (r < 0)
                 return r;
         r = netvf_set(pf, ifname, (unsigned) index, &want);
-        if (r == 0)
+        if (r == 0 && journal_planning())
+                got = want; /* nothing was set: nothing to read back */
+        else if (r == 0)
                 r = netvf_get(pf, ifname, (unsigned) index, &got);
         if (r < 0) {
                 log_error("cannot set VF %llu of %s (%s) to %s: %s", (unsigned long long) index, bdf, ifname, new_,
@@ -700,6 +709,15 @@ static int pf_decide(const Domain *d, const Ledger *l, const ProfileElem *e, PfD
         return 0;
 }
 
+/* vmprep plan: the PFs whose VFs this prepare re-creates */
+#define PLANNED_MAX 16
+static struct {
+        PciAddress pf;
+        unsigned want;
+        bool autoprobe;
+} planned[PLANNED_MAX];
+static size_t n_planned;
+
 static int prepare_pf(Journal *j, Ledger *l, const Domain *d, const ProfileElem *e)
 {
         const char *pfs = profile_attr(e, "pf");
@@ -729,9 +747,13 @@ static int prepare_pf(Journal *j, Ledger *l, const Domain *d, const ProfileElem 
                 snprintf(old, sizeof(old), "%d/%s", pd.have, strcmp(ap, "0") == 0 ? "0" : "1");
                 snprintf(new_, sizeof(new_), "%llu", (unsigned long long) pd.want);
                 pf_path(&pd.pf, "sriov_numvfs", path, sizeof(path));
+                journal_plan_why("%s needs %llu VFs of %s (had %d; through 0, sriov_drivers_autoprobe %s)", d->name,
+                                 (unsigned long long) pd.want, bdf, pd.have, autoprobe);
                 r = journal_begin_custom(j, "numvfs", res, path, old, new_, &seq);
                 if (r < 0)
                         return r;
+                if (journal_planning() && n_planned < PLANNED_MAX)
+                        planned[n_planned++] = (typeof(planned[0])){ pd.pf, (unsigned) pd.want, autoprobe[0] == '1' };
                 r = set_numvfs(&pd.pf, (unsigned) pd.want, autoprobe);
                 if (r < 0) {
                         log_error("cannot give %s %llu VFs (it had %d): %s", bdf, (unsigned long long) pd.want, pd.have,
@@ -744,6 +766,13 @@ static int prepare_pf(Journal *j, Ledger *l, const Domain *d, const ProfileElem 
                 log_info("created %llu VFs on %s (had %d; sriov_drivers_autoprobe %s)", (unsigned long long) pd.want,
                          bdf, pd.have, autoprobe);
         } else if (pd.want > 0) {
+                pf_path(&pd.pf, "sriov_numvfs", path, sizeof(path));
+                char have[16];
+                snprintf(have, sizeof(have), "%d", pd.have);
+                r = journal_plan_keep("vfio", res, path, have, "%s uses the VFs there are (%llu needed), the ones it "
+                                      "asks for free; sriov_numvfs not written", d->name, (unsigned long long) pd.want);
+                if (r < 0)
+                        return r;
                 log_info("using the VFs %s has (%d, %llu needed): sriov_numvfs left as it is", bdf, pd.have,
                          (unsigned long long) pd.want);
         }
@@ -759,40 +788,7 @@ static int prepare_pf(Journal *j, Ledger *l, const Domain *d, const ProfileElem 
         /* after every VF creation: sriov_numvfs wipes VF settings */
         for (size_t k = 0; k < e->n_children && r == 0; k++)
                 if (strcmp(e->children[k].name, "vf") == 0)
-                        r = apply_vf(j, &pd.pf, bdf, ifname, &e->children[k]);
-        return r;
-}
-
-int sriov_plan(const Domain *d, const Profile *p, Plan *plan)
-{
-        Ledger l = { .lock_fd = -1 };
-        int r = ledger_read(&l);
-
-        for (size_t i = 0; r == 0 && i < p->n_elems; i++) {
-                const ProfileElem *e = &p->elems[i];
-                PfDecision pd;
-                if (strcmp(e->name, "sriov") != 0 || !profile_elem_enabled(e))
-                        continue; /* enabled="no": this PF is left alone */
-                r = pf_decide(d, &l, e, &pd);
-                if (r < 0 || pd.want == 0)
-                        continue;
-                PlanStep st = { .kind = STEP_SET, .keep = !pd.raise };
-                snprintf(st.cap, sizeof(st.cap), "vfio");
-                snprintf(st.resource, sizeof(st.resource), "sriov/%s", pd.bdf);
-                pf_path(&pd.pf, "sriov_numvfs", st.path, sizeof(st.path));
-                snprintf(st.old, sizeof(st.old), "%d", pd.have);
-                if (pd.raise) {
-                        snprintf(st.new_, sizeof(st.new_), "%llu", (unsigned long long) pd.want);
-                        snprintf(st.why, sizeof(st.why), "%s needs %llu VFs of %s (through 0, autoprobe off)", d->name,
-                                 (unsigned long long) pd.want, pd.bdf);
-                } else {
-                        snprintf(st.new_, sizeof(st.new_), "%d", pd.have);
-                        snprintf(st.why, sizeof(st.why), "%s uses the VFs there are (%llu needed), the ones it asks "
-                                 "for free; sriov_numvfs not written", d->name, (unsigned long long) pd.want);
-                }
-                r = plan_add(plan, &st);
-        }
-        ledger_clear(&l);
+                        r = apply_vf(j, &pd.pf, bdf, ifname, &e->children[k], pd.raise);
         return r;
 }
 
@@ -812,9 +808,23 @@ bool sriov_only_counts_left(const char *uuid)
         return only;
 }
 
+bool sriov_planned_vf(const PciAddress *a, bool *autoprobe)
+{
+        for (size_t i = 0; journal_planning() && i < n_planned; i++)
+                for (unsigned k = 0; k < planned[i].want; k++) {
+                        PciAddress vf;
+                        if (pci_vf_address(&planned[i].pf, k, &vf) == 0 && pci_address_equal(&vf, a)) {
+                                *autoprobe = planned[i].autoprobe;
+                                return true;
+                        }
+                }
+        return false;
+}
+
 int sriov_prepare(Journal *j, Ledger *l, const Domain *d, const Profile *p)
 {
         int r = 0;
+        n_planned = 0;
         sriov_begin_release(l, d->uuid);
         for (size_t i = 0; p && i < p->n_elems && r == 0; i++)
                 if (strcmp(p->elems[i].name, "sriov") == 0 && profile_elem_enabled(&p->elems[i]))

@@ -35,9 +35,10 @@ void sriov_begin_release(Ledger *l, const char *uuid);
 /* After the journal was undone: drop this VM's holds on PFs and carry out
  * (or hand over) the restores that fell to it. */
 int sriov_end_release(Ledger *l, const char *uuid, const Journal *j);
-/* vmprep plan: per <vmprep:sriov>, the count raised (a step) or the VFs
- * there used as they are (a keep step); refusals as prepare logs them. */
-int sriov_plan(const Domain *d, const Profile *p, Plan *plan);
 /* Is a "numvfs" step (a count that could not be given back while others
  * used its VFs) all that is left of the VM's vfio journal? */
 bool sriov_only_counts_left(const char *uuid);
+/* vmprep plan: is a a VF that this plan's prepare re-creates (its PF's
+ * count raised through 0)?  Then it comes up unbound (autoprobe off) or on
+ * the PF's VF driver; *autoprobe says which. */
+bool sriov_planned_vf(const PciAddress *a, bool *autoprobe);

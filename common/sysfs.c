@@ -14,6 +14,17 @@
 
 static char root[SYSFS_PATH_MAX];
 static bool initialised;
+static bool dry_run;
+
+void sysfs_set_dry_run(bool on)
+{
+        dry_run = on;
+}
+
+bool sysfs_dry_run(void)
+{
+        return dry_run;
+}
 
 #ifdef VMPREP_TEST_BUILD
 static bool refused; /* test build without VMPREP_ROOT */
@@ -95,6 +106,8 @@ int sysfs_path(const char *path, char *buf, size_t size)
 
 int sysfs_open(const char *path, int flags, mode_t mode)
 {
+        if (dry_run && (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)))
+                return -EROFS;
         char full[SYSFS_PATH_MAX];
         int r = sysfs_path(path, full, sizeof(full));
         if (r < 0)
@@ -263,6 +276,8 @@ static int injected_fault(const char *path)
 
 int sysfs_write(const char *path, const char *value)
 {
+        if (dry_run)
+                return 0;
         char full[SYSFS_PATH_MAX];
         size_t len = strlen(value);
         int r = sysfs_path(path, full, sizeof(full));
@@ -353,6 +368,8 @@ int sysfs_lstat(const char *path, struct stat *st)
 
 int sysfs_mkdir(const char *path, mode_t mode)
 {
+        if (dry_run)
+                return 0;
         char full[SYSFS_PATH_MAX];
         int r = sysfs_path(path, full, sizeof(full));
         if (r < 0)
@@ -371,6 +388,8 @@ int sysfs_mkdir(const char *path, mode_t mode)
 
 int sysfs_rmdir(const char *path)
 {
+        if (dry_run)
+                return 0;
         char full[SYSFS_PATH_MAX];
         int r = sysfs_path(path, full, sizeof(full));
         if (r < 0)
@@ -400,6 +419,8 @@ static int path_pair(const char *from, const char *to, char a[SYSFS_PATH_MAX], c
 
 int sysfs_rename(const char *from, const char *to)
 {
+        if (dry_run)
+                return 0;
         char a[SYSFS_PATH_MAX], b[SYSFS_PATH_MAX];
         int r = path_pair(from, to, a, b);
         if (r < 0)
@@ -409,6 +430,8 @@ int sysfs_rename(const char *from, const char *to)
 
 int sysfs_link(const char *from, const char *to)
 {
+        if (dry_run)
+                return 0;
         char a[SYSFS_PATH_MAX], b[SYSFS_PATH_MAX];
         int r = path_pair(from, to, a, b);
         if (r < 0)
@@ -418,6 +441,8 @@ int sysfs_link(const char *from, const char *to)
 
 int sysfs_unlink(const char *path)
 {
+        if (dry_run)
+                return 0;
         char full[SYSFS_PATH_MAX];
         int r = sysfs_path(path, full, sizeof(full));
         if (r < 0)

@@ -45,6 +45,12 @@ int sysfs_readlink(const char *path, char *buf, size_t size);
 
 /* One write(2) of value, as the kernel wants it; a short write is -EIO. */
 int sysfs_write(const char *path, const char *value);
+/* Dry run (vmprep plan runs the hooks' own prepare): every write, mkdir,
+ * rmdir, rename, link, unlink and open for writing through this gateway
+ * succeeds without touching anything (open: -EROFS).  Callers that act
+ * outside it (D-Bus, netlink, modules) ask sysfs_dry_run() themselves. */
+void sysfs_set_dry_run(bool on);
+bool sysfs_dry_run(void);
 int sysfs_write_u64(const char *path, uint64_t value);
 
 /* Append len bytes to a state file opened through sysfs_open (a journal,

@@ -114,6 +114,8 @@ int systemd_unit_set_allowed_cpus(const char *unit, const char *list)
         size_t n = 0;
         CpuSet set;
         int r;
+        if (sysfs_dry_run())
+                return 0; /* vmprep plan: no D-Bus call */
 
         cpuset_clear(&set);
         if (*list && cpuset_parse(list, &set) < 0)

@@ -332,7 +332,7 @@ static int write_checked(const char *path, const char *want)
 {
         char back[256];
         int r = sysfs_write(path, want);
-        if (r < 0)
+        if (r < 0 || journal_planning())
                 return r;
         r = read_value(path, back, sizeof(back));
         if (r < 0)
@@ -421,6 +421,10 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const TuneSetting *
                 snprintf(base, sizeof(base), "%s", cur);
         else if (ledger_baseline_get(l, t->resource, base, sizeof(base)) < 0)
                 snprintf(base, sizeof(base), "%s", cur);
+        if (satisfied)
+                journal_plan_why("%s for %s: already '%s', held (shared) while it runs", t->label, d->name, cur);
+        else
+                journal_plan_why("%s for %s", t->label, d->name);
         r = journal_begin_custom(j, "shared", t->resource, t->path, base, t->want, &seq);
         if (r < 0)
                 return r;

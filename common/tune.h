@@ -75,6 +75,3 @@ int tune_realtime_check(const Domain *d, const CpuSet *vcpus, const char *cmdlin
 int tune_prepare(const Domain *d, const Profile *p);
 int tune_release(const char *uuid, const char *name);
 int tune_reconnect(const char *uuid);
-/* vmprep plan (common/cpus_plan.c). */
-#include "plan.h"
-int tune_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen);

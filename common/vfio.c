@@ -191,6 +191,38 @@ static int vfio_undo_bind(const JournalStep *s)
         return 0;
 }
 
+/*
+ * pci_device_read, except in vmprep plan for a VF that the plan's SR-IOV
+ * step re-creates: it does not exist yet (or will be replaced), so it is
+ * read as it will come up: unbound with autoprobe off, on no group yet
+ * (*fresh: the group is its own, as each VF's is).  With autoprobe on,
+ * the driver it will get is not known here: also unbound.
+ */
+static int device_read(const PciAddress *a, PciDevice *dev, bool *fresh)
+{
+        bool autoprobe = false;
+        int r = pci_device_read(a, dev);
+        *fresh = false;
+        if (!sriov_planned_vf(a, &autoprobe))
+                return r;
+        if (r == -ENOENT) {
+                memset(dev, 0, sizeof(*dev));
+                dev->addr = *a;
+                pci_address_format(a, dev->bdf);
+                dev->class_ = 0x020000;
+                dev->numa_node = -1;
+                dev->sriov_totalvfs = -1;
+                dev->is_vf = true;
+                r = 0;
+        }
+        if (r == 0) {
+                dev->driver[0] = dev->driver_override[0] = '\0';
+                dev->iommu_group = -1;
+                *fresh = true;
+        }
+        return r;
+}
+
 static void register_undo(Ledger *l, const char *uuid)
 {
         journal_register_undo("bind", vfio_undo_bind);
@@ -211,9 +243,10 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
         char path[256], old[2 * PCI_DRIVER_MAX + 2], now[PCI_DRIVER_MAX];
         PciDevice dev;
         unsigned seq;
+        bool fresh;
         int r;
 
-        r = pci_device_read(&t->dev.addr, &dev);
+        r = device_read(&t->dev.addr, &dev, &fresh);
         if (r < 0) {
                 snprintf(err, errlen, "cannot read %s: %s", t->dev.bdf, strerror(-r));
                 return r;
@@ -222,7 +255,8 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
                 log_info("%s is already on " STUB ": nothing to do", dev.bdf);
                 return 0;
         }
-        if (check_nodes) {
+        /* (vmprep plan: the display manager it would stop still holds them) */
+        if (check_nodes && !journal_planning()) {
                 r = check_holders(&dev, t->origin);
                 if (r < 0)
                         return r;
@@ -233,6 +267,8 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
         char resource[64];
         snprintf(resource, sizeof(resource), "pci/%s", dev.bdf);
         pci_device_path(&dev.addr, NULL, path, sizeof(path));
+        journal_plan_why("%s, %s: driver_override, %s%s%sdrivers_probe", class_name(dev.class_), t->origin,
+                         dev.driver[0] ? "unbind from " : "", dev.driver, dev.driver[0] ? ", " : "");
         r = journal_begin_custom(j, "bind", resource, path, old, STUB, &seq);
         if (r < 0)
                 return r;
@@ -258,6 +294,8 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
                 return r;
         }
         r = pci_device_driver(&dev.addr, now, sizeof(now));
+        if (journal_planning()) /* nothing was written: nothing to read back */
+                snprintf(now, sizeof(now), STUB), r = 0;
         if (r < 0 || strcmp(now, STUB) != 0) {
                 snprintf(err, errlen, "cannot bind %s to " STUB ": after drivers_probe it is on %s", dev.bdf,
                          r < 0 ? strerror(-r) : now[0] ? now : "no driver");
@@ -301,6 +339,8 @@ static void module_commands_note(struct kmod_module *mod, const char *asked, boo
 #define MODULE_BLACKLISTED 1
 static int module_load(const char *name, bool blacklist)
 {
+        if (sysfs_dry_run())
+                return 0; /* vmprep plan */
         struct kmod_ctx *ctx = kmod_new(NULL, NULL);
         struct kmod_list *list = NULL, *it;
         unsigned flags = KMOD_PROBE_IGNORE_COMMAND | (blacklist ? KMOD_PROBE_APPLY_BLACKLIST : 0);
@@ -338,6 +378,8 @@ static int module_load(const char *name, bool blacklist)
  * commands are the modprobe tool's, never run from here. */
 static int module_unload(const char *name)
 {
+        if (sysfs_dry_run())
+                return 0; /* vmprep plan */
         struct kmod_ctx *ctx = kmod_new(NULL, NULL);
         struct kmod_module *mod = NULL;
         if (!ctx)
@@ -394,6 +436,7 @@ static int unload_modules(Journal *j, const char *list, char *err, size_t errlen
                 if (!name_is_valid(name) || !module_loaded(name))
                         continue;
                 snprintf(path, sizeof(path), "/sys/module/%s", name);
+                journal_plan_why("unload-modules='%s' (delete_module)", list);
                 int r = journal_begin_custom(j, "module", "module", path, "loaded", "unloaded", &seq);
                 if (r < 0)
                         return r;
@@ -428,6 +471,8 @@ static int ensure_stub_driver(char *err, size_t errlen)
                          "installed (CONFIG_VFIO_PCI)?", strerror(-r));
                 return r;
         }
+        if (journal_planning()) /* a plan loads nothing: no driver directory to wait for */
+                return 0;
         for (int waited = 0; waited < 1000; waited += 10) {
                 if (pci_driver_present(STUB)) {
                         log_info("loaded " STUB);
@@ -547,12 +592,15 @@ static int check_holders(const PciDevice *dev, const char *origin)
 
 static int add_request(Targets *ts, const PciAddress *a, bool force, const char *origin, const Settings *set)
 {
+        bool fresh;
         PciDevice dev;
         char bdf[PCI_ADDRESS_STRLEN];
         int r;
 
         pci_address_format(a, bdf);
-        r = pci_device_read(a, &dev);
+        r = device_read(a, &dev, &fresh);
+        if (r == 0 && fresh)
+                return targets_add(ts, &dev, true, force, origin); /* a VF is alone in its group */
         if (r == -ENOENT) {
                 log_error("%s names %s, which this host does not have (no /sys/bus/pci/devices/%s)", origin, bdf, bdf);
                 return -VMPREP_EREPORTED;
@@ -658,63 +706,12 @@ static Settings settings_of(const Profile *p)
         };
 }
 
-int vfio_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen)
-{
-        Settings set = settings_of(p);
-        Targets ts = { NULL, 0 };
-        Ledger l = { .lock_fd = -1 };
-        int r = 0;
-
-        (void) err;
-        (void) errlen;
-        r = sriov_plan(d, p, plan);
-        if (r < 0)
-                return r;
-        if (!profile_enabled(p, "vfio"))
-                return 0;
-        r = collect(d, p, &set, &ts);
-        if (r == 0)
-                r = ledger_read(&l);
-        bool display = r == 0 && needs_display(&ts, &set);
-        RunningVm *vms = NULL;
-        size_t n_vms = 0;
-        if (r == 0 && ts.n)
-                running_load(d->uuid, &vms, &n_vms);
-        for (size_t i = 0; i < ts.n && r == 0; i++)
-                r = check_interlocks(&ts.t[i], &set, &l, d->uuid, vms, n_vms, display);
-        running_vms_free(vms, n_vms);
-        if (r == 0 && display) {
-                PlanStep st = { .kind = STEP_SET };
-                snprintf(st.cap, sizeof(st.cap), CAP);
-                snprintf(st.resource, sizeof(st.resource), "display");
-                snprintf(st.path, sizeof(st.path), "display manager, framebuffer consoles");
-                snprintf(st.old, sizeof(st.old), "running");
-                snprintf(st.new_, sizeof(st.new_), "stopped");
-                snprintf(st.why, sizeof(st.why), "single GPU: the host display runs on the GPU %s takes", d->name);
-                r = plan_add(plan, &st);
-        }
-        for (size_t i = 0; i < ts.n && r == 0; i++) {
-                const Target *t = &ts.t[i];
-                if (strcmp(t->dev.driver, STUB) == 0)
-                        continue; /* already there: nothing to do */
-                PlanStep st = { .kind = STEP_SET };
-                snprintf(st.cap, sizeof(st.cap), CAP);
-                snprintf(st.resource, sizeof(st.resource), "pci/%s", t->dev.bdf);
-                pci_device_path(&t->dev.addr, "driver", st.path, sizeof(st.path));
-                snprintf(st.old, sizeof(st.old), "%s", t->dev.driver[0] ? t->dev.driver : "(none)");
-                snprintf(st.new_, sizeof(st.new_), STUB);
-                snprintf(st.why, sizeof(st.why), "%s, %s", class_name(t->dev.class_), t->origin);
-                r = plan_add(plan, &st);
-        }
-        ledger_clear(&l);
-        free(ts.t);
-        return r;
-}
-
 /* Wait, bounded, for /dev/vfio/N of every group moved. */
 static int wait_groups(const Targets *ts, char *err, size_t errlen)
 {
         struct timespec start, now, pause = { 0, 5 * 1000 * 1000 };
+        if (journal_planning())
+                return 0; /* nothing was bound */
         clock_gettime(CLOCK_MONOTONIC, &start);
         for (size_t i = 0; i < ts->n; i++) {
                 char path[64];

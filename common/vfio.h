@@ -43,7 +43,4 @@ void vfio_vm_name(const char *uuid, char *buf, size_t size);
 int vfio_prepare(const Domain *d, const Profile *p);
 int vfio_release(const char *uuid, const char *name);
 int vfio_reconnect(const char *uuid);
-/* vmprep plan: the devices and their drivers now, VF counts, the display;
- * refusals (interlocks) are logged and -VMPREP_EREPORTED returned. */
 #include "plan.h"
-int vfio_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t errlen);

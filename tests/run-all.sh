@@ -6,6 +6,8 @@
 #             (as root with KVM) doctor, tag/show/untag and reconcile for real
 #   cpus-hooks  30-vmprep-cpus the same way (cgroup v1/v2/systemd, IRQs, partitions, crash points)
 #   tune-hooks  40-vmprep-tune the same way (governor, C-states, THP, KSM, sysctls, crash points)
+#   planjournal  vmprep plan --json against the journals the hooks then write, on
+#             every fake tree of the hook suites and every capability
 #   vfio      10-vmprep-vfio against fake PCI trees (tests/hooks/vfio.sh), ASan+UBSan
 #   hostshapes  10-vmprep-vfio's host-use interlocks on recorded host shapes (Fedora
 #             btrfs workstation, Proxmox ZFS/bond server, macvtap VMs), ASan+UBSan
@@ -86,6 +88,7 @@ run_suite hostshapes tests/hooks/hostshapes.sh build/test
 run_suite migrate tests/hooks/migrate.sh build/test
 run_suite cpus-hooks tests/hooks/cpus.sh build/test
 run_suite tune-hooks tests/hooks/tune.sh build/test
+run_suite planjournal tests/hooks/planjournal.sh build/test
 run_suite cli tests/cli/run.sh
 run_suite schema tests/profiles-schema.sh
 run_suite grammar tests/grammar-agree.sh build/test

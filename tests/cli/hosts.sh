@@ -81,6 +81,19 @@ flags		: fpu vme de pse tsc msr pae mce pdpe1gb rdtscp lm"
 cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime 0 0
 hugetlbfs /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0"
         _w "$r/sys/fs/cgroup/cgroup.controllers" "cpuset cpu io memory hugetlb pids rdma misc"
+        # cpuset not yet enabled for the root's children; their cpuset.cpus
+        # empty (the parent's CPUs), as after boot
+        _w "$r/sys/fs/cgroup/cgroup.subtree_control" "cpu io memory pids"
+        local s
+        for s in init.scope system.slice user.slice machine.slice; do
+                _w "$r/sys/fs/cgroup/$s/cgroup.procs" ""; _w "$r/sys/fs/cgroup/$s/cpuset.cpus" ""
+        done
+        _w "$r/sys/devices/virtual/workqueue/cpumask" "ffff"
+        _w "$r/proc/irq/default_smp_affinity" "ffff"
+        # IRQs: the timer on CPU 0, the NIC on every CPU, the GPU on CPU 10
+        _w "$r/proc/irq/0/smp_affinity_list" "0"
+        _w "$r/proc/irq/120/smp_affinity_list" "0-15"
+        _w "$r/proc/irq/130/smp_affinity_list" "10"
         _w "$r/proc/1/comm" "systemd"
         _w "$r/proc/meminfo" "MemTotal:       67108864 kB
 Hugepagesize:       2048 kB"

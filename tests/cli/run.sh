@@ -74,8 +74,8 @@ golden show-db "$VMPREP" --root "$W/workstation" show "$D/db-node1-2g.xml"
 mkdir -p "$W/pci/run" "$W/pci/.fake"
 "$repo/build/test/pci-fixture" "$W/pci" base gpu-hda sriov-nic
 golden plan-gpu-hda-sriov "$VMPREP" --root "$W/pci" plan "$D/gpu-hda-sriov.xml"
-json_check "plan vfio: the GPU and its audio function to vfio-pci, 2 VFs on the PF" \
-        "[(s['old'], s['new']) for s in j['steps']] == [('0','2'), ('nvidia','vfio-pci'), ('snd_hda_intel','vfio-pci')]" \
+json_check "plan vfio: 2 VFs on the PF (count/autoprobe as journalled), then the GPU and its audio function to vfio-pci (driver/override)" \
+        "[(s['kind'], s['object'], s['old'], s['new']) for s in j['steps']] == [('numvfs', '/sys/bus/pci/devices/0000:43:00.0/sriov_numvfs', '0/1', '2'), ('bind', '/sys/bus/pci/devices/0000:41:00.0', 'nvidia/', 'vfio-pci'), ('bind', '/sys/bus/pci/devices/0000:41:00.1', 'snd_hda_intel/', 'vfio-pci')] and all(s['journal'] == j['uuid'] + '.vfio' and s['reason'] for s in j['steps'])" \
         "$VMPREP" --root "$W/pci" plan --json "$D/gpu-hda-sriov.xml"
 
 json_check "doctor workstation: IOMMU passes, GPU sharing a group warns, 0 failures" \
@@ -96,8 +96,8 @@ json_check "doctor nfv: SR-IOV PF with 8 of 64 VFs" \
 json_check "plan workstation: +1024 x 2 MiB on node 1, 512 -> 1536" \
         "j['tagged'] and j['steps'][0]['delta']==1024 and j['steps'][0]['old']=='512' and j['steps'][0]['new']=='1536' and 'node1/' in j['steps'][0]['path']" \
         "$VMPREP" --root "$W/workstation" plan --json "$D/db-node1-2g.xml"
-json_check "plan workstation: db1 claims CPUs 8-11, host tasks keep 0-7,12-15" \
-        "any(s['capability']=='cpus' and s['new']=='8-11' for s in j['steps']) and any(s['resource']=='cpus/host' and s['old']=='0-15' and s['new']=='0-7,12-15' for s in j['steps'])" \
+json_check "plan workstation: db1 claims CPUs 8-11; cpuset enabled, each host cgroup's cpuset.cpus 0-7,12-15; workqueue mask ffff -> f0ff (hex, as written)" \
+        "[(s['kind'], s['object'], s['old'], s['new']) for s in j['steps'] if s['capability'] == 'cpus'] == [('claim', 'ledger cpus:' + j['uuid'], 'isolate,workqueues', '8-11'), ('cg2ctl', '/sys/fs/cgroup/cgroup.subtree_control', '', '+cpuset')] + [('restore', '/sys/fs/cgroup/%s/cpuset.cpus' % c, '', '0-7,12-15') for c in ('init.scope', 'system.slice', 'user.slice')] + [('restore', '/sys/devices/virtual/workqueue/cpumask', 'ffff', 'f0ff')] and all(s['journal'] == '00000000-0000-0000-0000-000000000000.cpus' for s in j['steps'] if s['kind'] == 'restore')" \
         "$VMPREP" --root "$W/workstation" plan --json "$D/db-node1-2g.xml"
 json_check "plan nfv: 1 GiB pages interleaved, 4 per node" \
         "[s['delta'] for s in j['steps']]==[4,4] and all('hugepages-1048576kB' in s['path'] for s in j['steps'])" \

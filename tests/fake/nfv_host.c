@@ -85,6 +85,8 @@ void fixture_nfv_host(void)
         fixture_put("/.fake/pci/" NFV_PF ".vf-driver", "iavf\n");
         fixture_put("/.fake/pci/" NFV_PF ".vf-offset", "16\n");
         fixture_put("/.fake/pci/" NFV_PF ".vf-stride", "1\n");
+        fixture_put(PFDIR "/sriov_offset", "16\n"); /* as the kernel shows the routing */
+        fixture_put(PFDIR "/sriov_stride", "1\n");
         fixture_put("/sys/bus/pci/drivers/iavf/bind", "");
         fixture_put("/sys/bus/pci/drivers/iavf/unbind", "");
         fixture_kernel_write(PFDIR "/sriov_numvfs", "8");

@@ -151,6 +151,9 @@ static void sriov_nic(void)
         put("/sys/bus/pci/devices/0000:43:00.0/sriov_totalvfs", "8\n");
         put("/sys/bus/pci/devices/0000:43:00.0/sriov_numvfs", "0\n");
         put("/sys/bus/pci/devices/0000:43:00.0/sriov_drivers_autoprobe", "1\n");
+        /* the VF routing the fake kernel uses (fake_pci.c), as the kernel shows it */
+        put("/sys/bus/pci/devices/0000:43:00.0/sriov_offset", "128\n");
+        put("/sys/bus/pci/devices/0000:43:00.0/sriov_stride", "2\n");
         put("/sys/bus/pci/devices/0000:43:00.0/net/enp67s0f0/operstate", "up\n");
         put("/.fake/pci/0000:43:00.0.vf-device", "0x1515\n");
         put("/.fake/pci/0000:43:00.0.vf-driver", "ixgbevf\n");

@@ -18,13 +18,13 @@ T_SUITE=faults
 ERRNOS=(EBUSY EINVAL ENOMEM ENODEV EIO)
 
 # The hooks' own suites build their trees; take those functions from them
-# (base_tree, tree_v1, tree_v2 from cpus.sh; new_tree from tune.sh as tune_tree).
+# (base_tree, tree_v1, tree_v2 from cpus_tree.sh; new_tree from tune_tree.sh as tune_tree).
 CG1=sys/fs/cgroup/cpuset # used by tree_v1
 export CG1
 # shellcheck disable=SC1090
-. <(sed -n '/^base_tree() {/,/^}/p; /^tree_v1() {/,/^}/p; /^tree_v2() {/,/^}/p' "$here/cpus.sh")
+. <(sed -n '/^base_tree() {/,/^}/p; /^tree_v1() {/,/^}/p; /^tree_v2() {/,/^}/p' "$here/cpus_tree.sh")
 # shellcheck disable=SC1090
-. <(sed -n '/^new_tree() {/,/^}/p' "$here/tune.sh" | sed 's/^new_tree()/tune_tree()/; s|vmprep-tune-XXXXXX|vmprep-faults-XXXXXX|')
+. <(sed -n '/^new_tree() {/,/^}/p' "$here/tune_tree.sh" | sed 's/^new_tree()/tune_tree()/; s|vmprep-tune-XXXXXX|vmprep-faults-XXXXXX|')
 
 # Each scenario sets HOOK and NAME and writes $ROOT/x.xml (the VM), in a fresh tree.
 scenario_hugepages() {

@@ -729,9 +729,10 @@ case_nfv_uses_the_vfs_there_are() {
         grep -q sriov_numvfs "$ROOT/.fake/writes.log" && bad+="sriov_numvfs written at release; "
         not_blocked || bad+="blocked; "
         [ -z "$bad" ] && t_ok "$name" || t_fail "$name" "$bad" "$(cat "$ERR")"
-        [[ $plan == *"vnf1: 1 step, in order"* ]] && [[ $plan == *"$NPF/sriov_numvfs: 8, left as it is  # vnf1 uses the VFs there are (8 needed)"* ]] \
-                && [[ $plan == *"0000:41:02.6/driver: (none) -> vfio-pci"* ]] \
-                && t_ok "vmprep plan shows the decision to use the VFs there are (sriov_numvfs 8, left as it is)" \
+        [[ $plan == *"vnf1: 2 steps, in order"* ]] && [[ $plan == *"$NPF/sriov_numvfs: 8, left as it is  # vnf1 uses the VFs there are (8 needed)"* ]] \
+                && [[ $plan == *"vf       0000:41:00.0 VF 6: mac=00:00:00:00:00:00 -> mac=52:54:00:00:41:06  # link enp65s0f0, VF 6"* ]] \
+                && [[ $plan == *"bind     /sys/bus/pci/devices/0000:41:02.6: no driver -> vfio-pci"* ]] \
+                && t_ok "vmprep plan shows the decision to use the VFs there are (sriov_numvfs 8, left as it is), VF 6's MAC over netlink and its bind" \
                 || t_fail "vmprep plan shows using the VFs there are" "$plan"
 }
 

@@ -360,14 +360,18 @@ TEST(hugepages_plan_lists_pool_deltas)
         Domain *d = domain_from(DOM("<memory unit='MiB'>512</memory>" HP "<numatune><memory nodeset='1'/></numatune>"));
         CHECK(d);
         Plan plan = { 0 };
-        char err[512];
-        CHECK_INT(hugepages_plan(d, NULL, &plan, err, sizeof(err)), 0);
+        journal_plan_begin(&plan); /* vmprep plan: prepare itself, recording */
+        CHECK_INT(hugepages_prepare(d, NULL), 0);
+        journal_plan_end();
         CHECK_INT(plan.n_steps, 1);
+        CHECK_STR(plan.steps[0].kind_name, "add");
+        CHECK_STR(plan.steps[0].resource, "hugepages/node1/2048kB");
         CHECK_STR(plan.steps[0].path, POOL1);
         CHECK_STR(plan.steps[0].old, "4");
         CHECK_STR(plan.steps[0].new_, "260");
         CHECK_INT(plan.steps[0].delta, 256);
         CHECK_STR(tree_read("/.fake/writes.log"), ""); /* a plan changes nothing */
+        CHECK(tree_read(VMPREP_RUNDIR "/ledger") == NULL); /* and keeps no state */
         plan_free(&plan);
         domain_free(d);
 }

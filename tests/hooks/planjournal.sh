@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# vmprep plan = the journal: on every fake tree the hook suites use, for
+# every capability, `vmprep plan --json` (test build, --root) lists exactly
+# the steps the real hooks then journal when libvirt starts the VM (prepare
+# and start phases, hooks 10 to 40 in libvirt's order): same journal, kind,
+# resource, object path, old value and new value, in the same order.  The
+# plan itself writes nothing (the whole tree, state included, compared).
+# A start the hooks refuse is refused by the plan too.
+#   tests/hooks/planjournal.sh build/test
+set -uo pipefail
+here=$(cd -- "$(dirname -- "$0")" && pwd)
+repo=$(cd -- "$here/../.." && pwd)
+B=${1:-build/test}
+case $B in /*) ;; *) B=$repo/$B ;; esac
+VMPREP=$B/vmprep
+FIXTURE=$B/pci-fixture
+HOOKS=("$B/hooks/10-vmprep-vfio" "$B/hooks/20-vmprep-hugepages" "$B/hooks/30-vmprep-cpus" "$B/hooks/40-vmprep-tune")
+T_SUITE=planjournal
+# shellcheck source=tests/lib.sh
+. "$repo/tests/lib.sh"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+unset VMPREP_CONF
+for f in "$VMPREP" "$FIXTURE" "${HOOKS[@]}"; do [ -x "$f" ] || { echo "missing $f"; exit 1; }; done
+
+# the hugepages suites' two-node host (tests/hooks/tree.sh) as hp_tree, the
+# tune suite's (tune_tree.sh) as tune_tree: both files call theirs new_tree
+# shellcheck source=tests/hooks/tree.sh
+. "$here/tree.sh"
+eval "$(declare -f new_tree | sed '1s/new_tree/hp_tree/')"
+# shellcheck source=tests/hooks/tune_tree.sh
+. "$here/tune_tree.sh"
+eval "$(declare -f new_tree | sed '1s/new_tree/tune_tree/')"
+# shellcheck source=tests/hooks/cpus_tree.sh
+. "$here/cpus_tree.sh"
+ROOT=
+PLAN=$(mktemp) CMP=$(mktemp)
+cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; }
+trap 'cleanup; rm -f "$OUT" "$ERR" "$PLAN" "$CMP"' EXIT
+# pci-fixture's hosts (tests/hooks/pci_tree.sh)
+pci_tree() {
+        cleanup
+        ROOT=$(mktemp -d /tmp/vmprep-pj-XXXXXX)
+        export VMPREP_ROOT=$ROOT
+        mkdir -p "$ROOT/run" "$ROOT/.fake"; : > "$ROOT/.fake/writes.log"
+        "$FIXTURE" "$ROOT" base "$@" || exit 1
+}
+
+U1=6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e01
+U2=6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e02
+# vm NAME UUID DEVICES-AND-MORE PROFILE-ELEMENTS: a domain for any capability
+vm() {
+        printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid>%s" "$1" "$2" "$3"
+        printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'>%s</vmprep:profile></metadata></domain>\n" "$4"
+}
+hostdev() {
+        local d=${1%%:*} rest=${1#*:}
+        local b=${rest%%:*} s=${rest#*:}; s=${s%%.*}; local f=${1##*.}
+        printf "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/></source></hostdev>" "$d" "$b" "$s" "$f"
+}
+iface() {
+        local b=${1#*:}; local bus=${b%%:*} s=${b#*:}; s=${s%%.*}
+        printf "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x%s' slot='0x%s' function='0x%s'/></source></interface>" "$bus" "$s" "${1##*.}"
+}
+devices() { local s="<devices>" b; for b in "$@"; do s+=$(hostdev "$b"); done; echo "$s</devices>"; }
+pins() { local i=0 c s="<vcpu>$#</vcpu><cputune>"; for c in "$@"; do s+="<vcpupin vcpu='$i' cpuset='$c'/>"; i=$((i + 1)); done; echo "$s</cputune>"; }
+MEM="<memory unit='MiB'>512</memory>"
+HP="<memoryBacking><hugepages/></memoryBacking>"
+
+# everything under the root, state included: what a plan must leave as it was
+tree_state() { (cd "$ROOT" && find . -path ./x.xml -prune -o -printf '%y %p %l %m\n' | sort; find . -type f ! -name x.xml -print0 | sort -z | xargs -0 md5sum); }
+journal_counts() {
+        local f
+        for f in "$ROOT"/run/vmprep/*.journal; do
+                [ -e "$f" ] && echo "${f##*/} $(grep -c '^S ' "$f")"
+        done
+        return 0
+}
+# start NAME XML: libvirt's start of a VM: prepare begin, start begin, each
+# hook in turn; stops at the first hook that fails (as libvirt does)
+start() {
+        local h op
+        for op in prepare start; do
+                for h in "${HOOKS[@]}"; do
+                        "$h" "$1" "$op" begin - < "$2" > "$OUT" 2> "$ERR" || return 1
+                done
+        done
+}
+stop() {
+        local h op
+        for op in stopped release; do
+                for h in "${HOOKS[@]}"; do "$h" "$1" "$op" end - < "$2" > /dev/null 2>&1; done
+        done
+}
+
+# agree LABEL NAME XML: plan, then start, then compare; leaves the VM running
+agree() {
+        local label=$1 name=$2 x=$3 before counts prc=0 hrc=0
+        counts=$(journal_counts)
+        before=$(tree_state)
+        "$VMPREP" --root "$ROOT" plan --json "$x" > "$PLAN" 2> "$ERR" || prc=$?
+        if [ "$(tree_state)" != "$before" ]; then
+                t_fail "$label: the plan wrote nothing" "$(diff <(echo "$before") <(tree_state) | head -8)"
+                return
+        fi
+        start "$name" "$x" || hrc=$?
+        if [ "$prc" -ne 0 ] || [ "$hrc" -ne 0 ]; then
+                if [ "$prc" -ne 0 ] && [ "$hrc" -ne 0 ]; then
+                        t_ok "$label: refused by the plan and by the hooks alike ($(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"])' "$PLAN" | cut -c1-90)...)"
+                else
+                        t_fail "$label: plan exit $prc, hooks exit $hrc" "plan: $(cat "$PLAN")" "hook: $(cat "$ERR")"
+                fi
+                return
+        fi
+        if python3 "$here/planjournal.py" "$PLAN" "$ROOT" <(echo "$counts") > "$CMP"; then
+                t_ok "$label: $(cat "$CMP") with the journal"
+        else
+                t_fail "$label" "$(cat "$CMP")"
+        fi
+}
+
+# ---- hugepages ----
+case_hugepages() {
+        local x
+        hp_tree
+        x=$ROOT/x.xml; vm db1 "$U1" "<memory unit='MiB'>512</memory>$HP<numatune><memory nodeset='1'/></numatune>" "<vmprep:hugepages/>" > "$x"
+        agree "hugepages, 2 MiB on node 1 (two-node host)" db1 "$x"
+        local y=$ROOT/y.xml
+        vm db2 "$U2" "<memory unit='MiB'>1024</memory><memoryBacking><hugepages><page size='1' unit='GiB'/></hugepages></memoryBacking>" "<vmprep:hugepages/>" > "$y"
+        echo 2 > "$ROOT/.fake/node0-1048576kB.max" 2>/dev/null || true
+        agree "hugepages, 1 GiB pages, interleaved, beside a running VM" db2 "$y"
+        stop db2 "$y"; stop db1 "$x"
+}
+
+# ---- vfio ----
+case_vfio() {
+        local x
+        pci_tree gpu-hda
+        x=$ROOT/x.xml; vm g1 "$U1" "$MEM$(devices 0000:41:00.0)" "<vmprep:vfio/>" > "$x"
+        agree "vfio gpu-hda: GPU with its audio function (whole group)" g1 "$x"
+        pci_tree gpu-hda
+        x=$ROOT/x.xml; vm g1 "$U1" "$MEM$(devices 0000:41:00.0)" "<vmprep:vfio unload-modules='nvidia-drm,nvidia'/>" > "$x"
+        agree "vfio gpu-hda: unload-modules nvidia-drm,nvidia" g1 "$x"
+        pci_tree gpu-bridge-usb
+        x=$ROOT/x.xml; vm g1 "$U1" "$MEM$(devices 0000:42:00.0)" "<vmprep:vfio/>" > "$x"
+        agree "vfio gpu-bridge-usb: a GPU whose group holds a USB controller behind a bridge" g1 "$x"
+        pci_tree boot-vga
+        x=$ROOT/x.xml; vm g1 "$U1" "$MEM$(devices 0000:45:00.0)" "<vmprep:vfio single-gpu='auto'/>" > "$x"
+        agree "vfio boot-vga: single GPU (display manager over D-Bus, fbcon, efifb, GPU+HDA)" g1 "$x"
+        pci_tree nvme-mounted
+        x=$ROOT/x.xml; vm n1 "$U1" "$MEM$(devices 0000:44:00.0)" "<vmprep:vfio/>" > "$x"
+        agree "vfio nvme-mounted: a mounted disk" n1 "$x"
+        pci_tree host-nic
+        x=$ROOT/x.xml; vm n1 "$U1" "$MEM$(devices 0000:46:00.0)" "<vmprep:vfio/>" > "$x"
+        agree "vfio host-nic: the host's own NIC" n1 "$x"
+}
+
+# ---- SR-IOV ----
+case_sriov() {
+        local x PF=sys/bus/pci/devices/0000:43:00.0
+        pci_tree sriov-nic-2vfs
+        rm "$ROOT/sys/bus/pci/devices/0000:43:10.0/driver" "$ROOT/sys/bus/pci/devices/0000:43:10.2/driver"
+        echo 0 > "$ROOT/$PF/sriov_drivers_autoprobe"
+        x=$ROOT/x.xml
+        vm s1 "$U1" "$MEM<devices>$(iface 0000:43:10.0)$(hostdev 0000:43:11.6)</devices>" \
+                "<vmprep:vfio/><vmprep:sriov pf='0000:43:00.0' vfs='8'><vmprep:vf index='0' mac='52:54:00:6d:90:02' vlan='100' qos='3' trust='on' spoofchk='off'/><vmprep:vf index='5' mac='52:54:00:6d:90:05'/></vmprep:sriov>" > "$x"
+        agree "sriov-nic-2vfs: 2 -> 8 VFs through 0, VF 0 MAC/VLAN/trust/spoofchk and VF 5 MAC over netlink, 2 VFs to vfio-pci" s1 "$x"
+        pci_tree sriov-nic
+        x=$ROOT/x.xml
+        vm s1 "$U1" "$MEM<devices>$(iface 0000:43:10.0)</devices>" \
+                "<vmprep:vfio/><vmprep:sriov pf='0000:43:00.0'><vmprep:vf index='0' vlan='7' trust='on'/></vmprep:sriov>" > "$x"
+        agree "sriov-nic: VF settings on the VFs there are, count left as it is" s1 "$x"
+        pci_tree nfv-host
+        x=$ROOT/x.xml
+        vm v1 "$U1" "$MEM<devices>$(iface 0000:41:02.1)</devices>" \
+                "<vmprep:vfio/><vmprep:sriov pf='0000:41:00.0' vfs='4'><vmprep:vf index='1' mac='52:54:00:00:00:11' spoofchk='off'/></vmprep:sriov>" > "$x"
+        agree "nfv-host: uses the VFs there are, VF 1 set, one VF to vfio-pci" v1 "$x"
+}
+
+# ---- cpus ----
+case_cpus() {
+        local x y t
+        for t in tree_v1 tree_v2 tree_systemd; do
+                "$t"
+                x=$ROOT/x.xml; vm c1 "$U1" "$MEM$(pins 2 3)" "<vmprep:isolate/>" > "$x"
+                agree "cpus $t: claim, host confined, IRQs (one managed) and masks" c1 "$x"
+                y=$ROOT/y.xml; vm c2 "$U2" "$MEM$(pins 1)" "<vmprep:isolate irqs='no'/>" > "$y"
+                agree "cpus $t: a second VM beside it (host journal already there)" c2 "$y"
+        done
+        tree_systemd
+        x=$ROOT/x.xml; vm p1 "$U1" "$MEM$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
+        agree "cpus tree_systemd before 6.7: machine.slice AllowedCPUs= and an isolated partition at prepare" p1 "$x"
+        tree_v2
+        x=$ROOT/x.xml; vm c1 "$U1" "$MEM$(pins 0 1 2 3)" "<vmprep:isolate/>" > "$x"
+        agree "cpus tree_v2: a claim of every CPU" c1 "$x"
+}
+
+# ---- tune ----
+case_tune() {
+        local x y
+        tune_tree
+        x=$ROOT/x.xml
+        vm t1 "$U1" "$MEM$(pins 2 3)" "<vmprep:tune governor='performance' max-cstate='1' thp='never' ksm='off' rt-runtime='unlimited' swappiness='0' stat-interval='10'/>" > "$x"
+        agree "tune: governor, C-states, THP, KSM, RT runtime, sysctls" t1 "$x"
+        y=$ROOT/y.xml
+        vm t2 "$U2" "$MEM$(pins 1)" "<vmprep:tune thp='never' ksm='off'/>" > "$y"
+        agree "tune: a second VM sharing THP and KSM (already as it wants)" t2 "$y"
+        SHARED_POLICY=1 NO_KSM=1 tune_tree
+        x=$ROOT/x.xml
+        vm t1 "$U1" "$MEM$(pins 2 3)" "<vmprep:tune governor='performance' ksm='off'/>" > "$x"
+        agree "tune: one cpufreq policy for all CPUs, no KSM" t1 "$x"
+}
+
+# ---- all four at once ----
+case_everything() {
+        local x
+        pci_tree gpu-hda
+        # the CPUs and pools of the other trees on the same root
+        local keep=$ROOT
+        base_tree_into "$keep"
+        x=$ROOT/x.xml
+        vm all "$U1" "<memory unit='MiB'>512</memory>$HP$(pins 2 3)$(devices 0000:41:00.0)" \
+                "<vmprep:vfio/><vmprep:hugepages/><vmprep:isolate/><vmprep:tune thp='never'/>" > "$x"
+        agree "vfio + hugepages + cpus + tune on one host" all "$x"
+}
+# base_tree_into DIR: the cgroup v2 CPU host and a 2 MiB pool added to DIR
+base_tree_into() {
+        local d=$1 c
+        mkdir -p "$d/sys/devices/system/cpu" "$d/sys/devices/system/node/node0/hugepages/hugepages-2048kB" "$d/proc/irq/24" \
+                "$d/sys/devices/virtual/workqueue" "$d/sys/fs/cgroup/host" "$d/sys/kernel/mm/transparent_hugepage" \
+                "$d/sys/kernel/mm/hugepages/hugepages-2048kB"
+        echo 0-3 > "$d/sys/devices/system/cpu/online"; echo 0-3 > "$d/sys/devices/system/cpu/present"
+        for c in 0 1 2 3; do
+                mkdir -p "$d/sys/devices/system/cpu/cpu$c/topology"
+                echo "$((c & ~1))-$((c | 1))" > "$d/sys/devices/system/cpu/cpu$c/topology/thread_siblings_list"
+        done
+        echo 0 > "$d/sys/devices/system/node/online"; echo 0 > "$d/sys/devices/system/node/has_memory"
+        echo 0-3 > "$d/sys/devices/system/node/node0/cpulist"; echo 10 > "$d/sys/devices/system/node/node0/distance"
+        printf 'Node 0 MemTotal: 8388608 kB\nNode 0 MemFree: 4194304 kB\n' > "$d/sys/devices/system/node/node0/meminfo"
+        : > "$d/sys/devices/system/node/node0/compact"
+        echo 0 > "$d/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages"
+        echo 0 > "$d/sys/devices/system/node/node0/hugepages/hugepages-2048kB/free_hugepages"
+        echo 0 > "$d/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+        printf 'MemTotal:       16777216 kB\nHugepagesize:       2048 kB\n' > "$d/proc/meminfo"
+        echo 0-3 > "$d/proc/irq/24/smp_affinity_list"; echo f > "$d/proc/irq/default_smp_affinity"
+        echo f > "$d/sys/devices/virtual/workqueue/cpumask"
+        echo "cpuset cpu io memory pids" > "$d/sys/fs/cgroup/cgroup.controllers"
+        echo "cpu memory" > "$d/sys/fs/cgroup/cgroup.subtree_control"
+        : > "$d/sys/fs/cgroup/host/cpuset.cpus"; echo 77 > "$d/sys/fs/cgroup/host/cgroup.procs"
+        echo "always [madvise] never" > "$d/sys/kernel/mm/transparent_hugepage/enabled"
+}
+
+case_hugepages
+case_vfio
+case_sriov
+case_cpus
+case_tune
+case_everything
+t_done
