@@ -124,6 +124,8 @@ int cmd_plan(const CliOptions *o, int argc, char **argv)
                         plan_print(&plan, stdout);
                 }
         }
+        if (!o->json && d && p)
+                cli_pin_report(o, d, stdout);
         plan_free(&plan);
         profile_free(p);
         domain_free(d);
@@ -176,6 +178,8 @@ int cmd_show(const CliOptions *o, int argc, char **argv)
                 for (size_t i = 0; i < plan.n_steps; i++)
                         printf("#   %s: %s\n", plan.steps[i].cap, plan.steps[i].why);
         }
+        if (d && p)
+                cli_pin_report(o, d, stdout);
         plan_free(&plan);
         profile_free(p);
         domain_free(d);
