@@ -108,7 +108,11 @@ static void l3_phrase(const PinHost *h, unsigned cpu, char *buf, size_t size)
 void pin_core_describe(const PinHost *h, unsigned cpu, char *buf, size_t size)
 {
         char l3[300];
-        int node = cpu < h->topo.n_cpus ? h->topo.node_of[cpu] : -1;
+        if (cpu >= h->topo.n_cpus || !cpuset_isset(&h->topo.present, cpu)) {
+                snprintf(buf, size, "not a CPU of this host");
+                return;
+        }
+        int node = h->topo.node_of[cpu];
         l3_phrase(h, cpu, l3, sizeof(l3));
         snprintf(buf, size, "node %d, %s%s", node, l3,
                  !h->hybrid ? "" : cpuset_isset(&h->ecores, cpu) ? ", E-core" : ", P-core");

@@ -46,6 +46,16 @@ _tbase() {
                 _tw "$r/sys/devices/system/node/node1/distance" "21 10"
         fi
         mkdir -p "$r/run/libvirt/qemu" "$r/proc/4242" "$r/etc/libvirt/qemu"
+        _tw "$r/proc/meminfo" "MemTotal:       65536000 kB
+MemFree:        60000000 kB
+Hugepagesize:       2048 kB"
+        _tw "$r/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages" 0
+        for spec in "$@"; do
+                local d=$r/sys/devices/system/node/node${spec%%:*}/hugepages/hugepages-2048kB
+                _tw "$d/nr_hugepages" 0; _tw "$d/free_hugepages" 0; _tw "$d/surplus_hugepages" 0
+                _tw "$r/sys/devices/system/node/node${spec%%:*}/meminfo" "Node ${spec%%:*} MemTotal:       32768000 kB
+Node ${spec%%:*} MemFree:        30000000 kB"
+        done
         # a running VM without pins: it claims no core
         printf "<domstatus state='running' reason='booted' pid='4242'><domain type='kvm' id='3'><name>office</name><uuid>5a1e0000-0000-4000-8000-00000000000f</uuid><vcpu>2</vcpu></domain></domstatus>\n" \
                 > "$r/run/libvirt/qemu/office.xml"
