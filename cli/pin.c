@@ -234,10 +234,10 @@ static void diff_print(const Lines *a, const Lines *b, FILE *out)
                 if (i < n && j < m && !strcmp(a->l[i], b->l[j])) {
                         fprintf(out, "  %s\n", a->l[i]);
                         i++, j++;
-                } else if (j < m && (i == n || L[i * (m + 1) + j + 1] >= L[(i + 1) * (m + 1) + j])) {
-                        fprintf(out, "+ %s\n", b->l[j++]);
-                } else {
+                } else if (i < n && (j == m || L[(i + 1) * (m + 1) + j] >= L[i * (m + 1) + j + 1])) {
                         fprintf(out, "- %s\n", a->l[i++]);
+                } else {
+                        fprintf(out, "+ %s\n", b->l[j++]);
                 }
         }
         free(L);

@@ -119,6 +119,11 @@ for tp in 7950x3d 13900k 3970x xeon2s laptop4; do
                 golden "pin-$tp-$n" "$VMPREP" --root "$W/topo-$tp" pin --dry-run "$W/pin-$tp-$n.xml"
         done
 done
+# hot-pluggable vCPUs (current= below the maximum) are pinned too; <vcpu cpuset>
+# goes (the pins replace it); a <topology> with dies= is rewritten, dies='1'
+pin_domain "$W/pin-hotplug.xml" "hp_vm.2" 4 gaming ""
+sed -i "s#<vcpu placement='static'>4</vcpu>#<vcpu placement='static' cpuset='0-7' current='2'>4</vcpu>#; s#<cpu mode='host-passthrough' check='none' migratable='on'/>#<cpu mode='host-passthrough'><topology sockets='2' dies='2' cores='1' threads='1'/><feature policy='require' name='topoext'/></cpu>#" "$W/pin-hotplug.xml"
+golden pin-7950x3d-hotplug "$VMPREP" --root "$W/topo-7950x3d" pin --dry-run "$W/pin-hotplug.xml"
 # not a gaming VM: the L3 with the fewest free cores it fits in, not the largest
 pin_domain "$W/pin-db.xml" "db.1" 4 database
 golden pin-7950x3d-4-database "$VMPREP" --root "$W/topo-7950x3d" pin --dry-run "$W/pin-db.xml"
