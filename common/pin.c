@@ -138,7 +138,9 @@ static unsigned cores_needed(unsigned vcpus, unsigned width)
         return width ? (vcpus + width - 1) / width : vcpus;
 }
 
-/* Domains of the candidate cores, in the order they are to be tried. */
+/* Domains of the candidate cores, in the order they are to be tried
+ * (qsort has no context argument: the one flag it needs, set just before
+ * each sort; the command is single-threaded). */
 static int cmp_fit_largest;
 static int domain_cmp_fit(const void *a, const void *b)
 {
@@ -374,10 +376,11 @@ int pin_choose(const PinHost *h, const PinRequest *req, PinChoice *ret, char *er
                         cpuset_format(&ret->cpus, a, sizeof(a));
                         cpuset_format(&ret->host, b, sizeof(b));
                         int len = snprintf(ret->summary, sizeof(ret->summary),
-                                           "%u vCPU%s on %zu whole core%s (CPUs %s) of NUMA node %d, %s; guest topology "
+                                           "%u vCPU%s on %zu whole core%s (CPU%s %s) of NUMA node %d, %s; guest topology "
                                            "%u socket, %u core%s, %u thread%s",
                                            req->vcpus, req->vcpus == 1 ? "" : "s", ret->n_cores,
-                                           ret->n_cores == 1 ? "" : "s", a, ret->node,
+                                           ret->n_cores == 1 ? "" : "s", cpuset_count(&ret->cpus) == 1 ? "" : "s", a,
+                                           ret->node,
                                            fit ? "in one L3" : n_used_doms > 1 ? "across L3 domains" : "one L3",
                                            ret->sockets, ret->cores_per_socket, ret->cores_per_socket == 1 ? "" : "s",
                                            ret->threads, ret->threads == 1 ? "" : "s");
