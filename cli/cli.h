@@ -33,6 +33,7 @@ int cmd_show(const CliOptions *o, int argc, char **argv);
 int cmd_status(const CliOptions *o, int argc, char **argv);
 int cmd_doctor(const CliOptions *o, int argc, char **argv);
 int cmd_reconcile(const CliOptions *o, int argc, char **argv);
+int cmd_pin(const CliOptions *o, int argc, char **argv);
 
 /* ---- libvirt (cli/virt.c); the hooks never call libvirt ---- */
 
@@ -43,6 +44,10 @@ int virt_domain_xml(const CliOptions *o, const char *name, bool inactive, char *
 int virt_set_metadata(const CliOptions *o, const char *name, const char *xml, bool live, bool config);
 /* 1 when the domain runs, 0 when not, -1 when libvirt cannot say. */
 int virt_domain_active(const CliOptions *o, const char *name);
+/* Define (or redefine) a domain from its XML: the persistent definition. */
+int virt_define_xml(const CliOptions *o, const char *xml);
+/* The inactive XML of every persistent domain, malloc'd each; EXIT_*. */
+int virt_defined_xmls(const CliOptions *o, char ***ret, size_t *n);
 /* UUIDs of running domains, as one malloc'd string "uuid uuid ...";
  * returns EXIT_LIBVIRT when libvirt cannot be reached. */
 int virt_running_uuids(const CliOptions *o, char **ret);
@@ -57,5 +62,13 @@ char *cli_read_file(const char *path, size_t *len);
  * *pret is NULL for an untagged domain. */
 struct Plan;
 int cli_plan_domain(const Domain *d, Profile **pret, struct Plan *plan);
+/* vmprep pin (cli/pin.c): choose the pins for the domain in doc, write
+ * them into doc, and print the choice with its reasons and the diff on out.
+ * EXIT_OK, or EXIT_FAIL said on stderr. */
+struct _xmlDoc;
+int cli_pin_doc(const CliOptions *o, struct _xmlDoc *doc, const char *label, FILE *out);
+/* vmprep plan and show: the pins of d, each core with what it is, or what
+ * `vmprep pin` would write when it has none. */
+void cli_pin_report(const CliOptions *o, const Domain *d, FILE *out);
 /* Colour escapes when o->color, else "". */
 const char *cli_color(const CliOptions *o, const char *which);

@@ -25,8 +25,12 @@ static const struct {
 } commands[] = {
         { "plan", cmd_plan, "VM|FILE.xml [--json]", "the steps the hooks would take now, applying nothing" },
         { "show", cmd_show, "VM|FILE.xml", "the effective profile: named profile, overrides, what is derived" },
-        { "tag", cmd_tag, "VM PROFILE [ELEMENT.ATTR=VALUE...] [--live] [--config] [--replace] [--force]",
-          "write the profile into the domain, keeping what it had besides, once it would start here" },
+        { "tag", cmd_tag, "VM PROFILE [ELEMENT.ATTR=VALUE...] [--pin] [--live] [--config] [--replace] [--force]",
+          "write the profile into the domain, keeping what it had besides, once it would start here\n"
+          "             (--pin: with the pins `vmprep pin` chooses, in one definition)" },
+        { "pin", cmd_pin, "VM|FILE.xml [--dry-run] [--config]",
+          "write the vCPU, emulator and iothread pins and the guest topology vmprep chooses\n"
+          "             (whole cores of one NUMA node and L3, never CPU 0's core), showing the diff first" },
         { "untag", cmd_untag, "VM [--live] [--config]", "remove the profile from the domain" },
         { "status", cmd_status, "[--json] [--map|--no-map]", "what vmprep holds now, per VM, and the host map" },
         { "doctor", cmd_doctor, "[VM|FILE.xml] [--json]", "is this host (and this VM) ready" },

@@ -122,6 +122,8 @@ int cmd_plan(const CliOptions *o, int argc, char **argv)
                         plan_print(&plan, stdout);
                 }
         }
+        if (!o->json && d && p)
+                cli_pin_report(o, d, stdout);
         plan_free(&plan);
         profile_free(p);
         domain_free(d);
@@ -177,6 +179,8 @@ int cmd_show(const CliOptions *o, int argc, char **argv)
                         printf("#   %s: %s: %s\n", plan.steps[i].cap, obj, plan.steps[i].why);
                 }
         }
+        if (d && p)
+                cli_pin_report(o, d, stdout);
         plan_free(&plan);
         profile_free(p);
         domain_free(d);

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TAG_USAGE "VM PROFILE [ELEMENT.ATTR=VALUE...] [--live] [--config] [--replace] [--force]"
+#define TAG_USAGE "VM PROFILE [ELEMENT.ATTR=VALUE...] [--pin] [--live] [--config] [--replace] [--force]"
 
 typedef struct Override {
         char elem[32];
@@ -30,7 +30,7 @@ typedef struct TagArgs {
         const char *vm, *use;
         Override ov[32];
         size_t n_ov;
-        bool live, config, replace, force;
+        bool live, config, replace, force, pin;
 } TagArgs;
 
 /* ELEMENT.ATTR=VALUE, with both names checked against the grammar. */
@@ -66,6 +66,8 @@ static int tag_args(int argc, char **argv, TagArgs *t)
                         t->replace = true;
                 else if (!strcmp(a, "--force"))
                         t->force = true;
+                else if (!strcmp(a, "--pin"))
+                        t->pin = true;
                 else if (a[0] == '-' && a[1]) {
                         fprintf(stderr, "vmprep tag: unknown option %s (vmprep tag --help)\n", a);
                         return EXIT_USAGE;
@@ -223,6 +225,16 @@ int cmd_tag(const CliOptions *o, int argc, char **argv)
         /* the definition it edits: the live one only for --live alone */
         char *text = NULL, err[2048];
         bool live_only = t.live && !t.config;
+        if (t.pin && t.live) {
+                fprintf(stderr, "vmprep tag: --pin writes the persistent definition (its pins take effect at the next "
+                                "start); not with --live\n");
+                return EXIT_USAGE;
+        }
+        if (t.pin && !t.config && virt_domain_active(o, t.vm) == 1) {
+                fprintf(stderr, "vmprep tag: %s is running: --pin changes its definition; write it for the next start "
+                                "with --config (or shut it down first)\n", t.vm);
+                return EXIT_FAIL;
+        }
         r = virt_domain_xml(o, t.vm, !live_only, &text);
         if (r != EXIT_OK)
                 return r;
@@ -270,6 +282,12 @@ int cmd_tag(const CliOptions *o, int argc, char **argv)
                 xmlAddChild(md, np);
         }
         np = NULL;
+        /* --pin: the pins vmprep chooses for the domain with this profile */
+        if (t.pin && cli_pin_doc(o, doc, t.vm, stdout) != EXIT_OK) {
+                fprintf(stderr, "vmprep tag: %s: nothing was written\n", t.vm);
+                xmlFreeNode(plain);
+                goto fail;
+        }
         if (check_domain(doc, t.vm) != EXIT_OK) {
                 if (!t.force) {
                         fprintf(stderr, "vmprep tag: %s would not start with this profile (above); nothing was "
@@ -284,7 +302,16 @@ int cmd_tag(const CliOptions *o, int argc, char **argv)
         strip_ns(plain);
         char *plain_xml = plain ? dump(NULL, plain) : NULL;
         xmlFreeNode(plain);
-        r = plain_xml ? virt_set_metadata(o, t.vm, plain_xml, t.live, t.config) : EXIT_FAIL;
+        if (t.pin) {
+                /* profile and pins in one definition */
+                xmlChar *all = NULL;
+                int n = 0;
+                xmlDocDumpMemory(doc, &all, &n);
+                r = all ? virt_define_xml(o, (const char *) all) : EXIT_FAIL;
+                xmlFree(all);
+        } else {
+                r = plain_xml ? virt_set_metadata(o, t.vm, plain_xml, t.live, t.config) : EXIT_FAIL;
+        }
         free(plain_xml);
         if (r == EXIT_OK) {
                 printf("%s: %s\n", t.vm, ns_xml);

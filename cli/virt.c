@@ -128,3 +128,46 @@ int virt_running_uuids(const CliOptions *o, char **ret)
         *ret = out;
         return out ? EXIT_OK : EXIT_FAIL;
 }
+
+int virt_define_xml(const CliOptions *o, const char *xml)
+{
+        virConnectPtr c = connect_to(o);
+        if (!c)
+                return EXIT_LIBVIRT;
+        virDomainPtr d = virDomainDefineXML(c, xml);
+        if (!d)
+                log_msg(LOG_LEVEL_ERROR, "cannot define the domain: %s", virGetLastErrorMessage());
+        else
+                virDomainFree(d);
+        virConnectClose(c);
+        return d ? EXIT_OK : EXIT_FAIL;
+}
+
+int virt_defined_xmls(const CliOptions *o, char ***ret, size_t *n)
+{
+        virSetErrorFunc(NULL, quiet);
+        *ret = NULL;
+        *n = 0;
+        virConnectPtr c = virConnectOpen(o->uri);
+        if (!c)
+                return EXIT_LIBVIRT;
+        virDomainPtr *doms = NULL;
+        int k = virConnectListAllDomains(c, &doms, VIR_CONNECT_LIST_DOMAINS_PERSISTENT);
+        if (k < 0) {
+                virConnectClose(c);
+                return EXIT_LIBVIRT;
+        }
+        char **out = calloc((size_t) k + 1, sizeof(*out));
+        for (int i = 0; i < k; i++) {
+                if (out) {
+                        char *x = virDomainGetXMLDesc(doms[i], VIR_DOMAIN_XML_INACTIVE);
+                        if (x)
+                                out[(*n)++] = x;
+                }
+                virDomainFree(doms[i]);
+        }
+        free(doms);
+        virConnectClose(c);
+        *ret = out;
+        return out ? EXIT_OK : EXIT_FAIL;
+}

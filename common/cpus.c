@@ -27,7 +27,6 @@
 #define VMPREP_CONF "/etc/vmprep/vmprep.conf"
 #endif
 #define MAX_SCOPES 16
-#define SUGGEST_MAX_LINES 64
 
 static const char *fmt_set(const CpuSet *s, char *buf, size_t size)
 {
@@ -111,68 +110,6 @@ static int check_cpus(const CpuTopology *t, const CpuSet *set, const char *origi
         return 0;
 }
 
-/* A <cputune> block pinning every vCPU on this host, into buf. */
-static void suggest_cputune(const Domain *d, const CpuTopology *t, const CpuSet *taken, char *buf, size_t size)
-{
-        unsigned n = d->vcpu_max, count = 0, node = 0;
-        unsigned *order = calloc(t->n_cpus + 1, sizeof(*order));
-        CpuSet prefer, got;
-        size_t len = 0;
-
-        buf[0] = '\0';
-        if (!order)
-                return;
-        cpuset_clear(&prefer);
-        if (d->has_numatune && !d->numatune_auto)
-                prefer = d->numatune_nodeset;
-        if (numa_pick_cores(t, n, taken, &prefer, order, &got, &count, &node) == 0) {
-                len += (size_t) snprintf(buf + len, size - len,
-                                         "for example (whole cores on NUMA node %u with their SMT siblings, away from "
-                                         "CPU 0's core and from other VMs' cores):\n<cputune>\n", node);
-        } else {
-                /* no node has enough whole cores: any free CPUs, still away from CPU 0's core */
-                CpuSet avail = t->online;
-                cpuset_andnot(&avail, taken);
-                if (t->n_cpus > 0)
-                        cpuset_andnot(&avail, &t->siblings[0]);
-                count = 0;
-                for (int c = cpuset_next(&avail, 0); c >= 0 && count < n; c = cpuset_next(&avail, (unsigned) c + 1))
-                        order[count++] = (unsigned) c;
-                if (count < n) {
-                        char f[256];
-                        snprintf(buf, size, "this host has only %u CPUs free of other VMs and of CPU 0's core (%s), "
-                                 "too few to give each of the %u vCPUs its own; lower <vcpu> or stop another VM",
-                                 count, fmt_set(&avail, f, sizeof(f)), n);
-                        free(order);
-                        return;
-                }
-                len += (size_t) snprintf(buf + len, size - len,
-                                         "for example (no NUMA node has %u free whole cores, so these are any free "
-                                         "CPUs away from CPU 0's core):\n<cputune>\n", n);
-        }
-        for (unsigned i = 0; i < n && len < size; i++) {
-                if (i == SUGGEST_MAX_LINES && n > SUGGEST_MAX_LINES + 1) {
-                        len += (size_t) snprintf(buf + len, size - len, "  <!-- ... and so on up to vcpu='%u' -->\n",
-                                                 n - 1);
-                        break;
-                }
-                len += (size_t) snprintf(buf + len, size - len, "  <vcpupin vcpu='%u' cpuset='%u'/>\n", i, order[i]);
-        }
-        if (count > n && len < size) {
-                /* the rest of the last core: a place for QEMU's own threads */
-                CpuSet rest;
-                char r[128];
-                cpuset_clear(&rest);
-                for (unsigned i = n; i < count; i++)
-                        cpuset_set(&rest, order[i]);
-                len += (size_t) snprintf(buf + len, size - len, "  <emulatorpin cpuset='%s'/>\n",
-                                         fmt_set(&rest, r, sizeof(r)));
-        }
-        if (len < size)
-                snprintf(buf + len, size - len, "</cputune>");
-        free(order);
-}
-
 int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const CpuSet *taken, CpusClaim *ret,
                 char *err, size_t errlen)
 {
@@ -181,6 +118,7 @@ int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const C
         char origin[400], a[256];
         int r;
 
+        (void) taken; /* the caller's check_overlap() and cpus_share_check() name other VMs */
         memset(ret, 0, sizeof(*ret));
         ret->irqs = profile_attr_yes(e, "irqs", true);
         ret->workqueues = profile_attr_yes(e, "workqueues", true);
@@ -193,21 +131,16 @@ int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const C
         for (size_t i = 0; i < d->n_vcpupins; i++)
                 if (d->vcpupins[i].id < CPUSET_MAX)
                         unpinned.bits[d->vcpupins[i].id / 64] &= ~(UINT64_C(1) << (d->vcpupins[i].id % 64));
-        if (!cpuset_empty(&unpinned) && !d->has_vcpu_cpuset) {
-                char *suggestion = malloc(errlen);
-                if (!suggestion)
-                        return -ENOMEM;
-                suggest_cputune(d, t, taken, suggestion, errlen);
-                r = fail_msg(err, errlen,
-                             "<vmprep:isolate>: vCPU %s (of %u, counted up to <vcpu>'s maximum so that vCPUs hot-plugged "
-                             "later land on isolated cores too) %s neither a <vcpupin> nor a <vcpu cpuset>, so %s could run "
-                             "on any host CPU; pin every vCPU in the domain (virsh edit %s), %s",
-                             fmt_set(&unpinned, a, sizeof(a)), d->vcpu_max,
-                             cpuset_count(&unpinned) == 1 ? "has" : "have", cpuset_count(&unpinned) == 1 ? "it" : "they",
-                             d->name, suggestion);
-                free(suggestion);
-                return r;
-        }
+        if (!cpuset_empty(&unpinned) && !d->has_vcpu_cpuset)
+                return fail_msg(err, errlen,
+                                "<vmprep:isolate>: vCPU %s (of %u, counted up to <vcpu>'s maximum so that vCPUs hot-plugged "
+                                "later land on isolated cores too) %s neither a <vcpupin> nor a <vcpu cpuset>, so %s could "
+                                "run on any host CPU; run 'vmprep pin %s' to pin every vCPU on whole cores of one NUMA node "
+                                "and L3, away from CPU 0's core and other VMs' cores ('vmprep pin %s --dry-run' shows the "
+                                "choice and the diff first), or pin them by hand (virsh edit %s)",
+                                fmt_set(&unpinned, a, sizeof(a)), d->vcpu_max,
+                                cpuset_count(&unpinned) == 1 ? "has" : "have", cpuset_count(&unpinned) == 1 ? "it" : "they",
+                                d->name, d->name, d->name);
 
         for (size_t i = 0; i < d->n_vcpupins; i++) {
                 snprintf(origin, sizeof(origin), "<vcpupin vcpu='%u' cpuset='%s'>", d->vcpupins[i].id,
@@ -230,12 +163,20 @@ int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const C
                 if (!d->has_emulatorpin)
                         cpuset_or(&ret->emulator, &d->vcpu_cpuset);
         }
+        /* QEMU's emulator and iothreads on CPU 0's core run beside the
+         * host's housekeeping, where `vmprep pin` puts them (the host's
+         * share): not claimed, so the host keeps that core */
+        CpuSet host_share, emu_claim = d->emulatorpin;
+        cpuset_clear(&host_share);
+        if (t->n_cpus > 0)
+                host_share = t->siblings[0];
+        cpuset_andnot(&emu_claim, &host_share);
         if (d->has_emulatorpin) {
                 snprintf(origin, sizeof(origin), "<emulatorpin cpuset='%s'>", fmt_set(&d->emulatorpin, a, sizeof(a)));
                 r = check_cpus(t, &d->emulatorpin, origin, err, errlen);
                 if (r < 0)
                         return r;
-                cpuset_or(&ret->cpus, &d->emulatorpin);
+                cpuset_or(&ret->cpus, &emu_claim);
                 ret->emulator = d->emulatorpin;
         }
         for (size_t i = 0; i < d->n_iothreadpins; i++) {
@@ -244,7 +185,9 @@ int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const C
                 r = check_cpus(t, &d->iothreadpins[i].cpus, origin, err, errlen);
                 if (r < 0)
                         return r;
-                cpuset_or(&ret->cpus, &d->iothreadpins[i].cpus);
+                CpuSet io = d->iothreadpins[i].cpus;
+                cpuset_andnot(&io, &host_share);
+                cpuset_or(&ret->cpus, &io);
         }
 
         const char *list = e ? profile_attr(e, "cpus") : NULL;

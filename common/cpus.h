@@ -32,7 +32,8 @@ typedef struct CpusClaim {
  * vcpu cpuset, that every CPU exists and is online, and the profile's
  * cpus= list (when not "auto").  taken: CPUs other VMs claim (only to
  * suggest free ones).  -EINVAL with a sentence in err; for unpinned vCPUs
- * the sentence carries a <cputune> block for this topology.
+ * the sentence points to `vmprep pin`.  Emulator and iothread pins on CPU
+ * 0's core are the host's share (where `vmprep pin` puts them): not claimed.
  */
 int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const CpuSet *taken, CpusClaim *ret,
                 char *err, size_t errlen);

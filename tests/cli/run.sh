@@ -15,6 +15,8 @@ T_SUITE=cli
 . "$repo/tests/lib.sh"
 # shellcheck source=tests/cli/hosts.sh
 . "$here/hosts.sh"
+# shellcheck source=tests/cli/topologies.sh
+. "$here/topologies.sh"
 VMPREP=$repo/build/vmprep
 export VMPREP_PROFILEDIR=$repo/profiles   # this tree's profiles, installed or not
 TEST_HOOK=$repo/build/test/hooks/20-vmprep-hugepages
@@ -102,6 +104,51 @@ json_check "plan workstation: db1 claims CPUs 8-11; cpuset enabled, each host cg
 json_check "plan nfv: 1 GiB pages interleaved, 4 per node" \
         "[s['delta'] for s in j['steps']]==[4,4] and all('hugepages-1048576kB' in s['path'] for s in j['steps'])" \
         "$VMPREP" --root "$W/nfv" plan --json "$D/vnf-1g.xml"
+
+# vmprep pin --dry-run on recorded CPU topologies (tests/cli/topologies.sh):
+# a gaming VM of 4, 8 and 16 vCPUs on each, the domain given as a file
+for tp in 7950x3d 13900k 3970x xeon2s laptop4; do
+        mkdir -p "$W/topo-$tp"; "topo_$tp" "$W/topo-$tp"
+        for n in 4 8 16; do
+                extra=""
+                # the 16-vCPU VM on the dual Xeon has a GPU on node 0
+                [ $tp = xeon2s ] && [ $n = 16 ] && extra="<devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x3b' slot='0x00' function='0x0'/></source></hostdev></devices>"
+                # the 8-vCPU one has an iothread and a <cputune> of its own (kept)
+                [ $n = 8 ] && extra="<iothreads>1</iothreads><cputune><shares>2048</shares><vcpupin vcpu='0' cpuset='0'/><vcpusched vcpus='0' scheduler='fifo' priority='1'/></cputune>"
+                pin_domain "$W/pin-$tp-$n.xml" "win10" $n gaming "$extra"
+                golden "pin-$tp-$n" "$VMPREP" --root "$W/topo-$tp" pin --dry-run "$W/pin-$tp-$n.xml"
+        done
+done
+# hot-pluggable vCPUs (current= below the maximum) are pinned too; <vcpu cpuset>
+# goes (the pins replace it); a <topology> with dies= is rewritten, dies='1'
+pin_domain "$W/pin-hotplug.xml" "hp_vm.2" 4 gaming ""
+sed -i "s#<vcpu placement='static'>4</vcpu>#<vcpu placement='static' cpuset='0-7' current='2'>4</vcpu>#; s#<cpu mode='host-passthrough' check='none' migratable='on'/>#<cpu mode='host-passthrough'><topology sockets='2' dies='2' cores='1' threads='1'/><feature policy='require' name='topoext'/></cpu>#" "$W/pin-hotplug.xml"
+golden pin-7950x3d-hotplug "$VMPREP" --root "$W/topo-7950x3d" pin --dry-run "$W/pin-hotplug.xml"
+# not a gaming VM: the L3 with the fewest free cores it fits in, not the largest
+pin_domain "$W/pin-db.xml" "db.1" 4 database
+golden pin-7950x3d-4-database "$VMPREP" --root "$W/topo-7950x3d" pin --dry-run "$W/pin-db.xml"
+# a running VM pinned onto V-Cache cores 1-4: the next gaming VM goes around it
+cp -r "$W/topo-7950x3d" "$W/topo-7950x3d-busy"
+mkdir -p "$W/topo-7950x3d-busy/proc/4343"
+printf "<domstatus state='running' reason='booted' pid='4343'><domain type='kvm' id='4'><name>rig_1.a</name><uuid>5a1e0000-0000-4000-8000-0000000000aa</uuid><vcpu>8</vcpu><cputune>%s<emulatorpin cpuset='0,16'/></cputune></domain></domstatus>\n" \
+        "$(for i in 0 1 2 3; do printf "<vcpupin vcpu='%d' cpuset='%d'/><vcpupin vcpu='%d' cpuset='%d'/>" $((2 * i)) $((i + 1)) $((2 * i + 1)) $((i + 17)); done)" \
+        > "$W/topo-7950x3d-busy/run/libvirt/qemu/rig_1.a.xml"
+golden pin-7950x3d-8-beside-running "$VMPREP" --root "$W/topo-7950x3d-busy" pin --dry-run "$W/pin-7950x3d-8.xml"
+# a tagged and pinned VM that is only defined claims its cores too
+pin_domain "$W/topo-7950x3d/etc/libvirt/qemu/stream.xml" "stream" 4 gaming \
+        "<cputune><vcpupin vcpu='0' cpuset='1'/><vcpupin vcpu='1' cpuset='17'/><vcpupin vcpu='2' cpuset='2'/><vcpupin vcpu='3' cpuset='18'/></cputune>"
+sed -i 's/000000000004</0000000000b4</' "$W/topo-7950x3d/etc/libvirt/qemu/stream.xml"
+out=$("$VMPREP" --root "$W/topo-7950x3d" pin --dry-run "$W/pin-7950x3d-4.xml" 2>&1)
+grep -q "^win10: 4 vCPUs on 2 whole cores (CPUs 3-4,19-20)" <<<"$out" \
+        && t_ok "pin: the cores of a defined, tagged and pinned VM are left to it" || t_fail "pin beside a defined VM" "$out"
+rm "$W/topo-7950x3d/etc/libvirt/qemu/stream.xml"
+# plan and show of an unpinned gaming VM: the cpus refusal points to vmprep pin, and what pin would write
+sed 's#use="gaming"/>#use="gaming"><vmprep:hugepages enabled="no"/></vmprep:profile>#' "$W/pin-7950x3d-8.xml" > "$W/plan-7950x3d-8.xml"
+golden plan-7950x3d-unpinned "$VMPREP" --root "$W/topo-7950x3d" plan "$W/plan-7950x3d-8.xml"
+golden show-13900k-unpinned "$VMPREP" --root "$W/topo-13900k" show "$W/pin-13900k-4.xml"
+out=$("$VMPREP" --root "$W/topo-7950x3d" pin "$W/pin-7950x3d-4.xml" 2>&1); st=$?
+[ $st = 2 ] && grep -q "is a file: --dry-run" <<<"$out" && t_ok "pin FILE.xml without --dry-run: usage error" \
+        || t_fail "pin FILE without --dry-run" "exit $st" "$out"
 
 # status with state: a test-build hook prepares db1 in the workstation tree
 if VMPREP_ROOT=$W/workstation "$TEST_HOOK" db1 prepare begin - < "$D/db-node1-2g.xml" 2>"$W/err"; then
@@ -426,7 +473,7 @@ lv_define_vm "$VM" 256 "" "" yes >/dev/null 2>&1
 # and this VM pins none, so it would not start -- nothing is written
 before=$(lv_virsh dumpxml "$VM")
 out=$("$VMPREP" tag "$VM" gaming hugepages.compact=no 2>&1); st=$?
-if [ $st = 1 ] && grep -q "would not start with this profile" <<<"$out" && grep -q "<vcpupin vcpu='0' cpuset=" <<<"$out" \
+if [ $st = 1 ] && grep -q "would not start with this profile" <<<"$out" && grep -q "run 'vmprep pin $VM'" <<<"$out" \
         && [ "$(lv_virsh dumpxml "$VM")" = "$before" ]; then
         t_ok "tag of a profile the VM would not start with (gaming, nothing pinned): says why, writes nothing"
 else
@@ -440,8 +487,9 @@ else
         t_fail "tag" "$(cat "$W/tag")" "$(lv_virsh dumpxml "$VM" | grep -A3 metadata)"
 fi
 out=$("$VMPREP" show "$VM" 2>&1); st=$?
-if [ $st = 1 ] && grep -q "vCPU 0 .* has neither a <vcpupin> nor a <vcpu cpuset>" <<<"$out" && grep -q "<vcpupin vcpu='0' cpuset=" <<<"$out"; then
-        t_ok "show of a gaming VM that pins nothing fails and suggests the <cputune> to add"
+if [ $st = 1 ] && grep -q "vCPU 0 .* has neither a <vcpupin> nor a <vcpu cpuset>" <<<"$out" && grep -q "run 'vmprep pin $VM'" <<<"$out" \
+        && grep -q "^# vCPU 0 unpinned: vmprep pin $VM would write" <<<"$out"; then
+        t_ok "show of a gaming VM that pins nothing fails, points to vmprep pin and shows what it would write"
 else
         t_fail "show of an unpinned gaming VM" "exit $st" "$out"
 fi
@@ -505,6 +553,67 @@ if ! grep -q 'urn:vmprep:1' <<<"$(lv_virsh dumpxml "$VM")" && grep -q "has no vm
 else
         t_fail "untag" "$(lv_virsh dumpxml "$VM" | grep -A3 metadata)"
 fi
+
+# vmprep pin through the real libvirtd: this machine's CPUs only allow a
+# 1-vCPU VM, so this checks the mechanics (the choice is in the goldens)
+PVM="vmprep_pin.cli-$(printf 'n%.0s' $(seq 1 60))"   # _ . and 76 characters
+undef_pvm() { lv_cleanup_vm "$PVM" >/dev/null 2>&1; }
+cleanup_fns+=(undef_pvm)
+undef_pvm
+printf "<iothreads>1</iothreads>\n<cputune><shares>2048</shares></cputune>\n" > "$W/pin-extra.xml"
+lv_define_vm "$PVM" 256 "$W/pin-extra.xml" "" no >/dev/null 2>&1 || t_fail "define $PVM" ""
+# the lines pin may change taken out: what is left must not change
+rest() { sed -e '/<vcpupin /d; /<emulatorpin /d; /<iothreadpin /d; /<topology /d' -e '/^ *<cpu[ >]/,/<\/cpu>/{/^ *<cpu[ >]/d; /<\/cpu>/d}' -e '/^ *<cpu .*\/>$/d'; }
+before=$(lv_virsh dumpxml --inactive "$PVM")
+out=$("$VMPREP" pin "$PVM" --dry-run 2>&1); st=$?
+if [ $st = 0 ] && grep -q '^+   <vcpupin vcpu="0" cpuset=' <<<"$out" && grep -q '^+   <emulatorpin cpuset=' <<<"$out" \
+        && grep -q '^+   <iothreadpin iothread="1" cpuset=' <<<"$out" && grep -q '^    <shares>2048</shares>' <<<"$out" \
+        && grep -q "dry run: nothing written" <<<"$out" && [ "$(lv_virsh dumpxml --inactive "$PVM")" = "$before" ]; then
+        t_ok "pin --dry-run on a defined VM: the diff (vcpupin, emulatorpin, iothreadpin added, <shares> kept), nothing written"
+else
+        t_fail "pin --dry-run" "exit $st" "$out"
+fi
+out=$("$VMPREP" pin "$PVM" 2>&1); st=$?
+after=$(lv_virsh dumpxml --inactive "$PVM")
+cpu1=$(cut -d, -f1 < /sys/devices/system/cpu/cpu0/topology/thread_siblings_list | cut -d- -f1)
+if [ $st = 0 ] && grep -q "<vcpupin vcpu='0' cpuset='[0-9]*'/>" <<<"$after" && ! grep -q "<vcpupin vcpu='0' cpuset='$cpu1'/>" <<<"$after" \
+        && grep -q "<emulatorpin cpuset='0'/>" <<<"$after" && grep -q "<iothreadpin iothread='1' cpuset='0'/>" <<<"$after" \
+        && grep -q "<topology sockets='1' \(dies='1' \)\?cores='1' threads='1'/>" <<<"$after" && grep -q "<shares>2048</shares>" <<<"$after" \
+        && [ "$(rest <<<"$after")" = "$(rest <<<"$before")" ]; then
+        t_ok "pin writes vcpupin (off CPU 0), emulatorpin and iothreadpin on CPU 0, topology 1/1/1 through libvirt; the rest of the definition is as it was"
+else
+        t_fail "pin" "exit $st" "$out" "$(diff <(rest <<<"$before") <(rest <<<"$after"))"
+fi
+# a running VM (started unpinned): refused without --config, written to its next start with it
+lv_virsh dumpxml --inactive "$PVM" | sed "/<vcpupin /d; /<emulatorpin /d; /<iothreadpin /d; /<topology /d" > "$W/unpinned.xml"
+lv_virsh define "$W/unpinned.xml" >/dev/null 2>&1
+if lv_virsh start "$PVM" >/dev/null 2>&1; then
+        before=$(lv_virsh dumpxml --inactive "$PVM")
+        out=$("$VMPREP" pin "$PVM" 2>&1); st=$?
+        [ $st = 1 ] && grep -q "is running: pinning changes its definition; write it for the next start with --config" <<<"$out" \
+                && [ "$(lv_virsh dumpxml --inactive "$PVM")" = "$before" ] \
+                && t_ok "pin of a running VM without --config: refused, nothing written" || t_fail "pin running" "exit $st" "$out"
+        out=$("$VMPREP" pin "$PVM" --config 2>&1); st=$?
+        inactive=$(lv_virsh dumpxml --inactive "$PVM"); live=$(lv_virsh dumpxml "$PVM")
+        [ $st = 0 ] && grep -q "takes effect at the next start" <<<"$out" && grep -q "<vcpupin vcpu='0'" <<<"$inactive" \
+                && ! grep -q "<vcpupin vcpu='0'" <<<"$live" \
+                && t_ok "pin --config of a running VM: the persistent definition only" || t_fail "pin --config" "exit $st" "$out"
+        lv_virsh destroy "$PVM" >/dev/null 2>&1
+else
+        t_fail "start $PVM" "$(lv_virsh start "$PVM" 2>&1)"
+fi
+# tag --pin: profile and pins in one definition; the gaming VM would now start here
+lv_virsh dumpxml --inactive "$PVM" | sed "/<vcpupin /d; /<emulatorpin /d; /<iothreadpin /d; /<topology /d" > "$W/unpinned.xml"
+lv_virsh define "$W/unpinned.xml" >/dev/null 2>&1
+out=$("$VMPREP" tag "$PVM" gaming hugepages.enabled=no --pin 2>&1); st=$?
+x=$(lv_virsh dumpxml --inactive "$PVM")
+if [ $st = 0 ] && grep -q 'use="gaming"' <<<"$x" && grep -q "<vcpupin vcpu='0'" <<<"$x" && grep -q "<emulatorpin cpuset='0'/>" <<<"$x" \
+        && grep -q "^+   <vcpupin" <<<"$out"; then
+        t_ok "tag gaming --pin: the profile and the pins written together (the plain tag refused this VM)"
+else
+        t_fail "tag --pin" "exit $st" "$out"
+fi
+undef_pvm
 
 # reconcile after SIGKILL mid-prepare, against the real pool: the test build
 # with VMPREP_ROOT=/ is the real hook plus crash points

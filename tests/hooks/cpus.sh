@@ -58,6 +58,25 @@ no_claims() { ! grep -q "^hold [0-9a-f-]* cpus" "$ROOT/run/vmprep/ledger" 2>/dev
 
 # ---- cases ----
 
+# as `vmprep pin` writes a VM: vCPUs on core 2-3, emulator and iothread on
+# CPU 0's core (the host's share): only the vCPUs' core is claimed
+case_host_share_pins_stay_with_the_host() {
+        tree_v1
+        local x=$ROOT/x.xml before fails=()
+        domain vm_p.1 "$UUID_A" 2 "$(pins 2 3)<emulatorpin cpuset='0-1'/><iothreadpin iothread='1' cpuset='0-1'/>" \
+                | sed "s#<vcpu>2</vcpu>#<vcpu>2</vcpu><iothreads>1</iothreads>#" > "$x"
+        before=$(snapshot)
+        hook "$x" vm_p.1 prepare begin || { t_fail "host share" "prepare: $(cat "$ERR")"; return; }
+        [ "$(rd "$CG1/vmprep.host/cpuset.cpus")" = 0-1 ] || fails+=("host cgroup cpus: $(rd "$CG1/vmprep.host/cpuset.cpus" 2>&1)")
+        grep -q "isolated CPU 2-3 for vm_p.1" "$ROOT/run/vmprep/events.log" || fails+=("events.log: $(tail -2 "$ROOT/run/vmprep/events.log")")
+        grep -q "cpus/0\b\|cpus/1\b" "$ROOT/run/vmprep/ledger" && fails+=("CPU 0's core claimed: $(cat "$ROOT/run/vmprep/ledger")")
+        stop_phases "$x" vm_p.1
+        [ "$(snapshot)" = "$before" ] || fails+=("release did not restore the tree")
+        [ ${#fails[@]} = 0 ] \
+                && t_ok "emulator and iothread pinned on CPU 0's core (as vmprep pin writes them): only the vCPUs' core 2-3 is claimed, the host keeps 0-1" \
+                || t_fail "host share pins" "${fails[@]}"
+}
+
 case_untagged_costs_nothing() {
         tree_v1
         local x=$ROOT/x.xml before op
@@ -168,8 +187,9 @@ case_refusals() {
         domain vm-u "$UUID_C" 2 "" > "$u"
         local before; before=$(snapshot)
         if hook "$u" vm-u prepare begin; then t_fail "unpinned vCPUs are refused" "started"
-        elif grep -q "<vcpupin vcpu='0' cpuset='2'/>" "$ERR" && grep -q "<vcpupin vcpu='1' cpuset='3'/>" "$ERR" && [ "$(snapshot)" = "$before" ]; then
-                t_ok "isolating a VM that pins nothing is refused with a <cputune> block for this host (core 2-3, away from CPU 0's core)"
+        elif grep -q "vCPU 0-1 (of 2, .* have neither a <vcpupin> nor a <vcpu cpuset>" "$ERR" && grep -q "run 'vmprep pin vm-u' to pin every vCPU" "$ERR" \
+                && [ "$(snapshot)" = "$before" ]; then
+                t_ok "isolating a VM that pins nothing is refused, pointing to 'vmprep pin VM', nothing changed"
         else t_fail "unpinned message" "$(cat "$ERR")"; fi
 }
 
@@ -726,6 +746,7 @@ case_reconcile_keeps_running_vms_isolation() {
 
 case_untagged_costs_nothing
 case_v1_round_trip
+case_host_share_pins_stay_with_the_host
 case_reconcile_keeps_running_vms_isolation
 case_host_scope_confines_only_its_tasks
 case_refusals

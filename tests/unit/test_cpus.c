@@ -97,13 +97,15 @@ TEST(cpus_claim_of_every_fixture_and_user_xml)
                 { "tests/fixtures/seed/07-realtime-fifo.xml", "2-3", NULL },
                 /* emulatorpin and iothreadpin overlapping the vCPU pins: accepted, the union */
                 { CORPUS "/brenix-win10.xml", "0-11", NULL },
-                { CORPUS "/bryansteiner-win10.xml", "0-23", NULL },
+                /* emulatorpin 0-3: CPU 0's core (0-1) is the host's share, not claimed */
+                { CORPUS "/bryansteiner-win10.xml", "2-23", NULL },
                 { CORPUS "/csr1kv-sriov-1g-hugepages.xml", "1-8,45-52", NULL },
                 { CORPUS "/eva4ever-win10-vcpusched-fifo.xml", "4-11,16-23", NULL },
                 /* vCPUs 6-7 and 14-15 are hot-pluggable and pinned nowhere */
                 { CORPUS "/g14-laptop-win10-vcpu-hotplug.xml", NULL, "vCPU 6-7,14-15 (of 16," },
                 { CORPUS "/k8s-ovs-dpdk-vm1-vhostuser.xml", NULL, "vCPU 0-2 (of 3," },
-                { CORPUS "/ohthehugemanatee-win10-1g-hugepages.xml", "0-7", NULL },
+                /* iothreadpin 0,7: CPU 0 is the host's share, not claimed */
+                { CORPUS "/ohthehugemanatee-win10-1g-hugepages.xml", "1-7", NULL },
                 { CORPUS "/ovirt-ftest1-vcpu-hotplug.xml", NULL, "vCPU 0-15 (of 16," },
                 { CORPUS "/ovirt-sriov-vf-interface-hostdev.xml", NULL, "vCPU 0 (of 1," },
                 { CORPUS "/snekutaren-win11-rx9070xt.xml", "0-15", NULL },
@@ -122,9 +124,9 @@ TEST(cpus_claim_of_every_fixture_and_user_xml)
                         continue;
                 }
                 if (cases[i].err) {
-                        if (r != -EINVAL || !strstr(err, cases[i].err) || !strstr(err, "<cputune>")) {
+                        if (r != -EINVAL || !strstr(err, cases[i].err) || !strstr(err, "run 'vmprep pin ")) {
                                 test_fail(__FILE__, __LINE__, "%s: r=%d got '%s' err '%s', want an error with '%s' and "
-                                          "a <cputune> suggestion", cases[i].file, r, got, err, cases[i].err);
+                                          "'vmprep pin' to run", cases[i].file, r, got, err, cases[i].err);
                                 break;
                         }
                 } else if (r != 0 || strcmp(got, cases[i].want) != 0) {
@@ -138,7 +140,7 @@ TEST(cpus_claim_of_every_fixture_and_user_xml)
                 test_skip("corpus not present: seed fixtures only");
 }
 
-TEST(cpus_suggestion_takes_whole_cores_on_one_node_away_from_cpu0)
+TEST(cpus_refusal_of_unpinned_vcpus_points_to_vmprep_pin)
 {
         CpuTopology t;
         topology_64(&t);
@@ -150,21 +152,40 @@ TEST(cpus_suggestion_takes_whole_cores_on_one_node_away_from_cpu0)
         Profile *p = profile_of(ISOLATE);
         CHECK(d && p);
         CHECK_INT(cpus_derive(d, p, &t, &taken, &c, err, sizeof(err)), -EINVAL);
-        CHECK_CONTAINS(err, "whole cores on NUMA node 0");
-        CHECK_CONTAINS(err, "<cputune>\n  <vcpupin vcpu='0' cpuset='2'/>\n  <vcpupin vcpu='1' cpuset='3'/>\n"
-                            "  <vcpupin vcpu='2' cpuset='4'/>\n  <emulatorpin cpuset='5'/>\n</cputune>");
-        /* another VM holds 2-3: the next free whole cores */
-        cpuset_set(&taken, 2);
-        cpuset_set(&taken, 3);
-        CHECK_INT(cpus_derive(d, p, &t, &taken, &c, err, sizeof(err)), -EINVAL);
-        CHECK_CONTAINS(err, "<vcpupin vcpu='0' cpuset='4'/>");
+        CHECK_CONTAINS(err, "vCPU 0-2 (of 3,");
+        CHECK_CONTAINS(err, "run 'vmprep pin t' to pin every vCPU");
+        CHECK_CONTAINS(err, "'vmprep pin t --dry-run' shows the choice and the diff first");
+        CHECK(!strstr(err, "<cputune>"));
         domain_free(d);
-        /* numatune on node 1: cores of node 1 */
-        d = domain_str(DOM("<vcpu>2</vcpu><numatune><memory mode='strict' nodeset='1'/></numatune>"));
+        profile_free(p);
+        numa_topology_free(&t);
+}
+
+TEST(cpus_emulator_and_iothreads_on_cpu0s_core_stay_with_the_host)
+{
+        CpuTopology t;
+        topology_64(&t);
+        char err[8192] = "", got[256];
+        CpusClaim c;
+        CpuSet taken;
+        cpuset_clear(&taken);
+        /* as vmprep pin writes it: vCPUs on 2-3, QEMU's threads on CPU 0's core */
+        Domain *d = domain_str(DOM("<vcpu>2</vcpu><iothreads>1</iothreads><cputune><vcpupin vcpu='0' cpuset='2'/>"
+                                   "<vcpupin vcpu='1' cpuset='3'/><emulatorpin cpuset='0-1'/>"
+                                   "<iothreadpin iothread='1' cpuset='0-1'/></cputune>"));
+        Profile *p = profile_of(ISOLATE);
+        CHECK(d && p);
+        CHECK_INT(cpus_derive(d, p, &t, &taken, &c, err, sizeof(err)), 0);
+        cpuset_format(&c.cpus, got, sizeof(got));
+        CHECK_STR(got, "2-3");
+        domain_free(d);
+        /* an emulator pinned beyond CPU 0's core: that part is claimed */
+        d = domain_str(DOM("<vcpu>1</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><emulatorpin cpuset='0-1,4'/>"
+                           "</cputune>"));
         CHECK(d);
-        CHECK_INT(cpus_derive(d, p, &t, &taken, &c, err, sizeof(err)), -EINVAL);
-        CHECK_CONTAINS(err, "whole cores on NUMA node 1");
-        CHECK_CONTAINS(err, "<vcpupin vcpu='0' cpuset='32'/>\n  <vcpupin vcpu='1' cpuset='33'/>\n</cputune>");
+        CHECK_INT(cpus_derive(d, p, &t, &taken, &c, err, sizeof(err)), 0);
+        cpuset_format(&c.cpus, got, sizeof(got));
+        CHECK_STR(got, "2,4");
         domain_free(d);
         profile_free(p);
         numa_topology_free(&t);
