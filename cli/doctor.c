@@ -13,6 +13,7 @@
 #include "common/journal.h"
 #include "common/log.h"
 #include "common/plan.h"
+#include "common/shmem.h"
 #include "common/sysfs.h"
 #include "common/tune.h"
 
@@ -748,6 +749,18 @@ static int check_vm(Doctor *dr, const char *arg, const char *mounts)
         if (realtime && profile_attr(profile_elem(p, "tune"), "rt-runtime") && !d->locked)
                 report(dr, WARN, "realtime", "add <memoryBacking><locked/></memoryBacking>",
                        "guest memory is not locked: page faults can add latency");
+        char shm[8192];
+        if (p && shmem_doctor(d, p, shm, sizeof(shm)) > 0) {
+                char *save = NULL;
+                for (char *l = strtok_r(shm, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                        char *check = strchr(l, '\t'), *detail = check ? strchr(check + 1, '\t') : NULL;
+                        char *fix = detail ? strchr(detail + 1, '\t') : NULL;
+                        if (!fix)
+                                continue;
+                        *check++ = *detail++ = *fix++ = '\0';
+                        report(dr, strcmp(l, "fail") == 0 ? FAIL : WARN, check, fix, "%s", detail);
+                }
+        }
         if (p && tune_ksm_advice(d, p, err, sizeof(err)))
                 report(dr, WARN, "ksm", "add <memoryBacking><nosharepages/></memoryBacking>", "%s", err);
         profile_free(p);

@@ -10,6 +10,7 @@
 #include "numa.h"
 #include "plan.h"
 #include "sysfs.h"
+#include "shmem.h"
 #include "tune.h"
 
 #include <errno.h>
@@ -131,8 +132,9 @@ int tune_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t e
         size_t n = 0;
         int r;
 
-        if (!profile_enabled(p, "tune"))
-                return 0;
+        r = shmem_plan(d, p, plan, err, errlen);
+        if (r < 0 || !profile_enabled(p, "tune"))
+                return r;
         cpuset_clear(&cores);
         r = claim_of(d, p, &t, &c, &taken, err, errlen);
         if (r < 0)

@@ -5,6 +5,7 @@
 #include "journal.h"
 #include "log.h"
 #include "numa.h"
+#include "shmem.h"
 #include "sysfs.h"
 
 #include <errno.h>
@@ -450,7 +451,9 @@ static int release_locked(Ledger *l, const char *uuid, const char *name, bool qu
 {
         snprintf(undo_uuid, sizeof(undo_uuid), "%s", uuid);
         undo_ledger = l;
+        shmem_undo_context(l, uuid);
         int r = journal_release(l, uuid, CAP, name, quiet ? NULL : "the tunables");
+        shmem_undo_context(NULL, NULL);
         undo_ledger = NULL;
         return r;
 }
@@ -459,7 +462,8 @@ int tune_prepare(const Domain *d, const Profile *p)
 {
         TuneSetting *settings = NULL;
         TuneHost host = { 0 };
-        size_t n = 0;
+        ShmemItem *shm = NULL;
+        size_t n = 0, n_shm = 0;
         CpuTopology t;
         CpusClaim claim;
         CpuSet none;
@@ -469,6 +473,14 @@ int tune_prepare(const Domain *d, const Profile *p)
         int r;
 
         journal_register_undo("shared", undo_shared);
+        shmem_register_undo();
+        /* Looking Glass memory rides in this hook: checked in full (users,
+         * groups, the domain's <shmem>) before anything is touched */
+        r = shmem_items(d, p, &shm, &n_shm, err, sizeof(err));
+        if (r < 0) {
+                log_error("%s", r == -EINVAL ? err : strerror(-r));
+                return -VMPREP_EREPORTED;
+        }
         const ProfileElem *e = profile_elem(p, "tune");
         bool per_core = e && profile_enabled(p, "tune") && (profile_attr(e, "governor") || profile_attr(e, "max-cstate"));
         bool realtime = (p->use && strcmp(p->use, "realtime") == 0) ||
@@ -517,7 +529,7 @@ int tune_prepare(const Domain *d, const Profile *p)
                 if (r < 0)
                         goto out;
         }
-        if (n == 0)
+        if (n == 0 && n_shm == 0)
                 goto out;
         r = journal_open(d->uuid, CAP, d->name, true, &j);
         if (r < 0)
@@ -532,10 +544,20 @@ int tune_prepare(const Domain *d, const Profile *p)
                         goto out;
                 }
         }
+        r = shmem_apply(j, &l, d, shm, n_shm);
+        if (r < 0) {
+                if (!error_reported(r))
+                        log_error_errno(r, "cannot prepare the shared memory of %s", d->name);
+                journal_close(j);
+                j = NULL;
+                release_locked(&l, d->uuid, d->name, true);
+                r = -VMPREP_EREPORTED;
+        }
 out:
         journal_close(j);
         ledger_unlock(&l);
 out_topology:
+        free(shm);
         free(settings);
         tune_host_free(&host);
         numa_topology_free(&t);
@@ -548,6 +570,7 @@ int tune_release(const char *uuid, const char *name)
         int r;
 
         journal_register_undo("shared", undo_shared);
+        shmem_register_undo();
         if (!journal_exists(uuid, CAP))
                 return 0;
         r = ledger_lock(&l);
