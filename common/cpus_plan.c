@@ -149,13 +149,21 @@ int tune_plan(const Domain *d, const Profile *p, Plan *plan, char *err, size_t e
         if (r == 0)
                 tune_warn_shared_policies(set, n, &cores);
         for (size_t i = 0; r == 0 && i < n; i++) {
-                char cur[64] = "?", why[160];
+                char cur[64] = "?", why[320];
                 if (tune_current(&set[i], cur, sizeof(cur)) < 0) {
                         if (set[i].absent_ok)
                                 continue; /* no KSM: nothing to stop */
                         snprintf(cur, sizeof(cur), "(missing)");
                 }
                 snprintf(why, sizeof(why), "%s for %s", set[i].label, d->name);
+                if (strncmp(set[i].resource, "tune/epp/", 9) == 0) {
+                        char driver[64], offered[160];
+                        r = tune_epp_check(&set[i], tune_current(&set[i], cur, sizeof(cur)), err, errlen);
+                        if (r < 0)
+                                break;
+                        tune_epp_info(&set[i], driver, sizeof(driver), offered, sizeof(offered));
+                        snprintf(why, sizeof(why), "%s for %.64s (%.32s offers: %.120s)", set[i].label, d->name, driver, offered);
+                }
                 if (!tune_satisfied(&set[i], cur))
                         r = add_step(plan, "tune", set[i].resource, set[i].path, cur, set[i].want, why);
         }

@@ -75,6 +75,10 @@ static const char *const e_mode[] = { "cgroup", "partition", NULL };
 static const char *const e_numa[] = { "strict", "prefer", "ignore", NULL };
 static const char *const e_governor[] = { "performance", "powersave", "schedutil", "ondemand",
                                           "conservative", "userspace", NULL };
+/* energy_performance_preference as amd-pstate and intel_pstate (active
+ * mode) offer it; the CPU's own list is checked at prepare */
+static const char *const e_epp[] = { "default", "performance", "balance_performance", "balance_power", "power",
+                                     NULL };
 static const char *const e_thp[] = { "always", "madvise", "never", NULL };
 /* /sys/kernel/mm/ksm/run 1, 0 and 2: unmerging is host-wide and synchronous,
  * so it is asked for by name, never implied by "off" */
@@ -141,6 +145,7 @@ static const AttrSpec sriov_attrs[] = {
 static const AttrSpec tune_attrs[] = {
         ENABLED,
         { "governor", A_ENUM, e_governor, 0, 0, false },
+        { "epp", A_ENUM, e_epp, 0, 0, false },
         { "thp", A_ENUM, e_thp, 0, 0, false },
         { "ksm", A_ENUM, e_ksm, 0, 0, false },
         { "rt-runtime", A_RT_RUNTIME, NULL, 0, 0, false },

@@ -274,6 +274,13 @@ invalid shmem mode 00660
 invalid shmem mode rw
 valid shmem enabled no
 invalid shmem enabled off
+valid tune epp performance
+valid tune epp balance_power
+valid tune epp default
+invalid tune epp Performance
+invalid tune epp balance-power
+invalid tune epp performance&#32;
+invalid tune epp @empty
 TABLE
 )
 

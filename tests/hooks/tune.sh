@@ -45,6 +45,11 @@ new_tree() {
                 echo "performance schedutil powersave" > "$d/cpufreq/policy$p/scaling_available_governors"
                 echo "$cpus" > "$d/cpufreq/policy$p/affected_cpus"; echo "$cpus" > "$d/cpufreq/policy$p/related_cpus"
                 for s in 0 1 2 3; do mkdir -p "$d/cpu$c/cpuidle/state$s"; echo 0 > "$d/cpu$c/cpuidle/state$s/disable"; done
+                if [ "${EPP:-0}" = 1 ]; then
+                        echo amd-pstate-epp > "$d/cpufreq/policy$p/scaling_driver"
+                        echo balance_performance > "$d/cpufreq/policy$p/energy_performance_preference"
+                        echo "default performance balance_performance balance_power power" > "$d/cpufreq/policy$p/energy_performance_available_preferences"
+                else echo acpi-cpufreq > "$d/cpufreq/policy$p/scaling_driver"; fi
         done
         echo "always [madvise] never" > "$ROOT/sys/kernel/mm/transparent_hugepage/enabled"
         [ -d "$ROOT/sys/kernel/mm/ksm" ] && echo "${KSM_RUN:-1}" > "$ROOT/sys/kernel/mm/ksm/run"
@@ -423,6 +428,47 @@ case_shmem_crash_points() {
                 && t_ok "shmem: SIGKILL at each of $crashed crash points of prepare, then release: no /dev/shm file left, THP back" \
                 || t_fail "shmem crash points" "${fails[@]:0:5}" "crashed=$crashed"
 }
+epp_of() { rd "sys/devices/system/cpu/cpufreq/policy$1/energy_performance_preference"; }
+case_epp() {
+        EPP=1 new_tree
+        local x=$ROOT/x.xml y=$ROOT/y.xml before
+        domain vm1 "$UUID_A" "<vmprep:tune epp='performance'/>" > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "epp prepare" "$(cat "$ERR")"; return; }
+        [ "$(epp_of 0) $(epp_of 1) $(epp_of 2) $(epp_of 3)" = "balance_performance balance_performance performance performance" ] \
+                && t_ok "epp: energy_performance_preference 'performance' on the VM's CPUs 2-3 only" \
+                || t_fail "epp set" "$(epp_of 0) $(epp_of 1) $(epp_of 2) $(epp_of 3)"
+        # a second VM on CPU 3 with the same wish shares the count; another wish is refused by name
+        printf "<domain><name>vm2</name><uuid>%s</uuid><vcpu>1</vcpu><cputune><vcpupin vcpu='0' cpuset='3'/></cputune><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:tune epp='power'/></vmprep:profile></metadata></domain>" "$UUID_B" > "$y"
+        if hook "$y" vm2 prepare begin; then t_fail "epp conflict refused" "started"
+        else grep -q "the EPP of policy3 is 'performance' for the running VM 'vm1'; vm2 asks for 'power'" "$ERR" \
+                && t_ok "epp: a second VM asking another EPP on a shared policy is refused, naming the VM that holds it" \
+                || t_fail "epp conflict" "$(cat "$ERR")"; fi
+        stop_phases "$y" vm2
+        stop_phases "$x" vm1
+        [ "$(epp_of 2) $(epp_of 3)" = "balance_performance balance_performance" ] && [ ! -e "$ROOT/run/vmprep/$UUID_A.tune.journal" ] \
+                && t_ok "epp: release writes back the preference each policy had" || t_fail "epp restore" "$(epp_of 2) $(epp_of 3)"
+        echo "default performance" > "$ROOT/sys/devices/system/cpu/cpufreq/policy2/energy_performance_available_preferences"
+        domain vm1 "$UUID_A" "<vmprep:tune epp='power'/>" > "$x"
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "epp not offered refused" "started"
+        else grep -q "<vmprep:tune epp='power'>: cpufreq policy2 (driver amd-pstate-epp) offers only: default performance" "$ERR" && [ "$(snapshot)" = "$before" ] \
+                && t_ok "epp: a value the CPU does not offer is refused, naming driver and the values offered; nothing changed" \
+                || t_fail "epp not offered" "$(cat "$ERR")"; fi
+        stop_phases "$x" vm1
+        new_tree; x=$ROOT/x.xml
+        domain vm1 "$UUID_A" "<vmprep:tune epp='performance'/>" > "$x"
+        if hook "$x" vm1 prepare begin; then t_fail "epp without driver refused" "started"
+        else grep -q "cpufreq policy2 has no energy_performance_preference (its driver is acpi-cpufreq; EPP needs amd-pstate or intel_pstate in active mode" "$ERR" \
+                && t_ok "epp: a driver without EPP (acpi-cpufreq, or passive mode) is refused, naming the driver and the boot option" \
+                || t_fail "epp no driver" "$(cat "$ERR")"; fi
+        stop_phases "$x" vm1
+        EPP=1 SHARED_POLICY=1 new_tree; x=$ROOT/x.xml
+        domain vm1 "$UUID_A" "<vmprep:tune epp='performance'/>" > "$x"
+        hook "$x" vm1 prepare begin
+        grep -q "cpufreq policy0 covers CPUs 0-3: the energy performance preference applies to the host's cores too (epp='performance' reaches CPU 0-1" "$ERR" \
+                && t_ok "epp: a policy shared with host cores is warned of, as for the governor" || t_fail "epp shared warn" "$(cat "$ERR")"
+        stop_phases "$x" vm1
+}
 
 case_round_trip
 case_two_vms_overlap
@@ -438,4 +484,5 @@ case_shmem_existing_kept
 case_shmem_refusals
 case_shmem_kvmfr
 case_shmem_crash_points
+case_epp
 t_done
