@@ -59,7 +59,7 @@ COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/dom
               common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c \
               common/capabilities.c common/numa.c common/cpus.c common/systemd.c common/tune.c \
               common/pci.c common/vfio.c common/sriov.c common/netvf.c common/display.c common/hostuse.c common/running.c \
-              common/cpus_share.c common/machine_name.c common/vm_cgroup.c common/pin.c
+              common/cpus_share.c common/machine_name.c common/vm_cgroup.c common/pin.c common/shmem.c
 HDRS       := $(wildcard common/*.h cli/*.h tests/fake/*.h tests/unit/*.h)
 CLI_SRC    := $(wildcard cli/*.c)
 UNIT_SRC   := $(wildcard tests/unit/*.c)

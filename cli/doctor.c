@@ -13,6 +13,7 @@
 #include "common/journal.h"
 #include "common/log.h"
 #include "common/plan.h"
+#include "common/shmem.h"
 #include "common/sysfs.h"
 #include "common/tune.h"
 
@@ -215,6 +216,76 @@ static unsigned long read_hex(const char *dev, const char *file)
 }
 
 /* GPUs and NICs: their IOMMU group, whether they can be passed alone; SR-IOV. */
+/*
+ * AMD GPUs whose reset does not work between VM runs (the second start
+ * finds the GPU hung), by device ID: the families the out-of-tree
+ * vendor-reset module (github.com/gnif/vendor-reset) resets, from its
+ * device table src/device-db.h: Polaris 10/11/12, Vega 10/20, Navi 10/12/14.
+ */
+static const struct { unsigned short device; const char *family; } amd_reset_bug[] = {
+        /* Polaris 10 */
+        { 0x67c0, "Polaris 10" }, { 0x67c1, "Polaris 10" }, { 0x67c2, "Polaris 10" }, { 0x67c4, "Polaris 10" },
+        { 0x67c7, "Polaris 10" }, { 0x67c8, "Polaris 10" }, { 0x67c9, "Polaris 10" }, { 0x67ca, "Polaris 10" },
+        { 0x67cc, "Polaris 10" }, { 0x67cf, "Polaris 10" }, { 0x67d0, "Polaris 10" }, { 0x67df, "Polaris 10" },
+        { 0x6fdf, "Polaris 10" },
+        /* Polaris 11 */
+        { 0x67e0, "Polaris 11" }, { 0x67e1, "Polaris 11" }, { 0x67e3, "Polaris 11" }, { 0x67e7, "Polaris 11" },
+        { 0x67e8, "Polaris 11" }, { 0x67e9, "Polaris 11" }, { 0x67eb, "Polaris 11" }, { 0x67ef, "Polaris 11" },
+        { 0x67ff, "Polaris 11" },
+        /* Polaris 12 */
+        { 0x6980, "Polaris 12" }, { 0x6981, "Polaris 12" }, { 0x6985, "Polaris 12" }, { 0x6986, "Polaris 12" },
+        { 0x6987, "Polaris 12" }, { 0x6995, "Polaris 12" }, { 0x6997, "Polaris 12" }, { 0x699f, "Polaris 12" },
+        /* Vega 10 */
+        { 0x6860, "Vega 10" }, { 0x6861, "Vega 10" }, { 0x6862, "Vega 10" }, { 0x6863, "Vega 10" },
+        { 0x6864, "Vega 10" }, { 0x6867, "Vega 10" }, { 0x6868, "Vega 10" }, { 0x6869, "Vega 10" },
+        { 0x686a, "Vega 10" }, { 0x686b, "Vega 10" }, { 0x686c, "Vega 10" }, { 0x686d, "Vega 10" },
+        { 0x686e, "Vega 10" }, { 0x686f, "Vega 10" }, { 0x687f, "Vega 10" },
+        /* Vega 20 */
+        { 0x66a0, "Vega 20" }, { 0x66a1, "Vega 20" }, { 0x66a2, "Vega 20" }, { 0x66a3, "Vega 20" },
+        { 0x66a4, "Vega 20" }, { 0x66a7, "Vega 20" }, { 0x66af, "Vega 20" },
+        /* Navi 10 */
+        { 0x7310, "Navi 10" }, { 0x7312, "Navi 10" }, { 0x7318, "Navi 10" }, { 0x7319, "Navi 10" },
+        { 0x731a, "Navi 10" }, { 0x731b, "Navi 10" }, { 0x731e, "Navi 10" }, { 0x731f, "Navi 10" },
+        /* Navi 14 */
+        { 0x7340, "Navi 14" }, { 0x7341, "Navi 14" }, { 0x7347, "Navi 14" }, { 0x734f, "Navi 14" },
+        /* Navi 12 */
+        { 0x7360, "Navi 12" }, { 0x7362, "Navi 12" },
+};
+
+static const char *amd_reset_family(unsigned long vendor, unsigned long device)
+{
+        if (vendor != 0x1002)
+                return NULL;
+        for (size_t i = 0; i < sizeof(amd_reset_bug) / sizeof(amd_reset_bug[0]); i++)
+                if (amd_reset_bug[i].device == device)
+                        return amd_reset_bug[i].family;
+        return NULL;
+}
+
+/* A GPU's reset: the methods the kernel offers (reset_method, since 5.15;
+ * absent on older kernels and for a device with no reset), and for the AMD
+ * families without a working reset, the vendor-reset module. */
+static void check_gpu_reset(Doctor *dr, const char *bdf, const char *name, unsigned long vendor,
+                            unsigned long device)
+{
+        char path[600], methods[256];
+        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset_method", bdf);
+        bool known = sysfs_read(path, methods, sizeof(methods)) > 0;
+        const char *family = amd_reset_family(vendor, device);
+        if (family) {
+                bool loaded = sysfs_exists("/sys/module/vendor_reset");
+                report(dr, loaded ? PASS : WARN, "gpu-reset",
+                       "install the vendor-reset module (github.com/gnif/vendor-reset, DKMS), load it at boot, "
+                       "and give the GPU reset_method 'device_specific'",
+                       "%s %s: AMD %s, whose reset does not work between VM runs (a second start finds it hung); "
+                       "vendor-reset is %s; reset_method: %s", bdf, name, family, loaded ? "loaded" : "not loaded",
+                       known ? methods : "none listed (no reset_method file: kernel before 5.15, or no reset)");
+                return;
+        }
+        report(dr, PASS, "gpu-reset", NULL, "%s %s: reset_method: %s", bdf, name,
+               known ? methods : "none listed (no reset_method file: kernel before 5.15, or no reset)");
+}
+
 static void check_devices(Doctor *dr)
 {
         char **devs = NULL;
@@ -244,6 +315,8 @@ static void check_devices(Doctor *dr)
                         continue;
                 seen++;
                 pci_name(dr, (unsigned) vendor, (unsigned) device, name, sizeof(name));
+                if (gpu)
+                        check_gpu_reset(dr, bdf, name, vendor, device);
                 snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
                 if (sysfs_readlink(path, link, sizeof(link)) < 0) {
                         report(dr, WARN, gpu ? "gpu" : "nic", "turn the IOMMU on (see the iommu check)",
@@ -748,6 +821,18 @@ static int check_vm(Doctor *dr, const char *arg, const char *mounts)
         if (realtime && profile_attr(profile_elem(p, "tune"), "rt-runtime") && !d->locked)
                 report(dr, WARN, "realtime", "add <memoryBacking><locked/></memoryBacking>",
                        "guest memory is not locked: page faults can add latency");
+        char shm[8192];
+        if (p && shmem_doctor(d, p, shm, sizeof(shm)) > 0) {
+                char *save = NULL;
+                for (char *l = strtok_r(shm, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                        char *check = strchr(l, '\t'), *detail = check ? strchr(check + 1, '\t') : NULL;
+                        char *fix = detail ? strchr(detail + 1, '\t') : NULL;
+                        if (!fix)
+                                continue;
+                        *check++ = *detail++ = *fix++ = '\0';
+                        report(dr, strcmp(l, "fail") == 0 ? FAIL : WARN, check, fix, "%s", detail);
+                }
+        }
         if (p && tune_ksm_advice(d, p, err, sizeof(err)))
                 report(dr, WARN, "ksm", "add <memoryBacking><nosharepages/></memoryBacking>", "%s", err);
         profile_free(p);

@@ -44,6 +44,10 @@ typedef enum AttrType {
         A_MAC,
         A_MODULES,
         A_RT_RUNTIME,
+        A_SHM_NAME,   /* a file name in /dev/shm */
+        A_KVMFR,      /* /dev/kvmfrN */
+        A_ACCOUNT,    /* a user or group name */
+        A_MODE,       /* an octal file mode without set-id or sticky bits */
 } AttrType;
 
 typedef struct AttrSpec {
@@ -60,6 +64,9 @@ typedef struct ElemSpec {
         bool multiple;             /* may appear more than once, told apart by key */
         const char *key;           /* attribute that identifies it among its siblings */
         const struct ElemSpec *children;
+        /* another attribute that identifies it instead of key: exactly one
+         * of the two is given (<vmprep:shmem name=...> or device=...) */
+        const char *key2;
 } ElemSpec;
 
 static const char *const e_group[] = { "whole", "device", NULL };
@@ -68,6 +75,10 @@ static const char *const e_mode[] = { "cgroup", "partition", NULL };
 static const char *const e_numa[] = { "strict", "prefer", "ignore", NULL };
 static const char *const e_governor[] = { "performance", "powersave", "schedutil", "ondemand",
                                           "conservative", "userspace", NULL };
+/* energy_performance_preference as amd-pstate and intel_pstate (active
+ * mode) offer it; the CPU's own list is checked at prepare */
+static const char *const e_epp[] = { "default", "performance", "balance_performance", "balance_power", "power",
+                                     NULL };
 static const char *const e_thp[] = { "always", "madvise", "never", NULL };
 /* /sys/kernel/mm/ksm/run 1, 0 and 2: unmerging is host-wide and synchronous,
  * so it is asked for by name, never implied by "off" */
@@ -81,8 +92,8 @@ static const AttrSpec device_attrs[] = {
         { NULL, 0, NULL, 0, 0, false },
 };
 static const ElemSpec vfio_children[] = {
-        { "device", device_attrs, true, "address", NULL },
-        { NULL, NULL, false, NULL, NULL },
+        { "device", device_attrs, true, "address", NULL, NULL },
+        { NULL, NULL, false, NULL, NULL, NULL },
 };
 static const AttrSpec vfio_attrs[] = {
         ENABLED,
@@ -118,8 +129,8 @@ static const AttrSpec vf_attrs[] = {
         { NULL, 0, NULL, 0, 0, false },
 };
 static const ElemSpec sriov_children[] = {
-        { "vf", vf_attrs, true, "index", NULL },
-        { NULL, NULL, false, NULL, NULL },
+        { "vf", vf_attrs, true, "index", NULL, NULL },
+        { NULL, NULL, false, NULL, NULL, NULL },
 };
 /* No force= here: nothing ever read it (vfio's force= is what overrides
  * the in-use checks, and it covers the VFs too); enabled="no" makes the
@@ -134,6 +145,7 @@ static const AttrSpec sriov_attrs[] = {
 static const AttrSpec tune_attrs[] = {
         ENABLED,
         { "governor", A_ENUM, e_governor, 0, 0, false },
+        { "epp", A_ENUM, e_epp, 0, 0, false },
         { "thp", A_ENUM, e_thp, 0, 0, false },
         { "ksm", A_ENUM, e_ksm, 0, 0, false },
         { "rt-runtime", A_RT_RUNTIME, NULL, 0, 0, false },
@@ -142,13 +154,25 @@ static const AttrSpec tune_attrs[] = {
         { "stat-interval", A_UINT, NULL, 1, 3600, false },
         { NULL, 0, NULL, 0, 0, false },
 };
+/* Looking Glass shared memory: a /dev/shm file (name=) the domain's
+ * <shmem> maps, or a kvmfr device (device=), handed to a user */
+static const AttrSpec shmem_attrs[] = {
+        ENABLED,
+        { "name", A_SHM_NAME, NULL, 0, 0, false },
+        { "device", A_KVMFR, NULL, 0, 0, false },
+        { "owner", A_ACCOUNT, NULL, 0, 0, false },
+        { "group", A_ACCOUNT, NULL, 0, 0, false },
+        { "mode", A_MODE, NULL, 0, 0, false },
+        { NULL, 0, NULL, 0, 0, false },
+};
 static const ElemSpec top_elems[] = {
-        { "vfio", vfio_attrs, false, NULL, vfio_children },
-        { "hugepages", hugepages_attrs, false, NULL, NULL },
-        { "isolate", isolate_attrs, false, NULL, NULL },
-        { "sriov", sriov_attrs, true, "pf", sriov_children },
-        { "tune", tune_attrs, false, NULL, NULL },
-        { NULL, NULL, false, NULL, NULL },
+        { "vfio", vfio_attrs, false, NULL, vfio_children, NULL },
+        { "hugepages", hugepages_attrs, false, NULL, NULL, NULL },
+        { "isolate", isolate_attrs, false, NULL, NULL, NULL },
+        { "sriov", sriov_attrs, true, "pf", sriov_children, NULL },
+        { "tune", tune_attrs, false, NULL, NULL, NULL },
+        { "shmem", shmem_attrs, true, "name", NULL, "device" },
+        { NULL, NULL, false, NULL, NULL, NULL },
 };
 
 /* ---- errors ---- */
@@ -235,6 +259,60 @@ static bool is_module_list(const char *s)
         return !want_name;
 }
 
+/* A name libvirt puts under /dev/shm: letters, digits, '.', '_', '-', not
+ * starting with '.' or '-', at most 100 characters (the ledger's resource
+ * "shmem:/dev/shm/NAME" stays within its 128) */
+static bool is_shm_name(const char *s)
+{
+        size_t n = 0;
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
+                return false;
+        for (; *s; s++, n++)
+                if (n >= 100 || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+                                  *s == '_' || *s == '.' || *s == '-'))
+                        return false;
+        return true;
+}
+
+/* /dev/kvmfr0 .. /dev/kvmfr999, no leading zero */
+static bool is_kvmfr(const char *s)
+{
+        if (strncmp(s, "/dev/kvmfr", 10) != 0)
+                return false;
+        s += 10;
+        size_t n = strspn(s, "0123456789");
+        return n >= 1 && n <= 3 && s[n] == '\0' && !(s[0] == '0' && n > 1);
+}
+
+/* A user or group name as useradd(8) takes it: [a-z_][a-z0-9_.-]*, at most
+ * 32 characters, optionally ending in $; capitals allowed (some directory
+ * services have them).  No numeric IDs: a name says whose it is. */
+static bool is_account(const char *s)
+{
+        size_t n = 0;
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+                return false;
+        for (; *s; s++, n++) {
+                if (n >= 32)
+                        return false;
+                if (*s == '$' && s[1] == '\0' && n > 0)
+                        return true;
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+                      *s == '_' || *s == '.' || *s == '-'))
+                        return false;
+        }
+        return true;
+}
+
+/* 3 octal digits, or 4 starting with 0: 660, 0660 */
+static bool is_mode(const char *s)
+{
+        size_t n = strlen(s);
+        if (n == 4 && *s++ == '0')
+                n = 3;
+        return n == 3 && strspn(s, "01234567") == 3;
+}
+
 static int check_value(Ctx *c, const char *elem, const AttrSpec *a, const char *v)
 {
         uint64_t u;
@@ -302,6 +380,25 @@ static int check_value(Ctx *c, const char *elem, const AttrSpec *a, const char *
                 if (strcmp(v, "unlimited") != 0 && parse_u64(v, 0, INT32_MAX, &u) < 0)
                         return fail(c, "<vmprep:%s %s='%s'>: must be unlimited or microseconds from 0 to %d", elem,
                                     a->name, v, INT32_MAX);
+                return 0;
+        case A_SHM_NAME:
+                if (!is_shm_name(v))
+                        return fail(c, "<vmprep:%s %s='%s'>: not a /dev/shm file name (letters, digits, . _ -, "
+                                    "not starting with . or -, at most 100)", elem, a->name, v);
+                return 0;
+        case A_KVMFR:
+                if (!is_kvmfr(v))
+                        return fail(c, "<vmprep:%s %s='%s'>: not a kvmfr device like /dev/kvmfr0", elem, a->name, v);
+                return 0;
+        case A_ACCOUNT:
+                if (!is_account(v))
+                        return fail(c, "<vmprep:%s %s='%s'>: not a user or group name (letters, digits, . _ -, "
+                                    "at most 32, not starting with a digit)", elem, a->name, v);
+                return 0;
+        case A_MODE:
+                if (!is_mode(v))
+                        return fail(c, "<vmprep:%s %s='%s'>: not a file mode like 0660 (octal, no set-id or "
+                                    "sticky bits)", elem, a->name, v);
                 return 0;
         }
         return -EINVAL;
@@ -478,7 +575,8 @@ static bool in_ns(xmlNodePtr n)
 
 static const char *key_of(const ElemSpec *spec, const ProfileElem *e)
 {
-        return spec->key ? profile_attr(e, spec->key) : NULL;
+        const char *k = spec->key ? profile_attr(e, spec->key) : NULL;
+        return !k && spec->key2 ? profile_attr(e, spec->key2) : k;
 }
 
 /* Read element `node` (already matched to `spec`) into `out`, checking
@@ -515,6 +613,8 @@ static int read_elem(Ctx *c, const ElemSpec *spec, xmlNodePtr node, ProfileElem 
         for (const AttrSpec *s = spec->attrs; s->name; s++)
                 if (s->required && !profile_attr(out, s->name))
                         return fail(c, "<vmprep:%s>: the %s attribute is required", spec->name, s->name);
+        if (spec->key2 && !profile_attr(out, spec->key) == !profile_attr(out, spec->key2))
+                return fail(c, "<vmprep:%s>: give %s= or %s=, one of them", spec->name, spec->key, spec->key2);
 
         for (xmlNodePtr ch = node->children; ch; ch = ch->next) {
                 if (ch->type == XML_COMMENT_NODE || ch->type == XML_PI_NODE)
@@ -547,19 +647,20 @@ static int read_elem(Ctx *c, const ElemSpec *spec, xmlNodePtr node, ProfileElem 
                 for (size_t i = 0; i + 1 < out->n_children; i++) {
                         if (strcmp(out->children[i].name, e->name) != 0)
                                 continue;
-                        char k1[64], k2[64];
+                        char k1[128], k2[128];
                         canonical_key(cs, key_of(cs, &out->children[i]), k1, sizeof(k1));
                         canonical_key(cs, key_of(cs, e), k2, sizeof(k2));
                         if (!cs->multiple || strcmp(k1, k2) == 0)
                                 return fail(c, "<vmprep:%s%s%s%s%s> appears twice in <vmprep:%s>", cs->name,
-                                            cs->key ? " " : "", cs->key ? cs->key : "", cs->key ? "=" : "",
-                                            cs->key ? k2 : "", spec->name);
+                                            cs->key ? " " : "",
+                                            cs->key2 && !profile_attr(e, cs->key) ? cs->key2 : cs->key ? cs->key : "",
+                                            cs->key ? "=" : "", cs->key ? k2 : "", spec->name);
                 }
         }
         return 0;
 }
 
-static const ElemSpec root_spec = { "profile", NULL, false, NULL, top_elems };
+static const ElemSpec root_spec = { "profile", NULL, false, NULL, top_elems, NULL };
 
 /* Read a <vmprep:profile> element into a new Profile (no merge). */
 static int read_profile(Ctx *c, xmlNodePtr root, Profile **ret)
@@ -716,7 +817,7 @@ static int merge_elem(const ElemSpec *spec, ProfileElem *dst, const ProfileElem 
                 if (!cs)
                         return -EINVAL;
                 ProfileElem *d = NULL;
-                char k1[64], k2[64];
+                char k1[128], k2[128];
                 canonical_key(cs, key_of(cs, s), k1, sizeof(k1));
                 for (size_t j = 0; j < dst->n_children; j++) {
                         if (strcmp(dst->children[j].name, s->name) != 0)
@@ -798,7 +899,7 @@ int profile_from_domain(const Domain *d, Profile **ret, char *err, size_t errlen
                                 if (strcmp(x->name, s->name) == 0)
                                         spec = x;
                         ProfileElem *dst = NULL;
-                        char k1[64], k2[64];
+                        char k1[128], k2[128];
                         canonical_key(spec, key_of(spec, s), k1, sizeof(k1));
                         for (size_t j = 0; j < base->n_elems; j++) {
                                 if (strcmp(base->elems[j].name, s->name) != 0)

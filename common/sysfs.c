@@ -450,6 +450,41 @@ int sysfs_unlink(const char *path)
         return unlink(full) < 0 ? -errno : 0;
 }
 
+/* chown(2) without following a symlink at path, and chmod(2): owner and
+ * mode of a file vmprep hands to a user (a /dev/shm file, a device node). */
+int sysfs_chown(const char *path, uid_t uid, gid_t gid)
+{
+        if (dry_run)
+                return 0;
+        char full[SYSFS_PATH_MAX];
+        int r = sysfs_path(path, full, sizeof(full));
+        if (r < 0)
+                return r;
+        if (fchownat(AT_FDCWD, full, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        sysfs_crash_point(path);
+        return 0;
+}
+
+int sysfs_chmod(const char *path, mode_t mode)
+{
+        if (dry_run)
+                return 0;
+        char full[SYSFS_PATH_MAX];
+        struct stat st;
+        int r = sysfs_path(path, full, sizeof(full));
+        if (r < 0)
+                return r;
+        if (lstat(full, &st) < 0)
+                return -errno;
+        if (S_ISLNK(st.st_mode))
+                return -ELOOP; /* chmod(2) would follow it */
+        if (chmod(full, mode) < 0)
+                return -errno;
+        sysfs_crash_point(path);
+        return 0;
+}
+
 DIR *sysfs_opendir(const char *path)
 {
         char full[SYSFS_PATH_MAX];

@@ -72,6 +72,10 @@ int sysfs_rename(const char *from, const char *to);
 /* link(2): a second name for a state file. */
 int sysfs_link(const char *from, const char *to);
 int sysfs_unlink(const char *path);
+/* chown(2) of path itself (never through a symlink) and chmod(2) (refused,
+ * -ELOOP, on a symlink). */
+int sysfs_chown(const char *path, uid_t uid, gid_t gid);
+int sysfs_chmod(const char *path, mode_t mode);
 /* opendir(3) of a gateway path, or NULL with errno set. */
 #include <dirent.h>
 DIR *sysfs_opendir(const char *path);

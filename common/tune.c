@@ -5,6 +5,7 @@
 #include "journal.h"
 #include "log.h"
 #include "numa.h"
+#include "shmem.h"
 #include "sysfs.h"
 
 #include <errno.h>
@@ -77,7 +78,7 @@ int tune_settings(const Profile *p, const CpuSet *cores, const TuneHost *host, T
                 r = add(&arr, n, "tune/swappiness", SWAPPINESS_PATH, v, "vm.swappiness") ? 0 : -ENOMEM;
         if (r == 0 && (v = profile_attr(e, "stat-interval")))
                 r = add(&arr, n, "tune/stat-interval", STAT_INTERVAL_PATH, v, "vm.stat_interval") ? 0 : -ENOMEM;
-        const char *gov = profile_attr(e, "governor");
+        const char *gov = profile_attr(e, "governor"), *epp = profile_attr(e, "epp");
         const char *cs = profile_attr(e, "max-cstate");
         uint64_t max = 0;
         if (cs && parse_u64(cs, 0, 9, &max) < 0)
@@ -98,6 +99,23 @@ int tune_settings(const Profile *p, const CpuSet *cores, const TuneHost *host, T
                 }
                 if (gov && !has_resource(arr, *n, res))
                         r = add(&arr, n, res, path, gov, label) ? 0 : -ENOMEM;
+                /* energy_performance_preference lives in the policy too
+                 * (amd-pstate-epp, intel_pstate active mode) */
+                if (epp && r == 0) {
+                        if (policy >= 0) {
+                                snprintf(res, sizeof(res), "tune/epp/policy%d", policy);
+                                snprintf(path, sizeof(path),
+                                         "/sys/devices/system/cpu/cpufreq/policy%d/energy_performance_preference", policy);
+                                snprintf(label, sizeof(label), "the EPP of policy%d", policy);
+                        } else {
+                                snprintf(res, sizeof(res), "tune/epp/cpu%d", c);
+                                snprintf(path, sizeof(path),
+                                         "/sys/devices/system/cpu/cpu%d/cpufreq/energy_performance_preference", c);
+                                snprintf(label, sizeof(label), "the EPP of CPU %d", c);
+                        }
+                        if (!has_resource(arr, *n, res))
+                                r = add(&arr, n, res, path, epp, label) ? 0 : -ENOMEM;
+                }
                 /* cpuidle stateN: deeper as N grows (state0 is polling);
                  * max-cstate=M keeps 0..M and disables the deeper ones */
                 unsigned states = known && host->cstates ? host->cstates[c] : 0;
@@ -183,14 +201,15 @@ bool tune_satisfied(const TuneSetting *t, const char *cur)
 
 void tune_warn_shared_policies(const TuneSetting *s, size_t n, const CpuSet *cores)
 {
-        static const char prefix[] = "tune/governor/";
+        static const char prefix[] = "tune/governor/", eprefix[] = "tune/epp/";
         for (size_t i = 0; i < n; i++) {
-                if (strncmp(s[i].resource, prefix, sizeof(prefix) - 1) != 0)
+                bool is_epp = strncmp(s[i].resource, eprefix, sizeof(eprefix) - 1) == 0;
+                if (strncmp(s[i].resource, prefix, sizeof(prefix) - 1) != 0 && !is_epp)
                         continue;
                 /* the policy's CPUs, offline ones included; affected_cpus
                  * (online only) on kernels without related_cpus.  The kernel
                  * writes "0 1 2 3": spaces, not a list. */
-                const char *policy = s[i].resource + sizeof(prefix) - 1;
+                const char *policy = s[i].resource + (is_epp ? sizeof(eprefix) : sizeof(prefix)) - 1;
                 char path[300], list[1024], span[256], others[256];
                 CpuSet cpus, outside;
                 int len = (int) (strrchr(s[i].path, '/') - s[i].path);
@@ -211,9 +230,11 @@ void tune_warn_shared_policies(const TuneSetting *s, size_t n, const CpuSet *cor
                         continue;
                 cpuset_format(&cpus, span, sizeof(span));
                 cpuset_format(&outside, others, sizeof(others));
-                log_warning("cpufreq %s%s covers CPUs %s: the governor applies to the host's cores too "
-                            "(governor='%s' reaches CPU %s, which the VM does not claim)",
-                            strncmp(policy, "cpu", 3) == 0 ? "policy of " : "", policy, span, s[i].want, others);
+                log_warning("cpufreq %s%s covers CPUs %s: the %s applies to the host's cores too "
+                            "(%s='%s' reaches CPU %s, which the VM does not claim)",
+                            strncmp(policy, "cpu", 3) == 0 ? "policy of " : "", policy, span,
+                            is_epp ? "energy performance preference" : "governor", is_epp ? "epp" : "governor",
+                            s[i].want, others);
         }
 }
 
@@ -323,6 +344,50 @@ int tune_realtime_check(const Domain *d, const CpuSet *vcpus, const char *cmdlin
         return count;
 }
 
+/* The cpufreq directory of an EPP setting's file, and what its driver says */
+static void epp_dir(const TuneSetting *t, char *dir, size_t size)
+{
+        int len = (int) (strrchr(t->path, '/') - t->path);
+        snprintf(dir, size, "%.*s", len, t->path);
+}
+
+int tune_epp_info(const TuneSetting *t, char *driver, size_t dsize, char *offered, size_t osize)
+{
+        char dir[256], path[320];
+        epp_dir(t, dir, sizeof(dir));
+        snprintf(path, sizeof(path), "%s/scaling_driver", dir);
+        if (sysfs_read(path, driver, dsize) < 0)
+                snprintf(driver, dsize, "none");
+        snprintf(path, sizeof(path), "%s/energy_performance_available_preferences", dir);
+        int r = sysfs_read(path, offered, osize);
+        if (r < 0)
+                offered[0] = '\0';
+        return r < 0 ? r : 0;
+}
+
+int tune_epp_check(const TuneSetting *t, int read_result, char *err, size_t errlen)
+{
+        char driver[64], offered[512];
+        int r = tune_epp_info(t, driver, sizeof(driver), offered, sizeof(offered));
+        if (read_result == -ENOENT || r == -ENOENT) {
+                snprintf(err, errlen, "<vmprep:tune epp='%s'>: cpufreq %s has no energy_performance_preference (its driver is %s; "
+                         "EPP needs amd-pstate or intel_pstate in active mode: amd_pstate=active or no "
+                         "intel_pstate=passive on the kernel command line)", t->want, t->resource + 9, driver);
+                return -EINVAL;
+        }
+        /* "default performance balance_performance balance_power power" */
+        for (const char *p = offered; *p;) {
+                size_t n = strcspn(p, " ");
+                if (n == strlen(t->want) && strncmp(p, t->want, n) == 0)
+                        return 0;
+                p += n;
+                p += strspn(p, " ");
+        }
+        snprintf(err, errlen, "<vmprep:tune epp='%s'>: cpufreq %s (driver %s) offers only: %s", t->want, t->resource + 9, driver,
+                 offered[0] ? offered : "(nothing)");
+        return -EINVAL;
+}
+
 /* ---- apply through the journal and the ledger ---- */
 
 static Ledger *undo_ledger;
@@ -397,11 +462,22 @@ static void holder_name(const Ledger *l, const char *resource, const char *self,
 
 static int apply_one(Journal *j, Ledger *l, const Domain *d, const TuneSetting *t)
 {
-        char cur[256], base[JOURNAL_VALUE_MAX], who[300];
+        char cur[256], base[JOURNAL_VALUE_MAX], who[300], err_epp[1024];
         unsigned seq;
         int r;
 
         r = read_value(t->path, cur, sizeof(cur));
+        if (strncmp(t->resource, "tune/epp/", 9) == 0) {
+                r = tune_epp_check(t, r, err_epp, sizeof(err_epp));
+                if (r < 0) {
+                        log_error("%s", err_epp);
+                        return -VMPREP_EREPORTED;
+                }
+                char driver[64], offered[160];
+                tune_epp_info(t, driver, sizeof(driver), offered, sizeof(offered));
+                journal_plan_why("%s for %.64s (%.32s offers: %.120s)", t->label, d->name, driver, offered);
+                r = read_value(t->path, cur, sizeof(cur));
+        }
         if (r == -ENOENT && t->absent_ok) {
                 log_info("%s: this host has no %s: nothing to do", t->label, t->path);
                 return 0;
@@ -454,7 +530,9 @@ static int release_locked(Ledger *l, const char *uuid, const char *name, bool qu
 {
         snprintf(undo_uuid, sizeof(undo_uuid), "%s", uuid);
         undo_ledger = l;
+        shmem_undo_context(l, uuid);
         int r = journal_release(l, uuid, CAP, name, quiet ? NULL : "the tunables");
+        shmem_undo_context(NULL, NULL);
         undo_ledger = NULL;
         return r;
 }
@@ -463,7 +541,8 @@ int tune_prepare(const Domain *d, const Profile *p)
 {
         TuneSetting *settings = NULL;
         TuneHost host = { 0 };
-        size_t n = 0;
+        ShmemItem *shm = NULL;
+        size_t n = 0, n_shm = 0;
         CpuTopology t;
         CpusClaim claim;
         CpuSet none;
@@ -473,8 +552,17 @@ int tune_prepare(const Domain *d, const Profile *p)
         int r;
 
         journal_register_undo("shared", undo_shared);
+        shmem_register_undo();
+        /* Looking Glass memory rides in this hook: checked in full (users,
+         * groups, the domain's <shmem>) before anything is touched */
+        r = shmem_items(d, p, &shm, &n_shm, err, sizeof(err));
+        if (r < 0) {
+                log_error("%s", r == -EINVAL ? err : strerror(-r));
+                return -VMPREP_EREPORTED;
+        }
         const ProfileElem *e = profile_elem(p, "tune");
-        bool per_core = e && profile_enabled(p, "tune") && (profile_attr(e, "governor") || profile_attr(e, "max-cstate"));
+        bool per_core = e && profile_enabled(p, "tune") &&
+                        (profile_attr(e, "governor") || profile_attr(e, "max-cstate") || profile_attr(e, "epp"));
         bool realtime = (p->use && strcmp(p->use, "realtime") == 0) ||
                         (e && profile_attr(e, "rt-runtime") && strcmp(profile_attr(e, "rt-runtime"), "unlimited") == 0);
         memset(&claim, 0, sizeof(claim));
@@ -486,7 +574,7 @@ int tune_prepare(const Domain *d, const Profile *p)
                 cpuset_clear(&none);
                 r = cpus_derive(d, p, &t, &none, &claim, err, sizeof(err));
                 if (r < 0 && per_core) {
-                        log_error("<vmprep:tune governor/max-cstate> apply to the VM's own cores: %s", err);
+                        log_error("<vmprep:tune governor/max-cstate/epp> apply to the VM's own cores: %s", err);
                         r = -VMPREP_EREPORTED;
                         goto out_topology;
                 }
@@ -521,7 +609,7 @@ int tune_prepare(const Domain *d, const Profile *p)
                 if (r < 0)
                         goto out;
         }
-        if (n == 0)
+        if (n == 0 && n_shm == 0)
                 goto out;
         r = journal_open(d->uuid, CAP, d->name, true, &j);
         if (r < 0)
@@ -536,10 +624,20 @@ int tune_prepare(const Domain *d, const Profile *p)
                         goto out;
                 }
         }
+        r = shmem_apply(j, &l, d, shm, n_shm);
+        if (r < 0) {
+                if (!error_reported(r))
+                        log_error_errno(r, "cannot prepare the shared memory of %s", d->name);
+                journal_close(j);
+                j = NULL;
+                release_locked(&l, d->uuid, d->name, true);
+                r = -VMPREP_EREPORTED;
+        }
 out:
         journal_close(j);
         ledger_unlock(&l);
 out_topology:
+        free(shm);
         free(settings);
         tune_host_free(&host);
         numa_topology_free(&t);
@@ -552,6 +650,7 @@ int tune_release(const char *uuid, const char *name)
         int r;
 
         journal_register_undo("shared", undo_shared);
+        shmem_register_undo();
         if (!journal_exists(uuid, CAP))
                 return 0;
         r = ledger_lock(&l);

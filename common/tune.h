@@ -49,6 +49,13 @@ void tune_host_free(TuneHost *h);
  */
 int tune_settings(const Profile *p, const CpuSet *cores, const TuneHost *host, TuneSetting **ret, size_t *n);
 
+/* An EPP setting (resource tune/epp/...): its policy's scaling_driver and
+ * energy_performance_available_preferences; -ENOENT when the latter is
+ * missing.  tune_epp_check: 0 when the driver offers t->want, else
+ * -EINVAL with a sentence (read_result: what reading t->path gave). */
+int tune_epp_info(const TuneSetting *t, char *driver, size_t dsize, char *offered, size_t osize);
+int tune_epp_check(const TuneSetting *t, int read_result, char *err, size_t errlen);
+
 /* The value t's file holds now (THP's bracketed word) into buf. */
 int tune_current(const TuneSetting *t, char *buf, size_t size);
 /* Does the value cur already give what t asks? */

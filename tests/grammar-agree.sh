@@ -232,6 +232,55 @@ valid tune stat-interval 3600
 invalid tune stat-interval 3601
 invalid tune stat-interval &#32;1
 invalid tune bogus 1
+valid shmem name looking-glass
+valid shmem name lg.0_A
+valid shmem name 0lg
+valid shmem name a123456789a123456789a123456789a123456789a123456789a123456789a123456789a123456789a123456789a12345678
+invalid shmem name a123456789a123456789a123456789a123456789a123456789a123456789a123456789a123456789a123456789a1234567890
+invalid shmem name .hidden
+invalid shmem name -lg
+invalid shmem name ../etc/passwd
+invalid shmem name lg/x
+invalid shmem name lg&#32;
+invalid shmem name @empty
+valid shmem device /dev/kvmfr0
+valid shmem device /dev/kvmfr12
+valid shmem device /dev/kvmfr999
+invalid shmem device /dev/kvmfr1000
+invalid shmem device /dev/kvmfr01
+invalid shmem device /dev/kvmfr
+invalid shmem device /dev/shm/lg
+invalid shmem device kvmfr0
+valid shmem owner alice
+valid shmem owner _lg
+valid shmem owner Alice.B-c_1
+valid shmem owner machine$
+valid shmem owner a1234567890123456789012345678901
+invalid shmem owner a12345678901234567890123456789012
+invalid shmem owner 1000
+invalid shmem owner al$ce
+invalid shmem owner -alice
+invalid shmem owner @empty
+valid shmem group kvm
+invalid shmem group kvm,users
+valid shmem mode 0660
+valid shmem mode 660
+valid shmem mode 0600
+invalid shmem mode 4660
+invalid shmem mode 1777
+invalid shmem mode 0668
+invalid shmem mode 66
+invalid shmem mode 00660
+invalid shmem mode rw
+valid shmem enabled no
+invalid shmem enabled off
+valid tune epp performance
+valid tune epp balance_power
+valid tune epp default
+invalid tune epp Performance
+invalid tune epp balance-power
+invalid tune epp performance&#32;
+invalid tune epp @empty
 TABLE
 )
 
@@ -252,6 +301,8 @@ while read -r verdict elem attr value; do
                [ "$attr" = pf ] && body="<vmprep:profile $P><vmprep:sriov $a/></vmprep:profile>" ;;
         vf) body="<vmprep:profile $P><vmprep:sriov pf=\"0000:03:00.0\"><vmprep:vf index=\"0\" $a/></vmprep:sriov></vmprep:profile>"
             [ "$attr" = index ] && body="<vmprep:profile $P><vmprep:sriov pf=\"0000:03:00.0\"><vmprep:vf $a/></vmprep:sriov></vmprep:profile>" ;;
+        shmem) body="<vmprep:profile $P><vmprep:shmem name=\"lg\" $a/></vmprep:profile>"
+               case $attr in name|device) body="<vmprep:profile $P><vmprep:shmem $a/></vmprep:profile>" ;; esac ;;
         *) body="<vmprep:profile $P><vmprep:$elem $a/></vmprep:profile>" ;;
         esac
         n=$((n + 1))

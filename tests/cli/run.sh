@@ -72,6 +72,14 @@ golden plan-laptop-db "$VMPREP" --root "$W/laptop" plan "$D/db-node1-2g.xml"
 golden plan-workstation-rt-ksm "$VMPREP" --root "$W/workstation" plan "$D/rt-ksm-off.xml"
 golden doctor-workstation-rt-ksm "$VMPREP" --root "$W/workstation" doctor "$D/rt-ksm-off.xml"
 golden show-db "$VMPREP" --root "$W/workstation" show "$D/db-node1-2g.xml"
+# Looking Glass memory on an AppArmor host with libvirt's profile, SELinux
+# enforcing too, a kvmfr device node, a /dev/shm file that is already there
+mkdir -p "$W/lg"; host_workstation "$W/lg"
+mkdir -p "$W/lg/sys/kernel/security/apparmor" "$W/lg/etc/apparmor.d" "$W/lg/sys/fs/selinux" "$W/lg/dev/shm"
+: > "$W/lg/etc/apparmor.d/usr.sbin.libvirtd"; echo 1 > "$W/lg/sys/fs/selinux/enforce"
+mknod -m 0600 "$W/lg/dev/kvmfr0" c 1 3; truncate -s 32M "$W/lg/dev/shm/lg-spare"; chmod 0600 "$W/lg/dev/shm/lg-spare"
+golden plan-workstation-looking-glass "$VMPREP" --root "$W/lg" plan "$D/looking-glass.xml"
+golden doctor-workstation-looking-glass "$VMPREP" --root "$W/lg" doctor "$D/looking-glass.xml"
 # a fake PCI host (tests/fake/pci_fixture.c): GPU+HDA in one group, an SR-IOV NIC
 mkdir -p "$W/pci/run" "$W/pci/.fake"
 "$repo/build/test/pci-fixture" "$W/pci" base gpu-hda sriov-nic

@@ -262,6 +262,180 @@ case_crash_points() {
                 || t_fail "tune crash points of release" "${fails[@]:0:5}" "crashed=$crashed"
 }
 
+# ---- Looking Glass shared memory (<vmprep:shmem>, carried by this hook) ----
+SHM_DEV="<devices><shmem name='looking-glass'><model type='ivshmem-plain'/><size unit='M'>32</size></shmem></devices>"
+# a user and a group of this host that are not root's (getpwnam_r reads the
+# host's own passwd/group, as the hook does on a real host)
+SHM_USER=nobody SHM_GROUP=$(getent group nogroup >/dev/null && echo nogroup || echo nobody)
+shm_state() { [ -e "$ROOT/$1" ] && stat -c '%s %U:%G %a %F' "$ROOT/$1" || echo absent; }
+dev_snapshot() { (cd "$ROOT" && find dev -exec stat -c '%n %s %u:%g %a %F' {} + 2>/dev/null | sort); }
+
+case_shmem_created_and_removed() {
+        new_tree; mkdir -p "$ROOT/dev/shm"
+        local x=$ROOT/x.xml got
+        domain vm1 "$UUID_A" "<vmprep:shmem name='looking-glass' owner='$SHM_USER' group='$SHM_GROUP' mode='0660'/>" "" "$SHM_DEV" > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "shmem prepare" "$(cat "$ERR")"; return; }
+        got=$(shm_state dev/shm/looking-glass)
+        [ "$got" = "33554432 $SHM_USER:$SHM_GROUP 660 regular file" ] \
+                && t_ok "shmem: /dev/shm/looking-glass created before QEMU starts, 32 MiB as the domain's <size unit='M'>32</size> says, $SHM_USER:$SHM_GROUP 0660" \
+                || t_fail "shmem created" "$got" "$(cat "$ERR")"
+        grep -q "^S .* shmem shmem:/dev/shm/looking-glass /dev/shm/looking-glass absent" "$ROOT/run/vmprep/$UUID_A.tune.journal" \
+                && t_ok "shmem: the creation is journalled (old value 'absent') before the file exists" \
+                || t_fail "shmem journal" "$(cat "$ROOT/run/vmprep/$UUID_A.tune.journal")"
+        stop_phases "$x" vm1
+        got=$(shm_state dev/shm/looking-glass)
+        [ "$got" = absent ] && [ ! -e "$ROOT/run/vmprep/$UUID_A.tune.journal" ] \
+                && t_ok "shmem: release removes the file vmprep created, and the journal" \
+                || t_fail "shmem removed" "$got" "$(cat "$ERR")"
+        # no size: libvirt's (and QEMU's) default of 4 MiB; bytes when no unit
+        domain vm1 "$UUID_A" "<vmprep:shmem name='lg2' owner='$SHM_USER'/>" "" "<devices><shmem name='lg2'><model type='ivshmem-plain'/></shmem><shmem name='lg3'><size>65536</size></shmem></devices>" > "$x"
+        hook "$x" vm1 prepare begin
+        got=$(shm_state dev/shm/lg2)
+        [ "$got" = "4194304 $SHM_USER:root 660 regular file" ] \
+                && t_ok "shmem: a <shmem> without <size> gets libvirt's 4 MiB; no group= leaves root's group, mode 0660 by default" \
+                || t_fail "shmem default size" "$got" "$(cat "$ERR")"
+        stop_phases "$x" vm1
+}
+
+case_shmem_existing_kept() {
+        new_tree; mkdir -p "$ROOT/dev/shm"
+        local x=$ROOT/x.xml got
+        head -c 65536 /dev/zero > "$ROOT/dev/shm/looking-glass"; truncate -s 64M "$ROOT/dev/shm/looking-glass"
+        chmod 0600 "$ROOT/dev/shm/looking-glass"
+        domain vm1 "$UUID_A" "<vmprep:shmem name='looking-glass' owner='$SHM_USER' group='$SHM_GROUP'/>" "" "$SHM_DEV" > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "shmem existing prepare" "$(cat "$ERR")"; return; }
+        got=$(shm_state dev/shm/looking-glass)
+        [ "$got" = "67108864 $SHM_USER:$SHM_GROUP 660 regular file" ] \
+                && t_ok "shmem: a file that was there (64 MiB, larger than asked: QEMU maps it) is given to $SHM_USER:$SHM_GROUP 0660, not recreated" \
+                || t_fail "shmem existing" "$got"
+        stop_phases "$x" vm1
+        got=$(shm_state dev/shm/looking-glass)
+        [ "$got" = "67108864 root:root 600 regular file" ] \
+                && t_ok "shmem: release keeps a file vmprep did not create and gives back its owner root:root and mode 0600" \
+                || t_fail "shmem existing kept" "$got" "$(cat "$ERR")"
+}
+
+case_shmem_refusals() {
+        new_tree; mkdir -p "$ROOT/dev/shm"
+        local x=$ROOT/x.xml before
+        before=$(dev_snapshot)
+        domain vm1 "$UUID_A" "<vmprep:tune thp='never'/><vmprep:shmem name='looking-glass' owner='vmprep-no-such-user'/>" "" "$SHM_DEV" > "$x"
+        if hook "$x" vm1 prepare begin; then t_fail "unknown owner refused" "started"
+        elif grep -q "<vmprep:shmem name='looking-glass' owner='vmprep-no-such-user'>: no such user on this host" "$ERR" \
+                && [ "$(dev_snapshot)" = "$before" ] && [ "$(rd sys/kernel/mm/transparent_hugepage/enabled)" = "always [madvise] never" ]; then
+                t_ok "shmem: an owner this host does not know is refused by name, before anything (THP either) is touched"
+        else t_fail "unknown owner" "$(cat "$ERR")"; fi
+        stop_phases "$x" vm1
+        domain vm1 "$UUID_A" "<vmprep:shmem name='looking-glass' group='vmprep-no-such-group'/>" "" "$SHM_DEV" > "$x"
+        if hook "$x" vm1 prepare begin; then t_fail "unknown group refused" "started"
+        else grep -q "group='vmprep-no-such-group'>: no such group on this host" "$ERR" && t_ok "shmem: an unknown group is refused by name" \
+                || t_fail "unknown group" "$(cat "$ERR")"; fi
+        domain vm1 "$UUID_A" "<vmprep:shmem name='lg'/>" "" "$SHM_DEV" > "$x"
+        if hook "$x" vm1 prepare begin; then t_fail "shmem without a domain <shmem> refused" "started"
+        else grep -q "<vmprep:shmem name='lg'>: the domain has no <shmem name='lg'> device" "$ERR" && [ "$(dev_snapshot)" = "$before" ] \
+                && t_ok "shmem: a name the domain has no <shmem> for is refused, with the element to add" \
+                || t_fail "no domain shmem" "$(cat "$ERR")"; fi
+        domain vm1 "$UUID_A" "<vmprep:shmem name='lg'/>" "" "<devices><shmem name='lg'><model type='ivshmem-doorbell'/><server path='/run/ivsh.sock'/></shmem></devices>" > "$x"
+        if hook "$x" vm1 prepare begin; then t_fail "doorbell refused" "started"
+        else grep -q "has model 'ivshmem-doorbell'; only ivshmem-plain maps /dev/shm/lg" "$ERR" && t_ok "shmem: an ivshmem-doorbell <shmem> (memory from its server) is refused by model" \
+                || t_fail "doorbell" "$(cat "$ERR")"; fi
+        truncate -s 16M "$ROOT/dev/shm/looking-glass"; chmod 0644 "$ROOT/dev/shm/looking-glass"
+        before=$(dev_snapshot)
+        domain vm1 "$UUID_A" "<vmprep:shmem name='looking-glass' owner='$SHM_USER'/>" "" "$SHM_DEV" > "$x"
+        if hook "$x" vm1 prepare begin; then t_fail "smaller file refused" "started"
+        else grep -q "/dev/shm/looking-glass exists with 16 MiB, less than the 32 MiB" "$ERR" && [ "$(dev_snapshot)" = "$before" ] \
+                && t_ok "shmem: an existing file smaller than the domain's <size> (QEMU refuses it) fails the start and is left as it was" \
+                || t_fail "smaller file" "$(cat "$ERR")" "$(diff <(echo "$before") <(dev_snapshot))"; fi
+        stop_phases "$x" vm1
+        rm -f "$ROOT/dev/shm/looking-glass"; ln -s /etc/passwd "$ROOT/dev/shm/looking-glass"
+        if hook "$x" vm1 prepare begin; then t_fail "symlink refused" "started"
+        else grep -q "/dev/shm/looking-glass is a symbolic link, not a regular file" "$ERR" && [ "$(stat -c %U /etc/passwd)" = root ] \
+                && t_ok "shmem: a symbolic link at /dev/shm/NAME is refused, never followed" \
+                || t_fail "symlink" "$(cat "$ERR")"; fi
+        stop_phases "$x" vm1
+}
+
+case_shmem_kvmfr() {
+        new_tree; mkdir -p "$ROOT/dev"
+        local x=$ROOT/x.xml got
+        domain vm1 "$UUID_A" "<vmprep:shmem device='/dev/kvmfr0' owner='$SHM_USER' group='$SHM_GROUP' mode='0660'/>" > "$x"
+        if hook "$x" vm1 prepare begin; then t_fail "kvmfr missing refused" "started"
+        else grep -q "<vmprep:shmem device='/dev/kvmfr0'>: there is no /dev/kvmfr0 (load the kvmfr module" "$ERR" \
+                && t_ok "shmem: a kvmfr device that is not there is refused, naming the module to load" \
+                || t_fail "kvmfr missing" "$(cat "$ERR")"; fi
+        stop_phases "$x" vm1
+        # a character device node like the module's (major/minor do not matter: only stat, chown and chmod touch it)
+        mknod -m 0600 "$ROOT/dev/kvmfr0" c 1 3 || { t_fail "mknod in the fake tree" ""; return; }
+        hook "$x" vm1 prepare begin || { t_fail "kvmfr prepare" "$(cat "$ERR")"; return; }
+        got=$(shm_state dev/kvmfr0)
+        [ "$got" = "0 $SHM_USER:$SHM_GROUP 660 character special file" ] \
+                && t_ok "shmem: /dev/kvmfr0 handed to $SHM_USER:$SHM_GROUP 0660 at prepare" || t_fail "kvmfr owner" "$got"
+        stop_phases "$x" vm1
+        got=$(shm_state dev/kvmfr0)
+        [ "$got" = "0 root:root 600 character special file" ] \
+                && t_ok "shmem: release gives /dev/kvmfr0 back to root:root 0600 and leaves the node" || t_fail "kvmfr back" "$got"
+}
+
+case_shmem_crash_points() {
+        local k=1 crashed=0 fails=()
+        while :; do
+                new_tree; mkdir -p "$ROOT/dev/shm"
+                local x=$ROOT/x.xml before
+                domain vm1 "$UUID_A" "<vmprep:tune thp='never'/><vmprep:shmem name='looking-glass' owner='$SHM_USER' group='$SHM_GROUP'/>" "" "$SHM_DEV" > "$x"
+                before="$(snapshot)$(dev_snapshot)"
+                local st; st=$( (VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; echo $?) 2>/dev/null)
+                [ "$st" = 0 ] && break
+                crashed=$((crashed + 1))
+                stop_phases "$x" vm1
+                [ "$(snapshot)$(dev_snapshot)" = "$before" ] || fails+=("crash point $k: $(diff <(echo "$before") <(snapshot; dev_snapshot) | head -4 | tr '\n' ' ')")
+                k=$((k + 1)); [ $k -gt 100 ] && break
+        done
+        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 3 ] \
+                && t_ok "shmem: SIGKILL at each of $crashed crash points of prepare, then release: no /dev/shm file left, THP back" \
+                || t_fail "shmem crash points" "${fails[@]:0:5}" "crashed=$crashed"
+}
+epp_of() { rd "sys/devices/system/cpu/cpufreq/policy$1/energy_performance_preference"; }
+case_epp() {
+        EPP=1 new_tree
+        local x=$ROOT/x.xml y=$ROOT/y.xml before
+        domain vm1 "$UUID_A" "<vmprep:tune epp='performance'/>" > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "epp prepare" "$(cat "$ERR")"; return; }
+        [ "$(epp_of 0) $(epp_of 1) $(epp_of 2) $(epp_of 3)" = "balance_performance balance_performance performance performance" ] \
+                && t_ok "epp: energy_performance_preference 'performance' on the VM's CPUs 2-3 only" \
+                || t_fail "epp set" "$(epp_of 0) $(epp_of 1) $(epp_of 2) $(epp_of 3)"
+        # a second VM on CPU 3 with the same wish shares the count; another wish is refused by name
+        printf "<domain><name>vm2</name><uuid>%s</uuid><vcpu>1</vcpu><cputune><vcpupin vcpu='0' cpuset='3'/></cputune><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:tune epp='power'/></vmprep:profile></metadata></domain>" "$UUID_B" > "$y"
+        if hook "$y" vm2 prepare begin; then t_fail "epp conflict refused" "started"
+        else grep -q "the EPP of policy3 is 'performance' for the running VM 'vm1'; vm2 asks for 'power'" "$ERR" \
+                && t_ok "epp: a second VM asking another EPP on a shared policy is refused, naming the VM that holds it" \
+                || t_fail "epp conflict" "$(cat "$ERR")"; fi
+        stop_phases "$y" vm2
+        stop_phases "$x" vm1
+        [ "$(epp_of 2) $(epp_of 3)" = "balance_performance balance_performance" ] && [ ! -e "$ROOT/run/vmprep/$UUID_A.tune.journal" ] \
+                && t_ok "epp: release writes back the preference each policy had" || t_fail "epp restore" "$(epp_of 2) $(epp_of 3)"
+        echo "default performance" > "$ROOT/sys/devices/system/cpu/cpufreq/policy2/energy_performance_available_preferences"
+        domain vm1 "$UUID_A" "<vmprep:tune epp='power'/>" > "$x"
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "epp not offered refused" "started"
+        else grep -q "<vmprep:tune epp='power'>: cpufreq policy2 (driver amd-pstate-epp) offers only: default performance" "$ERR" && [ "$(snapshot)" = "$before" ] \
+                && t_ok "epp: a value the CPU does not offer is refused, naming driver and the values offered; nothing changed" \
+                || t_fail "epp not offered" "$(cat "$ERR")"; fi
+        stop_phases "$x" vm1
+        new_tree; x=$ROOT/x.xml
+        domain vm1 "$UUID_A" "<vmprep:tune epp='performance'/>" > "$x"
+        if hook "$x" vm1 prepare begin; then t_fail "epp without driver refused" "started"
+        else grep -q "cpufreq policy2 has no energy_performance_preference (its driver is acpi-cpufreq; EPP needs amd-pstate or intel_pstate in active mode" "$ERR" \
+                && t_ok "epp: a driver without EPP (acpi-cpufreq, or passive mode) is refused, naming the driver and the boot option" \
+                || t_fail "epp no driver" "$(cat "$ERR")"; fi
+        stop_phases "$x" vm1
+        EPP=1 SHARED_POLICY=1 new_tree; x=$ROOT/x.xml
+        domain vm1 "$UUID_A" "<vmprep:tune epp='performance'/>" > "$x"
+        hook "$x" vm1 prepare begin
+        grep -q "cpufreq policy0 covers CPUs 0-3: the energy performance preference applies to the host's cores too (epp='performance' reaches CPU 0-1" "$ERR" \
+                && t_ok "epp: a policy shared with host cores is warned of, as for the governor" || t_fail "epp shared warn" "$(cat "$ERR")"
+        stop_phases "$x" vm1
+}
+
 case_round_trip
 case_two_vms_overlap
 case_refusals
@@ -271,4 +445,10 @@ case_governor_changed_while_vms_run_stays
 case_ksm
 case_realtime_checks
 case_crash_points
+case_shmem_created_and_removed
+case_shmem_existing_kept
+case_shmem_refusals
+case_shmem_kvmfr
+case_shmem_crash_points
+case_epp
 t_done

@@ -23,6 +23,12 @@ new_tree() {
                 echo "performance schedutil powersave" > "$d/cpufreq/policy$p/scaling_available_governors"
                 echo "$cpus" > "$d/cpufreq/policy$p/affected_cpus"; echo "$cpus" > "$d/cpufreq/policy$p/related_cpus"
                 for s in 0 1 2 3; do mkdir -p "$d/cpu$c/cpuidle/state$s"; echo 0 > "$d/cpu$c/cpuidle/state$s/disable"; done
+                # EPP=1: amd-pstate in active mode offers energy_performance_preference
+                if [ "${EPP:-0}" = 1 ]; then
+                        echo amd-pstate-epp > "$d/cpufreq/policy$p/scaling_driver"
+                        echo balance_performance > "$d/cpufreq/policy$p/energy_performance_preference"
+                        echo "default performance balance_performance balance_power power" > "$d/cpufreq/policy$p/energy_performance_available_preferences"
+                else echo acpi-cpufreq > "$d/cpufreq/policy$p/scaling_driver"; fi
         done
         echo "always [madvise] never" > "$ROOT/sys/kernel/mm/transparent_hugepage/enabled"
         [ -d "$ROOT/sys/kernel/mm/ksm" ] && echo "${KSM_RUN:-1}" > "$ROOT/sys/kernel/mm/ksm/run"

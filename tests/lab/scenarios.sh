@@ -1327,6 +1327,29 @@ sc_l2_virsh_hugepages() {
         return "$ok"
 }
 
+# Looking Glass memory: the tune hook creates /dev/shm/NAME before QEMU
+# starts, QEMU maps that very file (same inode in /proc/PID/maps), and the
+# release removes it.
+sc_l2_shmem() {
+        need_hook 40-vmprep-tune || return 2
+        local xml=$DOMAINS/l2-shmem.xml uuid ok=0 f=/dev/shm/lab-looking-glass pid ino
+        uuid=$(uuid_of "$xml")
+        rm -f "$f"
+        l2_start "$xml" || return 1
+        expect_eq "$f while running" "$(stat -c '%s %U:%G %a' "$f" 2>&1)" "33554432 libvirt-qemu:kvm 660" || ok=1
+        pid=$(l2_qemu_pid "$xml")
+        ino=$(stat -c %i "$f" 2>/dev/null)
+        # maps: ADDR PERMS OFFSET DEV INODE PATH
+        if [[ -z $pid ]] || ! awk -v f="$f" -v i="$ino" '$6 == f && $5 == i { found = 1 } END { exit !found }' "/proc/$pid/maps"; then
+                diag "QEMU (pid '$pid') does not map $f (inode $ino): $(grep -F /dev/shm "/proc/$pid/maps" 2>&1 | head -3 | tr '\n' ' ')"
+                ok=1
+        fi
+        l2_destroy "$xml" undefine || ok=1
+        wait_for 100 test ! -e "$f" || { diag "$f still there after destroy"; ok=1; }
+        expect_no_journal "$uuid" "after virsh destroy" || ok=1
+        return "$ok"
+}
+
 # The gaming profile with mode="partition" and the e1000e as <hostdev
 # managed='no'>: every capability at once, around a real QEMU.
 sc_l2_gaming_nic_unmanaged() {
@@ -1646,6 +1669,7 @@ SCENARIOS=(
         "l2_restart_isolated:L2: libvirtd restarted (daemon hook: reconcile --offline) under an isolated VM: host units, IRQs, workqueues unchanged until it stops, then restored"
         "l2_partition_name:L2: a VM named rt_vm.1 with mode=partition: its own vCPU cgroup (scope rtvm.1) is the partition, nothing else"
         "l2_partition_beside:L2: a VM b with mode=partition beside a running a-b: b's own cgroup isolated, a-b's cpuset files untouched"
+        "l2_shmem:L2: virsh start of an ivshmem-plain VM: vmprep creates /dev/shm/NAME (32 MiB, libvirt-qemu:kvm 0660), QEMU maps it, destroy removes it"
 )
 
 # LAB_ONLY=regex runs only the scenarios whose id matches
