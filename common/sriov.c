@@ -231,8 +231,13 @@ static int users_load(VfUsers *u, const char *uuid, const Ledger *l, const PciAd
 }
 
 /* Who uses the VF: "0000:41:02.1 is bound to iavf (...)" into why; false
- * when nobody does (unbound, or on vfio-pci with no holder of any kind). */
-static bool vf_user(const VfUsers *u, const PciAddress *vf, char *why, size_t size)
+ * when nobody does (unbound, or on vfio-pci with no holder of any kind).
+ * own: a VF this VM asks for, which the vfio hook moves to vfio-pci and
+ * back: its host driver alone (an administrator's igbvf/iavf VF with a
+ * netdev nobody configured) is no use; its netdev carrying an address or
+ * route, or being a port of something that does, is (hostuse). A VF that
+ * would vanish through sriov_numvfs 0 (own false) is in use on any driver. */
+static bool vf_user(const VfUsers *u, const PciAddress *vf, bool own, char *why, size_t size)
 {
         PciDevice dev;
         char res[64], who[512];
@@ -243,10 +248,13 @@ static bool vf_user(const VfUsers *u, const PciAddress *vf, char *why, size_t si
          * whatever the host does with it, the VF is its */
         if (dev.driver[0] && strcmp(dev.driver, "vfio-pci") != 0) {
                 char net[600] = "";
-                if (hostuse_network(dev.bdf, who, sizeof(who)))
+                bool host_net = hostuse_network(dev.bdf, who, sizeof(who));
+                if (host_net)
                         snprintf(net, sizeof(net), " (%s)", who);
-                snprintf(why, size, "%s is bound to %s%s", dev.bdf, dev.driver, net);
-                return true;
+                if (!own || host_net) {
+                        snprintf(why, size, "%s is bound to %s%s", dev.bdf, dev.driver, net);
+                        return true;
+                }
         }
         snprintf(res, sizeof(res), "pci/%s", dev.bdf);
         for (size_t i = 0; u->l && i < u->l->n_holds; i++)
@@ -321,7 +329,7 @@ static int pf_users(const char *uuid, const Ledger *l, const PciAddress *pf, uns
                 PciAddress vf;
                 if ((asked && !asked[i]) || pci_device_virtfn(pf, i, &vf) < 0)
                         continue;
-                if (vf_user(&u, &vf, why, sizeof(why)))
+                if (vf_user(&u, &vf, asked != NULL, why, sizeof(why)))
                         list_add(buf, size, &len, &count, why);
         }
         users_free(&u);

@@ -591,6 +591,45 @@ case_vf_settings_restored_without_count_change() {
         fi
 }
 
+# The lab's igb case: an administrator made 2 VFs that sit on the host's VF
+# driver with nobody using them; a VM that asks for one takes it from that
+# driver and gives it back, the count untouched. Once the VF's netdev has a
+# host address, it is the host's: refused, naming it, nothing written.
+case_admin_vf_on_host_driver() {
+        local name="an administrator's VF on ixgbevf with no address: taken to vfio-pci and given back to ixgbevf, count untouched"
+        new_tree sriov-nic-2vfs
+        local x=$ROOT/x.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0'><vmprep:vf index='1' vlan='42'/></vmprep:sriov>" \
+                "$(hostdev 0000:43:10.2)" > "$x"
+        local before; before=$(snapshot)
+        if ! hook "$x" vm1 prepare begin; then t_fail "$name" "prepare: $(cat "$ERR")"; return; fi
+        local mid; mid="$(drv 0000:43:10.2) $(cat "$ROOT/$PF/sriov_numvfs")"
+        stop_phases "$x" vm1
+        if [ "$mid" = "vfio-pci 2" ] && ! grep -q sriov_numvfs "$ROOT/.fake/writes.log" && [ "$(drv 0000:43:10.2)" = ixgbevf ] \
+                && [ "$(snapshot)" = "$before" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "while running: $mid" "after: $(drv 0000:43:10.2)" "$(diff <(echo "$before") <(snapshot) | head -6)"
+        fi
+        name="the same VF once its netdev carries a host address: refused naming the VF and its address, nothing written"
+        new_tree sriov-nic-2vfs
+        x=$ROOT/x.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0'><vmprep:vf index='1' vlan='42'/></vmprep:sriov>" \
+                "$(hostdev 0000:43:10.2)" > "$x"
+        mkdir -p "$ROOT/sys/bus/pci/devices/0000:43:10.2/net/enp67s0f0v1"
+        echo "enp67s0f0v1 198.51.100.7/24" > "$ROOT/.fake/inet4"
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then
+                t_fail "$name" "prepare succeeded"
+        elif grep -q "0000:43:10.2 is bound to ixgbevf" "$ERR" && grep -q "198.51.100.7" "$ERR" && [ "$(snapshot)" = "$before" ] \
+                && ! grep -qE "sriov|43:10" "$ROOT/.fake/writes.log"; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(cat "$ERR")" "$(grep -E "sriov|43:10" "$ROOT/.fake/writes.log" | head -3)"
+        fi
+        stop_phases "$x" vm1
+}
+
 case_sriov_enabled_no_is_left_alone() {
         local name="<vmprep:sriov enabled='no'>: the PF's count and its VFs' settings are not touched"
         new_tree sriov-nic-2vfs
@@ -959,6 +998,7 @@ case_loads_vfio_pci_when_missing
 case_modprobe_d_commands_never_run
 case_vfs_created_through_zero_and_restored
 case_vf_settings_restored_without_count_change
+case_admin_vf_on_host_driver
 case_sriov_enabled_no_is_left_alone
 case_vfs_shared_by_two_vms
 case_vf_values_validated
