@@ -372,26 +372,17 @@ static void check_hugepages(Doctor *dr, const char *mounts, const char *cpuinfo,
         }
         for (int n = cpuset_next(&nodes, 0); n >= 0; n = cpuset_next(&nodes, (unsigned) n + 1)) {
                 char pools[512] = "", freemem[32] = "?";
-                snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/hugepages", n);
-                char **sizes = NULL;
-                size_t n_sizes = 0;
-                sysfs_list(path, &sizes, &n_sizes);
-                for (size_t si = 0; si < n_sizes; si++) {
-                        unsigned long long kib;
-                        uint64_t nr = 0, fr = 0;
-                        char size[32], p2[1024];
-                        if (sscanf(sizes[si], "hugepages-%llukB", &kib) != 1)
-                                continue;
-                        snprintf(p2, sizeof(p2), "%s/%s/nr_hugepages", path, sizes[si]);
-                        sysfs_read_u64(p2, &nr);
-                        snprintf(p2, sizeof(p2), "%s/%s/free_hugepages", path, sizes[si]);
-                        sysfs_read_u64(p2, &fr);
-                        format_size_kib(kib, size, sizeof(size));
+                HugepagePool *pl = NULL;
+                size_t n_pl = 0;
+                (void) hugepages_node_pools((unsigned) n, &pl, &n_pl);
+                for (size_t pi = 0; pi < n_pl; pi++) {
+                        char size[32];
+                        format_size_kib(pl[pi].size_kib, size, sizeof(size));
                         size_t l = strlen(pools);
                         snprintf(pools + l, sizeof(pools) - l, "%s%s: %llu (%llu free)", l ? ", " : "", size,
-                                 (unsigned long long) nr, (unsigned long long) fr);
+                                 (unsigned long long) pl[pi].pages, (unsigned long long) pl[pi].free);
                 }
-                sysfs_list_free(sizes, n_sizes);
+                free(pl);
                 snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", n);
                 char *mi = read_text(path);
                 const char *m = mi ? strstr(mi, "MemFree:") : NULL;

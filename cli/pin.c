@@ -557,12 +557,7 @@ void cli_pin_report(const CliOptions *o, const Domain *d, FILE *out)
 
         if (pin_host_read(&h) < 0)
                 return;
-        cpuset_clear(&unpinned);
-        for (unsigned v = 0; v < d->vcpu_max && v < CPUSET_MAX; v++)
-                cpuset_set(&unpinned, v);
-        for (size_t i = 0; i < d->n_vcpupins; i++)
-                if (d->vcpupins[i].id < CPUSET_MAX)
-                        unpinned.bits[d->vcpupins[i].id / 64] &= ~(UINT64_C(1) << (d->vcpupins[i].id % 64));
+        domain_unpinned_vcpus(d, &unpinned);
         if (cpuset_empty(&unpinned)) {
                 fprintf(out, "# pins of %s (vmprep pin %s chooses them afresh):\n", d->name, d->name);
                 for (size_t i = 0; i < d->n_vcpupins; i++) {

@@ -9,6 +9,7 @@
 #include "state.h"
 
 #include "common/cpus_share.h"
+#include "common/hugepages.h"
 #include "common/log.h"
 #include "common/plan.h"
 #include "common/profile.h"
@@ -224,28 +225,19 @@ static void print_map(const CliOptions *o, const State *s)
                 } else {
                         printf("\n");
                 }
-                snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/hugepages", node);
-                char **sizes = NULL;
-                size_t n_sizes = 0;
-                sysfs_list(path, &sizes, &n_sizes);
-                for (size_t si = 0; si < n_sizes; si++) {
-                        const char *sz = sizes[si];
-                        unsigned long long kib;
-                        if (sscanf(sz, "hugepages-%llukB", &kib) != 1)
-                                continue;
-                        uint64_t nr = 0, fr = 0;
-                        char size[32], p2[1024], res[96], who[512];
-                        snprintf(p2, sizeof(p2), "%s/%s/nr_hugepages", path, sz);
-                        sysfs_read_u64(p2, &nr);
-                        snprintf(p2, sizeof(p2), "%s/%s/free_hugepages", path, sz);
-                        sysfs_read_u64(p2, &fr);
-                        format_size_kib(kib, size, sizeof(size));
-                        snprintf(res, sizeof(res), "hugepages/node%d/%llukB", node, kib);
+                HugepagePool *pools = NULL;
+                size_t n_pools = 0;
+                (void) hugepages_node_pools((unsigned) node, &pools, &n_pools);
+                for (size_t pi = 0; pi < n_pools; pi++) {
+                        char size[32], res[96], who[512];
+                        format_size_kib(pools[pi].size_kib, size, sizeof(size));
+                        snprintf(res, sizeof(res), "hugepages/node%d/%llukB", node,
+                                 (unsigned long long) pools[pi].size_kib);
                         holders(s, res, who, sizeof(who));
-                        printf("  hugepages %-7s %llu (free %llu)%s%s\n", size, (unsigned long long) nr,
-                               (unsigned long long) fr, who[0] ? "  held by: " : "", who);
+                        printf("  hugepages %-7s %llu (free %llu)%s%s\n", size, (unsigned long long) pools[pi].pages,
+                               (unsigned long long) pools[pi].free, who[0] ? "  held by: " : "", who);
                 }
-                sysfs_list_free(sizes, n_sizes);
+                free(pools);
         }
         print_unpinned(vms, n_vms);
         running_vms_free(vms, n_vms);
@@ -401,27 +393,19 @@ static void print_map_json(const State *s)
                         printf("}");
                 }
                 printf("],\"hugepages\":[");
-                snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/hugepages", node);
-                char **sizes = NULL;
-                size_t n_sizes = 0, shown = 0;
-                sysfs_list(path, &sizes, &n_sizes);
-                for (size_t si = 0; si < n_sizes; si++) {
-                        unsigned long long kib;
-                        uint64_t nr = 0, fr = 0;
-                        char p2[1024], res[96];
-                        if (sscanf(sizes[si], "hugepages-%llukB", &kib) != 1)
-                                continue;
-                        snprintf(p2, sizeof(p2), "%s/%s/nr_hugepages", path, sizes[si]);
-                        sysfs_read_u64(p2, &nr);
-                        snprintf(p2, sizeof(p2), "%s/%s/free_hugepages", path, sizes[si]);
-                        sysfs_read_u64(p2, &fr);
+                HugepagePool *pools = NULL;
+                size_t n_pools = 0;
+                (void) hugepages_node_pools((unsigned) node, &pools, &n_pools);
+                for (size_t pi = 0; pi < n_pools; pi++) {
+                        char res[96];
+                        unsigned long long kib = (unsigned long long) pools[pi].size_kib;
                         snprintf(res, sizeof(res), "hugepages/node%d/%llukB", node, kib);
-                        printf("%s{\"size_kib\":%llu,\"pages\":%llu,\"free\":%llu,\"held_by\":", shown++ ? "," : "", kib,
-                               (unsigned long long) nr, (unsigned long long) fr);
+                        printf("%s{\"size_kib\":%llu,\"pages\":%llu,\"free\":%llu,\"held_by\":", pi ? "," : "", kib,
+                               (unsigned long long) pools[pi].pages, (unsigned long long) pools[pi].free);
                         json_holders(s, res, true);
                         printf("}");
                 }
-                sysfs_list_free(sizes, n_sizes);
+                free(pools);
                 printf("]}");
         }
         printf("],\"unpinned\":[");

@@ -125,12 +125,7 @@ int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const C
         ret->partition = e && profile_attr(e, "mode") && strcmp(profile_attr(e, "mode"), "partition") == 0;
 
         /* every vCPU up to the maximum: hot-plugged ones must land on isolated cores */
-        cpuset_clear(&unpinned);
-        for (unsigned v = 0; v < d->vcpu_max && v < CPUSET_MAX; v++)
-                cpuset_set(&unpinned, v);
-        for (size_t i = 0; i < d->n_vcpupins; i++)
-                if (d->vcpupins[i].id < CPUSET_MAX)
-                        unpinned.bits[d->vcpupins[i].id / 64] &= ~(UINT64_C(1) << (d->vcpupins[i].id % 64));
+        domain_unpinned_vcpus(d, &unpinned);
         if (!cpuset_empty(&unpinned) && !d->has_vcpu_cpuset)
                 return fail_msg(err, errlen,
                                 "<vmprep:isolate>: vCPU %s (of %u, counted up to <vcpu>'s maximum so that vCPUs hot-plugged "

@@ -504,6 +504,16 @@ int domain_parse(const char *xml, size_t len, Domain **ret, char *err, size_t er
         return 0;
 }
 
+void domain_unpinned_vcpus(const Domain *d, CpuSet *out)
+{
+        cpuset_clear(out);
+        for (unsigned v = 0; v < d->vcpu_max && v < CPUSET_MAX; v++)
+                cpuset_set(out, v);
+        for (size_t i = 0; i < d->n_vcpupins; i++)
+                if (d->vcpupins[i].id < CPUSET_MAX)
+                        out->bits[d->vcpupins[i].id / 64] &= ~(UINT64_C(1) << (d->vcpupins[i].id % 64));
+}
+
 void domain_free(Domain *d)
 {
         if (!d)

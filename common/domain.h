@@ -112,6 +112,9 @@ typedef struct Domain {
  */
 int domain_parse(const char *xml, size_t len, Domain **ret, char *err, size_t errlen);
 void domain_free(Domain *d);
+/* The vCPUs, up to <vcpu>'s maximum (hot-pluggable ones too), that no
+ * <vcpupin> names. */
+void domain_unpinned_vcpus(const Domain *d, CpuSet *out);
 
 /* Does a guest NUMA cell with this id exist? */
 const DomainCell *domain_cell(const Domain *d, unsigned id);

@@ -26,6 +26,39 @@ void hugepages_pool_path(unsigned node, uint64_t size_kib, char *buf, size_t siz
                  (unsigned long long) size_kib);
 }
 
+int hugepages_node_pools(unsigned node, HugepagePool **ret, size_t *n)
+{
+        char path[128], p2[256];
+        char **sizes = NULL;
+        size_t n_sizes = 0;
+
+        *ret = NULL;
+        *n = 0;
+        snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/hugepages", node);
+        if (sysfs_list(path, &sizes, &n_sizes) < 0 || n_sizes == 0)
+                return 0;
+        HugepagePool *pools = calloc(n_sizes, sizeof(*pools));
+        if (!pools) {
+                sysfs_list_free(sizes, n_sizes);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n_sizes; i++) {
+                unsigned long long kib;
+                HugepagePool *pl = &pools[*n];
+                if (sscanf(sizes[i], "hugepages-%llukB", &kib) != 1)
+                        continue;
+                pl->size_kib = kib;
+                snprintf(p2, sizeof(p2), "%s/%s/nr_hugepages", path, sizes[i]);
+                (void) sysfs_read_u64(p2, &pl->pages);
+                snprintf(p2, sizeof(p2), "%s/%s/free_hugepages", path, sizes[i]);
+                (void) sysfs_read_u64(p2, &pl->free);
+                (*n)++;
+        }
+        sysfs_list_free(sizes, n_sizes);
+        *ret = pools;
+        return 0;
+}
+
 int hugepages_host_read(HugepageHost *ret)
 {
         char buf[4096];

@@ -27,6 +27,17 @@ typedef struct HugepageHost {
 /* Read the host facts the derivation needs (through the gateway). */
 int hugepages_host_read(HugepageHost *ret);
 
+/* One of a NUMA node's hugepage pools as sysfs shows it. */
+typedef struct HugepagePool {
+        uint64_t size_kib;
+        uint64_t pages; /* nr_hugepages */
+        uint64_t free;  /* free_hugepages */
+} HugepagePool;
+
+/* The node's pools in the order sysfs lists hugepages-NkB (doctor, status
+ * and its map share it); *n = 0 for a node without any.  Free with free(). */
+int hugepages_node_pools(unsigned node, HugepagePool **ret, size_t *n);
+
 /*
  * Pure derivation: pages per (node, size) for this domain and profile on
  * this host.  *n = 0 when there is nothing to do (no hugepage backing and
