@@ -139,6 +139,10 @@ static void print_effective(const Domain *d, const Profile *p)
 
 int cmd_show(const CliOptions *o, int argc, char **argv)
 {
+        if (argc == 2 && argv[1][0] == '-' && argv[1][1]) {
+                fprintf(stderr, "vmprep show: unknown option %s (vmprep show --help)\n", argv[1]);
+                return EXIT_USAGE;
+        }
         if (argc != 2) {
                 fprintf(stderr, "Usage: vmprep show VM|FILE.xml\n");
                 return EXIT_USAGE;

@@ -157,6 +157,9 @@ golden show-13900k-unpinned "$VMPREP" --root "$W/topo-13900k" show "$W/pin-13900
 out=$("$VMPREP" --root "$W/topo-7950x3d" pin "$W/pin-7950x3d-4.xml" 2>&1); st=$?
 [ $st = 2 ] && grep -q "is a file: --dry-run" <<<"$out" && t_ok "pin FILE.xml without --dry-run: usage error" \
         || t_fail "pin FILE without --dry-run" "exit $st" "$out"
+out=$("$VMPREP" --root "$W/topo-7950x3d" show --bogus 2>&1); st=$?
+[ $st = 2 ] && grep -q "unknown option --bogus" <<<"$out" && t_ok "show --bogus: an unknown option is a usage error (exit 2), not a VM name" \
+        || t_fail "show --bogus" "exit $st" "$out"
 
 # status with state: a test-build hook prepares db1 in the workstation tree
 if VMPREP_ROOT=$W/workstation "$TEST_HOOK" db1 prepare begin - < "$D/db-node1-2g.xml" 2>"$W/err"; then
