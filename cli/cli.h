@@ -70,5 +70,9 @@ int cli_pin_doc(const CliOptions *o, struct _xmlDoc *doc, const char *label, FIL
 /* vmprep plan and show: the pins of d, each core with what it is, or what
  * `vmprep pin` would write when it has none. */
 void cli_pin_report(const CliOptions *o, const Domain *d, FILE *out);
+/* "vmprep CMD: unknown option ARG (vmprep CMD --help)" on stderr; returns
+ * EXIT_USAGE.  An argument starting with '-' (but not "-" alone) that a
+ * command does not know is never taken for a VM name. */
+int cli_unknown_option(const char *cmd, const char *arg);
 /* Colour escapes when o->color, else "". */
 const char *cli_color(const CliOptions *o, const char *which);

@@ -150,6 +150,12 @@ int cli_load_domain(const CliOptions *o, const char *arg, Domain **ret)
         return EXIT_OK;
 }
 
+int cli_unknown_option(const char *cmd, const char *arg)
+{
+        fprintf(stderr, "vmprep %s: unknown option %s (vmprep %s --help)\n", cmd, arg, cmd);
+        return EXIT_USAGE;
+}
+
 const char *cli_color(const CliOptions *o, const char *which)
 {
         if (!o->color)

@@ -487,10 +487,9 @@ int cmd_pin(const CliOptions *o, int argc, char **argv)
                         dry = true;
                 else if (!strcmp(argv[i], "--config"))
                         config = true;
-                else if (argv[i][0] == '-' && argv[i][1]) {
-                        fprintf(stderr, "vmprep pin: unknown option %s (vmprep pin --help)\n", argv[i]);
-                        return EXIT_USAGE;
-                } else if (vm) {
+                else if (argv[i][0] == '-' && argv[i][1])
+                        return cli_unknown_option("pin", argv[i]);
+                else if (vm) {
                         fprintf(stderr, "vmprep pin: one VM at a time ('%s' and '%s')\n", vm, argv[i]);
                         return EXIT_USAGE;
                 } else

@@ -72,10 +72,8 @@ int cmd_plan(const CliOptions *o, int argc, char **argv)
         for (int i = 1; i < argc; i++) {
                 if (!strcmp(argv[i], "--json"))
                         continue;
-                if (argv[i][0] == '-' && argv[i][1]) {
-                        fprintf(stderr, "vmprep plan: unknown option %s\n", argv[i]);
-                        return EXIT_USAGE;
-                }
+                if (argv[i][0] == '-' && argv[i][1])
+                        return cli_unknown_option("plan", argv[i]);
                 if (arg) {
                         fprintf(stderr, "vmprep plan: one domain at a time\n");
                         return EXIT_USAGE;
@@ -139,10 +137,8 @@ static void print_effective(const Domain *d, const Profile *p)
 
 int cmd_show(const CliOptions *o, int argc, char **argv)
 {
-        if (argc == 2 && argv[1][0] == '-' && argv[1][1]) {
-                fprintf(stderr, "vmprep show: unknown option %s (vmprep show --help)\n", argv[1]);
-                return EXIT_USAGE;
-        }
+        if (argc == 2 && argv[1][0] == '-' && argv[1][1])
+                return cli_unknown_option("show", argv[1]);
         if (argc != 2) {
                 fprintf(stderr, "Usage: vmprep show VM|FILE.xml\n");
                 return EXIT_USAGE;

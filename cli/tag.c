@@ -68,10 +68,9 @@ static int tag_args(int argc, char **argv, TagArgs *t)
                         t->force = true;
                 else if (!strcmp(a, "--pin"))
                         t->pin = true;
-                else if (a[0] == '-' && a[1]) {
-                        fprintf(stderr, "vmprep tag: unknown option %s (vmprep tag --help)\n", a);
-                        return EXIT_USAGE;
-                } else if (!t->vm)
+                else if (a[0] == '-' && a[1])
+                        return cli_unknown_option("tag", a);
+                else if (!t->vm)
                         t->vm = a;
                 else if (!t->use)
                         t->use = a;
@@ -340,8 +339,7 @@ int cmd_untag(const CliOptions *o, int argc, char **argv)
                 } else if (!strcmp(argv[i], "--config")) {
                         config = true;
                 } else if (argv[i][0] == '-' && argv[i][1]) {
-                        fprintf(stderr, "vmprep untag: unknown option %s (vmprep untag --help)\n", argv[i]);
-                        return EXIT_USAGE;
+                        return cli_unknown_option("untag", argv[i]);
                 } else if (vm) {
                         fprintf(stderr, "vmprep untag: one VM at a time ('%s' and '%s')\n", vm, argv[i]);
                         return EXIT_USAGE;
