@@ -74,7 +74,7 @@ static int rebuild_ledger(void)
                 return 0;
         }
         unsigned line = l.damaged_line;
-        r = ledger_rebuild(&l, aside, sizeof(aside), &unreadable);
+        r = ledger_rebuild(&l, aside, sizeof(aside), &unreadable, false);
         ledger_unlock(&l);
         if (r < 0)
                 return r;

@@ -1591,7 +1591,7 @@ int cpus_release(const char *uuid, const char *name)
         r = config_read(&config, backend_detect() == BACKEND_SYSTEMD);
         if (r < 0)
                 return r;
-        r = ledger_lock(&l);
+        r = ledger_lock_release(&l, false);
         if (r < 0)
                 return r;
         if (!strcmp(uuid, LEDGER_HOST_UUID)) {

@@ -687,7 +687,7 @@ int hugepages_release(const char *uuid, const char *name)
 {
         Ledger l;
         bool had = journal_exists(uuid, CAP);
-        int r = ledger_lock_even_damaged(&l);
+        int r = ledger_lock_release(&l, true);
         if (r < 0)
                 return r;
         r = release_locked(&l, uuid, name);

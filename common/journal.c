@@ -1131,8 +1131,20 @@ static int hold_step(Ledger *l, const char *uuid, const JournalStep *s)
                 }
                 return hold_once(l, uuid, s->resource);
         }
-        if (!strcmp(s->kind_name, "bind") && !strncmp(s->resource, "pci/", 4))
+        if (!strcmp(s->kind_name, "bind") && !strncmp(s->resource, "pci/", 4)) {
+                /* a VF the VM has: it uses its PF's VFs (vfio.c holds
+                 * sriov/PF for it with no step of its own) */
+                char link[256], target[256], pf[128];
+                snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/physfn", s->resource + 4);
+                if (sysfs_readlink(link, target, sizeof(target)) > 0) {
+                        const char *base = strrchr(target, '/');
+                        snprintf(pf, sizeof(pf), "sriov/%.64s", base ? base + 1 : target);
+                        int r = hold_once(l, uuid, pf);
+                        if (r < 0)
+                                return r;
+                }
                 return hold_once(l, uuid, s->resource);
+        }
         if ((!strcmp(s->kind_name, "numvfs") || !strcmp(s->kind_name, "vf")) && !strncmp(s->resource, "sriov/", 6)) {
                 char pf[128];
                 const char *slash = strchr(s->resource + 6, '/');
@@ -1143,7 +1155,7 @@ static int hold_step(Ledger *l, const char *uuid, const JournalStep *s)
         return 0;
 }
 
-int ledger_rebuild(Ledger *l, char *aside, size_t size, unsigned *unreadable)
+int ledger_rebuild(Ledger *l, char *aside, size_t size, unsigned *unreadable, bool all_or_nothing)
 {
         char **names = NULL, stamp[32];
         size_t n_names = 0;
@@ -1176,6 +1188,10 @@ int ledger_rebuild(Ledger *l, char *aside, size_t size, unsigned *unreadable)
         sysfs_list_free(names, n_names);
         if (r < 0)
                 return r;
+        if (*unreadable && all_or_nothing) {
+                ledger_clear(l); /* still damaged: what the unread journals hold is unknown */
+                return -EBADMSG;
+        }
         /* a second name first, then the rebuilt ledger replaces the damaged
          * one atomically: a crash in between leaves it damaged, never gone */
         clock_gettime(CLOCK_REALTIME, &now);
@@ -1305,6 +1321,34 @@ int ledger_lock(Ledger *l)
 int ledger_lock_even_damaged(Ledger *l)
 {
         return lock_and_read(l, true);
+}
+
+int ledger_lock_release(Ledger *l, bool even_damaged)
+{
+        char aside[256];
+        unsigned unreadable = 0, line;
+        int r = lock_and_read(l, true);
+
+        if (r < 0 || !l->damaged || plan_sink)
+                return r;
+        line = l->damaged_line;
+        r = ledger_rebuild(l, aside, sizeof(aside), &unreadable, true);
+        if (r >= 0) {
+                log_warning(LEDGER_PATH " was damaged (line %u): rebuilt it from the %d journal%s in " VMPREP_RUNDIR
+                            " and kept the damaged file as %s", line, r, r == 1 ? "" : "s", aside);
+                return 0;
+        }
+        l->damaged = true;
+        l->damaged_line = line;
+        if (r == -EBADMSG && even_damaged)
+                return 0; /* the caller gives back from its own journal */
+        if (r == -EBADMSG)
+                ledger_report_damage(l, "nothing was given back, and the ledger cannot be rebuilt while a journal "
+                                        "cannot be read (see above)");
+        else
+                log_error_errno(r, "cannot rebuild the damaged " LEDGER_PATH);
+        ledger_unlock(l);
+        return -VMPREP_EREPORTED;
 }
 
 void ledger_unlock(Ledger *l)

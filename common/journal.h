@@ -165,9 +165,20 @@ int ledger_lock_even_damaged(Ledger *l);
  * pages promised to a VM that is starting (until started) and SR-IOV
  * restore duties handed from one VM to another.  Returns the number of
  * journals read, or -errno; a journal that cannot be read is reported
- * and counted in *unreadable.
+ * and counted in *unreadable; with all_or_nothing, one that cannot be
+ * read leaves the ledger as it was (damaged, not saved) and returns -EBADMSG.
  */
-int ledger_rebuild(Ledger *l, char *aside, size_t size, unsigned *unreadable);
+int ledger_rebuild(Ledger *l, char *aside, size_t size, unsigned *unreadable, bool all_or_nothing);
+/*
+ * The lock for a release, which must give back even when the ledger is
+ * damaged: a damaged ledger is rebuilt from the journals at once, as
+ * ledger_rebuild() does (the journals are what is authoritative), and the
+ * release goes on with it.  When a journal cannot be read the ledger stays
+ * damaged: with even_damaged the lock is kept and 0 returned with
+ * l->damaged set and no holds (hugepages gives back exactly what its own
+ * journal added); without, that is reported and the lock released.
+ */
+int ledger_lock_release(Ledger *l, bool even_damaged);
 /* One line for a person: that the ledger is damaged, what came of it
  * (outcome, e.g. "nothing was changed") and what to run. */
 void ledger_report_damage(const Ledger *l, const char *outcome);

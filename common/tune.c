@@ -653,7 +653,7 @@ int tune_release(const char *uuid, const char *name)
         shmem_register_undo();
         if (!journal_exists(uuid, CAP))
                 return 0;
-        r = ledger_lock(&l);
+        r = ledger_lock_release(&l, false);
         if (r < 0)
                 return r;
         r = release_locked(&l, uuid, name, false);

@@ -879,7 +879,7 @@ out:
 int vfio_release(const char *uuid, const char *name)
 {
         Ledger l;
-        int r = ledger_lock(&l);
+        int r = ledger_lock_release(&l, false);
         if (r < 0)
                 return r;
         register_undo(&l, uuid);

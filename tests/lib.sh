@@ -22,3 +22,15 @@ t_done() {
         echo "$T_SUITE: $T_PASS passed, $T_FAIL failed, $T_SKIP skipped"
         [ "$T_FAIL" -eq 0 ]
 }
+
+# damage_ledger ROOT: one bad checksum (a tenth hex digit) on the second
+# line of ROOT's vmprep ledger, as a torn or bit-flipped write leaves it
+damage_ledger() { sed -i '2s/~0x\(.\)/~0x\1f/' "$1/run/vmprep/ledger"; }
+# unreadable_journal ROOT: a journal in ROOT's /run/vmprep that cannot be
+# read (its first line is not a journal header); prints its path
+unreadable_journal() {
+        local f=$1/run/vmprep/0b6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e09.hugepages.journal
+        echo "vmprep-journal 1 garbage" > "$f" && chmod 600 "$f" && echo "$f"
+}
+# What a release says when it rebuilds a damaged ledger (N journals)
+ledger_rebuilt_msg() { echo "/run/vmprep/ledger was damaged (line 2): rebuilt it from the $1 journals in /run/vmprep and kept the damaged file as /run/vmprep/ledger.damaged-"; }

@@ -215,6 +215,38 @@ case_two_vms_host_set_recomputed() {
         fi
 }
 
+# The ledger damaged while two isolated VMs run: vm-a's release rebuilds it
+# from the journals and recomputes the host set with vm-b's claim still in
+# it; vm-b's release restores exactly.  With a journal that cannot be read,
+# the release changes nothing and says why.
+case_damaged_ledger_release() {
+        tree_v1
+        local a=$ROOT/a.xml b=$ROOT/b.xml before fails=()
+        domain vm-a "$UUID_A" 1 "$(pins 2)" > "$a"
+        domain vm-b "$UUID_B" 1 "$(pins 3)" "<vmprep:isolate irqs='no'/>" > "$b"
+        before=$(snapshot)
+        hook "$a" vm-a prepare begin && hook "$b" vm-b prepare begin || { t_fail "damaged ledger" "$(cat "$ERR")"; return; }
+        local h=$CG1/vmprep.host s1 s2 bad
+        s1="$(rd $h/cpuset.cpus) $(rd proc/irq/0/smp_affinity_list) $(rd sys/devices/virtual/workqueue/cpumask)"
+        damage_ledger "$ROOT"
+        bad=$(unreadable_journal "$ROOT")
+        hook "$a" vm-a release end && fails+=("with an unreadable journal vm-a's release exited 0")
+        grep -q "nothing was given back, and the ledger cannot be rebuilt while a journal cannot be read" "$ERR" \
+                || fails+=("with an unreadable journal vm-a's release says: $(cat "$ERR")")
+        [ "$(rd $h/cpuset.cpus) $(rd proc/irq/0/smp_affinity_list) $(rd sys/devices/virtual/workqueue/cpumask)" = "$s1" ] \
+                || fails+=("with an unreadable journal vm-a's release changed the host set")
+        rm -f "$bad"
+        stop_phases "$a" vm-a
+        grep -qF "$(ledger_rebuilt_msg 3)" "$ERR" || fails+=("vm-a's release says: $(cat "$ERR")")
+        s2="$(rd $h/cpuset.cpus) $(rd proc/irq/0/smp_affinity_list) $(rd sys/devices/virtual/workqueue/cpumask)"
+        stop_phases "$b" vm-b
+        [ "$s1" = "0-1 0-1,3 3" ] || fails+=("both: $s1 (want '0-1 0-1,3 3')")
+        [ "$s2" = "0-2 0-3 7" ] || fails+=("after vm-a: $s2 (want '0-2 0-3 7': vm-b keeps CPU 3)")
+        [ "$(snapshot)" = "$before" ] || fails+=("after both: $(diff <(echo "$before") <(snapshot) | head -5)")
+        [ -z "$(ls "$ROOT/run/vmprep/"*.journal 2>/dev/null)" ] || fails+=("journals left: $(ls "$ROOT/run/vmprep/")")
+        if [ ${#fails[@]} -eq 0 ]; then t_ok "ledger damaged under two isolated VMs: vm-a's release rebuilds it from the journals and keeps vm-b's CPU off the host set, vm-b's release restores exactly; with an unreadable journal the release changes nothing and says why"; else t_fail "ledger damaged under two isolated VMs: vm-a's release rebuilds it from the journals and keeps vm-b's CPU off the host set, vm-b's release restores exactly; with an unreadable journal the release changes nothing and says why" "${fails[@]}"; fi
+}
+
 case_v2_without_systemd() {
         tree_v2
         local x=$ROOT/x.xml before r=$ROOT/sys/fs/cgroup
@@ -751,6 +783,7 @@ case_reconcile_keeps_running_vms_isolation
 case_host_scope_confines_only_its_tasks
 case_refusals
 case_two_vms_host_set_recomputed
+case_damaged_ledger_release
 case_v2_without_systemd
 case_v2_long_cpu_lists
 case_systemd_allowed_cpus

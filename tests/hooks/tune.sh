@@ -88,6 +88,34 @@ case_two_vms_overlap() {
         [ "$(snapshot)" = "$before" ] || t_fail "after the conflict everything is back" "$(diff <(echo "$before") <(snapshot) | head -4)"
 }
 
+# The ledger damaged while two VMs share THP='never': vm-a's release
+# rebuilds it from the journals, so THP stays for vm-b and swappiness comes
+# back; vm-b's release restores exactly.  With a journal that cannot be
+# read the release changes nothing and says why.
+case_damaged_ledger_release() {
+        new_tree
+        local a=$ROOT/a.xml b=$ROOT/b.xml before fails=() bad
+        domain vm-a "$UUID_A" "<vmprep:tune thp='never' swappiness='10'/>" > "$a"
+        printf "<domain><name>vm-b</name><uuid>%s</uuid><vcpu>1</vcpu><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:tune thp='never'/></vmprep:profile></metadata></domain>" "$UUID_B" > "$b"
+        before=$(snapshot)
+        hook "$a" vm-a prepare begin && hook "$b" vm-b prepare begin || { t_fail "damaged ledger" "$(cat "$ERR")"; return; }
+        damage_ledger "$ROOT"
+        bad=$(unreadable_journal "$ROOT")
+        hook "$a" vm-a release end && fails+=("with an unreadable journal vm-a's release exited 0")
+        grep -q "nothing was given back, and the ledger cannot be rebuilt while a journal cannot be read" "$ERR" \
+                || fails+=("with an unreadable journal vm-a's release says: $(cat "$ERR")")
+        [ "$(rd proc/sys/vm/swappiness)" = 10 ] || fails+=("with an unreadable journal swappiness is $(rd proc/sys/vm/swappiness)")
+        rm -f "$bad"
+        stop_phases "$a" vm-a
+        grep -qF "$(ledger_rebuilt_msg 2)" "$ERR" || fails+=("vm-a's release says: $(cat "$ERR")")
+        local s2; s2="$(rd sys/kernel/mm/transparent_hugepage/enabled) $(rd proc/sys/vm/swappiness)"
+        stop_phases "$b" vm-b
+        [ "$s2" = "always madvise [never] 60" ] || fails+=("after vm-a: $s2 (want 'always madvise [never] 60')")
+        [ "$(snapshot)" = "$before" ] || fails+=("after both: $(diff <(echo "$before") <(snapshot) | head -4)")
+        [ -z "$(ls "$ROOT/run/vmprep/"*.journal 2>/dev/null)" ] || fails+=("journals left: $(ls "$ROOT/run/vmprep/")")
+        if [ ${#fails[@]} -eq 0 ]; then t_ok "ledger damaged under two VMs sharing THP=never: vm-a's release rebuilds it from the journals, THP stays for vm-b, swappiness comes back, vm-b's release restores exactly; with an unreadable journal nothing changes and the release says why"; else t_fail "ledger damaged under two VMs sharing THP=never: vm-a's release rebuilds it from the journals, THP stays for vm-b, swappiness comes back, vm-b's release restores exactly; with an unreadable journal nothing changes and the release says why" "${fails[@]}"; fi
+}
+
 case_refusals() {
         new_tree
         local x=$ROOT/x.xml before
@@ -438,6 +466,7 @@ case_epp() {
 
 case_round_trip
 case_two_vms_overlap
+case_damaged_ledger_release
 case_refusals
 case_shared_policy_warns
 case_shared_policy_three_vms_every_stop_order

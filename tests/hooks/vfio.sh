@@ -671,6 +671,42 @@ case_vfs_shared_by_two_vms() {
         fi
 }
 
+# The ledger damaged while two VMs share a PF's VFs: the first stop rebuilds
+# it from the journals, so it still knows vm2 uses the VFs and leaves the
+# count; vm2's stop gives everything back.  With a journal that cannot be
+# read, the release gives nothing back and says why (the devices are still
+# the VM's to return: the next release or reconcile does).
+case_damaged_ledger_release() {
+        local name="ledger damaged under two VMs sharing a PF's VFs: vm1's release rebuilds it from the journals, the VFs stay for vm2, vm2's release restores the tree exactly"
+        new_tree sriov-nic
+        local x=$ROOT/x.xml y=$ROOT/y.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.0)" > "$x"
+        sriov_domain vm2 "$UUID_B" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.2)" > "$y"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin && hook "$y" vm2 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
+        damage_ledger "$ROOT"
+        local bad; bad=$(unreadable_journal "$ROOT")
+        if hook "$x" vm1 release end; then
+                t_fail "damaged ledger and an unreadable journal: the release says it gave nothing back" "it exited 0: $(cat "$ERR")"
+        elif grep -q "ledger is damaged (line 2), so what the running VMs hold is unknown: nothing was given back, and the ledger cannot be rebuilt while a journal cannot be read" "$ERR" \
+                && [ "$(drv 0000:43:10.0)" = vfio-pci ] && [ "$(cat "$ROOT/$PF/sriov_numvfs")" = 4 ]; then
+                t_ok "damaged ledger and an unreadable journal: vm1's release exits 1, gives nothing back, names the cause and reconcile"
+        else
+                t_fail "damaged ledger and an unreadable journal" "$(cat "$ERR")" "$(drv 0000:43:10.0) $(cat "$ROOT/$PF/sriov_numvfs")"
+        fi
+        rm -f "$bad"
+        stop_phases "$x" vm1
+        local msg; msg=$(cat "$ERR")
+        local mid; mid="$(cat "$ROOT/$PF/sriov_numvfs") $(drv 0000:43:10.2) $(drv 0000:43:10.0)"
+        stop_phases "$y" vm2
+        if [[ $msg == *"$(ledger_rebuilt_msg 2)"* ]] && [ "$mid" = "4 vfio-pci none" ] && [ "$(snapshot)" = "$before" ] \
+                && ls "$ROOT"/run/vmprep/ledger.damaged-* > /dev/null 2>&1 && [ -z "$(ls "$ROOT/run/vmprep/"*.journal 2>/dev/null)" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "vm1's release: $msg" "after vm1 stopped: $mid (want 4 vfio-pci none)" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        fi
+}
+
 case_vf_values_validated() {
         new_tree sriov-nic
         local x=$ROOT/x.xml
@@ -1001,6 +1037,7 @@ case_vf_settings_restored_without_count_change
 case_admin_vf_on_host_driver
 case_sriov_enabled_no_is_left_alone
 case_vfs_shared_by_two_vms
+case_damaged_ledger_release
 case_vf_values_validated
 case_nfv_raise_refused_naming_every_user
 case_nfv_uses_the_vfs_there_are
