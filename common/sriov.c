@@ -230,6 +230,37 @@ static int users_load(VfUsers *u, const char *uuid, const Ledger *l, const PciAd
         return r;
 }
 
+/* What libvirt gives the device to: a running VM's <hostdev> or <interface
+ * type='hostdev'> (another than u->uuid), or a <forward mode='hostdev'>
+ * network's pool, by address or (for the VFs of a PF, and the PF itself)
+ * by <pf dev=>. */
+static bool libvirt_user(const VfUsers *u, const PciDevice *dev, char *why, size_t size)
+{
+        for (size_t i = 0; i < u->n_vms; i++)
+                for (size_t k = 0; u->vms[i].domain && k < u->vms[i].domain->n_hostdevs; k++)
+                        if (pci_address_equal(&u->vms[i].domain->hostdevs[k], &dev->addr)) {
+                                snprintf(why, size, "%s is used by running VM '%s'", dev->bdf, u->vms[i].name);
+                                return true;
+                        }
+        for (size_t i = 0; i < u->n_pools; i++) {
+                const PoolEntry *e = &u->pools[i];
+                bool in = !e->pf_dev[0] && pci_address_equal(&e->vf, &dev->addr);
+                for (size_t k = 0; e->pf_dev[0] && k < u->n_pf_ifs; k++)
+                        in |= strcmp(u->pf_ifs[k], e->pf_dev) == 0;
+                if (in && !dev->is_vf && e->pf_dev[0]) {
+                        snprintf(why, size, "its VFs are the pool of libvirt network '%s' (<pf dev='%s'/>)", e->network,
+                                 e->pf_dev);
+                        return true;
+                }
+                if (in) {
+                        snprintf(why, size, "%s is in the VF pool of libvirt network '%s'%s%s%s", dev->bdf, e->network,
+                                 e->pf_dev[0] ? " (<pf dev='" : "", e->pf_dev, e->pf_dev[0] ? "'/>)" : "");
+                        return true;
+                }
+        }
+        return false;
+}
+
 /* Who uses the VF: "0000:41:02.1 is bound to iavf (...)" into why; false
  * when nobody does (unbound, or on vfio-pci with no holder of any kind).
  * own: a VF this VM asks for, which the vfio hook moves to vfio-pci and
@@ -263,29 +294,15 @@ static bool vf_user(const VfUsers *u, const PciAddress *vf, bool own, char *why,
                         snprintf(why, size, "%s is used by running VM %s", dev.bdf, who);
                         return true;
                 }
-        for (size_t i = 0; i < u->n_vms; i++)
-                for (size_t k = 0; u->vms[i].domain && k < u->vms[i].domain->n_hostdevs; k++)
-                        if (pci_address_equal(&u->vms[i].domain->hostdevs[k], vf)) {
-                                snprintf(why, size, "%s is used by running VM '%s'", dev.bdf, u->vms[i].name);
-                                return true;
-                        }
-        for (size_t i = 0; i < u->n_pools; i++) {
-                const PoolEntry *e = &u->pools[i];
-                bool in = !e->pf_dev[0] && pci_address_equal(&e->vf, vf);
-                for (size_t k = 0; e->pf_dev[0] && k < u->n_pf_ifs; k++)
-                        in |= strcmp(u->pf_ifs[k], e->pf_dev) == 0;
-                if (in) {
-                        snprintf(why, size, "%s is in the VF pool of libvirt network '%s'%s%s%s", dev.bdf, e->network,
-                                 e->pf_dev[0] ? " (<pf dev='" : "", e->pf_dev, e->pf_dev[0] ? "'/>)" : "");
-                        return true;
-                }
-        }
+        if (libvirt_user(u, &dev, why, size))
+                return true;
         if (hostuse_holders(dev.bdf, who, sizeof(who)) > 0) {
                 snprintf(why, size, "%s is open by %s", dev.bdf, who);
                 return true;
         }
         return false;
 }
+
 
 static void list_add(char *buf, size_t size, size_t *len, int *count, const char *what)
 {
@@ -334,6 +351,28 @@ static int pf_users(const char *uuid, const Ledger *l, const PciAddress *pf, uns
         }
         users_free(&u);
         return count;
+}
+
+int sriov_device_user(const char *uuid, const Ledger *l, const PciDevice *dev, char *why, size_t size)
+{
+        VfUsers u;
+        char who[512];
+        int r = users_load(&u, uuid, l, dev->is_vf ? &dev->physfn : &dev->addr);
+
+        if (r < 0)
+                return r;
+        bool used = libvirt_user(&u, dev, why, size);
+        if (!used && strcmp(dev->driver, "vfio-pci") == 0 && hostuse_holders(dev->bdf, who, sizeof(who)) > 0) {
+                snprintf(why, size, "%s is open by %s", dev->bdf, who);
+                used = true;
+        }
+        users_free(&u);
+        return used;
+}
+
+int sriov_vfs_in_use(const char *uuid, const Ledger *l, const PciDevice *pf, char *buf, size_t size)
+{
+        return pf_users(uuid, l, &pf->addr, (unsigned) pf->sriov_numvfs, NULL, buf, size);
 }
 
 /* Give the PF back its count and autoprobe, unless a VF that would go is

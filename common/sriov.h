@@ -18,6 +18,7 @@
 
 #include "domain.h"
 #include "journal.h"
+#include "pci.h"
 #include "plan.h"
 #include "profile.h"
 
@@ -38,6 +39,16 @@ int sriov_end_release(Ledger *l, const char *uuid, const Journal *j);
 /* Is a "numvfs" step (a count that could not be given back while others
  * used its VFs) all that is left of the VM's vfio journal? */
 bool sriov_only_counts_left(const char *uuid);
+/* For the vfio interlocks, a device of any kind that is another's whatever
+ * vmprep's force says: a running VM's <hostdev> or <interface
+ * type='hostdev'>, a libvirt hostdev network's pool (a VF in it, or the PF
+ * its <pf dev=> names), a /dev/vfio group held by a process (on vfio-pci).
+ * 1 with why filled, 0, or -errno. */
+int sriov_device_user(const char *uuid, const Ledger *l, const PciDevice *dev, char *why, size_t size);
+/* Who uses the existing VFs of pf (sriov_numvfs of them), "; "-separated
+ * into buf: their number, or -errno.  Unbinding a PF's driver removes its
+ * VFs as sriov_numvfs 0 does. */
+int sriov_vfs_in_use(const char *uuid, const Ledger *l, const PciDevice *pf, char *buf, size_t size);
 /* vmprep plan: is a a VF that this plan's prepare re-creates (its PF's
  * count raised through 0)?  Then it comes up unbound (autoprobe off) or on
  * the PF's VF driver; *autoprobe says which. */

@@ -526,8 +526,29 @@ static int check_interlocks(const Target *t, const Settings *set, const Ledger *
                         return -VMPREP_EREPORTED;
                 }
         }
+        /* libvirt gives it to another VM, or a process has its /dev/vfio:
+         * not overridden by force either */
+        int used = sriov_device_user(uuid, l, dev, why, sizeof(why));
+        if (used > 0) {
+                log_error("cannot pass %s (%s, %s) to this VM: %s", dev->bdf, class_name(dev->class_), t->origin, why);
+                return -VMPREP_EREPORTED;
+        }
+        if (used < 0)
+                log_warning_errno(used, "cannot tell whether libvirt gives %s to another VM", dev->bdf);
+        why[0] = '\0';
         if (strcmp(dev->driver, STUB) == 0)
                 return 0; /* already the stub's: the host does not use it */
+        /* a PF whose VFs others use: unbinding its driver removes them */
+        if (dev->sriov_numvfs > 0 && dev->driver[0]) {
+                char users[1024];
+                int n = sriov_vfs_in_use(uuid, l, dev, users, sizeof(users));
+                if (n != 0) {
+                        log_error("cannot pass %s (%s, %s) to this VM: it is the PF of %d VFs, which unbinding %s "
+                                  "removes, and %s", dev->bdf, class_name(dev->class_), t->origin, dev->sriov_numvfs,
+                                  dev->driver, n > 0 ? users : "who uses them cannot be told");
+                        return -VMPREP_EREPORTED;
+                }
+        }
         /* another running VM's disk or macvtap: not overridden by force either */
         if (hostuse_running_vm(dev->bdf, vms, n_vms, why, sizeof(why))) {
                 log_error("cannot pass %s (%s, %s) to this VM: %s", dev->bdf, class_name(dev->class_), t->origin, why);
@@ -540,6 +561,9 @@ static int check_interlocks(const Target *t, const Settings *set, const Ledger *
                    hostuse_block_held(dev->bdf, why, sizeof(why)) || hostuse_network(dev->bdf, why, sizeof(why)) ||
                    hostuse_input(dev->bdf, why, sizeof(why))) {
                 ;
+        } else if (dev->sriov_numvfs > 0 && dev->driver[0]) {
+                snprintf(why, sizeof(why), "it is the PF of %d VFs, which unbinding %s removes (none is in use now)",
+                         dev->sriov_numvfs, dev->driver);
         } else if (dev->boot_vga && display_fbcon_bound(holder, sizeof(holder)) && strcmp(set->single_gpu, "off") == 0) {
                 snprintf(why, sizeof(why), "it is the boot GPU and drives the framebuffer console (%s), and "
                          "single-gpu='off'", holder);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The host-use interlocks of 10-vmprep-vfio on recorded host shapes
 # (tests/fake/host_shapes.c: a Fedora workstation, a Proxmox server, a host
-# with untagged VMs on macvtap and whole disks).  For every device such a
+# with untagged VMs on macvtap and whole disks; tests/fake/nfv_host.c: an
+# X710 whose VFs serve the host, untagged VMs, a libvirt pool and a QEMU
+# started by hand).  For every device such a
 # host uses, prepare is refused with the reason named, whole IOMMU groups
 # included, and nothing in the tree changes; `vmprep plan` shows the same
 # refusal; force='yes' passes it and gives it back where override is allowed
@@ -142,7 +144,65 @@ case_macvtap_host() {
         passes $s 0000:72:00.0 "the disk of a VM whose QEMU is gone"
 }
 
+case_nfv_host() {
+        local s=nfv-host
+        refused $s 0000:41:02.0 "it is the host's network interface enp65s2 and it has the host address 2001:0db8:0000:0000::/64"
+        refused $s 0000:41:02.1 "it is the host's network interface enp65s2f1 and it has a host address (route to 10.0.0.0/24)"
+        refused $s 0000:41:02.2 "0000:41:02.2 is used by running VM 'router_vm.1'" no
+        refused $s 0000:41:02.3 "0000:41:02.3 is used by running VM 'fw_vm'" no
+        refused $s 0000:41:02.4 "0000:41:02.4 is in the VF pool of libvirt network 'sriov-net'" no
+        refused $s 0000:41:02.5 "0000:41:02.5 is open by qemu-system-x86 (pid 1234)" no
+        refused $s 0000:41:00.0 "it is the PF of 8 VFs, which unbinding i40e removes, and 0000:41:02.0 is bound to iavf" no
+        passes $s 0000:41:02.6 "a free VF, unbound"
+        passes $s 0000:41:02.7 "a free VF on vfio-pci that nobody holds"
+}
+
+# untagged_sweep SHAPE FREE: the shape's untagged running VMs (libvirt's
+# status files) through every phase of each of the four hooks with their
+# live XML: exit 0, no stdout, nothing written, the tree as it was; then a
+# tagged VM takes FREE, a device the host does not use, through its whole
+# life beside them: the only devices written are FREE's IOMMU group, and
+# the tree is as it was after its release.
+untagged_sweep() {
+        local shape=$1 free=$2 name="$1: untagged running VMs through every phase of every hook, and a tagged VM beside them"
+        local fails=() f vm x op h
+        new_tree "$shape"
+        local before; before=$(snapshot)
+        for f in "$ROOT"/run/libvirt/qemu/*.xml; do
+                [ -e "$f" ] || continue
+                vm=$(basename "$f" .xml); x=$ROOT/untagged-$vm.xml
+                sed -n '/<domain /,/<\/domain>/p' "$f" > "$x"
+                for h in 10-vmprep-vfio 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune; do
+                        for op in "prepare begin" "start begin" "started begin" "reconnect begin" "migrate begin" "restore begin" "stopped end" "release end"; do
+                                # shellcheck disable=SC2086
+                                "$B/hooks/$h" "$vm" $op - < "$x" > "$OUT" 2> "$ERR" || fails+=("$h $vm $op exited $?: $(cat "$ERR")")
+                                [ -s "$OUT" ] && fails+=("$h $vm $op printed to stdout")
+                        done
+                done
+        done
+        [ -s "$ROOT/.fake/writes.log" ] && fails+=("the untagged VMs' hooks wrote: $(head -3 "$ROOT/.fake/writes.log")")
+        [ "$(snapshot)" = "$before" ] || fails+=("the untagged VMs' hooks changed the tree: $(diff <(echo "$before") <(snapshot) | head -4)")
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio group='whole'/>" "$free" > "$x"
+        if hook "$x" vm1 prepare begin && hook "$x" vm1 start begin && hook "$x" vm1 started begin && hook "$x" vm1 reconnect begin; then
+                local group others
+                group=$(readlink "$ROOT/sys/bus/pci/devices/$free/iommu_group"); group=${group##*/}
+                others=$(grep -oE '[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]' "$ROOT/.fake/writes.log" | sort -u | while read -r d; do
+                        g=$(readlink "$ROOT/sys/bus/pci/devices/$d/iommu_group"); [ "${g##*/}" = "$group" ] || echo "$d"; done)
+                [ -z "$others" ] || fails+=("the tagged VM's prepare wrote to devices outside group $group: $others")
+        else
+                fails+=("the tagged VM with $free did not start: $(cat "$ERR")")
+        fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] || fails+=("after the tagged VM: $(diff <(echo "$before") <(snapshot) | head -4)")
+        if [ ${#fails[@]} -eq 0 ]; then t_ok "$name"; else t_fail "$name" "${fails[@]:0:6}"; fi
+}
+
 case_fedora_workstation
 case_proxmox_server
 case_macvtap_host
+case_nfv_host
+untagged_sweep fedora-workstation 0000:55:00.0
+untagged_sweep proxmox-server 0000:65:00.0
+untagged_sweep macvtap-host 0000:72:00.0
+untagged_sweep nfv-host 0000:41:02.6
 t_done
