@@ -2,6 +2,7 @@
 # Static checks a reviewer would otherwise do by hand:
 #   - shellcheck over every shell script
 #   - no system(), popen() or exec of a shell from C outside tests/
+#   - module probes that never run a modprobe.d install command
 #   - nothing printed to stdout by the hooks' C code
 #   - every element and attribute of profiles/profile.rng is in vmprep-profile(5)
 #   - README's hook table lists, per hook, exactly the Makefile's PHASES_<hook>
@@ -20,6 +21,18 @@ else
 fi
 hits=$(git grep -nE '\b(system|popen)[[:space:]]*\(|"/bin/(ba)?sh"' -- '*.c' ':!tests/*' ':!bench/*')
 if [ -z "$hits" ]; then t_ok "no system(), popen() or /bin/sh in C outside tests/"; else t_fail "no shell from C" "$hits"; fi
+# libkmod runs a modprobe.d 'install' line through /bin/sh unless the probe
+# carries KMOD_PROBE_IGNORE_COMMAND: every file that probes must set it, and
+# no probe may hand libkmod a run_install callback
+hits=$(for f in $(git grep -l 'kmod_module_probe_insert_module' -- '*.c' ':!tests/*'); do
+        grep -vE '^[[:space:]]*(/?\*|//)' "$f" | grep 'KMOD_PROBE_IGNORE_COMMAND' > /dev/null || echo "$f: probes without KMOD_PROBE_IGNORE_COMMAND"
+        grep -nE 'kmod_module_probe_insert_module\([^,]*,[^,]*,[[:space:]]*[^N ]' "$f" | sed "s|^|$f: a run_install callback: |"
+done)
+if [ -z "$hits" ]; then
+        t_ok "module probes ignore modprobe.d install commands (KMOD_PROBE_IGNORE_COMMAND, no run_install)"
+else
+        t_fail "module probes run no shell" "$hits"
+fi
 hits=$(git grep -nE '\b(printf|puts|putchar)[[:space:]]*\(|fprintf[[:space:]]*\([[:space:]]*stdout' -- hooks/*.c common/*.c \
         | grep -vE 'snprintf|vsnprintf|fprintf\(f,|common/plan\.c|common/profile\.c')
 if [ -z "$hits" ]; then

@@ -234,6 +234,9 @@ golden plan-workstation-db-shared "$VMPREP" --root "$W/shared" plan "$D/db-node1
 rm "$W/shared/run/libvirt/qemu/gamer_2.xml"
 vm_status "$W/shared" web.x 4002 5d0c5c39-96a4-4c3e-8a43-1f2e3d4c5b02 "<vcpu>2</vcpu>"
 golden plan-workstation-db-unpinned "$VMPREP" --root "$W/shared" plan "$D/db-node1-2g.xml"
+json_check "doctor db1 beside the unpinned web.x: a cpu-sharing warning naming web.x, pointing to mode='partition'" \
+        "any(c['check']=='cpu-sharing' and c['status']=='warn' and 'web.x' in c['detail'] and 'partition' in c['fix'] for c in j['checks'])" \
+        "$VMPREP" --root "$W/shared" doctor --json "$D/db-node1-2g.xml"
 vm_status "$W/shared" gamer_2 4001 5d0c5c39-96a4-4c3e-8a43-1f2e3d4c5b01 \
         "<vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/><emulatorpin cpuset='2-3'/></cputune>"
 vm_status "$W/shared" db1 4003 3f6c2a10-5b7e-4d2a-9c1e-8a7b6c5d4e01 "$(sed -n '/<vcpu/,/<\/cputune>/p' "$D/db-node1-2g.xml")"

@@ -92,9 +92,11 @@ stop() {
         done
 }
 
-# agree LABEL NAME XML: plan, then start, then compare; leaves the VM running
+# (plan, then start, then compare; leaves the VM running)
+# agree LABEL NAME XML [runs|refused]: the plan and the hooks agree; with a
+# 4th word, also that both start it (runs) or both refuse it (refused)
 agree() {
-        local label=$1 name=$2 x=$3 before counts prc=0 hrc=0
+        local label=$1 name=$2 x=$3 want=${4:-} before counts prc=0 hrc=0
         counts=$(journal_counts)
         before=$(tree_state)
         "$VMPREP" --root "$ROOT" plan --json "$x" > "$PLAN" 2> "$ERR" || prc=$?
@@ -103,6 +105,14 @@ agree() {
                 return
         fi
         start "$name" "$x" || hrc=$?
+        if [ "$want" = runs ] && { [ "$prc" -ne 0 ] || [ "$hrc" -ne 0 ]; }; then
+                t_fail "$label: plan exit $prc, hooks exit $hrc, want both to start it" "plan: $(cat "$PLAN")" "hook: $(cat "$ERR")"
+                return
+        fi
+        if [ "$want" = refused ] && { [ "$prc" -eq 0 ] || [ "$hrc" -eq 0 ]; }; then
+                t_fail "$label: plan exit $prc, hooks exit $hrc, want both to refuse it" "plan: $(cat "$PLAN")" "hook: $(cat "$ERR")"
+                return
+        fi
         if [ "$prc" -ne 0 ] || [ "$hrc" -ne 0 ]; then
                 if [ "$prc" -ne 0 ] && [ "$hrc" -ne 0 ]; then
                         t_ok "$label: refused by the plan and by the hooks alike ($(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"])' "$PLAN" | cut -c1-90)...)"
@@ -171,9 +181,13 @@ case_sriov() {
         agree "sriov-nic: VF settings on the VFs there are, count left as it is" s1 "$x"
         pci_tree nfv-host
         x=$ROOT/x.xml
+        vm v1 "$U1" "$MEM<devices>$(iface 0000:41:02.6)</devices>" \
+                "<vmprep:vfio/><vmprep:sriov pf='0000:41:00.0' vfs='8'><vmprep:vf index='6' mac='52:54:00:00:00:11' spoofchk='off'/></vmprep:sriov>" > "$x"
+        agree "nfv-host: uses the VFs there are, the free VF 6 set and to vfio-pci" v1 "$x" runs
+        stop v1 "$x"
         vm v1 "$U1" "$MEM<devices>$(iface 0000:41:02.1)</devices>" \
                 "<vmprep:vfio/><vmprep:sriov pf='0000:41:00.0' vfs='4'><vmprep:vf index='1' mac='52:54:00:00:00:11' spoofchk='off'/></vmprep:sriov>" > "$x"
-        agree "nfv-host: uses the VFs there are, VF 1 set, one VF to vfio-pci" v1 "$x"
+        agree "nfv-host: VF 1, which carries the host's 10.0.0.5/24" v1 "$x" refused
 }
 
 # ---- cpus ----
