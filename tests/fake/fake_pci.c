@@ -16,11 +16,23 @@
  *                              set, else to its native driver (ROOT/.fake/pci/
  *                              BDF.native); a refused probe leaves it unbound
  *                              and the write still succeeds, as the kernel's
+ *   BDF/reset_method LIST      as drivers/pci/pci.c's reset_method_store: the
+ *                              methods the device supports are ROOT/.fake/pci/
+ *                              BDF.reset-methods (absent: what the file lists
+ *                              now), in the kernel's order; "default" lists
+ *                              them all again, "\n" none (a zero-length write
+ *                              never reaches the kernel), and a list of
+ *                              blank-separated names (at most 7) is taken as
+ *                              given, in its order, when the device supports
+ *                              every one: else -EINVAL and the file is left
+ *                              as it was.  Reads as the names and a newline,
+ *                              or nothing at all when none is left
  *   BDF/sriov_numvfs N         changes only through 0 (-EBUSY otherwise),
  *                              -ERANGE above sriov_totalvfs; creates VF
  *                              devices (routing offset 0x80 and stride 2, or
  *                              ROOT/.fake/pci/PF.vf-offset and .vf-stride; one
- *                              IOMMU group each, physfn/virtfnN links, bound
+ *                              IOMMU group each, reset_method "flr" (a VF has
+ *                              FLR, and no bus of its own), physfn/virtfnN links, bound
  *                              to the VF driver when sriov_drivers_autoprobe
  *                              is 1) or removes them, wiping VF settings.
  *                              Removing a VF on vfio-pci whose /dev/vfio/N a
@@ -44,8 +56,8 @@
  * Not modelled (the lab guest covers these): the drivers/NAME/BDF links and
  * new_id/remove_id; a probe or remove() that takes time or blocks in write(2)
  * (a busy GPU driver, an HDA function with an open control node); devices
- * that change card numbers when rebound under a stale fd; resets, d3cold and
- * reset_method; ACS and how groups are formed (groups are fixed by the
+ * that change card numbers when rebound under a stale fd; resets themselves and
+ * d3cold; ACS and how groups are formed (groups are fixed by the
  * fixture); the vfio container/IOMMU type1 and /dev/vfio/N permissions; VF
  * settings surviving anything but a count change; PF link state and
  * rtnetlink errors (-EOPNOTSUPP for trust on some drivers); module
@@ -315,6 +327,67 @@ static bool vf_open(const char *pf, long count)
         return held;
 }
 
+/* Is word (len bytes) one of the blank-separated words of list? */
+static bool word_in(const char *list, const char *word, size_t len)
+{
+        while (*list) {
+                list += strspn(list, " \n");
+                size_t n = strcspn(list, " \n");
+                if (n && n == len && strncmp(list, word, len) == 0)
+                        return true;
+                list += n;
+        }
+        return false;
+}
+
+static int reset_method(const char *bdf, const char *value)
+{
+        char p[PATH_MAX], supported[256], out[300] = "";
+        unsigned count = 0;
+
+        dev_file(bdf, "reset_method", p, sizeof(p));
+        if (!exists(p))
+                return -ENOENT; /* kernel before 5.15, or no reset at all: no file */
+        if (!value[0])
+                return 1; /* a zero-length write never reaches reset_method_store */
+        fp(p, sizeof(p), "/.fake/pci/%s.reset-methods", bdf);
+        if (read_str(p, supported, sizeof(supported)) < 0) {
+                dev_file(bdf, "reset_method", p, sizeof(p));
+                if (read_str(p, supported, sizeof(supported)) < 0)
+                        supported[0] = '\0';
+        }
+        /* sysfs_streq(buf, ""), sysfs_streq(buf, "default"): one newline at the end is ignored */
+        size_t len = strlen(value);
+        if (len && value[len - 1] == '\n')
+                len--;
+        if (len == 7 && strncmp(value, "default", 7) == 0) {
+                snprintf(out, sizeof(out), "%s", supported);
+        } else {
+                /* strsep on " ", empty names skipped, each strim()med */
+                const char *v = value;
+                const char *end = value + len;
+                while (v < end) {
+                        size_t n = strcspn(v, " ");
+                        if (v + n > end)
+                                n = (size_t) (end - v);
+                        if (n) {
+                                if (!word_in(supported, v, n) || ++count > 7)
+                                        return -EINVAL;
+                                size_t o = strlen(out);
+                                snprintf(out + o, sizeof(out) - o, "%s%.*s", o ? " " : "", (int) n, v);
+                        }
+                        v += n + 1;
+                }
+        }
+        if (out[0]) {
+                size_t o = strlen(out);
+                snprintf(out + o, sizeof(out) - o, "\n");
+        }
+        dev_file(bdf, "reset_method", p, sizeof(p));
+        int r = write_str(p, out);
+        return r < 0 ? r : 1;
+}
+
 static int sriov_numvfs(const char *pf, const char *value)
 {
         char p[PATH_MAX], t[PATH_MAX], v[64], ifname[64];
@@ -373,6 +446,8 @@ static int sriov_numvfs(const char *pf, const char *value)
                         unlink(p);
                         fp(p, sizeof(p), "/.fake/pci/%s.native", vf);
                         unlink(p);
+                        fp(p, sizeof(p), "/.fake/pci/%s.reset-methods", vf);
+                        unlink(p);
                         continue;
                 }
                 fp(p, sizeof(p), "/sys/bus/pci/devices/%s", vf);
@@ -390,7 +465,7 @@ static int sriov_numvfs(const char *pf, const char *value)
                 read_str(p, vfdrv, sizeof(vfdrv));
                 struct { const char *f, *v; } files[] = {
                         { "vendor", vend }, { "device", dev }, { "class", cls }, { "numa_node", numa },
-                        { "driver_override", "(null)" },
+                        { "driver_override", "(null)" }, { "reset_method", "flr" },
                 };
                 for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
                         char line[80];
@@ -416,6 +491,8 @@ static int sriov_numvfs(const char *pf, const char *value)
                 (void) !symlink(t, p);
                 fp(p, sizeof(p), "/.fake/pci/%s.native", vf);
                 write_str(p, vfdrv);
+                fp(p, sizeof(p), "/.fake/pci/%s.reset-methods", vf);
+                write_str(p, "flr\n");
                 dev_file(pf, "sriov_drivers_autoprobe", p, sizeof(p));
                 if (read_str(p, t, sizeof(t)) < 0 || strcmp(t, "0") != 0)
                         probe(vf);
@@ -445,6 +522,9 @@ int fake_pci_write(const char *root, const char *path, const char *value)
         n = 0;
         if (sscanf(path, "/sys/bus/pci/devices/%63[^/]/sriov_numvfs%n", bdf, &n) == 1 && !path[n])
                 return sriov_numvfs(bdf, value);
+        n = 0;
+        if (sscanf(path, "/sys/bus/pci/devices/%63[^/]/reset_method%n", bdf, &n) == 1 && !path[n])
+                return reset_method(bdf, value);
         n = 0;
         if (sscanf(path, "/sys/bus/pci/devices/%63[^/]/sriov_drivers_autoprobe%n", bdf, &n) == 1 && !path[n]) {
                 /* kstrtobool; reads back as "0\n" or "1\n" */

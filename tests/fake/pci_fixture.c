@@ -93,6 +93,9 @@ static void device(const char *bdf, const char *vendor, const char *dev, const c
         snprintf(p, sizeof(p), "/sys/kernel/iommu_groups/%d/devices/%s", group, bdf);
         snprintf(t, sizeof(t), "../../../../bus/pci/devices/%s", bdf);
         lnk(p, t);
+        /* what the device supports, in the kernel's order (fake_pci.c) */
+        snprintf(p, sizeof(p), "/.fake/pci/%s.reset-methods", bdf);
+        put(p, "flr bus\n");
         if (drv) {
                 driver(drv);
                 snprintf(p, sizeof(p), "/.fake/pci/%s.native", bdf);

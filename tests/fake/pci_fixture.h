@@ -3,6 +3,9 @@
  * Fake PCI hosts for the vfio tests, built under a fake root: devices on
  * buses 0x40 and above only (never this machine's 0000:00:xx.x).
  *
+ * Every device lists reset_method "flr bus" and supports those two
+ * (ROOT/.fake/pci/BDF.reset-methods, tests/fake/fake_pci.c); VFs "flr".
+ *
  *   base            drivers_probe, /dev/vfio/vfio, the vfio-pci driver,
  *                   an empty /proc/net/route, a root filesystem elsewhere
  *   gpu-hda         0000:41:00.0 GPU (nvidia) + 0000:41:00.1 HDA (snd_hda_intel), group 20;
