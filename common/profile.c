@@ -48,6 +48,7 @@ typedef enum AttrType {
         A_KVMFR,      /* /dev/kvmfrN */
         A_ACCOUNT,    /* a user or group name */
         A_MODE,       /* an octal file mode without set-id or sticky bits */
+        A_RESET,      /* a PCI reset_method value: "default" or method names */
 } AttrType;
 
 typedef struct AttrSpec {
@@ -89,6 +90,7 @@ static const char *const e_ksm[] = { "on", "off", "unmerge", NULL };
 static const AttrSpec device_attrs[] = {
         { "address", A_PCI, NULL, 0, 0, true },
         { "force", A_YESNO, NULL, 0, 0, false },
+        { "reset-method", A_RESET, NULL, 0, 0, false },
         { NULL, 0, NULL, 0, 0, false },
 };
 static const ElemSpec vfio_children[] = {
@@ -101,6 +103,7 @@ static const AttrSpec vfio_attrs[] = {
         { "single-gpu", A_ENUM, e_single_gpu, 0, 0, false },
         { "force", A_YESNO, NULL, 0, 0, false },
         { "unload-modules", A_MODULES, NULL, 0, 0, false },
+        { "reset-method", A_RESET, NULL, 0, 0, false },
         { NULL, 0, NULL, 0, 0, false },
 };
 static const AttrSpec hugepages_attrs[] = {
@@ -313,6 +316,37 @@ static bool is_mode(const char *s)
         return n == 3 && strspn(s, "01234567") == 3;
 }
 
+/*
+ * A value for a device's reset_method file (drivers/pci/pci.c,
+ * reset_method_store): "default", or 1 to 7 method names separated by
+ * single blanks, in the order the kernel is to try them.  A name is
+ * [a-z][a-z_]{0,31}: the kernel's are device_specific, acpi, flr, af_flr,
+ * pm, bus and cxl_bus, and a newer kernel may add one, so the names are not
+ * closed here; whether the device offers them is checked at prepare
+ * against what its reset_method lists (vfio_reset_method_check).  7 is
+ * the most the kernel takes (PCI_NUM_RESET_METHODS - 1).
+ */
+static bool is_reset_methods(const char *s)
+{
+        unsigned words = 0;
+        if (strcmp(s, "default") == 0)
+                return true;
+        for (;;) {
+                size_t n = 0;
+                if (*s < 'a' || *s > 'z')
+                        return false;
+                while ((s[n] >= 'a' && s[n] <= 'z') || s[n] == '_')
+                        n++;
+                if (n > 32 || ++words > 7)
+                        return false;
+                s += n;
+                if (*s == '\0')
+                        return true;
+                if (*s++ != ' ')
+                        return false;
+        }
+}
+
 static int check_value(Ctx *c, const char *elem, const AttrSpec *a, const char *v)
 {
         uint64_t u;
@@ -399,6 +433,12 @@ static int check_value(Ctx *c, const char *elem, const AttrSpec *a, const char *
                 if (!is_mode(v))
                         return fail(c, "<vmprep:%s %s='%s'>: not a file mode like 0660 (octal, no set-id or "
                                     "sticky bits)", elem, a->name, v);
+                return 0;
+        case A_RESET:
+                if (!is_reset_methods(v))
+                        return fail(c, "<vmprep:%s %s='%s'>: must be default or up to 7 reset methods separated by "
+                                    "single blanks, like 'flr bus' (device_specific, acpi, flr, af_flr, pm, bus, "
+                                    "cxl_bus)", elem, a->name, v);
                 return 0;
         }
         return -EINVAL;

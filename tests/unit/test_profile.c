@@ -69,6 +69,8 @@ TEST(profile_rejects_every_invalid_fixture_naming_the_culprit)
                 { "nodes-trailing-dash", "<vmprep:hugepages nodes='0-'>" },
                 { "pci-function-8", "<vmprep:device address='0000:01:00.8'>" },
                 { "qos-8", "<vmprep:vf qos='8'>: must be a whole number from 0 to 7" },
+                { "reset-method-comma", "<vmprep:device reset-method='flr,bus'>: must be default or up to 7 reset "
+                                        "methods separated by single blanks" },
                 { "rt-runtime-minus-one", "<vmprep:tune rt-runtime='-1'>: must be unlimited or microseconds" },
                 { "size-2X", "<vmprep:hugepages size='2X'>: not a page size" },
                 { "sriov-without-pf", "<vmprep:sriov>: the pf attribute is required" },
