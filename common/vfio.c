@@ -46,6 +46,48 @@ int vfio_origin_decode(const char *s, char *driver, size_t dsize, char *override
         return 0;
 }
 
+/* Is word one of the blank-separated words of list? */
+static bool word_listed(const char *list, const char *word, size_t len)
+{
+        while (*list) {
+                list += strspn(list, " \t\n");
+                size_t n = strcspn(list, " \t\n");
+                if (n && n == len && strncmp(list, word, len) == 0)
+                        return true;
+                list += n;
+        }
+        return false;
+}
+
+int vfio_reset_method_check(const char *want, const char *offered, char *why, size_t size)
+{
+        const char *w = want;
+        if (strcmp(want, "default") == 0)
+                return 0;
+        while (*w) {
+                w += strspn(w, " ");
+                size_t n = strcspn(w, " ");
+                if (!n)
+                        break;
+                if (n == 7 && strncmp(w, "default", 7) == 0) {
+                        snprintf(why, size, "'default' stands alone (it gives the device back every method the "
+                                 "kernel found for it)");
+                        return -EINVAL;
+                }
+                if (word_listed(w + n, w, n)) {
+                        snprintf(why, size, "it names %.*s twice", (int) n, w);
+                        return -EINVAL;
+                }
+                if (!word_listed(offered, w, n)) {
+                        snprintf(why, size, "the device does not offer %.*s; its reset_method lists %s", (int) n, w,
+                                 offered[0] ? offered : "none (every method turned off)");
+                        return -EINVAL;
+                }
+                w += n;
+        }
+        return 0;
+}
+
 /* ---- state of one device ---- */
 
 typedef struct Target {
@@ -53,6 +95,8 @@ typedef struct Target {
         bool direct;       /* named by the domain or the profile */
         bool force;        /* interlocks off for this one */
         char origin[96];   /* why it is moved, for messages */
+        const char *reset; /* reset-method wanted (the profile's string), or NULL */
+        char reset_origin[320]; /* the element that asks for it, for messages */
 } Target;
 
 typedef struct Targets {
@@ -223,9 +267,59 @@ static int device_read(const PciAddress *a, PciDevice *dev, bool *fresh)
         return r;
 }
 
+/*
+ * A device's reset_method back to what it listed before (the step's old
+ * value; "" was every method turned off, which the kernel takes as an
+ * empty write, and "\n" is how an empty write reaches it).  Nothing to do
+ * when it already lists that (a crash before the write) or the device is
+ * gone (a VF removed with its PF's VFs).
+ */
+static int undo_reset_method(const JournalStep *s)
+{
+        static const char prefix[] = "/sys/bus/pci/devices/";
+        const char *bdf = s->path + sizeof(prefix) - 1, *slash;
+        char addr[PCI_ADDRESS_STRLEN + 1], path[256], now[256];
+        PciAddress a;
+        int r;
+
+        if (strncmp(s->path, prefix, sizeof(prefix) - 1) != 0 || !(slash = strchr(bdf, '/')) ||
+            strcmp(slash, "/reset_method") != 0 || (size_t) (slash - bdf) >= sizeof(addr)) {
+                log_error("journal step %u: '%s' is not a device's reset_method", s->seq, s->path);
+                return -VMPREP_EREPORTED;
+        }
+        snprintf(addr, sizeof(addr), "%.*s", (int) (slash - bdf), bdf);
+        if (pci_address_parse(addr, &a) < 0) {
+                log_error("journal step %u: '%s' is not a device's reset_method", s->seq, s->path);
+                return -VMPREP_EREPORTED;
+        }
+        pci_device_path(&a, "reset_method", path, sizeof(path));
+        r = sysfs_read(path, now, sizeof(now));
+        if (r == -ENOENT) {
+                log_warning("%s is gone (a VF removed with its PF's VFs?): no reset_method to give back", addr);
+                return 0;
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s", path);
+        if (strcmp(now, s->old) == 0)
+                return 0;
+        r = sysfs_write(path, s->old[0] ? s->old : "\n");
+        if (r < 0)
+                return log_error_errno(r, "cannot give %s its reset_method '%s' back", addr, s->old);
+        r = sysfs_read(path, now, sizeof(now));
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s", path);
+        if (strcmp(now, s->old) != 0) {
+                log_error("cannot give %s its reset_method '%s' back: it lists '%s'", addr, s->old, now);
+                return -VMPREP_EREPORTED;
+        }
+        log_info("gave %s its reset_method '%s' back", addr, s->old[0] ? s->old : "(none)");
+        return 0;
+}
+
 static void register_undo(Ledger *l, const char *uuid)
 {
         journal_register_undo("bind", vfio_undo_bind);
+        journal_register_undo("reset", undo_reset_method);
         journal_register_undo("module", undo_module);
         display_register_undo();
         sriov_begin_release(l, uuid);
@@ -306,6 +400,69 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
                 return r;
         log_info("bound %s (%s) to " STUB ", was on %s", dev.bdf, class_name(dev.class_),
                  dev.driver[0] ? dev.driver : "no driver");
+        return 0;
+}
+
+/*
+ * reset-method: write it to the device's reset_method, its old list
+ * journalled first.  The file lists the methods the kernel tries when
+ * vfio-pci resets the device, in order; a write names some of them, in the
+ * order wanted, or "default" for every one the kernel found for it
+ * (drivers/pci/pci.c, reset_method_store).  check_reset() has checked the
+ * value against the list before anything was changed.  Already listing
+ * exactly that: nothing done, nothing journalled ("default" is always
+ * written: what the kernel found cannot be told from the file).
+ */
+static int set_reset_method(Journal *j, const Target *t, char *err, size_t errlen)
+{
+        char path[256], old[256], now[256], resource[64];
+        bool autoprobe;
+        unsigned seq;
+        int r;
+
+        if (!t->reset)
+                return 0;
+        pci_device_path(&t->dev.addr, "reset_method", path, sizeof(path));
+        snprintf(resource, sizeof(resource), "pci/%s/reset_method", t->dev.bdf);
+        r = sysfs_read(path, old, sizeof(old));
+        /* vmprep plan: the VF its SR-IOV step creates is not there yet, and
+         * neither is the list it will come up with: the plan shows '' */
+        bool unborn = r == -ENOENT && sriov_planned_vf(&t->dev.addr, &autoprobe);
+        if (unborn)
+                old[0] = '\0', r = 0;
+        if (r < 0) {
+                snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
+                return r;
+        }
+        if (strcmp(t->reset, "default") != 0 && strcmp(old, t->reset) == 0) {
+                log_info("%s already has reset_method '%s': nothing to do", t->dev.bdf, old);
+                return journal_plan_keep(CAP, resource, path, old, "%s", t->reset_origin);
+        }
+        journal_plan_why("the reset methods vfio-pci may use on %s, in order (%s)%s", t->dev.bdf, t->reset_origin,
+                         unborn ? "; the VF is not there yet: what it lists is read, and checked, once it is" : "");
+        r = journal_begin_custom(j, "reset", resource, path, old, t->reset, &seq);
+        if (r < 0)
+                return r;
+        r = sysfs_write(path, t->reset);
+        if (r < 0) {
+                snprintf(err, errlen, "cannot set the reset_method of %s to '%s' (%s): %s", t->dev.bdf, t->reset,
+                         t->reset_origin, strerror(-r));
+                return r;
+        }
+        if (journal_planning()) /* nothing was written: nothing to read back */
+                snprintf(now, sizeof(now), "%s", t->reset), r = 0;
+        else
+                r = sysfs_read(path, now, sizeof(now));
+        if (r < 0 || (strcmp(t->reset, "default") != 0 && strcmp(now, t->reset) != 0)) {
+                snprintf(err, errlen, "cannot set the reset_method of %s to '%s' (%s): it lists %s%s%s after the "
+                         "write", t->dev.bdf, t->reset, t->reset_origin, r < 0 ? "? (" : "'",
+                         r < 0 ? strerror(-r) : now, r < 0 ? ")" : "'");
+                return r < 0 ? r : -EIO;
+        }
+        r = journal_done(j, NULL, seq, now);
+        if (r < 0)
+                return r;
+        log_info("set the reset_method of %s to '%s' (%s), was '%s'", t->dev.bdf, now, t->reset_origin, old);
         return 0;
 }
 
@@ -581,6 +738,41 @@ static int check_interlocks(const Target *t, const Settings *set, const Ledger *
         return defer_holders ? 0 : check_holders(dev, t->origin);
 }
 
+/*
+ * Does the device offer the reset-method asked for?  Its reset_method
+ * (Linux 5.15 and later) lists the methods the kernel will use for it; a
+ * method it does not list, the kernel refuses (EINVAL).  Checked for every
+ * device before anything is changed.  vmprep plan cannot check a VF its
+ * SR-IOV step has yet to create: the hook checks it once it exists.
+ */
+static int check_reset(const Target *t)
+{
+        char path[256], offered[256], why[320];
+        bool autoprobe;
+        int r;
+
+        if (!t->reset)
+                return 0;
+        pci_device_path(&t->dev.addr, "reset_method", path, sizeof(path));
+        r = sysfs_read(path, offered, sizeof(offered));
+        if (r == -ENOENT && sriov_planned_vf(&t->dev.addr, &autoprobe))
+                return 0;
+        if (r == -ENOENT) {
+                log_error("cannot set the reset method of %s (%s, %s) to '%s' (%s): there is no %s; this kernel "
+                          "lacks it (it came with Linux 5.15), or the device has no reset method at all",
+                          t->dev.bdf, class_name(t->dev.class_), t->origin, t->reset, t->reset_origin, path);
+                return -VMPREP_EREPORTED;
+        }
+        if (r < 0)
+                return log_error_errno(r, "cannot read %s", path);
+        if (vfio_reset_method_check(t->reset, offered, why, sizeof(why)) < 0) {
+                log_error("cannot set the reset method of %s (%s, %s) to '%s' (%s): %s", t->dev.bdf,
+                          class_name(t->dev.class_), t->origin, t->reset, t->reset_origin, why);
+                return -VMPREP_EREPORTED;
+        }
+        return 0;
+}
+
 /* The other running VMs, whose disks and macvtaps the interlocks look
  * for.  Not knowing them is said, not fatal: libvirt still refuses a
  * device that QEMU holds open. */
@@ -700,6 +892,39 @@ static int collect(const Domain *d, const Profile *p, const Settings *set, Targe
                 r = add_request(ts, &a, profile_attr_yes(c, "force", false), origin, set);
         }
         return r;
+}
+
+/*
+ * Who gets which reset-method: a <vmprep:device>'s own for that device,
+ * else <vmprep:vfio>'s for every device the VM is given (named by a
+ * <hostdev>, an <interface type='hostdev'> or a <vmprep:device>).  Not for
+ * the members of its IOMMU group that only come along to make the group
+ * viable: the VM does not get them (a <vmprep:device> for one gives it).
+ */
+static void reset_wanted(const ProfileElem *e, Targets *ts)
+{
+        const char *all = profile_attr(e, "reset-method");
+        for (size_t i = 0; i < ts->n; i++) {
+                Target *t = &ts->t[i];
+                t->reset = NULL;
+                if (!t->direct)
+                        continue;
+                for (size_t k = 0; e && k < e->n_children; k++) {
+                        const ProfileElem *c = &e->children[k];
+                        const char *v = profile_attr(c, "reset-method"), *addr = profile_attr(c, "address");
+                        PciAddress a;
+                        if (v && strcmp(c->name, "device") == 0 && pci_address_parse(addr, &a) == 0 &&
+                            pci_address_equal(&a, &t->dev.addr)) {
+                                t->reset = v;
+                                snprintf(t->reset_origin, sizeof(t->reset_origin),
+                                         "<vmprep:device address='%s' reset-method='%s'>", addr, v);
+                        }
+                }
+                if (!t->reset && all) {
+                        t->reset = all;
+                        snprintf(t->reset_origin, sizeof(t->reset_origin), "<vmprep:vfio reset-method='%s'>", all);
+                }
+        }
 }
 
 /* Single-GPU: a GPU the host display runs on is freed by stopping the
@@ -853,6 +1078,10 @@ int vfio_prepare(const Domain *d, const Profile *p)
         for (size_t i = 0; i < ts.n && r == 0; i++)
                 r = check_interlocks(&ts.t[i], &set, &l, d->uuid, vms, n_vms, display);
         running_vms_free(vms, n_vms);
+        if (r == 0)
+                reset_wanted(e, &ts);
+        for (size_t i = 0; i < ts.n && r == 0; i++)
+                r = check_reset(&ts.t[i]);
         if (r < 0)
                 goto fail;
         /* Hold every device before touching any: a second VM's prepare,
@@ -877,6 +1106,8 @@ int vfio_prepare(const Domain *d, const Profile *p)
                 r = ensure_stub_driver(err, sizeof(err));
         for (size_t i = 0; i < ts.n && r == 0; i++)
                 r = bind_one(j, &ts.t[i], display, err, sizeof(err));
+        for (size_t i = 0; i < ts.n && r == 0; i++)
+                r = set_reset_method(j, &ts.t[i], err, sizeof(err));
         if (r == 0 && ts.n && profile_enabled(p, "vfio") && profile_attr(e, "unload-modules"))
                 r = unload_modules(j, profile_attr(e, "unload-modules"), err, sizeof(err));
         if (r == 0)

@@ -10,12 +10,16 @@
  * the devices and their groups collected and checked (common/hostuse says
  * what the host uses), holds taken, the display taken down on single-GPU
  * hosts (common/display), vfio-pci loaded if missing, each device bound,
- * unload-modules unloaded, /dev/vfio/N waited for.  Any failure undoes the
- * journal; release undoes it too, newest first, so everything comes back in
- * the reverse order.
+ * reset-method written to the reset_method of the devices it is for,
+ * unload-modules unloaded, /dev/vfio/N waited for.  A reset-method a
+ * device does not offer is refused with the checks, before any change.
+ * Any failure undoes the journal; release undoes it too, newest first, so
+ * everything comes back in the reverse order.
  *
  * Journal steps (capability "vfio"):
  *   bind    pci/BDF  /sys/bus/pci/devices/BDF  OLD="DRIVER/OVERRIDE"  NEW=vfio-pci
+ *   reset   pci/BDF/reset_method  /sys/bus/pci/devices/BDF/reset_method
+ *                                     OLD=the methods it listed  NEW=reset-method
  *   module  module   /sys/module/NAME          OLD=loaded             NEW=unloaded
  *   and sriov.h's numvfs/vf, display.h's unit/vtconsole/platform steps.
  * Ledger: "pci/BDF" 1 while a VM has the device (sriov.h: "sriov/PF").
@@ -35,6 +39,16 @@
 /* "nvidia/" ↔ driver "nvidia", no override; "/" is unbound, no override. */
 int vfio_origin_encode(const char *driver, const char *override, char *buf, size_t size);
 int vfio_origin_decode(const char *s, char *driver, size_t dsize, char *override, size_t osize);
+
+/*
+ * reset-method (<vmprep:vfio>'s for every device the VM is given, a
+ * <vmprep:device>'s own for that device): does a device whose
+ * reset_method lists `offered` (blank-separated, as the kernel shows it)
+ * take `want`?  "default" always; otherwise each method must be offered,
+ * named once, and "default" not mixed in.  0, or -EINVAL with the reason
+ * in why (which names the methods offered).
+ */
+int vfio_reset_method_check(const char *want, const char *offered, char *why, size_t size);
 
 /* The name of the VM whose vfio journal holds uuid, as "NAME (UUID)", or the uuid. */
 void vfio_vm_name(const char *uuid, char *buf, size_t size);

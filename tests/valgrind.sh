@@ -109,19 +109,24 @@ done
 rm -rf "$ROOT"; ROOT=$(mktemp -d /tmp/vmprep-vg-XXXXXX); export VMPREP_ROOT=$ROOT
 mkdir -p "$ROOT/run" "$ROOT/.fake"
 "$B/pci-fixture" "$ROOT" base gpu-hda sriov-nic
-xml="<domain><name>vg</name><uuid>7d8e9f00-1111-4222-8333-944455556667</uuid><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:vfio/><vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:01' vlan='7'/></vmprep:sriov></vmprep:profile></metadata><devices><hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x41' slot='0x00' function='0x0'/></source></hostdev><interface type='hostdev'><source><address type='pci' domain='0x0000' bus='0x43' slot='0x10' function='0x2'/></source></interface></devices></domain>"
+xml="<domain><name>vg</name><uuid>7d8e9f00-1111-4222-8333-944455556667</uuid><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:vfio reset-method='bus'><vmprep:device address='0000:43:10.2' reset-method='default'/></vmprep:vfio><vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:01' vlan='7'/></vmprep:sriov></vmprep:profile></metadata><devices><hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x41' slot='0x00' function='0x0'/></source></hostdev><interface type='hostdev'><source><address type='pci' domain='0x0000' bus='0x43' slot='0x10' function='0x2'/></source></interface></devices></domain>"
 drv() { t=$(readlink "$ROOT/sys/bus/pci/devices/$1/driver") && echo "${t##*/}"; }
 ok=1
+echo "$xml" > "$ROOT/x.xml"
+"${VG[@]}" "$B/vmprep" --root "$ROOT" plan --json "$ROOT/x.xml" > "$log" 2>&1
+if [ $? = 99 ]; then ok=0; t_fail "vmprep plan (vfio, SR-IOV, reset-method) under valgrind" "$(grep '^==' "$log" | head -20)"; fi
 for phase in "prepare begin" "reconnect begin" "release end"; do
         # shellcheck disable=SC2086
         if ! echo "$xml" | "${VG[@]}" "$B/vmprep-hook" vfio vg $phase - > "$log" 2>&1; then
                 ok=0; t_fail "vmprep-hook vfio $phase under valgrind" "$(head -20 "$log")"
         fi
-        [ "$phase" = "prepare begin" ] && { [ "$(drv 0000:41:00.1)" != vfio-pci ] || [ "$(drv 0000:43:10.2)" != vfio-pci ]; } && ok=0
+        [ "$phase" = "prepare begin" ] && { [ "$(drv 0000:41:00.1)" != vfio-pci ] || [ "$(drv 0000:43:10.2)" != vfio-pci ] \
+                || [ "$(cat "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method")" != bus ]; } && ok=0
 done
 [ "$(drv 0000:41:00.0)" = nvidia ] && [ "$(drv 0000:41:00.1)" = snd_hda_intel ] || ok=0
+[ "$(cat "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method")" = "flr bus" ] || ok=0
 [ "$(cat "$ROOT/sys/bus/pci/devices/0000:43:00.0/sriov_numvfs")" = 0 ] || ok=0
-[ $ok = 1 ] && t_ok "vmprep-hook vfio prepare/reconnect/release under valgrind: clean, GPU+HDA and a VF (2 VFs made, one set) to vfio-pci and back"
+[ $ok = 1 ] && t_ok "vmprep plan and vmprep-hook vfio prepare/reconnect/release under valgrind: clean, GPU+HDA and a VF (2 VFs made, one set) to vfio-pci and back, the GPU's reset_method bus and back"
 
 # single GPU: the display manager double, consoles and framebuffer
 rm -rf "$ROOT"; ROOT=$(mktemp -d /tmp/vmprep-vg-XXXXXX); export VMPREP_ROOT=$ROOT

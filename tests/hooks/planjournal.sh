@@ -162,6 +162,18 @@ case_vfio() {
         pci_tree host-nic
         x=$ROOT/x.xml; vm n1 "$U1" "$MEM$(devices 0000:46:00.0)" "<vmprep:vfio/>" > "$x"
         agree "vfio host-nic: the host's own NIC" n1 "$x"
+        pci_tree gpu-hda
+        x=$ROOT/x.xml; vm g1 "$U1" "$MEM$(devices 0000:41:00.0)" "<vmprep:vfio reset-method='bus'><vmprep:device address='0000:41:00.1' reset-method='flr'/></vmprep:vfio>" > "$x"
+        agree "vfio gpu-hda: reset-method bus on the GPU, flr on its HDA function (its <vmprep:device>)" g1 "$x"
+        local n; n=$(grep -c '^S [0-9]* reset ' "$ROOT/run/vmprep/$U1.vfio.journal" 2>/dev/null)
+        [ "$n" = 2 ] && t_ok "vfio gpu-hda: 2 reset steps journalled, as the plan above listed them" \
+                || t_fail "vfio gpu-hda: 2 reset steps journalled" "got ${n:-none}: $(cat "$ERR")"
+        pci_tree gpu-hda
+        x=$ROOT/x.xml; vm g1 "$U1" "$MEM$(devices 0000:41:00.0)" "<vmprep:vfio reset-method='pm'/>" > "$x"
+        agree "vfio gpu-hda: a reset-method the GPU does not offer" g1 "$x"
+        grep -qF "the device does not offer pm; its reset_method lists flr bus" "$PLAN" \
+                && t_ok "vfio gpu-hda: the plan refuses reset-method='pm' naming what the GPU offers" \
+                || t_fail "vfio gpu-hda: the plan refuses reset-method='pm'" "$(cat "$PLAN")"
 }
 
 # ---- SR-IOV ----
@@ -188,6 +200,11 @@ case_sriov() {
         vm v1 "$U1" "$MEM<devices>$(iface 0000:41:02.1)</devices>" \
                 "<vmprep:vfio/><vmprep:sriov pf='0000:41:00.0' vfs='4'><vmprep:vf index='1' mac='52:54:00:00:00:11' spoofchk='off'/></vmprep:sriov>" > "$x"
         agree "nfv-host: VF 1, which carries the host's 10.0.0.5/24" v1 "$x" refused
+        pci_tree nfv-host
+        x=$ROOT/x.xml
+        vm v1 "$U1" "$MEM<devices>$(iface 0000:41:02.6)</devices>" \
+                "<vmprep:vfio reset-method='default'/><vmprep:sriov pf='0000:41:00.0'/>" > "$x"
+        agree "nfv-host: a free VF to vfio-pci, reset-method='default' on it" v1 "$x" runs
 }
 
 # ---- cpus ----

@@ -1000,6 +1000,197 @@ case_unload_modules() {
         fi
 }
 
+# ---- reset-method: the device's reset_method while the VM runs ----
+rmeth() { cat "$ROOT/sys/bus/pci/devices/$1/reset_method"; }
+no_journal() { [ ! -e "$ROOT/run/vmprep/$UUID_A.vfio.journal" ]; }
+
+case_reset_method_set_while_running_and_restored() {
+        local name="reset-method: the GPU gets 'bus' (<vmprep:vfio>), the HDA 'flr' (its <vmprep:device>), both after the binds; release gives both their 'flr bus' back"
+        new_tree gpu-hda
+        local x=$ROOT/x.xml
+        domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'><vmprep:device address='0000:41:00.1' reset-method='flr'/></vmprep:vfio>" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        local mid; mid="$(rmeth 0000:41:00.0)|$(rmeth 0000:41:00.1)|$(drv 0000:41:00.0)|$(drv 0000:41:00.1)"
+        local last_probe first_reset steps
+        last_probe=$(grep -n drivers_probe "$ROOT/.fake/writes.log" | tail -1 | cut -d: -f1)
+        first_reset=$(grep -n reset_method "$ROOT/.fake/writes.log" | head -1 | cut -d: -f1)
+        steps=$(grep -c '^S [0-9]* reset ' "$ROOT/run/vmprep/$UUID_A.vfio.journal")
+        stop_phases "$x" vm1
+        if [ "$mid" = "bus|flr|vfio-pci|vfio-pci" ] && [ "$steps" = 2 ] && [ "${first_reset:-0}" -gt "${last_probe:-99}" ] \
+                && [ "$(rmeth 0000:41:00.0)" = "flr bus" ] && [ "$(rmeth 0000:41:00.1)" = "flr bus" ] \
+                && [ "$(snapshot)" = "$before" ] && no_journal; then
+                t_ok "$name"
+        else
+                t_fail "$name" "while running: $mid (want bus|flr|vfio-pci|vfio-pci), $steps journal steps" \
+                        "write order: reset_method at line ${first_reset:-none}, last drivers_probe at ${last_probe:-none}" \
+                        "$(diff <(echo "$before") <(snapshot) | head -4)" "$(cat "$ERR")"
+        fi
+        grep -qF "vm1: set the reset_method of 0000:41:00.0 to 'bus' (<vmprep:vfio reset-method='bus'>), was 'flr bus'" "$ROOT/run/vmprep/events.log" \
+                && grep -qF "vm1: gave 0000:41:00.0 its reset_method 'flr bus' back" "$ROOT/run/vmprep/events.log" \
+                && t_ok "events.log says which reset_method was set, from which element, and that it came back" \
+                || t_fail "events.log records reset_method" "$(cat "$ROOT/run/vmprep/events.log")"
+
+        # an administrator narrowed the GPU's list; 'default' gives it every
+        # method while the VM runs, and the narrowed list comes back; the HDA
+        # (in the group, not given to the VM) is never written
+        name="reset-method='default': an administrator's 'bus' becomes 'flr bus' while the VM runs and comes back; the HDA that only comes along is not written"
+        new_tree gpu-hda
+        x=$ROOT/x.xml
+        echo bus > "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method"
+        domain vm1 "$UUID_A" "<vmprep:vfio reset-method='default'/>" 0000:41:00.0 > "$x"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        mid=$(rmeth 0000:41:00.0)
+        stop_phases "$x" vm1
+        if [ "$mid" = "flr bus" ] && [ "$(rmeth 0000:41:00.0)" = bus ] && [ "$(snapshot)" = "$before" ] \
+                && ! grep -q "0000:41:00.1/reset_method" "$ROOT/.fake/writes.log" && no_journal; then
+                t_ok "$name"
+        else
+                t_fail "$name" "while running: '$mid', after: '$(rmeth 0000:41:00.0)'" "$(grep reset_method "$ROOT/.fake/writes.log")"
+        fi
+
+        name="reset-method the device already has: nothing written, nothing journalled"
+        new_tree gpu-hda
+        x=$ROOT/x.xml
+        echo bus > "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method"
+        domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        steps=$(grep -c '^S [0-9]* reset ' "$ROOT/run/vmprep/$UUID_A.vfio.journal")
+        stop_phases "$x" vm1
+        [ "$steps" = 0 ] && ! grep -q reset_method "$ROOT/.fake/writes.log" && [ "$(snapshot)" = "$before" ] \
+                && t_ok "$name" || t_fail "$name" "$steps steps" "$(grep reset_method "$ROOT/.fake/writes.log")"
+
+        # every method turned off (an empty list): the kernel takes that back
+        # only from a write that reaches it, "\n"
+        name="reset-method='default' on a GPU with every method turned off: 'flr bus' while the VM runs, an empty reset_method again after"
+        new_tree gpu-hda
+        x=$ROOT/x.xml
+        : > "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method"
+        domain vm1 "$UUID_A" "<vmprep:vfio reset-method='default'/>" 0000:41:00.0 > "$x"
+        before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        mid=$(rmeth 0000:41:00.0)
+        stop_phases "$x" vm1
+        [ "$mid" = "flr bus" ] && [ ! -s "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method" ] && [ "$(snapshot)" = "$before" ] && no_journal \
+                && t_ok "$name" || t_fail "$name" "while running: '$mid', after: '$(rmeth 0000:41:00.0)'" "$(cat "$ERR")"
+}
+
+# refused: prepare fails naming the element, the attribute, the value and
+# what the device offers, and nothing on the host changes
+reset_refused() {
+        local name=$1 want=$2 x=$ROOT/x.xml before
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; stop_phases "$x" vm1; return; fi
+        local msg; msg=$(cat "$ERR")
+        stop_phases "$x" vm1
+        if [[ $msg == *"$want"* ]] && [ "$(snapshot)" = "$before" ] && [ ! -s "$ROOT/.fake/writes.log" ] && no_journal; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$msg" "want: $want" "wrote: $(cat "$ROOT/.fake/writes.log")" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        fi
+}
+
+case_reset_method_refusals() {
+        new_tree gpu-hda
+        domain vm1 "$UUID_A" "<vmprep:vfio><vmprep:device address='0000:41:00.0' reset-method='pm flr'/></vmprep:vfio>" 0000:41:00.0 > "$ROOT/x.xml"
+        reset_refused "a reset-method the GPU does not offer: refused naming <vmprep:device reset-method='pm flr'> and the methods it offers, nothing written" \
+                "cannot set the reset method of 0000:41:00.0 (display controller, <vmprep:device address='0000:41:00.0'>) to 'pm flr' (<vmprep:device address='0000:41:00.0' reset-method='pm flr'>): the device does not offer pm; its reset_method lists flr bus"
+
+        new_tree gpu-hda
+        echo flr > "$ROOT/sys/bus/pci/devices/0000:41:00.1/reset_method"
+        echo flr > "$ROOT/.fake/pci/0000:41:00.1.reset-methods"
+        domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'><vmprep:device address='0000:41:00.1'/></vmprep:vfio>" 0000:41:00.0 > "$ROOT/x.xml"
+        reset_refused "<vmprep:vfio reset-method='bus'> for an HDA function that offers only flr: refused before the GPU, which offers bus, is touched" \
+                "cannot set the reset method of 0000:41:00.1 (multimedia device, <vmprep:device address='0000:41:00.1'>) to 'bus' (<vmprep:vfio reset-method='bus'>): the device does not offer bus; its reset_method lists flr"
+
+        new_tree gpu-hda
+        rm "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method"
+        domain vm1 "$UUID_A" "<vmprep:vfio reset-method='flr'/>" 0000:41:00.0 > "$ROOT/x.xml"
+        reset_refused "no reset_method file (a kernel before 5.15): refused saying the kernel lacks it, nothing written" \
+                "cannot set the reset method of 0000:41:00.0 (display controller, <hostdev> 0000:41:00.0) to 'flr' (<vmprep:vfio reset-method='flr'>): there is no /sys/bus/pci/devices/0000:41:00.0/reset_method; this kernel lacks it (it came with Linux 5.15)"
+
+        new_tree gpu-hda
+        domain vm1 "$UUID_A" "<vmprep:vfio reset-method='flr flr'/>" 0000:41:00.0 > "$ROOT/x.xml"
+        reset_refused "a reset-method naming a method twice: refused, nothing written" \
+                "to 'flr flr' (<vmprep:vfio reset-method='flr flr'>): it names flr twice"
+
+        # the list changed between the check and the write (the kernel refuses
+        # with EINVAL): prepare fails saying so, and the binds are undone
+        local name="a reset_method write the kernel refuses (EINVAL): prepare fails naming it, the GPU and HDA go back, the list is as it was"
+        new_tree gpu-hda
+        echo flr > "$ROOT/.fake/pci/0000:41:00.0.reset-methods"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; stop_phases "$x" vm1; return; fi
+        local msg; msg=$(cat "$ERR")
+        stop_phases "$x" vm1
+        if [[ $msg == *"cannot set the reset_method of 0000:41:00.0 to 'bus' (<vmprep:vfio reset-method='bus'>): Invalid argument"* ]] \
+                && [ "$(snapshot)" = "$before" ] && [ "$(drv 0000:41:00.0)" = nvidia ] && no_journal; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$msg" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        fi
+}
+
+# SIGKILL at every crash point of a prepare with reset-method — between
+# the journal's S line and the write, between the write and its D line —
+# then the host restored exactly, once by release and once by `vmprep
+# reconcile` (libvirtd was down when the VM went away); and at every crash
+# point of the release that restores it, then release again.
+case_reset_method_crash_points() {
+        local k=1 crashed=0 between=0 fails=() x before st how
+        while :; do
+                for how in release reconcile; do
+                        new_tree gpu-hda
+                        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
+                        before=$(snapshot)
+                        { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+                        [ $st -eq 0 ] && break 2
+                        [ $st -eq 137 ] || fails+=("crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
+                        if grep -q "test crash point $k (/sys/bus/pci/devices/0000:41:00.0/reset_method)" "$ERR"; then
+                                between=$((between + 1))
+                                [ "$(rmeth 0000:41:00.0)" = bus ] || fails+=("crash point $k: killed after the write, but it lists $(rmeth 0000:41:00.0)")
+                        fi
+                        if [ $how = release ]; then
+                                stop_phases "$x" vm1
+                        else
+                                "$B/vmprep" reconcile --offline > "$OUT" 2> "$ERR" || fails+=("crash point $k: reconcile exited $?: $(head -c 300 "$ERR")")
+                        fi
+                        [ "$(snapshot)" = "$before" ] || fails+=("crash point $k, $how: $(diff <(echo "$before") <(snapshot) | head -4)")
+                        no_journal || fails+=("crash point $k, $how: a journal is left")
+                        grep -q "pci/" "$ROOT/run/vmprep/ledger" 2>/dev/null && fails+=("crash point $k, $how: a hold is left")
+                done
+                crashed=$((crashed + 1))
+                k=$((k + 1))
+                [ $k -gt 100 ] && { fails+=("no end after 100 crash points"); break; }
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 5 ] && [ $between = 2 ]; then
+                t_ok "reset-method: SIGKILL at each of $crashed crash points of prepare (one between the write and its journal line), then release or vmprep reconcile: reset_method and drivers exactly as before"
+        else
+                t_fail "reset-method: SIGKILL at each crash point of prepare" "${fails[@]:0:6}" "crashed=$crashed, killed after the write $between times (want 2)"
+        fi
+
+        k=1 crashed=0 fails=()
+        while :; do
+                new_tree gpu-hda
+                x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
+                before=$(snapshot)
+                hook "$x" vm1 prepare begin || { fails+=("prepare: $(cat "$ERR")"); break; }
+                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+                [ $st -eq 0 ] && break
+                crashed=$((crashed + 1))
+                hook "$x" vm1 release end
+                [ "$(snapshot)" = "$before" ] && no_journal || fails+=("release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(cat "$ERR")")
+                k=$((k + 1))
+                [ $k -gt 100 ] && break
+        done
+        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 5 ] \
+                && t_ok "reset-method: SIGKILL at each of $crashed crash points of release, then release again: reset_method and drivers exactly as before" \
+                || t_fail "reset-method: SIGKILL at each crash point of release" "${fails[@]:0:6}" "crashed=$crashed"
+}
+
 case_builds_keep_their_worlds_apart() {
         # the test build must never reach the real kernel's module loader,
         # netlink or systemd; the production build must know nothing of the fake tree
@@ -1050,5 +1241,8 @@ case_single_gpu_release_order
 case_single_gpu_on_for_a_secondary_gpu
 case_display_manager_that_will_not_stop
 case_single_gpu_without_systemd
+case_reset_method_set_while_running_and_restored
+case_reset_method_refusals
+case_reset_method_crash_points
 case_crash_at_every_point
 t_done

@@ -30,6 +30,28 @@ TEST(vfio_origin_rejects_what_is_not_a_driver)
         CHECK_INT(vfio_origin_decode(".hidden/", drv, sizeof(drv), ovr, sizeof(ovr)), -EINVAL);
 }
 
+/* reset-method against what the device's reset_method lists */
+TEST(vfio_reset_method_check_takes_only_what_the_device_offers)
+{
+        char why[320] = "";
+        CHECK_INT(vfio_reset_method_check("bus", "flr bus", why, sizeof(why)), 0);
+        CHECK_INT(vfio_reset_method_check("bus flr", "flr bus", why, sizeof(why)), 0); /* another order */
+        CHECK_INT(vfio_reset_method_check("device_specific", "device_specific flr pm bus\n", why, sizeof(why)), 0);
+        CHECK_INT(vfio_reset_method_check("default", "flr", why, sizeof(why)), 0);
+        CHECK_INT(vfio_reset_method_check("default", "", why, sizeof(why)), 0); /* every method back */
+
+        CHECK_INT(vfio_reset_method_check("pm flr", "flr bus", why, sizeof(why)), -EINVAL);
+        CHECK_STR(why, "the device does not offer pm; its reset_method lists flr bus");
+        CHECK_INT(vfio_reset_method_check("fl", "flr bus", why, sizeof(why)), -EINVAL); /* whole names only */
+        CHECK_STR(why, "the device does not offer fl; its reset_method lists flr bus");
+        CHECK_INT(vfio_reset_method_check("flr", "", why, sizeof(why)), -EINVAL);
+        CHECK_STR(why, "the device does not offer flr; its reset_method lists none (every method turned off)");
+        CHECK_INT(vfio_reset_method_check("flr bus flr", "flr bus", why, sizeof(why)), -EINVAL);
+        CHECK_STR(why, "it names flr twice");
+        CHECK_INT(vfio_reset_method_check("flr default", "flr bus", why, sizeof(why)), -EINVAL);
+        CHECK_CONTAINS(why, "'default' stands alone");
+}
+
 static const char route[] =
         "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
         "eno1\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
