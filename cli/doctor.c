@@ -274,9 +274,13 @@ static void check_gpu_reset(Doctor *dr, const char *bdf, const char *name, unsig
         const char *family = amd_reset_family(vendor, device);
         if (family) {
                 bool loaded = sysfs_exists("/sys/module/vendor_reset");
-                report(dr, loaded ? PASS : WARN, "gpu-reset",
-                       "install the vendor-reset module (github.com/gnif/vendor-reset, DKMS), load it at boot, "
-                       "and give the GPU reset_method 'device_specific'",
+                char fix[400];
+                /* reset-method: vfio.c writes it to reset_method while the VM runs */
+                snprintf(fix, sizeof(fix),
+                         "install the vendor-reset module (github.com/gnif/vendor-reset, DKMS), load it at boot, "
+                         "and give the GPU reset_method 'device_specific' (<vmprep:device address='%s' "
+                         "reset-method='device_specific'/> in the VM's <vmprep:vfio>)", bdf);
+                report(dr, loaded ? PASS : WARN, "gpu-reset", fix,
                        "%s %s: AMD %s, whose reset does not work between VM runs (a second start finds it hung); "
                        "vendor-reset is %s; reset_method: %s", bdf, name, family, loaded ? "loaded" : "not loaded",
                        known ? methods : "none listed (no reset_method file: kernel before 5.15, or no reset)");
