@@ -969,15 +969,75 @@ static bool node_matches(const DeviceNodes *dn, const char *target)
         return false;
 }
 
-/* Processes with the device's nodes open: "Xorg (pid 4242), ..." into buf;
- * returns how many.  A process whose pid is in skip is not counted. */
-int hostuse_holders(const char *bdf, char *buf, size_t size)
+/* "0::/system.slice/x.service" or "1:name=systemd:/system.slice/x.service":
+ * the path of the line for the hierarchy systemd manages, the unified
+ * one ("0::") first, else systemd's own named v1 hierarchy. */
+static bool cgroup_systemd_path(const char *text, const char **path, size_t *len)
+{
+        const char *named = NULL;
+        size_t named_len = 0;
+        for (const char *line = text; line && *line;) {
+                const char *end = strchr(line, '\n'), *c1 = strchr(line, ':'), *c2;
+                size_t n = end ? (size_t) (end - line) : strlen(line);
+                if (c1 && c1 < line + n && (c2 = memchr(c1 + 1, ':', (size_t) (line + n - c1 - 1)))) {
+                        if (c1 == line + 1 && line[0] == '0' && c2 == c1 + 1) {
+                                *path = c2 + 1;
+                                *len = (size_t) (line + n - c2 - 1);
+                                return true;
+                        }
+                        if (!named && (size_t) (c2 - c1 - 1) == strlen("name=systemd") &&
+                            strncmp(c1 + 1, "name=systemd", (size_t) (c2 - c1 - 1)) == 0) {
+                                named = c2 + 1;
+                                named_len = (size_t) (line + n - c2 - 1);
+                        }
+                }
+                line = end ? end + 1 : NULL;
+        }
+        *path = named;
+        *len = named_len;
+        return named != NULL;
+}
+
+bool hostuse_cgroup_service(const char *text, char *unit, size_t size)
+{
+        static const char top[] = "/system.slice/";
+        const char *path;
+        size_t len;
+
+        unit[0] = '\0';
+        if (!cgroup_systemd_path(text, &path, &len) || len <= sizeof(top) - 1 ||
+            strncmp(path, top, sizeof(top) - 1) != 0)
+                return false;
+        /* through nested slices (system-getty.slice) to the first unit:
+         * a service, with whatever sub-cgroups it delegated below it */
+        const char *c = path + sizeof(top) - 1, *end = path + len;
+        while (c < end) {
+                const char *slash = memchr(c, '/', (size_t) (end - c));
+                size_t n = slash ? (size_t) (slash - c) : (size_t) (end - c);
+                if (n > 6 && strncmp(c + n - 6, ".slice", 6) == 0 && slash) {
+                        c = slash + 1;
+                        continue;
+                }
+                if (n > 8 && strncmp(c + n - 8, ".service", 8) == 0 && n < size) {
+                        memcpy(unit, c, n);
+                        unit[n] = '\0';
+                        return true;
+                }
+                return false; /* a scope (a container), or a unit name too long to be one */
+        }
+        return false;
+}
+
+/* Processes with the device's nodes open, each with the system service it
+ * runs in: *ret (free()) holds *n of them. */
+int hostuse_holder_list(const char *bdf, HostHolder **ret, size_t *n_ret)
 {
         DeviceNodes dn;
-        int count = 0;
-        size_t len = 0;
+        HostHolder *list = NULL;
+        size_t n = 0;
 
-        buf[0] = '\0';
+        *ret = NULL;
+        *n_ret = 0;
         device_nodes(bdf, &dn);
         if (dn.n == 0 && dn.n_cards == 0)
                 return 0;
@@ -1007,14 +1067,45 @@ int hostuse_holders(const char *bdf, char *buf, size_t size)
                 closedir(fds);
                 if (!holds)
                         continue;
-                char comm[64] = "?";
-                snprintf(path, sizeof(path), "/proc/%llu/comm", (unsigned long long) pid);
-                sysfs_read(path, comm, sizeof(comm));
-                if (len < size)
-                        len += (size_t) snprintf(buf + len, size - len, "%s%s (pid %llu)", count ? ", " : "", comm,
-                                                 (unsigned long long) pid);
-                count++;
+                HostHolder *a = realloc(list, (n + 1) * sizeof(*a));
+                if (!a) {
+                        closedir(proc);
+                        free(list);
+                        return -ENOMEM;
+                }
+                list = a;
+                HostHolder *h = &list[n++];
+                memset(h, 0, sizeof(*h));
+                h->pid = (unsigned long long) pid;
+                snprintf(h->comm, sizeof(h->comm), "?");
+                snprintf(path, sizeof(path), "/proc/%llu/comm", h->pid);
+                sysfs_read(path, h->comm, sizeof(h->comm));
+                char *cgroup = NULL;
+                snprintf(path, sizeof(path), "/proc/%llu/cgroup", h->pid);
+                if (sysfs_read_alloc(path, 65536, &cgroup, NULL) == 0) {
+                        hostuse_cgroup_service(cgroup, h->unit, sizeof(h->unit));
+                        free(cgroup);
+                }
         }
         closedir(proc);
-        return count;
+        *ret = list;
+        *n_ret = n;
+        return (int) n;
+}
+
+/* "Xorg (pid 4242), ..." into buf; returns how many. */
+int hostuse_holders(const char *bdf, char *buf, size_t size)
+{
+        HostHolder *h = NULL;
+        size_t n = 0, len = 0;
+
+        buf[0] = '\0';
+        if (hostuse_holder_list(bdf, &h, &n) < 0)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                if (len < size)
+                        len += (size_t) snprintf(buf + len, size - len, "%s%s (pid %llu)", i ? ", " : "", h[i].comm,
+                                                 h[i].pid);
+        free(h);
+        return (int) n;
 }

@@ -11,7 +11,7 @@
  * /sys/dev/block, /sys/class/block, /sys/fs/{btrfs,bcachefs},
  * /run/udev/data, /proc/spl/kstat/zfs, /proc/net/route, /proc/net/if_inet6,
  * /sys/class/net, /sys/class/input, /sys/class/{drm,graphics,sound},
- * /proc/PID/fd.
+ * /proc/PID/fd and /proc/PID/cgroup.
  *
  * The hostuse_* checks fill why with a reason that reads after "refusing
  * to bind BDF: " and return whether the host uses the device.
@@ -83,3 +83,21 @@ bool hostuse_running_vm(const char *bdf, const RunningVm *vms, size_t n_vms, cha
  * device node, other than this one: "Xorg (pid 4242), ..." into buf;
  * returns how many. */
 int hostuse_holders(const char *bdf, char *buf, size_t size);
+
+/* One of those processes, and the system service it runs in. */
+typedef struct HostHolder {
+        unsigned long long pid;
+        char comm[64];
+        char unit[96];   /* "nvidia-persistenced.service", "" when none (hostuse_cgroup_service) */
+} HostHolder;
+/* The same, one entry each: *ret (free() it) holds *n; returns *n or -errno. */
+int hostuse_holder_list(const char *bdf, HostHolder **ret, size_t *n);
+/* The system service a process runs in, from its /proc/PID/cgroup text:
+ * on the unified hierarchy's line ("0::/system.slice/x.service"), else
+ * on systemd's named v1 one ("1:name=systemd:/system.slice/x.service"),
+ * under system.slice and any slices nested there (system-getty.slice), the
+ * first unit, when it is a service (with whatever sub-cgroups it delegated
+ * below it).  False, unit "", for the rest: a user's session or user
+ * manager (user.slice), a scope (a container), init.scope, machine.slice,
+ * a host without systemd.  Pure. */
+bool hostuse_cgroup_service(const char *text, char *unit, size_t size);

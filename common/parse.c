@@ -475,3 +475,17 @@ bool name_is_valid(const char *s)
         }
         return true;
 }
+
+bool service_name_is_valid(const char *s)
+{
+        static const char suffix[] = ".service";
+        size_t n = s ? strlen(s) : 0;
+
+        if (n <= sizeof(suffix) - 1 || n > 64 || strcmp(s + n - (sizeof(suffix) - 1), suffix) != 0 ||
+            !isalnum((unsigned char) s[0]))
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char) *s) && *s != '_' && *s != '-' && *s != '.' && *s != '@')
+                        return false;
+        return true;
+}

@@ -86,3 +86,7 @@ int uuid_parse(const char *s, char ret[UUID_STRLEN]);
 
 /* A profile / module / unit name: [A-Za-z0-9][A-Za-z0-9_.-]{0,63}. */
 bool name_is_valid(const char *s);
+/* A systemd service's name as vmprep handles it: [A-Za-z0-9][A-Za-z0-9_.@-]*
+ * ending in ".service", at most 64 characters ('@' for a template's
+ * instance, getty@tty1.service; no "\x2d" escapes). */
+bool service_name_is_valid(const char *s);

@@ -35,6 +35,43 @@ TEST(hostuse_mountinfo_reads_btrfs_zfs_and_escaped_mount_points)
         CHECK_INT(hostuse_mountinfo_parse("", &m), -EINVAL);
 }
 
+TEST(hostuse_cgroup_service_finds_system_services_only)
+{
+        char unit[96];
+        /* cgroup v2, and nested slices */
+        CHECK(hostuse_cgroup_service("0::/system.slice/nvidia-persistenced.service\n", unit, sizeof(unit)));
+        CHECK_STR(unit, "nvidia-persistenced.service");
+        CHECK(hostuse_cgroup_service("0::/system.slice/system-ollama.slice/ollama@gpu0.service\n", unit, sizeof(unit)));
+        CHECK_STR(unit, "ollama@gpu0.service");
+        /* a delegated service's own sub-cgroup is still the service */
+        CHECK(hostuse_cgroup_service("0::/system.slice/docker.service/init\n", unit, sizeof(unit)));
+        CHECK_STR(unit, "docker.service");
+        /* cgroup v1 hybrid and legacy: systemd's named hierarchy, not a controller's */
+        CHECK(hostuse_cgroup_service("12:cpuset:/\n11:memory:/system.slice/x.service\n"
+                                     "1:name=systemd:/system.slice/nvidia-persistenced.service\n", unit, sizeof(unit)));
+        CHECK_STR(unit, "nvidia-persistenced.service");
+        /* the unified line wins over the v1 ones */
+        CHECK(hostuse_cgroup_service("1:name=systemd:/user.slice/user-1000.slice/session-2.scope\n"
+                                     "0::/system.slice/b.service\n", unit, sizeof(unit)));
+        CHECK_STR(unit, "b.service");
+        /* no system service: a user's session, the user manager, a
+         * container scope, init, a VM, no systemd, a cpuset-only v1 line */
+        CHECK(!hostuse_cgroup_service("0::/user.slice/user-1000.slice/session-2.scope\n", unit, sizeof(unit)));
+        CHECK_STR(unit, "");
+        CHECK(!hostuse_cgroup_service("0::/user.slice/user-1000.slice/user@1000.service/app.slice/x.service\n", unit,
+                                      sizeof(unit)));
+        CHECK(!hostuse_cgroup_service("0::/system.slice/docker-0123abcd.scope\n", unit, sizeof(unit)));
+        CHECK(!hostuse_cgroup_service("0::/init.scope\n", unit, sizeof(unit)));
+        CHECK(!hostuse_cgroup_service("0::/machine.slice/machine-qemu\\x2d1\\x2dvm.scope/libvirt/vcpu0\n", unit,
+                                      sizeof(unit)));
+        CHECK(!hostuse_cgroup_service("0::/\n", unit, sizeof(unit)));
+        CHECK(!hostuse_cgroup_service("3:cpuset:/system.slice/x.service\n", unit, sizeof(unit)));
+        CHECK(!hostuse_cgroup_service("0::/system.slice/\n", unit, sizeof(unit)));
+        CHECK(!hostuse_cgroup_service("", unit, sizeof(unit)));
+        /* a name longer than the buffer is no name at all */
+        CHECK(!hostuse_cgroup_service("0::/system.slice/a-very-long-service-name.service\n", unit, 16));
+}
+
 TEST(hostuse_swaps_lists_partitions_not_files)
 {
         static const char text[] = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"

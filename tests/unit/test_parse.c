@@ -191,3 +191,19 @@ TEST(names_are_plain)
         CHECK(!name_is_valid("-x"));
         CHECK(!name_is_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 }
+
+TEST(service_names_end_in_service_and_allow_template_instances)
+{
+        CHECK(service_name_is_valid("nvidia-persistenced.service"));
+        CHECK(service_name_is_valid("ollama@gpu0.service"));
+        CHECK(!service_name_is_valid(".service"));
+        CHECK(!service_name_is_valid("ollama"));
+        CHECK(!service_name_is_valid("ollama.socket"));
+        CHECK(!service_name_is_valid("-x.service"));
+        CHECK(!service_name_is_valid("../x.service"));
+        CHECK(!service_name_is_valid("systemd-cryptsetup@luks\\x2droot.service"));
+        CHECK(!service_name_is_valid("a b.service"));
+        /* 64 characters at most: the journal's and the profile's bound */
+        CHECK(service_name_is_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.service"));
+        CHECK(!service_name_is_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.service"));
+}
