@@ -21,10 +21,10 @@
 
 #ifdef VMPREP_TEST_BUILD
 
-static int unit_state(const char *unit, char *id, size_t idsize, char *state, size_t ssize)
+int display_unit_state(const char *unit, char *id, size_t idsize, char *state, size_t ssize)
 {
         char path[256], buf[256], a[128], b[64];
-        if (!name_is_valid(unit))
+        if (!name_is_valid(unit) && !service_name_is_valid(unit))
                 return -EINVAL;
         snprintf(path, sizeof(path), "/.fake/systemd/units/%s", unit);
         int r = sysfs_read(path, buf, sizeof(buf));
@@ -51,7 +51,7 @@ static int unit_call(const char *method, const char *unit)
 
 #else
 
-static int unit_state(const char *unit, char *id, size_t idsize, char *state, size_t ssize)
+int display_unit_state(const char *unit, char *id, size_t idsize, char *state, size_t ssize)
 {
         sd_bus *bus = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -145,7 +145,7 @@ static int unit_wait(const char *unit, const char *states, long budget_ms, char 
         }
         clock_gettime(CLOCK_MONOTONIC, &start);
         for (;;) {
-                int r = unit_state(unit, id, sizeof(id), state, ssize);
+                int r = display_unit_state(unit, id, sizeof(id), state, ssize);
                 if (r < 0)
                         return r;
                 size_t n = strlen(state);
@@ -164,7 +164,7 @@ static int undo_unit(const JournalStep *s)
 {
         const char *unit = s->path + strlen("/systemd/");
         char state[64];
-        if (strncmp(s->path, "/systemd/", 9) != 0 || !name_is_valid(unit)) {
+        if (strncmp(s->path, "/systemd/", 9) != 0 || (!name_is_valid(unit) && !service_name_is_valid(unit))) {
                 log_error("journal step %u: '%s' is not a unit", s->seq, s->path);
                 return -VMPREP_EREPORTED;
         }
@@ -320,6 +320,41 @@ static int unbind_fb_device(const char *name, void *data)
         return journal_done(c->j, NULL, seq, "");
 }
 
+int display_stop_unit(Journal *j, const char *unit, const char *resource, const char *label, const char *why,
+                      char *err, size_t errlen)
+{
+        char id[128], state[64], upath[200];
+        unsigned seq;
+        int r = display_unit_state(unit, id, sizeof(id), state, sizeof(state));
+        if (r < 0) {
+                snprintf(err, errlen, "cannot ask systemd about %s%s: %s", label, unit, strerror(-r));
+                return r;
+        }
+        if (strcmp(state, "active") != 0 && strcmp(state, "activating") != 0 && strcmp(state, "reloading") != 0)
+                return 0; /* not running: nothing to stop, nothing to start again */
+        if (!name_is_valid(id) && !service_name_is_valid(id))
+                snprintf(id, sizeof(id), "%s", unit);
+        snprintf(upath, sizeof(upath), "/systemd/%s", id);
+        journal_plan_why("%s", why);
+        r = journal_begin_custom(j, "unit", resource, upath, state, "inactive", &seq);
+        if (r < 0)
+                return r;
+        r = unit_call("stop", id);
+        if (r < 0) {
+                snprintf(err, errlen, "cannot stop %s%s: %s", label, id, strerror(-r));
+                return r;
+        }
+        /* StopUnit only queues a job */
+        r = unit_wait(id, "inactive failed", DISPLAY_STOP_WAIT_MS, state, sizeof(state));
+        if (r < 0) {
+                snprintf(err, errlen, "stopped %s%s, but it is still %s after %d s", label, id, state,
+                         DISPLAY_STOP_WAIT_MS / 1000);
+                return r;
+        }
+        log_info("stopped %s%s", label, id);
+        return journal_done(j, NULL, seq, state);
+}
+
 int display_release_gpu(Journal *j, bool force, char *err, size_t errlen)
 {
         Ctx c = { j, err, errlen };
@@ -335,38 +370,18 @@ int display_release_gpu(Journal *j, bool force, char *err, size_t errlen)
                 }
                 log_warning("no systemd: not stopping a display manager (force='yes'); freeing the consoles only");
         } else {
-                r = unit_state(DISPLAY_MANAGER_UNIT, id, sizeof(id), state, sizeof(state));
+                r = display_unit_state(DISPLAY_MANAGER_UNIT, id, sizeof(id), state, sizeof(state));
                 if (r < 0) {
                         snprintf(err, errlen, "cannot ask systemd about " DISPLAY_MANAGER_UNIT ": %s", strerror(-r));
                         return r;
                 }
-                if (strcmp(state, "active") == 0 || strcmp(state, "activating") == 0 || strcmp(state, "reloading") == 0) {
-                        char upath[200];
-                        unsigned seq;
-                        if (!name_is_valid(id))
-                                snprintf(id, sizeof(id), DISPLAY_MANAGER_UNIT);
-                        snprintf(upath, sizeof(upath), "/systemd/%s", id);
-                        journal_plan_why("single GPU: the display manager %s stopped over D-Bus (StopUnit)", id);
-                        r = journal_begin_custom(j, "unit", "display/unit", upath, state, "inactive", &seq);
-                        if (r < 0)
-                                return r;
-                        r = unit_call("stop", id);
-                        if (r < 0) {
-                                snprintf(err, errlen, "cannot stop the display manager %s: %s", id, strerror(-r));
-                                return r;
-                        }
-                        /* StopUnit only queues a job */
-                        r = unit_wait(id, "inactive failed", DISPLAY_STOP_WAIT_MS, state, sizeof(state));
-                        if (r < 0) {
-                                snprintf(err, errlen, "stopped the display manager %s, but it is still %s after %d s",
-                                         id, state, DISPLAY_STOP_WAIT_MS / 1000);
-                                return r;
-                        }
-                        log_info("stopped the display manager %s", id);
-                        r = journal_done(j, NULL, seq, state);
-                        if (r < 0)
-                                return r;
-                }
+                if (!name_is_valid(id) && !service_name_is_valid(id))
+                        snprintf(id, sizeof(id), DISPLAY_MANAGER_UNIT);
+                char why[200];
+                snprintf(why, sizeof(why), "single GPU: the display manager %s stopped over D-Bus (StopUnit)", id);
+                r = display_stop_unit(j, id, "display/unit", "the display manager ", why, err, errlen);
+                if (r < 0)
+                        return r;
         }
         r = each_entry("/sys/class/vtconsole", unbind_vtcon, &c);
         if (r < 0)

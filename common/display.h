@@ -14,6 +14,10 @@
  * undoes the journal newest first, gives the GPU back to its driver before it
  * rebinds the framebuffers, then the consoles, then starts the unit again.
  *
+ * The same stop, journalled alike, serves vfio for a system service whose
+ * processes hold a passed device's nodes (nvidia-persistenced):
+ * display_stop_unit().
+ *
  * systemd is reached with sd-bus (libsystemd): its own client, which does the
  * authentication, marshalling and timeouts that a raw D-Bus client would
  * have to reimplement.  The test build uses a double instead: unit states in
@@ -45,5 +49,17 @@ bool display_have_systemd(void);
  * With no systemd, refuse unless force (then only the consoles and
  * framebuffers are freed).  err gets a sentence on failure. */
 int display_release_gpu(Journal *j, bool force, char *err, size_t errlen);
+
+/* A unit's id (display-manager.service is an alias: "gdm.service") and
+ * ActiveState; "not-found" when systemd has no such unit. */
+int display_unit_state(const char *unit, char *id, size_t idsize, char *state, size_t ssize);
+/* Stop a unit over D-Bus until release: journalled first (kind "unit",
+ * resource, path /systemd/ID, old value its state), so that release, or
+ * reconcile after a crash, starts it again; StopUnit only queues a job, so
+ * wait, bounded, for it to be inactive.  A unit that is not running:
+ * nothing done, nothing journalled.  label reads before the name in
+ * messages ("the display manager "), why is the plan's reason. */
+int display_stop_unit(Journal *j, const char *unit, const char *resource, const char *label, const char *why,
+                      char *err, size_t errlen);
 
 void display_register_undo(void);
