@@ -43,6 +43,7 @@ typedef enum AttrType {
         A_UINT,
         A_MAC,
         A_MODULES,
+        A_SERVICES,   /* systemd services: a,b.service */
         A_RT_RUNTIME,
         A_SHM_NAME,   /* a file name in /dev/shm */
         A_KVMFR,      /* /dev/kvmfrN */
@@ -104,6 +105,7 @@ static const AttrSpec vfio_attrs[] = {
         { "force", A_YESNO, NULL, 0, 0, false },
         { "unload-modules", A_MODULES, NULL, 0, 0, false },
         { "reset-method", A_RESET, NULL, 0, 0, false },
+        { "stop-services", A_SERVICES, NULL, 0, 0, false },
         { NULL, 0, NULL, 0, 0, false },
 };
 static const AttrSpec hugepages_attrs[] = {
@@ -262,6 +264,26 @@ static bool is_module_list(const char *s)
         return !want_name;
 }
 
+/* Comma-separated service_name_is_valid() names, no blanks:
+ * "ollama.service,foo@gpu0.service" */
+static bool is_service_list(const char *s)
+{
+        char name[72];
+        for (;;) {
+                const char *comma = strchr(s, ',');
+                size_t n = comma ? (size_t) (comma - s) : strlen(s);
+                if (n >= sizeof(name))
+                        return false;
+                memcpy(name, s, n);
+                name[n] = '\0';
+                if (!service_name_is_valid(name))
+                        return false;
+                if (!comma)
+                        return true;
+                s = comma + 1;
+        }
+}
+
 /* A name libvirt puts under /dev/shm: letters, digits, '.', '_', '-', not
  * starting with '.' or '-', at most 100 characters (the ledger's resource
  * "shmem:/dev/shm/NAME" stays within its 128) */
@@ -409,6 +431,12 @@ static int check_value(Ctx *c, const char *elem, const AttrSpec *a, const char *
                 if (!is_module_list(v))
                         return fail(c, "<vmprep:%s %s='%s'>: not a comma-separated list of module names", elem,
                                     a->name, v);
+                return 0;
+        case A_SERVICES:
+                if (!is_service_list(v))
+                        return fail(c, "<vmprep:%s %s='%s'>: not a comma-separated list of systemd services like "
+                                    "ollama.service (letters, digits, _ . @ -, each ending in .service, at most 64)",
+                                    elem, a->name, v);
                 return 0;
         case A_RT_RUNTIME:
                 if (strcmp(v, "unlimited") != 0 && parse_u64(v, 0, INT32_MAX, &u) < 0)

@@ -150,7 +150,6 @@ static const char *class_name(uint32_t cls)
 
 /* ---- the kernel side: bind, return ---- */
 
-static int check_holders(const PciDevice *dev, const char *origin);
 static int undo_module(const JournalStep *s);
 
 static int write_bdf(const char *path, const char *bdf)
@@ -332,7 +331,7 @@ static void register_undo(Ledger *l, const char *uuid)
  * driver and override are journalled first.  Already on vfio-pci: nothing
  * done, nothing journalled.
  */
-static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, size_t errlen)
+static int bind_one(Journal *j, const Target *t, char *err, size_t errlen)
 {
         char path[256], old[2 * PCI_DRIVER_MAX + 2], now[PCI_DRIVER_MAX];
         PciDevice dev;
@@ -348,12 +347,6 @@ static int bind_one(Journal *j, const Target *t, bool check_nodes, char *err, si
         if (strcmp(dev.driver, STUB) == 0) {
                 log_info("%s is already on " STUB ": nothing to do", dev.bdf);
                 return 0;
-        }
-        /* (vmprep plan: the display manager it would stop still holds them) */
-        if (check_nodes && !journal_planning()) {
-                r = check_holders(&dev, t->origin);
-                if (r < 0)
-                        return r;
         }
         r = vfio_origin_encode(dev.driver, dev.driver_override, old, sizeof(old));
         if (r < 0)
@@ -655,15 +648,29 @@ void vfio_vm_name(const char *uuid, char *buf, size_t size)
         }
 }
 
+/* What vmprep knows of the system services that may hold a device's
+ * nodes, read when the first such holder is seen. */
+typedef struct HolderPolicy {
+        bool loaded;
+        bool systemd;
+        char dm_unit[128];          /* the display manager's unit ("gdm.service"), "" if none */
+        char own_unit[96];          /* the service this hook runs in: libvirtd's */
+        const char *stop_services;  /* stop-services=, or NULL */
+} HolderPolicy;
+
 typedef struct Settings {
         bool whole_group;
         bool force_all;
         const char *single_gpu; /* auto, on, off */
+        HolderPolicy *holders;
 } Settings;
 
+static int check_holders(const PciDevice *dev, const char *origin, HolderPolicy *p);
+
 /* Refuse devices the host is using.  defer_holders: the display manager
- * is stopped first (single-GPU), so open device nodes are looked for just
- * before each unbind instead.  Returns 0 or -VMPREP_EREPORTED. */
+ * is stopped first (single-GPU), so open device nodes are looked for once
+ * it is down, just before the devices move (free_device_nodes).  Returns 0
+ * or -VMPREP_EREPORTED. */
 static int check_interlocks(const Target *t, const Settings *set, const Ledger *l, const char *uuid,
                             const RunningVm *vms, size_t n_vms, bool defer_holders)
 {
@@ -735,7 +742,7 @@ static int check_interlocks(const Target *t, const Settings *set, const Ledger *
         if (why[0])
                 log_warning("passing %s although %s (force='yes')", dev->bdf, why);
 
-        return defer_holders ? 0 : check_holders(dev, t->origin);
+        return defer_holders ? 0 : check_holders(dev, t->origin, set->holders);
 }
 
 /*
@@ -788,17 +795,226 @@ static void running_load(const char *uuid, RunningVm **vms, size_t *n)
                                     "type='direct'> are not checked", (*vms)[i].name, (*vms)[i].err);
 }
 
-/* Never unbind a device whose nodes are open: the unbind blocks in the
+/* ---- processes holding the device nodes ---- */
+
+/*
+ * Never unbind a device whose nodes are open: the unbind blocks in the
  * kernel until the holder exits (seen with /dev/snd/controlC0), and
- * libvirtd with it.  force does not change that. */
-static int check_holders(const PciDevice *dev, const char *origin)
+ * libvirtd with it.  force does not change that.
+ *
+ * A holder that runs in a system service (its cgroup is under
+ * system.slice) is stopped instead, over D-Bus, for the VM's lifetime,
+ * when vmprep may stop that service:
+ *   - nvidia-persistenced.service always: all it does is hold /dev/nvidiaN
+ *     open so that the driver keeps each GPU initialised between clients,
+ *     which is moot for a GPU that leaves the driver; nothing else on the
+ *     host depends on it, and without stopping it no NVIDIA GPU could ever
+ *     be passed on a host that runs it (every distribution's driver
+ *     package enables it);
+ *   - any other service only when <vmprep:vfio stop-services=> names it:
+ *     a service holding a GPU is usually doing work on it (an inference
+ *     server, a miner, a compositor in a kiosk), and stopping that is the
+ *     owner's decision, made once in the profile, not vmprep's guess;
+ *   - never the display manager (single-gpu= decides about the display),
+ *     libvirt itself (libvirtd, virtqemud, the service this hook runs in:
+ *     stopping it would wait on this very hook) or systemd's and D-Bus's
+ *     own services, whatever stop-services says.
+ * Anything else holding the nodes (a user's application, a shell, a
+ * process outside systemd) is refused by name and pid, as is every holder
+ * on a host without systemd.  Each stop is journalled before it is made
+ * (display.h's "unit" step, resource holder/UNIT), so release, and
+ * reconcile after a crash, start the service again once the device is
+ * back on its driver.
+ */
+#define PERSISTENCED_UNIT "nvidia-persistenced.service"
+
+static void policy_load(HolderPolicy *p)
 {
-        char holders[512];
-        if (dev->driver[0] && strcmp(dev->driver, STUB) != 0 &&
-            hostuse_holders(dev->bdf, holders, sizeof(holders)) > 0) {
+        char id[128], state[64], *text = NULL;
+        if (p->loaded)
+                return;
+        p->loaded = true;
+        p->systemd = display_have_systemd();
+        if (p->systemd && display_unit_state(DISPLAY_MANAGER_UNIT, id, sizeof(id), state, sizeof(state)) == 0 &&
+            strcmp(state, "not-found") != 0)
+                snprintf(p->dm_unit, sizeof(p->dm_unit), "%s", id);
+        if (sysfs_read_alloc("/proc/self/cgroup", 65536, &text, NULL) == 0) {
+                hostuse_cgroup_service(text, p->own_unit, sizeof(p->own_unit));
+                free(text);
+        }
+}
+
+static bool list_has(const char *list, const char *name)
+{
+        size_t n = strlen(name);
+        for (const char *c = list; c && *c;) {
+                const char *comma = strchr(c, ',');
+                size_t len = comma ? (size_t) (comma - c) : strlen(c);
+                if (len == n && strncmp(c, name, n) == 0)
+                        return true;
+                c = comma ? comma + 1 : NULL;
+        }
+        return false;
+}
+
+/* Why vmprep does not stop the system service unit, which holds a
+ * device's nodes: NULL when it does. */
+static const char *unit_refusal(HolderPolicy *p, const char *unit)
+{
+        policy_load(p);
+        if (!p->systemd)
+                return "which vmprep cannot stop: this host does not run systemd (no /run/systemd/system)";
+        if (!service_name_is_valid(unit))
+                return "not a service name vmprep handles";
+        if (p->dm_unit[0] && strcmp(unit, p->dm_unit) == 0)
+                return "the display manager: single-gpu='on' stops it for the VM";
+        if (strcmp(unit, "libvirtd.service") == 0 || strcmp(unit, "virtqemud.service") == 0 ||
+            (p->own_unit[0] && strcmp(unit, p->own_unit) == 0))
+                return "libvirt's own: vmprep never stops it";
+        if (strcmp(unit, "dbus.service") == 0 || strcmp(unit, "dbus-broker.service") == 0 ||
+            strncmp(unit, "systemd-", 8) == 0)
+                return "part of systemd or D-Bus: vmprep never stops it";
+        if (strcmp(unit, PERSISTENCED_UNIT) == 0 || list_has(p->stop_services, unit))
+                return NULL;
+        return "which vmprep stops only when <vmprep:vfio stop-services=> names it";
+}
+
+#define STOP_MAX 8
+typedef struct UnitsToStop {
+        char unit[STOP_MAX][96];
+        char who[STOP_MAX][96]; /* the first holder seen in it: "nvidia-persiste (pid 1234)" */
+        size_t n;
+} UnitsToStop;
+
+static bool units_has(const UnitsToStop *u, const char *unit)
+{
+        for (size_t i = 0; i < u->n; i++)
+                if (strcmp(u->unit[i], unit) == 0)
+                        return true;
+        return false;
+}
+
+/*
+ * The processes holding dev's nodes, sorted: those vmprep does not stop
+ * into blocking ("python3 (pid 777), ollama (pid 555 of ollama.service,
+ * which ...)"), the services it stops into stop.  Returns how many block,
+ * or -errno.
+ */
+static int holders_sort(const PciDevice *dev, HolderPolicy *p, char *blocking, size_t size, UnitsToStop *stop)
+{
+        HostHolder *h = NULL;
+        size_t n = 0, len = 0;
+        int count = 0;
+
+        blocking[0] = '\0';
+        if (!dev->driver[0] || strcmp(dev->driver, STUB) == 0)
+                return 0;
+        int r = hostuse_holder_list(dev->bdf, &h, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                const char *no = h[i].unit[0] ? unit_refusal(p, h[i].unit) : NULL;
+                if (h[i].unit[0] && !no && (units_has(stop, h[i].unit) || stop->n < STOP_MAX)) {
+                        if (!units_has(stop, h[i].unit)) {
+                                snprintf(stop->unit[stop->n], sizeof(stop->unit[0]), "%s", h[i].unit);
+                                snprintf(stop->who[stop->n], sizeof(stop->who[0]), "%.60s (pid %llu)", h[i].comm,
+                                         h[i].pid);
+                                stop->n++;
+                        }
+                        continue;
+                }
+                if (len < size && !h[i].unit[0])
+                        len += (size_t) snprintf(blocking + len, size - len, "%s%s (pid %llu)", count ? ", " : "",
+                                                 h[i].comm, h[i].pid);
+                else if (len < size)
+                        len += (size_t) snprintf(blocking + len, size - len, "%s%s (pid %llu of %s, %s)",
+                                                 count ? ", " : "", h[i].comm, h[i].pid, h[i].unit,
+                                                 no ? no : "one service more than vmprep stops for one device");
+                count++;
+        }
+        free(h);
+        return count;
+}
+
+/* Refuse a device whose nodes a process holds that vmprep would not stop
+ * (before anything is changed, when the display stays up). */
+static int check_holders(const PciDevice *dev, const char *origin, HolderPolicy *p)
+{
+        char blocking[768];
+        UnitsToStop stop = { .n = 0 };
+        int r = holders_sort(dev, p, blocking, sizeof(blocking), &stop);
+        if (r < 0)
+                return log_error_errno(r, "cannot tell which processes hold the device nodes of %s", dev->bdf);
+        if (r > 0) {
                 log_error("refusing to unbind %s (%s, %s) from %s: its device nodes are open in %s; the unbind "
                           "would block until they close", dev->bdf, class_name(dev->class_), origin, dev->driver,
-                          holders);
+                          blocking);
+                return -VMPREP_EREPORTED;
+        }
+        return 0;
+}
+
+/*
+ * Just before the devices move (after the display went down): stop the
+ * services holding their nodes that vmprep may stop, then look again:
+ * whatever still holds them is refused by name.  vmprep plan stops
+ * nothing, so it does not look again; and while the display manager it
+ * would stop is still up, it does not refuse the holders that would go
+ * with it.
+ */
+static int free_device_nodes(Journal *j, const Targets *ts, const Settings *set, bool display, char *err,
+                             size_t errlen)
+{
+        UnitsToStop stopped = { .n = 0 };
+        char blocking[768], names[400] = "";
+        int r;
+
+        for (size_t i = 0; i < ts->n; i++) {
+                const Target *t = &ts->t[i];
+                UnitsToStop stop = { .n = 0 };
+                r = holders_sort(&t->dev, set->holders, blocking, sizeof(blocking), &stop);
+                if (r < 0) {
+                        snprintf(err, errlen, "cannot tell which processes hold the device nodes of %s: %s",
+                                 t->dev.bdf, strerror(-r));
+                        return r;
+                }
+                if (r > 0 && !(display && journal_planning())) {
+                        log_error("refusing to unbind %s (%s, %s) from %s: its device nodes are open in %s; the "
+                                  "unbind would block until they close", t->dev.bdf, class_name(t->dev.class_),
+                                  t->origin, t->dev.driver, blocking);
+                        return -VMPREP_EREPORTED;
+                }
+                for (size_t k = 0; k < stop.n; k++) {
+                        char why[256], resource[128];
+                        if (units_has(&stopped, stop.unit[k]))
+                                continue;
+                        /* (one that is not running, "deactivating" say, is
+                         * not stopped, and is looked at again below) */
+                        snprintf(why, sizeof(why), "%s holds the device nodes of %s: %s stopped over D-Bus "
+                                 "(StopUnit) until release", stop.who[k], t->dev.bdf, stop.unit[k]);
+                        snprintf(resource, sizeof(resource), "holder/%s", stop.unit[k]);
+                        r = display_stop_unit(j, stop.unit[k], resource, "the system service ", why, err, errlen);
+                        if (r < 0)
+                                return r;
+                        if (stopped.n < STOP_MAX) {
+                                snprintf(stopped.unit[stopped.n], sizeof(stopped.unit[0]), "%s", stop.unit[k]);
+                                size_t len = strlen(names);
+                                snprintf(names + len, sizeof(names) - len, "%s%s", stopped.n ? ", " : "",
+                                         stop.unit[k]);
+                                stopped.n++;
+                        }
+                }
+        }
+        if (!stopped.n || journal_planning())
+                return 0; /* no holder in a service: the first look was the last */
+        for (size_t i = 0; i < ts->n; i++) {
+                const Target *t = &ts->t[i];
+                if (!t->dev.driver[0] || strcmp(t->dev.driver, STUB) == 0 ||
+                    hostuse_holders(t->dev.bdf, blocking, sizeof(blocking)) == 0)
+                        continue;
+                log_error("refusing to unbind %s (%s, %s) from %s: its device nodes are still open in %s although "
+                          "vmprep stopped %s; the unbind would block until they close", t->dev.bdf,
+                          class_name(t->dev.class_), t->origin, t->dev.driver, blocking, names);
                 return -VMPREP_EREPORTED;
         }
         return 0;
@@ -934,24 +1150,29 @@ static bool needs_display(const Targets *ts, const Settings *set)
 {
         for (size_t i = 0; i < ts->n; i++) {
                 const PciDevice *dev = &ts->t[i].dev;
-                char vt[32], who[256];
+                char vt[32], who[768];
+                UnitsToStop stop = { .n = 0 };
                 if ((dev->class_ >> 16) != PCI_CLASS_DISPLAY || strcmp(dev->driver, STUB) == 0 ||
                     strcmp(set->single_gpu, "off") == 0)
                         continue;
+                /* (a service vmprep stops anyway, nvidia-persistenced, is no display) */
                 if (strcmp(set->single_gpu, "on") == 0 ||
-                    (dev->boot_vga && (display_fbcon_bound(vt, sizeof(vt)) || hostuse_holders(dev->bdf, who, sizeof(who)) > 0)))
+                    (dev->boot_vga && (display_fbcon_bound(vt, sizeof(vt)) ||
+                                       holders_sort(dev, set->holders, who, sizeof(who), &stop) != 0)))
                         return true;
         }
         return false;
 }
 
-static Settings settings_of(const Profile *p)
+static Settings settings_of(const Profile *p, HolderPolicy *holders)
 {
         const ProfileElem *e = profile_elem(p, "vfio");
+        *holders = (HolderPolicy){ .stop_services = e ? profile_attr(e, "stop-services") : NULL };
         return (Settings){
                 .whole_group = !e || !profile_attr(e, "group") || strcmp(profile_attr(e, "group"), "whole") == 0,
                 .force_all = profile_attr_yes(e, "force", false),
                 .single_gpu = e && profile_attr(e, "single-gpu") ? profile_attr(e, "single-gpu") : "auto",
+                .holders = holders,
         };
 }
 
@@ -1030,7 +1251,8 @@ static int release_locked(Ledger *l, const char *uuid, const char *name, bool qu
 int vfio_prepare(const Domain *d, const Profile *p)
 {
         const ProfileElem *e = profile_elem(p, "vfio");
-        Settings set = settings_of(p);
+        HolderPolicy holders;
+        Settings set = settings_of(p, &holders);
         Targets ts = { NULL, 0 };
         Journal *j = NULL;
         Ledger l;
@@ -1103,9 +1325,11 @@ int vfio_prepare(const Domain *d, const Profile *p)
                 r = display_release_gpu(j, set.force_all, err, sizeof(err));
         }
         if (ts.n && r == 0)
+                r = free_device_nodes(j, &ts, &set, display, err, sizeof(err));
+        if (ts.n && r == 0)
                 r = ensure_stub_driver(err, sizeof(err));
         for (size_t i = 0; i < ts.n && r == 0; i++)
-                r = bind_one(j, &ts.t[i], display, err, sizeof(err));
+                r = bind_one(j, &ts.t[i], err, sizeof(err));
         for (size_t i = 0; i < ts.n && r == 0; i++)
                 r = set_reset_method(j, &ts.t[i], err, sizeof(err));
         if (r == 0 && ts.n && profile_enabled(p, "vfio") && profile_attr(e, "unload-modules"))

@@ -9,18 +9,20 @@
  * prepare, in this order, under the ledger lock: SR-IOV VFs (common/sriov),
  * the devices and their groups collected and checked (common/hostuse says
  * what the host uses), holds taken, the display taken down on single-GPU
- * hosts (common/display), vfio-pci loaded if missing, each device bound,
- * reset-method written to the reset_method of the devices it is for,
- * unload-modules unloaded, /dev/vfio/N waited for.  A reset-method a
- * device does not offer is refused with the checks, before any change.
- * Any failure undoes the journal; release undoes it too, newest first, so
- * everything comes back in the reverse order.
+ * hosts (common/display), the system services holding the devices' nodes
+ * stopped (nvidia-persistenced; stop-services=), vfio-pci loaded if
+ * missing, each device bound, reset-method written to the reset_method of
+ * the devices it is for, unload-modules unloaded, /dev/vfio/N waited for.
+ * A reset-method a device does not offer is refused with the checks,
+ * before any change.  Any failure undoes the journal; release undoes it
+ * too, newest first, so everything comes back in the reverse order.
  *
  * Journal steps (capability "vfio"):
  *   bind    pci/BDF  /sys/bus/pci/devices/BDF  OLD="DRIVER/OVERRIDE"  NEW=vfio-pci
  *   reset   pci/BDF/reset_method  /sys/bus/pci/devices/BDF/reset_method
  *                                     OLD=the methods it listed  NEW=reset-method
  *   module  module   /sys/module/NAME          OLD=loaded             NEW=unloaded
+ *   unit    holder/UNIT /systemd/UNIT          OLD=active             NEW=inactive
  *   and sriov.h's numvfs/vf, display.h's unit/vtconsole/platform steps.
  * Ledger: "pci/BDF" 1 while a VM has the device (sriov.h: "sriov/PF").
  */

@@ -143,4 +143,20 @@ for phase in "prepare begin" "release end"; do
 done
 [ "$(drv 0000:45:00.0)" = amdgpu ] && grep -q "gdm.service active" "$ROOT/.fake/systemd/units/gdm.service" || ok=0
 [ $ok = 1 ] && t_ok "vmprep-hook vfio single-GPU prepare/release under valgrind: clean, display manager stopped and started"
+
+# nvidia-persistenced holding the GPU's /dev/nvidia0: stopped over the D-Bus double, started again
+rm -rf "$ROOT"; ROOT=$(mktemp -d /tmp/vmprep-vg-XXXXXX); export VMPREP_ROOT=$ROOT
+mkdir -p "$ROOT/run" "$ROOT/.fake"
+"$B/pci-fixture" "$ROOT" base gpu-persistenced
+xml="<domain><name>vg</name><uuid>7d8e9f00-1111-4222-8333-944455556669</uuid><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:vfio/></vmprep:profile></metadata><devices><hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x41' slot='0x00' function='0x0'/></source></hostdev></devices></domain>"
+ok=1
+for phase in "prepare begin" "release end"; do
+        # shellcheck disable=SC2086
+        if ! echo "$xml" | "${VG[@]}" "$B/vmprep-hook" vfio vg $phase - > "$log" 2>&1; then
+                ok=0; t_fail "vmprep-hook vfio with nvidia-persistenced $phase under valgrind" "$(head -20 "$log")"
+        fi
+        [ "$phase" = "prepare begin" ] && { [ "$(drv 0000:41:00.0)" != vfio-pci ] || [ -e "$ROOT/proc/1234" ]; } && ok=0
+done
+[ "$(drv 0000:41:00.0)" = nvidia ] && grep -q "nvidia-persistenced.service active" "$ROOT/.fake/systemd/units/nvidia-persistenced.service" || ok=0
+[ $ok = 1 ] && t_ok "vmprep-hook vfio prepare/release with nvidia-persistenced holding /dev/nvidia0 under valgrind: clean, the service stopped and started"
 t_done

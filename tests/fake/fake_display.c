@@ -10,7 +10,8 @@
  *                                             "ID inactive" / "ID active"; a stop ends the
  *                                             processes listed in units/ID.pids ("PID COMM
  *                                             NODE": /proc/PID goes), a start brings them
- *                                             back holding NODE.  With /.fake/systemd/
+ *                                             back holding NODE, in the cgroup
+ *                                             /system.slice/ID.  With /.fake/systemd/
  *                                             stop-hangs the unit stays "deactivating".
  */
 #include <dirent.h>
@@ -77,6 +78,10 @@ static void processes(const char *root, const char *unit, bool start)
                 char c[80];
                 snprintf(c, sizeof(c), "%s\n", comm);
                 put(p, c);
+                snprintf(p, sizeof(p), "%s/proc/%u/cgroup", root, pid);
+                char cg[200];
+                snprintf(cg, sizeof(cg), "0::/system.slice/%s\n", unit);
+                put(p, cg);
         }
         fclose(f);
 }

@@ -227,6 +227,25 @@ static void boot_vga(void)
         lnk("/proc/4242/fd/0", "/dev/null");
 }
 
+/* gpu-hda's GPU on the NVIDIA driver, as /dev/nvidia0 (its "Device
+ * Minor"), held open by nvidia-persistenced, which systemd runs: every
+ * distribution's driver package enables it.  A host of its own (not in
+ * "all"): it brings systemd along. */
+static void gpu_persistenced(void)
+{
+        gpu_hda();
+        put("/proc/driver/nvidia/gpus/0000:41:00.0/information",
+            "Model: \t\t NVIDIA GeForce RTX 3090\nIRQ:   \t\t 156\nGPU UUID: \t GPU-5f0c3a1e-7d2f-4a8b-9c6d-1e2f3a4b5c01\n"
+            "Bus Type: \t PCIe\nBus Location: \t 0000:41:00.0\nDevice Minor: \t 0\nGPU Excluded:\t No\n");
+        dir("/run/systemd/system");
+        put("/.fake/systemd/units/nvidia-persistenced.service", "nvidia-persistenced.service active\n");
+        put("/.fake/systemd/units/nvidia-persistenced.service.pids", "1234 nvidia-persiste /dev/nvidia0\n");
+        put("/proc/1234/comm", "nvidia-persiste\n");
+        put("/proc/1234/cgroup", "0::/system.slice/nvidia-persistenced.service\n");
+        lnk("/proc/1234/fd/12", "/dev/nvidia0");
+        lnk("/proc/1234/fd/0", "/dev/null");
+}
+
 static void host_nic(void)
 {
         device("0000:46:00.0", "0x8086", "0x1533", "0x020000", 25, "igb", true);
@@ -286,6 +305,7 @@ int pci_fixture_build(const char *root, const char *name)
                 { "sriov-nic", sriov_nic, false },   { "sriov-nic-2vfs", sriov_nic_2vfs, false },
                 { "nvme-mounted", nvme_mounted, false }, { "boot-vga", boot_vga, false },
                 { "host-nic", host_nic, false },     { "nfv-host", fixture_nfv_host, true },
+                { "gpu-persistenced", gpu_persistenced, true },
         };
         char p[PATH_MAX];
         bool all = strcmp(name, "all") == 0, found = all || strcmp(name, "base") == 0;

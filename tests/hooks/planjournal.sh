@@ -150,6 +150,15 @@ case_vfio() {
         pci_tree gpu-hda
         x=$ROOT/x.xml; vm g1 "$U1" "$MEM$(devices 0000:41:00.0)" "<vmprep:vfio unload-modules='nvidia-drm,nvidia'/>" > "$x"
         agree "vfio gpu-hda: unload-modules nvidia-drm,nvidia" g1 "$x"
+        pci_tree gpu-persistenced
+        x=$ROOT/x.xml; vm g1 "$U1" "$MEM$(devices 0000:41:00.0)" "<vmprep:vfio/>" > "$x"
+        agree "vfio gpu-persistenced: nvidia-persistenced, holding /dev/nvidia0, stopped over D-Bus first" g1 "$x"
+        # single-gpu='on' for that GPU, whose /dev/nvidia0 the display's Xorg holds too: the
+        # plan cannot see Xorg go with the display manager, and must not refuse it
+        pci_tree boot-vga gpu-persistenced
+        ln -s /dev/nvidia0 "$ROOT/proc/4242/fd/13"
+        x=$ROOT/x.xml; vm g1 "$U1" "$MEM$(devices 0000:41:00.0)" "<vmprep:vfio single-gpu='on'/>" > "$x"
+        agree "vfio single-gpu='on' and nvidia-persistenced: display manager, consoles, then nvidia-persistenced, then the GPU" g1 "$x"
         pci_tree gpu-bridge-usb
         x=$ROOT/x.xml; vm g1 "$U1" "$MEM$(devices 0000:42:00.0)" "<vmprep:vfio/>" > "$x"
         agree "vfio gpu-bridge-usb: a GPU whose group holds a USB controller behind a bridge" g1 "$x"

@@ -1191,6 +1191,200 @@ case_reset_method_crash_points() {
                 || t_fail "reset-method: SIGKILL at each crash point of release" "${fails[@]:0:6}" "crashed=$crashed"
 }
 
+# ---- system services holding the device nodes (nvidia-persistenced) ----
+pd_unit() { cat "$ROOT/.fake/systemd/units/nvidia-persistenced.service"; }
+# a process PID COMM [UNIT] holding NODE: in that system service's cgroup, or a user's session
+holder() {
+        mkdir -p "$ROOT/proc/$1/fd"; echo "$2" > "$ROOT/proc/$1/comm"
+        if [ -n "$3" ]; then echo "0::/system.slice/$3" > "$ROOT/proc/$1/cgroup"
+        else echo "0::/user.slice/user-1000.slice/session-2.scope" > "$ROOT/proc/$1/cgroup"; fi
+        ln -s "$4" "$ROOT/proc/$1/fd/20"
+}
+
+case_persistenced_round_trip() {
+        local name="nvidia-persistenced holding /dev/nvidia0: stopped over D-Bus before the GPU leaves nvidia, journalled; at release started again after the GPU is back"
+        new_tree gpu-persistenced
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        local got want="/.fake/systemd/stop nvidia-persistenced.service;/sys/bus/pci/devices/0000:41:00.0/driver_override vfio-pci;"
+        got=$(awk '{print $1, $2}' "$ROOT/.fake/writes.log" | head -2 | tr '\n' ';')
+        local mid; mid=$(pd_unit)
+        local step; step=$(grep -c " unit holder/nvidia-persistenced.service /systemd/nvidia-persistenced.service active inactive" "$ROOT/run/vmprep/$UUID_A.vfio.journal")
+        if [ "$got" != "$want" ] || [ "$mid" != "nvidia-persistenced.service inactive" ] || [ -e "$ROOT/proc/1234" ] \
+                || [ "$(drv 0000:41:00.0)" != vfio-pci ] || [ "$step" != 1 ]; then
+                t_fail "$name" "prepare wrote: $got" "wanted:       $want" "unit: $mid, journal steps: $step" "$(cat "$ERR")"
+                stop_phases "$x" vm1; return
+        fi
+        : > "$ROOT/.fake/writes.log"
+        stop_phases "$x" vm1
+        local order; order=$(grep -oE '^/(sys/bus/pci/drivers_probe 0000:41:00.0|.fake/systemd/start [a-z.-]+)' "$ROOT/.fake/writes.log" | tr '\n' ';')
+        if [ "$order" = "/sys/bus/pci/drivers_probe 0000:41:00.0;/.fake/systemd/start nvidia-persistenced.service;" ] \
+                && [ "$(pd_unit)" = "nvidia-persistenced.service active" ] && [ "$(readlink "$ROOT/proc/1234/fd/12")" = /dev/nvidia0 ] \
+                && [ "$(snapshot)" = "$before" ] && [ ! -e "$ROOT/run/vmprep/$UUID_A.vfio.journal" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "release order: $order" "unit: $(pd_unit)" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        fi
+        grep -q "vm1: stopped the system service nvidia-persistenced.service" "$ROOT/run/vmprep/events.log" \
+                && grep -q "vm1: started nvidia-persistenced.service again" "$ROOT/run/vmprep/events.log" \
+                && t_ok "events.log names nvidia-persistenced.service stopped for the VM and started again" \
+                || t_fail "events.log names nvidia-persistenced" "$(cat "$ROOT/run/vmprep/events.log")"
+}
+
+case_persistenced_crash_is_finished_by_release_or_reconcile() {
+        local k=1 crashed=0 fails=() by
+        while :; do
+                new_tree gpu-persistenced
+                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+                local before u; before=$(snapshot); u=$(pd_unit)
+                local st
+                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+                [ $st -eq 0 ] && break
+                [ $st -eq 137 ] || { fails+=("crash point $k: prepare exited $st: $(head -c 300 "$ERR")"); break; }
+                crashed=$((crashed + 1))
+                # odd points: libvirt's stopped + release; even: vmprep reconcile --offline
+                if [ $((k % 2)) -eq 1 ]; then
+                        by=release; stop_phases "$x" vm1
+                else
+                        by=reconcile; "$B/vmprep" --root "$ROOT" reconcile --offline > "$OUT" 2>&1 || fails+=("crash point $k: reconcile: $(cat "$OUT")")
+                fi
+                [ "$(snapshot)" = "$before" ] && [ "$(pd_unit)" = "$u" ] && [ -L "$ROOT/proc/1234/fd/12" ] \
+                        || fails+=("crash point $k, then $by: $(pd_unit) $(diff <(echo "$before") <(snapshot) | head -4)")
+                ls "$ROOT/run/vmprep/"*.journal >/dev/null 2>&1 && fails+=("crash point $k, then $by: a journal is left")
+                k=$((k + 1))
+                [ $k -gt 100 ] && { fails+=("no end after 100 crash points"); break; }
+        done
+        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 4 ]; then
+                t_ok "SIGKILL at each of $crashed crash points of a prepare that stops nvidia-persistenced, then release or reconcile: the service runs again, the GPU is back"
+        else
+                t_fail "SIGKILL at each crash point with nvidia-persistenced" "${fails[@]}" "crashed=$crashed"
+        fi
+}
+
+case_user_process_beside_persistenced_is_refused() {
+        local name="a user's process holding /dev/nvidia0 beside nvidia-persistenced: refused by name and pid, nothing stopped, nothing written"
+        new_tree gpu-persistenced
+        holder 777 python3 "" /dev/nvidia0
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; stop_phases "$x" vm1; return; fi
+        local msg; msg=$(cat "$ERR")
+        stop_phases "$x" vm1
+        if [[ $msg == *"refusing to unbind 0000:41:00.0 (display controller, <hostdev> 0000:41:00.0) from nvidia: its device nodes are open in python3 (pid 777); the unbind would block until they close"* ]] \
+                && [ ! -s "$ROOT/.fake/writes.log" ] && [ "$(pd_unit)" = "nvidia-persistenced.service active" ] \
+                && [ -e "$ROOT/proc/1234" ] && [ "$(snapshot)" = "$before" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$msg" "writes: $(head -3 "$ROOT/.fake/writes.log")" "unit: $(pd_unit)"
+        fi
+}
+
+case_persistenced_without_systemd() {
+        local name="no systemd: nvidia-persistenced holding /dev/nvidia0 is refused naming the process, its pid and its service; nothing written"
+        new_tree gpu-persistenced
+        rm -rf "$ROOT/run/systemd"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; stop_phases "$x" vm1; return; fi
+        local msg; msg=$(cat "$ERR")
+        stop_phases "$x" vm1
+        if [[ $msg == *"its device nodes are open in nvidia-persiste (pid 1234 of nvidia-persistenced.service, which vmprep cannot stop: this host does not run systemd (no /run/systemd/system))"* ]] \
+                && [ ! -s "$ROOT/.fake/writes.log" ] && [ "$(pd_unit)" = "nvidia-persistenced.service active" ] && [ "$(snapshot)" = "$before" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$msg" "writes: $(head -3 "$ROOT/.fake/writes.log")"
+        fi
+}
+
+case_other_services_need_stop_services() {
+        local name="another system service holding /dev/nvidia0 is refused naming it and stop-services=; nvidia-persistenced is not stopped either"
+        new_tree gpu-persistenced
+        echo "ollama.service active" > "$ROOT/.fake/systemd/units/ollama.service"
+        echo "555 ollama /dev/nvidia0" > "$ROOT/.fake/systemd/units/ollama.service.pids"
+        holder 555 ollama ollama.service /dev/nvidia0
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then
+                t_fail "$name" "prepare succeeded"; stop_phases "$x" vm1
+        else
+                local msg; msg=$(cat "$ERR")
+                stop_phases "$x" vm1
+                [[ $msg == *"its device nodes are open in ollama (pid 555 of ollama.service, which vmprep stops only when <vmprep:vfio stop-services=> names it)"* ]] \
+                        && [ ! -s "$ROOT/.fake/writes.log" ] && [ "$(pd_unit)" = "nvidia-persistenced.service active" ] && [ "$(snapshot)" = "$before" ] \
+                        && t_ok "$name" || t_fail "$name" "$msg" "writes: $(head -3 "$ROOT/.fake/writes.log")"
+        fi
+        name="stop-services='ollama.service': ollama and nvidia-persistenced both stopped for the VM, both started again at release"
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio stop-services='ollama.service'/>" 0000:41:00.0 > "$x"
+        hook "$x" vm1 prepare begin || { t_fail "$name" "$(cat "$ERR")"; stop_phases "$x" vm1; return; }
+        local mid; mid="$(pd_unit) $(cat "$ROOT/.fake/systemd/units/ollama.service")"
+        stop_phases "$x" vm1
+        [ "$mid" = "nvidia-persistenced.service inactive ollama.service inactive" ] \
+                && [ "$(pd_unit) $(cat "$ROOT/.fake/systemd/units/ollama.service")" = "nvidia-persistenced.service active ollama.service active" ] \
+                && [ -L "$ROOT/proc/555/fd/12" ] && [ -L "$ROOT/proc/1234/fd/12" ] && [ "$(snapshot)" = "$before" ] \
+                && t_ok "$name" || t_fail "$name" "while running: $mid" "$(diff <(echo "$before") <(snapshot) | head -4)"
+}
+
+case_persistenced_that_will_not_let_go() {
+        local name="nvidia-persistenced that does not stop within the bound: prepare fails saying so, the service is started again, the GPU untouched"
+        new_tree gpu-persistenced
+        : > "$ROOT/.fake/systemd/stop-hangs"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        local before; before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; stop_phases "$x" vm1; return; fi
+        if grep -q "stopped the system service nvidia-persistenced.service, but it is still deactivating after 2 s" "$ERR" \
+                && grep -q "^/.fake/systemd/start nvidia-persistenced.service" "$ROOT/.fake/writes.log" \
+                && [ "$(pd_unit)" = "nvidia-persistenced.service active" ] && [ "$(snapshot)" = "$before" ] \
+                && ! grep -q nvidia/unbind "$ROOT/.fake/writes.log"; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(cat "$ERR")" "$(cat "$ROOT/.fake/writes.log")"
+        fi
+        stop_phases "$x" vm1
+        # a process the stop leaves behind (KillMode=none): looked at again, refused, the service started again
+        name="a holder left behind when nvidia-persistenced stopped is refused by name after the stop; the service is started again"
+        new_tree gpu-persistenced
+        holder 1240 nvidia-smi nvidia-persistenced.service /dev/nvidia0
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin; then t_fail "$name" "prepare succeeded"; stop_phases "$x" vm1; return; fi
+        if grep -q "its device nodes are still open in nvidia-smi (pid 1240) although vmprep stopped nvidia-persistenced.service" "$ERR" \
+                && [ "$(pd_unit)" = "nvidia-persistenced.service active" ] && [ "$(snapshot)" = "$before" ] \
+                && ! grep -q nvidia/unbind "$ROOT/.fake/writes.log"; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(cat "$ERR")" "$(cat "$ROOT/.fake/writes.log")"
+        fi
+        stop_phases "$x" vm1
+}
+
+case_services_vmprep_never_stops() {
+        # libvirt's own daemon, even named in stop-services
+        new_tree gpu-persistenced
+        holder 600 virtqemud virtqemud.service /dev/nvidia0
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio stop-services='virtqemud.service'/>" 0000:41:00.0 > "$x"
+        if ! hook "$x" vm1 prepare begin && grep -q "open in virtqemud (pid 600 of virtqemud.service, libvirt's own: vmprep never stops it)" "$ERR" \
+                && [ ! -s "$ROOT/.fake/writes.log" ]; then
+                t_ok "virtqemud holding the node is refused even when stop-services names it: vmprep never stops libvirt"
+        else
+                t_fail "virtqemud is never stopped" "$(cat "$ERR")" "$(head -3 "$ROOT/.fake/writes.log")"
+        fi
+        stop_phases "$x" vm1
+        # the display manager's unit, when the display stays up: single-gpu decides about it
+        new_tree gpu-persistenced
+        echo "gdm.service active" > "$ROOT/.fake/systemd/units/display-manager.service"
+        echo "gdm.service active" > "$ROOT/.fake/systemd/units/gdm.service"
+        holder 4242 Xorg gdm.service /dev/nvidia0
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio stop-services='gdm.service'/>" 0000:41:00.0 > "$x"
+        if ! hook "$x" vm1 prepare begin && grep -q "open in Xorg (pid 4242 of gdm.service, the display manager: single-gpu='on' stops it for the VM)" "$ERR" \
+                && [ ! -s "$ROOT/.fake/writes.log" ]; then
+                t_ok "the display manager holding a secondary GPU is refused, pointing at single-gpu='on', even when stop-services names it"
+        else
+                t_fail "the display manager is left to single-gpu" "$(cat "$ERR")" "$(head -3 "$ROOT/.fake/writes.log")"
+        fi
+        stop_phases "$x" vm1
+}
+
 case_builds_keep_their_worlds_apart() {
         # the test build must never reach the real kernel's module loader,
         # netlink or systemd; the production build must know nothing of the fake tree
@@ -1244,5 +1438,12 @@ case_single_gpu_without_systemd
 case_reset_method_set_while_running_and_restored
 case_reset_method_refusals
 case_reset_method_crash_points
+case_persistenced_round_trip
+case_persistenced_crash_is_finished_by_release_or_reconcile
+case_user_process_beside_persistenced_is_refused
+case_persistenced_without_systemd
+case_other_services_need_stop_services
+case_persistenced_that_will_not_let_go
+case_services_vmprep_never_stops
 case_crash_at_every_point
 t_done

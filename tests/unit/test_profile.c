@@ -75,6 +75,8 @@ TEST(profile_rejects_every_invalid_fixture_naming_the_culprit)
                 { "size-2X", "<vmprep:hugepages size='2X'>: not a page size" },
                 { "sriov-without-pf", "<vmprep:sriov>: the pf attribute is required" },
                 { "stat-interval-0", "<vmprep:tune stat-interval='0'>: must be a whole number from 1 to 3600" },
+                { "stop-services-socket", "<vmprep:vfio stop-services='ollama.service,ollama.socket'>: not a "
+                                          "comma-separated list of systemd services like ollama.service" },
                 { "swappiness-201", "<vmprep:tune swappiness='201'>: must be a whole number from 0 to 200" },
                 { "text-content", "<vmprep:profile>: text is not allowed" },
                 { "unknown-attribute", "<vmprep:hugepages>: unknown attribute count" },
