@@ -258,7 +258,8 @@ static const char SWAPS_HEADER[] = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPrio
  *
  *   0000:50:00.0 NVMe nvme0 (group 40)     0000:51:00.0 NVMe nvme1 (group 41)
  *   0000:52:00.0 SATA sdb, swap (42)        0000:53:00.0 NIC enp83s0 in br0 (43)
- *   0000:54:00.0/.1 boot GPU + HDA (44)     0000:55:00.0/.1 GPU + HDA (45)
+ *   0000:54:00.0/.1 boot GPU + HDA (44): fbcon, GDM, gnome-shell on card0
+ *   0000:55:00.0/.1 GPU + HDA (45)
  *   0000:56:00.2 PSP, 0000:56:00.3 USB keyboard+mouse (46)
  *   0000:57:00.0 USB gamepad (47)           0000:58:00.0 USB stick, btrfs (48)
  */
@@ -315,6 +316,20 @@ static void fedora_workstation(void)
         fixture_device("0000:54:00.0", "0x1002", "0x73bf", "0x030000", 44, "amdgpu");
         fixture_device("0000:54:00.1", "0x1002", "0xab28", "0x040300", 44, "snd_hda_intel");
         fixture_put("/sys/bus/pci/devices/0000:54:00.0/boot_vga", "1\n");
+        /* the desktop runs on the boot GPU: fbcon on its framebuffer, GDM
+         * under systemd, gnome-shell holding card0 */
+        fixture_put("/sys/class/vtconsole/vtcon0/name", "(S) dummy device\n");
+        fixture_put("/sys/class/vtconsole/vtcon0/bind", "0\n");
+        fixture_put("/sys/class/vtconsole/vtcon1/name", "(M) frame buffer device\n");
+        fixture_put("/sys/class/vtconsole/vtcon1/bind", "1\n");
+        fixture_link("/sys/class/drm/card0/device", "../../../bus/pci/devices/0000:54:00.0");
+        fixture_dir("/run/systemd/system");
+        fixture_put("/.fake/systemd/units/display-manager.service", "gdm.service active\n");
+        fixture_put("/.fake/systemd/units/gdm.service", "gdm.service active\n");
+        fixture_put("/.fake/systemd/units/gdm.service.pids", "2301 gnome-shell /dev/dri/card0\n");
+        fixture_put("/proc/2301/comm", "gnome-shell\n");
+        fixture_link("/proc/2301/fd/14", "/dev/dri/card0");
+        fixture_link("/proc/2301/fd/0", "/dev/null");
         fixture_device("0000:55:00.0", "0x10de", "0x2204", "0x030000", 45, "nouveau");
         fixture_device("0000:55:00.1", "0x10de", "0x1aef", "0x040300", 45, "snd_hda_intel");
 

@@ -115,6 +115,43 @@ case_fedora_workstation() {
         passes $s 0000:57:00.0 "a USB controller with only a gamepad"
 }
 
+# The boot GPU the desktop runs on: with single-gpu='off' refused, naming
+# the console (the plan too); by default the single-GPU path takes GDM
+# down first and brings it back at release, the tree exact.
+case_fedora_boot_gpu() {
+        local s=fedora-workstation bdf=0000:54:00.0 name
+        name="$s: $bdf, the boot GPU of the desktop, with single-gpu='off': refused naming the console, nothing written"
+        new_tree $s
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='off'/>" $bdf > "$x"
+        local before; before=$(snapshot)
+        if ! hook "$x" vm1 prepare begin && grep -qF "it is the boot GPU and drives the framebuffer console (vtcon1), and single-gpu='off'" "$ERR" \
+                && [ ! -s "$ROOT/.fake/writes.log" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "$(cat "$ERR")" "$(head -3 "$ROOT/.fake/writes.log")"
+        fi
+        stop_phases "$x" vm1
+        local plan; plan=$("$VMPREP" plan "$x" 2>&1) && t_fail "$s: vmprep plan refuses $bdf with single-gpu='off'" "$plan" \
+                || { [[ $plan == *"drives the framebuffer console"* ]] && t_ok "$s: vmprep plan refuses $bdf with single-gpu='off' the same way" \
+                        || t_fail "$s: vmprep plan refuses $bdf the same way" "$plan"; }
+        name="$s: $bdf by default: GDM stopped first, fbcon unbound, GPU+HDA to vfio-pci; release gives all back, the tree exact"
+        new_tree $s
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" $bdf > "$x"
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin && [ "$(drv $bdf)" = vfio-pci ] && [ "$(drv 0000:54:00.1)" = vfio-pci ] \
+                && grep -q "gdm.service inactive" "$ROOT/.fake/systemd/units/gdm.service"; then
+                stop_phases "$x" vm1
+                if [ "$(snapshot)" = "$before" ] && grep -q "gdm.service active" "$ROOT/.fake/systemd/units/gdm.service"; then
+                        t_ok "$name"
+                else
+                        t_fail "$name" "$(diff <(echo "$before") <(snapshot) | head -5)" "$(cat "$ROOT/.fake/systemd/units/gdm.service")"
+                fi
+        else
+                t_fail "$name" "$(cat "$ERR")" "$(drv $bdf) $(cat "$ROOT/.fake/systemd/units/gdm.service")"
+                stop_phases "$x" vm1
+        fi
+}
+
 case_proxmox_server() {
         local s=proxmox-server
         refused $s 0000:60:00.0 "it holds the mounted filesystem / (zfs on nvme0n1p3)"
@@ -198,6 +235,7 @@ untagged_sweep() {
 }
 
 case_fedora_workstation
+case_fedora_boot_gpu
 case_proxmox_server
 case_macvtap_host
 case_nfv_host
