@@ -418,10 +418,17 @@ static int read_host_uses(Reader *rd)
                         r = -ENOMEM;
         }
         xmlXPathFreeObject(obj);
-        obj = r == 0 ? xml_xpath(rd->ctx, NULL, "/domain/devices/interface[@type='direct'][source/@dev]") : NULL;
+        /* a macvtap network (<interface type='network'>) shows its device
+         * in the live XML as <actual type='direct'><source dev=...> */
+        obj = r == 0 ? xml_xpath(rd->ctx, NULL,
+                                 "/domain/devices/interface[@type='direct'][source/@dev] | "
+                                 "/domain/devices/interface[@type='network']/actual[@type='direct'][source/@dev]")
+                     : NULL;
         for (size_t i = 0; i < xml_count(obj) && r == 0; i++) {
-                xmlNodePtr src = xml_first(rd->ctx, xml_item(obj, i), "source[@dev]");
-                xmlNodePtr tgt = xml_first(rd->ctx, xml_item(obj, i), "target[@dev]");
+                xmlNodePtr n = xml_item(obj, i);
+                bool actual = strcmp((const char *) n->name, "actual") == 0;
+                xmlNodePtr src = xml_first(rd->ctx, n, "source[@dev]");
+                xmlNodePtr tgt = xml_first(rd->ctx, actual ? n->parent : n, "target[@dev]");
                 DomainDirect *di = grow(d->directs, &d->n_directs, sizeof(*d->directs));
                 if (!di) {
                         r = fail(rd, "too many <interface type='direct'> elements");

@@ -635,8 +635,10 @@ size_t hostuse_net_walk(const char *ifname, HostNetNode *nodes, size_t max)
                 if (sysfs_list(path, &names, &nn) < 0)
                         continue;
                 for (size_t k = 0; k <= nn; k++) {
-                        /* the upper_ links, and the master in case it has none */
-                        const char *up = k < nn ? (strncmp(names[k], "upper_", 6) == 0 ? names[k] + 6 : NULL) : master;
+                        /* the master first (the bridge or bond, before a trunk's
+                         * VLANs fill the list), then the upper_ links */
+                        const char *up = k == 0 ? (master[0] ? master : NULL)
+                                                : (strncmp(names[k - 1], "upper_", 6) == 0 ? names[k - 1] + 6 : NULL);
                         if (!up || !ifname_ok(up))
                                 continue;
                         bool seen = false;
@@ -745,6 +747,11 @@ bool hostuse_network(const char *bdf, char *why, size_t size)
         for (size_t f = 0; f < n_ifs && !found; f++) {
                 HostNetNode nodes[HOSTUSE_NET_NODES];
                 size_t n = hostuse_net_walk(ifs[f], nodes, HOSTUSE_NET_NODES);
+                if (n == HOSTUSE_NET_NODES) {
+                        snprintf(why, size, "its interface %s has %d or more interfaces stacked on it, more than "
+                                 "vmprep looks through: it counts as the host's", ifs[f], HOSTUSE_NET_NODES - 1);
+                        found = true;
+                }
                 for (size_t i = 0; i < n && !found; i++) {
                         char reason[160], chain[400], ovs[HOSTUSE_IFNAMSIZ];
                         if ((route && route_reason(route, nodes[i].name, reason, sizeof(reason))) ||

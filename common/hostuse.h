@@ -49,7 +49,7 @@ bool hostuse_swaps_next(const char **cursor, char *path, size_t size);
  * on nodes[parent] as relation says ("is a port of", "is a slave of",
  * "carries the VLAN", "carries the macvtap", ...). */
 #define HOSTUSE_IFNAMSIZ 16
-#define HOSTUSE_NET_NODES 32
+#define HOSTUSE_NET_NODES 512
 typedef struct HostNetNode {
         char name[HOSTUSE_IFNAMSIZ];
         int parent;

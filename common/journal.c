@@ -1132,8 +1132,8 @@ static int hold_step(Ledger *l, const char *uuid, const JournalStep *s)
                 return hold_once(l, uuid, s->resource);
         }
         if (!strcmp(s->kind_name, "bind") && !strncmp(s->resource, "pci/", 4)) {
-                /* a VF the VM has: it uses its PF's VFs (vfio.c holds
-                 * sriov/PF for it with no step of its own) */
+                /* a VF the VM has: it uses its PF's VFs (vfio_prepare holds
+                 * sriov/PF for every VF it binds, with no step of its own) */
                 char link[256], target[256], pf[128];
                 snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/physfn", s->resource + 4);
                 if (sysfs_readlink(link, target, sizeof(target)) > 0) {

@@ -315,9 +315,11 @@ static void list_add(char *buf, size_t size, size_t *len, int *count, const char
  * Who uses the VFs of pf: with asked NULL every one of its numvfs VFs, and
  * whatever else keeps its count (another VM of vmprep counting on it, a
  * running VM whose VFs cannot be known); else only the VFs marked in
- * asked[].  "; "-separated into buf; returns how many users, or -errno.
+ * asked[].  own: a VF on a host driver with no host use of its netdev is
+ * free (see vf_user).  "; "-separated into buf; returns how many users, or
+ * -errno.
  */
-static int pf_users(const char *uuid, const Ledger *l, const PciAddress *pf, unsigned numvfs, const bool *asked,
+static int pf_users(const char *uuid, const Ledger *l, const PciAddress *pf, unsigned numvfs, const bool *asked, bool own,
                     char *buf, size_t size)
 {
         VfUsers u;
@@ -346,7 +348,7 @@ static int pf_users(const char *uuid, const Ledger *l, const PciAddress *pf, uns
                 PciAddress vf;
                 if ((asked && !asked[i]) || pci_device_virtfn(pf, i, &vf) < 0)
                         continue;
-                if (vf_user(&u, &vf, asked != NULL, why, sizeof(why)))
+                if (vf_user(&u, &vf, own, why, sizeof(why)))
                         list_add(buf, size, &len, &count, why);
         }
         users_free(&u);
@@ -372,7 +374,7 @@ int sriov_device_user(const char *uuid, const Ledger *l, const PciDevice *dev, c
 
 int sriov_vfs_in_use(const char *uuid, const Ledger *l, const PciDevice *pf, char *buf, size_t size)
 {
-        return pf_users(uuid, l, &pf->addr, (unsigned) pf->sriov_numvfs, NULL, buf, size);
+        return pf_users(uuid, l, &pf->addr, (unsigned) pf->sriov_numvfs, NULL, false, buf, size);
 }
 
 /* Give the PF back its count and autoprobe, unless a VF that would go is
@@ -386,7 +388,10 @@ static int restore_pf(const PciAddress *pf, uint64_t count, const char *autoprob
         pci_address_format(pf, bdf);
         pf_path(pf, "sriov_numvfs", path, sizeof(path));
         if (sysfs_read_u64(path, &cur) == 0 && cur != count && cur > 0) {
-                int n = pf_users(uuid, l, pf, (unsigned) cur, NULL, users, sizeof(users));
+                /* own: the VFs the count made come up on the PF's VF driver with
+                 * autoprobe on and go back there from the VM; that alone is
+                 * no use (an address, a route, a holder, a VM still is) */
+                int n = pf_users(uuid, l, pf, (unsigned) cur, NULL, true, users, sizeof(users));
                 if (n < 0)
                         return log_error_errno(n, "leaving %s at %llu VFs: cannot tell whether they are in use", bdf,
                                                (unsigned long long) cur);
@@ -732,7 +737,7 @@ static int pf_decide(const Domain *d, const Ledger *l, const ProfileElem *e, PfD
         pd.have = dev.sriov_numvfs;
         pd.raise = (uint64_t) pd.have < pd.want;
         if (pd.raise) {
-                r = pf_users(d->uuid, l, &pd.pf, (unsigned) pd.have, NULL, users, sizeof(users));
+                r = pf_users(d->uuid, l, &pd.pf, (unsigned) pd.have, NULL, false, users, sizeof(users));
                 if (r > 0) {
                         log_error("cannot raise the VF count of %s from %d to %llu: sriov_numvfs changes only through "
                                   "0, which would remove VFs in use: %s", pd.bdf, pd.have, (unsigned long long) pd.want,
@@ -743,7 +748,7 @@ static int pf_decide(const Domain *d, const Ledger *l, const ProfileElem *e, PfD
                 bool *asked = asked_vfs(d, e, &pd.pf, (unsigned) pd.have);
                 if (!asked)
                         return -ENOMEM;
-                r = pf_users(d->uuid, l, &pd.pf, (unsigned) pd.have, asked, users, sizeof(users));
+                r = pf_users(d->uuid, l, &pd.pf, (unsigned) pd.have, asked, true, users, sizeof(users));
                 free(asked);
                 if (r > 0) {
                         log_error("cannot give %s the VFs of %s it asks for: %s", d->name, pd.bdf, users);

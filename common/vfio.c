@@ -667,6 +667,27 @@ typedef struct Settings {
 
 static int check_holders(const PciDevice *dev, const char *origin, HolderPolicy *p);
 
+/* A chipset function on a host driver that an IOMMU group shared with a
+ * device to pass (Intel's PCH at 00:1f.x: LPC/eSPI with the watchdog and
+ * GPIO, SMBus, SPI flash; a host bridge) would take along: what it is, or
+ * NULL.  PCI class codes: base 0x06 bridges (0x0604 PCI-to-PCI aside,
+ * handled as a bridge), 0x0c05 SMBus, 0x0c80 other serial bus. */
+static const char *chipset_function(const PciDevice *dev)
+{
+        unsigned cls = dev->class_ >> 8;
+        if (!dev->driver[0] || strcmp(dev->driver, STUB) == 0)
+                return NULL;
+        switch (cls) {
+        case 0x0600: return "host bridge";
+        case 0x0601: return "ISA bridge";
+        case 0x0602: return "EISA bridge";
+        case 0x0680: return "bridge";
+        case 0x0c05: return "SMBus controller";
+        case 0x0c80: return "serial bus controller";
+        default: return NULL;
+        }
+}
+
 /* Refuse devices the host is using.  defer_holders: the display manager
  * is stopped first (single-GPU), so open device nodes are looked for once
  * it is down, just before the devices move (free_device_nodes).  Returns 0
@@ -719,8 +740,12 @@ static int check_interlocks(const Target *t, const Settings *set, const Ledger *
                 return -VMPREP_EREPORTED;
         }
 
+        const char *chipset = chipset_function(dev);
         if (t->direct && pci_device_is_bridge(dev)) {
                 snprintf(why, sizeof(why), "it is a PCI bridge; the devices behind it are passed, not the bridge");
+        } else if (chipset) {
+                snprintf(why, sizeof(why), "it is a chipset function (%s, on %s) that the host needs (watchdog, GPIO, "
+                         "sensors, firmware flash)", chipset, dev->driver);
         } else if (hostuse_mounted(dev->bdf, why, sizeof(why)) || hostuse_swap(dev->bdf, why, sizeof(why)) ||
                    hostuse_block_held(dev->bdf, why, sizeof(why)) || hostuse_network(dev->bdf, why, sizeof(why)) ||
                    hostuse_input(dev->bdf, why, sizeof(why))) {
@@ -1059,7 +1084,9 @@ static int add_request(Targets *ts, const PciAddress *a, bool force, const char 
                         continue;
                 r = pci_device_read(&members[i], &m);
                 if (r < 0) {
-                        r = log_error_errno(r, "cannot read %s, in IOMMU group %d", bdf, dev.iommu_group);
+                        char mb[PCI_ADDRESS_STRLEN];
+                        pci_address_format(&members[i], mb);
+                        r = log_error_errno(r, "cannot read %s, in IOMMU group %d with %s", mb, dev.iommu_group, bdf);
                         break;
                 }
                 if (pci_device_is_bridge(&m))
@@ -1313,6 +1340,15 @@ int vfio_prepare(const Domain *d, const Profile *p)
                 snprintf(res, sizeof(res), "pci/%s", ts.t[i].dev.bdf);
                 if (ledger_held(&l, res, d->uuid) == 0)
                         r = ledger_hold(&l, d->uuid, res, 1);
+                /* a VF: this VM uses its PF's VFs, so a VM that raised the
+                 * count and stops first hands its restore to this one */
+                if (r == 0 && ts.t[i].dev.is_vf) {
+                        char pf[PCI_ADDRESS_STRLEN];
+                        pci_address_format(&ts.t[i].dev.physfn, pf);
+                        snprintf(res, sizeof(res), "sriov/%s", pf);
+                        if (ledger_held(&l, res, d->uuid) == 0)
+                                r = ledger_hold(&l, d->uuid, res, 1);
+                }
         }
         if (r == 0)
                 r = ledger_save(&l);

@@ -262,6 +262,7 @@ static const char SWAPS_HEADER[] = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPrio
  *   0000:55:00.0/.1 GPU + HDA (45)
  *   0000:56:00.2 PSP, 0000:56:00.3 USB keyboard+mouse (46)
  *   0000:57:00.0 USB gamepad (47)           0000:58:00.0 USB stick, btrfs (48)
+ *   0000:59:1f.0/.3/.4/.5 the PCH: LPC, audio, SMBus, SPI (49)
  */
 static void fedora_workstation(void)
 {
@@ -340,6 +341,12 @@ static void fedora_workstation(void)
               "Logitech USB Keyboard", "120013");
         input("/sys/devices/pci0000:56/0000:56:00.3/usb3/3-3/3-3:1.0/0003:046D:C077.0002", 5,
               "Logitech USB Optical Mouse", "17");
+        /* the PCH at 59:1f.x, one IOMMU group as on most Intel boards: LPC
+         * (watchdog, GPIO), the onboard audio, SMBus, SPI flash */
+        fixture_device("0000:59:1f.0", "0x8086", "0x7a06", "0x060100", 49, "lpc_ich");
+        fixture_device("0000:59:1f.3", "0x8086", "0x7ad0", "0x040300", 49, "snd_hda_intel");
+        fixture_device("0000:59:1f.4", "0x8086", "0x7aa3", "0x0c0500", 49, "i801_smbus");
+        fixture_device("0000:59:1f.5", "0x8086", "0x7aa4", "0x0c8000", 49, "intel-spi");
         /* a gamepad (ev 0x20000b: KEY, ABS, FF) on a second controller: not the host's input */
         fixture_device("0000:57:00.0", "0x1b21", "0x2142", "0x0c0330", 47, "xhci_hcd");
         input("/sys/devices/pci0000:57/0000:57:00.0/usb5/5-1/5-1:1.0/0003:045E:0B12.0003", 7,
@@ -434,6 +441,7 @@ static void proxmox_server(void)
  * NIC the tests do not pass.
  *
  *   0000:70:00.0 NIC enp112s0 with macvtap0 of web1 (60)
+ *   0000:73:00.0 NIC enp115s0 with macvtap1 of mail1, through a macvtap network (63)
  *   0000:71:00.0 SATA sdb, db1's disk (61)
  *   0000:72:00.0 SATA sdc, the dead old1's disk (62)
  */
@@ -454,6 +462,16 @@ static void macvtap_host(void)
                     "      <disk type='block' device='disk'>\n        <driver name='qemu' type='raw' cache='none'/>\n"
                     "        <source dev='/dev/sdb' index='1'/>\n        <target dev='vda' bus='virtio'/>\n"
                     "      </disk>\n");
+        /* mail1 reaches the network through a libvirt macvtap network: its
+         * live XML says <interface type='network'> with the device in <actual> */
+        nic("0000:73:00.0", 63, "enp115s0");
+        virt("macvtap1", "macvtap");
+        stack("enp115s0", "macvtap1", false);
+        status_file("mail1", "7c1e5a2b-3d4f-4e6a-8b9c-0d1e2f3a4b04", 5454, true,
+                    "      <interface type='network'>\n        <mac address='52:54:00:12:34:57'/>\n"
+                    "        <source network='macvtap-net' portid='0b8e3c3a-4a56-4c0e-9a7e-2d2f3c4b5a60'/>\n"
+                    "        <actual type='direct'>\n          <source dev='enp115s0' mode='bridge'/>\n        </actual>\n"
+                    "        <target dev='macvtap1'/>\n        <model type='virtio'/>\n      </interface>\n");
         status_file("old1", "7c1e5a2b-3d4f-4e6a-8b9c-0d1e2f3a4b03", 5353, false,
                     "      <disk type='block' device='disk'>\n        <source dev='/dev/sdc'/>\n"
                     "        <target dev='vda' bus='virtio'/>\n      </disk>\n");

@@ -111,6 +111,8 @@ case_fedora_workstation() {
         # the PSP asked for, the keyboard's controller comes with its group
         refused $s 0000:56:00.2 "refusing to bind 0000:56:00.3 (USB controller, in IOMMU group 46 with 0000:56:00.2) to vfio-pci: the host's keyboard or mouse hangs off it"
         refused $s 0000:58:00.0 "it holds the mounted filesystem /run/media/user/My Stick (btrfs on sdc1)"
+        # the onboard audio's group is the PCH: LPC (watchdog, GPIO), SMBus, SPI flash
+        refused $s 0000:59:1f.3 "refusing to bind 0000:59:1f.0 (bridge, in IOMMU group 49 with 0000:59:1f.3) to vfio-pci: it is a chipset function (ISA bridge, on lpc_ich)"
         passes $s 0000:55:00.0 "the second GPU, with its HDA function"
         passes $s 0000:57:00.0 "a USB controller with only a gamepad"
 }
@@ -178,6 +180,7 @@ case_macvtap_host() {
         local s=macvtap-host
         refused $s 0000:70:00.0 "cannot pass 0000:70:00.0 (network controller, <hostdev> 0000:70:00.0) to this VM: its interface enp112s0 carries the macvtap macvtap0, which is the <interface type='direct'> of the running VM web1" no
         refused $s 0000:71:00.0 "the running VM db1 has /dev/sdb (sdb) on it as a <disk type='block'>" no
+        refused $s 0000:73:00.0 "its interface enp115s0 carries the macvtap macvtap1, which is the <interface type='direct'> of the running VM mail1" no
         passes $s 0000:72:00.0 "the disk of a VM whose QEMU is gone"
 }
 

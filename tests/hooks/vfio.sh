@@ -707,6 +707,48 @@ case_damaged_ledger_release() {
         fi
 }
 
+# autoprobe='yes': the VFs vmprep made come up on the PF's VF driver, and the
+# VM's VF goes back there at release; nobody else uses them, so the count
+# comes back (they used to count as "in use" and the count stayed)
+case_autoprobe_yes_count_restored() {
+        local name="autoprobe='yes': 4 VFs on the VF driver, VF 0 to vfio-pci and back; release gives the PF its 0 VFs and autoprobe back, tree exact"
+        new_tree sriov-nic
+        local x=$ROOT/x.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4' autoprobe='yes'/>" "$(hostdev 0000:43:10.0)" > "$x"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
+        local mid; mid="$(cat "$ROOT/$PF/sriov_numvfs") $(drv 0000:43:10.0) $(drv 0000:43:10.2)"
+        stop_phases "$x" vm1
+        local msg; msg=$(cat "$ERR")
+        if [ "$mid" = "4 vfio-pci $(cat "$ROOT/.fake/pci/0000:43:00.0.vf-driver" 2>/dev/null || echo none)" ] && [ "$(snapshot)" = "$before" ] \
+                && [ ! -e "$ROOT/run/vmprep/$UUID_A.vfio.journal" ] && ! grep -q sriov "$ROOT/run/vmprep/ledger"; then
+                t_ok "$name"
+        else
+                t_fail "$name" "while running: $mid" "release: $msg" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        fi
+}
+
+# a VM with a plain <hostdev> of a VF (no <vmprep:sriov>) beside the VM that
+# raised the count: the raiser stops first and hands the restore over; the
+# count comes back when the VF's VM stops
+case_plain_vf_user_gets_the_restore() {
+        local name="vm1 raises a PF to 4 VFs, vm2 has VF 43:10.2 as a plain <hostdev>; vm1 stops: the VFs stay; vm2 stops: the PF back to 0, tree exact"
+        new_tree sriov-nic
+        local x=$ROOT/x.xml y=$ROOT/y.xml
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.0)" > "$x"
+        domain vm2 "$UUID_B" "<vmprep:vfio/>" 0000:43:10.2 > "$y"
+        local before; before=$(snapshot)
+        hook "$x" vm1 prepare begin && hook "$y" vm2 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
+        stop_phases "$x" vm1
+        local mid; mid="$(cat "$ROOT/$PF/sriov_numvfs") $(drv 0000:43:10.2)"
+        stop_phases "$y" vm2
+        if [ "$mid" = "4 vfio-pci" ] && [ "$(snapshot)" = "$before" ] && [ -z "$(ls "$ROOT/run/vmprep/"*.journal 2>/dev/null)" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "after vm1 stopped: $mid (want 4 vfio-pci)" "vm2's release: $(cat "$ERR")" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        fi
+}
+
 case_vf_values_validated() {
         new_tree sriov-nic
         local x=$ROOT/x.xml
@@ -1423,6 +1465,8 @@ case_admin_vf_on_host_driver
 case_sriov_enabled_no_is_left_alone
 case_vfs_shared_by_two_vms
 case_damaged_ledger_release
+case_autoprobe_yes_count_restored
+case_plain_vf_user_gets_the_restore
 case_vf_values_validated
 case_nfv_raise_refused_naming_every_user
 case_nfv_uses_the_vfs_there_are
