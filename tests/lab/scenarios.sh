@@ -780,6 +780,29 @@ sc_vfio_nic() {
         return "$ok"
 }
 
+# reset-method on a real kernel (5.15+): the e1000e's reset_method is
+# written in another order while the VM runs and given back after
+sc_vfio_nic_reset() {
+        need_hook 10-vmprep-vfio || return 2
+        local f=$PCI/$NIC/reset_method xml=$OUT/vfio-nic-reset.xml uuid ok=0 orig want methods
+        [[ -r $f ]] || skip "the kernel has no reset_method (before 5.15)" || return 2
+        orig=$(cat "$f")
+        read -ra methods <<<"$orig"
+        ((${#methods[@]} >= 2)) || skip "the e1000e offers one reset method ($orig)" || return 2
+        want="${methods[-1]} ${methods[0]}"
+        sed "s|<vmprep:vfio group=\"device\"/>|<vmprep:vfio group=\"device\" reset-method=\"$want\"/>|" "$DOMAINS/vfio-nic.xml" >"$xml"
+        grep -q "reset-method=\"$want\"" "$xml" || { diag "the domain did not take reset-method"; return 1; }
+        uuid=$(uuid_of "$xml")
+        vm_start "$xml" || { diag "start failed: $(hook_errors)"; return 1; }
+        expect_eq "e1000e driver while running" "$(driver_of "$NIC")" vfio-pci || ok=1
+        expect_eq "reset_method while running" "$(cat "$f")" "$want" || ok=1
+        vm_stop "$xml" || { diag "stop: $(hook_errors)"; ok=1; }
+        wait_for 30 test "$(driver_of "$NIC")" = e1000e || { diag "e1000e driver after: $(driver_of "$NIC")"; ok=1; }
+        expect_eq "reset_method after" "$(cat "$f")" "$orig" || ok=1
+        expect_no_journal "$uuid" "after release" || ok=1
+        return "$ok"
+}
+
 sc_vfio_gpu_group() {
         need_hook 10-vmprep-vfio || return 2
         local xml=$DOMAINS/vfio-gpu.xml uuid ok=0 g
@@ -1645,6 +1668,7 @@ SCENARIOS=(
         "kernel_partition_isolated:kernel: machine.slice on CPUs 2-3 as an isolated partition, read back and undone"
         "kernel_irq_wq_masks:kernel: workqueue mask and default IRQ affinity moved and restored, a managed IRQ refuses"
         "vfio_nic:vfio hook: the e1000e to vfio-pci at prepare, back to e1000e at release"
+        "vfio_nic_reset:vfio hook: reset-method on the e1000e: its reset_method reordered while the VM runs, the kernel's list back after"
         "vfio_gpu_group:vfio hook: the VGA+HDA group whole to vfio-pci and back"
         "gpu_holder_refused:vfio hook: a holder of /dev/dri/card0 makes prepare refuse with its PID, nothing unbound"
         "sriov_nvme:vfio hook: 2 VFs made with autoprobe off, VF 01:00.1 to vfio-pci, count restored"
