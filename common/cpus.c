@@ -1588,9 +1588,13 @@ int cpus_release(const char *uuid, const char *name)
         register_undo();
         if (!journal_exists(uuid, CAP))
                 return 0;
-        r = config_read(&config, backend_detect() == BACKEND_SYSTEMD);
-        if (r < 0)
-                return r;
+        /* A vmprep.conf broken while the VM ran must not keep the host
+         * confined: what was changed is in the journals, and the defaults
+         * serve for what other VMs still claim. */
+        if (config_read(&config, backend_detect() == BACKEND_SYSTEMD) < 0) {
+                log_warning("giving back with the default settings instead (fix " VMPREP_CONF " before the next start)");
+                memset(&config, 0, sizeof(config));
+        }
         r = ledger_lock_release(&l, false);
         if (r < 0)
                 return r;

@@ -1340,8 +1340,11 @@ int ledger_lock_release(Ledger *l, bool even_damaged)
         }
         l->damaged = true;
         l->damaged_line = line;
-        if (r == -EBADMSG && even_damaged)
+        if (even_damaged) {
+                if (r != -EBADMSG)
+                        log_warning_errno(r, "cannot rebuild the damaged " LEDGER_PATH);
                 return 0; /* the caller gives back from its own journal */
+        }
         if (r == -EBADMSG)
                 ledger_report_damage(l, "nothing was given back, and the ledger cannot be rebuilt while a journal "
                                         "cannot be read (see above)");

@@ -148,7 +148,13 @@ case_host_scope_confines_only_its_tasks() {
         stop_phases "$x" vm1
         [ "$(snapshot)" = "$before" ] && t_ok "host-scope: release puts them back exactly" \
                 || t_fail "host-scope release" "$(diff <(echo "$before") <(snapshot) | head -5)"
+        # vmprep.conf broken while the VM runs: the release still gives back, from the journals
+        hook "$x" vm1 prepare begin || { t_fail "host-scope, second start" "$(cat "$ERR")"; return; }
         echo "host-scope = ../etc" > "$ROOT/etc/vmprep/vmprep.conf"
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] && grep -q "giving back with the default settings instead" "$ERR" \
+                && t_ok "vmprep.conf broken while the VM ran: release still puts everything back exactly, saying so" \
+                || t_fail "release with a broken vmprep.conf" "$(cat "$ERR")" "$(diff <(echo "$before") <(snapshot) | head -5)"
         if hook "$x" vm1 prepare begin; then t_fail "a bad host-scope is refused" "accepted"
         else grep -q "host-scope '../etc' is not a cgroup path" "$ERR" && t_ok "a host-scope that is no cgroup path is refused, naming it" \
                 || t_fail "bad host-scope message" "$(cat "$ERR")"; fi
