@@ -719,13 +719,65 @@ static bool ovs_addressed_port(const char *route, const char *inet4, const char 
  * own): a container's (LXC's phys type, `ip link set netns`), which loses
  * its network with the unbind.  The routes and addresses of that namespace
  * cannot be read from here, so it counts as in use. */
+/* The device's network interfaces: those in BDF/net/, and those further
+ * down its tree, whose /sys/class/net link passes through BDF (virtio-net's
+ * BDF/virtioN/net/, a USB NIC under an xHCI controller).  *had_net_dir:
+ * BDF/net/ exists.  0 or -ENOMEM. */
+static int device_netdevs(const char *bdf, char ***ret, size_t *n_ret, bool *had_net_dir)
+{
+        char path[128], needle[PCI_ADDRESS_STRLEN + 2], **ifs = NULL, **all = NULL;
+        size_t n = 0, n_all = 0;
+        int r = 0;
+
+        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/net", bdf);
+        *had_net_dir = sysfs_list(path, &ifs, &n) == 0;
+        if (!*had_net_dir)
+                n = 0;
+        snprintf(needle, sizeof(needle), "/%s/", bdf);
+        if (sysfs_list("/sys/class/net", &all, &n_all) == 0)
+                for (size_t i = 0; i < n_all && r == 0; i++) {
+                        char target[SYSFS_PATH_MAX];
+                        bool seen = false;
+                        if (!ifname_ok(all[i]))
+                                continue;
+                        for (size_t k = 0; k < n; k++)
+                                seen |= strcmp(ifs[k], all[i]) == 0;
+                        snprintf(path, sizeof(path), "/sys/class/net/%s", all[i]);
+                        if (seen || sysfs_readlink(path, target, sizeof(target)) < 0 || !strstr(target, needle))
+                                continue;
+                        char **grown = realloc(ifs, (n + 1) * sizeof(*ifs));
+                        if (!grown || !(grown[n] = strdup(all[i]))) {
+                                if (grown)
+                                        ifs = grown;
+                                r = -ENOMEM;
+                                break;
+                        }
+                        ifs = grown;
+                        n++;
+                }
+        sysfs_list_free(all, n_all);
+        if (r < 0) {
+                sysfs_list_free(ifs, n);
+                return r;
+        }
+        *ret = ifs;
+        *n_ret = n;
+        return 0;
+}
+
 bool hostuse_network(const char *bdf, char *why, size_t size)
 {
         char path[128], **ifs = NULL;
         size_t n_ifs = 0;
-        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/net", bdf);
-        if (sysfs_list(path, &ifs, &n_ifs) < 0)
+        bool had_net_dir;
+        if (device_netdevs(bdf, &ifs, &n_ifs, &had_net_dir) < 0) {
+                snprintf(why, size, "its network interfaces could not be listed (out of memory)");
+                return true;
+        }
+        if (n_ifs == 0 && !had_net_dir) {
+                sysfs_list_free(ifs, n_ifs);
                 return false;
+        }
         if (n_ifs == 0) {
                 char drv[64];
                 snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
@@ -795,11 +847,10 @@ bool hostuse_running_vm(const char *bdf, const RunningVm *vms, size_t n_vms, cha
                         }
                 }
         }
-        char path[128], **ifs = NULL;
+        char **ifs = NULL;
         size_t n_ifs = 0;
-        bool found = false;
-        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/net", bdf);
-        if (sysfs_list(path, &ifs, &n_ifs) < 0)
+        bool found = false, had_net_dir;
+        if (device_netdevs(bdf, &ifs, &n_ifs, &had_net_dir) < 0)
                 return false;
         for (size_t f = 0; f < n_ifs && !found; f++) {
                 HostNetNode nodes[HOSTUSE_NET_NODES];

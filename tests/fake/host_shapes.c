@@ -263,6 +263,8 @@ static const char SWAPS_HEADER[] = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPrio
  *   0000:56:00.2 PSP, 0000:56:00.3 USB keyboard+mouse (46)
  *   0000:57:00.0 USB gamepad (47)           0000:58:00.0 USB stick, btrfs (48)
  *   0000:59:1f.0/.3/.4/.5 the PCH: LPC, audio, SMBus, SPI (49)
+ *   0000:5a:00.0 USB NIC of a dock, IPv6 address (50)
+ *   0000:5b:00.0 virtio NIC eth1, route to 192.168.2.0/24 (51)
  */
 static void fedora_workstation(void)
 {
@@ -341,6 +343,16 @@ static void fedora_workstation(void)
               "Logitech USB Keyboard", "120013");
         input("/sys/devices/pci0000:56/0000:56:00.3/usb3/3-3/3-3:1.0/0003:046D:C077.0002", 5,
               "Logitech USB Optical Mouse", "17");
+        /* a USB NIC (a dock's) with the host's IPv6 address, under a third
+         * xHCI controller: sysfs has it under the controller, not in its net/ */
+        fixture_device("0000:5a:00.0", "0x1b21", "0x3241", "0x0c0330", 50, "xhci_hcd");
+        if_add("enx00e04c680001",
+               "/sys/devices/pci0000:5a/0000:5a:00.0/usb7/7-1/7-1:1.0/net/enx00e04c680001", "");
+        inet6("20010db8000100000000000000000042", 64, 0x00, "enx00e04c680001");
+        /* a virtio NIC (a nested host, or a cloud instance): BDF/virtio0/net/ */
+        fixture_device("0000:5b:00.0", "0x1af4", "0x1041", "0x020000", 51, "virtio-pci");
+        if_add("eth1", "/sys/devices/pci0000:5b/0000:5b:00.0/virtio0/net/eth1", "");
+        route("eth1", "0002A8C0", "00000000", "0001", "00FFFFFF");
         /* the PCH at 59:1f.x, one IOMMU group as on most Intel boards: LPC
          * (watchdog, GPIO), the onboard audio, SMBus, SPI flash */
         fixture_device("0000:59:1f.0", "0x8086", "0x7a06", "0x060100", 49, "lpc_ich");

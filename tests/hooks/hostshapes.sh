@@ -113,6 +113,8 @@ case_fedora_workstation() {
         refused $s 0000:58:00.0 "it holds the mounted filesystem /run/media/user/My Stick (btrfs on sdc1)"
         # the onboard audio's group is the PCH: LPC (watchdog, GPIO), SMBus, SPI flash
         refused $s 0000:59:1f.3 "refusing to bind 0000:59:1f.0 (bridge, in IOMMU group 49 with 0000:59:1f.3) to vfio-pci: it is a chipset function (ISA bridge, on lpc_ich)"
+        refused $s 0000:5a:00.0 "it is the host's network interface enx00e04c680001 and it has the host address 2001:0db8:0001:0000::/64"
+        refused $s 0000:5b:00.0 "it is the host's network interface eth1 and it has a host address (route to 192.168.2.0/24)"
         passes $s 0000:55:00.0 "the second GPU, with its HDA function"
         passes $s 0000:57:00.0 "a USB controller with only a gamepad"
 }
