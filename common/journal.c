@@ -366,7 +366,7 @@ int journal_load_text(Journal *j, char *text, const char *path)
 {
         char *save = NULL;
         unsigned lineno = 0;
-        bool header = false;
+        bool header = false, torn = false;
 
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char *f[8];
@@ -378,7 +378,9 @@ int journal_load_text(Journal *j, char *text, const char *path)
                 if (n < 0) {
                         if (last) {
                                 /* a write cut short by a crash: it never happened */
-                                log_warning("%s: ignoring the torn last line %u", path, lineno);
+                                if (lineno > 1)
+                                        log_warning("%s: ignoring the torn last line %u", path, lineno);
+                                torn = true;
                                 break;
                         }
                         log_error("%s: line %u is damaged; not guessing what it said", path, lineno);
@@ -445,6 +447,8 @@ int journal_load_text(Journal *j, char *text, const char *path)
                 log_error("%s: line %u is not a journal record", path, lineno);
                 return -VMPREP_EREPORTED;
         }
+        if (!header && (lineno == 0 || (lineno == 1 && torn)))
+                return -ENODATA; /* its creation was cut short: nothing was journalled */
         if (!header) {
                 log_error("%s: the journal has no header", path);
                 return -VMPREP_EREPORTED;
@@ -509,6 +513,23 @@ int journal_open(const char *uuid, const char *cap, const char *name, bool creat
         if (r == 0)
                 r = journal_load_text(j, text, path);
         free(text);
+        if (r == -ENODATA) {
+                /* a crash between creating the file and writing its header
+                 * (empty, or a cut header line): no step was ever written,
+                 * so there is nothing to give back; the file goes */
+                if (read_only && create) {
+                        *ret = j; /* a plan: an empty journal in memory (no step was loaded) */
+                        return 0;
+                }
+                journal_close(j);
+                if (read_only)
+                        return -ENOENT;
+                log_warning("%s: a journal whose creation was cut short (no header, no step): removed", path);
+                r = sysfs_unlink(path);
+                if (r < 0 && r != -ENOENT)
+                        return log_error_errno(r, "cannot remove %s", path);
+                return create ? journal_open(uuid, cap, name, create, ret) : -ENOENT;
+        }
         if (r < 0) {
                 journal_close(j);
                 return r;
@@ -1175,7 +1196,10 @@ int ledger_rebuild(Ledger *l, char *aside, size_t size, unsigned *unreadable, bo
                 Journal *j = NULL;
                 if (journal_name_parse(names[i], uuid, cap) < 0)
                         continue;
-                if (journal_open(uuid, cap, NULL, false, &j) < 0) {
+                int rj = journal_open(uuid, cap, NULL, false, &j);
+                if (rj == -ENOENT)
+                        continue; /* gone meanwhile, or a creation cut short */
+                if (rj < 0) {
                         (*unreadable)++;
                         continue;
                 }

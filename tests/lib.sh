@@ -27,10 +27,11 @@ t_done() {
 # line of ROOT's vmprep ledger, as a torn or bit-flipped write leaves it
 damage_ledger() { sed -i '2s/~0x\(.\)/~0x\1f/' "$1/run/vmprep/ledger"; }
 # unreadable_journal ROOT: a journal in ROOT's /run/vmprep that cannot be
-# read (its first line is not a journal header); prints its path
+# read (a damaged line 1 with a line after it: not a write cut short);
+# prints its path
 unreadable_journal() {
         local f=$1/run/vmprep/0b6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e09.hugepages.journal
-        echo "vmprep-journal 1 garbage" > "$f" && chmod 600 "$f" && echo "$f"
+        printf "vmprep-journal 1 garbage\nS 1 add x\n" > "$f" && chmod 600 "$f" && echo "$f"
 }
 # What a release says when it rebuilds a damaged ledger (N journals)
 ledger_rebuilt_msg() { echo "/run/vmprep/ledger was damaged (line 2): rebuilt it from the $1 journals in /run/vmprep and kept the damaged file as /run/vmprep/ledger.damaged-"; }

@@ -225,7 +225,7 @@ case_damaged_ledger() {
         for how in checksum empty unreadable-journal; do
                 new_tree
                 local x=$ROOT/x.xml y=$ROOT/y.xml z=$ROOT/z.xml L=$ROOT/run/vmprep/ledger
-                local bad=$ROOT/run/vmprep/0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e09.hugepages.journal
+                local bad=$ROOT/run/vmprep/0b6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e09.hugepages.journal
                 domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
                 domain vm2 "$UUID_B" 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$y"
                 domain vm3 0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e03 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$z"
@@ -234,7 +234,7 @@ case_damaged_ledger() {
                 mkdir -p "$ROOT/run/libvirt/qemu" "$ROOT/proc/$$"
                 printf "<domstatus state='running' pid='%s'>%s</domstatus>\n" "$$" "$(cat "$z")" > "$ROOT/run/libvirt/qemu/vm3.xml"
                 if [ $how = empty ]; then : > "$L"; else sed -i '2s/~0x\(.\)/~0x\1f/' "$L"; fi
-                [ $how = unreadable-journal ] && { echo "vmprep-journal 1 garbage" > "$bad"; chmod 600 "$bad"; }
+                [ $how = unreadable-journal ] && unreadable_journal "$ROOT" > /dev/null
                 if hook "$y" vm2 prepare begin; then
                         fails+=("$how: a tagged start with a damaged ledger succeeded")
                 else
@@ -276,6 +276,32 @@ case_damaged_ledger() {
                 t_ok "a damaged ledger (bad checksum, or 0 bytes): starts refused saying 'run vmprep reconcile'; the next release rebuilds it from the journals (the damaged file kept), the running VM's pages come back at its release, the next VM starts; with a journal it cannot read, the release gives back from its own journal and reconcile rebuilds"
         else
                 t_fail "damaged ledger" "${fails[@]:0:8}"
+        fi
+}
+
+# A crash between creating a journal and writing its header (0 bytes, or a
+# header cut short) left a file every later start and release refused: it
+# holds no step, so it is removed, saying so, and the VM starts.
+case_journal_cut_before_its_header() {
+        local how fails=()
+        for how in empty torn; do
+                new_tree
+                local x=$ROOT/x.xml j=$ROOT/run/vmprep/$UUID_A.hugepages.journal
+                domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
+                mkdir -p "$ROOT/run/vmprep"; chmod 700 "$ROOT/run/vmprep"
+                if [ $how = empty ]; then : > "$j"; else printf "vmprep-journal 1 %s hug" "$UUID_A" > "$j"; fi
+                chmod 600 "$j"
+                "$B/vmprep" plan "$x" > "$OUT" 2> "$ERR" || fails+=("$how: plan exited $?: $(cat "$ERR")")
+                hook "$x" vm1 prepare begin || fails+=("$how: prepare: $(cat "$ERR")")
+                grep -q "a journal whose creation was cut short (no header, no step): removed" "$ERR" || fails+=("$how: prepare says: $(cat "$ERR")")
+                [ "$(pool $P0)" = 256 ] || fails+=("$how: pool $(pool $P0), want 256")
+                stop_phases "$x" vm1
+                [ "$(pool $P0)" = 0 ] && [ ! -e "$j" ] || fails+=("$how: after release: pool $(pool $P0), journal $(ls "$j" 2>&1)")
+        done
+        if [ ${#fails[@]} -eq 0 ]; then
+                t_ok "a journal cut before its header (0 bytes, or a torn header line): plan and prepare go on, the file removed with a warning, release exact"
+        else
+                t_fail "journal cut before its header" "${fails[@]:0:6}"
         fi
 }
 
@@ -437,6 +463,7 @@ case_crash_at_every_point
 case_crash_then_other_vm
 case_failed_appends_leave_nothing
 case_damaged_ledger
+case_journal_cut_before_its_header
 case_concurrent_prepares_are_serialized
 case_hostile_state
 case_hostile_tree_and_pipes
