@@ -97,8 +97,15 @@ int tune_settings(const Profile *p, const CpuSet *cores, const TuneHost *host, T
                         snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cpufreq/scaling_governor", c);
                         snprintf(label, sizeof(label), "the cpufreq governor of CPU %d", c);
                 }
-                if (gov && !has_resource(arr, *n, res))
-                        r = add(&arr, n, res, path, gov, label) ? 0 : -ENOMEM;
+                if (gov && !has_resource(arr, *n, res)) {
+                        /* no cpufreq driver (the firmware sets the frequency:
+                         * "OS control" off, vendor performance profiles): a
+                         * governor is nothing to set, not a failed start */
+                        TuneSetting *t = add(&arr, n, res, path, gov, label);
+                        if (t)
+                                t->absent_ok = true;
+                        r = t ? 0 : -ENOMEM;
+                }
                 /* energy_performance_preference lives in the policy too
                  * (amd-pstate-epp, intel_pstate active mode) */
                 if (epp && r == 0) {
@@ -479,7 +486,11 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const TuneSetting *
                 r = read_value(t->path, cur, sizeof(cur));
         }
         if (r == -ENOENT && t->absent_ok) {
-                log_info("%s: this host has no %s: nothing to do", t->label, t->path);
+                if (strncmp(t->resource, "tune/governor/", 14) == 0)
+                        log_warning("%s: this host has no %s (no cpufreq driver: the firmware sets the frequency): "
+                                    "governor='%s' left aside", t->label, t->path, t->want);
+                else
+                        log_info("%s: this host has no %s: nothing to do", t->label, t->path);
                 return 0;
         }
         if (r < 0) {

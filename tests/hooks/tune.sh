@@ -116,6 +116,26 @@ case_damaged_ledger_release() {
         if [ ${#fails[@]} -eq 0 ]; then t_ok "ledger damaged under two VMs sharing THP=never: vm-a's release rebuilds it from the journals, THP stays for vm-b, swappiness comes back, vm-b's release restores exactly; with an unreadable journal nothing changes and the release says why"; else t_fail "ledger damaged under two VMs sharing THP=never: vm-a's release rebuilds it from the journals, THP stays for vm-b, swappiness comes back, vm-b's release restores exactly; with an unreadable journal nothing changes and the release says why" "${fails[@]}"; fi
 }
 
+# A host without a cpufreq driver (the firmware sets the frequency): the
+# shipped nfv and realtime profiles ask for governor='performance'; the
+# start goes on, saying the governor was left aside, the rest applied
+case_governor_without_cpufreq() {
+        new_tree
+        rm -rf "$ROOT"/sys/devices/system/cpu/cpu*/cpufreq "$ROOT/sys/devices/system/cpu/cpufreq"
+        local x=$ROOT/x.xml before
+        domain vm1 "$UUID_A" "<vmprep:tune governor='performance' swappiness='10'/>" > "$x"
+        before=$(snapshot)
+        if hook "$x" vm1 prepare begin && grep -q "no cpufreq driver: the firmware sets the frequency): governor='performance' left aside" "$ERR" \
+                && [ "$(rd proc/sys/vm/swappiness)" = 10 ]; then
+                stop_phases "$x" vm1
+                [ "$(snapshot)" = "$before" ] && t_ok "no cpufreq driver: governor='performance' left aside with a warning, the rest applied and given back" \
+                        || t_fail "no cpufreq: release" "$(diff <(echo "$before") <(snapshot) | head -4)"
+        else
+                t_fail "no cpufreq driver: the start goes on" "$(cat "$ERR")"
+                stop_phases "$x" vm1
+        fi
+}
+
 case_refusals() {
         new_tree
         local x=$ROOT/x.xml before
@@ -466,6 +486,7 @@ case_epp() {
 
 case_round_trip
 case_two_vms_overlap
+case_governor_without_cpufreq
 case_damaged_ledger_release
 case_refusals
 case_shared_policy_warns
