@@ -567,7 +567,19 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
                  need->node, (unsigned long long) need->size_kib);
         snprintf(promise, sizeof(promise), "%s/%u/%llukB", POOL_PROMISE, need->node, (unsigned long long) need->size_kib);
         int64_t promised = ledger_held(l, promise, NULL);
-        if (sysfs_read_u64(free_path, &free_now) == 0 && free_now >= added &&
+        /* free_hugepages counts pages others have reserved but not yet
+         * touched (a database's hugetlbfs buffers, a QEMU without
+         * prealloc): not free for this VM.  The count is per size, for the
+         * whole machine: all of it comes off this node's free pages. */
+        char resv_path[128];
+        uint64_t resv = 0;
+        snprintf(resv_path, sizeof(resv_path), "/sys/kernel/mm/hugepages/hugepages-%llukB/resv_hugepages",
+                 (unsigned long long) need->size_kib);
+        if (sysfs_read_u64(resv_path, &resv) < 0)
+                resv = 0;
+        if (sysfs_read_u64(free_path, &free_now) == 0)
+                free_now = free_now > resv + added ? free_now - resv : added;
+        if (free_now >= added &&
             (int64_t) (free_now - added) - promised >= (int64_t) from_pool) {
                 r = ledger_hold(l, j->uuid, promise, (int64_t) from_pool);
                 if (r == 0)
@@ -596,9 +608,13 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
         if (r < 0 && got == cur)
                 return fail_msg(err, errlen, "cannot reserve %llu x %s pages on node %u: the kernel refused (%s)%s",
                                 (unsigned long long) need->pages, size, need->node, strerror(-r), advice);
-        return fail_msg(err, errlen, "cannot reserve %llu x %s pages on node %u: got %llu%s; node %u has %s free%s%s",
+        char reserved[160] = "";
+        if (resv)
+                snprintf(reserved, sizeof(reserved), "; %llu free %s pages are reserved by running programs",
+                         (unsigned long long) resv, size);
+        return fail_msg(err, errlen, "cannot reserve %llu x %s pages on node %u: got %llu%s; node %u has %s free%s%s%s",
                         (unsigned long long) need->pages, size, need->node, (unsigned long long) (got - cur),
-                        tries ? " after compaction" : "", need->node, mem, frag, advice);
+                        tries ? " after compaction" : "", need->node, mem, reserved, frag, advice);
 }
 
 /* Drop what this VM was promised from existing pools; saves the ledger. */
