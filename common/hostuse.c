@@ -455,6 +455,32 @@ static void mount_members(const HostMount *mt, Members *m)
                 *m = all;
 }
 
+/* Does the device carry a block device (a disk, a namespace, a partition)? */
+static bool has_block_devices(const char *bdf)
+{
+        char **names = NULL;
+        size_t n = 0;
+        bool found = false;
+        if (sysfs_list("/sys/class/block", &names, &n) < 0)
+                return false;
+        for (size_t i = 0; i < n && !found; i++)
+                found = block_name_on_device(names[i], bdf);
+        sysfs_list_free(names, n);
+        return found;
+}
+
+/* A host table that could not be read (a mountinfo past the size limit, a
+ * /proc that is not there): for a device with disks on it, whether the
+ * host uses them is unknown, and unknown is not free. */
+static bool unreadable_table(const char *bdf, const char *what, int r, char *why, size_t size)
+{
+        if (!has_block_devices(bdf))
+                return false;
+        snprintf(why, size, "it has disks on it, and %s cannot be read (%s): whether the host uses them is unknown", what,
+                 strerror(-r));
+        return true;
+}
+
 /* The mounted filesystems on the device: "/var (/dev/nvme0n1p1)", or
  * "/ (btrfs on nvme0n1p3)" for the filesystems of mount_members(). */
 bool hostuse_mounted(const char *bdf, char *why, size_t size)
@@ -462,8 +488,9 @@ bool hostuse_mounted(const char *bdf, char *why, size_t size)
         char *text = NULL, last[600] = "", on[200] = "";
         bool found = false;
 
-        if (sysfs_read_alloc("/proc/self/mountinfo", 4 << 20, &text, NULL) < 0)
-                return false;
+        int r = sysfs_read_alloc("/proc/self/mountinfo", 64 << 20, &text, NULL);
+        if (r < 0)
+                return unreadable_table(bdf, "/proc/self/mountinfo", r, why, size);
         char *save = NULL;
         for (char *line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
                 HostMount mt;
@@ -510,8 +537,11 @@ bool hostuse_swap(const char *bdf, char *why, size_t size)
         char *text = NULL, path[512];
         bool found = false;
 
-        if (sysfs_read_alloc("/proc/swaps", 1 << 20, &text, NULL) < 0)
-                return false;
+        int r = sysfs_read_alloc("/proc/swaps", 1 << 20, &text, NULL);
+        if (r == -ENOENT)
+                return false; /* a kernel without swap support */
+        if (r < 0)
+                return unreadable_table(bdf, "/proc/swaps", r, why, size);
         for (const char *cur = text; !found && hostuse_swaps_next(&cur, path, sizeof(path));) {
                 char name[64];
                 if (dev_kernel_name(path, name, sizeof(name)) && block_name_on_device(name, bdf)) {

@@ -88,10 +88,12 @@ refused() {
 }
 
 # passes SHAPE BDF WHAT: a device the host does not use goes to vfio-pci and comes back
+# (SETUP as for refused)
 passes() {
         local shape=$1 bdf=$2
         local name="$shape: $bdf ($3) is not the host's: it passes and comes back"
         new_tree "$shape"
+        [ -z "${SETUP:-}" ] || eval "$SETUP"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" "$bdf" > "$x"
         local before; before=$(snapshot)
         if ! hook "$x" vm1 prepare begin || [ "$(drv "$bdf")" != vfio-pci ]; then
@@ -166,6 +168,10 @@ case_proxmox_server() {
         refused $s 0000:65:00.1 "its interface enp101s0f1 carries the VLAN enp101s0f1.30, which has a host address (route to 10.30.0.0/24)"
         refused $s 0000:66:00.0 "its interface enp102s0 is a port of vmbr1, which has the host address 2001:0db8:0020:0000::/64"
         passes $s 0000:63:00.0 "an NVMe with a ZFS pool that is not imported"
+        # /proc/self/mountinfo that cannot be read (here: gone): disks count as in use, a NIC does not
+        SETUP='rm -f "$ROOT/proc/self/mountinfo"' \
+                refused $s 0000:63:00.0 "it has disks on it, and /proc/self/mountinfo cannot be read (No such file or directory): whether the host uses them is unknown"
+        SETUP='rm -f "$ROOT/proc/self/mountinfo"' passes $s 0000:65:00.0 "a NIC port with nothing on it, mountinfo unreadable"
         passes $s 0000:65:00.0 "a NIC port with nothing on it"
         # a management VRF (or a policy-routing table, or noprefixroute):
         # the address is there, its routes are not in the main table that
