@@ -987,6 +987,17 @@ static int check_holders(const PciDevice *dev, const char *origin, HolderPolicy 
  * would stop is still up, it does not refuse the holders that would go
  * with it.
  */
+/* How long a holder may take to let go once the display manager is down. */
+static long holders_wait_ms(void)
+{
+#ifdef VMPREP_TEST_BUILD
+        const char *v = getenv("VMPREP_TEST_HOLDERS_WAIT_MS");
+        if (v)
+                return strtol(v, NULL, 10);
+#endif
+        return 15000;
+}
+
 static int free_device_nodes(Journal *j, const Targets *ts, const Settings *set, bool display, char *err,
                              size_t errlen)
 {
@@ -998,15 +1009,31 @@ static int free_device_nodes(Journal *j, const Targets *ts, const Settings *set,
                 const Target *t = &ts->t[i];
                 UnitsToStop stop = { .n = 0 };
                 r = holders_sort(&t->dev, set->holders, blocking, sizeof(blocking), &stop);
+                /* The display manager is down, but the user's session (its
+                 * PipeWire or WirePlumber on the HDMI audio, user@UID.service
+                 * outliving the session by UserStopDelaySec, 10 s by
+                 * default) may still be letting go: wait for it, bounded. */
+                for (long waited = 0; r > 0 && stop.n == 0 && display && !journal_planning() &&
+                                      waited < holders_wait_ms(); waited += 250) {
+                        if (waited == 0)
+                                log_info("waiting up to %.3g s for %s to close the device nodes of %s after the display "
+                                         "manager stopped", holders_wait_ms() / 1000.0, blocking, t->dev.bdf);
+                        nanosleep(&(struct timespec){ 0, 250 * 1000 * 1000 }, NULL);
+                        r = holders_sort(&t->dev, set->holders, blocking, sizeof(blocking), &stop);
+                }
                 if (r < 0) {
                         snprintf(err, errlen, "cannot tell which processes hold the device nodes of %s: %s",
                                  t->dev.bdf, strerror(-r));
                         return r;
                 }
                 if (r > 0 && !(display && journal_planning())) {
-                        log_error("refusing to unbind %s (%s, %s) from %s: its device nodes are open in %s; the "
+                        char waited[200] = "";
+                        if (display && stop.n == 0)
+                                snprintf(waited, sizeof(waited), " %.3g s after the display manager stopped (a user "
+                                         "session that outlives it: loginctl terminate-user)", holders_wait_ms() / 1000.0);
+                        log_error("refusing to unbind %s (%s, %s) from %s: its device nodes are open in %s%s; the "
                                   "unbind would block until they close", t->dev.bdf, class_name(t->dev.class_),
-                                  t->origin, t->dev.driver, blocking);
+                                  t->origin, t->dev.driver, blocking, waited);
                         return -VMPREP_EREPORTED;
                 }
                 for (size_t k = 0; k < stop.n; k++) {

@@ -951,6 +951,56 @@ case_single_gpu_round_trip() {
                 || t_fail "events.log names the unit" "$(cat "$ROOT/run/vmprep/events.log")"
 }
 
+# The user's session outlives the display manager (user@UID.service lingers
+# UserStopDelaySec): its PipeWire still has the GPU's HDMI audio open when
+# gdm has stopped.  vmprep waits for it, bounded: one that lets go within
+# the wait is no refusal; one that does not is refused, saying it waited,
+# and the display comes back.
+session_audio() { # PID: a user-session pipewire on the boot GPU's HDA (card2)
+        mkdir -p "$ROOT/sys/class/sound/card2" "$ROOT/sys/class/sound/controlC2" "$ROOT/proc/$1/fd"
+        ln -sfn ../../../bus/pci/devices/0000:45:00.1 "$ROOT/sys/class/sound/card2/device"
+        ln -sfn ../card2 "$ROOT/sys/class/sound/controlC2/device"
+        echo pipewire > "$ROOT/proc/$1/comm"
+        echo "0::/user.slice/user-1000.slice/user@1000.service/session.slice/pipewire.service" > "$ROOT/proc/$1/cgroup"
+        ln -sfn /dev/snd/controlC2 "$ROOT/proc/$1/fd/40"
+}
+case_single_gpu_waits_for_the_session() {
+        local fails=() x
+        new_tree boot-vga
+        session_audio 7001
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
+        local before; before=$(snapshot)
+        # the session lets go 1 s after gdm stopped (the fake stop is at once)
+        ( sleep 1; rm -rf "$ROOT/proc/7001" ) &
+        local bg=$!
+        if VMPREP_TEST_HOLDERS_WAIT_MS=5000 hook "$x" vm1 prepare begin; then
+                grep -q "waiting up to 5 s for pipewire (pid 7001) to close the device nodes of 0000:45:00.1 after the display manager stopped" "$ROOT/run/vmprep/events.log" \
+                        || fails+=("no word of the wait in events.log: $(cat "$ROOT/run/vmprep/events.log")")
+                [ "$(drv 0000:45:00.1)" = vfio-pci ] || fails+=("HDA on $(drv 0000:45:00.1)")
+        else
+                fails+=("a holder that let go within the wait was refused: $(cat "$ERR")")
+        fi
+        wait "$bg"
+        stop_phases "$x" vm1
+        new_tree boot-vga
+        session_audio 7001
+        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
+        before=$(snapshot); local u; u=$(units)
+        if VMPREP_TEST_HOLDERS_WAIT_MS=500 hook "$x" vm1 prepare begin; then
+                fails+=("a holder that never let go was not refused")
+        else
+                grep -q "its device nodes are open in pipewire (pid 7001) 0.5 s after the display manager stopped (a user session that outlives it: loginctl terminate-user)" "$ERR" \
+                        || fails+=("the refusal says: $(cat "$ERR")")
+        fi
+        stop_phases "$x" vm1
+        [ "$(snapshot)" = "$before" ] && [ "$(units)" = "$u" ] || fails+=("after the refusal: $(diff <(echo "$before") <(snapshot) | head -4) $(units)")
+        if [ ${#fails[@]} -eq 0 ]; then
+                t_ok "single GPU: a session's PipeWire that lets go of the HDMI audio after gdm stopped is waited for; one that does not is refused saying so, gdm back, tree exact"
+        else
+                t_fail "single GPU waits for the session" "${fails[@]:0:5}"
+        fi
+}
+
 case_single_gpu_release_order() {
         # the release order, checked on its own: writes.log lines hold "\n" as a real newline
         new_tree boot-vga
@@ -1475,6 +1525,7 @@ case_nfv_untagged_vms_untouched
 case_release_leaves_the_count_when_a_vf_was_taken_meanwhile
 case_unload_modules
 case_single_gpu_round_trip
+case_single_gpu_waits_for_the_session
 case_single_gpu_release_order
 case_single_gpu_on_for_a_secondary_gpu
 case_display_manager_that_will_not_stop
