@@ -1381,6 +1381,28 @@ static int check_overlap(const Ledger *l, const Domain *d, const CpusClaim *c, c
         return 0;
 }
 
+/* irqbalance rewrites every IRQ's smp_affinity about every 10 s, cpusets
+ * or not: the pid of one that runs, or 0. */
+static long irqbalance_pid(void)
+{
+        DIR *proc = sysfs_opendir("/proc");
+        struct dirent *de;
+        long found = 0;
+        if (!proc)
+                return 0;
+        while (!found && (de = readdir(proc))) {
+                char path[64], comm[32];
+                uint64_t pid;
+                if (parse_u64(de->d_name, 1, 1u << 22, &pid) < 0)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%llu/comm", (unsigned long long) pid);
+                if (sysfs_read(path, comm, sizeof(comm)) >= 0 && strcmp(comm, "irqbalance") == 0)
+                        found = (long) pid;
+        }
+        closedir(proc);
+        return found;
+}
+
 int cpus_prepare(const Domain *d, const Profile *p)
 {
         CpuTopology t;
@@ -1519,6 +1541,13 @@ int cpus_prepare(const Domain *d, const Profile *p)
         }
         if (st.managed)
                 log_warning("IRQ %s: managed by the kernel (affinity writes refused), they keep their CPUs", st.managed_list);
+        if (claim.irqs && st.irqs) {
+                long pid = irqbalance_pid();
+                if (pid > 0)
+                        log_warning("irqbalance (pid %ld) runs: it spreads IRQs over every CPU again within seconds; add "
+                                    "IRQBALANCE_BANNED_CPULIST=%s to /etc/default/irqbalance (or /etc/sysconfig/"
+                                    "irqbalance) and restart it, or stop it while the VM runs", pid, list);
+        }
         log_info("isolated CPU %s for %s (%s): host work on CPU %s; %u processes moved%s, %u IRQs moved (%.1f ms)",
                  list, d->name, backend_name(backend_detect()), fmt_set(&host, a, sizeof(a)), st.moved,
                  st.unmovable ? " (kernel threads that may not move stay)" : "", st.irqs,

@@ -253,6 +253,20 @@ case_damaged_ledger_release() {
         if [ ${#fails[@]} -eq 0 ]; then t_ok "ledger damaged under two isolated VMs: vm-a's release rebuilds it from the journals and keeps vm-b's CPU off the host set, vm-b's release restores exactly; with an unreadable journal the release changes nothing and says why"; else t_fail "ledger damaged under two isolated VMs: vm-a's release rebuilds it from the journals and keeps vm-b's CPU off the host set, vm-b's release restores exactly; with an unreadable journal the release changes nothing and says why" "${fails[@]}"; fi
 }
 
+# irqbalance undoes the IRQ moves within seconds: the start says so, with
+# the line that keeps it off the VM's CPUs
+case_irqbalance_warned() {
+        tree_v1
+        mkdir -p "$ROOT/proc/555"; echo irqbalance > "$ROOT/proc/555/comm"
+        local x=$ROOT/x.xml; domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
+        if hook "$x" vm1 prepare begin && grep -q "irqbalance (pid 555) runs: it spreads IRQs over every CPU again within seconds; add IRQBALANCE_BANNED_CPULIST=3 to /etc/default/irqbalance" "$ERR"; then
+                t_ok "irqbalance running: the start warns that it undoes the IRQ moves, with IRQBALANCE_BANNED_CPULIST=3"
+        else
+                t_fail "irqbalance warned of" "$(cat "$ERR")"
+        fi
+        stop_phases "$x" vm1
+}
+
 case_v2_without_systemd() {
         tree_v2
         local x=$ROOT/x.xml before r=$ROOT/sys/fs/cgroup
@@ -790,6 +804,7 @@ case_host_scope_confines_only_its_tasks
 case_refusals
 case_two_vms_host_set_recomputed
 case_damaged_ledger_release
+case_irqbalance_warned
 case_v2_without_systemd
 case_v2_long_cpu_lists
 case_systemd_allowed_cpus
