@@ -862,11 +862,18 @@ bool sriov_only_counts_left(const char *uuid)
 
 bool sriov_planned_vf(const PciAddress *a, bool *autoprobe)
 {
+        return sriov_planned_vf_of(a, autoprobe, NULL);
+}
+
+bool sriov_planned_vf_of(const PciAddress *a, bool *autoprobe, PciAddress *pf)
+{
         for (size_t i = 0; journal_planning() && i < n_planned; i++)
                 for (unsigned k = 0; k < planned[i].want; k++) {
                         PciAddress vf;
                         if (pci_vf_address(&planned[i].pf, k, &vf) == 0 && pci_address_equal(&vf, a)) {
                                 *autoprobe = planned[i].autoprobe;
+                                if (pf)
+                                        *pf = planned[i].pf;
                                 return true;
                         }
                 }

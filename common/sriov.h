@@ -53,3 +53,5 @@ int sriov_vfs_in_use(const char *uuid, const Ledger *l, const PciDevice *pf, cha
  * count raised through 0)?  Then it comes up unbound (autoprobe off) or on
  * the PF's VF driver; *autoprobe says which. */
 bool sriov_planned_vf(const PciAddress *a, bool *autoprobe);
+/* The same, and the PF it is a VF of (pf may be NULL). */
+bool sriov_planned_vf_of(const PciAddress *a, bool *autoprobe, PciAddress *pf);

@@ -239,14 +239,54 @@ static int vfio_undo_bind(const JournalStep *s)
  * step re-creates: it does not exist yet (or will be replaced), so it is
  * read as it will come up: unbound with autoprobe off, on no group yet
  * (*fresh: the group is its own, as each VF's is).  With autoprobe on,
- * the driver it will get is not known here: also unbound.
+ * on the driver the kernel will pick (predict_vf_driver).
  */
+/* vmprep plan: the driver a VF of pf will come up on with autoprobe on,
+ * as the kernel picks it: the module whose PCI alias matches the VF's
+ * modalias (the PF's sriov_vf_device, vendor, subsystem and class), looked
+ * up in modules.alias through libkmod.  "" when that cannot be told. */
+static void predict_vf_driver(const PciAddress *pf, char *drv, size_t size)
+{
+        char path[256], buf[32], alias[96];
+        unsigned long vendor = 0, device = 0, sv = 0xffffffff, sd = 0xffffffff, cls = 0;
+        const struct { const char *file; unsigned long *v; } f[] = {
+                { "vendor", &vendor }, { "sriov_vf_device", &device }, { "subsystem_vendor", &sv },
+                { "subsystem_device", &sd }, { "class", &cls },
+        };
+
+        drv[0] = '\0';
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+                pci_device_path(pf, f[i].file, path, sizeof(path));
+                if (sysfs_read(path, buf, sizeof(buf)) < 0) {
+                        if (i < 2)
+                                return; /* no VF device ID (before Linux 5.6?): not known */
+                        continue;
+                }
+                *f[i].v = strtoul(buf, NULL, 16);
+        }
+        snprintf(alias, sizeof(alias), "pci:v%08lXd%08lXsv%08lXsd%08lXbc%02lXsc%02lXi%02lX", vendor, device, sv, sd,
+                 (cls >> 16) & 0xff, (cls >> 8) & 0xff, cls & 0xff);
+        struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+        struct kmod_list *list = NULL;
+        if (!ctx)
+                return;
+        kmod_load_resources(ctx);
+        if (kmod_module_new_from_lookup(ctx, alias, &list) >= 0 && list) {
+                struct kmod_module *mod = kmod_module_get_module(list);
+                snprintf(drv, size, "%s", kmod_module_get_name(mod));
+                kmod_module_unref(mod);
+        }
+        kmod_module_unref_list(list);
+        kmod_unref(ctx);
+}
+
 static int device_read(const PciAddress *a, PciDevice *dev, bool *fresh)
 {
         bool autoprobe = false;
+        PciAddress pf;
         int r = pci_device_read(a, dev);
         *fresh = false;
-        if (!sriov_planned_vf(a, &autoprobe))
+        if (!sriov_planned_vf_of(a, &autoprobe, &pf))
                 return r;
         if (r == -ENOENT) {
                 memset(dev, 0, sizeof(*dev));
@@ -260,6 +300,8 @@ static int device_read(const PciAddress *a, PciDevice *dev, bool *fresh)
         }
         if (r == 0) {
                 dev->driver[0] = dev->driver_override[0] = '\0';
+                if (autoprobe)
+                        predict_vf_driver(&pf, dev->driver, sizeof(dev->driver));
                 dev->iommu_group = -1;
                 *fresh = true;
         }

@@ -15,7 +15,10 @@
  *   remove NAME CMD...   returned by kmod_module_get_remove_commands(); like
  *                        libkmod, kmod_module_remove_module() never runs it
  *                        (only the modprobe tool does)
- *   alias ALIAS NAME     kmod_module_new_from_lookup(ALIAS) gives NAME
+ *   alias ALIAS NAME     kmod_module_new_from_lookup(ALIAS) gives NAME (a
+ *                        device's modalias, which libkmod matches against
+ *                        modules.alias's patterns, is matched exactly; one
+ *                        with no line gives an empty list)
  *
  * Names are normalised as libkmod does ('-' read as '_').  Loading and
  * unloading go to the fake kernel's /.fake/modprobe and /.fake/rmmod
@@ -138,6 +141,8 @@ int kmod_module_new_from_lookup(struct kmod_ctx *ctx, const char *given_alias, s
         normalise(given_alias, name, sizeof(name));
         if (config_find("alias", name, target, sizeof(target)))
                 normalise(strtok(target, " \t"), name, sizeof(name));
+        else if (strncmp(name, "pci:", 4) == 0)
+                return 0; /* a device's modalias no module claims: an empty list, as libkmod */
         l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;

@@ -160,6 +160,11 @@ static void sriov_nic(void)
         put("/sys/bus/pci/devices/0000:43:00.0/net/enp67s0f0/operstate", "up\n");
         put("/.fake/pci/0000:43:00.0.vf-device", "0x1515\n");
         put("/.fake/pci/0000:43:00.0.vf-driver", "ixgbevf\n");
+        put("/sys/bus/pci/devices/0000:43:00.0/sriov_vf_device", "1515\n");
+        /* modules.alias's "pci:v00008086d00001515sv*sd*bc*sc*i*" of ixgbevf, as
+         * the fake libkmod matches it: exactly the VF's modalias */
+        put("/etc/modprobe.d/ixgbevf-alias.conf", "%s",
+            "alias pci:v00008086d00001515svFFFFFFFFsdFFFFFFFFbc02sc00i00 ixgbevf\n");
         driver("ixgbevf");
 }
 

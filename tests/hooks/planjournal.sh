@@ -200,6 +200,11 @@ case_sriov() {
         vm s1 "$U1" "$MEM<devices>$(iface 0000:43:10.0)</devices>" \
                 "<vmprep:vfio/><vmprep:sriov pf='0000:43:00.0'><vmprep:vf index='0' vlan='7' trust='on'/></vmprep:sriov>" > "$x"
         agree "sriov-nic: VF settings on the VFs there are, count left as it is" s1 "$x"
+        pci_tree sriov-nic
+        x=$ROOT/x.xml
+        vm s1 "$U1" "$MEM<devices>$(hostdev 0000:43:10.2)</devices>" \
+                "<vmprep:vfio/><vmprep:sriov pf='0000:43:00.0' vfs='4' autoprobe='yes'/>" > "$x"
+        agree "sriov-nic: 4 VFs with autoprobe='yes' (they come up on ixgbevf), VF 1 from ixgbevf to vfio-pci" s1 "$x" runs
         pci_tree nfv-host
         x=$ROOT/x.xml
         vm v1 "$U1" "$MEM<devices>$(iface 0000:41:02.6)</devices>" \
