@@ -89,58 +89,57 @@ for cap in cpus tune; do
 done
 [ "$(tree)" = "$(cat "$ROOT/before")" ] || { ok=0; t_fail "cpus and tune under valgrind: the fake host is back as found" "$(diff "$ROOT/before" <(tree) | head -5)"; }
 [ $ok = 1 ] && t_ok "cpus and tune prepare/started/reconnect/release under valgrind: clean, the fake host back as found"
-# The vfio handler through a GPU+HDA round trip on a fake PCI tree.
-rm -rf "$ROOT"; ROOT=$(mktemp -d /tmp/vmprep-vg-XXXXXX); export VMPREP_ROOT=$ROOT
-mkdir -p "$ROOT/run" "$ROOT/.fake"
-"$B/pci-fixture" "$ROOT" base gpu-hda sriov-nic
-xml="<domain><name>vg</name><uuid>7d8e9f00-1111-4222-8333-944455556667</uuid><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:vfio reset-method='bus'><vmprep:device address='0000:43:10.2' reset-method='default'/></vmprep:vfio><vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:01' vlan='7'/></vmprep:sriov></vmprep:profile></metadata><devices><hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x41' slot='0x00' function='0x0'/></source></hostdev><interface type='hostdev'><source><address type='pci' domain='0x0000' bus='0x43' slot='0x10' function='0x2'/></source></interface></devices></domain>"
+# pci_tree FIXTURE...: a fresh fake PCI tree in $ROOT
+pci_tree() {
+        rm -rf "$ROOT"; ROOT=$(mktemp -d /tmp/vmprep-vg-XXXXXX); export VMPREP_ROOT=$ROOT
+        mkdir -p "$ROOT/run" "$ROOT/.fake"
+        "$B/pci-fixture" "$ROOT" base "$@"
+}
 drv() { t=$(readlink "$ROOT/sys/bus/pci/devices/$1/driver") && echo "${t##*/}"; }
+# vfio_phases LABEL CHECK PHASE...: $xml through the vfio handler under
+# valgrind, phase by phase; CHECK (a command) must hold after prepare
+vfio_phases() {
+        local label=$1 check=$2 phase; shift 2
+        for phase in "$@"; do
+                # shellcheck disable=SC2086
+                if ! echo "$xml" | "${VG[@]}" "$B/vmprep-hook" vfio vg $phase - > "$log" 2>&1; then
+                        ok=0; t_fail "vmprep-hook vfio$label $phase under valgrind" "$(head -20 "$log")"
+                fi
+                if [ "$phase" = "prepare begin" ] && ! $check; then ok=0; fi
+        done
+}
+# The vfio handler through a GPU+HDA round trip on a fake PCI tree.
+pci_tree gpu-hda sriov-nic
+xml="<domain><name>vg</name><uuid>7d8e9f00-1111-4222-8333-944455556667</uuid><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:vfio reset-method='bus'><vmprep:device address='0000:43:10.2' reset-method='default'/></vmprep:vfio><vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:01' vlan='7'/></vmprep:sriov></vmprep:profile></metadata><devices><hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x41' slot='0x00' function='0x0'/></source></hostdev><interface type='hostdev'><source><address type='pci' domain='0x0000' bus='0x43' slot='0x10' function='0x2'/></source></interface></devices></domain>"
 ok=1
 echo "$xml" > "$ROOT/x.xml"
 "${VG[@]}" "$B/vmprep" --root "$ROOT" plan --json "$ROOT/x.xml" > "$log" 2>&1
 if [ $? = 99 ]; then ok=0; t_fail "vmprep plan (vfio, SR-IOV, reset-method) under valgrind" "$(grep '^==' "$log" | head -20)"; fi
-for phase in "prepare begin" "reconnect begin" "release end"; do
-        # shellcheck disable=SC2086
-        if ! echo "$xml" | "${VG[@]}" "$B/vmprep-hook" vfio vg $phase - > "$log" 2>&1; then
-                ok=0; t_fail "vmprep-hook vfio $phase under valgrind" "$(head -20 "$log")"
-        fi
-        [ "$phase" = "prepare begin" ] && { [ "$(drv 0000:41:00.1)" != vfio-pci ] || [ "$(drv 0000:43:10.2)" != vfio-pci ] \
-                || [ "$(cat "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method")" != bus ]; } && ok=0
-done
+gpu_vf_bound() {
+        [ "$(drv 0000:41:00.1)" = vfio-pci ] && [ "$(drv 0000:43:10.2)" = vfio-pci ] \
+                && [ "$(cat "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method")" = bus ]
+}
+vfio_phases "" gpu_vf_bound "prepare begin" "reconnect begin" "release end"
 [ "$(drv 0000:41:00.0)" = nvidia ] && [ "$(drv 0000:41:00.1)" = snd_hda_intel ] || ok=0
 [ "$(cat "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method")" = "flr bus" ] || ok=0
 [ "$(cat "$ROOT/sys/bus/pci/devices/0000:43:00.0/sriov_numvfs")" = 0 ] || ok=0
 [ $ok = 1 ] && t_ok "vmprep plan and vmprep-hook vfio prepare/reconnect/release under valgrind: clean, GPU+HDA and a VF (2 VFs made, one set) to vfio-pci and back, the GPU's reset_method bus and back"
 
 # single GPU: the display manager double, consoles and framebuffer
-rm -rf "$ROOT"; ROOT=$(mktemp -d /tmp/vmprep-vg-XXXXXX); export VMPREP_ROOT=$ROOT
-mkdir -p "$ROOT/run" "$ROOT/.fake"
-"$B/pci-fixture" "$ROOT" base boot-vga
+pci_tree boot-vga
 xml="<domain><name>vg</name><uuid>7d8e9f00-1111-4222-8333-944455556668</uuid><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:vfio single-gpu='auto'/></vmprep:profile></metadata><devices><hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x45' slot='0x00' function='0x0'/></source></hostdev></devices></domain>"
 ok=1
-for phase in "prepare begin" "release end"; do
-        # shellcheck disable=SC2086
-        if ! echo "$xml" | "${VG[@]}" "$B/vmprep-hook" vfio vg $phase - > "$log" 2>&1; then
-                ok=0; t_fail "vmprep-hook vfio single-GPU $phase under valgrind" "$(head -20 "$log")"
-        fi
-        [ "$phase" = "prepare begin" ] && [ "$(drv 0000:45:00.0)" != vfio-pci ] && ok=0
-done
+boot_gpu_bound() { [ "$(drv 0000:45:00.0)" = vfio-pci ]; }
+vfio_phases " single-GPU" boot_gpu_bound "prepare begin" "release end"
 [ "$(drv 0000:45:00.0)" = amdgpu ] && grep -q "gdm.service active" "$ROOT/.fake/systemd/units/gdm.service" || ok=0
 [ $ok = 1 ] && t_ok "vmprep-hook vfio single-GPU prepare/release under valgrind: clean, display manager stopped and started"
 
 # nvidia-persistenced holding the GPU's /dev/nvidia0: stopped over the D-Bus double, started again
-rm -rf "$ROOT"; ROOT=$(mktemp -d /tmp/vmprep-vg-XXXXXX); export VMPREP_ROOT=$ROOT
-mkdir -p "$ROOT/run" "$ROOT/.fake"
-"$B/pci-fixture" "$ROOT" base gpu-persistenced
+pci_tree gpu-persistenced
 xml="<domain><name>vg</name><uuid>7d8e9f00-1111-4222-8333-944455556669</uuid><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:vfio/></vmprep:profile></metadata><devices><hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x41' slot='0x00' function='0x0'/></source></hostdev></devices></domain>"
 ok=1
-for phase in "prepare begin" "release end"; do
-        # shellcheck disable=SC2086
-        if ! echo "$xml" | "${VG[@]}" "$B/vmprep-hook" vfio vg $phase - > "$log" 2>&1; then
-                ok=0; t_fail "vmprep-hook vfio with nvidia-persistenced $phase under valgrind" "$(head -20 "$log")"
-        fi
-        [ "$phase" = "prepare begin" ] && { [ "$(drv 0000:41:00.0)" != vfio-pci ] || [ -e "$ROOT/proc/1234" ]; } && ok=0
-done
+gpu_bound_pd_stopped() { [ "$(drv 0000:41:00.0)" = vfio-pci ] && [ ! -e "$ROOT/proc/1234" ]; }
+vfio_phases " with nvidia-persistenced" gpu_bound_pd_stopped "prepare begin" "release end"
 [ "$(drv 0000:41:00.0)" = nvidia ] && grep -q "nvidia-persistenced.service active" "$ROOT/.fake/systemd/units/nvidia-persistenced.service" || ok=0
 [ $ok = 1 ] && t_ok "vmprep-hook vfio prepare/release with nvidia-persistenced holding /dev/nvidia0 under valgrind: clean, the service stopped and started"
 t_done
