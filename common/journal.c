@@ -4,6 +4,7 @@
 #include "log.h"
 #include "plan.h"
 #include "parse.h"
+#include "pci.h"
 #include "sysfs.h"
 
 #include <errno.h>
@@ -1155,11 +1156,10 @@ static int hold_step(Ledger *l, const char *uuid, const JournalStep *s)
         if (!strcmp(s->kind_name, "bind") && !strncmp(s->resource, "pci/", 4)) {
                 /* a VF the VM has: it uses its PF's VFs (vfio_prepare holds
                  * sriov/PF for every VF it binds, with no step of its own) */
-                char link[256], target[256], pf[128];
+                char link[256], bdf[PCI_ADDRESS_STRLEN], pf[64];
                 snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/physfn", s->resource + 4);
-                if (sysfs_readlink(link, target, sizeof(target)) > 0) {
-                        const char *base = strrchr(target, '/');
-                        snprintf(pf, sizeof(pf), "sriov/%.64s", base ? base + 1 : target);
+                if (pci_link_basename(link, bdf, sizeof(bdf)) == 0) {
+                        snprintf(pf, sizeof(pf), "sriov/%s", bdf);
                         int r = hold_once(l, uuid, pf);
                         if (r < 0)
                                 return r;

@@ -303,7 +303,6 @@ static bool vf_user(const VfUsers *u, const PciAddress *vf, bool own, char *why,
         return false;
 }
 
-
 static void list_add(char *buf, size_t size, size_t *len, int *count, const char *what)
 {
         if (*len < size)
