@@ -4,6 +4,7 @@
 #include "cpus_share.h"
 #include "journal.h"
 #include "log.h"
+#include "machine_name.h"
 #include "sysfs.h"
 #include "systemd.h"
 #include "vm_cgroup.h"
@@ -1181,6 +1182,72 @@ static int partition_make(Journal *j, const char *dir, char *err, size_t errlen)
         return 0;
 }
 
+/* A write of partition_started, planned before the cgroup exists: old is
+ * what a cgroup libvirt has just made holds. */
+static int plan_write(Journal *j, const char *path, const char *old, const char *want)
+{
+        unsigned seq;
+        int r = journal_begin_custom(j, "restore", "cpus/partition", path, old, want, &seq);
+        return r < 0 ? r : journal_done(j, NULL, seq, want);
+}
+
+/*
+ * vmprep plan, 6.7+: what partition_started will write once the VM runs,
+ * in its order, to the cgroups libvirt makes then: the VM's own child of
+ * the machine cgroup (named for its domain id: ID until it has one), with
+ * systemd its libvirt/ child, then each online vCPU's cgroup, whose CPUs
+ * are its <vcpupin> (or <vcpu cpuset>) within the claim.
+ */
+static int partition_plan_started(Journal *j, const Domain *d, const CpusClaim *c, const char *ms)
+{
+        char machine[80], unit[200], top[256], vmdir[300], path[SYSFS_PATH_MAX], list[4096];
+        bool systemd = strcmp(ms, CG2_ROOT "/machine.slice") == 0;
+        int r;
+
+        r = d->id >= 0 ? machine_name(d->id, d->name, machine, sizeof(machine))
+                       : machine_name_pending(d->name, machine, sizeof(machine));
+        if (r >= 0)
+                r = systemd ? machine_scope(machine, unit, sizeof(unit)) : machine_cgroup_manual(machine, unit, sizeof(unit));
+        if (r < 0)
+                return log_error_errno(r, "cannot name the cgroup of %s", d->name);
+        snprintf(top, sizeof(top), "%s/%s", ms, unit);
+        snprintf(vmdir, sizeof(vmdir), systemd ? "%s/libvirt" : "%s", top);
+        cpuset_format(&c->vcpus, list, sizeof(list));
+        journal_plan_started(true);
+        const char *id = d->id >= 0 ? "" : " (ID: the domain id libvirt gives it at start)";
+        if (systemd) {
+                snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", top);
+                journal_plan_why("%s's scope holds its vCPUs' cores exclusively%s", d->name, id);
+                r = plan_write(j, path, "", list);
+        }
+        snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", vmdir);
+        journal_plan_why("%s's cgroup holds its vCPUs' cores exclusively%s", d->name, id);
+        if (r >= 0)
+                r = plan_write(j, path, "", list);
+        for (unsigned v = 0; v < d->vcpu_current && r >= 0; v++) {
+                CpuSet set;
+                char pin[4096];
+                cpuset_clear(&set);
+                for (size_t i = 0; i < d->n_vcpupins; i++)
+                        if (d->vcpupins[i].id == v)
+                                set = d->vcpupins[i].cpus;
+                if (cpuset_empty(&set))
+                        set = d->has_vcpu_cpuset ? d->vcpu_cpuset : c->vcpus;
+                for (size_t k = 0; k < CPUSET_MAX / 64; k++)
+                        set.bits[k] &= c->vcpus.bits[k];
+                cpuset_format(&set, pin, sizeof(pin));
+                snprintf(path, sizeof(path), "%s/vcpu%u/cpuset.cpus.exclusive", vmdir, v);
+                journal_plan_why("vCPU %u's cgroup holds its cores exclusively", v);
+                r = plan_write(j, path, "", pin);
+                snprintf(path, sizeof(path), "%s/vcpu%u/cpuset.cpus.partition", vmdir, v);
+                journal_plan_why("vCPU %u's cgroup becomes an isolated partition", v);
+                if (r >= 0)
+                        r = plan_write(j, path, "member", "isolated");
+        }
+        journal_plan_started(false);
+        return r;
+}
+
 /*
  * Before 6.7 (no cpuset.cpus.exclusive) the isolated partition is the
  * machine cgroup as a whole, and every VM in it runs on its CPUs: so no
@@ -1209,8 +1276,8 @@ static int partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, co
                 return 0;
         }
         snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", ms);
-        if (sysfs_exists(path))
-                return 0; /* 6.7+: the vCPU cgroups become partitions once they exist (started) */
+        if (sysfs_exists(path)) /* 6.7+: the vCPU cgroups become partitions once they exist (started) */
+                return journal_planning() ? partition_plan_started(j, d, c, ms) : 0;
         if (!cpuset_empty(taken))
                 return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: this kernel has no cpuset.cpus.exclusive "
                                 "(before 6.7), so only %s as a whole can be an isolated partition, and other VMs run in it "

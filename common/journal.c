@@ -29,11 +29,13 @@
 
 static Plan *plan_sink;
 static char plan_why[256];
+static bool plan_started;
 
 void journal_plan_begin(Plan *plan)
 {
         plan_sink = plan;
         plan_why[0] = '\0';
+        plan_started = false;
         sysfs_set_dry_run(true);
 }
 
@@ -58,6 +60,11 @@ void journal_plan_why(const char *fmt, ...)
         va_end(ap);
 }
 
+void journal_plan_started(bool started)
+{
+        plan_started = started;
+}
+
 /* The reason of a step whose code said none (journal_plan_why). */
 static void default_why(const char *kind, const char *resource, const char *path, char *buf, size_t size)
 {
@@ -77,6 +84,8 @@ static void default_why(const char *kind, const char *resource, const char *path
                 snprintf(buf, size, "a cpuset cgroup for the host's tasks (cgroup v1), its tasks moved in");
         else if (!strcmp(kind, "cg2ctl"))
                 snprintf(buf, size, "the cpuset controller for the root's children (cgroup v2)");
+        else if (strstr(path, "/cpuset.cpus.exclusive"))
+                snprintf(buf, size, "the cgroup holds the vCPUs' cores exclusively (a partition below needs it)");
         else if (!strcmp(resource, "cpus/partition"))
                 snprintf(buf, size, "the vCPUs' cores become an isolated partition");
         else if (!strcmp(resource, "cpus/host"))
@@ -88,7 +97,7 @@ static void default_why(const char *kind, const char *resource, const char *path
 static int plan_record(const Journal *j, StepKind kind, const char *kind_name, const char *resource, const char *path,
                        const char *old, const char *new_)
 {
-        PlanStep st = { .kind = kind, .old = (char *) old, .new_ = (char *) new_ };
+        PlanStep st = { .kind = kind, .old = (char *) old, .new_ = (char *) new_, .started = plan_started };
         snprintf(st.cap, sizeof(st.cap), "%s", j->cap);
         snprintf(st.kind_name, sizeof(st.kind_name), "%s", kind_name);
         snprintf(st.journal, sizeof(st.journal), "%s.%s", j->uuid, j->cap);

@@ -229,6 +229,9 @@ void journal_plan_begin(struct Plan *plan);
 void journal_plan_end(void);
 bool journal_planning(void);
 void journal_plan_why(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The steps planned from here on are taken at the started phase (true) or
+ * at prepare (false, the default of each journal_plan_begin). */
+void journal_plan_started(bool started);
 int journal_plan_keep(const char *cap, const char *resource, const char *path, const char *value, const char *fmt, ...)
         __attribute__((format(printf, 5, 6)));
 

@@ -46,6 +46,17 @@ int machine_name(int id, const char *name, char *buf, size_t size)
         return 0;
 }
 
+int machine_name_pending(const char *name, char *buf, size_t size)
+{
+        char one[MACHINE_NAME_MAX + 1];
+        int r = machine_name(1, name, one, sizeof(one));
+        if (r < 0)
+                return r;
+        /* "qemu-1-NAME'" or, when nothing of NAME is kept, "qemu-1" */
+        r = snprintf(buf, size, "qemu-ID%s", one + strlen("qemu-1"));
+        return r < 0 || (size_t) r >= size ? -ENOBUFS : 0;
+}
+
 int machine_scope(const char *machine, char *buf, size_t size)
 {
         size_t o = 0;

@@ -31,6 +31,11 @@
  * (>= 0) into buf.  Returns 0, -EINVAL for a negative id, -ENOBUFS. */
 int machine_name(int id, const char *name, char *buf, size_t size);
 
+/* The machine name of NAME before it runs, for `vmprep plan`: "qemu-ID-"
+ * and NAME' as libvirt cuts it for a one-digit id (ID stands for the id
+ * libvirt gives the domain at start).  Returns 0 or -ENOBUFS. */
+int machine_name_pending(const char *name, char *buf, size_t size);
+
 /* The systemd scope unit machined makes for a machine name:
  * "machine-qemu\x2d3\x2dwin10rt.scope".  Returns 0 or -ENOBUFS. */
 int machine_scope(const char *machine, char *buf, size_t size);

@@ -84,14 +84,15 @@ void plan_print(const Plan *p, FILE *f)
         for (size_t i = 0; i < p->n_steps; i++) {
                 const PlanStep *s = &p->steps[i];
                 const char *old = shown(s, s->old, a, sizeof(a)), *new_ = shown(s, s->new_, b, sizeof(b));
+                const char *at = s->started ? "at started: " : "";
                 plan_object(s, obj, sizeof(obj));
                 if (s->keep)
-                        fprintf(f, "%-9s %-8s %s: %s, left as it is  # %s\n", s->cap, "keep", obj, old, s->why);
+                        fprintf(f, "%-9s %-8s %s: %s, left as it is  # %s%s\n", s->cap, "keep", obj, old, at, s->why);
                 else if (s->kind == STEP_ADD)
-                        fprintf(f, "%-9s %-8s %s: %s -> %s (%+lld)  # %s\n", s->cap, s->kind_name, obj, old, new_,
-                                (long long) s->delta, s->why);
+                        fprintf(f, "%-9s %-8s %s: %s -> %s (%+lld)  # %s%s\n", s->cap, s->kind_name, obj, old, new_,
+                                (long long) s->delta, at, s->why);
                 else
-                        fprintf(f, "%-9s %-8s %s: %s -> %s  # %s\n", s->cap, s->kind_name, obj, old, new_, s->why);
+                        fprintf(f, "%-9s %-8s %s: %s -> %s  # %s%s\n", s->cap, s->kind_name, obj, old, new_, at, s->why);
         }
 }
 
@@ -186,7 +187,7 @@ void plan_print_json(const Plan *p, FILE *f)
                 json_string(f, s->new_);
                 if (s->kind == STEP_ADD && !s->keep)
                         fprintf(f, ",\"delta\":%lld", (long long) s->delta);
-                fprintf(f, ",\"reason\":");
+                fprintf(f, ",\"phase\":\"%s\",\"reason\":", s->started ? "started" : "prepare");
                 json_string(f, s->why);
                 fprintf(f, "}");
         }

@@ -23,6 +23,7 @@ typedef struct PlanStep {
         char *new_;
         int64_t delta;      /* STEP_ADD */
         bool keep;          /* a decision to leave path as it is (old == new): shown, never applied */
+        bool started;       /* taken at the started phase (the VM's own cgroups, once they exist) */
         char why[256];
 } PlanStep;
 

@@ -80,6 +80,15 @@ mkdir -p "$W/lg/sys/kernel/security/apparmor" "$W/lg/etc/apparmor.d" "$W/lg/sys/
 mknod -m 0600 "$W/lg/dev/kvmfr0" c 1 3; truncate -s 32M "$W/lg/dev/shm/lg-spare"; chmod 0600 "$W/lg/dev/shm/lg-spare"
 golden plan-workstation-looking-glass "$VMPREP" --root "$W/lg" plan "$D/looking-glass.xml"
 golden doctor-workstation-looking-glass "$VMPREP" --root "$W/lg" doctor "$D/looking-glass.xml"
+# the workstation on 6.12 (machine.slice has cpuset.cpus.exclusive): a VM in
+# mode='partition' named rt_vm.1, whose scope and vCPU cgroups libvirt makes
+# at start, listed "at started" with ID for its domain id
+mkdir -p "$W/ws612"; host_workstation "$W/ws612"
+_w "$W/ws612/sys/fs/cgroup/machine.slice/cpuset.cpus.exclusive" ""
+_w "$W/ws612/sys/fs/cgroup/machine.slice/cpuset.cpus.partition" member
+sed -e 's|<name>rt1</name>|<name>rt_vm.1</name>|' -e 's|<vmprep:isolate irqs="no" workqueues="no"/>|<vmprep:isolate mode="partition" irqs="no" workqueues="no"/>|' \
+        -e '/<vmprep:tune/d' "$D/rt-ksm-off.xml" > "$W/rt-partition.xml"
+golden plan-workstation-612-partition "$VMPREP" --root "$W/ws612" plan "$W/rt-partition.xml"
 # a fake PCI host (tests/fake/pci_fixture.c): GPU+HDA in one group, an SR-IOV NIC
 mkdir -p "$W/pci/run" "$W/pci/.fake"
 "$repo/build/test/pci-fixture" "$W/pci" base gpu-hda sriov-nic

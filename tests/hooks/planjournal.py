@@ -59,11 +59,20 @@ def main():
     if "steps" not in plan:
         print("plan failed: %s" % plan.get("error"))
         return 1
-    want = [(s["journal"], s["kind"], s["resource"], s["path"], s["old"], s["new"])
+    # a step at started names the VM's cgroup with ID for the domain id
+    # libvirt gives it at start: the one the hooks were given (DOMID)
+    domid = os.environ.get("DOMID", "")
+
+    def path(s):
+        p = s["path"]
+        if s["phase"] == "started" and domid:
+            p = p.replace("qemu\\x2dID\\x2d", "qemu\\x2d%s\\x2d" % domid).replace("qemu-ID-", "qemu-%s-" % domid)
+        return p
+    want = [(s["journal"], s["kind"], s["resource"], path(s), s["old"], s["new"])
             for s in plan["steps"] if s["kind"] != "keep"]
     # typed fields every step carries
     for s in plan["steps"]:
-        for k in ("capability", "kind", "journal", "resource", "object", "path", "old", "new", "reason"):
+        for k in ("capability", "kind", "journal", "resource", "object", "path", "old", "new", "phase", "reason"):
             if k not in s:
                 print("plan step without %s: %s" % (k, s))
                 return 1

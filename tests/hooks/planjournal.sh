@@ -85,6 +85,13 @@ start() {
                 done
         done
 }
+# started NAME XML: libvirt's started phase, once QEMU runs in its cgroups
+started() {
+        local h
+        for h in "${HOOKS[@]}"; do
+                "$h" "$1" started begin - < "$2" > "$OUT" 2> "$ERR" || return 1
+        done
+}
 stop() {
         local h op
         for op in stopped release; do
@@ -94,7 +101,10 @@ stop() {
 
 # (plan, then start, then compare; leaves the VM running)
 # agree LABEL NAME XML [runs|refused]: the plan and the hooks agree; with a
-# 4th word, also that both start it (runs) or both refuse it (refused)
+# 4th word, also that both start it (runs) or both refuse it (refused).
+# With AT_STARTED (a command: what libvirt makes once QEMU runs) and
+# LIVE_XML (the XML libvirt passes, with its domain id), the hooks get
+# LIVE_XML and the started phase too, and the plan's ID is that id.
 agree() {
         local label=$1 name=$2 x=$3 want=${4:-} before counts prc=0 hrc=0
         counts=$(journal_counts)
@@ -104,7 +114,12 @@ agree() {
                 t_fail "$label: the plan wrote nothing" "$(diff <(echo "$before") <(tree_state) | head -8)"
                 return
         fi
-        start "$name" "$x" || hrc=$?
+        local hx=${LIVE_XML:-$x}
+        start "$name" "$hx" || hrc=$?
+        if [ "$hrc" -eq 0 ] && [ -n "${AT_STARTED:-}" ]; then
+                $AT_STARTED
+                started "$name" "$hx" || hrc=$?
+        fi
         if [ "$want" = runs ] && { [ "$prc" -ne 0 ] || [ "$hrc" -ne 0 ]; }; then
                 t_fail "$label: plan exit $prc, hooks exit $hrc, want both to start it" "plan: $(cat "$PLAN")" "hook: $(cat "$ERR")"
                 return
@@ -121,7 +136,7 @@ agree() {
                 fi
                 return
         fi
-        if python3 "$here/planjournal.py" "$PLAN" "$ROOT" <(echo "$counts") > "$CMP"; then
+        if DOMID=$(sed -n "s/^<domain [^>]*id='\([0-9]*\)'.*/\1/p" "$hx") python3 "$here/planjournal.py" "$PLAN" "$ROOT" <(echo "$counts") > "$CMP"; then
                 t_ok "$label: $(cat "$CMP") with the journal"
         else
                 t_fail "$label" "$(cat "$CMP")"
@@ -222,6 +237,8 @@ case_sriov() {
 }
 
 # ---- cpus ----
+# what libvirt makes for rt_vm.1 (domain id 3) once QEMU runs (pid 4003)
+rt_vm_runs() { lv_running "$LIVE_XML" rt_vm.1 4003 'machine-qemu\x2d3\x2drtvm.1.scope' 2 3 2-3; }
 case_cpus() {
         local x y t
         for t in tree_v1 tree_v2 tree_systemd; do
@@ -234,6 +251,19 @@ case_cpus() {
         tree_systemd
         x=$ROOT/x.xml; vm p1 "$U1" "$MEM$(pins 2 3)" "<vmprep:isolate mode='partition'/>" > "$x"
         agree "cpus tree_systemd before 6.7: machine.slice AllowedCPUs= and an isolated partition at prepare" p1 "$x"
+        # 6.7+: the VM's scope and vCPU cgroups, made by libvirt after
+        # prepare, become partitions at started; the plan names them with
+        # ID for the domain id libvirt gives the VM at start (here 3)
+        tree_systemd_exclusive
+        x=$ROOT/x.xml; vm rt_vm.1 "$U1" "$MEM<vcpu>3</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/><vcpupin vcpu='2' cpuset='2-3'/></cputune>" "<vmprep:isolate mode='partition'/>" > "$x"
+        LIVE_XML=$ROOT/live.xml
+        sed "s/<domain type='kvm'>/<domain type='kvm' id='3'>/" "$x" > "$LIVE_XML"
+        AT_STARTED=rt_vm_runs agree "cpus tree_systemd 6.7+: rt_vm.1's scope, its libvirt/ and 3 vCPU cgroups made partitions at started" rt_vm.1 "$x" runs
+        unset LIVE_XML
+        grep -qF 'machine-qemu\\x2dID\\x2drtvm.1.scope/libvirt/vcpu2/cpuset.cpus.partition' "$PLAN" \
+                && grep -qF '"phase":"started"' "$PLAN" \
+                && t_ok "cpus 6.7+ partition: the plan names the scope libvirt will make (rtvm.1, ID for the domain id), its steps phase started" \
+                || t_fail "cpus 6.7+ partition: the plan names the scope" "$(cat "$PLAN")"
         tree_v2
         x=$ROOT/x.xml; vm c1 "$U1" "$MEM$(pins 0 1 2 3)" "<vmprep:isolate/>" > "$x"
         agree "cpus tree_v2: a claim of every CPU" c1 "$x"

@@ -1599,12 +1599,26 @@ partition_gone() {
 sc_l2_partition_name() {
         need_hook 30-vmprep-cpus || return 2
         need_vcpu_partitions || return 2
-        local xml=$DOMAINS/l2-part-rtvm.xml ok=0 scope
+        local xml=$DOMAINS/l2-part-rtvm.xml ok=0 scope id planned ms=0
+        # the plan names, before the start, the cgroups libvirt will make
+        # (ID for the domain id): once it runs, the ones the kernel has
+        # (unless no machine.slice exists yet to tell the layout)
+        [[ -d /sys/fs/cgroup/machine.slice ]] && ms=1
+        vmprep plan --json "$xml" >"$OUT/part-plan.json" 2>"$OUT/part-plan.err" ||
+                { diag "vmprep plan: $(head -c 400 "$OUT/part-plan.err")"; ok=1; }
         l2_start "$xml" || return 1
         scope=$(scope_of "$xml")
         # libvirt 9.0 drops "_" from the machine name: qemu-N-rtvm.1
         [[ $scope =~ ^machine-qemu\\x2d[0-9]+\\x2drtvm\.1\.scope$ ]] || { diag "scope '$scope', expected machine-qemu\\x2dN\\x2drtvm.1.scope"; ok=1; }
         partition_vm_check "$xml" || ok=1
+        id=$(virsh domid "$(name_of "$xml")" 2>/dev/null | head -n 1)
+        planned=$(jq -r '.steps[] | select(.phase == "started") | .path' "$OUT/part-plan.json" 2>/dev/null |
+                sed -e "s/qemu\\\\x2dID\\\\x2d/qemu\\\\x2d$id\\\\x2d/" -e 's|/cpuset\.cpus\.[a-z]*$||' | uniq | tr '\n' ' ')
+        if ((ms)); then
+                expect_eq "the plan's started-phase cgroups (ID = $id)" "$planned" "$(exclusive_chain | sed 's|^/sys/fs/cgroup/machine.slice ||')" || ok=1
+        else
+                diag "no machine.slice before the start: the plan could not name the started-phase cgroups ('$planned')"
+        fi
         l2_destroy "$xml" undefine || ok=1
         wait_for 50 eval '[[ -z $(isolated_partitions) ]]'
         partition_gone "$xml" || ok=1

@@ -73,3 +73,19 @@ TEST(machine_scope_escapes_dashes_as_systemd_does)
         CHECK_INT(machine_name(-1, "demo", buf, sizeof(buf)), -EINVAL);
         CHECK_INT(machine_name(3, "demo", buf, 8), -ENOBUFS);
 }
+
+/* vmprep plan names the cgroup of a VM that does not run yet with ID for
+ * its domain id, cut as libvirt cuts the name for a one-digit id. */
+TEST(machine_name_pending_stands_ID_for_the_domain_id)
+{
+        char buf[128], scope[160];
+        CHECK_INT(machine_name_pending("rt_vm.1", buf, sizeof(buf)), 0);
+        CHECK_STR(buf, "qemu-ID-rtvm.1");
+        CHECK_INT(machine_name_pending("___", buf, sizeof(buf)), 0);
+        CHECK_STR(buf, "qemu-ID");
+        CHECK_INT(machine_name_pending("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbb", buf, sizeof(buf)), 0);
+        CHECK_STR(buf, "qemu-ID-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        CHECK_INT(machine_scope(buf, scope, sizeof(scope)), 0);
+        CHECK_STR(scope, "machine-qemu\\x2dID\\x2daaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.scope");
+        CHECK_INT(machine_name_pending("demo", buf, 10), -ENOBUFS);
+}
