@@ -545,11 +545,3 @@ void domain_free(Domain *d)
                 xmlFreeDoc(d->doc);
         free(d);
 }
-
-const DomainCell *domain_cell(const Domain *d, unsigned id)
-{
-        for (size_t i = 0; i < d->n_cells; i++)
-                if (d->cells[i].id == id)
-                        return &d->cells[i];
-        return NULL;
-}

@@ -115,6 +115,3 @@ void domain_free(Domain *d);
 /* The vCPUs, up to <vcpu>'s maximum (hot-pluggable ones too), that no
  * <vcpupin> names. */
 void domain_unpinned_vcpus(const Domain *d, CpuSet *out);
-
-/* Does a guest NUMA cell with this id exist? */
-const DomainCell *domain_cell(const Domain *d, unsigned id);

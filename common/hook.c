@@ -155,11 +155,10 @@ int hook_main(int argc, char **argv)
 
         bool starting = strcmp(op, "prepare") == 0;
         bool started = strcmp(op, "started") == 0 && cap->started;
-        bool stopped = strcmp(op, "stopped") == 0 && cap->stopped;
         bool giving_back = strcmp(op, "release") == 0;
         bool reconnect = strcmp(op, "reconnect") == 0;
-        if (!starting && !started && !stopped && !giving_back && !reconnect)
-                return 0; /* start, restore, or nothing for this capability */
+        if (!starting && !started && !giving_back && !reconnect)
+                return 0; /* start, stopped, restore, or nothing for this capability */
 
         size_t len = 0;
         char *xml = read_all_fd(STDIN_FILENO, XML_MAX_BYTES + 1, &len);
@@ -196,8 +195,6 @@ int hook_main(int argc, char **argv)
                         r = cap->release(d->uuid, d->name); /* untagged since: leftovers only */
         } else if (started) {
                 r = p ? cap->started(d, p) : 0;
-        } else if (stopped) {
-                r = cap->stopped(d->uuid, d->name);
         } else if (giving_back) {
                 r = cap->release(d->uuid, d->name);
         } else {
@@ -208,7 +205,7 @@ int hook_main(int argc, char **argv)
         }
         if (r < 0 && !error_reported(r))
                 log_error_errno(r, "%s failed", op);
-        bool gave_back = stopped || giving_back || (starting && !p);
+        bool gave_back = giving_back || (starting && !p);
         if (r < 0 && gave_back && journal_exists(d->uuid, cap->name))
                 log_error("not everything was given back: " VMPREP_RUNDIR "/%s.%s.journal keeps what is left; "
                           "once the VM has stopped and the cause above is fixed, 'vmprep reconcile' gives it back",
@@ -216,7 +213,7 @@ int hook_main(int argc, char **argv)
 
         profile_free(p);
         domain_free(d);
-        /* libvirt ignores the status of stopped and release; it still says
+        /* libvirt ignores the status of release; it still says
          * to whoever runs a hook by hand that something was kept */
         if (r < 0 && (starting || started || gave_back))
                 return 1;

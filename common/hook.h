@@ -24,7 +24,6 @@ typedef struct Capability {
         const char *name;
         int (*prepare)(const Domain *d, const Profile *p);
         int (*started)(const Domain *d, const Profile *p);
-        int (*stopped)(const char *uuid, const char *name);
         int (*release)(const char *uuid, const char *name);
         int (*reconnect)(const char *uuid);
         /* What prepare needs that its plan does not check (room in a shared

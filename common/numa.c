@@ -101,14 +101,6 @@ void numa_topology_free(CpuTopology *t)
         t->distance = NULL;
 }
 
-void numa_node_cpus(const CpuTopology *t, unsigned node, CpuSet *ret)
-{
-        cpuset_clear(ret);
-        for (unsigned c = 0; c < t->n_cpus; c++)
-                if (cpuset_isset(&t->present, c) && t->node_of[c] == (int) node)
-                        cpuset_set(ret, c);
-}
-
 void numa_nodes_of(const CpuTopology *t, const CpuSet *set, CpuSet *ret)
 {
         cpuset_clear(ret);

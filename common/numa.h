@@ -32,8 +32,6 @@ typedef struct CpuTopology {
 int numa_topology_read(CpuTopology *t);
 void numa_topology_free(CpuTopology *t);
 
-/* CPUs of one node (empty for an unknown node). */
-void numa_node_cpus(const CpuTopology *t, unsigned node, CpuSet *ret);
 /* Nodes that the CPUs of set belong to. */
 void numa_nodes_of(const CpuTopology *t, const CpuSet *set, CpuSet *ret);
 /* Distance between two nodes, -1 when unknown. */
