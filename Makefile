@@ -46,14 +46,10 @@ LDFLAGS  ?=
 BASE_CFLAGS := -std=gnu11 $(WARN) -I. $(PKG_CFLAGS) -D_GNU_SOURCE -fstack-protector-strong -D_FORTIFY_SOURCE=2
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-# One capability per hook executable, numbered in libvirt's (byte) order,
-# and the libvirt operations each acts on (the fast path skips the others).
-HOOKS    := 10-vmprep-vfio 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune
-PHASES_vfio := prepare release reconnect migrate
-PHASES_hugepages := prepare started release reconnect migrate
-PHASES_cpus := prepare started release reconnect migrate
-PHASES_tune := prepare release reconnect migrate
-phases_of = $(PHASES_$(word 3,$(subst -, ,$(1))))
+# One static hook binary (hooks/fast.c) under one name per capability,
+# numbered in libvirt's (byte) order: the names and the operations each acts
+# on are in common/hook_table.h.
+HOOKS    := $(shell sed -n 's/^ *{ "\([0-9][0-9]-vmprep-[a-z]*\)".*/\1/p' common/hook_table.h)
 
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
               common/profile.c common/plan.c common/journal.c common/hugepages.c common/hook.c \
@@ -80,8 +76,7 @@ all: $(B)/vmprep-hook $(B)/vmprep $(addprefix $(B)/hooks/,$(HOOKS))
 # PROFILEDIR): when any of them changes (make install PREFIX=/usr after a plain
 # make), the stamp changes and what depends on it is rebuilt.
 CONFIG := PREFIX=$(PREFIX) LIBEXECDIR=$(LIBEXECDIR) PROFILEDIR=$(PROFILEDIR) HOOKDIR=$(HOOKDIR) \
-          VMPREP_CONF=$(VMPREP_CONF) CFLAGS=$(CFLAGS) CPPFLAGS=$(CPPFLAGS) LDFLAGS=$(LDFLAGS) \
-          PHASES=$(foreach h,$(HOOKS),$(h):$(subst $(eval) ,+,$(call phases_of,$(h))))
+          VMPREP_CONF=$(VMPREP_CONF) CFLAGS=$(CFLAGS) CPPFLAGS=$(CPPFLAGS) LDFLAGS=$(LDFLAGS)
 $(shell mkdir -p $(B) && { echo '$(CONFIG)' | cmp -s - $(B)/config.stamp || echo '$(CONFIG)' > $(B)/config.stamp; })
 
 $(B)/obj/%.o: %.c $(HDRS) $(B)/config.stamp
@@ -97,11 +92,14 @@ $(B)/vmprep-hook: $(patsubst %.c,$(B)/obj/%.o,$(COMMON_SRC) hooks/vmprep-hook.c)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # The fast path is static and libc-only: an untagged VM must cost a bare exec.
-$(B)/hooks/%: hooks/fast.c common/readall.h $(B)/config.stamp
-	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(WARN) -I. $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -static -DVMPREP_CAP='"$(word 3,$(subst -, ,$*))"' \
-		-DVMPREP_PHASES='"$(call phases_of,$*)"' \
+# One binary; each hook name is a hard link to it.
+FAST_DEPS := hooks/fast.c common/readall.h common/hook_table.h $(B)/config.stamp
+$(B)/hook-front: $(FAST_DEPS)
+	$(CC) -std=gnu11 $(WARN) -I. $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -static \
 		-DVMPREP_HOOK_FULL='"$(LIBEXECDIR)/vmprep-hook"' -o $@ $<
+$(B)/hooks/%: $(B)/hook-front
+	@mkdir -p $(dir $@)
+	ln -f $< $@
 
 # ---- test builds: VMPREP_TEST_BUILD (root from $$VMPREP_ROOT, refuses without it),
 #      the fake kernel linked in; one with ASan+UBSan, one plain for valgrind ----
@@ -126,11 +124,13 @@ $(1)/profile-check: $$(patsubst %.c,$(1)/obj/%.o,$$(COMMON_SRC) $$(FAKE_SRC) tes
 $(1)/pci-fixture: $$(patsubst %.c,$(1)/obj/%.o,$$(FIXTURE_SRC) tests/fake/fake_pci.c tests/fake/fake_display.c tests/fake/pci_fixture_main.c)
 	$$(CC) $(2) -o $$@ $$^
 
-$(1)/hooks/%: hooks/fast.c common/readall.h $(B)/config.stamp
-	@mkdir -p $$(dir $$@)
-	$$(CC) -std=gnu11 $$(WARN) -I. -O1 -g $(2) -DVMPREP_TEST_BUILD -DVMPREP_CAP='"$$(word 3,$$(subst -, ,$$*))"' \
-		-DVMPREP_PHASES='"$$(call phases_of,$$*)"' \
+$(1)/hook-front: $(FAST_DEPS)
+	@mkdir -p $(1)
+	$$(CC) -std=gnu11 $$(WARN) -I. -O1 -g $(2) -DVMPREP_TEST_BUILD \
 		-DVMPREP_HOOK_FULL='"$$(CURDIR)/$(1)/vmprep-hook"' -o $$@ $$<
+$(1)/hooks/%: $(1)/hook-front
+	@mkdir -p $$(dir $$@)
+	ln -f $$< $$@
 endef
 $(eval $(call testbuild,$(BT),$(SAN)))
 $(eval $(call testbuild,$(BV),))
@@ -147,10 +147,12 @@ $(BH)/obj/%.o: %.c $(HDRS)
 $(BH)/vmprep-hook: $(patsubst %.c,$(BH)/obj/%.o,$(COMMON_SRC) hooks/vmprep-hook.c)
 	$(CC) -o $@ $^ $(PKG_LIBS)
 
-$(BH)/hooks/%: hooks/fast.c common/readall.h $(B)/config.stamp
+$(BH)/hook-front: $(FAST_DEPS)
+	@mkdir -p $(BH)
+	$(CC) -std=gnu11 $(WARN) -I. -O1 -g -static -DVMPREP_HOOK_FULL='"$(CURDIR)/$(BH)/vmprep-hook"' -o $@ $<
+$(BH)/hooks/%: $(BH)/hook-front
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(WARN) -I. -O1 -g -static -DVMPREP_CAP='"$(word 3,$(subst -, ,$*))"' \
-		-DVMPREP_PHASES='"$(call phases_of,$*)"' -DVMPREP_HOOK_FULL='"$(CURDIR)/$(BH)/vmprep-hook"' -o $@ $<
+	ln -f $< $@
 
 HOST_BINS = $(BH)/vmprep-hook $(addprefix $(BH)/hooks/,$(HOOKS))
 
@@ -216,7 +218,10 @@ install: all
 	install -m 0644 install/vmprep-profile.5 $(DESTDIR)$(MANDIR)/man5/vmprep-profile.5
 	install -m 0644 install/vmprep.bash-completion $(DESTDIR)$(BASHCOMPDIR)/vmprep
 	install -m 0644 install/vmprep.tmpfiles $(DESTDIR)$(TMPFILESDIR)/vmprep.conf
-	for h in $(HOOKS); do install -m 0755 $(B)/hooks/$$h $(DESTDIR)$(HOOKDIR)/$$h; done
+	@# one binary under each hook's name (hard links)
+	install -m 0755 $(B)/hook-front $(DESTDIR)$(HOOKDIR)/$(firstword $(HOOKS))
+	for h in $(wordlist 2,$(words $(HOOKS)),$(HOOKS)); do \
+		ln -f $(DESTDIR)$(HOOKDIR)/$(firstword $(HOOKS)) $(DESTDIR)$(HOOKDIR)/$$h; done
 	install -m 0644 profiles/*.xml profiles/profile.rng $(DESTDIR)$(PROFILEDIR)/
 	@# libvirtd or virtqemud rescans its hooks on SIGHUP (never one outside this root)
 	@if [ -z "$(DESTDIR)" ]; then install/vmprep-reload-libvirt; fi

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The front of every vmprep hook executable: libc only, linked statically.
+ * The front of every vmprep hook: libc only, linked statically, one binary
+ * installed under each name of common/hook_table.h (hard links), which
+ * tells it the capability.
  *
  * libvirt runs every executable in qemu.d for every VM in every phase, so
  * this part decides with nothing but libc whether vmprep has anything to
@@ -22,24 +24,34 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/hook_table.h"
 #include "common/readall.h"
 
-#ifndef VMPREP_CAP
-#error "VMPREP_CAP must name the capability"
-#endif
 #ifndef VMPREP_HOOK_FULL
 #error "VMPREP_HOOK_FULL must name the full handler"
-#endif
-#ifndef VMPREP_PHASES
-#error "VMPREP_PHASES must list the operations the capability acts on"
 #endif
 
 #define MAX_XML (64u * 1024 * 1024)
 
+static const HookName hooks[] = { VMPREP_HOOK_TABLE };
+static const char *cap = "hook";
+
 static void say(const char *a, const char *b, const char *c)
 {
         /* stderr only; libvirt shows it when the hook fails */
-        fprintf(stderr, "vmprep-%s: %s%s%s\n", VMPREP_CAP, a, b ? b : "", c ? c : "");
+        fprintf(stderr, "vmprep-%s: %s%s%s\n", cap, a, b ? b : "", c ? c : "");
+}
+
+/* The hook this binary runs as: the last component of argv[0] (libvirt
+ * runs each hook by its path in qemu.d; a symlink there keeps its name). */
+static const HookName *hook_of(const char *argv0)
+{
+        const char *base = strrchr(argv0, '/');
+        base = base ? base + 1 : argv0;
+        for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+                if (strcmp(base, hooks[i].file) == 0)
+                        return &hooks[i];
+        return NULL;
 }
 
 /* The domain's <uuid>, lowercased, or "" (the first <uuid> in libvirt's
@@ -79,14 +91,13 @@ static int journal_exists(const char *uuid)
         if (!root)
                 root = "";
 #endif
-        snprintf(path, sizeof(path), "%s/run/vmprep/%s.%s.journal", root, uuid, VMPREP_CAP);
+        snprintf(path, sizeof(path), "%s/run/vmprep/%s.%s.journal", root, uuid, cap);
         return lstat(path, &st) == 0;
 }
 
-/* Is op one of the space-separated words of VMPREP_PHASES? */
-static int phase_wanted(const char *op)
+/* Is op one of the space-separated words of phases? */
+static int phase_wanted(const char *phases, const char *op)
 {
-        static const char phases[] = VMPREP_PHASES;
         size_t n = strlen(op);
         for (const char *p = phases; n > 0 && (p = strstr(p, op)); p += n)
                 if ((p == phases || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
@@ -99,12 +110,25 @@ int main(int argc, char **argv)
         const char *op = argc > 2 ? argv[2] : "";
         size_t len = 0;
         char uuid[37];
+        const HookName *h = hook_of(argc > 0 ? argv[0] : "");
+
+        if (!h) {
+                /* a copy under another name: which capability is unknown,
+                 * so a start is refused rather than run unprepared */
+                fprintf(stderr, "vmprep: this hook is installed as '%s', which is none of the names vmprep's hooks have (",
+                        argc > 0 ? argv[0] : "");
+                for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+                        fprintf(stderr, "%s%s", i ? ", " : "", hooks[i].file);
+                fprintf(stderr, "); reinstall vmprep\n");
+                return strcmp(op, "prepare") == 0 ? 1 : 0;
+        }
+        cap = h->cap;
 
         /* Phases this capability does nothing in (start, started, ...) cost a
          * bare exec even for tagged VMs.  restore is never listed; migrate
          * is, to check the destination (the handler prints nothing on
          * stdout either: libvirt would take it as a replacement XML). */
-        if (!phase_wanted(op))
+        if (!phase_wanted(h->phases, op))
                 return 0;
 
         char *xml = read_all_fd(STDIN_FILENO, MAX_XML, &len);
@@ -145,7 +169,7 @@ int main(int argc, char **argv)
         }
         close(fd);
 
-        char *args[8] = { (char *) "vmprep-hook", (char *) VMPREP_CAP };
+        char *args[8] = { (char *) "vmprep-hook", (char *) cap };
         for (int i = 1; i < argc && i <= 4; i++)
                 args[i + 1] = argv[i];
         args[argc < 5 ? argc + 1 : 6] = NULL;

@@ -115,7 +115,24 @@ t_check "DAEMONHOOKDIR sits beside qemu.d when HOOKDIR ends in /" \
 # uninstall takes away everything install laid down: the daemon.d link, and
 # the hook directories it made for vmprep when nothing else is left in them
 D=$W/destdir
+# the four hooks are one binary under four names (hard links), each of
+# which answers as its own capability: a start of an untagged VM is let
+# through by all four; a name that is none of them refuses a start
+Q=$D/etc/libvirt/hooks/qemu.d
+hooks_one_binary() {
+        local inodes
+        inodes=$(stat -c '%i %h' "$Q"/10-vmprep-vfio "$Q"/20-vmprep-hugepages "$Q"/30-vmprep-cpus "$Q"/40-vmprep-tune | sort -u)
+        [ "$(wc -l <<<"$inodes")" = 1 ] && [ "${inodes#* }" = 4 ] || return 1
+        local h
+        for h in "$Q"/*-vmprep-*; do
+                echo "<domain><name>u</name><uuid>0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6</uuid></domain>" | "$h" u prepare begin - || return 1
+        done
+        cp "$Q/10-vmprep-vfio" "$W/50-other"
+        ! echo "<domain/>" | "$W/50-other" u prepare begin - 2>"$W/other.err" && grep -q "none of the names" "$W/other.err"
+}
 if make -s -C "$repo" install DESTDIR="$D" >"$W/inst.log" 2>&1 && [ -L "$D/etc/libvirt/hooks/daemon.d/vmprep-reconcile" ] \
+        && { hooks_one_binary && t_ok "make install lays the hooks down as one binary under four names (hard links); a fifth name refuses a start" \
+                || t_fail "hooks as one binary" "$(ls -li "$Q")" "$(cat "$W/other.err" 2>/dev/null)"; } \
         && make -s -C "$repo" uninstall DESTDIR="$D" >>"$W/inst.log" 2>&1; then
         left=$(find "$D" ! -type d; find "$D" -depth -type d -path '*/vmprep*'; ls -d "$D"/etc/libvirt/hooks/*.d 2>/dev/null)
         if [ -z "$left" ]; then

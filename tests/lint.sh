@@ -5,7 +5,7 @@
 #   - module probes that never run a modprobe.d install command
 #   - nothing printed to stdout by the hooks' C code
 #   - every element and attribute of profiles/profile.rng is in vmprep-profile(5)
-#   - README's hook table lists, per hook, exactly the Makefile's PHASES_<hook>
+#   - README's hook table lists, per hook, exactly the operations of common/hook_table.h
 set -uo pipefail
 repo=$(cd -- "$(dirname -- "$0")/.." && pwd)
 cd "$repo" || exit 1
@@ -59,7 +59,7 @@ else
         t_fail "vmprep-profile(5) names every element and attribute of profile.rng" "missing: ${missing[*]}"
 fi
 
-# README's hook table against the Makefile: the phases each hook acts in.
+# README's hook table against common/hook_table.h: the phases each hook acts in.
 bad=()
 while read -r cap phases; do
         want=$(tr ' ' '\n' <<<"$phases" | sed '/^$/d' | sort | tr '\n' ' ')
@@ -67,12 +67,12 @@ while read -r cap phases; do
                 /^\| `[0-9]+-vmprep-/ { cur = $2; gsub(/[ `]|[0-9]+-vmprep-/, "", cur) }
                 /^\| / && cur == cap { p = $3; gsub(/ /, "", p); n = split(p, a, ","); for (i = 1; i <= n; i++) print a[i] }
                 /^$/ { cur = "" }' README.md | sort | tr '\n' ' ')
-        [ "$want" = "$have" ] || bad+=("$cap: Makefile PHASES_$cap is '$want', README's table has '$have'")
-done < <(sed -nE 's/^PHASES_([a-z]+) := (.*)/\1 \2/p' Makefile)
-if [ ${#bad[@]} -eq 0 ] && grep -q '^PHASES_' Makefile; then
-        t_ok "README's hook table lists every phase of the Makefile's PHASES_* and no other"
+        [ "$want" = "$have" ] || bad+=("$cap: common/hook_table.h has '$want', README's table has '$have'")
+done < <(sed -nE 's/^ *\{ "[0-9]+-vmprep-[a-z]+", "([a-z]+)", "([a-z ]+)" \},.*/\1 \2/p' common/hook_table.h)
+if [ ${#bad[@]} -eq 0 ] && grep -qE '^ *\{ "[0-9]+-vmprep-' common/hook_table.h; then
+        t_ok "README's hook table lists every phase of common/hook_table.h and no other"
 else
-        t_fail "README's hook table and the Makefile's PHASES_*" "${bad[@]}"
+        t_fail "README's hook table and common/hook_table.h" "${bad[@]}"
 fi
 # One libxml2 in the vmprep command: a recorded ldd of a build against
 # trixie-backports' libxml2 2.15 beside trixie's libvirt is refused, naming
