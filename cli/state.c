@@ -39,7 +39,12 @@ int state_load(State *s)
                 if (journal_name_parse(names[i], uuid, cap) < 0)
                         continue;
                 Journal *j = NULL;
-                if (journal_open(uuid, cap, NULL, false, &j) < 0) {
+                /* read, never removed: without the ledger lock a hook may
+                 * be creating this journal (header not yet written) */
+                r = journal_read(uuid, cap, &j);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0) {
                         s->errors++;
                         continue;
                 }

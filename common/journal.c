@@ -466,7 +466,22 @@ int journal_load_text(Journal *j, char *text, const char *path)
         return 0;
 }
 
+static int journal_open_full(const char *uuid, const char *cap, const char *name, bool create, bool read_only,
+                             Journal **ret);
+
 int journal_open(const char *uuid, const char *cap, const char *name, bool create, Journal **ret)
+{
+        return journal_open_full(uuid, cap, name, create, false, ret);
+}
+
+int journal_read(const char *uuid, const char *cap, Journal **ret)
+{
+        return journal_open_full(uuid, cap, NULL, false, true, ret);
+}
+
+/* read_only: loaded, never written or removed (a plan reads so too) */
+static int journal_open_full(const char *uuid, const char *cap, const char *name, bool create, bool read_only,
+                             Journal **ret)
 {
         char path[256];
         Journal *j;
@@ -484,17 +499,21 @@ int journal_open(const char *uuid, const char *cap, const char *name, bool creat
         j->next_seq = 1;
         journal_path(uuid, cap, path, sizeof(path));
 
-        j->fd = state_open(path, plan_sink ? O_RDONLY : O_RDWR | O_APPEND, 0);
+        read_only = read_only || plan_sink;
+        j->fd = state_open(path, read_only ? O_RDONLY : O_RDWR | O_APPEND, 0);
         if (plan_sink && j->fd == -ENOENT && create) {
                 j->fd = -1; /* a journal in memory only */
                 *ret = j;
                 return 0;
         }
-        bool read_only = false;
-        if (plan_sink && j->fd >= 0) {
+        if (read_only && j->fd >= 0) {
                 close(j->fd); /* read below, never written */
                 j->fd = -1;
-                read_only = true;
+        } else if (read_only) {
+                r = j->fd;
+                j->fd = -1;
+                journal_close(j);
+                return r;
         }
         if (j->fd == -ENOENT && create) {
                 j->fd = state_open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL, 0600);
@@ -538,7 +557,7 @@ int journal_open(const char *uuid, const char *cap, const char *name, bool creat
                 r = sysfs_unlink(path);
                 if (r < 0 && r != -ENOENT)
                         return log_error_errno(r, "cannot remove %s", path);
-                return create ? journal_open(uuid, cap, name, create, ret) : -ENOENT;
+                return create ? journal_open_full(uuid, cap, name, create, false, ret) : -ENOENT;
         }
         if (r < 0) {
                 journal_close(j);

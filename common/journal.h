@@ -105,6 +105,10 @@ int journal_name_parse(const char *file, char uuid[37], char cap[32]);
 bool journal_exists(const char *uuid, const char *cap);
 /* Open (create=true: create if missing) the journal; -ENOENT if missing. */
 int journal_open(const char *uuid, const char *cap, const char *name, bool create, Journal **ret);
+/* Load the journal to look at it without the ledger lock (vmprep status):
+ * never written, never removed; one whose creation has not yet written
+ * its header (or a crash cut short) reads as -ENOENT. */
+int journal_read(const char *uuid, const char *cap, Journal **ret);
 void journal_close(Journal *j);
 /* What a capability does at libvirt's reconnect (libvirtd restarted with the
  * VM running): read the journal, warn of interrupted steps, change nothing.

@@ -294,6 +294,18 @@ if [ $prepared = 1 ]; then
                 "[(u['name'], u['tagged'], u['vcpus']) for u in j['map']['unpinned'] if u['vcpus']] == [('build.x', False, [0])]" \
                 "$VMPREP" --root "$H" status --json
         json_check "status --json --no-map: no map" "'map' not in j and j['vms']" "$VMPREP" --root "$H" status --json --no-map
+        # a hook that has just created a journal and not yet written its
+        # header (the commands take no lock): status, reconcile --dry-run and
+        # --before-removal read it as absent and leave it to its hook
+        NEWJ=$H/run/vmprep/0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0.hugepages.journal
+        : > "$NEWJ"
+        "$VMPREP" --root "$H" status > "$W/st.out" 2>&1; rc1=$?
+        "$VMPREP" --root "$H" reconcile --dry-run --offline > "$W/rc.out" 2>&1
+        "$VMPREP" --root "$H" reconcile --offline --before-removal > "$W/br.out" 2>&1
+        [ -e "$NEWJ" ] && [ ! -s "$NEWJ" ] && [ $rc1 = 0 ] && ! grep -q "could not be read\|0f1e2d3c" "$W/st.out" \
+                && t_ok "a journal whose hook has not written its header yet: status and reconcile --dry-run/--before-removal leave it, no error" \
+                || t_fail "a journal being created" "exists: $([ -e "$NEWJ" ] && echo yes || echo no), status exit $rc1" "$(cat "$W/st.out" "$W/rc.out" "$W/br.out")"
+        rm -f "$NEWJ"
 else
         t_fail "prepare the tagged VM in the holders tree" "$(cat "$W/err")"
 fi
