@@ -670,8 +670,9 @@ static int cg1_apply(Journal *j, const CpuSet *host, Stats *st)
 #if defined(VMPREP_TEST_BUILD) || defined(VMPREP_REQUIRE_HOST_SCOPE)
         /* a test on the real machine must never move its init and agent,
          * unless it asks for the default scope itself: a file "default-scope"
-         * beside the test's vmprep.conf (tests/host/cpus.sh, which puts every
-         * task back) */
+         * beside the compiled-in VMPREP_CONF (the host-test build's
+         * /run/vmprep-cpus-test/; tests/host/cpus.sh, which puts every task
+         * back) */
         char consent[512];
         snprintf(consent, sizeof(consent), "%s", VMPREP_CONF);
         if (strrchr(consent, '/'))
@@ -1318,10 +1319,8 @@ static int partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, co
 }
 
 /* 6.7+: the VM's vCPU cgroups as isolated partitions, cpuset.cpus.exclusive
- * written top-down (machine slice, scope, libvirt, vcpuN). */
-static int partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, const char *self,
-                             char *err, size_t errlen);
-
+ * written top-down (machine slice, scope, libvirt, vcpuN).  Before 6.7,
+ * machine.slice whole (partition_prepare), when prepare found no slice. */
 static int partition_started(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, char *err,
                              size_t errlen)
 {

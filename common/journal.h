@@ -224,7 +224,9 @@ int ledger_parse_text(Ledger *l, char *text);
  * step it would journal goes to plan instead (kind, resource, path, old,
  * new: what the journal would record), while nothing is written: no
  * journal, no ledger, no kernel file (sysfs_set_dry_run), no D-Bus call,
- * netlink request or module change (each asks journal_planning()).
+ * netlink request or module change (each asks sysfs_dry_run(), which is
+ * true throughout a plan; code that reads back what it wrote asks
+ * journal_planning()).
  * journal_plan_why gives the next step's reason; journal_plan_keep adds a
  * decision to leave something as it is.
  */

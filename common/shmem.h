@@ -20,6 +20,9 @@
  * shmem_register_undo()):
  *   shmem  RESOURCE=shmem:/dev/shm/NAME  OLD "absent"  NEW "SIZE UID:GID:MODE"
  *          undo: remove the file, unless another running VM holds it
+ *   shmemuse  RESOURCE=shmem:/dev/shm/NAME  OLD "present"  NEW "present"
+ *          a file that was there before: only the VM's hold on it
+ *          undo: drop the hold, the file stays
  *   owner  RESOURCE=shmem:PATH  OLD "UID:GID:MODE"  NEW "UID:GID:MODE"
  *          undo: chown and chmod back to OLD
  * Each VM that uses a /dev/shm file holds "shmem:PATH" in the ledger.
