@@ -1194,6 +1194,10 @@ static int hold_step(Ledger *l, const char *uuid, const JournalStep *s)
                 }
                 return hold_once(l, uuid, s->resource);
         }
+        if ((!strcmp(s->kind_name, "shmem") || !strcmp(s->kind_name, "shmemuse")) && !strncmp(s->resource, "shmem:", 6))
+                /* a /dev/shm file the VM made or found (shmem.c holds it
+                 * so that the first VM to stop leaves it to the others) */
+                return hold_once(l, uuid, s->resource);
         if ((!strcmp(s->kind_name, "numvfs") || !strcmp(s->kind_name, "vf")) && !strncmp(s->resource, "sriov/", 6)) {
                 char pf[128];
                 const char *slash = strchr(s->resource + 6, '/');

@@ -443,6 +443,26 @@ case_shmem_crash_points() {
                 || t_fail "shmem crash points" "${fails[@]:0:5}" "crashed=$crashed"
 }
 epp_of() { rd "sys/devices/system/cpu/cpufreq/policy$1/energy_performance_preference"; }
+# A damaged ledger under two VMs sharing /dev/shm/looking-glass (vm-a made
+# it, vm-b found it): vm-a's release rebuilds the ledger from the journals,
+# vm-b's hold on the file with it, so vm-a's stop leaves the file to vm-b.
+case_shmem_damaged_ledger() {
+        new_tree; mkdir -p "$ROOT/dev/shm"
+        local a=$ROOT/a.xml b=$ROOT/b.xml got
+        domain vm-a "$UUID_A" "<vmprep:shmem name='looking-glass' owner='$SHM_USER'/>" "" "$SHM_DEV" > "$a"
+        domain vm-b "$UUID_B" "<vmprep:shmem name='looking-glass' owner='$SHM_USER'/>" "" "$SHM_DEV" > "$b"
+        hook "$a" vm-a prepare begin && hook "$b" vm-b prepare begin || { t_fail "shmem damaged ledger" "$(cat "$ERR")"; return; }
+        damage_ledger "$ROOT"
+        stop_phases "$a" vm-a
+        got=$(shm_state dev/shm/looking-glass)
+        if grep -qF "$(ledger_rebuilt_msg 2)" "$ERR" && [ "$got" = "33554432 $SHM_USER:root 660 regular file" ]; then
+                t_ok "shmem: a ledger damaged under two VMs sharing /dev/shm/looking-glass is rebuilt with vm-b's hold: vm-a's stop leaves the file to vm-b"
+        else
+                t_fail "shmem and a damaged ledger" "file: $got" "$(cat "$ERR")"
+        fi
+        stop_phases "$b" vm-b
+}
+
 case_epp() {
         EPP=1 new_tree
         local x=$ROOT/x.xml y=$ROOT/y.xml before
@@ -500,5 +520,6 @@ case_shmem_existing_kept
 case_shmem_refusals
 case_shmem_kvmfr
 case_shmem_crash_points
+case_shmem_damaged_ledger
 case_epp
 t_done
