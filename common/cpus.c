@@ -379,7 +379,6 @@ static int read_set(const char *path, CpuSet *ret)
 
 /* ---- the ledger: who claims which CPUs ---- */
 
-static Ledger *undo_ledger;  /* the ledger this hook holds, for the undo functions */
 static Config config;
 
 static bool claim_resource(const char *res, const char *prefix, unsigned *cpu)
@@ -467,8 +466,9 @@ static int read_value(const char *path, char *buf, size_t size)
 /* Undo: put the value found back, when the file still exists and differs.
  * Tolerant: an IRQ that went away or is managed, a cgroup that libvirt
  * removed, are no reason to keep the step. */
-static int undo_restore(const JournalStep *s)
+int cpus_undo_restore(const JournalStep *s, const UndoContext *ctx)
 {
+        (void) ctx; /* the step alone says what to give back */
         char cur[JOURNAL_STEP_VALUE_MAX];
         int r = read_value(s->path, cur, sizeof(cur));
 
@@ -773,8 +773,9 @@ static int cg1_apply(Journal *j, const CpuSet *host, Stats *st)
  */
 #define CG1_EMPTY_MS 2000
 
-static int undo_cg1host(const JournalStep *s)
+int cpus_undo_cg1host(const JournalStep *s, const UndoContext *ctx)
 {
+        (void) ctx; /* the step alone says what to give back */
         char parent[sizeof(((JournalStep *) 0)->path)], path[SYSFS_PATH_MAX], cpus[4096], left[256] = "";
         struct timespec t0, now;
         unsigned moved = 0, unmovable = 0;
@@ -905,8 +906,9 @@ static int cg2_apply(Journal *j, const CpuSet *host)
         return r < 0 ? -VMPREP_EREPORTED : 0;
 }
 
-static int undo_cg2ctl(const JournalStep *s)
+int cpus_undo_cg2ctl(const JournalStep *s, const UndoContext *ctx)
 {
+        (void) ctx; /* the step alone says what to give back */
         int r = sysfs_write(s->path, "-cpuset");
         if (r == -EBUSY) {
                 log_warning("cpuset stays enabled in %s: a child cgroup still uses it", s->path);
@@ -954,8 +956,9 @@ static int sd_apply(Journal *j, const CpuSet *host)
         return 0;
 }
 
-static int undo_sdcpus(const JournalStep *s)
+int cpus_undo_sdcpus(const JournalStep *s, const UndoContext *ctx)
 {
+        (void) ctx; /* the step alone says what to give back */
         const char *unit = strrchr(s->path, '/');
         char cur[JOURNAL_STEP_VALUE_MAX];
         int r;
@@ -1099,32 +1102,23 @@ out:
 
 /* Undo of a VM's claim: give the host its CPUs back first (so that a crash
  * here leaves the claim, and the next release finishes), then drop it. */
-static int undo_claim(const JournalStep *s)
+int cpus_undo_claim(const JournalStep *s, const UndoContext *ctx)
 {
         Stats st = { 0 };
         char uuid[UUID_STRLEN];
         int r;
 
-        if (!undo_ledger || strncmp(s->resource, "cpus:", 5) != 0 || uuid_parse(s->resource + 5, uuid) < 0)
+        if (!ctx->ledger || strncmp(s->resource, "cpus:", 5) != 0 || uuid_parse(s->resource + 5, uuid) < 0)
                 return -EINVAL;
-        r = host_apply(undo_ledger, uuid, &st);
+        r = host_apply(ctx->ledger, uuid, &st);
         if (r < 0)
                 return r;
-        ledger_drop_claims(undo_ledger, uuid);
-        r = ledger_save(undo_ledger);
+        ledger_drop_claims(ctx->ledger, uuid);
+        r = ledger_save(ctx->ledger);
         if (r < 0)
                 return r;
         log_info("gave CPU %s back to the host", s->new_);
         return 0;
-}
-
-static void register_undo(void)
-{
-        journal_register_undo("claim", undo_claim);
-        journal_register_undo("restore", undo_restore);
-        journal_register_undo("cg1host", undo_cg1host);
-        journal_register_undo("cg2ctl", undo_cg2ctl);
-        journal_register_undo("sdcpus", undo_sdcpus);
 }
 
 /* ---- partitions (cgroup v2) ---- */
@@ -1402,6 +1396,11 @@ static int release_locked(Ledger *l, const char *uuid, const char *name, bool qu
         return journal_release(l, uuid, CAP, name, quiet ? NULL : "the CPUs");
 }
 
+static int finish_leftover(Ledger *l, const char *uuid, const char *name)
+{
+        return release_locked(l, uuid, name, true);
+}
+
 static int report(int r, const char *err)
 {
         if (r == -EINVAL && err[0]) {
@@ -1484,7 +1483,6 @@ int cpus_prepare(const Domain *d, const Profile *p)
 
         if (!profile_enabled(p, "isolate"))
                 return cpus_release(d->uuid, d->name);
-        register_undo();
         r = config_read(&config, backend_detect() == BACKEND_SYSTEMD);
         if (r < 0)
                 return r;
@@ -1492,16 +1490,9 @@ int cpus_prepare(const Domain *d, const Profile *p)
         if (r < 0)
                 return log_error_errno(r, "cannot read the CPU topology under /sys/devices/system/cpu");
 
-        r = ledger_lock(&l);
+        r = journal_start(&l, d->uuid, d->name, CAP, "CPU", finish_leftover);
         if (r < 0)
                 goto out_topology;
-        undo_ledger = &l;
-        if (journal_exists(d->uuid, CAP)) {
-                log_warning("finishing the CPU journal a previous start of %s left", d->name);
-                r = release_locked(&l, d->uuid, d->name, true);
-                if (r < 0)
-                        goto out;
-        }
         ledger_cpus(&l, "cpus/", d->uuid, NULL, &taken);
         r = report(cpus_derive(d, p, &t, &taken, &claim, err, sizeof(err)), err);
         if (r < 0)
@@ -1625,7 +1616,6 @@ undo:
         if (r >= 0 || !error_reported(r))
                 r = r < 0 ? r : -EIO;
 out:
-        undo_ledger = NULL;
         journal_close(j);
         ledger_unlock(&l);
         free(pci_nodes);
@@ -1649,7 +1639,6 @@ int cpus_started(const Domain *d, const Profile *p)
         const ProfileElem *e = profile_elem(p, "isolate");
         if (!e || !profile_attr(e, "mode") || strcmp(profile_attr(e, "mode"), "partition") != 0)
                 return 0;
-        register_undo();
         r = numa_topology_read(&t);
         if (r < 0)
                 return r;
@@ -1661,7 +1650,6 @@ int cpus_started(const Domain *d, const Profile *p)
         r = ledger_lock(&l);
         if (r < 0)
                 return r;
-        undo_ledger = &l;
         CpuSet taken;
         ledger_cpus(&l, "cpus/", d->uuid, NULL, &taken); /* other VMs' claims */
         r = journal_open(d->uuid, CAP, d->name, false, &j);
@@ -1670,7 +1658,6 @@ int cpus_started(const Domain *d, const Profile *p)
         else if (r == -ENOENT)
                 r = 0;
         journal_close(j);
-        undo_ledger = NULL;
         ledger_unlock(&l);
         return r;
 }
@@ -1680,7 +1667,6 @@ int cpus_release(const char *uuid, const char *name)
         Ledger l;
         int r;
 
-        register_undo();
         if (!journal_exists(uuid, CAP))
                 return 0;
         /* A vmprep.conf broken while the VM ran must not keep the host
@@ -1705,9 +1691,7 @@ int cpus_release(const char *uuid, const char *name)
                         return 0;
                 }
         }
-        undo_ledger = &l;
         r = release_locked(&l, uuid, name, false);
-        undo_ledger = NULL;
         ledger_unlock(&l);
         return r;
 }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "domain.h"
+#include "journal.h"
 #include "numa.h"
 #include "profile.h"
 
@@ -56,3 +57,10 @@ int cpus_prepare(const Domain *d, const Profile *p);
 int cpus_started(const Domain *d, const Profile *p);
 int cpus_release(const char *uuid, const char *name);
 int cpus_reconnect(const char *uuid);
+
+/* Undo of the cpus journal's own kinds (the table in capabilities.c). */
+int cpus_undo_claim(const JournalStep *s, const UndoContext *ctx);
+int cpus_undo_restore(const JournalStep *s, const UndoContext *ctx);
+int cpus_undo_cg1host(const JournalStep *s, const UndoContext *ctx);
+int cpus_undo_cg2ctl(const JournalStep *s, const UndoContext *ctx);
+int cpus_undo_sdcpus(const JournalStep *s, const UndoContext *ctx);

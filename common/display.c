@@ -160,8 +160,9 @@ static int unit_wait(const char *unit, const char *states, long budget_ms, char 
 
 /* ---- undo ---- */
 
-static int undo_unit(const JournalStep *s)
+int display_undo_unit(const JournalStep *s, const UndoContext *ctx)
 {
+        (void) ctx; /* the step alone says what to give back */
         const char *unit = s->path + strlen("/systemd/");
         char state[64];
         if (strncmp(s->path, "/systemd/", 9) != 0 || (!name_is_valid(unit) && !service_name_is_valid(unit))) {
@@ -178,8 +179,9 @@ static int undo_unit(const JournalStep *s)
         return 0;
 }
 
-static int undo_platform(const JournalStep *s)
+int display_undo_platform(const JournalStep *s, const UndoContext *ctx)
 {
+        (void) ctx; /* the step alone says what to give back */
         char path[600], drv[64];
         const char *dev = strrchr(s->path, '/');
         if (strncmp(s->path, "/sys/bus/platform/devices/", 26) != 0 || !dev || !name_is_valid(dev + 1) ||
@@ -204,11 +206,6 @@ static int undo_platform(const JournalStep *s)
         return 0;
 }
 
-void display_register_undo(void)
-{
-        journal_register_undo("unit", undo_unit);
-        journal_register_undo("platform", undo_platform);
-}
 
 /* ---- release the GPU ---- */
 
@@ -274,7 +271,7 @@ static int unbind_vtcon(const char *name, void *data)
         if (sysfs_read(path, bind, sizeof(bind)) < 0 || strcmp(bind, "1") != 0)
                 return 0;
         journal_plan_why("single GPU: the framebuffer console %s lets go of the GPU", name);
-        int r = journal_begin(c->j, NULL, STEP_SET, "display/vtconsole", path, "1", "0", &seq);
+        int r = journal_begin_set(c->j, "display/vtconsole", path, "1", "0", &seq);
         if (r < 0)
                 return r;
         r = sysfs_write(path, "0");

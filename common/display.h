@@ -62,4 +62,6 @@ int display_unit_state(const char *unit, char *id, size_t idsize, char *state, s
 int display_stop_unit(Journal *j, const char *unit, const char *resource, const char *label, const char *why,
                       char *err, size_t errlen);
 
-void display_register_undo(void);
+/* Undo of "unit" and "platform" (the table in capabilities.c). */
+int display_undo_unit(const JournalStep *s, const UndoContext *ctx);
+int display_undo_platform(const JournalStep *s, const UndoContext *ctx);

@@ -521,7 +521,10 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
         snprintf(target_s, sizeof(target_s), "%llu", (unsigned long long) target);
 
         journal_plan_why("%s needs %llu x %s pages on node %u", j->name, (unsigned long long) need->pages, size, need->node);
-        r = journal_begin(j, l, STEP_ADD, resource, path, old, target_s, &seq);
+        /* the step, and the ledger's pending record saved with it: a
+         * crash from here to journal_done is finished by the next hook
+         * that takes the lock, from the pool's count itself */
+        r = journal_begin_add(j, l, resource, path, old, target_s, &seq);
         if (r < 0)
                 return r;
 
@@ -662,18 +665,9 @@ int hugepages_prepare(const Domain *d, const Profile *p)
         }
 
         /* The ledger lock serialises the pools' read-modify-write across VMs. */
-        r = ledger_lock(&l);
-        if (r < 0) {
-                free(needs);
-                return r;
-        }
-        /* A journal left from an earlier start (crash, or release never ran). */
-        if (journal_exists(d->uuid, CAP)) {
-                log_warning("finishing the hugepages journal a previous start of %s left", d->name);
-                r = release_locked(&l, d->uuid, d->name);
-                if (r < 0)
-                        goto out;
-        }
+        r = journal_start(&l, d->uuid, d->name, CAP, "hugepages", release_locked);
+        if (r < 0)
+                goto out;
         if (n == 0)
                 goto out;
 

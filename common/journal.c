@@ -614,6 +614,21 @@ int journal_release(Ledger *l, const char *uuid, const char *cap, const char *na
         return r;
 }
 
+int journal_start(Ledger *l, const char *uuid, const char *name, const char *cap, const char *what,
+                  JournalFinishFn finish)
+{
+        int r = ledger_lock(l);
+        if (r < 0)
+                return r;
+        if (!journal_exists(uuid, cap))
+                return 0;
+        log_warning("finishing the %s journal a previous start of %s left", what, name);
+        r = finish ? finish(l, uuid, name) : journal_release(l, uuid, cap, name, NULL);
+        if (r < 0)
+                ledger_unlock(l);
+        return r;
+}
+
 size_t journal_live_steps(const Journal *j)
 {
         size_t n = 0;
@@ -725,32 +740,51 @@ fail:
         return r;
 }
 
-int journal_begin(Journal *j, Ledger *l, StepKind kind, const char *resource, const char *path,
-                  const char *old, const char *new_, unsigned *seq)
+int journal_begin_set(Journal *j, const char *resource, const char *path, const char *old, const char *new_,
+                      unsigned *seq)
 {
-        if (kind == STEP_CUSTOM)
-                return -EINVAL;
-        return begin_step(j, l, kind, kind == STEP_ADD ? "add" : "set", resource, path, old, new_, seq);
+        return begin_step(j, NULL, STEP_SET, "set", resource, path, old, new_, seq);
 }
 
-#define MAX_UNDO_KINDS 32
+int journal_begin_add(Journal *j, Ledger *l, const char *resource, const char *path, const char *old,
+                      const char *target, unsigned *seq)
+{
+        if (!l)
+                return -EINVAL;
+        return begin_step(j, l, STEP_ADD, "add", resource, path, old, target, seq);
+}
+
+#ifdef VMPREP_TEST_BUILD
+#define MAX_TEST_KINDS 4
 static struct {
         char kind[24];
         JournalUndoFn fn;
-} undo_kinds[MAX_UNDO_KINDS];
+} test_kinds[MAX_TEST_KINDS];
 
 int journal_register_undo(const char *kind, JournalUndoFn fn)
 {
-        if (!name_is_valid(kind) || strlen(kind) >= sizeof(undo_kinds[0].kind) || !strcmp(kind, "set") ||
-            !strcmp(kind, "add"))
+        if (!name_is_valid(kind) || strlen(kind) >= sizeof(test_kinds[0].kind) || !strcmp(kind, "set") ||
+            !strcmp(kind, "add") || journal_undo_fn(kind))
                 return -EINVAL;
-        for (size_t i = 0; i < MAX_UNDO_KINDS; i++)
-                if (!undo_kinds[i].fn || !strcmp(undo_kinds[i].kind, kind)) {
-                        snprintf(undo_kinds[i].kind, sizeof(undo_kinds[i].kind), "%s", kind);
-                        undo_kinds[i].fn = fn;
+        for (size_t i = 0; i < MAX_TEST_KINDS; i++)
+                if (!test_kinds[i].fn || !strcmp(test_kinds[i].kind, kind)) {
+                        snprintf(test_kinds[i].kind, sizeof(test_kinds[i].kind), "%s", kind);
+                        test_kinds[i].fn = fn;
                         return 0;
                 }
         return -ENOSPC;
+}
+#endif
+
+static JournalUndoFn undo_fn_of(const char *kind)
+{
+        JournalUndoFn fn = journal_undo_fn(kind);
+#ifdef VMPREP_TEST_BUILD
+        for (size_t i = 0; !fn && i < MAX_TEST_KINDS && test_kinds[i].fn; i++)
+                if (!strcmp(test_kinds[i].kind, kind))
+                        fn = test_kinds[i].fn;
+#endif
+        return fn;
 }
 
 int journal_begin_custom(Journal *j, const char *kind, const char *resource, const char *path, const char *old,
@@ -869,16 +903,14 @@ static int undo_step(Journal *j, Ledger *l, JournalStep *s)
                 return 0; /* a plan gives nothing back: it took nothing */
 
         if (s->kind == STEP_CUSTOM) {
-                JournalUndoFn fn = NULL;
-                for (size_t i = 0; i < MAX_UNDO_KINDS && undo_kinds[i].fn; i++)
-                        if (!strcmp(undo_kinds[i].kind, s->kind_name))
-                                fn = undo_kinds[i].fn;
+                JournalUndoFn fn = undo_fn_of(s->kind_name);
                 if (!fn) {
                         log_error("journal of %s: no way to undo a '%s' step (%s); is this vmprep older than the one "
                                   "that wrote it?", j->uuid, s->kind_name, s->path);
                         return -VMPREP_EREPORTED;
                 }
-                r = fn(s);
+                const UndoContext ctx = { .ledger = l, .uuid = j->uuid };
+                r = fn(s, &ctx);
                 if (r < 0)
                         return r;
                 return journal_record(j, "U", s->seq, NULL);

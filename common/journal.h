@@ -103,6 +103,17 @@ int state_dir_check(void);
 int journal_name_parse(const char *file, char uuid[37], char cap[32]);
 /* Does a journal exist for this VM and capability? */
 bool journal_exists(const char *uuid, const char *cap);
+/*
+ * The opening of a capability's prepare: take the ledger lock (l), then
+ * finish the journal an earlier start of the VM left (a crash, or a release
+ * libvirt never ran), saying so, by giving back what it holds: with finish
+ * (the capability's own release under the lock), or journal_release when
+ * NULL.  Returns 0 with the lock held; on failure the lock is released
+ * (ledger_unlock on l is still safe).
+ */
+typedef int (*JournalFinishFn)(Ledger *l, const char *uuid, const char *name);
+int journal_start(Ledger *l, const char *uuid, const char *name, const char *cap, const char *what,
+                  JournalFinishFn finish);
 /* Open (create=true: create if missing) the journal; -ENOENT if missing. */
 int journal_open(const char *uuid, const char *cap, const char *name, bool create, Journal **ret);
 /* Load the journal to look at it without the ledger lock (vmprep status):
@@ -124,19 +135,40 @@ size_t journal_live_steps(const Journal *j);
 int journal_remove(Journal *j);
 
 /*
- * Record a step before making it: S, and for STEP_ADD the ledger's pending
- * slot.  Returns the step's sequence number in *seq.
+ * Record a set step before making it (a file whose old value undo writes
+ * back): the S line.  Returns the step's sequence number in *seq.
  */
-int journal_begin(Journal *j, Ledger *l, StepKind kind, const char *resource, const char *path,
-                  const char *old, const char *new_, unsigned *seq);
+int journal_begin_set(Journal *j, const char *resource, const char *path, const char *old, const char *new_,
+                      unsigned *seq);
+/*
+ * Record an add step before making it (a counter other VMs share, such as
+ * nr_hugepages, raised from old towards target): the S line, then the
+ * ledger's pending record (counter, old, target), saved to the ledger file,
+ * so that if this holder of the lock dies before journal_done the next one
+ * finishes the change from the counter itself (ledger_lock).
+ */
+int journal_begin_add(Journal *j, Ledger *l, const char *resource, const char *path, const char *old,
+                      const char *target, unsigned *seq);
 /* The same for a capability's own kind of step (a driver bind, VFs created,
- * a cgroup moved): kind is a word such as "bind", undone by the function
- * registered for it. */
+ * a cgroup moved): kind is a word such as "bind", undone by its function in
+ * the table of undo kinds (common/capabilities.c). */
 int journal_begin_custom(Journal *j, const char *kind, const char *resource, const char *path, const char *old,
                          const char *new_, unsigned *seq);
+/* What an undo function gets besides its step: the ledger the caller holds
+ * locked, and the VM whose journal is undone (the all-zero UUID for the
+ * host's CPU journal). */
+typedef struct UndoContext {
+        Ledger *ledger;
+        const char *uuid;
+} UndoContext;
 /* Undo of a custom step: returns 0 when the host is as s->old describes. */
-typedef int (*JournalUndoFn)(const JournalStep *s);
+typedef int (*JournalUndoFn)(const JournalStep *s, const UndoContext *ctx);
+/* The undo function of a custom kind, from the table; NULL for none. */
+JournalUndoFn journal_undo_fn(const char *kind);
+#ifdef VMPREP_TEST_BUILD
+/* Tests only: an extra kind, looked up after the table's. */
 int journal_register_undo(const char *kind, JournalUndoFn fn);
+#endif
 
 /* Record the result after the change (D); for STEP_ADD result is the amount
  * added, which the ledger then holds for this VM. */

@@ -252,18 +252,10 @@ static int set_owner(const char *path, uid_t uid, gid_t gid, mode_t mode)
         return r;
 }
 
-static Ledger *undo_ledger;
-static char undo_uuid[UUID_STRLEN];
-
-void shmem_undo_context(Ledger *l, const char *uuid)
-{
-        undo_ledger = l;
-        snprintf(undo_uuid, sizeof(undo_uuid), "%s", uuid ? uuid : "");
-}
-
 /* Undo of "owner": the owner and mode the file had before. */
-static int undo_owner(const JournalStep *s)
+int shmem_undo_owner(const JournalStep *s, const UndoContext *ctx)
 {
+        (void) ctx; /* the step alone says what to give back */
         uid_t uid;
         gid_t gid;
         mode_t mode;
@@ -288,13 +280,13 @@ static int undo_owner(const JournalStep *s)
 
 /* Undo of "shmem": this VM's hold goes; the file vmprep created goes with
  * the last VM that holds it. */
-static int undo_file(const JournalStep *s)
+int shmem_undo_file(const JournalStep *s, const UndoContext *ctx)
 {
-        Ledger *l = undo_ledger;
+        Ledger *l = ctx->ledger;
         struct stat st;
-        if (!l || !undo_uuid[0])
+        if (!l || !ctx->uuid)
                 return -EINVAL;
-        int64_t mine = ledger_held(l, s->resource, undo_uuid);
+        int64_t mine = ledger_held(l, s->resource, ctx->uuid);
         int64_t others = ledger_held(l, s->resource, NULL) - mine;
         if (others > 0) {
                 log_warning("%s stays: another running VM uses it (vmprep created it for this one)", s->path);
@@ -309,31 +301,25 @@ static int undo_file(const JournalStep *s)
                 }
         }
         if (mine > 0) {
-                ledger_hold(l, undo_uuid, s->resource, -mine);
+                ledger_hold(l, ctx->uuid, s->resource, -mine);
                 return ledger_save(l);
         }
         return 0;
 }
 
 /* Undo of "shmemuse": a file that was there before; only the hold goes. */
-static int undo_use(const JournalStep *s)
+int shmem_undo_use(const JournalStep *s, const UndoContext *ctx)
 {
-        Ledger *l = undo_ledger;
-        if (!l || !undo_uuid[0])
+        Ledger *l = ctx->ledger;
+        if (!l || !ctx->uuid)
                 return -EINVAL;
-        int64_t mine = ledger_held(l, s->resource, undo_uuid);
+        int64_t mine = ledger_held(l, s->resource, ctx->uuid);
         if (mine <= 0)
                 return 0;
-        ledger_hold(l, undo_uuid, s->resource, -mine);
+        ledger_hold(l, ctx->uuid, s->resource, -mine);
         return ledger_save(l);
 }
 
-void shmem_register_undo(void)
-{
-        journal_register_undo("shmem", undo_file);
-        journal_register_undo("shmemuse", undo_use);
-        journal_register_undo("owner", undo_owner);
-}
 
 static void size_text(uint64_t bytes, char *buf, size_t size)
 {

@@ -16,8 +16,7 @@
  *     The kvmfr module's device: owner and mode set at prepare and given
  *     back at release.
  *
- * Journal steps (custom kinds, undone by the functions registered by
- * shmem_register_undo()):
+ * Journal steps (custom kinds, undone by the shmem_undo_* functions):
  *   shmem  RESOURCE=shmem:/dev/shm/NAME  OLD "absent"  NEW "SIZE UID:GID:MODE"
  *          undo: remove the file, unless another running VM holds it
  *   shmemuse  RESOURCE=shmem:/dev/shm/NAME  OLD "present"  NEW "present"
@@ -64,8 +63,10 @@ int shmem_apply(Journal *j, Ledger *l, const Domain *d, const ShmemItem *items, 
 
 /* Register the undo functions of the shmem and owner steps; the undo of a
  * shmem step needs the ledger and the VM: set them around journal_release. */
-void shmem_register_undo(void);
-void shmem_undo_context(Ledger *l, const char *uuid);
+/* Undo of "shmem", "shmemuse" and "owner" (the table in capabilities.c). */
+int shmem_undo_file(const JournalStep *s, const UndoContext *ctx);
+int shmem_undo_use(const JournalStep *s, const UndoContext *ctx);
+int shmem_undo_owner(const JournalStep *s, const UndoContext *ctx);
 
 
 /*

@@ -16,9 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static Ledger *rel_ledger;
-static const char *rel_uuid;
-
 static void pf_path(const PciAddress *pf, const char *file, char *buf, size_t size)
 {
         pci_device_path(pf, file, buf, size);
@@ -412,7 +409,7 @@ static int restore_pf(const PciAddress *pf, uint64_t count, const char *autoprob
 
 /* Undo of "numvfs": the previous count and autoprobe, unless another
  * running VM still has VFs of the PF; then the duty goes to it. */
-static int undo_numvfs(const JournalStep *s)
+int sriov_undo_numvfs(const JournalStep *s, const UndoContext *ctx)
 {
         PciAddress pf;
         uint64_t count;
@@ -424,24 +421,25 @@ static int undo_numvfs(const JournalStep *s)
         }
         pci_address_format(&pf, bdf);
         char other[UUID_STRLEN];
-        if (rel_uuid && other_holder(rel_ledger, bdf, rel_uuid, other)) {
+        if (ctx->uuid && other_holder(ctx->ledger, bdf, ctx->uuid, other)) {
                 char res[128];
                 snprintf(res, sizeof(res), "sriov-restore/%s/%llu/%s", bdf, (unsigned long long) count, autoprobe);
-                int r = ledger_hold(rel_ledger, other, res, 1);
+                int r = ledger_hold(ctx->ledger, other, res, 1);
                 if (r == 0)
-                        r = ledger_save(rel_ledger);
+                        r = ledger_save(ctx->ledger);
                 if (r < 0)
                         return r;
                 log_info("leaving %s's VFs to VM %s, which still uses them; it restores %llu VFs when it stops", bdf,
                          other, (unsigned long long) count);
                 return 0;
         }
-        return restore_pf(&pf, count, autoprobe, rel_uuid, rel_ledger);
+        return restore_pf(&pf, count, autoprobe, ctx->uuid, ctx->ledger);
 }
 
 /* Undo of "vf": the VF's previous settings, if the VF still exists. */
-static int undo_vf(const JournalStep *s)
+int sriov_undo_vf(const JournalStep *s, const UndoContext *ctx)
 {
+        (void) ctx; /* the step alone says what to give back */
         PciAddress pf;
         unsigned vf;
         char ifname[32], bdf[PCI_ADDRESS_STRLEN];
@@ -466,13 +464,6 @@ static int undo_vf(const JournalStep *s)
         return 0;
 }
 
-void sriov_begin_release(Ledger *l, const char *uuid)
-{
-        rel_ledger = l;
-        rel_uuid = uuid;
-        journal_register_undo("numvfs", undo_numvfs);
-        journal_register_undo("vf", undo_vf);
-}
 
 int sriov_end_release(Ledger *l, const char *uuid, const Journal *j)
 {
@@ -883,7 +874,6 @@ int sriov_prepare(Journal *j, Ledger *l, const Domain *d, const Profile *p)
 {
         int r = 0;
         n_planned = 0;
-        sriov_begin_release(l, d->uuid);
         for (size_t i = 0; p && i < p->n_elems && r == 0; i++)
                 if (strcmp(p->elems[i].name, "sriov") == 0 && profile_elem_enabled(&p->elems[i]))
                         r = prepare_pf(j, l, d, &p->elems[i]);

@@ -32,7 +32,10 @@
 int sriov_prepare(Journal *j, Ledger *l, const Domain *d, const Profile *p);
 /* Register the undo functions; l and uuid are the release in progress
  * (the numvfs undo consults the ledger for other holders). */
-void sriov_begin_release(Ledger *l, const char *uuid);
+/* Undo of "numvfs" and "vf" (the table in capabilities.c): a VF count goes
+ * to another running VM that still uses the PF's VFs, as a duty it keeps. */
+int sriov_undo_numvfs(const JournalStep *s, const UndoContext *ctx);
+int sriov_undo_vf(const JournalStep *s, const UndoContext *ctx);
 /* After the journal was undone: drop this VM's holds on PFs and carry out
  * (or hand over) the restores that fell to it. */
 int sriov_end_release(Ledger *l, const char *uuid, const Journal *j);

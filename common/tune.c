@@ -397,9 +397,6 @@ int tune_epp_check(const TuneSetting *t, int read_result, char *err, size_t errl
 
 /* ---- apply through the journal and the ledger ---- */
 
-static Ledger *undo_ledger;
-static char undo_uuid[UUID_STRLEN];
-
 static int write_checked(const char *path, const char *want)
 {
         char back[256];
@@ -418,15 +415,15 @@ static int write_checked(const char *path, const char *want)
  * step set nor the baseline: someone changed it while VMs ran, and that
  * choice is theirs to keep.  A step not done (crashed, or a write the
  * kernel read back otherwise) is always restored. */
-static int undo_shared(const JournalStep *s)
+int tune_undo_shared(const JournalStep *s, const UndoContext *ctx)
 {
-        Ledger *l = undo_ledger;
+        Ledger *l = ctx->ledger;
         char base[JOURNAL_VALUE_MAX], cur[256];
         int r;
 
-        if (!l || !undo_uuid[0])
+        if (!l || !ctx->uuid)
                 return -EINVAL;
-        int64_t mine = ledger_held(l, s->resource, undo_uuid);
+        int64_t mine = ledger_held(l, s->resource, ctx->uuid);
         if (mine <= 0)
                 return 0; /* the hold was never taken: nothing was written */
         if (ledger_held(l, s->resource, NULL) == mine) {
@@ -446,7 +443,7 @@ static int undo_shared(const JournalStep *s)
                 }
                 ledger_baseline_clear(l, s->resource);
         }
-        ledger_hold(l, undo_uuid, s->resource, -mine);
+        ledger_hold(l, ctx->uuid, s->resource, -mine);
         return ledger_save(l);
 }
 
@@ -539,13 +536,12 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const TuneSetting *
 
 static int release_locked(Ledger *l, const char *uuid, const char *name, bool quiet)
 {
-        snprintf(undo_uuid, sizeof(undo_uuid), "%s", uuid);
-        undo_ledger = l;
-        shmem_undo_context(l, uuid);
-        int r = journal_release(l, uuid, CAP, name, quiet ? NULL : "the tunables");
-        shmem_undo_context(NULL, NULL);
-        undo_ledger = NULL;
-        return r;
+        return journal_release(l, uuid, CAP, name, quiet ? NULL : "the tunables");
+}
+
+static int finish_leftover(Ledger *l, const char *uuid, const char *name)
+{
+        return release_locked(l, uuid, name, true);
 }
 
 int tune_prepare(const Domain *d, const Profile *p)
@@ -562,8 +558,6 @@ int tune_prepare(const Domain *d, const Profile *p)
         char err[8192] = "";
         int r;
 
-        journal_register_undo("shared", undo_shared);
-        shmem_register_undo();
         /* Looking Glass memory rides in this hook: checked in full (users,
          * groups, the domain's <shmem>) before anything is touched */
         r = shmem_items(d, p, &shm, &n_shm, err, sizeof(err));
@@ -611,15 +605,9 @@ int tune_prepare(const Domain *d, const Profile *p)
                 goto out_topology;
         tune_warn_shared_policies(settings, n, &claim.cpus);
 
-        r = ledger_lock(&l);
+        r = journal_start(&l, d->uuid, d->name, CAP, "tunables", finish_leftover);
         if (r < 0)
                 goto out_topology;
-        if (journal_exists(d->uuid, CAP)) {
-                log_warning("finishing the tunables journal a previous start of %s left", d->name);
-                r = release_locked(&l, d->uuid, d->name, true);
-                if (r < 0)
-                        goto out;
-        }
         if (n == 0 && n_shm == 0)
                 goto out;
         r = journal_open(d->uuid, CAP, d->name, true, &j);
@@ -660,8 +648,6 @@ int tune_release(const char *uuid, const char *name)
         Ledger l;
         int r;
 
-        journal_register_undo("shared", undo_shared);
-        shmem_register_undo();
         if (!journal_exists(uuid, CAP))
                 return 0;
         r = ledger_lock_release(&l, false);

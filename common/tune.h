@@ -14,6 +14,7 @@
 #pragma once
 
 #include "domain.h"
+#include "journal.h"
 #include "profile.h"
 
 #include <stddef.h>
@@ -82,3 +83,6 @@ int tune_realtime_check(const Domain *d, const CpuSet *vcpus, const char *cmdlin
 int tune_prepare(const Domain *d, const Profile *p);
 int tune_release(const char *uuid, const char *name);
 int tune_reconnect(const char *uuid);
+
+/* Undo of "shared" (the table in capabilities.c). */
+int tune_undo_shared(const JournalStep *s, const UndoContext *ctx);

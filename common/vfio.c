@@ -150,7 +150,7 @@ static const char *class_name(uint32_t cls)
 
 /* ---- the kernel side: bind, return ---- */
 
-static int undo_module(const JournalStep *s);
+int vfio_undo_module(const JournalStep *s, const UndoContext *ctx);
 
 static int write_bdf(const char *path, const char *bdf)
 {
@@ -173,8 +173,9 @@ static int driver_path(const char *driver, const char *file, char *buf, size_t s
  * driver explicitly.  Returns 0 when the device is on its original driver
  * with its original override.
  */
-static int vfio_undo_bind(const JournalStep *s)
+int vfio_undo_bind(const JournalStep *s, const UndoContext *ctx)
 {
+        (void) ctx; /* the step alone says what to give back */
         static const char prefix[] = "/sys/bus/pci/devices/";
         char orig_drv[PCI_DRIVER_MAX], orig_ovr[PCI_DRIVER_MAX], path[256];
         PciAddress a;
@@ -315,8 +316,9 @@ static int device_read(const PciAddress *a, PciDevice *dev, bool *fresh)
  * when it already lists that (a crash before the write) or the device is
  * gone (a VF removed with its PF's VFs).
  */
-static int undo_reset_method(const JournalStep *s)
+int vfio_undo_reset(const JournalStep *s, const UndoContext *ctx)
 {
+        (void) ctx; /* the step alone says what to give back */
         static const char prefix[] = "/sys/bus/pci/devices/";
         const char *bdf = s->path + sizeof(prefix) - 1, *slash;
         char addr[PCI_ADDRESS_STRLEN + 1], path[256], now[256];
@@ -355,15 +357,6 @@ static int undo_reset_method(const JournalStep *s)
         }
         log_info("gave %s its reset_method '%s' back", addr, s->old[0] ? s->old : "(none)");
         return 0;
-}
-
-static void register_undo(Ledger *l, const char *uuid)
-{
-        journal_register_undo("bind", vfio_undo_bind);
-        journal_register_undo("reset", undo_reset_method);
-        journal_register_undo("module", undo_module);
-        display_register_undo();
-        sriov_begin_release(l, uuid);
 }
 
 /*
@@ -598,8 +591,9 @@ static bool module_loaded(const char *name)
         return sysfs_exists(path);
 }
 
-static int undo_module(const JournalStep *s)
+int vfio_undo_module(const JournalStep *s, const UndoContext *ctx)
 {
+        (void) ctx; /* the step alone says what to give back */
         const char *name = s->path + strlen("/sys/module/");
         if (strncmp(s->path, "/sys/module/", 12) != 0 || !name_is_valid(name)) {
                 log_error("journal step %u: '%s' is not a module", s->seq, s->path);
@@ -1344,6 +1338,15 @@ static int release_locked(Ledger *l, const char *uuid, const char *name, bool qu
         return r < 0 ? r : r2;
 }
 
+/* A VF count left raised because others use its VFs now stays in the
+ * journal: the start goes on with it, and its release gives the count back
+ * once they are free. */
+static int finish_leftover(Ledger *l, const char *uuid, const char *name)
+{
+        int r = release_locked(l, uuid, name, true);
+        return r < 0 && !sriov_only_counts_left(uuid) ? r : 0;
+}
+
 int vfio_prepare(const Domain *d, const Profile *p)
 {
         const ProfileElem *e = profile_elem(p, "vfio");
@@ -1355,20 +1358,9 @@ int vfio_prepare(const Domain *d, const Profile *p)
         char err[1024] = "";
         int r;
 
-        r = ledger_lock(&l);
+        r = journal_start(&l, d->uuid, d->name, CAP, "vfio", finish_leftover);
         if (r < 0)
                 return r;
-        register_undo(&l, d->uuid);
-        if (journal_exists(d->uuid, CAP)) {
-                log_warning("finishing the vfio journal a previous start of %s left", d->name);
-                r = release_locked(&l, d->uuid, d->name, true);
-                /* A VF count left raised because others use its VFs now
-                 * stays in the journal: this start goes on with it, and its
-                 * release gives the count back once they are free. */
-                if (r < 0 && !sriov_only_counts_left(d->uuid))
-                        goto out;
-                r = 0;
-        }
         bool any_sriov = profile_any_enabled(p, "sriov");
         if (!profile_enabled(p, "vfio") && !any_sriov)
                 goto out;
@@ -1466,7 +1458,6 @@ int vfio_release(const char *uuid, const char *name)
         int r = ledger_lock_release(&l, false);
         if (r < 0)
                 return r;
-        register_undo(&l, uuid);
         r = release_locked(&l, uuid, name, false);
         ledger_unlock(&l);
         return r;

@@ -60,3 +60,8 @@ int vfio_prepare(const Domain *d, const Profile *p);
 int vfio_release(const char *uuid, const char *name);
 int vfio_reconnect(const char *uuid);
 #include "plan.h"
+
+/* Undo of "bind", "reset" and "module" (the table in capabilities.c). */
+int vfio_undo_bind(const JournalStep *s, const UndoContext *ctx);
+int vfio_undo_reset(const JournalStep *s, const UndoContext *ctx);
+int vfio_undo_module(const JournalStep *s, const UndoContext *ctx);

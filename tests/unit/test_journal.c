@@ -27,10 +27,13 @@ TEST(journal_escape_round_trips_awkward_values)
 }
 
 static char undone[2048];
-static int undo_probe(const JournalStep *s)
+static const Ledger *probe_ledger;
+static int undo_probe(const JournalStep *s, const UndoContext *ctx)
 {
         size_t n = strlen(undone);
-        snprintf(undone + n, sizeof(undone) - n, "%s%s=%s", n ? "," : "", s->kind_name, s->old);
+        /* the undo gets the ledger its caller holds and the journal's VM */
+        snprintf(undone + n, sizeof(undone) - n, "%s%s=%s%s", n ? "," : "", s->kind_name, s->old,
+                 ctx->ledger == probe_ledger && !strcmp(ctx->uuid, UUID) ? "" : "(wrong context)");
         return 0;
 }
 
@@ -41,6 +44,8 @@ TEST(journal_custom_steps_are_undone_newest_first_by_their_kind)
         CHECK_INT(journal_register_undo("probe", undo_probe), 0);
         CHECK(journal_register_undo("set", undo_probe) < 0);
         CHECK(journal_register_undo("../x", undo_probe) < 0);
+        CHECK(journal_register_undo("bind", undo_probe) < 0); /* the table's own kinds stay */
+        CHECK(journal_undo_fn("bind") != NULL && journal_undo_fn("probe") == NULL);
         Journal *j = NULL;
         unsigned seq;
         CHECK_INT(journal_open(UUID, "test", "vm", true, &j), 0);
@@ -54,6 +59,7 @@ TEST(journal_custom_steps_are_undone_newest_first_by_their_kind)
         CHECK_STR(j->name, "vm");
         Ledger l;
         CHECK_INT(ledger_lock(&l), 0);
+        probe_ledger = &l;
         CHECK_INT(journal_undo(j, &l), 0);
         ledger_unlock(&l);
         journal_close(j);
@@ -70,7 +76,7 @@ TEST(journal_ignores_a_torn_last_line_but_not_a_damaged_middle)
         tree_write("/sys/x", "old\n");
         CHECK_INT(ledger_lock(&l), 0);
         CHECK_INT(journal_open(UUID, "test", "vm", true, &j), 0);
-        CHECK_INT(journal_begin(j, &l, STEP_SET, "x", "/sys/x", "old", "new", &seq), 0);
+        CHECK_INT(journal_begin_set(j, "x", "/sys/x", "old", "new", &seq), 0);
         journal_close(j);
         ledger_unlock(&l);
         /* a crash in the middle of an append */
@@ -106,7 +112,7 @@ TEST(journal_set_steps_restore_the_old_value)
         unsigned seq;
         CHECK_INT(ledger_lock(&l), 0);
         CHECK_INT(journal_open(UUID, "test", "vm", true, &j), 0);
-        CHECK_INT(journal_begin(j, &l, STEP_SET, "knob", "/sys/knob", "before", "after", &seq), 0);
+        CHECK_INT(journal_begin_set(j, "knob", "/sys/knob", "before", "after", &seq), 0);
         CHECK_INT(sysfs_write("/sys/knob", "after"), 0);
         CHECK_INT(journal_done(j, &l, seq, "after"), 0);
         CHECK_STR(tree_read("/sys/knob"), "after");
