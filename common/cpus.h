@@ -48,10 +48,6 @@ int cpus_derive(const Domain *d, const Profile *p, const CpuTopology *t, const C
 int cpus_numa_check(const Domain *d, const Profile *p, const CpuTopology *t, const CpusClaim *c,
                     const int *pci_nodes, char *err, size_t errlen);
 
-/* Convert a CPU set to the kernel's hex mask ("ff,ffffffff") and back. */
-int cpus_mask_format(const CpuSet *set, char *buf, size_t size);
-int cpus_mask_parse(const char *s, CpuSet *ret);
-
 /* Hook phases. */
 int cpus_prepare(const Domain *d, const Profile *p);
 int cpus_started(const Domain *d, const Profile *p);

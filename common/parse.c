@@ -489,3 +489,59 @@ bool service_name_is_valid(const char *s)
                         return false;
         return true;
 }
+
+/* ---- masks: the kernel's bitmap format, 32-bit words in hex, highest first ---- */
+
+int cpus_mask_format(const CpuSet *set, char *buf, size_t size)
+{
+        int top = -1;
+        size_t len = 0;
+
+        for (int w = CPUSET_MAX / 32 - 1; w >= 0; w--) {
+                uint32_t v = (uint32_t) (set->bits[w / 2] >> ((w % 2) * 32));
+                if (top < 0 && v == 0 && w > 0)
+                        continue;
+                int n = top < 0 ? snprintf(buf + len, size - len, "%x", v)
+                                : snprintf(buf + len, size - len, ",%08x", v);
+                if (n < 0 || (size_t) n >= size - len)
+                        return -ENOBUFS;
+                len += (size_t) n;
+                top = w;
+        }
+        return 0;
+}
+
+int cpus_mask_parse(const char *s, CpuSet *ret)
+{
+        const char *words[CPUSET_MAX / 32];
+        size_t n = 0;
+        char copy[CPUSET_MAX / 4 + CPUSET_MAX / 32 + 2], *save = NULL;
+
+        if (!s || !*s || strlen(s) >= sizeof(copy) || s[0] == ',' || s[strlen(s) - 1] == ',' || strstr(s, ",,"))
+                return -EINVAL;
+        snprintf(copy, sizeof(copy), "%s", s);
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (n == CPUSET_MAX / 32 || !*t || strlen(t) > 8)
+                        return -EINVAL;
+                words[n++] = t;
+        }
+        if (n == 0)
+                return -EINVAL;
+        cpuset_clear(ret);
+        for (size_t i = 0; i < n; i++) {
+                uint64_t v = 0;
+                for (const char *h = words[i]; *h; h++) {
+                        int x = *h >= '0' && *h <= '9' ? *h - '0'
+                                : *h >= 'a' && *h <= 'f' ? *h - 'a' + 10
+                                : *h >= 'A' && *h <= 'F' ? *h - 'A' + 10 : -1;
+                        if (x < 0)
+                                return -EINVAL;
+                        v = v << 4 | (uint64_t) x;
+                }
+                size_t w = n - 1 - i;
+                for (unsigned b = 0; b < 32; b++)
+                        if (v & (UINT64_C(1) << b))
+                                cpuset_set(ret, (unsigned) (w * 32 + b));
+        }
+        return 0;
+}

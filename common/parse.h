@@ -64,6 +64,10 @@ void format_memory_kib(uint64_t kib, char *buf, size_t size);
 int cpuset_parse(const char *s, CpuSet *ret);
 /* Canonical form "0-3,8"; "" for the empty set.  Returns -ENOBUFS if it does not fit. */
 int cpuset_format(const CpuSet *set, char *buf, size_t size);
+/* A CPU set as the kernel's hex mask ("ff,ffffffff": 32-bit words, highest
+ * first; smp_affinity, workqueue cpumask) and back. */
+int cpus_mask_format(const CpuSet *set, char *buf, size_t size);
+int cpus_mask_parse(const char *s, CpuSet *ret);
 void cpuset_clear(CpuSet *set);
 void cpuset_set(CpuSet *set, unsigned cpu);
 bool cpuset_isset(const CpuSet *set, unsigned cpu);
