@@ -15,6 +15,7 @@
 #include "common/profile.h"
 #include "common/running.h"
 #include "common/sysfs.h"
+#include "common/resource.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -212,7 +213,7 @@ static void print_map(const CliOptions *o, const State *s)
                                 printf(" [");
                                 for (int t = cpuset_next(&sib, 0); t >= 0; t = cpuset_next(&sib, (unsigned) t + 1)) {
                                         char res[32], who[512];
-                                        snprintf(res, sizeof(res), "cpus/%d", t);
+                                        res_cpu(res, sizeof(res), "cpus", t);
                                         holders(s, res, who, sizeof(who));
                                         printf("%s%d:%s", t == cpuset_next(&sib, 0) ? "" : " ", t, who[0] ? who : "host");
                                         cpuset_set(&done, (unsigned) t);
@@ -231,8 +232,7 @@ static void print_map(const CliOptions *o, const State *s)
                 for (size_t pi = 0; pi < n_pools; pi++) {
                         char size[32], res[96], who[512];
                         format_size_kib(pools[pi].size_kib, size, sizeof(size));
-                        snprintf(res, sizeof(res), "hugepages/node%d/%llukB", node,
-                                 (unsigned long long) pools[pi].size_kib);
+                        res_hugepages(res, sizeof(res), (unsigned) node, (unsigned long long) pools[pi].size_kib);
                         holders(s, res, who, sizeof(who));
                         printf("  hugepages %-7s %llu (free %llu)%s%s\n", size, (unsigned long long) pools[pi].pages,
                                (unsigned long long) pools[pi].free, who[0] ? "  held by: " : "", who);
@@ -262,7 +262,7 @@ static void print_map(const CliOptions *o, const State *s)
                         if (sysfs_readlink(path, link, sizeof(link)) > 0)
                                 snprintf(drv, sizeof(drv), "%s", strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
                         char res[300], who[512];
-                        snprintf(res, sizeof(res), "pci/%s", bdf);
+                        res_pci(res, sizeof(res), bdf);
                         holders(s, res, who, sizeof(who));
                         printf(" %s (%s%s%s)", bdf, drv, who[0] ? ", held by " : "", who);
                 }
@@ -381,7 +381,7 @@ static void print_map_json(const State *s)
                         if (sysfs_read(path, sib, sizeof(sib)) < 0)
                                 snprintf(sib, sizeof(sib), "%d", c);
                         sib[strcspn(sib, "\n")] = '\0';
-                        snprintf(res, sizeof(res), "cpus/%d", c);
+                        res_cpu(res, sizeof(res), "cpus", c);
                         printf("%s{\"cpu\":%d,\"siblings\":", c == cpuset_next(&cpus, 0) ? "" : ",", c);
                         json_string(stdout, sib);
                         /* a VM's claim: vmprep keeps host tasks (and IRQs,
@@ -399,7 +399,7 @@ static void print_map_json(const State *s)
                 for (size_t pi = 0; pi < n_pools; pi++) {
                         char res[96];
                         unsigned long long kib = (unsigned long long) pools[pi].size_kib;
-                        snprintf(res, sizeof(res), "hugepages/node%d/%llukB", node, kib);
+                        res_hugepages(res, sizeof(res), (unsigned) node, kib);
                         printf("%s{\"size_kib\":%llu,\"pages\":%llu,\"free\":%llu,\"held_by\":", pi ? "," : "", kib,
                                (unsigned long long) pools[pi].pages, (unsigned long long) pools[pi].free);
                         json_holders(s, res, true);
@@ -464,7 +464,7 @@ static void print_map_json(const State *s)
                                 json_string(stdout, strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
                         else
                                 printf("null");
-                        snprintf(res, sizeof(res), "pci/%s", devs[di]);
+                        res_pci(res, sizeof(res), devs[di]);
                         printf(",\"held_by\":");
                         json_holders(s, res, false);
                         printf("}");

@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "cpus_share.h"
+#include "resource.h"
 #include "systemd.h"
 #include "sysfs.h"
 
@@ -442,18 +443,18 @@ int cpus_prepare(const Domain *d, const Profile *p)
                 goto out;
         for (int c = cpuset_next(&claim.cpus, 0); c >= 0 && r >= 0; c = cpuset_next(&claim.cpus, (unsigned) c + 1)) {
                 char hold[32];
-                snprintf(hold, sizeof(hold), "cpus/%d", c);
+                res_cpu(hold, sizeof(hold), "cpus", c);
                 r = ledger_hold(&l, d->uuid, hold, 1);
                 if (r >= 0 && claim.irqs) {
-                        snprintf(hold, sizeof(hold), "cpus-irq/%d", c);
+                        res_cpu(hold, sizeof(hold), "cpus-irq", c);
                         r = ledger_hold(&l, d->uuid, hold, 1);
                 }
                 if (r >= 0 && claim.workqueues) {
-                        snprintf(hold, sizeof(hold), "cpus-wq/%d", c);
+                        res_cpu(hold, sizeof(hold), "cpus-wq", c);
                         r = ledger_hold(&l, d->uuid, hold, 1);
                 }
                 if (r >= 0 && claim.partition && cpuset_isset(&claim.vcpus, (unsigned) c)) {
-                        snprintf(hold, sizeof(hold), "cpus-part/%d", c);
+                        res_cpu(hold, sizeof(hold), "cpus-part", c);
                         r = ledger_hold(&l, d->uuid, hold, 1);
                 }
         }

@@ -3,6 +3,7 @@
 
 #include "journal.h"
 #include "log.h"
+#include "resource.h"
 #include "sysfs.h"
 
 #include <errno.h>
@@ -516,7 +517,7 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
                 return fail_msg(err, errlen, "cannot reserve %llu x %s pages (%s) on node %u: this machine has only %s "
                                 "of memory in all", (unsigned long long) need->pages, size, want, need->node, have);
         }
-        snprintf(resource, sizeof(resource), "hugepages/node%u/%llukB", need->node, (unsigned long long) need->size_kib);
+        res_hugepages(resource, sizeof(resource), need->node, (unsigned long long) need->size_kib);
         snprintf(old, sizeof(old), "%llu", (unsigned long long) cur);
         snprintf(target_s, sizeof(target_s), "%llu", (unsigned long long) target);
 

@@ -6,6 +6,7 @@
 #include "parse.h"
 #include "pci.h"
 #include "plan.h"
+#include "resource.h"
 #include "sysfs.h"
 
 #include <errno.h>
@@ -250,18 +251,18 @@ static int hold_claim(Ledger *l, const char *uuid, const JournalStep *s)
                 return r;
         for (int c = cpuset_next(&cpus, 0); c >= 0 && r == 0; c = cpuset_next(&cpus, (unsigned) c + 1)) {
                 char res[32];
-                snprintf(res, sizeof(res), "cpus/%d", c);
+                res_cpu(res, sizeof(res), "cpus", c);
                 r = hold_once(l, uuid, res);
                 if (r == 0 && irqs) {
-                        snprintf(res, sizeof(res), "cpus-irq/%d", c);
+                        res_cpu(res, sizeof(res), "cpus-irq", c);
                         r = hold_once(l, uuid, res);
                 }
                 if (r == 0 && wq) {
-                        snprintf(res, sizeof(res), "cpus-wq/%d", c);
+                        res_cpu(res, sizeof(res), "cpus-wq", c);
                         r = hold_once(l, uuid, res);
                 }
                 if (r == 0 && cpuset_isset(&part, (unsigned) c)) {
-                        snprintf(res, sizeof(res), "cpus-part/%d", c);
+                        res_cpu(res, sizeof(res), "cpus-part", c);
                         r = hold_once(l, uuid, res);
                 }
         }
@@ -300,7 +301,7 @@ static int hold_step(Ledger *l, const char *uuid, const JournalStep *s)
                 char link[256], bdf[PCI_ADDRESS_STRLEN], pf[64];
                 snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s/physfn", s->resource + 4);
                 if (pci_link_basename(link, bdf, sizeof(bdf)) == 0) {
-                        snprintf(pf, sizeof(pf), "sriov/%s", bdf);
+                        res_sriov(pf, sizeof(pf), bdf);
                         int r = hold_once(l, uuid, pf);
                         if (r < 0)
                                 return r;

@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "parse.h"
+#include "resource.h"
 #include "sysfs.h"
 #include "xml.h"
 
@@ -389,7 +390,7 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const ShmemItem *it
         unsigned seq;
         int r;
 
-        snprintf(resource, sizeof(resource), "shmem:%s", it->path);
+        res_shmem(resource, sizeof(resource), it->path);
         r = sysfs_lstat(it->path, &st);
         if (r == -ENOENT && it->device) {
                 log_error("<vmprep:shmem device='%s'>: there is no %s (load the kvmfr module: modprobe kvmfr "
