@@ -61,6 +61,8 @@ static int cg2_apply(Journal *j, const Config *conf, const CpuSet *host, Stats *
                         continue; /* a file, not a cgroup */
                 snprintf(path, sizeof(path), CG2_ROOT "/%s/cpuset.cpus", names[i]);
                 r = sysfs_read(path, cur, sizeof(cur));
+                if (r == -ENOENT && journal_planning())
+                        r = snprintf(cur, sizeof(cur), "%s", ""); /* a plan: the file comes, empty, with +cpuset */
                 if (r < 0) {
                         log_error_errno(r, "cannot read %s", path);
                         break;

@@ -11,6 +11,28 @@
 #include <errno.h>
 #include <stdlib.h>
 
+/*
+ * A kernel with cpuset.cpus.exclusive (6.7+), where each VM's vCPU cgroups
+ * become partitions of their own.  The machine cgroup shows its cpuset
+ * files only once the cpuset controller is enabled for the root's children
+ * (host_apply's cg2ctl or sdcpus steps, or an earlier VM), which a plan has
+ * not done on a fresh boot; the root's cpuset.cpus.isolated, 6.7's too,
+ * is there whenever the hierarchy has the cpuset controller.
+ */
+static bool per_vm_partitions(const char *ms)
+{
+        char path[SYSFS_PATH_MAX];
+        snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", ms);
+        return sysfs_exists(path) || sysfs_exists(CG2_ROOT "/cpuset.cpus.isolated");
+}
+
+/* What a cpuset file of a cgroup holds before anything writes it. */
+static const char *fresh_value(const char *path)
+{
+        size_t n = strlen(path), m = strlen("/cpuset.cpus.partition");
+        return n >= m && strcmp(path + n - m, "/cpuset.cpus.partition") == 0 ? "member" : "";
+}
+
 /* 6.7+: the machine slice's cpuset.cpus.exclusive holds what it had plus
  * the vCPU cores of every running partition-mode VM (the vCPU cgroups'
  * partitions below need their parent to hold the CPUs exclusively). */
@@ -23,11 +45,15 @@ int cpus_machine_exclusive(Journal *j, const CpuSet *part)
 
         if (!ms)
                 return 0;
-        snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", ms);
-        if (!sysfs_exists(path))
+        if (!per_vm_partitions(ms))
                 return 0;
+        snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", ms);
         r = sysfs_read(path, cur, sizeof(cur));
-        if (r < 0)
+        if (r == -ENOENT && !journal_planning())
+                return 0; /* no cpuset controller here (see cpus_partition_started) */
+        if (r == -ENOENT)
+                cur[0] = '\0'; /* a plan on a fresh boot: the file comes, empty, with the controller */
+        else if (r < 0)
                 return log_error_errno(r, "cannot read %s", path);
         JournalStep *s = cpus_live_step(j, path);
         const char *b = s ? s->old : cur;
@@ -64,6 +90,8 @@ static int vm_write(Journal *j, const char *path, const char *want)
         char cur[JOURNAL_STEP_VALUE_MAX];
         unsigned seq;
         int r = sysfs_read(path, cur, sizeof(cur));
+        if (r == -ENOENT && journal_planning()) /* a plan before the controller is enabled */
+                r = snprintf(cur, sizeof(cur), "%s", fresh_value(path));
         if (r < 0)
                 return log_error_errno(r, "cannot read %s", path);
         if ((size_t) r >= sizeof(cur) - 1)
@@ -193,8 +221,7 @@ int cpus_partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, cons
                 log_info("no machine.slice (or machine) cgroup yet: the isolated partition is made once the VM runs");
                 return 0;
         }
-        snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", ms);
-        if (sysfs_exists(path)) /* 6.7+: the vCPU cgroups become partitions once they exist (started) */
+        if (per_vm_partitions(ms)) /* 6.7+: the vCPU cgroups become partitions once they exist (started) */
                 return journal_planning() ? partition_plan_started(j, d, c, ms) : 0;
         if (!cpuset_empty(taken))
                 return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: this kernel has no cpuset.cpus.exclusive "
@@ -251,8 +278,7 @@ int cpus_partition_started(Journal *j, const Domain *d, const CpusClaim *c, cons
         if (!ms)
                 return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: no machine.slice (or machine) cgroup "
                                 "under " CG2_ROOT " although the VM runs");
-        snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", ms);
-        if (!sysfs_exists(path)) {
+        if (!per_vm_partitions(ms)) {
                 /* before 6.7, machine.slice as a whole: done at prepare unless
                  * the slice did not exist then */
                 snprintf(path, sizeof(path), "%s/cpuset.cpus.partition", ms);

@@ -428,6 +428,20 @@ drop:
         return ledger_save(l);
 }
 
+/* The ledger read; a damaged one is reported and refused, unless the
+ * caller takes it even damaged (l->damaged says so). */
+static int read_checked(Ledger *l, bool even_damaged)
+{
+        int r = ledger_read(l);
+        if (r == -EBADMSG && even_damaged)
+                return 0;
+        if (r == -EBADMSG) {
+                ledger_report_damage(l, "nothing was changed");
+                r = -VMPREP_EREPORTED;
+        }
+        return r;
+}
+
 static int lock_and_read(Ledger *l, bool even_damaged)
 {
         struct timespec pause = { 0, 10 * 1000 * 1000 };
@@ -435,17 +449,8 @@ static int lock_and_read(Ledger *l, bool even_damaged)
 
         memset(l, 0, sizeof(*l));
         l->lock_fd = -1;
-        if (journal_planning()) {
-                /* read as it stands, without the lock (a plan writes nothing) */
-                r = ledger_read(l);
-                if (r == -EBADMSG && even_damaged)
-                        return 0;
-                if (r == -EBADMSG) {
-                        ledger_report_damage(l, "nothing was changed");
-                        r = -VMPREP_EREPORTED;
-                }
-                return r;
-        }
+        if (journal_planning())
+                return read_checked(l, even_damaged); /* as it stands, without the lock: a plan writes nothing */
         r = state_dir_check();
         if (r < 0)
                 return r;
@@ -469,13 +474,7 @@ static int lock_and_read(Ledger *l, bool even_damaged)
                 nanosleep(&pause, NULL);
         }
         l->lock_fd = fd;
-        r = ledger_read(l);
-        if (r == -EBADMSG && even_damaged)
-                return 0;
-        if (r == -EBADMSG) {
-                ledger_report_damage(l, "nothing was changed");
-                r = -VMPREP_EREPORTED;
-        }
+        r = read_checked(l, even_damaged);
         if (r == 0 && l->has_pending)
                 r = ledger_finish_pending(l);
         if (r < 0)
