@@ -18,16 +18,13 @@ unset VMPREP_CONF
 
 [ -x "$HOOK" ] || { echo "missing $HOOK"; exit 1; }
 
-ROOT=
-OUT=$(mktemp) ERR=$(mktemp)
-cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; }
-trap 'cleanup; rm -f "$OUT" "$ERR"' EXIT
-
 UUID_A=1a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e01
 UUID_B=1a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e02
 UUID_C=1a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e03
 CG1=sys/fs/cgroup/cpuset
 
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
 # shellcheck source=tests/hooks/cpus_tree.sh
 . "$here/cpus_tree.sh"
 
@@ -42,18 +39,15 @@ domain() {
 }
 pins() { local i=0 c s=""; for c in "$@"; do s+="<vcpupin vcpu='$i' cpuset='$c'/>"; i=$((i + 1)); done; echo "$s"; }
 
-hook() { "$HOOK" "$2" "$3" "$4" - < "$1" > "$OUT" 2> "$ERR"; }
 # crash_at K XML NAME OP SUB: run the hook to crash point K; prints its exit
 # status (the shell's "Killed" notice goes nowhere)
 crash_at() { (VMPREP_TEST_CRASH_AT=$1 "$HOOK" "$3" "$4" "$5" - < "$2" > "$OUT" 2> "$ERR"; echo $?) 2>/dev/null; }
-stop_phases() { hook "$1" "$2" stopped end; hook "$1" "$2" release end; }
 # every kernel-side file (not vmprep's state, not the fake kernel's controls)
 # (content compared as the kernel shows it: a trailing newline is no difference)
 snapshot() {
         (cd "$ROOT" && find sys proc run/systemd -type f 2>/dev/null | sort > .fake/files \
                 && xargs -d '\n' awk 'FNR == 1 { print "== " FILENAME } { print }' < .fake/files; cat .fake/files; find sys -type d | sort)
 }
-rd() { cat "$ROOT/$1"; }
 no_claims() { ! grep -q "^hold [0-9a-f-]* cpus" "$ROOT/run/vmprep/ledger" 2>/dev/null; }
 
 # ---- cases ----

@@ -13,6 +13,8 @@ case $B in /*) ;; *) B=$repo/$B ;; esac
 T_SUITE=faults
 # shellcheck source=tests/lib.sh
 . "$repo/tests/lib.sh"
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
 # shellcheck source=tests/hooks/tree.sh
 . "$here/tree.sh"
 ERRNOS=(EBUSY EINVAL ENOMEM ENODEV EIO)

@@ -27,8 +27,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 
 for f in "$HOOK" "$VMPREP" "$FIXTURE"; do [ -x "$f" ] || { echo "missing $f"; exit 1; }; done
 
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
 # shellcheck source=tests/hooks/pci_tree.sh
 . "$here/pci_tree.sh"
+# every file, link and directory under sys/ and dev/, files byte for byte
+SNAPSHOT=("entries:sys,dev" "bytes:sys,dev")
 
 FORCE="<vmprep:vfio group='whole' force='yes'/>"
 

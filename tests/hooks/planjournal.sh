@@ -22,6 +22,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 unset VMPREP_CONF
 for f in "$VMPREP" "$FIXTURE" "${HOOKS[@]}"; do [ -x "$f" ] || { echo "missing $f"; exit 1; }; done
 
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
 # the hugepages suites' two-node host (tests/hooks/tree.sh) as hp_tree, the
 # tune suite's (tune_tree.sh) as tune_tree: both files call theirs new_tree
 # shellcheck source=tests/hooks/tree.sh
@@ -32,16 +34,11 @@ eval "$(declare -f new_tree | sed '1s/new_tree/hp_tree/')"
 eval "$(declare -f new_tree | sed '1s/new_tree/tune_tree/')"
 # shellcheck source=tests/hooks/cpus_tree.sh
 . "$here/cpus_tree.sh"
-ROOT=
 PLAN=$(mktemp) CMP=$(mktemp)
-cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; }
-trap 'cleanup; rm -f "$OUT" "$ERR" "$PLAN" "$CMP"' EXIT
+TMP_FILES+=("$PLAN" "$CMP")
 # pci-fixture's hosts (tests/hooks/pci_tree.sh)
 pci_tree() {
-        cleanup
-        ROOT=$(mktemp -d /tmp/vmprep-pj-XXXXXX)
-        export VMPREP_ROOT=$ROOT
-        mkdir -p "$ROOT/run" "$ROOT/.fake"; : > "$ROOT/.fake/writes.log"
+        new_root pj
         "$FIXTURE" "$ROOT" base "$@" || exit 1
 }
 
@@ -67,7 +64,7 @@ MEM="<memory unit='MiB'>512</memory>"
 HP="<memoryBacking><hugepages/></memoryBacking>"
 
 # everything under the root, state included: what a plan must leave as it was
-tree_state() { (cd "$ROOT" && find . -path ./x.xml -prune -o -printf '%y %p %l %m\n' | sort; find . -type f ! -name x.xml -print0 | sort -z | xargs -0 md5sum); }
+SNAPSHOT=("modes:." "bytes:.")
 journal_counts() {
         local f
         for f in "$ROOT"/run/vmprep/*.journal; do
@@ -108,10 +105,10 @@ stop() {
 agree() {
         local label=$1 name=$2 x=$3 want=${4:-} before counts prc=0 hrc=0
         counts=$(journal_counts)
-        before=$(tree_state)
+        before=$(snapshot)
         "$VMPREP" --root "$ROOT" plan --json "$x" > "$PLAN" 2> "$ERR" || prc=$?
-        if [ "$(tree_state)" != "$before" ]; then
-                t_fail "$label: the plan wrote nothing" "$(diff <(echo "$before") <(tree_state) | head -8)"
+        if [ "$(snapshot)" != "$before" ]; then
+                t_fail "$label: the plan wrote nothing" "$(diff <(echo "$before") <(snapshot) | head -8)"
                 return
         fi
         local hx=${LIVE_XML:-$x}

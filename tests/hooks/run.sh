@@ -17,8 +17,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 
 [ -x "$HOOK" ] || { echo "missing $HOOK (make $B/hooks/20-vmprep-hugepages)"; exit 1; }
 
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
 # shellcheck source=tests/hooks/tree.sh
 . "$here/tree.sh"
+# every kernel file, byte for byte
+SNAPSHOT=("bytes:sys")
 
 # ---- cases ----
 

@@ -16,16 +16,16 @@ T_SUITE=tune-hooks
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 [ -x "$HOOK" ] || { echo "missing $HOOK"; exit 1; }
 
-ROOT=
-OUT=$(mktemp) ERR=$(mktemp)
-cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; }
-trap 'cleanup; rm -f "$OUT" "$ERR"' EXIT
 UUID_A=2a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e01
 UUID_B=2a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e02
 UUID_C=2a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e03
 
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
 # shellcheck source=tests/hooks/tune_tree.sh
 . "$here/tune_tree.sh"
+# every file under sys/ and proc/ as the kernel shows it
+SNAPSHOT=("text:sys,proc")
 # domain NAME UUID TUNE-ELEMENT [USE] [EXTRA]
 domain() {
         printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><vcpu>2</vcpu>" "$1" "$2"
@@ -33,10 +33,6 @@ domain() {
         printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'%s>%s</vmprep:profile></metadata></domain>\n" "${4:+ use='$4'}" "$3"
 }
 RT="<vmprep:tune governor='performance' max-cstate='1' thp='never' ksm='off' rt-runtime='unlimited' swappiness='0' stat-interval='10'/>"
-hook() { "$HOOK" "$2" "$3" "$4" - < "$1" > "$OUT" 2> "$ERR"; }
-stop_phases() { hook "$1" "$2" stopped end; hook "$1" "$2" release end; }
-snapshot() { (cd "$ROOT" && find sys proc -type f | sort > .fake/files && xargs -d '\n' awk 'FNR == 1 { print "== " FILENAME } { print }' < .fake/files); }
-rd() { cat "$ROOT/$1"; }
 values() { echo "$(rd sys/devices/system/cpu/cpu2/cpufreq/scaling_governor) $(rd sys/devices/system/cpu/cpu1/cpufreq/scaling_governor) $(rd sys/devices/system/cpu/cpu3/cpuidle/state1/disable)$(rd sys/devices/system/cpu/cpu3/cpuidle/state2/disable)$(rd sys/devices/system/cpu/cpu3/cpuidle/state3/disable) $(rd sys/kernel/mm/transparent_hugepage/enabled) ksm=$(rd sys/kernel/mm/ksm/run) rt=$(rd proc/sys/kernel/sched_rt_runtime_us) sw=$(rd proc/sys/vm/swappiness) si=$(rd proc/sys/vm/stat_interval)"; }
 
 case_round_trip() {
