@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Fake CPU hosts for the cpus hook suites (tests/hooks/cpus.sh,
+# Fake CPU hosts for the cpus hook suites (tests/hooks/cpus.sh, faults.sh,
 # planjournal.sh): cgroup v1, cgroup v2 without systemd, systemd (its D-Bus
 # side a test double), 6.7+ exclusive CPUs; a VM as libvirt runs it.
 # Needs tests/hooks/lib.sh.

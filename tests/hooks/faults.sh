@@ -15,23 +15,19 @@ T_SUITE=faults
 . "$repo/tests/lib.sh"
 # shellcheck source=tests/hooks/lib.sh
 . "$here/lib.sh"
-# shellcheck source=tests/hooks/tree.sh
-. "$here/tree.sh"
+# the trees of the hooks' own suites
+# shellcheck source=tests/hooks/hp_tree.sh
+. "$here/hp_tree.sh"
+# shellcheck source=tests/hooks/cpus_tree.sh
+. "$here/cpus_tree.sh"
+# shellcheck source=tests/hooks/tune_tree.sh
+. "$here/tune_tree.sh"
 ERRNOS=(EBUSY EINVAL ENOMEM ENODEV EIO)
-
-# The hooks' own suites build their trees; take those functions from them
-# (base_tree, tree_v1, tree_v2 from cpus_tree.sh; new_tree from tune_tree.sh as tune_tree).
-CG1=sys/fs/cgroup/cpuset # used by tree_v1
-export CG1
-# shellcheck disable=SC1090
-. <(sed -n '/^base_tree() {/,/^}/p; /^tree_v1() {/,/^}/p; /^tree_v2() {/,/^}/p' "$here/cpus_tree.sh")
-# shellcheck disable=SC1090
-. <(sed -n '/^new_tree() {/,/^}/p' "$here/tune_tree.sh" | sed 's/^new_tree()/tune_tree()/; s|vmprep-tune-XXXXXX|vmprep-faults-XXXXXX|')
 
 # Each scenario sets HOOK and NAME and writes $ROOT/x.xml (the VM), in a fresh tree.
 scenario_hugepages() {
         HOOK=$B/hooks/20-vmprep-hugepages NAME=vm1
-        new_tree
+        hp_tree
         set_pool "$P0" 7
         echo 100 > "$ROOT/.fake/node1-2048kB.max"
         echo 200 > "$ROOT/.fake/node1.compact-gain"
@@ -39,23 +35,27 @@ scenario_hugepages() {
 }
 scenario_vfio() {
         HOOK=$B/hooks/10-vmprep-vfio NAME=g1
-        new_tree
+        hp_tree
         "$B/pci-fixture" "$ROOT" base gpu-hda sriov-nic
         cp "$repo/tests/fixtures/domains/gpu-hda-sriov.xml" "$ROOT/x.xml"
 }
-scenario_cpus_v1() {
-        HOOK=$B/hooks/30-vmprep-cpus NAME=vm1
-        ROOT=; tree_v1
+# the isolated VM of the cpus scenarios
+cpus_vm() {
         printf "<domain type='kvm'><name>vm1</name><uuid>%s</uuid><vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/></cputune><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:isolate/></vmprep:profile></metadata></domain>\n" "$UUID_A" > "$ROOT/x.xml"
 }
+scenario_cpus_v1() {
+        HOOK=$B/hooks/30-vmprep-cpus NAME=vm1
+        tree_v1
+        cpus_vm
+}
 scenario_cpus_v2() {
-        scenario_cpus_v1
-        rm -rf "$ROOT"; ROOT=; tree_v2
-        printf "<domain type='kvm'><name>vm1</name><uuid>%s</uuid><vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/></cputune><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:isolate/></vmprep:profile></metadata></domain>\n" "$UUID_A" > "$ROOT/x.xml"
+        HOOK=$B/hooks/30-vmprep-cpus NAME=vm1
+        tree_v2
+        cpus_vm
 }
 scenario_tune() {
         HOOK=$B/hooks/40-vmprep-tune NAME=vm1
-        ROOT=; tune_tree
+        tune_tree
         printf "<domain type='kvm'><name>vm1</name><uuid>%s</uuid><vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/></cputune><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:tune governor='performance' max-cstate='1' thp='never' ksm='off' rt-runtime='unlimited' swappiness='0' stat-interval='10'/></vmprep:profile></metadata></domain>\n" "$UUID_A" > "$ROOT/x.xml"
 }
 

@@ -24,23 +24,18 @@ for f in "$VMPREP" "$FIXTURE" "${HOOKS[@]}"; do [ -x "$f" ] || { echo "missing $
 
 # shellcheck source=tests/hooks/lib.sh
 . "$here/lib.sh"
-# the hugepages suites' two-node host (tests/hooks/tree.sh) as hp_tree, the
-# tune suite's (tune_tree.sh) as tune_tree: both files call theirs new_tree
-# shellcheck source=tests/hooks/tree.sh
-. "$here/tree.sh"
-eval "$(declare -f new_tree | sed '1s/new_tree/hp_tree/')"
-# shellcheck source=tests/hooks/tune_tree.sh
-. "$here/tune_tree.sh"
-eval "$(declare -f new_tree | sed '1s/new_tree/tune_tree/')"
+# the trees of the hook suites: hp_tree, pci_tree (pci-fixture's hosts),
+# tree_v1, tree_v2, tree_systemd..., tune_tree
+# shellcheck source=tests/hooks/hp_tree.sh
+. "$here/hp_tree.sh"
+# shellcheck source=tests/hooks/pci_tree.sh
+. "$here/pci_tree.sh"
 # shellcheck source=tests/hooks/cpus_tree.sh
 . "$here/cpus_tree.sh"
+# shellcheck source=tests/hooks/tune_tree.sh
+. "$here/tune_tree.sh"
 PLAN=$(mktemp) CMP=$(mktemp)
 TMP_FILES+=("$PLAN" "$CMP")
-# pci-fixture's hosts (tests/hooks/pci_tree.sh)
-pci_tree() {
-        new_root pj
-        "$FIXTURE" "$ROOT" base "$@" || exit 1
-}
 
 U1=6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e01
 U2=6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e02
@@ -48,15 +43,6 @@ U2=6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e02
 vm() {
         printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid>%s" "$1" "$2" "$3"
         printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'>%s</vmprep:profile></metadata></domain>\n" "$4"
-}
-hostdev() {
-        local d=${1%%:*} rest=${1#*:}
-        local b=${rest%%:*} s=${rest#*:}; s=${s%%.*}; local f=${1##*.}
-        printf "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/></source></hostdev>" "$d" "$b" "$s" "$f"
-}
-iface() {
-        local b=${1#*:}; local bus=${b%%:*} s=${b#*:}; s=${s%%.*}
-        printf "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x%s' slot='0x%s' function='0x%s'/></source></interface>" "$bus" "$s" "${1##*.}"
 }
 devices() { local s="<devices>" b; for b in "$@"; do s+=$(hostdev "$b"); done; echo "$s</devices>"; }
 pins() { local i=0 c s="<vcpu>$#</vcpu><cputune>"; for c in "$@"; do s+="<vcpupin vcpu='$i' cpuset='$c'/>"; i=$((i + 1)); done; echo "$s</cputune>"; }

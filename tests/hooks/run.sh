@@ -19,15 +19,15 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 
 # shellcheck source=tests/hooks/lib.sh
 . "$here/lib.sh"
-# shellcheck source=tests/hooks/tree.sh
-. "$here/tree.sh"
+# shellcheck source=tests/hooks/hp_tree.sh
+. "$here/hp_tree.sh"
 # every kernel file, byte for byte
 SNAPSHOT=("bytes:sys")
 
 # ---- cases ----
 
 case_untagged_vm_costs_nothing() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml; domain plain "$UUID_A" 512 "" > "$x"
         local before; before=$(snapshot)
         local op
@@ -42,7 +42,7 @@ case_untagged_vm_costs_nothing() {
 }
 
 case_round_trip() {
-        new_tree
+        hp_tree
         set_pool $P0 30
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
         hook "$x" vm1 prepare begin || { t_fail "prepare/release round trip" "prepare: $(cat "$ERR")"; return; }
@@ -63,7 +63,7 @@ case_round_trip() {
 }
 
 case_migrate_restore_print_nothing() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" 512 "$TAG" > "$x"
         hook "$x" vm1 migrate begin - && [ ! -s "$OUT" ] && hook "$x" vm1 restore begin - && [ ! -s "$OUT" ] \
                 && [ ! -s "$ROOT/.fake/writes.log" ] \
@@ -72,7 +72,7 @@ case_migrate_restore_print_nothing() {
 }
 
 case_untagged_while_running_is_still_released() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml y=$ROOT/y.xml
         domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         domain vm1 "$UUID_A" 256 "" > "$y"      # `virsh metadata --remove --live` while it runs
@@ -84,7 +84,7 @@ case_untagged_while_running_is_still_released() {
 }
 
 case_bad_profile_fails_and_names_value() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml
         domain vm1 "$UUID_A" 256 "<vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:hugepages size='2X'/></vmprep:profile>" > "$x"
         if hook "$x" vm1 prepare begin; then t_fail "bad profile value fails prepare" "exit 0"; return; fi
@@ -97,7 +97,7 @@ case_bad_profile_fails_and_names_value() {
 }
 
 case_no_backing_says_what_to_add() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml
         printf "<domain><name>vm1</name><uuid>%s</uuid><memory unit='MiB'>256</memory><metadata>%s</metadata></domain>" "$UUID_A" "$TAG" > "$x"
         if hook "$x" vm1 prepare begin; then t_fail "profile without hugepage backing" "exit 0"; return; fi
@@ -107,7 +107,7 @@ case_no_backing_says_what_to_add() {
 }
 
 case_test_build_refuses_without_root() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         if env -u VMPREP_ROOT "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; then
                 t_fail "test build refuses to touch the real host without VMPREP_ROOT" "exit 0"
@@ -124,7 +124,7 @@ case_test_build_refuses_without_root() {
 case_crash_at_every_point() {
         local k=1 crashed=0 fails=()
         while :; do
-                new_tree
+                hp_tree
                 set_pool $P0 12
                 set_pool $P1 1
                 echo 300 > "$ROOT/.fake/node1-2048kB.max"
@@ -151,7 +151,7 @@ case_crash_at_every_point() {
 
         k=1 crashed=0 fails=()
         while :; do
-                new_tree
+                hp_tree
                 set_pool $P0 5
                 local x=$ROOT/x.xml
                 domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$x"
@@ -183,7 +183,7 @@ append_faults() {
         local phase=$1 k mode fails=() tried=0
         for mode in fail short; do
                 for ((k = 1; k <= 100; k++)); do
-                        new_tree
+                        hp_tree
                         set_pool $P0 12
                         local x=$ROOT/x.xml
                         domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$x"
@@ -227,7 +227,7 @@ case_failed_appends_leave_nothing() {
 case_damaged_ledger() {
         local how fails=()
         for how in checksum empty unreadable-journal; do
-                new_tree
+                hp_tree
                 local x=$ROOT/x.xml y=$ROOT/y.xml z=$ROOT/z.xml L=$ROOT/run/vmprep/ledger
                 local bad=$ROOT/run/vmprep/0b6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e09.hugepages.journal
                 domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
@@ -289,7 +289,7 @@ case_damaged_ledger() {
 case_journal_cut_before_its_header() {
         local how fails=()
         for how in empty torn; do
-                new_tree
+                hp_tree
                 local x=$ROOT/x.xml j=$ROOT/run/vmprep/$UUID_A.hugepages.journal
                 domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
                 mkdir -p "$ROOT/run/vmprep"; chmod 700 "$ROOT/run/vmprep"
@@ -312,7 +312,7 @@ case_journal_cut_before_its_header() {
 # A crash of one VM's prepare must be finished by the NEXT VM's hook that
 # takes the ledger (the pending slot), not confuse its counts.
 case_crash_then_other_vm() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml y=$ROOT/y.xml
         domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
         domain vm2 "$UUID_B" 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$y"
@@ -332,7 +332,7 @@ case_crash_then_other_vm() {
 }
 
 case_concurrent_prepares_are_serialized() {
-        new_tree
+        hp_tree
         local i pids=() n=8
         for i in $(seq 1 $n); do
                 domain "vm$i" "0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5f0$i" 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$ROOT/vm$i.xml"
@@ -352,7 +352,7 @@ case_concurrent_prepares_are_serialized() {
 
 case_hostile_state() {
         local x
-        new_tree
+        hp_tree
         x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         # a symlink planted where the state directory should be
         mkdir -p "$ROOT/elsewhere"; ln -s "$ROOT/elsewhere" "$ROOT/run/vmprep"
@@ -364,7 +364,7 @@ case_hostile_state() {
                 t_fail "a symlinked /run/vmprep is refused" "$(cat "$ERR")"
         fi
 
-        new_tree
+        hp_tree
         x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         hook "$x" vm1 prepare begin
         chmod 0666 "$ROOT/run/vmprep/$UUID_A.hugepages.journal"
@@ -375,7 +375,7 @@ case_hostile_state() {
                 t_fail "a world-writable journal is not trusted" "$(cat "$ERR")" "pool $(pool $P0)"
         fi
 
-        new_tree
+        hp_tree
         x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         hook "$x" vm1 prepare begin
         printf 'S 99 set - /etc/shadow x y ~0x00000000\n' >> "$ROOT/run/vmprep/$UUID_A.hugepages.journal"
@@ -397,7 +397,7 @@ case_hostile_state() {
 # and the hook leaves nothing behind that holds libvirt's pipes open.
 case_hostile_tree_and_pipes() {
         local x
-        new_tree
+        hp_tree
         x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
         echo precious > "$ROOT/victim"
         rm "$ROOT/$P0" && ln -s "$ROOT/victim" "$ROOT/$P0"
@@ -409,7 +409,7 @@ case_hostile_tree_and_pipes() {
         fi
         stop_phases "$x" vm1
 
-        new_tree
+        hp_tree
         x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         hook "$x" vm1 prepare begin
         chown 4242:4242 "$ROOT/run/vmprep/$UUID_A.hugepages.journal"
@@ -420,7 +420,7 @@ case_hostile_tree_and_pipes() {
                 t_fail "journal owned by another user" "$(cat "$ERR")"
         fi
 
-        new_tree
+        hp_tree
         x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         # libvirtd reads the hook's stdout and stderr to EOF: a child left
         # holding them would hang the VM's start forever
@@ -435,7 +435,7 @@ case_hostile_tree_and_pipes() {
 # 1 GiB pages reserved at boot: the VM uses the free pages the pool had,
 # promised in the ledger until started (QEMU has them), and leaves the pool.
 case_boot_time_1g_pool() {
-        new_tree
+        hp_tree
         local g=sys/devices/system/node/node0/hugepages/hugepages-1048576kB x
         echo 2 > "$ROOT/$g/nr_hugepages"; echo 2 > "$ROOT/$g/free_hugepages"
         echo 2 > "$ROOT/.fake/node0-1048576kB.max"

@@ -26,11 +26,6 @@ for f in "$HOOK" "$FIXTURE"; do [ -x "$f" ] || { echo "missing $f"; exit 1; }; d
 SNAPSHOT=("entries:sys,dev" "bytes:sys,dev")
 # VF settings as the fake PF holds them
 vfstate() { (cd "$ROOT/.fake" && find vf -type f 2>/dev/null | sort | while read -r f; do echo "$f: $(cat "$f")"; done); }
-# iface BDF: an <interface type='hostdev'> for a VF
-iface() {
-        local b=${1#*:}; local bus=${b%%:*} s=${b#*:}; s=${s%%.*}
-        printf "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x%s' slot='0x%s' function='0x%s'/></source></interface>" "$bus" "$s" "${1##*.}"
-}
 # sriov_domain NAME UUID SRIOV-ELEMENTS DEVICES-XML
 sriov_domain() {
         printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>512</memory>" "$1" "$2"
@@ -41,7 +36,7 @@ PF=sys/bus/pci/devices/0000:43:00.0
 
 case_test_build_refuses_without_root() {
         local name="the vfio test build refuses to touch this machine when VMPREP_ROOT is unset"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         if env -u VMPREP_ROOT "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; then
                 t_fail "$name" "exit 0"
@@ -53,7 +48,7 @@ case_test_build_refuses_without_root() {
 }
 
 case_untagged_vm_with_hostdev_is_left_to_libvirt() {
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "" 0000:41:00.0 > "$x"
         local before op bad=; before=$(snapshot)
         for op in "prepare begin" "start begin" "started begin" "stopped end" "release end" "reconnect begin"; do
@@ -68,7 +63,7 @@ case_untagged_vm_with_hostdev_is_left_to_libvirt() {
 
 case_round_trip_restores_drivers_and_overrides() {
         local name="GPU+HDA round trip: both on vfio-pci with /dev/vfio/20, then back to nvidia and snd_hda_intel with their exact driver_override"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         # an administrator's override on the HDA function must come back as it was
         echo snd_hda_intel > "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver_override"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
@@ -100,7 +95,7 @@ case_round_trip_restores_drivers_and_overrides() {
 
 case_already_on_vfio_is_a_noop() {
         local name="a device already on vfio-pci: nothing written, nothing journalled, left on vfio-pci at release"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local b
         for b in 0000:41:00.0 0000:41:00.1; do
                 rm "$ROOT/sys/bus/pci/devices/$b/driver"
@@ -118,7 +113,7 @@ case_already_on_vfio_is_a_noop() {
 
 case_group_device_with_a_viable_group() {
         local name="group='device' with the HDA function unbound: only the GPU moves, /dev/vfio/20 appears, the HDA is never written"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         rm "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio group='device'/>" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -131,7 +126,7 @@ case_group_device_with_a_viable_group() {
 
 case_member_that_will_not_leave_rolls_back() {
         local name="an HDA function that will not leave snd_hda_intel fails prepare, names it, and the GPU goes back to nvidia"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         : > "$ROOT/.fake/pci/0000:41:00.1.unbind-busy"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -146,7 +141,7 @@ case_member_that_will_not_leave_rolls_back() {
 
 case_release_after_failed_prepare_returns_only_what_moved() {
         local name="release after a failed prepare touches nothing: the rollback returned what moved, the admin's vfio-pci device stays"
-        new_tree gpu-hda gpu-bridge-usb
+        pci_tree gpu-hda gpu-bridge-usb
         # the USB controller was on vfio-pci before vmprep (an administrator's doing)
         rm "$ROOT/sys/bus/pci/devices/0000:42:00.3/driver"
         ln -s ../../../../bus/pci/drivers/vfio-pci "$ROOT/sys/bus/pci/devices/0000:42:00.3/driver"
@@ -169,7 +164,7 @@ case_release_after_failed_prepare_returns_only_what_moved() {
 
 case_failed_rollback_is_finished_by_release() {
         local name="a rollback that cannot give the GPU back keeps its journal step; release finishes it later and touches only the GPU"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         : > "$ROOT/.fake/pci/0000:41:00.1.unbind-busy"      # the HDA will not leave: prepare fails
         : > "$ROOT/.fake/pci/0000:41:00.0.refuse-nvidia"    # and nvidia will not take the GPU back
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
@@ -193,7 +188,7 @@ case_failed_rollback_is_finished_by_release() {
 
 case_dev_vfio_that_never_appears() {
         local name="/dev/vfio/20 that never appears: prepare gives up after 5 s, says so, and gives both devices back"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         : > "$ROOT/.fake/no-dev-vfio"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -209,7 +204,7 @@ case_dev_vfio_that_never_appears() {
 }
 
 case_untagged_while_running_is_still_given_back() {
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml y=$ROOT/y.xml
         domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         domain vm1 "$UUID_A" "" 0000:41:00.0 > "$y"     # virsh metadata --remove --live while it runs
@@ -223,7 +218,7 @@ case_untagged_while_running_is_still_given_back() {
 
 case_concurrent_prepares_for_one_device() {
         local name="two VMs starting at once with the same GPU: exactly one gets it, the other is refused naming it"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml y=$ROOT/y.xml e1=$ROOT/e1 e2=$ROOT/e2
         domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         domain vm2 "$UUID_B" "$V" 0000:41:00.0 > "$y"
@@ -242,7 +237,7 @@ case_concurrent_prepares_for_one_device() {
 }
 
 case_reconnect_after_a_crash() {
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before st; before=$(snapshot)
         # crash point 2: the GPU's bind step journalled, its driver_override written
@@ -260,7 +255,7 @@ case_reconnect_after_a_crash() {
 
 case_second_vm_is_refused_a_held_device() {
         local name="a second VM asking for the HDA function vm1 holds fails, naming vm1; its release leaves vm1's devices alone"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml y=$ROOT/y.xml
         domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         domain vm2 "$UUID_B" "<vmprep:vfio group='device'/>" 0000:41:00.1 > "$y"
@@ -281,7 +276,7 @@ case_second_vm_is_refused_a_held_device() {
 
 # interlock FIXTURE VFIO-ELEMENT BDF EXPECTED-MESSAGE NAME
 interlock() {
-        new_tree "$1"
+        pci_tree "$1"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$2" "$3" > "$x"
         local before; before=$(snapshot)
         if hook "$x" vm1 prepare begin; then t_fail "$5" "prepare succeeded"; stop_phases "$x" vm1; return; fi
@@ -315,7 +310,7 @@ case_interlocks() {
                 "group='device' with a group that is not viable is refused, naming the member"
 
         # /dev/snd/controlC1 of the HDA function open in a sound server
-        new_tree gpu-hda
+        pci_tree gpu-hda
         mkdir -p "$ROOT/proc/777/fd"; echo pipewire > "$ROOT/proc/777/comm"
         ln -s /dev/snd/controlC1 "$ROOT/proc/777/fd/31"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
@@ -327,7 +322,7 @@ case_interlocks() {
         fi
 
         # /home on LVM on the NVMe: dm-0 is built on nvme0n1p2
-        new_tree nvme-mounted
+        pci_tree nvme-mounted
         mkdir -p "$ROOT/sys/devices/virtual/block/dm-0/slaves" "$ROOT/sys/class/block/nvme0n1p2"
         ln -s ../../devices/virtual/block/dm-0 "$ROOT/sys/dev/block/253:0"
         ln -s ../../../../pci0000:40/0000:40:01.2/0000:44:00.0/nvme/nvme0/nvme0n1/nvme0n1p2 "$ROOT/sys/devices/virtual/block/dm-0/slaves/nvme0n1p2"
@@ -343,7 +338,7 @@ case_interlocks() {
         fi
 
         # force='yes' on the device passes the mounted NVMe, and gives it back
-        new_tree nvme-mounted
+        pci_tree nvme-mounted
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio><vmprep:device address='0000:44:00.0' force='yes'/></vmprep:vfio>" > "$x"
         local before; before=$(snapshot)
         if hook "$x" vm1 prepare begin && [ "$(drv 0000:44:00.0)" = vfio-pci ] && grep -q "passing 0000:44:00.0 although it holds the mounted filesystem /var" "$ERR"; then
@@ -356,7 +351,7 @@ case_interlocks() {
 }
 
 case_loads_vfio_pci_when_missing() {
-        new_tree gpu-hda
+        pci_tree gpu-hda
         rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         if hook "$x" vm1 prepare begin && [ "$(drv 0000:41:00.0)" = vfio-pci ] && grep -q "^/.fake/modprobe vfio_pci" "$ROOT/.fake/writes.log"; then
@@ -365,7 +360,7 @@ case_loads_vfio_pci_when_missing() {
                 t_fail "vfio-pci is loaded when missing" "$(cat "$ERR")"
         fi
         stop_phases "$x" vm1
-        new_tree gpu-hda
+        pci_tree gpu-hda
         rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"; : > "$ROOT/.fake/modprobe-fails"
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -382,7 +377,7 @@ case_loads_vfio_pci_when_missing() {
 # a hook runs no install command (a shell inside libvirtd's start path) and
 # respects the blacklist with a clear error
 case_modprobe_d_commands_never_run() {
-        new_tree gpu-hda
+        pci_tree gpu-hda
         rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
         mkdir -p "$ROOT/etc/modprobe.d"
         printf 'install vfio-pci /bin/sh -c "touch /tmp/pwned; modprobe -i vfio-pci"\n' > "$ROOT/etc/modprobe.d/vfio.conf"
@@ -404,7 +399,7 @@ case_modprobe_d_commands_never_run() {
                 t_fail "nvidia given back" "$(cat "$ERR")" "ran: $(cat "$ROOT/.fake/kmod-ran-commands" 2>/dev/null)" "driver: $(drv 0000:41:00.0)"
         fi
 
-        new_tree gpu-hda
+        pci_tree gpu-hda
         rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
         mkdir -p "$ROOT/etc/modprobe.d"
         printf 'blacklist vfio_pci\nalias pci:v000010DEd00002204sv*sd*bc*sc*i* vfio-pci\n' > "$ROOT/etc/modprobe.d/no-vfio.conf"
@@ -424,7 +419,7 @@ case_modprobe_d_commands_never_run() {
 case_crash_at_every_point() {
         local k=1 crashed=0 fails=()
         while :; do
-                new_tree gpu-hda gpu-bridge-usb
+                pci_tree gpu-hda gpu-bridge-usb
                 echo snd_hda_intel > "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver_override"
                 local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 0000:42:00.0 > "$x"
                 local before; before=$(snapshot)
@@ -450,7 +445,7 @@ case_crash_at_every_point() {
         # the same with SR-IOV: VFs created through 0, a VF set, VFs bound
         k=1 crashed=0 fails=()
         while :; do
-                new_tree sriov-nic
+                pci_tree sriov-nic
                 local x=$ROOT/x.xml
                 sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='3'><vmprep:vf index='2' mac='52:54:00:6d:90:02' spoofchk='off'/></vmprep:sriov>" \
                         "$(hostdev 0000:43:10.0)$(iface 0000:43:10.4)" > "$x"
@@ -475,7 +470,7 @@ case_crash_at_every_point() {
         # and single GPU: the display manager, consoles and framebuffer too
         k=1 crashed=0 fails=()
         while :; do
-                new_tree boot-vga
+                pci_tree boot-vga
                 local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
                 local before u; before=$(snapshot); u=$(units)
                 local st
@@ -496,7 +491,7 @@ case_crash_at_every_point() {
 
         k=1 crashed=0 fails=()
         while :; do
-                new_tree gpu-hda
+                pci_tree gpu-hda
                 local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
                 local before; before=$(snapshot)
                 hook "$x" vm1 prepare begin || { fails+=("prepare: $(cat "$ERR")"); break; }
@@ -514,7 +509,7 @@ case_crash_at_every_point() {
         local kinds=$crashed
         k=1 crashed=0
         while :; do
-                new_tree boot-vga sriov-nic gpu-hda
+                pci_tree boot-vga sriov-nic gpu-hda
                 local x=$ROOT/x.xml
                 sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:09'/></vmprep:sriov>" \
                         "$(hostdev 0000:45:00.0)$(hostdev 0000:43:10.2)" > "$x"
@@ -548,7 +543,7 @@ park_vfs() {
 
 case_vfs_created_through_zero_and_restored() {
         local name="8 VFs through 0 (2 parked before), VF 0 set over the fake rtnetlink, VFs 0 and 7 to vfio-pci; release: 2 VFs, autoprobe 0, tree exact"
-        new_tree sriov-nic-2vfs
+        pci_tree sriov-nic-2vfs
         park_vfs 0000:43:10.0 0000:43:10.2
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='8'><vmprep:vf index='0' mac='52:54:00:6d:90:02' vlan='100' qos='3' trust='on' spoofchk='off'/></vmprep:sriov>" \
@@ -578,7 +573,7 @@ case_vfs_created_through_zero_and_restored() {
 
 case_vf_settings_restored_without_count_change() {
         local name="VFs already there: no count change, VF 1's MAC/VLAN/trust set and then given back exactly"
-        new_tree sriov-nic-2vfs
+        pci_tree sriov-nic-2vfs
         park_vfs 0000:43:10.0 0000:43:10.2
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:01' vlan='42' trust='on'/></vmprep:sriov>" \
@@ -601,7 +596,7 @@ case_vf_settings_restored_without_count_change() {
 # host address, it is the host's: refused, naming it, nothing written.
 case_admin_vf_on_host_driver() {
         local name="an administrator's VF on ixgbevf with no address: taken to vfio-pci and given back to ixgbevf, count untouched"
-        new_tree sriov-nic-2vfs
+        pci_tree sriov-nic-2vfs
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0'><vmprep:vf index='1' vlan='42'/></vmprep:sriov>" \
                 "$(hostdev 0000:43:10.2)" > "$x"
@@ -616,7 +611,7 @@ case_admin_vf_on_host_driver() {
                 t_fail "$name" "while running: $mid" "after: $(drv 0000:43:10.2)" "$(diff <(echo "$before") <(snapshot) | head -6)"
         fi
         name="the same VF once its netdev carries a host address: refused naming the VF and its address, nothing written"
-        new_tree sriov-nic-2vfs
+        pci_tree sriov-nic-2vfs
         x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0'><vmprep:vf index='1' vlan='42'/></vmprep:sriov>" \
                 "$(hostdev 0000:43:10.2)" > "$x"
@@ -636,7 +631,7 @@ case_admin_vf_on_host_driver() {
 
 case_sriov_enabled_no_is_left_alone() {
         local name="<vmprep:sriov enabled='no'>: the PF's count and its VFs' settings are not touched"
-        new_tree sriov-nic-2vfs
+        pci_tree sriov-nic-2vfs
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov enabled='no' pf='0000:43:00.0' vfs='8'><vmprep:vf index='1' mac='52:54:00:00:00:01' vlan='42'/></vmprep:sriov>" "" > "$x"
         local before vfs; before=$(snapshot); vfs=$(vfstate)
@@ -654,7 +649,7 @@ case_sriov_enabled_no_is_left_alone() {
 
 case_vfs_shared_by_two_vms() {
         local name="vm1 raises a PF to 4 VFs, vm2 uses them; vm1 stops: the VFs stay for vm2; vm2 stops: back to 0 and autoprobe 1"
-        new_tree sriov-nic
+        pci_tree sriov-nic
         local x=$ROOT/x.xml y=$ROOT/y.xml z=$ROOT/z.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.0)" > "$x"
         sriov_domain vm2 "$UUID_B" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.2)" > "$y"
@@ -682,7 +677,7 @@ case_vfs_shared_by_two_vms() {
 # the VM's to return: the next release or reconcile does).
 case_damaged_ledger_release() {
         local name="ledger damaged under two VMs sharing a PF's VFs: vm1's release rebuilds it from the journals, the VFs stay for vm2, vm2's release restores the tree exactly"
-        new_tree sriov-nic
+        pci_tree sriov-nic
         local x=$ROOT/x.xml y=$ROOT/y.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.0)" > "$x"
         sriov_domain vm2 "$UUID_B" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.2)" > "$y"
@@ -716,7 +711,7 @@ case_damaged_ledger_release() {
 # comes back (they used to count as "in use" and the count stayed)
 case_autoprobe_yes_count_restored() {
         local name="autoprobe='yes': 4 VFs on the VF driver, VF 0 to vfio-pci and back; release gives the PF its 0 VFs and autoprobe back, tree exact"
-        new_tree sriov-nic
+        pci_tree sriov-nic
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4' autoprobe='yes'/>" "$(hostdev 0000:43:10.0)" > "$x"
         local before; before=$(snapshot)
@@ -737,7 +732,7 @@ case_autoprobe_yes_count_restored() {
 # count comes back when the VF's VM stops
 case_plain_vf_user_gets_the_restore() {
         local name="vm1 raises a PF to 4 VFs, vm2 has VF 43:10.2 as a plain <hostdev>; vm1 stops: the VFs stay; vm2 stops: the PF back to 0, tree exact"
-        new_tree sriov-nic
+        pci_tree sriov-nic
         local x=$ROOT/x.xml y=$ROOT/y.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.0)" > "$x"
         domain vm2 "$UUID_B" "<vmprep:vfio/>" 0000:43:10.2 > "$y"
@@ -754,7 +749,7 @@ case_plain_vf_user_gets_the_restore() {
 }
 
 case_vf_values_validated() {
-        new_tree sriov-nic
+        pci_tree sriov-nic
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='0' qos='3'/></vmprep:sriov>" "" > "$x"
         local before; before=$(snapshot)
@@ -792,7 +787,7 @@ not_blocked() { [ ! -s "$ROOT/.fake/blocked.log" ]; }
 
 case_nfv_raise_refused_naming_every_user() {
         local name="NFV host: a VM asking for 16 VFs (8 there) is refused, naming each VF in use and its user; tree byte-identical"
-        new_tree nfv-host
+        pci_tree nfv-host
         local x=$ROOT/x.xml
         sriov_domain vnf1 "$UUID_A" "<vmprep:sriov pf='0000:41:00.0' vfs='16'/>" "$(hostdev 0000:41:02.6)" > "$x"
         local before; before=$(snapshot)
@@ -830,7 +825,7 @@ case_nfv_raise_refused_naming_every_user() {
 
 case_nfv_uses_the_vfs_there_are() {
         local name="NFV host: a VM asking for vfs=8 (8 there) with free VFs 6 and 7 starts without writing sriov_numvfs; release leaves 8 VFs and every other VF's driver as it was"
-        new_tree nfv-host
+        pci_tree nfv-host
         local x=$ROOT/x.xml
         sriov_domain vnf1 "$UUID_A" "<vmprep:sriov pf='0000:41:00.0' vfs='8'><vmprep:vf index='6' mac='52:54:00:00:41:06'/></vmprep:sriov>" \
                 "$(hostdev 0000:41:02.6)$(iface 0000:41:02.7)" > "$x"
@@ -859,7 +854,7 @@ case_nfv_uses_the_vfs_there_are() {
 
 case_nfv_vf_in_use_is_refused() {
         local name="NFV host: a VM asking for VF index 3 (fw_vm's) and the VF open in a QEMU is refused, naming both holders; tree byte-identical"
-        new_tree nfv-host
+        pci_tree nfv-host
         local x=$ROOT/x.xml
         sriov_domain vnf1 "$UUID_A" "<vmprep:sriov pf='0000:41:00.0' vfs='8'><vmprep:vf index='3' vlan='300'/></vmprep:sriov>" \
                 "$(hostdev 0000:41:02.5)$(hostdev 0000:41:02.6)" > "$x"
@@ -877,7 +872,7 @@ case_nfv_vf_in_use_is_refused() {
 
 case_nfv_untagged_vms_untouched() {
         local name="NFV host: the untagged VMs' own hooks, every phase: exit 0, nothing written, their VFs untouched"
-        new_tree nfv-host
+        pci_tree nfv-host
         local x=$ROOT/x.xml y=$ROOT/y.xml
         domain router_vm.1 2f6a0d1c-3b4e-4f50-8a61-7b8c9d0e1f21 "" 0000:41:02.2 > "$x"
         printf "<domain type='kvm'><name>fw_vm</name><uuid>2f6a0d1c-3b4e-4f50-8a61-7b8c9d0e1f22</uuid><devices>%s</devices></domain>\n" "$(iface 0000:41:02.3)" > "$y"
@@ -894,7 +889,7 @@ case_nfv_untagged_vms_untouched() {
 
 case_release_leaves_the_count_when_a_vf_was_taken_meanwhile() {
         local name="release when an untagged VM took a VF meanwhile (vfio-pci, /dev/vfio open): VF count left at 4, message names it, journal kept; reconcile restores 0 once it is free"
-        new_tree sriov-nic
+        pci_tree sriov-nic
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.0)" > "$x"
         local before; before=$(snapshot)
@@ -932,7 +927,7 @@ units() { (cd "$ROOT/.fake/systemd/units" && grep -H . -- *.service); }
 
 case_single_gpu_round_trip() {
         local name="single GPU: gdm stopped, fbcon and efifb unbound, then GPU+HDA bound; release in reverse: GPU back, efifb, fbcon, gdm started"
-        new_tree boot-vga
+        pci_tree boot-vga
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='auto'/>" 0000:45:00.0 > "$x"
         local before u; before=$(snapshot); u=$(units)
         hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
@@ -970,7 +965,7 @@ session_audio() { # PID: a user-session pipewire on the boot GPU's HDA (card2)
 }
 case_single_gpu_waits_for_the_session() {
         local fails=() x
-        new_tree boot-vga
+        pci_tree boot-vga
         session_audio 7001
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
         local before; before=$(snapshot)
@@ -986,7 +981,7 @@ case_single_gpu_waits_for_the_session() {
         fi
         wait "$bg"
         stop_phases "$x" vm1
-        new_tree boot-vga
+        pci_tree boot-vga
         session_audio 7001
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
         before=$(snapshot); local u; u=$(units)
@@ -1007,7 +1002,7 @@ case_single_gpu_waits_for_the_session() {
 
 case_single_gpu_release_order() {
         # the release order, checked on its own: writes.log lines hold "\n" as a real newline
-        new_tree boot-vga
+        pci_tree boot-vga
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
         hook "$x" vm1 prepare begin || { t_fail "single-GPU release order" "$(cat "$ERR")"; return; }
         : > "$ROOT/.fake/writes.log"
@@ -1020,7 +1015,7 @@ case_single_gpu_release_order() {
 
 case_single_gpu_on_for_a_secondary_gpu() {
         local name="single-gpu='on': the display manager is stopped even for a GPU that is not the boot GPU, and started again"
-        new_tree boot-vga gpu-hda
+        pci_tree boot-vga gpu-hda
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='on'/>" 0000:41:00.0 > "$x"
         local u; u=$(units)
         hook "$x" vm1 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
@@ -1029,7 +1024,7 @@ case_single_gpu_on_for_a_secondary_gpu() {
         [ "$mid" = "gdm.service inactive" ] && [ "$(units)" = "$u" ] && [ "$(drv 0000:41:00.0)" = nvidia ] \
                 && t_ok "$name" || t_fail "$name" "while running: $mid" "$(units)"
         # and 'auto' leaves the display alone for that GPU
-        new_tree boot-vga gpu-hda
+        pci_tree boot-vga gpu-hda
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='auto'/>" 0000:41:00.0 > "$x"
         hook "$x" vm1 prepare begin && ! grep -q systemd "$ROOT/.fake/writes.log" && grep -q "gdm.service active" "$ROOT/.fake/systemd/units/gdm.service" \
                 && t_ok "single-gpu='auto' leaves the display manager alone when the GPU passed is not the one it runs on" \
@@ -1039,7 +1034,7 @@ case_single_gpu_on_for_a_secondary_gpu() {
 
 case_display_manager_that_will_not_stop() {
         local name="a display manager that does not stop within the bound: prepare fails saying so, the unit is started again, the GPU untouched"
-        new_tree boot-vga
+        pci_tree boot-vga
         : > "$ROOT/.fake/systemd/stop-hangs"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1055,7 +1050,7 @@ case_display_manager_that_will_not_stop() {
 }
 
 case_single_gpu_without_systemd() {
-        new_tree boot-vga
+        pci_tree boot-vga
         rm -rf "$ROOT/run/systemd"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1071,7 +1066,7 @@ case_single_gpu_without_systemd() {
 
 case_unload_modules() {
         local name="unload-modules: nvidia-drm and nvidia unloaded after the GPU left them, loaded again before it goes back"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio unload-modules='nvidia-drm,nvidia'/>" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
         hook "$x" vm1 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
@@ -1084,7 +1079,7 @@ case_unload_modules() {
         else
                 t_fail "$name" "release order: $order" "$(diff <(echo "$before") <(snapshot) | head -4)"
         fi
-        new_tree gpu-hda
+        pci_tree gpu-hda
         : > "$ROOT/.fake/rmmod-busy-nvidia"
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio unload-modules='nvidia-drm,nvidia'/>" 0000:41:00.0 > "$x"
         before=$(snapshot)
@@ -1102,7 +1097,7 @@ no_journal() { [ ! -e "$ROOT/run/vmprep/$UUID_A.vfio.journal" ]; }
 
 case_reset_method_set_while_running_and_restored() {
         local name="reset-method: the GPU gets 'bus' (<vmprep:vfio>), the HDA 'flr' (its <vmprep:device>), both after the binds; release gives both their 'flr bus' back"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'><vmprep:device address='0000:41:00.1' reset-method='flr'/></vmprep:vfio>" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1131,7 +1126,7 @@ case_reset_method_set_while_running_and_restored() {
         # method while the VM runs, and the narrowed list comes back; the HDA
         # (in the group, not given to the VM) is never written
         name="reset-method='default': an administrator's 'bus' becomes 'flr bus' while the VM runs and comes back; the HDA that only comes along is not written"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         x=$ROOT/x.xml
         echo bus > "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method"
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='default'/>" 0000:41:00.0 > "$x"
@@ -1147,7 +1142,7 @@ case_reset_method_set_while_running_and_restored() {
         fi
 
         name="reset-method the device already has: nothing written, nothing journalled"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         x=$ROOT/x.xml
         echo bus > "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method"
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
@@ -1161,7 +1156,7 @@ case_reset_method_set_while_running_and_restored() {
         # every method turned off (an empty list): the kernel takes that back
         # only from a write that reaches it, "\n"
         name="reset-method='default' on a GPU with every method turned off: 'flr bus' while the VM runs, an empty reset_method again after"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         x=$ROOT/x.xml
         : > "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method"
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='default'/>" 0000:41:00.0 > "$x"
@@ -1189,25 +1184,25 @@ reset_refused() {
 }
 
 case_reset_method_refusals() {
-        new_tree gpu-hda
+        pci_tree gpu-hda
         domain vm1 "$UUID_A" "<vmprep:vfio><vmprep:device address='0000:41:00.0' reset-method='pm flr'/></vmprep:vfio>" 0000:41:00.0 > "$ROOT/x.xml"
         reset_refused "a reset-method the GPU does not offer: refused naming <vmprep:device reset-method='pm flr'> and the methods it offers, nothing written" \
                 "cannot set the reset method of 0000:41:00.0 (display controller, <vmprep:device address='0000:41:00.0'>) to 'pm flr' (<vmprep:device address='0000:41:00.0' reset-method='pm flr'>): the device does not offer pm; its reset_method lists flr bus"
 
-        new_tree gpu-hda
+        pci_tree gpu-hda
         echo flr > "$ROOT/sys/bus/pci/devices/0000:41:00.1/reset_method"
         echo flr > "$ROOT/.fake/pci/0000:41:00.1.reset-methods"
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'><vmprep:device address='0000:41:00.1'/></vmprep:vfio>" 0000:41:00.0 > "$ROOT/x.xml"
         reset_refused "<vmprep:vfio reset-method='bus'> for an HDA function that offers only flr: refused before the GPU, which offers bus, is touched" \
                 "cannot set the reset method of 0000:41:00.1 (multimedia device, <vmprep:device address='0000:41:00.1'>) to 'bus' (<vmprep:vfio reset-method='bus'>): the device does not offer bus; its reset_method lists flr"
 
-        new_tree gpu-hda
+        pci_tree gpu-hda
         rm "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method"
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='flr'/>" 0000:41:00.0 > "$ROOT/x.xml"
         reset_refused "no reset_method file (a kernel before 5.15): refused saying the kernel lacks it, nothing written" \
                 "cannot set the reset method of 0000:41:00.0 (display controller, <hostdev> 0000:41:00.0) to 'flr' (<vmprep:vfio reset-method='flr'>): there is no /sys/bus/pci/devices/0000:41:00.0/reset_method; this kernel lacks it (it came with Linux 5.15)"
 
-        new_tree gpu-hda
+        pci_tree gpu-hda
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='flr flr'/>" 0000:41:00.0 > "$ROOT/x.xml"
         reset_refused "a reset-method naming a method twice: refused, nothing written" \
                 "to 'flr flr' (<vmprep:vfio reset-method='flr flr'>): it names flr twice"
@@ -1215,7 +1210,7 @@ case_reset_method_refusals() {
         # the list changed between the check and the write (the kernel refuses
         # with EINVAL): prepare fails saying so, and the binds are undone
         local name="a reset_method write the kernel refuses (EINVAL): prepare fails naming it, the GPU and HDA go back, the list is as it was"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         echo flr > "$ROOT/.fake/pci/0000:41:00.0.reset-methods"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1239,7 +1234,7 @@ case_reset_method_crash_points() {
         local k=1 crashed=0 between=0 fails=() x before st how
         while :; do
                 for how in release reconcile; do
-                        new_tree gpu-hda
+                        pci_tree gpu-hda
                         x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
                         before=$(snapshot)
                         { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
@@ -1270,7 +1265,7 @@ case_reset_method_crash_points() {
 
         k=1 crashed=0 fails=()
         while :; do
-                new_tree gpu-hda
+                pci_tree gpu-hda
                 x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
                 before=$(snapshot)
                 hook "$x" vm1 prepare begin || { fails+=("prepare: $(cat "$ERR")"); break; }
@@ -1299,7 +1294,7 @@ holder() {
 
 case_persistenced_round_trip() {
         local name="nvidia-persistenced holding /dev/nvidia0: stopped over D-Bus before the GPU leaves nvidia, journalled; at release started again after the GPU is back"
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
         hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
@@ -1331,7 +1326,7 @@ case_persistenced_round_trip() {
 case_persistenced_crash_is_finished_by_release_or_reconcile() {
         local k=1 crashed=0 fails=() by
         while :; do
-                new_tree gpu-persistenced
+                pci_tree gpu-persistenced
                 local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
                 local before u; before=$(snapshot); u=$(pd_unit)
                 local st
@@ -1360,7 +1355,7 @@ case_persistenced_crash_is_finished_by_release_or_reconcile() {
 
 case_user_process_beside_persistenced_is_refused() {
         local name="a user's process holding /dev/nvidia0 beside nvidia-persistenced: refused by name and pid, nothing stopped, nothing written"
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         holder 777 python3 "" /dev/nvidia0
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1378,7 +1373,7 @@ case_user_process_beside_persistenced_is_refused() {
 
 case_persistenced_without_systemd() {
         local name="no systemd: nvidia-persistenced holding /dev/nvidia0 is refused naming the process, its pid and its service; nothing written"
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         rm -rf "$ROOT/run/systemd"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1395,7 +1390,7 @@ case_persistenced_without_systemd() {
 
 case_other_services_need_stop_services() {
         local name="another system service holding /dev/nvidia0 is refused naming it and stop-services=; nvidia-persistenced is not stopped either"
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         echo "ollama.service active" > "$ROOT/.fake/systemd/units/ollama.service"
         echo "555 ollama /dev/nvidia0" > "$ROOT/.fake/systemd/units/ollama.service.pids"
         holder 555 ollama ollama.service /dev/nvidia0
@@ -1423,7 +1418,7 @@ case_other_services_need_stop_services() {
 
 case_persistenced_that_will_not_let_go() {
         local name="nvidia-persistenced that does not stop within the bound: prepare fails saying so, the service is started again, the GPU untouched"
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         : > "$ROOT/.fake/systemd/stop-hangs"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1439,7 +1434,7 @@ case_persistenced_that_will_not_let_go() {
         stop_phases "$x" vm1
         # a process the stop leaves behind (KillMode=none): looked at again, refused, the service started again
         name="a holder left behind when nvidia-persistenced stopped is refused by name after the stop; the service is started again"
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         holder 1240 nvidia-smi nvidia-persistenced.service /dev/nvidia0
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         before=$(snapshot)
@@ -1456,7 +1451,7 @@ case_persistenced_that_will_not_let_go() {
 
 case_services_vmprep_never_stops() {
         # libvirt's own daemon, even named in stop-services
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         holder 600 virtqemud virtqemud.service /dev/nvidia0
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio stop-services='virtqemud.service'/>" 0000:41:00.0 > "$x"
         if ! hook "$x" vm1 prepare begin && grep -q "open in virtqemud (pid 600 of virtqemud.service, libvirt's own: vmprep never stops it)" "$ERR" \
@@ -1467,7 +1462,7 @@ case_services_vmprep_never_stops() {
         fi
         stop_phases "$x" vm1
         # the display manager's unit, when the display stays up: single-gpu decides about it
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         echo "gdm.service active" > "$ROOT/.fake/systemd/units/display-manager.service"
         echo "gdm.service active" > "$ROOT/.fake/systemd/units/gdm.service"
         holder 4242 Xorg gdm.service /dev/nvidia0

@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # the variables are for the suites that source this file
-# Fake kernel trees and helpers for the hook suites (tests/hooks/*.sh):
-# a two-node host with 2 MiB and 1 GiB pools, domains, the pools' files.
-# Needs tests/hooks/lib.sh.
+# Fake hugepage hosts for the hugepages hook suite (tests/hooks/run.sh,
+# faults.sh, planjournal.sh): a two-node host with 2 MiB and 1 GiB pools,
+# domains, the pools' files.  Needs tests/hooks/lib.sh.
 
 UUID_A=0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e01
 UUID_B=0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e02
@@ -10,8 +10,8 @@ P0=sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages
 P1=sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages
 
 # A fresh fake host: two nodes, 2 MiB and 1 GiB pools.
-new_tree() {
-        new_root hooks
+hp_tree() {
+        new_root hugepages
         mkdir -p "$ROOT/proc/sys/vm" "$ROOT/etc"
         mkdir -p "$ROOT/sys/devices/system/node"
         echo 0-1 > "$ROOT/sys/devices/system/node/has_memory"
