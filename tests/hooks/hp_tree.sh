@@ -41,9 +41,6 @@ domain() {
 }
 TAG="<vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:hugepages/></vmprep:profile>"
 
-# killable CMD...: run a command that a test kills at a crash point, without
-# bash reporting "Killed" on the test's own output
-killable() { bash -c '"$@"; exit $?' killable "$@"; }
 
 # set_pool PATH N: an administrator's pool of N free pages (the global
 # count kept as the sum over nodes, as the kernel shows it)

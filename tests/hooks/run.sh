@@ -121,56 +121,29 @@ case_test_build_refuses_without_root() {
 # SIGKILL at every crash point of prepare (after each kernel write, journal
 # append and ledger update); libvirt then runs stopped+release; the tree
 # must be exactly as before.  Then the same for release itself.
+# crash_vm_short: vm1 interleaved over two nodes short of pages (node 1
+# grows its pool after a compaction)
+crash_vm_short() {
+        hp_tree
+        set_pool $P0 12
+        set_pool $P1 1
+        echo 300 > "$ROOT/.fake/node1-2048kB.max"
+        echo 100 > "$ROOT/.fake/node1.compact-gain"
+        domain vm1 "$UUID_A" 1024 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$ROOT/x.xml"
+}
+# crash_vm: vm1 interleaved over two nodes, 5 pages in the pools
+crash_vm() {
+        hp_tree
+        set_pool $P0 5
+        domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$ROOT/x.xml"
+}
 case_crash_at_every_point() {
-        local k=1 crashed=0 fails=()
-        while :; do
-                hp_tree
-                set_pool $P0 12
-                set_pool $P1 1
-                echo 300 > "$ROOT/.fake/node1-2048kB.max"
-                echo 100 > "$ROOT/.fake/node1.compact-gain"
-                local x=$ROOT/x.xml
-                domain vm1 "$UUID_A" 1024 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$x"
-                local before; before=$(snapshot)
-                VMPREP_TEST_CRASH_AT=$k killable "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"
-                local st=$?
-                if [ $st -eq 0 ]; then break; fi
-                [ $st -eq 137 ] || fails+=("crash point $k: prepare exited $st, not killed: $(head -c 300 "$ERR")")
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)" = "$before" ] || fails+=("crash point $k: tree differs after release: $(diff <(echo "$before") <(snapshot) | head -5)")
-                ls "$ROOT/run/vmprep/"*.journal >/dev/null 2>&1 && fails+=("crash point $k: a journal is left")
-                k=$((k + 1))
-                [ $k -gt 200 ] && { fails+=("no end after 200 crash points"); break; }
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 5 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of prepare, then stopped+release: the tree is exactly as before"
-        else
-                t_fail "SIGKILL at each crash point of prepare" "${fails[@]}" "crashed=$crashed"
-        fi
-
-        k=1 crashed=0 fails=()
-        while :; do
-                hp_tree
-                set_pool $P0 5
-                local x=$ROOT/x.xml
-                domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$x"
-                local before; before=$(snapshot)
-                hook "$x" vm1 prepare begin || { fails+=("prepare failed: $(cat "$ERR")"); break; }
-                VMPREP_TEST_CRASH_AT=$k killable "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"
-                local st=$?
-                [ $st -eq 0 ] && break
-                crashed=$((crashed + 1))
-                hook "$x" vm1 release end   # the next release (or reconcile) finishes it
-                [ "$(snapshot)" = "$before" ] || fails+=("release crash point $k: tree differs: $(diff <(echo "$before") <(snapshot) | head -5)")
-                k=$((k + 1))
-                [ $k -gt 200 ] && break
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 3 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of release, then release again: exactly as before, never subtracted twice"
-        else
-                t_fail "SIGKILL at each crash point of release" "${fails[@]}" "crashed=$crashed"
-        fi
+        crash_sweep -m 200 -c crash_no_journal crash_vm_short vm1 prepare begin
+        crash_verdict 5 "SIGKILL at each of $CRASHED crash points of prepare, then stopped+release: the tree is exactly as before" \
+                "SIGKILL at each crash point of prepare"
+        crash_sweep -m 200 crash_vm vm1 release end
+        crash_verdict 3 "SIGKILL at each of $CRASHED crash points of release, then release again: exactly as before, never subtracted twice" \
+                "SIGKILL at each crash point of release"
 }
 
 # Every append to the journal or the ledger of a prepare (then of a
@@ -317,7 +290,7 @@ case_crash_then_other_vm() {
         domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
         domain vm2 "$UUID_B" 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$y"
         # crash point 3 = after vm1's pool write (journal S, ledger pending, write)
-        VMPREP_TEST_CRASH_AT=3 killable "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"
+        crash_at 3 "$x" vm1 prepare begin
         local st=$?
         hook "$y" vm2 prepare begin || { t_fail "crash then another VM" "vm2 prepare: $(cat "$ERR")"; return; }
         local mid; mid=$(pool $P0)

@@ -268,42 +268,21 @@ case_realtime_checks() {
         stop_phases "$x" vm1
 }
 
+# thp_held_by_vm_a: vm-a holds THP at never; vm1 asks for every setting
+thp_held_by_vm_a() {
+        tune_tree
+        domain vm-a "$UUID_B" "<vmprep:tune thp='never'/>" > "$ROOT/a.xml"
+        hook "$ROOT/a.xml" vm-a prepare begin || crash_fail "vm-a: $(cat "$ERR")"
+        domain vm1 "$UUID_A" "$RT" > "$ROOT/x.xml"
+}
+rt_vm() { tune_tree; domain vm1 "$UUID_A" "$RT" > "$ROOT/x.xml"; }
 case_crash_points() {
-        local k=1 crashed=0 fails=()
-        while :; do
-                tune_tree
-                local a=$ROOT/a.xml x=$ROOT/x.xml
-                domain vm-a "$UUID_B" "<vmprep:tune thp='never'/>" > "$a"
-                hook "$a" vm-a prepare begin
-                domain vm1 "$UUID_A" "$RT" > "$x"
-                local mid; mid=$(snapshot)
-                local st; st=$( (VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; echo $?) 2>/dev/null)
-                [ "$st" = 0 ] && break
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)" = "$mid" ] || fails+=("crash point $k: $(diff <(echo "$mid") <(snapshot) | head -4 | tr '\n' ' ')")
-                k=$((k + 1)); [ $k -gt 300 ] && break
-        done
-        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ] \
-                && t_ok "SIGKILL at each of $crashed crash points of prepare (another VM holding THP), then release: exactly as before, THP still the other VM's" \
-                || t_fail "tune crash points of prepare" "${fails[@]:0:5}" "crashed=$crashed"
-        k=1 crashed=0 fails=()
-        while :; do
-                tune_tree
-                local x=$ROOT/x.xml before
-                domain vm1 "$UUID_A" "$RT" > "$x"
-                before=$(snapshot)
-                hook "$x" vm1 prepare begin
-                local st; st=$( (VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; echo $?) 2>/dev/null)
-                [ "$st" = 0 ] && break
-                crashed=$((crashed + 1))
-                hook "$x" vm1 release end
-                [ "$(snapshot)" = "$before" ] || fails+=("release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4 | tr '\n' ' ')")
-                k=$((k + 1)); [ $k -gt 300 ] && break
-        done
-        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ] \
-                && t_ok "SIGKILL at each of $crashed crash points of release, then release again: exactly as before" \
-                || t_fail "tune crash points of release" "${fails[@]:0:5}" "crashed=$crashed"
+        crash_sweep thp_held_by_vm_a vm1 prepare begin
+        crash_verdict 10 "SIGKILL at each of $CRASHED crash points of prepare (another VM holding THP), then release: exactly as before, THP still the other VM's" \
+                "tune crash points of prepare"
+        crash_sweep rt_vm vm1 release end
+        crash_verdict 10 "SIGKILL at each of $CRASHED crash points of release, then release again: exactly as before" \
+                "tune crash points of release"
 }
 
 # ---- Looking Glass shared memory (<vmprep:shmem>, carried by this hook) ----
@@ -420,23 +399,16 @@ case_shmem_kvmfr() {
                 && t_ok "shmem: release gives /dev/kvmfr0 back to root:root 0600 and leaves the node" || t_fail "kvmfr back" "$got"
 }
 
+# shm_vm: vm1 with a Looking Glass file in /dev/shm, THP never
+shm_vm() {
+        tune_tree; mkdir -p "$ROOT/dev/shm"
+        domain vm1 "$UUID_A" "<vmprep:tune thp='never'/><vmprep:shmem name='looking-glass' owner='$SHM_USER' group='$SHM_GROUP'/>" "" "$SHM_DEV" > "$ROOT/x.xml"
+}
+shm_snapshot() { snapshot; dev_snapshot; }
 case_shmem_crash_points() {
-        local k=1 crashed=0 fails=()
-        while :; do
-                tune_tree; mkdir -p "$ROOT/dev/shm"
-                local x=$ROOT/x.xml before
-                domain vm1 "$UUID_A" "<vmprep:tune thp='never'/><vmprep:shmem name='looking-glass' owner='$SHM_USER' group='$SHM_GROUP'/>" "" "$SHM_DEV" > "$x"
-                before="$(snapshot)$(dev_snapshot)"
-                local st; st=$( (VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; echo $?) 2>/dev/null)
-                [ "$st" = 0 ] && break
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)$(dev_snapshot)" = "$before" ] || fails+=("crash point $k: $(diff <(echo "$before") <(snapshot; dev_snapshot) | head -4 | tr '\n' ' ')")
-                k=$((k + 1)); [ $k -gt 100 ] && break
-        done
-        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 3 ] \
-                && t_ok "shmem: SIGKILL at each of $crashed crash points of prepare, then release: no /dev/shm file left, THP back" \
-                || t_fail "shmem crash points" "${fails[@]:0:5}" "crashed=$crashed"
+        crash_sweep -m 100 -s shm_snapshot shm_vm vm1 prepare begin
+        crash_verdict 3 "shmem: SIGKILL at each of $CRASHED crash points of prepare, then release: no /dev/shm file left, THP back" \
+                "shmem crash points"
 }
 epp_of() { rd "sys/devices/system/cpu/cpufreq/policy$1/energy_performance_preference"; }
 # A damaged ledger under two VMs sharing /dev/shm/looking-glass (vm-a made

@@ -241,7 +241,7 @@ case_reconnect_after_a_crash() {
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before st; before=$(snapshot)
         # crash point 2: the GPU's bind step journalled, its driver_override written
-        { VMPREP_TEST_CRASH_AT=2 "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+        crash_at 2 "$x" vm1 prepare begin; st=$?
         local w; w=$(wc -l < "$ROOT/.fake/writes.log")
         if [ $st -eq 137 ] && hook "$x" vm1 reconnect begin && grep -q "bind of /sys/bus/pci/devices/0000:41:00.0 was interrupted; release will finish it" "$ERR" \
                 && [ "$(wc -l < "$ROOT/.fake/writes.log")" = "$w" ]; then
@@ -416,122 +416,50 @@ case_modprobe_d_commands_never_run() {
 }
 
 # SIGKILL at every crash point of prepare, then stopped+release: exactly as before.
+# gpu_usb_vm: GPU+HDA (an administrator's override on the HDA) and a GPU
+# whose group holds a USB controller behind a bridge
+gpu_usb_vm() {
+        pci_tree gpu-hda gpu-bridge-usb
+        echo snd_hda_intel > "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver_override"
+        domain vm1 "$UUID_A" "$V" 0000:41:00.0 0000:42:00.0 > "$ROOT/x.xml"
+}
+# sriov_vm: 3 VFs made through 0, VF 2 set, two VFs bound
+sriov_vm() {
+        pci_tree sriov-nic
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='3'><vmprep:vf index='2' mac='52:54:00:6d:90:02' spoofchk='off'/></vmprep:sriov>" \
+                "$(hostdev 0000:43:10.0)$(iface 0000:43:10.4)" > "$ROOT/x.xml"
+}
+# boot_gpu_vm: single GPU: the display manager, consoles and framebuffer too
+boot_gpu_vm() { pci_tree boot-vga; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$ROOT/x.xml"; }
+gpu_vm() { pci_tree gpu-hda; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$ROOT/x.xml"; }
+# all_kinds_vm: every kind of step at once: display manager, console,
+# framebuffer, VFs, a VF setting, binds and modules
+all_kinds_vm() {
+        pci_tree boot-vga sriov-nic gpu-hda
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:09'/></vmprep:sriov>" \
+                "$(hostdev 0000:45:00.0)$(hostdev 0000:43:10.2)" > "$ROOT/x.xml"
+        sed -i "s|<vmprep:vfio/>|<vmprep:vfio unload-modules='nvidia-drm'/>|" "$ROOT/x.xml"
+}
+sriov_snapshot() { snapshot; vfstate; }
+units_snapshot() { snapshot; units; }
+all_snapshot() { snapshot; units; vfstate; }
+no_pci_hold() { if grep -q "pci/" "$ROOT/run/vmprep/ledger" 2>/dev/null; then crash_fail "a hold is left"; fi; }
+no_pci_sriov_hold() { if grep -qE "pci/|sriov" "$ROOT/run/vmprep/ledger" 2>/dev/null; then crash_fail "a hold is left"; fi; }
 case_crash_at_every_point() {
-        local k=1 crashed=0 fails=()
-        while :; do
-                pci_tree gpu-hda gpu-bridge-usb
-                echo snd_hda_intel > "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver_override"
-                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 0000:42:00.0 > "$x"
-                local before; before=$(snapshot)
-                # (in a group, so that bash's "Killed" report goes nowhere)
-                local st
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                [ $st -eq 137 ] || fails+=("crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)" = "$before" ] || fails+=("crash point $k: tree differs: $(diff <(echo "$before") <(snapshot) | head -4)")
-                ls "$ROOT/run/vmprep/"*.journal >/dev/null 2>&1 && fails+=("crash point $k: a journal is left")
-                grep -q "pci/" "$ROOT/run/vmprep/ledger" 2>/dev/null && fails+=("crash point $k: a hold is left")
-                k=$((k + 1))
-                [ $k -gt 300 ] && { fails+=("no end after 300 crash points"); break; }
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of prepare, then stopped+release: every file and link exactly as before"
-        else
-                t_fail "SIGKILL at each crash point of prepare" "${fails[@]}" "crashed=$crashed"
-        fi
-
-        # the same with SR-IOV: VFs created through 0, a VF set, VFs bound
-        k=1 crashed=0 fails=()
-        while :; do
-                pci_tree sriov-nic
-                local x=$ROOT/x.xml
-                sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='3'><vmprep:vf index='2' mac='52:54:00:6d:90:02' spoofchk='off'/></vmprep:sriov>" \
-                        "$(hostdev 0000:43:10.0)$(iface 0000:43:10.4)" > "$x"
-                local before vfs; before=$(snapshot); vfs=$(vfstate)
-                local st
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                [ $st -eq 137 ] || fails+=("sriov crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)" = "$before" ] && [ "$(vfstate)" = "$vfs" ] || fails+=("sriov crash point $k: $(diff <(echo "$before") <(snapshot) | head -4)")
-                grep -qE "pci/|sriov" "$ROOT/run/vmprep/ledger" 2>/dev/null && fails+=("sriov crash point $k: a hold is left")
-                k=$((k + 1))
-                [ $k -gt 300 ] && { fails+=("no end after 300 crash points"); break; }
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of an SR-IOV prepare, then stopped+release: VF count, autoprobe, drivers exactly as before"
-        else
-                t_fail "SIGKILL at each crash point of an SR-IOV prepare" "${fails[@]}" "crashed=$crashed"
-        fi
-
-        # and single GPU: the display manager, consoles and framebuffer too
-        k=1 crashed=0 fails=()
-        while :; do
-                pci_tree boot-vga
-                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
-                local before u; before=$(snapshot); u=$(units)
-                local st
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                [ $st -eq 137 ] || fails+=("single-GPU crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)" = "$before" ] && [ "$(units)" = "$u" ] || fails+=("single-GPU crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(units)")
-                k=$((k + 1))
-                [ $k -gt 300 ] && { fails+=("no end after 300 crash points"); break; }
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of a single-GPU prepare, then stopped+release: display manager, consoles, framebuffer, GPU exactly as before"
-        else
-                t_fail "SIGKILL at each crash point of a single-GPU prepare" "${fails[@]}" "crashed=$crashed"
-        fi
-
-        k=1 crashed=0 fails=()
-        while :; do
-                pci_tree gpu-hda
-                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
-                local before; before=$(snapshot)
-                hook "$x" vm1 prepare begin || { fails+=("prepare: $(cat "$ERR")"); break; }
-                local st
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                crashed=$((crashed + 1))
-                hook "$x" vm1 release end
-                [ "$(snapshot)" = "$before" ] || fails+=("release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(cat "$ERR")")
-                k=$((k + 1))
-                [ $k -gt 200 ] && break
-        done
-        # every kind of step at once: display manager, console, framebuffer, VFs,
-        # a VF setting, binds and modules, with release killed at each point
-        local kinds=$crashed
-        k=1 crashed=0
-        while :; do
-                pci_tree boot-vga sriov-nic gpu-hda
-                local x=$ROOT/x.xml
-                sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:09'/></vmprep:sriov>" \
-                        "$(hostdev 0000:45:00.0)$(hostdev 0000:43:10.2)" > "$x"
-                sed -i "s|<vmprep:vfio/>|<vmprep:vfio unload-modules='nvidia-drm'/>|" "$x"
-                local before u vfs; before=$(snapshot); u=$(units); vfs=$(vfstate)
-                hook "$x" vm1 prepare begin || { fails+=("all-kinds prepare: $(cat "$ERR")"); break; }
-                local st
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                crashed=$((crashed + 1))
-                hook "$x" vm1 release end
-                [ "$(snapshot)" = "$before" ] && [ "$(units)" = "$u" ] && [ "$(vfstate)" = "$vfs" ] \
-                        || fails+=("all-kinds release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(cat "$ERR")")
-                k=$((k + 1))
-                [ $k -gt 200 ] && break
-        done
-        crashed=$((kinds + crashed))
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of release (GPU+HDA; and display, VFs, VF setting, module at once), then release again: exactly as before"
-        else
-                t_fail "SIGKILL at each crash point of release" "${fails[@]}" "crashed=$crashed"
-        fi
+        crash_sweep -c crash_no_journal -c no_pci_hold gpu_usb_vm vm1 prepare begin
+        crash_verdict 10 "SIGKILL at each of $CRASHED crash points of prepare, then stopped+release: every file and link exactly as before" \
+                "SIGKILL at each crash point of prepare"
+        crash_sweep -s sriov_snapshot -c no_pci_sriov_hold sriov_vm vm1 prepare begin
+        crash_verdict 10 "SIGKILL at each of $CRASHED crash points of an SR-IOV prepare, then stopped+release: VF count, autoprobe, drivers exactly as before" \
+                "SIGKILL at each crash point of an SR-IOV prepare"
+        crash_sweep -s units_snapshot boot_gpu_vm vm1 prepare begin
+        crash_verdict 10 "SIGKILL at each of $CRASHED crash points of a single-GPU prepare, then stopped+release: display manager, consoles, framebuffer, GPU exactly as before" \
+                "SIGKILL at each crash point of a single-GPU prepare"
+        # release killed at each point, GPU+HDA, then every kind at once: one count
+        crash_sweep -m 200 gpu_vm vm1 release end
+        crash_sweep -m 200 -s all_snapshot all_kinds_vm vm1 release end
+        crash_verdict 10 "SIGKILL at each of $CRASHED crash points of release (GPU+HDA; and display, VFs, VF setting, module at once), then release again: exactly as before" \
+                "SIGKILL at each crash point of release"
 }
 
 # park_vfs BDF...: VFs an administrator made for VMs: no driver, autoprobe
@@ -1230,56 +1158,27 @@ case_reset_method_refusals() {
 # then the host restored exactly, once by release and once by `vmprep
 # reconcile` (libvirtd was down when the VM went away); and at every crash
 # point of the release that restores it, then release again.
-case_reset_method_crash_points() {
-        local k=1 crashed=0 between=0 fails=() x before st how
-        while :; do
-                for how in release reconcile; do
-                        pci_tree gpu-hda
-                        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
-                        before=$(snapshot)
-                        { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                        [ $st -eq 0 ] && break 2
-                        [ $st -eq 137 ] || fails+=("crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
-                        if grep -q "test crash point $k (/sys/bus/pci/devices/0000:41:00.0/reset_method)" "$ERR"; then
-                                between=$((between + 1))
-                                [ "$(rmeth 0000:41:00.0)" = bus ] || fails+=("crash point $k: killed after the write, but it lists $(rmeth 0000:41:00.0)")
-                        fi
-                        if [ $how = release ]; then
-                                stop_phases "$x" vm1
-                        else
-                                "$B/vmprep" reconcile --offline > "$OUT" 2> "$ERR" || fails+=("crash point $k: reconcile exited $?: $(head -c 300 "$ERR")")
-                        fi
-                        [ "$(snapshot)" = "$before" ] || fails+=("crash point $k, $how: $(diff <(echo "$before") <(snapshot) | head -4)")
-                        no_journal || fails+=("crash point $k, $how: a journal is left")
-                        grep -q "pci/" "$ROOT/run/vmprep/ledger" 2>/dev/null && fails+=("crash point $k, $how: a hold is left")
-                done
-                crashed=$((crashed + 1))
-                k=$((k + 1))
-                [ $k -gt 100 ] && { fails+=("no end after 100 crash points"); break; }
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 5 ] && [ $between = 2 ]; then
-                t_ok "reset-method: SIGKILL at each of $crashed crash points of prepare (one between the write and its journal line), then release or vmprep reconcile: reset_method and drivers exactly as before"
-        else
-                t_fail "reset-method: SIGKILL at each crash point of prepare" "${fails[@]:0:6}" "crashed=$crashed, killed after the write $between times (want 2)"
+reset_vm() { pci_tree gpu-hda; domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$ROOT/x.xml"; }
+# reset_write_seen: killed between the write and its journal line, the
+# device lists the new method (counted in RESET_BETWEEN)
+reset_write_seen() {
+        if grep -q "test crash point $CRASH_K (/sys/bus/pci/devices/0000:41:00.0/reset_method)" "$ERR"; then
+                RESET_BETWEEN=$((RESET_BETWEEN + 1))
+                [ "$(rmeth 0000:41:00.0)" = bus ] || crash_fail "killed after the write, but it lists $(rmeth 0000:41:00.0)"
         fi
-
-        k=1 crashed=0 fails=()
-        while :; do
-                pci_tree gpu-hda
-                x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
-                before=$(snapshot)
-                hook "$x" vm1 prepare begin || { fails+=("prepare: $(cat "$ERR")"); break; }
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                crashed=$((crashed + 1))
-                hook "$x" vm1 release end
-                [ "$(snapshot)" = "$before" ] && no_journal || fails+=("release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(cat "$ERR")")
-                k=$((k + 1))
-                [ $k -gt 100 ] && break
-        done
-        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 5 ] \
-                && t_ok "reset-method: SIGKILL at each of $crashed crash points of release, then release again: reset_method and drivers exactly as before" \
-                || t_fail "reset-method: SIGKILL at each crash point of release" "${fails[@]:0:6}" "crashed=$crashed"
+}
+reconcile_offline() { "$B/vmprep" reconcile --offline > "$OUT" 2> "$ERR" || crash_fail "reconcile exited $?: $(head -c 300 "$ERR")"; }
+no_vfio_journal() { no_journal || crash_fail "a journal is left"; }
+case_reset_method_crash_points() {
+        RESET_BETWEEN=0
+        crash_sweep -m 100 -k reset_write_seen -a stop_phases -a reconcile_offline -c no_vfio_journal -c no_pci_hold \
+                reset_vm vm1 prepare begin
+        [ "$RESET_BETWEEN" = 2 ] || CRASH_FAILS+=("killed after the write $RESET_BETWEEN times (want 2)")
+        crash_verdict 5 "reset-method: SIGKILL at each of $CRASHED crash points of prepare (one between the write and its journal line), then release or vmprep reconcile: reset_method and drivers exactly as before" \
+                "reset-method: SIGKILL at each crash point of prepare"
+        crash_sweep -m 100 -c no_vfio_journal reset_vm vm1 release end
+        crash_verdict 5 "reset-method: SIGKILL at each of $CRASHED crash points of release, then release again: reset_method and drivers exactly as before" \
+                "reset-method: SIGKILL at each crash point of release"
 }
 
 # ---- system services holding the device nodes (nvidia-persistenced) ----
@@ -1323,34 +1222,21 @@ case_persistenced_round_trip() {
                 || t_fail "events.log names nvidia-persistenced" "$(cat "$ROOT/run/vmprep/events.log")"
 }
 
-case_persistenced_crash_is_finished_by_release_or_reconcile() {
-        local k=1 crashed=0 fails=() by
-        while :; do
-                pci_tree gpu-persistenced
-                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
-                local before u; before=$(snapshot); u=$(pd_unit)
-                local st
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                [ $st -eq 137 ] || { fails+=("crash point $k: prepare exited $st: $(head -c 300 "$ERR")"); break; }
-                crashed=$((crashed + 1))
-                # odd points: libvirt's stopped + release; even: vmprep reconcile --offline
-                if [ $((k % 2)) -eq 1 ]; then
-                        by=release; stop_phases "$x" vm1
-                else
-                        by=reconcile; "$B/vmprep" --root "$ROOT" reconcile --offline > "$OUT" 2>&1 || fails+=("crash point $k: reconcile: $(cat "$OUT")")
-                fi
-                [ "$(snapshot)" = "$before" ] && [ "$(pd_unit)" = "$u" ] && [ -L "$ROOT/proc/1234/fd/12" ] \
-                        || fails+=("crash point $k, then $by: $(pd_unit) $(diff <(echo "$before") <(snapshot) | head -4)")
-                ls "$ROOT/run/vmprep/"*.journal >/dev/null 2>&1 && fails+=("crash point $k, then $by: a journal is left")
-                k=$((k + 1))
-                [ $k -gt 100 ] && { fails+=("no end after 100 crash points"); break; }
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 4 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of a prepare that stops nvidia-persistenced, then release or reconcile: the service runs again, the GPU is back"
+pd_vm() { pci_tree gpu-persistenced; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$ROOT/x.xml"; }
+pd_snapshot() { snapshot; pd_unit; }
+# odd points: libvirt's stopped + release; even: vmprep reconcile --offline
+release_or_reconcile() {
+        if [ $((CRASH_K % 2)) -eq 1 ]; then
+                stop_phases "$@"
         else
-                t_fail "SIGKILL at each crash point with nvidia-persistenced" "${fails[@]}" "crashed=$crashed"
+                "$B/vmprep" --root "$ROOT" reconcile --offline > "$OUT" 2>&1 || crash_fail "reconcile: $(cat "$OUT")"
         fi
+}
+pd_holds_gpu_again() { [ -L "$ROOT/proc/1234/fd/12" ] || crash_fail "nvidia-persistenced does not hold /dev/nvidia0 again: $(pd_unit)"; }
+case_persistenced_crash_is_finished_by_release_or_reconcile() {
+        crash_sweep -m 100 -s pd_snapshot -a release_or_reconcile -c pd_holds_gpu_again -c crash_no_journal pd_vm vm1 prepare begin
+        crash_verdict 4 "SIGKILL at each of $CRASHED crash points of a prepare that stops nvidia-persistenced, then release or reconcile: the service runs again, the GPU is back" \
+                "SIGKILL at each crash point with nvidia-persistenced"
 }
 
 case_user_process_beside_persistenced_is_refused() {
