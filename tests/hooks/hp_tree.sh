@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # the variables are for the suites that source this file
-# Fake hugepage hosts for the hugepages hook suite (tests/hooks/run.sh,
+# Fake hugepage hosts for the hugepages hook suite (tests/hooks/hugepages.sh,
 # faults.sh, planjournal.sh): a two-node host with 2 MiB and 1 GiB pools,
 # domains, the pools' files.  Needs tests/hooks/lib.sh.
 

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2015  # t_ok never fails, so "cond && t_ok || t_fail" is an if/else
 # shellcheck disable=SC2016  # bash -c scripts take their arguments as $1, $2
-# The hook executables driven as libvirt drives them (argv, domain XML on
-# stdin, every phase) against fake kernel trees.  Uses the test build:
-#   tests/hooks/run.sh build/test
+# 20-vmprep-hugepages driven as libvirt drives it (argv, domain XML on
+# stdin, every phase) against fake kernel trees: pools on two nodes, the
+# ledger and journals, SIGKILL at every crash point, failed appends,
+# hostile state.  Uses the test build:
+#   tests/hooks/hugepages.sh build/test
 set -uo pipefail
 here=$(cd -- "$(dirname -- "$0")" && pwd)
 repo=$(cd -- "$here/../.." && pwd)
 B=${1:-build/test}
 case $B in /*) ;; *) B=$repo/$B ;; esac
 HOOK=$B/hooks/20-vmprep-hugepages
-T_SUITE=hooks
+T_SUITE=hugepages-hooks
 # shellcheck source=tests/lib.sh
 . "$repo/tests/lib.sh"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
