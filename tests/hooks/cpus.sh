@@ -27,6 +27,9 @@ CG1=sys/fs/cgroup/cpuset
 . "$here/lib.sh"
 # shellcheck source=tests/hooks/cpus_tree.sh
 . "$here/cpus_tree.sh"
+# every kernel-side file (not vmprep's state, not the fake kernel's
+# controls) as the kernel shows it, and the cgroups
+SNAPSHOT=("text:sys,proc,run/systemd" "dirs:sys")
 
 # domain NAME UUID VCPUS CPUTUNE [PROFILE-ELEMENTS]; $DOMID: the live
 # XML's <domain id=...> (libvirt's id of a running domain)
@@ -39,12 +42,6 @@ domain() {
 }
 pins() { local i=0 c s=""; for c in "$@"; do s+="<vcpupin vcpu='$i' cpuset='$c'/>"; i=$((i + 1)); done; echo "$s"; }
 
-# every kernel-side file (not vmprep's state, not the fake kernel's controls)
-# (content compared as the kernel shows it: a trailing newline is no difference)
-snapshot() {
-        (cd "$ROOT" && find sys proc run/systemd -type f 2>/dev/null | sort > .fake/files \
-                && xargs -d '\n' awk 'FNR == 1 { print "== " FILENAME } { print }' < .fake/files; cat .fake/files; find sys -type d | sort)
-}
 no_claims() { ! grep -q "^hold [0-9a-f-]* cpus" "$ROOT/run/vmprep/ledger" 2>/dev/null; }
 
 # ---- cases ----

@@ -41,30 +41,46 @@ release_again() { hook "$1" "$2" release end; }
 # before and after (by default what SNAPSHOT, set by the suite, says).
 # DIRs are relative to the root (one that does not exist is left out).
 #   text     every file's path, and its content as the kernel shows it (a
-#            missing last newline is no difference)
+#            missing last newline is no difference; a cgroup's cgroup.procs
+#            and tasks are sets of pids, in an order of the kernel's own)
 #   bytes    every file's md5sum
 #   entries  every entry's type, path and link target
 #   modes    the same with each entry's mode
 #   dirs     every directory
 #   links    every symlink and its target
+#   skip     these paths left out of every kind (a write-only trigger such
+#            as proc/sys/vm/compact_memory, which holds no state)
 SNAPSHOT=("bytes:sys")
 snapshot() {
         [ $# -gt 0 ] || set -- "${SNAPSHOT[@]}"
         (cd "$ROOT" || exit 1
+         prune=()
+         for spec in "$@"; do
+                [ "${spec%%:*}" = skip ] || continue
+                IFS=, read -ra dirs <<< "${spec#*:}"
+                for d in "${dirs[@]}"; do prune+=(${prune[0]+-o} -path "$d"); done
+         done
+         [ ${#prune[@]} -eq 0 ] || prune=('(' "${prune[@]}" ')' -prune -o)
          for spec in "$@"; do
                 IFS=, read -ra dirs <<< "${spec#*:}"
                 have=()
                 for d in "${dirs[@]}"; do if [ -e "$d" ] || [ -L "$d" ]; then have+=("$d"); fi; done
                 [ ${#have[@]} -gt 0 ] || continue
                 case ${spec%%:*} in
-                text)    files=$(find "${have[@]}" -type f | sort)
+                text)    files=$(find "${have[@]}" "${prune[@]}" -type f -print | sort)
                          echo "$files"
-                         xargs -d '\n' -r awk 'FNR == 1 { print "== " FILENAME } { print }' <<< "$files" ;;
-                bytes)   find "${have[@]}" -type f -print0 | sort -z | xargs -0 -r md5sum ;;
-                entries) find "${have[@]}" -printf '%y %p %l\n' | sort ;;
-                modes)   find "${have[@]}" -printf '%y %m %p %l\n' | sort ;;
-                dirs)    find "${have[@]}" -type d | sort ;;
-                links)   find "${have[@]}" -type l -printf '%p -> %l\n' | sort ;;
+                         xargs -d '\n' -r awk '
+                                function set_done() { if (set) close("sort -n"); set = 0 }
+                                FNR == 1 { set_done(); print "== " FILENAME; fflush(); set = FILENAME ~ /(^|\/)(cgroup\.procs|tasks)$/ }
+                                set { print | "sort -n"; next }
+                                { print }
+                                END { set_done() }' <<< "$files" ;;
+                bytes)   find "${have[@]}" "${prune[@]}" -type f -print0 | sort -z | xargs -0 -r md5sum ;;
+                entries) find "${have[@]}" "${prune[@]}" -printf '%y %p %l\n' | sort ;;
+                modes)   find "${have[@]}" "${prune[@]}" -printf '%y %m %p %l\n' | sort ;;
+                dirs)    find "${have[@]}" "${prune[@]}" -type d -print | sort ;;
+                links)   find "${have[@]}" "${prune[@]}" -type l -printf '%p -> %l\n' | sort ;;
+                skip)    ;;
                 *)       echo "snapshot: no kind ${spec%%:*}" >&2; exit 2 ;;
                 esac
          done)
