@@ -182,7 +182,7 @@ unit-check: $(BT)/unit-tests
 	$(BT)/unit-tests
 
 hook-check: $(TEST_BINS)
-	tests/hooks/run.sh $(BT)
+	tests/hooks/hugepages.sh $(BT)
 	tests/hooks/hostshapes.sh $(BT)
 	tests/hooks/migrate.sh $(BT)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test suite, in order; the closing line sums them up.
 #   unit      C unit tests, ASan+UBSan (build/test/unit-tests)
-#   hooks     the hook executables against fake kernel trees, ASan+UBSan
+#   hugepages-hooks  20-vmprep-hugepages driven as libvirt drives it against fake
+#             kernel trees (two-node pools, ledger, journals, crash points), ASan+UBSan
 #   cli       the vmprep command: golden output on recorded host trees, JSON, and
 #             (as root with KVM) doctor, tag/show/untag and reconcile for real
 #   cpus-hooks  30-vmprep-cpus the same way (cgroup v1/v2/systemd, IRQs, partitions, crash points)
@@ -81,7 +82,7 @@ installed_state=$(mktemp)
 tests/installed.sh record "$installed_state"
 
 run_suite unit build/test/unit-tests
-run_suite hooks tests/hooks/run.sh build/test
+run_suite hugepages-hooks tests/hooks/hugepages.sh build/test
 run_suite faults tests/hooks/faults.sh build/test
 run_suite vfio tests/hooks/vfio.sh build/test
 run_suite hostshapes tests/hooks/hostshapes.sh build/test

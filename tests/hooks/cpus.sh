@@ -18,18 +18,18 @@ unset VMPREP_CONF
 
 [ -x "$HOOK" ] || { echo "missing $HOOK"; exit 1; }
 
-ROOT=
-OUT=$(mktemp) ERR=$(mktemp)
-cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; }
-trap 'cleanup; rm -f "$OUT" "$ERR"' EXIT
-
 UUID_A=1a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e01
 UUID_B=1a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e02
 UUID_C=1a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e03
 CG1=sys/fs/cgroup/cpuset
 
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
 # shellcheck source=tests/hooks/cpus_tree.sh
 . "$here/cpus_tree.sh"
+# every kernel-side file (not vmprep's state, not the fake kernel's
+# controls) as the kernel shows it, and the cgroups
+SNAPSHOT=("text:sys,proc,run/systemd" "dirs:sys")
 
 # domain NAME UUID VCPUS CPUTUNE [PROFILE-ELEMENTS]; $DOMID: the live
 # XML's <domain id=...> (libvirt's id of a running domain)
@@ -42,18 +42,6 @@ domain() {
 }
 pins() { local i=0 c s=""; for c in "$@"; do s+="<vcpupin vcpu='$i' cpuset='$c'/>"; i=$((i + 1)); done; echo "$s"; }
 
-hook() { "$HOOK" "$2" "$3" "$4" - < "$1" > "$OUT" 2> "$ERR"; }
-# crash_at K XML NAME OP SUB: run the hook to crash point K; prints its exit
-# status (the shell's "Killed" notice goes nowhere)
-crash_at() { (VMPREP_TEST_CRASH_AT=$1 "$HOOK" "$3" "$4" "$5" - < "$2" > "$OUT" 2> "$ERR"; echo $?) 2>/dev/null; }
-stop_phases() { hook "$1" "$2" stopped end; hook "$1" "$2" release end; }
-# every kernel-side file (not vmprep's state, not the fake kernel's controls)
-# (content compared as the kernel shows it: a trailing newline is no difference)
-snapshot() {
-        (cd "$ROOT" && find sys proc run/systemd -type f 2>/dev/null | sort > .fake/files \
-                && xargs -d '\n' awk 'FNR == 1 { print "== " FILENAME } { print }' < .fake/files; cat .fake/files; find sys -type d | sort)
-}
-rd() { cat "$ROOT/$1"; }
 no_claims() { ! grep -q "^hold [0-9a-f-]* cpus" "$ROOT/run/vmprep/ledger" 2>/dev/null; }
 
 # ---- cases ----
@@ -699,63 +687,30 @@ case_managed_irq_eperm() {
 
 # SIGKILL at every crash point of prepare, then stopped+release: every file
 # as before; then the same for release.  Also with a second VM running.
+# crash_vm TREE: TREE (tree_v1, tree_v2, tree_systemd) and vm1 isolating CPU 2-3
+crash_vm() { "$1"; domain vm1 "$UUID_A" 2 "$(pins 2 3)" > "$ROOT/x.xml"; }
+crash_no_claim() { no_claims || crash_fail "a claim is left"; }
 crash_loop() {
-        local label=$1 setup=$2 k=1 crashed=0 fails=()
-        while :; do
-                $setup
-                local x=$ROOT/x.xml
-                domain vm1 "$UUID_A" 2 "$(pins 2 3)" > "$x"
-                local before; before=$(snapshot)
-                local st; st=$(crash_at "$k" "$x" vm1 prepare begin)
-                [ $st -eq 0 ] && break
-                [ $st -eq 137 ] || fails+=("crash point $k: exit $st: $(head -c 300 "$ERR")")
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)" = "$before" ] || fails+=("crash point $k: $(diff <(echo "$before") <(snapshot) | head -4 | tr '\n' ' ')")
-                no_claims || fails+=("crash point $k: a claim is left")
-                ls "$ROOT"/run/vmprep/*.journal >/dev/null 2>&1 && fails+=("crash point $k: a journal is left: $(ls "$ROOT"/run/vmprep/)")
-                k=$((k + 1)); [ $k -gt 300 ] && { fails+=("no end"); break; }
-        done
-        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 5 ] \
-                && t_ok "$label: SIGKILL at each of $crashed crash points of prepare, then stopped+release: every file exactly as before" \
-                || t_fail "$label: crash points of prepare" "${fails[@]:0:6}" "crashed=$crashed"
-
-        k=1 crashed=0 fails=()
-        while :; do
-                $setup
-                local x=$ROOT/x.xml
-                domain vm1 "$UUID_A" 2 "$(pins 2 3)" > "$x"
-                local before; before=$(snapshot)
-                hook "$x" vm1 prepare begin || { fails+=("prepare: $(cat "$ERR")"); break; }
-                [ "$(crash_at "$k" "$x" vm1 release end)" = 0 ] && break
-                crashed=$((crashed + 1))
-                hook "$x" vm1 release end
-                [ "$(snapshot)" = "$before" ] || fails+=("release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4 | tr '\n' ' ')")
-                k=$((k + 1)); [ $k -gt 300 ] && break
-        done
-        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 3 ] \
-                && t_ok "$label: SIGKILL at each of $crashed crash points of release, then release again: exactly as before" \
-                || t_fail "$label: crash points of release" "${fails[@]:0:6}" "crashed=$crashed"
+        local label=$1 tree=$2
+        crash_sweep -c crash_no_claim -c crash_no_journal "crash_vm $tree" vm1 prepare begin
+        crash_verdict 5 "$label: SIGKILL at each of $CRASHED crash points of prepare, then stopped+release: every file exactly as before" \
+                "$label: crash points of prepare"
+        crash_sweep "crash_vm $tree" vm1 release end
+        crash_verdict 3 "$label: SIGKILL at each of $CRASHED crash points of release, then release again: exactly as before" \
+                "$label: crash points of release"
 }
 
+# beside_vm_a: cgroup v1, vm-a isolating CPU 1 runs, vm1 asks for CPU 3
+beside_vm_a() {
+        tree_v1
+        domain vm-a "$UUID_B" 1 "$(pins 1)" > "$ROOT/a.xml"
+        domain vm1 "$UUID_A" 1 "$(pins 3)" > "$ROOT/x.xml"
+        hook "$ROOT/a.xml" vm-a prepare begin || crash_fail "vm-a: $(cat "$ERR")"
+}
 case_crash_with_other_vm_running() {
-        local k=1 crashed=0 fails=()
-        while :; do
-                tree_v1
-                local a=$ROOT/a.xml x=$ROOT/x.xml
-                domain vm-a "$UUID_B" 1 "$(pins 1)" > "$a"
-                domain vm1 "$UUID_A" 1 "$(pins 3)" > "$x"
-                hook "$a" vm-a prepare begin || { fails+=("vm-a: $(cat "$ERR")"); break; }
-                local mid; mid=$(snapshot)
-                [ "$(crash_at "$k" "$x" vm1 prepare begin)" = 0 ] && break
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)" = "$mid" ] || fails+=("crash point $k: vm-a's isolation differs: $(diff <(echo "$mid") <(snapshot) | head -4 | tr '\n' ' ')")
-                k=$((k + 1)); [ $k -gt 300 ] && break
-        done
-        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 3 ] \
-                && t_ok "SIGKILL at each of $crashed crash points of a second VM's prepare: after its release the first VM's isolation is exactly as it was" \
-                || t_fail "crash with another VM running" "${fails[@]:0:6}" "crashed=$crashed"
+        crash_sweep beside_vm_a vm1 prepare begin
+        crash_verdict 3 "SIGKILL at each of $CRASHED crash points of a second VM's prepare: after its release the first VM's isolation is exactly as it was" \
+                "crash with another VM running"
 }
 
 # libvirtd restarts (its daemon hook runs `vmprep reconcile --offline`), or

@@ -1,18 +1,15 @@
 # shellcheck shell=bash
-# Fake CPU hosts for the cpus hook suites (tests/hooks/cpus.sh,
+# Fake CPU hosts for the cpus hook suites (tests/hooks/cpus.sh, faults.sh,
 # planjournal.sh): cgroup v1, cgroup v2 without systemd, systemd (its D-Bus
 # side a test double), 6.7+ exclusive CPUs; a VM as libvirt runs it.
-# Needs cleanup() and sets ROOT and VMPREP_ROOT.
+# Needs tests/hooks/lib.sh.
 CG1=sys/fs/cgroup/cpuset
 
 # The CPUs of a fake host: 4 CPUs, one node, SMT pairs 0-1 and 2-3; IRQs
 # 0, 1, 24 (all CPUs) and 25 (managed: refuses), the workqueue mask.
 base_tree() {
-        cleanup
-        ROOT=$(mktemp -d /tmp/vmprep-cpus-XXXXXX)
-        export VMPREP_ROOT=$ROOT
-        mkdir -p "$ROOT/run" "$ROOT/.fake" "$ROOT/etc"
-        : > "$ROOT/.fake/writes.log"
+        new_root cpus
+        mkdir -p "$ROOT/etc"
         local c d=$ROOT/sys/devices/system
         mkdir -p "$d/cpu" "$d/node/node0"
         echo 0-3 > "$d/cpu/online"; echo 0-3 > "$d/cpu/present"

@@ -13,23 +13,21 @@ case $B in /*) ;; *) B=$repo/$B ;; esac
 T_SUITE=faults
 # shellcheck source=tests/lib.sh
 . "$repo/tests/lib.sh"
-# shellcheck source=tests/hooks/tree.sh
-. "$here/tree.sh"
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
+# the trees of the hooks' own suites
+# shellcheck source=tests/hooks/hp_tree.sh
+. "$here/hp_tree.sh"
+# shellcheck source=tests/hooks/cpus_tree.sh
+. "$here/cpus_tree.sh"
+# shellcheck source=tests/hooks/tune_tree.sh
+. "$here/tune_tree.sh"
 ERRNOS=(EBUSY EINVAL ENOMEM ENODEV EIO)
-
-# The hooks' own suites build their trees; take those functions from them
-# (base_tree, tree_v1, tree_v2 from cpus_tree.sh; new_tree from tune_tree.sh as tune_tree).
-CG1=sys/fs/cgroup/cpuset # used by tree_v1
-export CG1
-# shellcheck disable=SC1090
-. <(sed -n '/^base_tree() {/,/^}/p; /^tree_v1() {/,/^}/p; /^tree_v2() {/,/^}/p' "$here/cpus_tree.sh")
-# shellcheck disable=SC1090
-. <(sed -n '/^new_tree() {/,/^}/p' "$here/tune_tree.sh" | sed 's/^new_tree()/tune_tree()/; s|vmprep-tune-XXXXXX|vmprep-faults-XXXXXX|')
 
 # Each scenario sets HOOK and NAME and writes $ROOT/x.xml (the VM), in a fresh tree.
 scenario_hugepages() {
         HOOK=$B/hooks/20-vmprep-hugepages NAME=vm1
-        new_tree
+        hp_tree
         set_pool "$P0" 7
         echo 100 > "$ROOT/.fake/node1-2048kB.max"
         echo 200 > "$ROOT/.fake/node1.compact-gain"
@@ -37,35 +35,35 @@ scenario_hugepages() {
 }
 scenario_vfio() {
         HOOK=$B/hooks/10-vmprep-vfio NAME=g1
-        new_tree
+        hp_tree
         "$B/pci-fixture" "$ROOT" base gpu-hda sriov-nic
         cp "$repo/tests/fixtures/domains/gpu-hda-sriov.xml" "$ROOT/x.xml"
 }
-scenario_cpus_v1() {
-        HOOK=$B/hooks/30-vmprep-cpus NAME=vm1
-        ROOT=; tree_v1
+# the isolated VM of the cpus scenarios
+cpus_vm() {
         printf "<domain type='kvm'><name>vm1</name><uuid>%s</uuid><vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/></cputune><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:isolate/></vmprep:profile></metadata></domain>\n" "$UUID_A" > "$ROOT/x.xml"
 }
+scenario_cpus_v1() {
+        HOOK=$B/hooks/30-vmprep-cpus NAME=vm1
+        tree_v1
+        cpus_vm
+}
 scenario_cpus_v2() {
-        scenario_cpus_v1
-        rm -rf "$ROOT"; ROOT=; tree_v2
-        printf "<domain type='kvm'><name>vm1</name><uuid>%s</uuid><vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/></cputune><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:isolate/></vmprep:profile></metadata></domain>\n" "$UUID_A" > "$ROOT/x.xml"
+        HOOK=$B/hooks/30-vmprep-cpus NAME=vm1
+        tree_v2
+        cpus_vm
 }
 scenario_tune() {
         HOOK=$B/hooks/40-vmprep-tune NAME=vm1
-        ROOT=; tune_tree
+        tune_tree
         printf "<domain type='kvm'><name>vm1</name><uuid>%s</uuid><vcpu>2</vcpu><cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/></cputune><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:tune governor='performance' max-cstate='1' thp='never' ksm='off' rt-runtime='unlimited' swappiness='0' stat-interval='10'/></vmprep:profile></metadata></domain>\n" "$UUID_A" > "$ROOT/x.xml"
 }
 
 # Every kernel-side file as the kernel shows it (a trailing newline is no
 # difference), every symlink with its target (drivers, IOMMU groups), every
 # directory (cgroups): vmprep's state and the fake kernel's controls excluded.
-snapshot_all() {
-        (cd "$ROOT" && find sys proc dev run/systemd -type f 2>/dev/null | sort > .fake/files \
-                && xargs -d '\n' -r awk 'FNR == 1 { print "== " FILENAME } { print }' < .fake/files
-         find sys dev -type l -printf '%p -> %l\n' 2>/dev/null | sort
-         find sys dev -type d 2>/dev/null | sort)
-}
+# (compact_memory is a trigger: what was written to it is no state)
+SNAPSHOT=("text:sys,proc,dev,run/systemd" "links:sys,dev" "dirs:sys,dev" "skip:proc/sys/vm/compact_memory")
 
 SCENARIOS=(hugepages vfio cpus_v1 cpus_v2 tune)
 
@@ -80,7 +78,7 @@ for sc in "${SCENARIOS[@]}"; do
                 injected=0
                 for e in "${ERRNOS[@]}"; do
                         "scenario_$sc"
-                        before=$(snapshot_all)
+                        before=$(snapshot)
                         VMPREP_TEST_FAIL_AT=$k:$e "$HOOK" "$NAME" prepare begin - < "$ROOT/x.xml" > "$OUT" 2> "$ERR"
                         st=$?
                         if ! grep -q "test fault: write $k " "$ERR"; then
@@ -95,7 +93,7 @@ for sc in "${SCENARIOS[@]}"; do
                                 fails+=("write $k $e: failed without saying why: $(head -c 300 "$ERR")")
                         fi
                         stop_phases "$ROOT/x.xml" "$NAME"
-                        after=$(snapshot_all)
+                        after=$(snapshot)
                         [ "$after" = "$before" ] || fails+=("write $k $e: the tree differs after release: $(diff <(echo "$before") <(echo "$after") | head -4)")
                         ls "$ROOT"/run/vmprep/*.journal >/dev/null 2>&1 && fails+=("write $k $e: a journal is left")
                 done

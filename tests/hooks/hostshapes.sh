@@ -27,8 +27,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 
 for f in "$HOOK" "$VMPREP" "$FIXTURE"; do [ -x "$f" ] || { echo "missing $f"; exit 1; }; done
 
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
 # shellcheck source=tests/hooks/pci_tree.sh
 . "$here/pci_tree.sh"
+# every file, link and directory under sys/ and dev/, files byte for byte
+SNAPSHOT=("entries:sys,dev" "bytes:sys,dev")
 
 FORCE="<vmprep:vfio group='whole' force='yes'/>"
 
@@ -39,7 +43,7 @@ FORCE="<vmprep:vfio group='whole' force='yes'/>"
 refused() {
         local shape=$1 bdf=$2 want=$3 override=${4:-yes}
         local name="$shape: $bdf is refused ($want)"
-        new_tree "$shape"
+        pci_tree "$shape"
         # SETUP: a shell command that changes the fresh tree first
         [ -z "${SETUP:-}" ] || eval "$SETUP"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" "$bdf" > "$x"
@@ -64,7 +68,7 @@ refused() {
                 t_fail "$shape: vmprep plan refuses $bdf the same way" "$plan"
         fi
 
-        new_tree "$shape"
+        pci_tree "$shape"
         [ -z "${SETUP:-}" ] || eval "$SETUP"
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "$FORCE" "$bdf" > "$x"
         before=$(snapshot)
@@ -92,7 +96,7 @@ refused() {
 passes() {
         local shape=$1 bdf=$2
         local name="$shape: $bdf ($3) is not the host's: it passes and comes back"
-        new_tree "$shape"
+        pci_tree "$shape"
         [ -z "${SETUP:-}" ] || eval "$SETUP"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" "$bdf" > "$x"
         local before; before=$(snapshot)
@@ -127,7 +131,7 @@ case_fedora_workstation() {
 case_fedora_boot_gpu() {
         local s=fedora-workstation bdf=0000:54:00.0 name
         name="$s: $bdf, the boot GPU of the desktop, with single-gpu='off': refused naming the console, nothing written"
-        new_tree $s
+        pci_tree $s
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='off'/>" $bdf > "$x"
         local before; before=$(snapshot)
         if ! hook "$x" vm1 prepare begin && grep -qF "it is the boot GPU and drives the framebuffer console (vtcon1), and single-gpu='off'" "$ERR" \
@@ -141,7 +145,7 @@ case_fedora_boot_gpu() {
                 || { [[ $plan == *"drives the framebuffer console"* ]] && t_ok "$s: vmprep plan refuses $bdf with single-gpu='off' the same way" \
                         || t_fail "$s: vmprep plan refuses $bdf the same way" "$plan"; }
         name="$s: $bdf by default: GDM stopped first, fbcon unbound, GPU+HDA to vfio-pci; release gives all back, the tree exact"
-        new_tree $s
+        pci_tree $s
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" $bdf > "$x"
         before=$(snapshot)
         if hook "$x" vm1 prepare begin && [ "$(drv $bdf)" = vfio-pci ] && [ "$(drv 0000:54:00.1)" = vfio-pci ] \
@@ -214,7 +218,7 @@ case_nfv_host() {
 untagged_sweep() {
         local shape=$1 free=$2 name="$1: untagged running VMs through every phase of every hook, and a tagged VM beside them"
         local fails=() f vm x op h
-        new_tree "$shape"
+        pci_tree "$shape"
         local before; before=$(snapshot)
         for f in "$ROOT"/run/libvirt/qemu/*.xml; do
                 [ -e "$f" ] || continue

@@ -17,6 +17,8 @@ case $B in /*) ;; *) B=$repo/$B ;; esac
 T_SUITE=migrate
 # shellcheck source=tests/lib.sh
 . "$repo/tests/lib.sh"
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
 # shellcheck source=tests/cli/hosts.sh
 . "$repo/tests/cli/hosts.sh"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
@@ -24,9 +26,8 @@ export VMPREP_PROFILEDIR=$repo/profiles
 HOOKS=(10-vmprep-vfio 20-vmprep-hugepages 30-vmprep-cpus 40-vmprep-tune)
 for h in "${HOOKS[@]}"; do [ -x "$B/hooks/$h" ] || { echo "missing $B/hooks/$h (make $B/hooks/$h)"; exit 1; }; done
 
-ROOT=''
 W=$(mktemp -d /tmp/vmprep-migrate-XXXXXX)
-trap 'rm -rf "$W" "$ROOT"' EXIT
+TMP_FILES+=("$W")
 UUID=3f6c2a10-5b7e-4d2a-9c1e-8a7b6c5d4e01          # the incoming VM
 OTHER=7c1d9e22-4a5b-4c3d-8e9f-0a1b2c3d4e5f         # a tagged VM running here
 
@@ -54,7 +55,7 @@ running() {
 # web.x (untagged, nothing pinned) running, and big_db (tagged) holding 256
 # pages it added to node 1's pool.
 new_host() {
-        [ -n "$ROOT" ] && rm -rf "$ROOT"
+        cleanup
         ROOT=$(mktemp -d /tmp/vmprep-migrate-host-XXXXXX)
         export VMPREP_ROOT=$ROOT
         host_workstation "$ROOT"
@@ -102,10 +103,7 @@ EOF
 }
 
 # Every path, its type, mode and link target, and every file's content.
-snapshot() {
-        (cd "$ROOT" && find . -printf '%y %m %p %l\n' | sort
-         find . -type f -print0 | sort -z | xargs -0 md5sum)
-}
+SNAPSHOT=("modes:." "bytes:.")
 
 # migrate XML: every hook as libvirt runs it; $W/st.HOOK, $W/out.HOOK, $W/err.HOOK
 migrate() {

@@ -1,24 +1,16 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # the variables are for the suites that source this file
 # Fake PCI hosts for the vfio hook suites (tests/hooks/vfio.sh,
-# hostshapes.sh): trees built by pci-fixture, domains with <hostdev>s,
-# running the hook as libvirt does, whole-tree snapshots.  Needs HOOK and
-# FIXTURE set by the caller.
-ROOT=
-OUT=$(mktemp) ERR=$(mktemp)
-cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; rm -f "$OUT" "$ERR"; }
-trap cleanup EXIT
+# hostshapes.sh, planjournal.sh): trees built by pci-fixture, domains with
+# <hostdev>s and VF <interface>s, the drivers of their devices.  Needs tests/hooks/lib.sh, and FIXTURE set by
+# the caller.
 
 UUID_A=5b0c3a1e-7d2f-4a8b-9c6d-1e2f3a4b5c01
 UUID_B=5b0c3a1e-7d2f-4a8b-9c6d-1e2f3a4b5c02
 
-# new_tree FIXTURE...: a fresh fake host
-new_tree() {
-        [ -n "$ROOT" ] && rm -rf "$ROOT"
-        ROOT=$(mktemp -d /tmp/vmprep-vfio-XXXXXX)
-        export VMPREP_ROOT=$ROOT
-        mkdir -p "$ROOT/run" "$ROOT/.fake"
-        : > "$ROOT/.fake/writes.log"
+# pci_tree FIXTURE...: a fresh fake host
+pci_tree() {
+        new_root pci
         "$FIXTURE" "$ROOT" base "$@" || exit 1
 }
 
@@ -27,6 +19,11 @@ hostdev() {
         local d=${1%%:*} rest=${1#*:}
         local b=${rest%%:*} s=${rest#*:}; s=${s%%.*}; local f=${1##*.}
         printf "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/></source></hostdev>" "$d" "$b" "$s" "$f"
+}
+# iface BDF: an <interface type='hostdev'> for a VF
+iface() {
+        local b=${1#*:}; local bus=${b%%:*} s=${b#*:}; s=${s%%.*}
+        printf "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x%s' slot='0x%s' function='0x%s'/></source></interface>" "$bus" "$s" "${1##*.}"
 }
 # domain NAME UUID VFIO-ELEMENT-OR-EMPTY BDF...: a VM with those hostdevs
 domain() {
@@ -39,13 +36,5 @@ domain() {
 }
 V="<vmprep:vfio group='whole'/>"
 
-hook() { "$HOOK" "$2" "$3" "$4" - < "$1" > "$OUT" 2> "$ERR"; }
-stop_phases() { hook "$1" "$2" stopped end; hook "$1" "$2" release end; }
-
-# Every file's content and every link's target under sys/ and dev/.
-snapshot() {
-        (cd "$ROOT" && find sys dev -printf '%y %p %l\n' | sort
-         find sys dev -type f -print0 | sort -z | xargs -0 md5sum)
-}
 drv() { local t; t=$(readlink "$ROOT/sys/bus/pci/devices/$1/driver") && echo "${t##*/}" || echo none; }
 ovr() { cat "$ROOT/sys/bus/pci/devices/$1/driver_override"; }

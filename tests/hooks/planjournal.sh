@@ -22,28 +22,20 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 unset VMPREP_CONF
 for f in "$VMPREP" "$FIXTURE" "${HOOKS[@]}"; do [ -x "$f" ] || { echo "missing $f"; exit 1; }; done
 
-# the hugepages suites' two-node host (tests/hooks/tree.sh) as hp_tree, the
-# tune suite's (tune_tree.sh) as tune_tree: both files call theirs new_tree
-# shellcheck source=tests/hooks/tree.sh
-. "$here/tree.sh"
-eval "$(declare -f new_tree | sed '1s/new_tree/hp_tree/')"
-# shellcheck source=tests/hooks/tune_tree.sh
-. "$here/tune_tree.sh"
-eval "$(declare -f new_tree | sed '1s/new_tree/tune_tree/')"
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
+# the trees of the hook suites: hp_tree, pci_tree (pci-fixture's hosts),
+# tree_v1, tree_v2, tree_systemd..., tune_tree
+# shellcheck source=tests/hooks/hp_tree.sh
+. "$here/hp_tree.sh"
+# shellcheck source=tests/hooks/pci_tree.sh
+. "$here/pci_tree.sh"
 # shellcheck source=tests/hooks/cpus_tree.sh
 . "$here/cpus_tree.sh"
-ROOT=
+# shellcheck source=tests/hooks/tune_tree.sh
+. "$here/tune_tree.sh"
 PLAN=$(mktemp) CMP=$(mktemp)
-cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; }
-trap 'cleanup; rm -f "$OUT" "$ERR" "$PLAN" "$CMP"' EXIT
-# pci-fixture's hosts (tests/hooks/pci_tree.sh)
-pci_tree() {
-        cleanup
-        ROOT=$(mktemp -d /tmp/vmprep-pj-XXXXXX)
-        export VMPREP_ROOT=$ROOT
-        mkdir -p "$ROOT/run" "$ROOT/.fake"; : > "$ROOT/.fake/writes.log"
-        "$FIXTURE" "$ROOT" base "$@" || exit 1
-}
+TMP_FILES+=("$PLAN" "$CMP")
 
 U1=6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e01
 U2=6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e02
@@ -52,22 +44,13 @@ vm() {
         printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid>%s" "$1" "$2" "$3"
         printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'>%s</vmprep:profile></metadata></domain>\n" "$4"
 }
-hostdev() {
-        local d=${1%%:*} rest=${1#*:}
-        local b=${rest%%:*} s=${rest#*:}; s=${s%%.*}; local f=${1##*.}
-        printf "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x%s' bus='0x%s' slot='0x%s' function='0x%s'/></source></hostdev>" "$d" "$b" "$s" "$f"
-}
-iface() {
-        local b=${1#*:}; local bus=${b%%:*} s=${b#*:}; s=${s%%.*}
-        printf "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x%s' slot='0x%s' function='0x%s'/></source></interface>" "$bus" "$s" "${1##*.}"
-}
 devices() { local s="<devices>" b; for b in "$@"; do s+=$(hostdev "$b"); done; echo "$s</devices>"; }
 pins() { local i=0 c s="<vcpu>$#</vcpu><cputune>"; for c in "$@"; do s+="<vcpupin vcpu='$i' cpuset='$c'/>"; i=$((i + 1)); done; echo "$s</cputune>"; }
 MEM="<memory unit='MiB'>512</memory>"
 HP="<memoryBacking><hugepages/></memoryBacking>"
 
 # everything under the root, state included: what a plan must leave as it was
-tree_state() { (cd "$ROOT" && find . -path ./x.xml -prune -o -printf '%y %p %l %m\n' | sort; find . -type f ! -name x.xml -print0 | sort -z | xargs -0 md5sum); }
+SNAPSHOT=("modes:." "bytes:.")
 journal_counts() {
         local f
         for f in "$ROOT"/run/vmprep/*.journal; do
@@ -108,10 +91,10 @@ stop() {
 agree() {
         local label=$1 name=$2 x=$3 want=${4:-} before counts prc=0 hrc=0
         counts=$(journal_counts)
-        before=$(tree_state)
+        before=$(snapshot)
         "$VMPREP" --root "$ROOT" plan --json "$x" > "$PLAN" 2> "$ERR" || prc=$?
-        if [ "$(tree_state)" != "$before" ]; then
-                t_fail "$label: the plan wrote nothing" "$(diff <(echo "$before") <(tree_state) | head -8)"
+        if [ "$(snapshot)" != "$before" ]; then
+                t_fail "$label: the plan wrote nothing" "$(diff <(echo "$before") <(snapshot) | head -8)"
                 return
         fi
         local hx=${LIVE_XML:-$x}

@@ -16,16 +16,16 @@ T_SUITE=tune-hooks
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 [ -x "$HOOK" ] || { echo "missing $HOOK"; exit 1; }
 
-ROOT=
-OUT=$(mktemp) ERR=$(mktemp)
-cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; }
-trap 'cleanup; rm -f "$OUT" "$ERR"' EXIT
 UUID_A=2a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e01
 UUID_B=2a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e02
 UUID_C=2a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e03
 
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
 # shellcheck source=tests/hooks/tune_tree.sh
 . "$here/tune_tree.sh"
+# every file under sys/ and proc/ as the kernel shows it
+SNAPSHOT=("text:sys,proc")
 # domain NAME UUID TUNE-ELEMENT [USE] [EXTRA]
 domain() {
         printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><vcpu>2</vcpu>" "$1" "$2"
@@ -33,14 +33,10 @@ domain() {
         printf "<metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'%s>%s</vmprep:profile></metadata></domain>\n" "${4:+ use='$4'}" "$3"
 }
 RT="<vmprep:tune governor='performance' max-cstate='1' thp='never' ksm='off' rt-runtime='unlimited' swappiness='0' stat-interval='10'/>"
-hook() { "$HOOK" "$2" "$3" "$4" - < "$1" > "$OUT" 2> "$ERR"; }
-stop_phases() { hook "$1" "$2" stopped end; hook "$1" "$2" release end; }
-snapshot() { (cd "$ROOT" && find sys proc -type f | sort > .fake/files && xargs -d '\n' awk 'FNR == 1 { print "== " FILENAME } { print }' < .fake/files); }
-rd() { cat "$ROOT/$1"; }
 values() { echo "$(rd sys/devices/system/cpu/cpu2/cpufreq/scaling_governor) $(rd sys/devices/system/cpu/cpu1/cpufreq/scaling_governor) $(rd sys/devices/system/cpu/cpu3/cpuidle/state1/disable)$(rd sys/devices/system/cpu/cpu3/cpuidle/state2/disable)$(rd sys/devices/system/cpu/cpu3/cpuidle/state3/disable) $(rd sys/kernel/mm/transparent_hugepage/enabled) ksm=$(rd sys/kernel/mm/ksm/run) rt=$(rd proc/sys/kernel/sched_rt_runtime_us) sw=$(rd proc/sys/vm/swappiness) si=$(rd proc/sys/vm/stat_interval)"; }
 
 case_round_trip() {
-        new_tree
+        tune_tree
         local x=$ROOT/x.xml before
         domain vm1 "$UUID_A" "$RT" > "$x"
         before=$(snapshot)
@@ -63,7 +59,7 @@ case_round_trip() {
 }
 
 case_two_vms_overlap() {
-        new_tree
+        tune_tree
         local a=$ROOT/a.xml b=$ROOT/b.xml c=$ROOT/c.xml before
         domain vm-a "$UUID_A" "<vmprep:tune thp='never' swappiness='10'/>" > "$a"
         printf "<domain><name>vm-b</name><uuid>%s</uuid><vcpu>1</vcpu><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:tune thp='never' ksm='off'/></vmprep:profile></metadata></domain>" "$UUID_B" > "$b"
@@ -93,7 +89,7 @@ case_two_vms_overlap() {
 # back; vm-b's release restores exactly.  With a journal that cannot be
 # read the release changes nothing and says why.
 case_damaged_ledger_release() {
-        new_tree
+        tune_tree
         local a=$ROOT/a.xml b=$ROOT/b.xml before fails=() bad
         domain vm-a "$UUID_A" "<vmprep:tune thp='never' swappiness='10'/>" > "$a"
         printf "<domain><name>vm-b</name><uuid>%s</uuid><vcpu>1</vcpu><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:tune thp='never'/></vmprep:profile></metadata></domain>" "$UUID_B" > "$b"
@@ -120,7 +116,7 @@ case_damaged_ledger_release() {
 # shipped nfv and realtime profiles ask for governor='performance'; the
 # start goes on, saying the governor was left aside, the rest applied
 case_governor_without_cpufreq() {
-        new_tree
+        tune_tree
         rm -rf "$ROOT"/sys/devices/system/cpu/cpu*/cpufreq "$ROOT/sys/devices/system/cpu/cpufreq"
         local x=$ROOT/x.xml before
         domain vm1 "$UUID_A" "<vmprep:tune governor='performance' swappiness='10'/>" > "$x"
@@ -137,7 +133,7 @@ case_governor_without_cpufreq() {
 }
 
 case_refusals() {
-        new_tree
+        tune_tree
         local x=$ROOT/x.xml before
         printf "<domain><name>vm1</name><uuid>%s</uuid><vcpu>2</vcpu><metadata><vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:tune governor='performance'/></vmprep:profile></metadata></domain>" "$UUID_A" > "$x"
         if hook "$x" vm1 prepare begin; then t_fail "governor for an unpinned VM is refused" "started"
@@ -153,7 +149,7 @@ case_refusals() {
 }
 
 case_shared_policy_warns() {
-        SHARED_POLICY=1 new_tree
+        SHARED_POLICY=1 tune_tree
         local x=$ROOT/x.xml
         domain vm1 "$UUID_A" "<vmprep:tune governor='performance'/>" > "$x"
         hook "$x" vm1 prepare begin \
@@ -173,7 +169,7 @@ one_cpu_vm() {
 case_shared_policy_three_vms_every_stop_order() {
         local order fails=() gov=sys/devices/system/cpu/cpufreq/policy0/scaling_governor
         for order in "a b c" "a c b" "b a c" "b c a" "c a b" "c b a"; do
-                SHARED_POLICY=1 new_tree
+                SHARED_POLICY=1 tune_tree
                 local v left=3 before
                 one_cpu_vm vm-a "$UUID_A" 1 "<vmprep:tune governor='performance'/>" > "$ROOT/a.xml"
                 one_cpu_vm vm-b "$UUID_B" 2 "<vmprep:tune governor='performance'/>" > "$ROOT/b.xml"
@@ -195,7 +191,7 @@ case_shared_policy_three_vms_every_stop_order() {
 }
 
 case_governor_changed_while_vms_run_stays() {
-        SHARED_POLICY=1 new_tree
+        SHARED_POLICY=1 tune_tree
         local gov=sys/devices/system/cpu/cpufreq/policy0/scaling_governor
         one_cpu_vm vm-a "$UUID_A" 1 "<vmprep:tune governor='performance'/>" > "$ROOT/a.xml"
         one_cpu_vm vm-b "$UUID_B" 2 "<vmprep:tune governor='performance'/>" > "$ROOT/b.xml"
@@ -211,7 +207,7 @@ case_governor_changed_while_vms_run_stays() {
 
 case_ksm() {
         local x
-        new_tree; x=$ROOT/x.xml
+        tune_tree; x=$ROOT/x.xml
         domain vm1 "$UUID_A" "<vmprep:tune ksm='off'/>" > "$x"
         hook "$x" vm1 prepare begin
         local during; during=$(rd sys/kernel/mm/ksm/run)
@@ -220,14 +216,14 @@ case_ksm() {
                 && t_ok "ksm='off' writes 0 (ksmd stops, merged pages stay merged), never 2, and 1 is back after" \
                 || t_fail "ksm='off'" "during: $during, after: $(rd sys/kernel/mm/ksm/run)" "$(cat "$ROOT/.fake/writes.log")" "$(cat "$ERR")"
 
-        KSM_RUN=2 new_tree; x=$ROOT/x.xml
+        KSM_RUN=2 tune_tree; x=$ROOT/x.xml
         domain vm1 "$UUID_A" "<vmprep:tune ksm='off'/>" > "$x"
         hook "$x" vm1 prepare begin && stop_phases "$x" vm1
         [ "$(rd sys/kernel/mm/ksm/run)" = 2 ] && ! grep -q "ksm/run" "$ROOT/.fake/writes.log" \
                 && t_ok "ksm='off' on a host whose admin set run=2: nothing written, before or after (no second unmerge)" \
                 || t_fail "ksm='off' with run=2" "$(cat "$ROOT/.fake/writes.log")" "$(cat "$ERR")"
 
-        new_tree; x=$ROOT/x.xml
+        tune_tree; x=$ROOT/x.xml
         domain vm1 "$UUID_A" "<vmprep:tune ksm='unmerge'/>" > "$x"
         hook "$x" vm1 prepare begin
         during=$(rd sys/kernel/mm/ksm/run)
@@ -236,7 +232,7 @@ case_ksm() {
                 && t_ok "ksm='unmerge' writes 2 (stop and unmerge), and 1 is back after" \
                 || t_fail "ksm='unmerge'" "during: $during, after: $(rd sys/kernel/mm/ksm/run)" "$(cat "$ERR")"
 
-        NO_KSM=1 new_tree; x=$ROOT/x.xml
+        NO_KSM=1 tune_tree; x=$ROOT/x.xml
         domain vm1 "$UUID_A" "<vmprep:tune ksm='off' swappiness='10'/>" > "$x"
         if hook "$x" vm1 prepare begin && [ "$(rd proc/sys/vm/swappiness)" = 10 ]; then
                 stop_phases "$x" vm1
@@ -251,7 +247,7 @@ case_ksm() {
 }
 
 case_realtime_checks() {
-        new_tree
+        tune_tree
         local x=$ROOT/x.xml
         domain vm1 "$UUID_A" "<vmprep:tune rt-runtime='unlimited'/>" realtime > "$x"
         hook "$x" vm1 prepare begin || { t_fail "realtime checks" "$(cat "$ERR")"; return; }
@@ -262,7 +258,7 @@ case_realtime_checks() {
                 t_ok "realtime: warns of missing <vcpusched>, <locked/>, <nosharepages/> and isolcpus/nohz_full/rcu_nocbs, printing what to add"
         else t_fail "realtime warnings" "$(cat "$ERR")"; fi
         stop_phases "$x" vm1
-        CMDLINE_EXTRA="isolcpus=domain,2-3 nohz_full=2-3 rcu_nocbs=1-3" new_tree
+        CMDLINE_EXTRA="isolcpus=domain,2-3 nohz_full=2-3 rcu_nocbs=1-3" tune_tree
         x=$ROOT/x.xml
         domain vm1 "$UUID_A" "<vmprep:tune rt-runtime='unlimited'/>" realtime "<memoryBacking><nosharepages/><locked/></memoryBacking>" \
                 "<vcpusched vcpus='0-1' scheduler='fifo' priority='1'/>" > "$x"
@@ -272,42 +268,21 @@ case_realtime_checks() {
         stop_phases "$x" vm1
 }
 
+# thp_held_by_vm_a: vm-a holds THP at never; vm1 asks for every setting
+thp_held_by_vm_a() {
+        tune_tree
+        domain vm-a "$UUID_B" "<vmprep:tune thp='never'/>" > "$ROOT/a.xml"
+        hook "$ROOT/a.xml" vm-a prepare begin || crash_fail "vm-a: $(cat "$ERR")"
+        domain vm1 "$UUID_A" "$RT" > "$ROOT/x.xml"
+}
+rt_vm() { tune_tree; domain vm1 "$UUID_A" "$RT" > "$ROOT/x.xml"; }
 case_crash_points() {
-        local k=1 crashed=0 fails=()
-        while :; do
-                new_tree
-                local a=$ROOT/a.xml x=$ROOT/x.xml
-                domain vm-a "$UUID_B" "<vmprep:tune thp='never'/>" > "$a"
-                hook "$a" vm-a prepare begin
-                domain vm1 "$UUID_A" "$RT" > "$x"
-                local mid; mid=$(snapshot)
-                local st; st=$( (VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; echo $?) 2>/dev/null)
-                [ "$st" = 0 ] && break
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)" = "$mid" ] || fails+=("crash point $k: $(diff <(echo "$mid") <(snapshot) | head -4 | tr '\n' ' ')")
-                k=$((k + 1)); [ $k -gt 300 ] && break
-        done
-        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ] \
-                && t_ok "SIGKILL at each of $crashed crash points of prepare (another VM holding THP), then release: exactly as before, THP still the other VM's" \
-                || t_fail "tune crash points of prepare" "${fails[@]:0:5}" "crashed=$crashed"
-        k=1 crashed=0 fails=()
-        while :; do
-                new_tree
-                local x=$ROOT/x.xml before
-                domain vm1 "$UUID_A" "$RT" > "$x"
-                before=$(snapshot)
-                hook "$x" vm1 prepare begin
-                local st; st=$( (VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; echo $?) 2>/dev/null)
-                [ "$st" = 0 ] && break
-                crashed=$((crashed + 1))
-                hook "$x" vm1 release end
-                [ "$(snapshot)" = "$before" ] || fails+=("release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4 | tr '\n' ' ')")
-                k=$((k + 1)); [ $k -gt 300 ] && break
-        done
-        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ] \
-                && t_ok "SIGKILL at each of $crashed crash points of release, then release again: exactly as before" \
-                || t_fail "tune crash points of release" "${fails[@]:0:5}" "crashed=$crashed"
+        crash_sweep thp_held_by_vm_a vm1 prepare begin
+        crash_verdict 10 "SIGKILL at each of $CRASHED crash points of prepare (another VM holding THP), then release: exactly as before, THP still the other VM's" \
+                "tune crash points of prepare"
+        crash_sweep rt_vm vm1 release end
+        crash_verdict 10 "SIGKILL at each of $CRASHED crash points of release, then release again: exactly as before" \
+                "tune crash points of release"
 }
 
 # ---- Looking Glass shared memory (<vmprep:shmem>, carried by this hook) ----
@@ -319,7 +294,7 @@ shm_state() { [ -e "$ROOT/$1" ] && stat -c '%s %U:%G %a %F' "$ROOT/$1" || echo a
 dev_snapshot() { (cd "$ROOT" && find dev -exec stat -c '%n %s %u:%g %a %F' {} + 2>/dev/null | sort); }
 
 case_shmem_created_and_removed() {
-        new_tree; mkdir -p "$ROOT/dev/shm"
+        tune_tree; mkdir -p "$ROOT/dev/shm"
         local x=$ROOT/x.xml got
         domain vm1 "$UUID_A" "<vmprep:shmem name='looking-glass' owner='$SHM_USER' group='$SHM_GROUP' mode='0660'/>" "" "$SHM_DEV" > "$x"
         hook "$x" vm1 prepare begin || { t_fail "shmem prepare" "$(cat "$ERR")"; return; }
@@ -346,7 +321,7 @@ case_shmem_created_and_removed() {
 }
 
 case_shmem_existing_kept() {
-        new_tree; mkdir -p "$ROOT/dev/shm"
+        tune_tree; mkdir -p "$ROOT/dev/shm"
         local x=$ROOT/x.xml got
         head -c 65536 /dev/zero > "$ROOT/dev/shm/looking-glass"; truncate -s 64M "$ROOT/dev/shm/looking-glass"
         chmod 0600 "$ROOT/dev/shm/looking-glass"
@@ -364,7 +339,7 @@ case_shmem_existing_kept() {
 }
 
 case_shmem_refusals() {
-        new_tree; mkdir -p "$ROOT/dev/shm"
+        tune_tree; mkdir -p "$ROOT/dev/shm"
         local x=$ROOT/x.xml before
         before=$(dev_snapshot)
         domain vm1 "$UUID_A" "<vmprep:tune thp='never'/><vmprep:shmem name='looking-glass' owner='vmprep-no-such-user'/>" "" "$SHM_DEV" > "$x"
@@ -404,7 +379,7 @@ case_shmem_refusals() {
 }
 
 case_shmem_kvmfr() {
-        new_tree; mkdir -p "$ROOT/dev"
+        tune_tree; mkdir -p "$ROOT/dev"
         local x=$ROOT/x.xml got
         domain vm1 "$UUID_A" "<vmprep:shmem device='/dev/kvmfr0' owner='$SHM_USER' group='$SHM_GROUP' mode='0660'/>" > "$x"
         if hook "$x" vm1 prepare begin; then t_fail "kvmfr missing refused" "started"
@@ -424,30 +399,23 @@ case_shmem_kvmfr() {
                 && t_ok "shmem: release gives /dev/kvmfr0 back to root:root 0600 and leaves the node" || t_fail "kvmfr back" "$got"
 }
 
+# shm_vm: vm1 with a Looking Glass file in /dev/shm, THP never
+shm_vm() {
+        tune_tree; mkdir -p "$ROOT/dev/shm"
+        domain vm1 "$UUID_A" "<vmprep:tune thp='never'/><vmprep:shmem name='looking-glass' owner='$SHM_USER' group='$SHM_GROUP'/>" "" "$SHM_DEV" > "$ROOT/x.xml"
+}
+shm_snapshot() { snapshot; dev_snapshot; }
 case_shmem_crash_points() {
-        local k=1 crashed=0 fails=()
-        while :; do
-                new_tree; mkdir -p "$ROOT/dev/shm"
-                local x=$ROOT/x.xml before
-                domain vm1 "$UUID_A" "<vmprep:tune thp='never'/><vmprep:shmem name='looking-glass' owner='$SHM_USER' group='$SHM_GROUP'/>" "" "$SHM_DEV" > "$x"
-                before="$(snapshot)$(dev_snapshot)"
-                local st; st=$( (VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; echo $?) 2>/dev/null)
-                [ "$st" = 0 ] && break
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)$(dev_snapshot)" = "$before" ] || fails+=("crash point $k: $(diff <(echo "$before") <(snapshot; dev_snapshot) | head -4 | tr '\n' ' ')")
-                k=$((k + 1)); [ $k -gt 100 ] && break
-        done
-        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 3 ] \
-                && t_ok "shmem: SIGKILL at each of $crashed crash points of prepare, then release: no /dev/shm file left, THP back" \
-                || t_fail "shmem crash points" "${fails[@]:0:5}" "crashed=$crashed"
+        crash_sweep -m 100 -s shm_snapshot shm_vm vm1 prepare begin
+        crash_verdict 3 "shmem: SIGKILL at each of $CRASHED crash points of prepare, then release: no /dev/shm file left, THP back" \
+                "shmem crash points"
 }
 epp_of() { rd "sys/devices/system/cpu/cpufreq/policy$1/energy_performance_preference"; }
 # A damaged ledger under two VMs sharing /dev/shm/looking-glass (vm-a made
 # it, vm-b found it): vm-a's release rebuilds the ledger from the journals,
 # vm-b's hold on the file with it, so vm-a's stop leaves the file to vm-b.
 case_shmem_damaged_ledger() {
-        new_tree; mkdir -p "$ROOT/dev/shm"
+        tune_tree; mkdir -p "$ROOT/dev/shm"
         local a=$ROOT/a.xml b=$ROOT/b.xml got
         domain vm-a "$UUID_A" "<vmprep:shmem name='looking-glass' owner='$SHM_USER'/>" "" "$SHM_DEV" > "$a"
         domain vm-b "$UUID_B" "<vmprep:shmem name='looking-glass' owner='$SHM_USER'/>" "" "$SHM_DEV" > "$b"
@@ -464,7 +432,7 @@ case_shmem_damaged_ledger() {
 }
 
 case_epp() {
-        EPP=1 new_tree
+        EPP=1 tune_tree
         local x=$ROOT/x.xml y=$ROOT/y.xml before
         domain vm1 "$UUID_A" "<vmprep:tune epp='performance'/>" > "$x"
         hook "$x" vm1 prepare begin || { t_fail "epp prepare" "$(cat "$ERR")"; return; }
@@ -489,14 +457,14 @@ case_epp() {
                 && t_ok "epp: a value the CPU does not offer is refused, naming driver and the values offered; nothing changed" \
                 || t_fail "epp not offered" "$(cat "$ERR")"; fi
         stop_phases "$x" vm1
-        new_tree; x=$ROOT/x.xml
+        tune_tree; x=$ROOT/x.xml
         domain vm1 "$UUID_A" "<vmprep:tune epp='performance'/>" > "$x"
         if hook "$x" vm1 prepare begin; then t_fail "epp without driver refused" "started"
         else grep -q "cpufreq policy2 has no energy_performance_preference (its driver is acpi-cpufreq; EPP needs amd-pstate or intel_pstate in active mode" "$ERR" \
                 && t_ok "epp: a driver without EPP (acpi-cpufreq, or passive mode) is refused, naming the driver and the boot option" \
                 || t_fail "epp no driver" "$(cat "$ERR")"; fi
         stop_phases "$x" vm1
-        EPP=1 SHARED_POLICY=1 new_tree; x=$ROOT/x.xml
+        EPP=1 SHARED_POLICY=1 tune_tree; x=$ROOT/x.xml
         domain vm1 "$UUID_A" "<vmprep:tune epp='performance'/>" > "$x"
         hook "$x" vm1 prepare begin
         grep -q "cpufreq policy0 covers CPUs 0-3: the energy performance preference applies to the host's cores too (epp='performance' reaches CPU 0-1" "$ERR" \

@@ -1,16 +1,14 @@
 # shellcheck shell=bash
-# Fake hosts for the tune hook suites (tests/hooks/tune.sh, planjournal.sh).
-# Needs cleanup() and sets ROOT and VMPREP_ROOT.
+# Fake hosts for the tune hook suites (tests/hooks/tune.sh, faults.sh,
+# planjournal.sh).
+# Needs tests/hooks/lib.sh.
 
 # 4 CPUs, 4 idle states per CPU, THP, KSM, sysctls; cpufreq as the kernel
 # lays it out: cpuN/cpufreq -> ../cpufreq/policyP, one policy per CPU, or
 # with SHARED_POLICY=1 one policy0 for CPUs 0-3 (schedutil)
-new_tree() {
-        cleanup
-        ROOT=$(mktemp -d /tmp/vmprep-tune-XXXXXX)
-        export VMPREP_ROOT=$ROOT
-        mkdir -p "$ROOT/run" "$ROOT/.fake" "$ROOT/proc/sys/kernel" "$ROOT/proc/sys/vm" "$ROOT/sys/kernel/mm/transparent_hugepage" "$ROOT/sys/kernel/mm/ksm"
-        : > "$ROOT/.fake/writes.log"
+tune_tree() {
+        new_root tune
+        mkdir -p "$ROOT/proc/sys/kernel" "$ROOT/proc/sys/vm" "$ROOT/sys/kernel/mm/transparent_hugepage" "$ROOT/sys/kernel/mm/ksm"
         local d=$ROOT/sys/devices/system/cpu c s
         mkdir -p "$d"; echo 0-3 > "$d/online"; echo 0-3 > "$d/present"
         for c in 0 1 2 3; do

@@ -18,15 +18,14 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 
 for f in "$HOOK" "$FIXTURE"; do [ -x "$f" ] || { echo "missing $f"; exit 1; }; done
 
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
 # shellcheck source=tests/hooks/pci_tree.sh
 . "$here/pci_tree.sh"
+# every file, link and directory under sys/ and dev/, files byte for byte
+SNAPSHOT=("entries:sys,dev" "bytes:sys,dev")
 # VF settings as the fake PF holds them
 vfstate() { (cd "$ROOT/.fake" && find vf -type f 2>/dev/null | sort | while read -r f; do echo "$f: $(cat "$f")"; done); }
-# iface BDF: an <interface type='hostdev'> for a VF
-iface() {
-        local b=${1#*:}; local bus=${b%%:*} s=${b#*:}; s=${s%%.*}
-        printf "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0x0000' bus='0x%s' slot='0x%s' function='0x%s'/></source></interface>" "$bus" "$s" "${1##*.}"
-}
 # sriov_domain NAME UUID SRIOV-ELEMENTS DEVICES-XML
 sriov_domain() {
         printf "<domain type='kvm'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>512</memory>" "$1" "$2"
@@ -37,7 +36,7 @@ PF=sys/bus/pci/devices/0000:43:00.0
 
 case_test_build_refuses_without_root() {
         local name="the vfio test build refuses to touch this machine when VMPREP_ROOT is unset"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         if env -u VMPREP_ROOT "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; then
                 t_fail "$name" "exit 0"
@@ -49,7 +48,7 @@ case_test_build_refuses_without_root() {
 }
 
 case_untagged_vm_with_hostdev_is_left_to_libvirt() {
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "" 0000:41:00.0 > "$x"
         local before op bad=; before=$(snapshot)
         for op in "prepare begin" "start begin" "started begin" "stopped end" "release end" "reconnect begin"; do
@@ -64,7 +63,7 @@ case_untagged_vm_with_hostdev_is_left_to_libvirt() {
 
 case_round_trip_restores_drivers_and_overrides() {
         local name="GPU+HDA round trip: both on vfio-pci with /dev/vfio/20, then back to nvidia and snd_hda_intel with their exact driver_override"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         # an administrator's override on the HDA function must come back as it was
         echo snd_hda_intel > "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver_override"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
@@ -96,7 +95,7 @@ case_round_trip_restores_drivers_and_overrides() {
 
 case_already_on_vfio_is_a_noop() {
         local name="a device already on vfio-pci: nothing written, nothing journalled, left on vfio-pci at release"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local b
         for b in 0000:41:00.0 0000:41:00.1; do
                 rm "$ROOT/sys/bus/pci/devices/$b/driver"
@@ -114,7 +113,7 @@ case_already_on_vfio_is_a_noop() {
 
 case_group_device_with_a_viable_group() {
         local name="group='device' with the HDA function unbound: only the GPU moves, /dev/vfio/20 appears, the HDA is never written"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         rm "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio group='device'/>" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -127,7 +126,7 @@ case_group_device_with_a_viable_group() {
 
 case_member_that_will_not_leave_rolls_back() {
         local name="an HDA function that will not leave snd_hda_intel fails prepare, names it, and the GPU goes back to nvidia"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         : > "$ROOT/.fake/pci/0000:41:00.1.unbind-busy"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -142,7 +141,7 @@ case_member_that_will_not_leave_rolls_back() {
 
 case_release_after_failed_prepare_returns_only_what_moved() {
         local name="release after a failed prepare touches nothing: the rollback returned what moved, the admin's vfio-pci device stays"
-        new_tree gpu-hda gpu-bridge-usb
+        pci_tree gpu-hda gpu-bridge-usb
         # the USB controller was on vfio-pci before vmprep (an administrator's doing)
         rm "$ROOT/sys/bus/pci/devices/0000:42:00.3/driver"
         ln -s ../../../../bus/pci/drivers/vfio-pci "$ROOT/sys/bus/pci/devices/0000:42:00.3/driver"
@@ -165,7 +164,7 @@ case_release_after_failed_prepare_returns_only_what_moved() {
 
 case_failed_rollback_is_finished_by_release() {
         local name="a rollback that cannot give the GPU back keeps its journal step; release finishes it later and touches only the GPU"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         : > "$ROOT/.fake/pci/0000:41:00.1.unbind-busy"      # the HDA will not leave: prepare fails
         : > "$ROOT/.fake/pci/0000:41:00.0.refuse-nvidia"    # and nvidia will not take the GPU back
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
@@ -189,7 +188,7 @@ case_failed_rollback_is_finished_by_release() {
 
 case_dev_vfio_that_never_appears() {
         local name="/dev/vfio/20 that never appears: prepare gives up after 5 s, says so, and gives both devices back"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         : > "$ROOT/.fake/no-dev-vfio"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -205,7 +204,7 @@ case_dev_vfio_that_never_appears() {
 }
 
 case_untagged_while_running_is_still_given_back() {
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml y=$ROOT/y.xml
         domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         domain vm1 "$UUID_A" "" 0000:41:00.0 > "$y"     # virsh metadata --remove --live while it runs
@@ -219,7 +218,7 @@ case_untagged_while_running_is_still_given_back() {
 
 case_concurrent_prepares_for_one_device() {
         local name="two VMs starting at once with the same GPU: exactly one gets it, the other is refused naming it"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml y=$ROOT/y.xml e1=$ROOT/e1 e2=$ROOT/e2
         domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         domain vm2 "$UUID_B" "$V" 0000:41:00.0 > "$y"
@@ -238,11 +237,11 @@ case_concurrent_prepares_for_one_device() {
 }
 
 case_reconnect_after_a_crash() {
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before st; before=$(snapshot)
         # crash point 2: the GPU's bind step journalled, its driver_override written
-        { VMPREP_TEST_CRASH_AT=2 "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
+        crash_at 2 "$x" vm1 prepare begin; st=$?
         local w; w=$(wc -l < "$ROOT/.fake/writes.log")
         if [ $st -eq 137 ] && hook "$x" vm1 reconnect begin && grep -q "bind of /sys/bus/pci/devices/0000:41:00.0 was interrupted; release will finish it" "$ERR" \
                 && [ "$(wc -l < "$ROOT/.fake/writes.log")" = "$w" ]; then
@@ -256,7 +255,7 @@ case_reconnect_after_a_crash() {
 
 case_second_vm_is_refused_a_held_device() {
         local name="a second VM asking for the HDA function vm1 holds fails, naming vm1; its release leaves vm1's devices alone"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml y=$ROOT/y.xml
         domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         domain vm2 "$UUID_B" "<vmprep:vfio group='device'/>" 0000:41:00.1 > "$y"
@@ -277,7 +276,7 @@ case_second_vm_is_refused_a_held_device() {
 
 # interlock FIXTURE VFIO-ELEMENT BDF EXPECTED-MESSAGE NAME
 interlock() {
-        new_tree "$1"
+        pci_tree "$1"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$2" "$3" > "$x"
         local before; before=$(snapshot)
         if hook "$x" vm1 prepare begin; then t_fail "$5" "prepare succeeded"; stop_phases "$x" vm1; return; fi
@@ -311,7 +310,7 @@ case_interlocks() {
                 "group='device' with a group that is not viable is refused, naming the member"
 
         # /dev/snd/controlC1 of the HDA function open in a sound server
-        new_tree gpu-hda
+        pci_tree gpu-hda
         mkdir -p "$ROOT/proc/777/fd"; echo pipewire > "$ROOT/proc/777/comm"
         ln -s /dev/snd/controlC1 "$ROOT/proc/777/fd/31"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
@@ -323,7 +322,7 @@ case_interlocks() {
         fi
 
         # /home on LVM on the NVMe: dm-0 is built on nvme0n1p2
-        new_tree nvme-mounted
+        pci_tree nvme-mounted
         mkdir -p "$ROOT/sys/devices/virtual/block/dm-0/slaves" "$ROOT/sys/class/block/nvme0n1p2"
         ln -s ../../devices/virtual/block/dm-0 "$ROOT/sys/dev/block/253:0"
         ln -s ../../../../pci0000:40/0000:40:01.2/0000:44:00.0/nvme/nvme0/nvme0n1/nvme0n1p2 "$ROOT/sys/devices/virtual/block/dm-0/slaves/nvme0n1p2"
@@ -339,7 +338,7 @@ case_interlocks() {
         fi
 
         # force='yes' on the device passes the mounted NVMe, and gives it back
-        new_tree nvme-mounted
+        pci_tree nvme-mounted
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio><vmprep:device address='0000:44:00.0' force='yes'/></vmprep:vfio>" > "$x"
         local before; before=$(snapshot)
         if hook "$x" vm1 prepare begin && [ "$(drv 0000:44:00.0)" = vfio-pci ] && grep -q "passing 0000:44:00.0 although it holds the mounted filesystem /var" "$ERR"; then
@@ -352,7 +351,7 @@ case_interlocks() {
 }
 
 case_loads_vfio_pci_when_missing() {
-        new_tree gpu-hda
+        pci_tree gpu-hda
         rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         if hook "$x" vm1 prepare begin && [ "$(drv 0000:41:00.0)" = vfio-pci ] && grep -q "^/.fake/modprobe vfio_pci" "$ROOT/.fake/writes.log"; then
@@ -361,7 +360,7 @@ case_loads_vfio_pci_when_missing() {
                 t_fail "vfio-pci is loaded when missing" "$(cat "$ERR")"
         fi
         stop_phases "$x" vm1
-        new_tree gpu-hda
+        pci_tree gpu-hda
         rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"; : > "$ROOT/.fake/modprobe-fails"
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -378,7 +377,7 @@ case_loads_vfio_pci_when_missing() {
 # a hook runs no install command (a shell inside libvirtd's start path) and
 # respects the blacklist with a clear error
 case_modprobe_d_commands_never_run() {
-        new_tree gpu-hda
+        pci_tree gpu-hda
         rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
         mkdir -p "$ROOT/etc/modprobe.d"
         printf 'install vfio-pci /bin/sh -c "touch /tmp/pwned; modprobe -i vfio-pci"\n' > "$ROOT/etc/modprobe.d/vfio.conf"
@@ -400,7 +399,7 @@ case_modprobe_d_commands_never_run() {
                 t_fail "nvidia given back" "$(cat "$ERR")" "ran: $(cat "$ROOT/.fake/kmod-ran-commands" 2>/dev/null)" "driver: $(drv 0000:41:00.0)"
         fi
 
-        new_tree gpu-hda
+        pci_tree gpu-hda
         rm -rf "$ROOT/sys/bus/pci/drivers/vfio-pci"
         mkdir -p "$ROOT/etc/modprobe.d"
         printf 'blacklist vfio_pci\nalias pci:v000010DEd00002204sv*sd*bc*sc*i* vfio-pci\n' > "$ROOT/etc/modprobe.d/no-vfio.conf"
@@ -417,122 +416,50 @@ case_modprobe_d_commands_never_run() {
 }
 
 # SIGKILL at every crash point of prepare, then stopped+release: exactly as before.
+# gpu_usb_vm: GPU+HDA (an administrator's override on the HDA) and a GPU
+# whose group holds a USB controller behind a bridge
+gpu_usb_vm() {
+        pci_tree gpu-hda gpu-bridge-usb
+        echo snd_hda_intel > "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver_override"
+        domain vm1 "$UUID_A" "$V" 0000:41:00.0 0000:42:00.0 > "$ROOT/x.xml"
+}
+# sriov_vm: 3 VFs made through 0, VF 2 set, two VFs bound
+sriov_vm() {
+        pci_tree sriov-nic
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='3'><vmprep:vf index='2' mac='52:54:00:6d:90:02' spoofchk='off'/></vmprep:sriov>" \
+                "$(hostdev 0000:43:10.0)$(iface 0000:43:10.4)" > "$ROOT/x.xml"
+}
+# boot_gpu_vm: single GPU: the display manager, consoles and framebuffer too
+boot_gpu_vm() { pci_tree boot-vga; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$ROOT/x.xml"; }
+gpu_vm() { pci_tree gpu-hda; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$ROOT/x.xml"; }
+# all_kinds_vm: every kind of step at once: display manager, console,
+# framebuffer, VFs, a VF setting, binds and modules
+all_kinds_vm() {
+        pci_tree boot-vga sriov-nic gpu-hda
+        sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:09'/></vmprep:sriov>" \
+                "$(hostdev 0000:45:00.0)$(hostdev 0000:43:10.2)" > "$ROOT/x.xml"
+        sed -i "s|<vmprep:vfio/>|<vmprep:vfio unload-modules='nvidia-drm'/>|" "$ROOT/x.xml"
+}
+sriov_snapshot() { snapshot; vfstate; }
+units_snapshot() { snapshot; units; }
+all_snapshot() { snapshot; units; vfstate; }
+no_pci_hold() { if grep -q "pci/" "$ROOT/run/vmprep/ledger" 2>/dev/null; then crash_fail "a hold is left"; fi; }
+no_pci_sriov_hold() { if grep -qE "pci/|sriov" "$ROOT/run/vmprep/ledger" 2>/dev/null; then crash_fail "a hold is left"; fi; }
 case_crash_at_every_point() {
-        local k=1 crashed=0 fails=()
-        while :; do
-                new_tree gpu-hda gpu-bridge-usb
-                echo snd_hda_intel > "$ROOT/sys/bus/pci/devices/0000:41:00.1/driver_override"
-                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 0000:42:00.0 > "$x"
-                local before; before=$(snapshot)
-                # (in a group, so that bash's "Killed" report goes nowhere)
-                local st
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                [ $st -eq 137 ] || fails+=("crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)" = "$before" ] || fails+=("crash point $k: tree differs: $(diff <(echo "$before") <(snapshot) | head -4)")
-                ls "$ROOT/run/vmprep/"*.journal >/dev/null 2>&1 && fails+=("crash point $k: a journal is left")
-                grep -q "pci/" "$ROOT/run/vmprep/ledger" 2>/dev/null && fails+=("crash point $k: a hold is left")
-                k=$((k + 1))
-                [ $k -gt 300 ] && { fails+=("no end after 300 crash points"); break; }
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of prepare, then stopped+release: every file and link exactly as before"
-        else
-                t_fail "SIGKILL at each crash point of prepare" "${fails[@]}" "crashed=$crashed"
-        fi
-
-        # the same with SR-IOV: VFs created through 0, a VF set, VFs bound
-        k=1 crashed=0 fails=()
-        while :; do
-                new_tree sriov-nic
-                local x=$ROOT/x.xml
-                sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='3'><vmprep:vf index='2' mac='52:54:00:6d:90:02' spoofchk='off'/></vmprep:sriov>" \
-                        "$(hostdev 0000:43:10.0)$(iface 0000:43:10.4)" > "$x"
-                local before vfs; before=$(snapshot); vfs=$(vfstate)
-                local st
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                [ $st -eq 137 ] || fails+=("sriov crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)" = "$before" ] && [ "$(vfstate)" = "$vfs" ] || fails+=("sriov crash point $k: $(diff <(echo "$before") <(snapshot) | head -4)")
-                grep -qE "pci/|sriov" "$ROOT/run/vmprep/ledger" 2>/dev/null && fails+=("sriov crash point $k: a hold is left")
-                k=$((k + 1))
-                [ $k -gt 300 ] && { fails+=("no end after 300 crash points"); break; }
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of an SR-IOV prepare, then stopped+release: VF count, autoprobe, drivers exactly as before"
-        else
-                t_fail "SIGKILL at each crash point of an SR-IOV prepare" "${fails[@]}" "crashed=$crashed"
-        fi
-
-        # and single GPU: the display manager, consoles and framebuffer too
-        k=1 crashed=0 fails=()
-        while :; do
-                new_tree boot-vga
-                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
-                local before u; before=$(snapshot); u=$(units)
-                local st
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                [ $st -eq 137 ] || fails+=("single-GPU crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)" = "$before" ] && [ "$(units)" = "$u" ] || fails+=("single-GPU crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(units)")
-                k=$((k + 1))
-                [ $k -gt 300 ] && { fails+=("no end after 300 crash points"); break; }
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of a single-GPU prepare, then stopped+release: display manager, consoles, framebuffer, GPU exactly as before"
-        else
-                t_fail "SIGKILL at each crash point of a single-GPU prepare" "${fails[@]}" "crashed=$crashed"
-        fi
-
-        k=1 crashed=0 fails=()
-        while :; do
-                new_tree gpu-hda
-                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
-                local before; before=$(snapshot)
-                hook "$x" vm1 prepare begin || { fails+=("prepare: $(cat "$ERR")"); break; }
-                local st
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                crashed=$((crashed + 1))
-                hook "$x" vm1 release end
-                [ "$(snapshot)" = "$before" ] || fails+=("release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(cat "$ERR")")
-                k=$((k + 1))
-                [ $k -gt 200 ] && break
-        done
-        # every kind of step at once: display manager, console, framebuffer, VFs,
-        # a VF setting, binds and modules, with release killed at each point
-        local kinds=$crashed
-        k=1 crashed=0
-        while :; do
-                new_tree boot-vga sriov-nic gpu-hda
-                local x=$ROOT/x.xml
-                sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:09'/></vmprep:sriov>" \
-                        "$(hostdev 0000:45:00.0)$(hostdev 0000:43:10.2)" > "$x"
-                sed -i "s|<vmprep:vfio/>|<vmprep:vfio unload-modules='nvidia-drm'/>|" "$x"
-                local before u vfs; before=$(snapshot); u=$(units); vfs=$(vfstate)
-                hook "$x" vm1 prepare begin || { fails+=("all-kinds prepare: $(cat "$ERR")"); break; }
-                local st
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                crashed=$((crashed + 1))
-                hook "$x" vm1 release end
-                [ "$(snapshot)" = "$before" ] && [ "$(units)" = "$u" ] && [ "$(vfstate)" = "$vfs" ] \
-                        || fails+=("all-kinds release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(cat "$ERR")")
-                k=$((k + 1))
-                [ $k -gt 200 ] && break
-        done
-        crashed=$((kinds + crashed))
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 10 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of release (GPU+HDA; and display, VFs, VF setting, module at once), then release again: exactly as before"
-        else
-                t_fail "SIGKILL at each crash point of release" "${fails[@]}" "crashed=$crashed"
-        fi
+        crash_sweep -c crash_no_journal -c no_pci_hold gpu_usb_vm vm1 prepare begin
+        crash_verdict 10 "SIGKILL at each of $CRASHED crash points of prepare, then stopped+release: every file and link exactly as before" \
+                "SIGKILL at each crash point of prepare"
+        crash_sweep -s sriov_snapshot -c no_pci_sriov_hold sriov_vm vm1 prepare begin
+        crash_verdict 10 "SIGKILL at each of $CRASHED crash points of an SR-IOV prepare, then stopped+release: VF count, autoprobe, drivers exactly as before" \
+                "SIGKILL at each crash point of an SR-IOV prepare"
+        crash_sweep -s units_snapshot boot_gpu_vm vm1 prepare begin
+        crash_verdict 10 "SIGKILL at each of $CRASHED crash points of a single-GPU prepare, then stopped+release: display manager, consoles, framebuffer, GPU exactly as before" \
+                "SIGKILL at each crash point of a single-GPU prepare"
+        # release killed at each point, GPU+HDA, then every kind at once: one count
+        crash_sweep -m 200 gpu_vm vm1 release end
+        crash_sweep -m 200 -s all_snapshot all_kinds_vm vm1 release end
+        crash_verdict 10 "SIGKILL at each of $CRASHED crash points of release (GPU+HDA; and display, VFs, VF setting, module at once), then release again: exactly as before" \
+                "SIGKILL at each crash point of release"
 }
 
 # park_vfs BDF...: VFs an administrator made for VMs: no driver, autoprobe
@@ -544,7 +471,7 @@ park_vfs() {
 
 case_vfs_created_through_zero_and_restored() {
         local name="8 VFs through 0 (2 parked before), VF 0 set over the fake rtnetlink, VFs 0 and 7 to vfio-pci; release: 2 VFs, autoprobe 0, tree exact"
-        new_tree sriov-nic-2vfs
+        pci_tree sriov-nic-2vfs
         park_vfs 0000:43:10.0 0000:43:10.2
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='8'><vmprep:vf index='0' mac='52:54:00:6d:90:02' vlan='100' qos='3' trust='on' spoofchk='off'/></vmprep:sriov>" \
@@ -574,7 +501,7 @@ case_vfs_created_through_zero_and_restored() {
 
 case_vf_settings_restored_without_count_change() {
         local name="VFs already there: no count change, VF 1's MAC/VLAN/trust set and then given back exactly"
-        new_tree sriov-nic-2vfs
+        pci_tree sriov-nic-2vfs
         park_vfs 0000:43:10.0 0000:43:10.2
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='1' mac='52:54:00:00:00:01' vlan='42' trust='on'/></vmprep:sriov>" \
@@ -597,7 +524,7 @@ case_vf_settings_restored_without_count_change() {
 # host address, it is the host's: refused, naming it, nothing written.
 case_admin_vf_on_host_driver() {
         local name="an administrator's VF on ixgbevf with no address: taken to vfio-pci and given back to ixgbevf, count untouched"
-        new_tree sriov-nic-2vfs
+        pci_tree sriov-nic-2vfs
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0'><vmprep:vf index='1' vlan='42'/></vmprep:sriov>" \
                 "$(hostdev 0000:43:10.2)" > "$x"
@@ -612,7 +539,7 @@ case_admin_vf_on_host_driver() {
                 t_fail "$name" "while running: $mid" "after: $(drv 0000:43:10.2)" "$(diff <(echo "$before") <(snapshot) | head -6)"
         fi
         name="the same VF once its netdev carries a host address: refused naming the VF and its address, nothing written"
-        new_tree sriov-nic-2vfs
+        pci_tree sriov-nic-2vfs
         x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0'><vmprep:vf index='1' vlan='42'/></vmprep:sriov>" \
                 "$(hostdev 0000:43:10.2)" > "$x"
@@ -632,7 +559,7 @@ case_admin_vf_on_host_driver() {
 
 case_sriov_enabled_no_is_left_alone() {
         local name="<vmprep:sriov enabled='no'>: the PF's count and its VFs' settings are not touched"
-        new_tree sriov-nic-2vfs
+        pci_tree sriov-nic-2vfs
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov enabled='no' pf='0000:43:00.0' vfs='8'><vmprep:vf index='1' mac='52:54:00:00:00:01' vlan='42'/></vmprep:sriov>" "" > "$x"
         local before vfs; before=$(snapshot); vfs=$(vfstate)
@@ -650,7 +577,7 @@ case_sriov_enabled_no_is_left_alone() {
 
 case_vfs_shared_by_two_vms() {
         local name="vm1 raises a PF to 4 VFs, vm2 uses them; vm1 stops: the VFs stay for vm2; vm2 stops: back to 0 and autoprobe 1"
-        new_tree sriov-nic
+        pci_tree sriov-nic
         local x=$ROOT/x.xml y=$ROOT/y.xml z=$ROOT/z.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.0)" > "$x"
         sriov_domain vm2 "$UUID_B" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.2)" > "$y"
@@ -678,7 +605,7 @@ case_vfs_shared_by_two_vms() {
 # the VM's to return: the next release or reconcile does).
 case_damaged_ledger_release() {
         local name="ledger damaged under two VMs sharing a PF's VFs: vm1's release rebuilds it from the journals, the VFs stay for vm2, vm2's release restores the tree exactly"
-        new_tree sriov-nic
+        pci_tree sriov-nic
         local x=$ROOT/x.xml y=$ROOT/y.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.0)" > "$x"
         sriov_domain vm2 "$UUID_B" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.2)" > "$y"
@@ -712,7 +639,7 @@ case_damaged_ledger_release() {
 # comes back (they used to count as "in use" and the count stayed)
 case_autoprobe_yes_count_restored() {
         local name="autoprobe='yes': 4 VFs on the VF driver, VF 0 to vfio-pci and back; release gives the PF its 0 VFs and autoprobe back, tree exact"
-        new_tree sriov-nic
+        pci_tree sriov-nic
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4' autoprobe='yes'/>" "$(hostdev 0000:43:10.0)" > "$x"
         local before; before=$(snapshot)
@@ -733,7 +660,7 @@ case_autoprobe_yes_count_restored() {
 # count comes back when the VF's VM stops
 case_plain_vf_user_gets_the_restore() {
         local name="vm1 raises a PF to 4 VFs, vm2 has VF 43:10.2 as a plain <hostdev>; vm1 stops: the VFs stay; vm2 stops: the PF back to 0, tree exact"
-        new_tree sriov-nic
+        pci_tree sriov-nic
         local x=$ROOT/x.xml y=$ROOT/y.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.0)" > "$x"
         domain vm2 "$UUID_B" "<vmprep:vfio/>" 0000:43:10.2 > "$y"
@@ -750,7 +677,7 @@ case_plain_vf_user_gets_the_restore() {
 }
 
 case_vf_values_validated() {
-        new_tree sriov-nic
+        pci_tree sriov-nic
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='2'><vmprep:vf index='0' qos='3'/></vmprep:sriov>" "" > "$x"
         local before; before=$(snapshot)
@@ -788,7 +715,7 @@ not_blocked() { [ ! -s "$ROOT/.fake/blocked.log" ]; }
 
 case_nfv_raise_refused_naming_every_user() {
         local name="NFV host: a VM asking for 16 VFs (8 there) is refused, naming each VF in use and its user; tree byte-identical"
-        new_tree nfv-host
+        pci_tree nfv-host
         local x=$ROOT/x.xml
         sriov_domain vnf1 "$UUID_A" "<vmprep:sriov pf='0000:41:00.0' vfs='16'/>" "$(hostdev 0000:41:02.6)" > "$x"
         local before; before=$(snapshot)
@@ -826,7 +753,7 @@ case_nfv_raise_refused_naming_every_user() {
 
 case_nfv_uses_the_vfs_there_are() {
         local name="NFV host: a VM asking for vfs=8 (8 there) with free VFs 6 and 7 starts without writing sriov_numvfs; release leaves 8 VFs and every other VF's driver as it was"
-        new_tree nfv-host
+        pci_tree nfv-host
         local x=$ROOT/x.xml
         sriov_domain vnf1 "$UUID_A" "<vmprep:sriov pf='0000:41:00.0' vfs='8'><vmprep:vf index='6' mac='52:54:00:00:41:06'/></vmprep:sriov>" \
                 "$(hostdev 0000:41:02.6)$(iface 0000:41:02.7)" > "$x"
@@ -855,7 +782,7 @@ case_nfv_uses_the_vfs_there_are() {
 
 case_nfv_vf_in_use_is_refused() {
         local name="NFV host: a VM asking for VF index 3 (fw_vm's) and the VF open in a QEMU is refused, naming both holders; tree byte-identical"
-        new_tree nfv-host
+        pci_tree nfv-host
         local x=$ROOT/x.xml
         sriov_domain vnf1 "$UUID_A" "<vmprep:sriov pf='0000:41:00.0' vfs='8'><vmprep:vf index='3' vlan='300'/></vmprep:sriov>" \
                 "$(hostdev 0000:41:02.5)$(hostdev 0000:41:02.6)" > "$x"
@@ -873,7 +800,7 @@ case_nfv_vf_in_use_is_refused() {
 
 case_nfv_untagged_vms_untouched() {
         local name="NFV host: the untagged VMs' own hooks, every phase: exit 0, nothing written, their VFs untouched"
-        new_tree nfv-host
+        pci_tree nfv-host
         local x=$ROOT/x.xml y=$ROOT/y.xml
         domain router_vm.1 2f6a0d1c-3b4e-4f50-8a61-7b8c9d0e1f21 "" 0000:41:02.2 > "$x"
         printf "<domain type='kvm'><name>fw_vm</name><uuid>2f6a0d1c-3b4e-4f50-8a61-7b8c9d0e1f22</uuid><devices>%s</devices></domain>\n" "$(iface 0000:41:02.3)" > "$y"
@@ -890,7 +817,7 @@ case_nfv_untagged_vms_untouched() {
 
 case_release_leaves_the_count_when_a_vf_was_taken_meanwhile() {
         local name="release when an untagged VM took a VF meanwhile (vfio-pci, /dev/vfio open): VF count left at 4, message names it, journal kept; reconcile restores 0 once it is free"
-        new_tree sriov-nic
+        pci_tree sriov-nic
         local x=$ROOT/x.xml
         sriov_domain vm1 "$UUID_A" "<vmprep:sriov pf='0000:43:00.0' vfs='4'/>" "$(hostdev 0000:43:10.0)" > "$x"
         local before; before=$(snapshot)
@@ -928,7 +855,7 @@ units() { (cd "$ROOT/.fake/systemd/units" && grep -H . -- *.service); }
 
 case_single_gpu_round_trip() {
         local name="single GPU: gdm stopped, fbcon and efifb unbound, then GPU+HDA bound; release in reverse: GPU back, efifb, fbcon, gdm started"
-        new_tree boot-vga
+        pci_tree boot-vga
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='auto'/>" 0000:45:00.0 > "$x"
         local before u; before=$(snapshot); u=$(units)
         hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
@@ -966,7 +893,7 @@ session_audio() { # PID: a user-session pipewire on the boot GPU's HDA (card2)
 }
 case_single_gpu_waits_for_the_session() {
         local fails=() x
-        new_tree boot-vga
+        pci_tree boot-vga
         session_audio 7001
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
         local before; before=$(snapshot)
@@ -982,7 +909,7 @@ case_single_gpu_waits_for_the_session() {
         fi
         wait "$bg"
         stop_phases "$x" vm1
-        new_tree boot-vga
+        pci_tree boot-vga
         session_audio 7001
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
         before=$(snapshot); local u; u=$(units)
@@ -1003,7 +930,7 @@ case_single_gpu_waits_for_the_session() {
 
 case_single_gpu_release_order() {
         # the release order, checked on its own: writes.log lines hold "\n" as a real newline
-        new_tree boot-vga
+        pci_tree boot-vga
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
         hook "$x" vm1 prepare begin || { t_fail "single-GPU release order" "$(cat "$ERR")"; return; }
         : > "$ROOT/.fake/writes.log"
@@ -1016,7 +943,7 @@ case_single_gpu_release_order() {
 
 case_single_gpu_on_for_a_secondary_gpu() {
         local name="single-gpu='on': the display manager is stopped even for a GPU that is not the boot GPU, and started again"
-        new_tree boot-vga gpu-hda
+        pci_tree boot-vga gpu-hda
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='on'/>" 0000:41:00.0 > "$x"
         local u; u=$(units)
         hook "$x" vm1 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
@@ -1025,7 +952,7 @@ case_single_gpu_on_for_a_secondary_gpu() {
         [ "$mid" = "gdm.service inactive" ] && [ "$(units)" = "$u" ] && [ "$(drv 0000:41:00.0)" = nvidia ] \
                 && t_ok "$name" || t_fail "$name" "while running: $mid" "$(units)"
         # and 'auto' leaves the display alone for that GPU
-        new_tree boot-vga gpu-hda
+        pci_tree boot-vga gpu-hda
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio single-gpu='auto'/>" 0000:41:00.0 > "$x"
         hook "$x" vm1 prepare begin && ! grep -q systemd "$ROOT/.fake/writes.log" && grep -q "gdm.service active" "$ROOT/.fake/systemd/units/gdm.service" \
                 && t_ok "single-gpu='auto' leaves the display manager alone when the GPU passed is not the one it runs on" \
@@ -1035,7 +962,7 @@ case_single_gpu_on_for_a_secondary_gpu() {
 
 case_display_manager_that_will_not_stop() {
         local name="a display manager that does not stop within the bound: prepare fails saying so, the unit is started again, the GPU untouched"
-        new_tree boot-vga
+        pci_tree boot-vga
         : > "$ROOT/.fake/systemd/stop-hangs"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1051,7 +978,7 @@ case_display_manager_that_will_not_stop() {
 }
 
 case_single_gpu_without_systemd() {
-        new_tree boot-vga
+        pci_tree boot-vga
         rm -rf "$ROOT/run/systemd"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio/>" 0000:45:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1067,7 +994,7 @@ case_single_gpu_without_systemd() {
 
 case_unload_modules() {
         local name="unload-modules: nvidia-drm and nvidia unloaded after the GPU left them, loaded again before it goes back"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio unload-modules='nvidia-drm,nvidia'/>" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
         hook "$x" vm1 prepare begin || { t_fail "$name" "$(cat "$ERR")"; return; }
@@ -1080,7 +1007,7 @@ case_unload_modules() {
         else
                 t_fail "$name" "release order: $order" "$(diff <(echo "$before") <(snapshot) | head -4)"
         fi
-        new_tree gpu-hda
+        pci_tree gpu-hda
         : > "$ROOT/.fake/rmmod-busy-nvidia"
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio unload-modules='nvidia-drm,nvidia'/>" 0000:41:00.0 > "$x"
         before=$(snapshot)
@@ -1098,7 +1025,7 @@ no_journal() { [ ! -e "$ROOT/run/vmprep/$UUID_A.vfio.journal" ]; }
 
 case_reset_method_set_while_running_and_restored() {
         local name="reset-method: the GPU gets 'bus' (<vmprep:vfio>), the HDA 'flr' (its <vmprep:device>), both after the binds; release gives both their 'flr bus' back"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         local x=$ROOT/x.xml
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'><vmprep:device address='0000:41:00.1' reset-method='flr'/></vmprep:vfio>" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1127,7 +1054,7 @@ case_reset_method_set_while_running_and_restored() {
         # method while the VM runs, and the narrowed list comes back; the HDA
         # (in the group, not given to the VM) is never written
         name="reset-method='default': an administrator's 'bus' becomes 'flr bus' while the VM runs and comes back; the HDA that only comes along is not written"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         x=$ROOT/x.xml
         echo bus > "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method"
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='default'/>" 0000:41:00.0 > "$x"
@@ -1143,7 +1070,7 @@ case_reset_method_set_while_running_and_restored() {
         fi
 
         name="reset-method the device already has: nothing written, nothing journalled"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         x=$ROOT/x.xml
         echo bus > "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method"
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
@@ -1157,7 +1084,7 @@ case_reset_method_set_while_running_and_restored() {
         # every method turned off (an empty list): the kernel takes that back
         # only from a write that reaches it, "\n"
         name="reset-method='default' on a GPU with every method turned off: 'flr bus' while the VM runs, an empty reset_method again after"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         x=$ROOT/x.xml
         : > "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method"
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='default'/>" 0000:41:00.0 > "$x"
@@ -1185,25 +1112,25 @@ reset_refused() {
 }
 
 case_reset_method_refusals() {
-        new_tree gpu-hda
+        pci_tree gpu-hda
         domain vm1 "$UUID_A" "<vmprep:vfio><vmprep:device address='0000:41:00.0' reset-method='pm flr'/></vmprep:vfio>" 0000:41:00.0 > "$ROOT/x.xml"
         reset_refused "a reset-method the GPU does not offer: refused naming <vmprep:device reset-method='pm flr'> and the methods it offers, nothing written" \
                 "cannot set the reset method of 0000:41:00.0 (display controller, <vmprep:device address='0000:41:00.0'>) to 'pm flr' (<vmprep:device address='0000:41:00.0' reset-method='pm flr'>): the device does not offer pm; its reset_method lists flr bus"
 
-        new_tree gpu-hda
+        pci_tree gpu-hda
         echo flr > "$ROOT/sys/bus/pci/devices/0000:41:00.1/reset_method"
         echo flr > "$ROOT/.fake/pci/0000:41:00.1.reset-methods"
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'><vmprep:device address='0000:41:00.1'/></vmprep:vfio>" 0000:41:00.0 > "$ROOT/x.xml"
         reset_refused "<vmprep:vfio reset-method='bus'> for an HDA function that offers only flr: refused before the GPU, which offers bus, is touched" \
                 "cannot set the reset method of 0000:41:00.1 (multimedia device, <vmprep:device address='0000:41:00.1'>) to 'bus' (<vmprep:vfio reset-method='bus'>): the device does not offer bus; its reset_method lists flr"
 
-        new_tree gpu-hda
+        pci_tree gpu-hda
         rm "$ROOT/sys/bus/pci/devices/0000:41:00.0/reset_method"
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='flr'/>" 0000:41:00.0 > "$ROOT/x.xml"
         reset_refused "no reset_method file (a kernel before 5.15): refused saying the kernel lacks it, nothing written" \
                 "cannot set the reset method of 0000:41:00.0 (display controller, <hostdev> 0000:41:00.0) to 'flr' (<vmprep:vfio reset-method='flr'>): there is no /sys/bus/pci/devices/0000:41:00.0/reset_method; this kernel lacks it (it came with Linux 5.15)"
 
-        new_tree gpu-hda
+        pci_tree gpu-hda
         domain vm1 "$UUID_A" "<vmprep:vfio reset-method='flr flr'/>" 0000:41:00.0 > "$ROOT/x.xml"
         reset_refused "a reset-method naming a method twice: refused, nothing written" \
                 "to 'flr flr' (<vmprep:vfio reset-method='flr flr'>): it names flr twice"
@@ -1211,7 +1138,7 @@ case_reset_method_refusals() {
         # the list changed between the check and the write (the kernel refuses
         # with EINVAL): prepare fails saying so, and the binds are undone
         local name="a reset_method write the kernel refuses (EINVAL): prepare fails naming it, the GPU and HDA go back, the list is as it was"
-        new_tree gpu-hda
+        pci_tree gpu-hda
         echo flr > "$ROOT/.fake/pci/0000:41:00.0.reset-methods"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1231,56 +1158,27 @@ case_reset_method_refusals() {
 # then the host restored exactly, once by release and once by `vmprep
 # reconcile` (libvirtd was down when the VM went away); and at every crash
 # point of the release that restores it, then release again.
-case_reset_method_crash_points() {
-        local k=1 crashed=0 between=0 fails=() x before st how
-        while :; do
-                for how in release reconcile; do
-                        new_tree gpu-hda
-                        x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
-                        before=$(snapshot)
-                        { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                        [ $st -eq 0 ] && break 2
-                        [ $st -eq 137 ] || fails+=("crash point $k: prepare exited $st: $(head -c 300 "$ERR")")
-                        if grep -q "test crash point $k (/sys/bus/pci/devices/0000:41:00.0/reset_method)" "$ERR"; then
-                                between=$((between + 1))
-                                [ "$(rmeth 0000:41:00.0)" = bus ] || fails+=("crash point $k: killed after the write, but it lists $(rmeth 0000:41:00.0)")
-                        fi
-                        if [ $how = release ]; then
-                                stop_phases "$x" vm1
-                        else
-                                "$B/vmprep" reconcile --offline > "$OUT" 2> "$ERR" || fails+=("crash point $k: reconcile exited $?: $(head -c 300 "$ERR")")
-                        fi
-                        [ "$(snapshot)" = "$before" ] || fails+=("crash point $k, $how: $(diff <(echo "$before") <(snapshot) | head -4)")
-                        no_journal || fails+=("crash point $k, $how: a journal is left")
-                        grep -q "pci/" "$ROOT/run/vmprep/ledger" 2>/dev/null && fails+=("crash point $k, $how: a hold is left")
-                done
-                crashed=$((crashed + 1))
-                k=$((k + 1))
-                [ $k -gt 100 ] && { fails+=("no end after 100 crash points"); break; }
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 5 ] && [ $between = 2 ]; then
-                t_ok "reset-method: SIGKILL at each of $crashed crash points of prepare (one between the write and its journal line), then release or vmprep reconcile: reset_method and drivers exactly as before"
-        else
-                t_fail "reset-method: SIGKILL at each crash point of prepare" "${fails[@]:0:6}" "crashed=$crashed, killed after the write $between times (want 2)"
+reset_vm() { pci_tree gpu-hda; domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$ROOT/x.xml"; }
+# reset_write_seen: killed between the write and its journal line, the
+# device lists the new method (counted in RESET_BETWEEN)
+reset_write_seen() {
+        if grep -q "test crash point $CRASH_K (/sys/bus/pci/devices/0000:41:00.0/reset_method)" "$ERR"; then
+                RESET_BETWEEN=$((RESET_BETWEEN + 1))
+                [ "$(rmeth 0000:41:00.0)" = bus ] || crash_fail "killed after the write, but it lists $(rmeth 0000:41:00.0)"
         fi
-
-        k=1 crashed=0 fails=()
-        while :; do
-                new_tree gpu-hda
-                x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio reset-method='bus'/>" 0000:41:00.0 > "$x"
-                before=$(snapshot)
-                hook "$x" vm1 prepare begin || { fails+=("prepare: $(cat "$ERR")"); break; }
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                crashed=$((crashed + 1))
-                hook "$x" vm1 release end
-                [ "$(snapshot)" = "$before" ] && no_journal || fails+=("release crash point $k: $(diff <(echo "$before") <(snapshot) | head -4) $(cat "$ERR")")
-                k=$((k + 1))
-                [ $k -gt 100 ] && break
-        done
-        [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 5 ] \
-                && t_ok "reset-method: SIGKILL at each of $crashed crash points of release, then release again: reset_method and drivers exactly as before" \
-                || t_fail "reset-method: SIGKILL at each crash point of release" "${fails[@]:0:6}" "crashed=$crashed"
+}
+reconcile_offline() { "$B/vmprep" reconcile --offline > "$OUT" 2> "$ERR" || crash_fail "reconcile exited $?: $(head -c 300 "$ERR")"; }
+no_vfio_journal() { no_journal || crash_fail "a journal is left"; }
+case_reset_method_crash_points() {
+        RESET_BETWEEN=0
+        crash_sweep -m 100 -k reset_write_seen -a stop_phases -a reconcile_offline -c no_vfio_journal -c no_pci_hold \
+                reset_vm vm1 prepare begin
+        [ "$RESET_BETWEEN" = 2 ] || CRASH_FAILS+=("killed after the write $RESET_BETWEEN times (want 2)")
+        crash_verdict 5 "reset-method: SIGKILL at each of $CRASHED crash points of prepare (one between the write and its journal line), then release or vmprep reconcile: reset_method and drivers exactly as before" \
+                "reset-method: SIGKILL at each crash point of prepare"
+        crash_sweep -m 100 -c no_vfio_journal reset_vm vm1 release end
+        crash_verdict 5 "reset-method: SIGKILL at each of $CRASHED crash points of release, then release again: reset_method and drivers exactly as before" \
+                "reset-method: SIGKILL at each crash point of release"
 }
 
 # ---- system services holding the device nodes (nvidia-persistenced) ----
@@ -1295,7 +1193,7 @@ holder() {
 
 case_persistenced_round_trip() {
         local name="nvidia-persistenced holding /dev/nvidia0: stopped over D-Bus before the GPU leaves nvidia, journalled; at release started again after the GPU is back"
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
         hook "$x" vm1 prepare begin || { t_fail "$name" "prepare: $(cat "$ERR")"; return; }
@@ -1324,39 +1222,26 @@ case_persistenced_round_trip() {
                 || t_fail "events.log names nvidia-persistenced" "$(cat "$ROOT/run/vmprep/events.log")"
 }
 
-case_persistenced_crash_is_finished_by_release_or_reconcile() {
-        local k=1 crashed=0 fails=() by
-        while :; do
-                new_tree gpu-persistenced
-                local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
-                local before u; before=$(snapshot); u=$(pd_unit)
-                local st
-                { VMPREP_TEST_CRASH_AT=$k "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; st=$?; } 2>/dev/null
-                [ $st -eq 0 ] && break
-                [ $st -eq 137 ] || { fails+=("crash point $k: prepare exited $st: $(head -c 300 "$ERR")"); break; }
-                crashed=$((crashed + 1))
-                # odd points: libvirt's stopped + release; even: vmprep reconcile --offline
-                if [ $((k % 2)) -eq 1 ]; then
-                        by=release; stop_phases "$x" vm1
-                else
-                        by=reconcile; "$B/vmprep" --root "$ROOT" reconcile --offline > "$OUT" 2>&1 || fails+=("crash point $k: reconcile: $(cat "$OUT")")
-                fi
-                [ "$(snapshot)" = "$before" ] && [ "$(pd_unit)" = "$u" ] && [ -L "$ROOT/proc/1234/fd/12" ] \
-                        || fails+=("crash point $k, then $by: $(pd_unit) $(diff <(echo "$before") <(snapshot) | head -4)")
-                ls "$ROOT/run/vmprep/"*.journal >/dev/null 2>&1 && fails+=("crash point $k, then $by: a journal is left")
-                k=$((k + 1))
-                [ $k -gt 100 ] && { fails+=("no end after 100 crash points"); break; }
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 4 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of a prepare that stops nvidia-persistenced, then release or reconcile: the service runs again, the GPU is back"
+pd_vm() { pci_tree gpu-persistenced; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$ROOT/x.xml"; }
+pd_snapshot() { snapshot; pd_unit; }
+# odd points: libvirt's stopped + release; even: vmprep reconcile --offline
+release_or_reconcile() {
+        if [ $((CRASH_K % 2)) -eq 1 ]; then
+                stop_phases "$@"
         else
-                t_fail "SIGKILL at each crash point with nvidia-persistenced" "${fails[@]}" "crashed=$crashed"
+                "$B/vmprep" --root "$ROOT" reconcile --offline > "$OUT" 2>&1 || crash_fail "reconcile: $(cat "$OUT")"
         fi
+}
+pd_holds_gpu_again() { [ -L "$ROOT/proc/1234/fd/12" ] || crash_fail "nvidia-persistenced does not hold /dev/nvidia0 again: $(pd_unit)"; }
+case_persistenced_crash_is_finished_by_release_or_reconcile() {
+        crash_sweep -m 100 -s pd_snapshot -a release_or_reconcile -c pd_holds_gpu_again -c crash_no_journal pd_vm vm1 prepare begin
+        crash_verdict 4 "SIGKILL at each of $CRASHED crash points of a prepare that stops nvidia-persistenced, then release or reconcile: the service runs again, the GPU is back" \
+                "SIGKILL at each crash point with nvidia-persistenced"
 }
 
 case_user_process_beside_persistenced_is_refused() {
         local name="a user's process holding /dev/nvidia0 beside nvidia-persistenced: refused by name and pid, nothing stopped, nothing written"
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         holder 777 python3 "" /dev/nvidia0
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1374,7 +1259,7 @@ case_user_process_beside_persistenced_is_refused() {
 
 case_persistenced_without_systemd() {
         local name="no systemd: nvidia-persistenced holding /dev/nvidia0 is refused naming the process, its pid and its service; nothing written"
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         rm -rf "$ROOT/run/systemd"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1391,7 +1276,7 @@ case_persistenced_without_systemd() {
 
 case_other_services_need_stop_services() {
         local name="another system service holding /dev/nvidia0 is refused naming it and stop-services=; nvidia-persistenced is not stopped either"
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         echo "ollama.service active" > "$ROOT/.fake/systemd/units/ollama.service"
         echo "555 ollama /dev/nvidia0" > "$ROOT/.fake/systemd/units/ollama.service.pids"
         holder 555 ollama ollama.service /dev/nvidia0
@@ -1419,7 +1304,7 @@ case_other_services_need_stop_services() {
 
 case_persistenced_that_will_not_let_go() {
         local name="nvidia-persistenced that does not stop within the bound: prepare fails saying so, the service is started again, the GPU untouched"
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         : > "$ROOT/.fake/systemd/stop-hangs"
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         local before; before=$(snapshot)
@@ -1435,7 +1320,7 @@ case_persistenced_that_will_not_let_go() {
         stop_phases "$x" vm1
         # a process the stop leaves behind (KillMode=none): looked at again, refused, the service started again
         name="a holder left behind when nvidia-persistenced stopped is refused by name after the stop; the service is started again"
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         holder 1240 nvidia-smi nvidia-persistenced.service /dev/nvidia0
         x=$ROOT/x.xml; domain vm1 "$UUID_A" "$V" 0000:41:00.0 > "$x"
         before=$(snapshot)
@@ -1452,7 +1337,7 @@ case_persistenced_that_will_not_let_go() {
 
 case_services_vmprep_never_stops() {
         # libvirt's own daemon, even named in stop-services
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         holder 600 virtqemud virtqemud.service /dev/nvidia0
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" "<vmprep:vfio stop-services='virtqemud.service'/>" 0000:41:00.0 > "$x"
         if ! hook "$x" vm1 prepare begin && grep -q "open in virtqemud (pid 600 of virtqemud.service, libvirt's own: vmprep never stops it)" "$ERR" \
@@ -1463,7 +1348,7 @@ case_services_vmprep_never_stops() {
         fi
         stop_phases "$x" vm1
         # the display manager's unit, when the display stays up: single-gpu decides about it
-        new_tree gpu-persistenced
+        pci_tree gpu-persistenced
         echo "gdm.service active" > "$ROOT/.fake/systemd/units/display-manager.service"
         echo "gdm.service active" > "$ROOT/.fake/systemd/units/gdm.service"
         holder 4242 Xorg gdm.service /dev/nvidia0

@@ -1,29 +1,35 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2015  # t_ok never fails, so "cond && t_ok || t_fail" is an if/else
 # shellcheck disable=SC2016  # bash -c scripts take their arguments as $1, $2
-# The hook executables driven as libvirt drives them (argv, domain XML on
-# stdin, every phase) against fake kernel trees.  Uses the test build:
-#   tests/hooks/run.sh build/test
+# 20-vmprep-hugepages driven as libvirt drives it (argv, domain XML on
+# stdin, every phase) against fake kernel trees: pools on two nodes, the
+# ledger and journals, SIGKILL at every crash point, failed appends,
+# hostile state.  Uses the test build:
+#   tests/hooks/hugepages.sh build/test
 set -uo pipefail
 here=$(cd -- "$(dirname -- "$0")" && pwd)
 repo=$(cd -- "$here/../.." && pwd)
 B=${1:-build/test}
 case $B in /*) ;; *) B=$repo/$B ;; esac
 HOOK=$B/hooks/20-vmprep-hugepages
-T_SUITE=hooks
+T_SUITE=hugepages-hooks
 # shellcheck source=tests/lib.sh
 . "$repo/tests/lib.sh"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 
 [ -x "$HOOK" ] || { echo "missing $HOOK (make $B/hooks/20-vmprep-hugepages)"; exit 1; }
 
-# shellcheck source=tests/hooks/tree.sh
-. "$here/tree.sh"
+# shellcheck source=tests/hooks/lib.sh
+. "$here/lib.sh"
+# shellcheck source=tests/hooks/hp_tree.sh
+. "$here/hp_tree.sh"
+# every kernel file, byte for byte
+SNAPSHOT=("bytes:sys")
 
 # ---- cases ----
 
 case_untagged_vm_costs_nothing() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml; domain plain "$UUID_A" 512 "" > "$x"
         local before; before=$(snapshot)
         local op
@@ -38,7 +44,7 @@ case_untagged_vm_costs_nothing() {
 }
 
 case_round_trip() {
-        new_tree
+        hp_tree
         set_pool $P0 30
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
         hook "$x" vm1 prepare begin || { t_fail "prepare/release round trip" "prepare: $(cat "$ERR")"; return; }
@@ -59,7 +65,7 @@ case_round_trip() {
 }
 
 case_migrate_restore_print_nothing() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" 512 "$TAG" > "$x"
         hook "$x" vm1 migrate begin - && [ ! -s "$OUT" ] && hook "$x" vm1 restore begin - && [ ! -s "$OUT" ] \
                 && [ ! -s "$ROOT/.fake/writes.log" ] \
@@ -68,7 +74,7 @@ case_migrate_restore_print_nothing() {
 }
 
 case_untagged_while_running_is_still_released() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml y=$ROOT/y.xml
         domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         domain vm1 "$UUID_A" 256 "" > "$y"      # `virsh metadata --remove --live` while it runs
@@ -80,7 +86,7 @@ case_untagged_while_running_is_still_released() {
 }
 
 case_bad_profile_fails_and_names_value() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml
         domain vm1 "$UUID_A" 256 "<vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:hugepages size='2X'/></vmprep:profile>" > "$x"
         if hook "$x" vm1 prepare begin; then t_fail "bad profile value fails prepare" "exit 0"; return; fi
@@ -93,7 +99,7 @@ case_bad_profile_fails_and_names_value() {
 }
 
 case_no_backing_says_what_to_add() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml
         printf "<domain><name>vm1</name><uuid>%s</uuid><memory unit='MiB'>256</memory><metadata>%s</metadata></domain>" "$UUID_A" "$TAG" > "$x"
         if hook "$x" vm1 prepare begin; then t_fail "profile without hugepage backing" "exit 0"; return; fi
@@ -103,7 +109,7 @@ case_no_backing_says_what_to_add() {
 }
 
 case_test_build_refuses_without_root() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         if env -u VMPREP_ROOT "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"; then
                 t_fail "test build refuses to touch the real host without VMPREP_ROOT" "exit 0"
@@ -117,56 +123,29 @@ case_test_build_refuses_without_root() {
 # SIGKILL at every crash point of prepare (after each kernel write, journal
 # append and ledger update); libvirt then runs stopped+release; the tree
 # must be exactly as before.  Then the same for release itself.
+# crash_vm_short: vm1 interleaved over two nodes short of pages (node 1
+# grows its pool after a compaction)
+crash_vm_short() {
+        hp_tree
+        set_pool $P0 12
+        set_pool $P1 1
+        echo 300 > "$ROOT/.fake/node1-2048kB.max"
+        echo 100 > "$ROOT/.fake/node1.compact-gain"
+        domain vm1 "$UUID_A" 1024 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$ROOT/x.xml"
+}
+# crash_vm: vm1 interleaved over two nodes, 5 pages in the pools
+crash_vm() {
+        hp_tree
+        set_pool $P0 5
+        domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$ROOT/x.xml"
+}
 case_crash_at_every_point() {
-        local k=1 crashed=0 fails=()
-        while :; do
-                new_tree
-                set_pool $P0 12
-                set_pool $P1 1
-                echo 300 > "$ROOT/.fake/node1-2048kB.max"
-                echo 100 > "$ROOT/.fake/node1.compact-gain"
-                local x=$ROOT/x.xml
-                domain vm1 "$UUID_A" 1024 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$x"
-                local before; before=$(snapshot)
-                VMPREP_TEST_CRASH_AT=$k killable "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"
-                local st=$?
-                if [ $st -eq 0 ]; then break; fi
-                [ $st -eq 137 ] || fails+=("crash point $k: prepare exited $st, not killed: $(head -c 300 "$ERR")")
-                crashed=$((crashed + 1))
-                stop_phases "$x" vm1
-                [ "$(snapshot)" = "$before" ] || fails+=("crash point $k: tree differs after release: $(diff <(echo "$before") <(snapshot) | head -5)")
-                ls "$ROOT/run/vmprep/"*.journal >/dev/null 2>&1 && fails+=("crash point $k: a journal is left")
-                k=$((k + 1))
-                [ $k -gt 200 ] && { fails+=("no end after 200 crash points"); break; }
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 5 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of prepare, then stopped+release: the tree is exactly as before"
-        else
-                t_fail "SIGKILL at each crash point of prepare" "${fails[@]}" "crashed=$crashed"
-        fi
-
-        k=1 crashed=0 fails=()
-        while :; do
-                new_tree
-                set_pool $P0 5
-                local x=$ROOT/x.xml
-                domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$x"
-                local before; before=$(snapshot)
-                hook "$x" vm1 prepare begin || { fails+=("prepare failed: $(cat "$ERR")"); break; }
-                VMPREP_TEST_CRASH_AT=$k killable "$HOOK" vm1 release end - < "$x" > "$OUT" 2> "$ERR"
-                local st=$?
-                [ $st -eq 0 ] && break
-                crashed=$((crashed + 1))
-                hook "$x" vm1 release end   # the next release (or reconcile) finishes it
-                [ "$(snapshot)" = "$before" ] || fails+=("release crash point $k: tree differs: $(diff <(echo "$before") <(snapshot) | head -5)")
-                k=$((k + 1))
-                [ $k -gt 200 ] && break
-        done
-        if [ ${#fails[@]} -eq 0 ] && [ $crashed -ge 3 ]; then
-                t_ok "SIGKILL at each of $crashed crash points of release, then release again: exactly as before, never subtracted twice"
-        else
-                t_fail "SIGKILL at each crash point of release" "${fails[@]}" "crashed=$crashed"
-        fi
+        crash_sweep -m 200 -c crash_no_journal crash_vm_short vm1 prepare begin
+        crash_verdict 5 "SIGKILL at each of $CRASHED crash points of prepare, then stopped+release: the tree is exactly as before" \
+                "SIGKILL at each crash point of prepare"
+        crash_sweep -m 200 crash_vm vm1 release end
+        crash_verdict 3 "SIGKILL at each of $CRASHED crash points of release, then release again: exactly as before, never subtracted twice" \
+                "SIGKILL at each crash point of release"
 }
 
 # Every append to the journal or the ledger of a prepare (then of a
@@ -179,7 +158,7 @@ append_faults() {
         local phase=$1 k mode fails=() tried=0
         for mode in fail short; do
                 for ((k = 1; k <= 100; k++)); do
-                        new_tree
+                        hp_tree
                         set_pool $P0 12
                         local x=$ROOT/x.xml
                         domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory mode='interleave' nodeset='0-1'/></numatune>" > "$x"
@@ -223,7 +202,7 @@ case_failed_appends_leave_nothing() {
 case_damaged_ledger() {
         local how fails=()
         for how in checksum empty unreadable-journal; do
-                new_tree
+                hp_tree
                 local x=$ROOT/x.xml y=$ROOT/y.xml z=$ROOT/z.xml L=$ROOT/run/vmprep/ledger
                 local bad=$ROOT/run/vmprep/0b6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e09.hugepages.journal
                 domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
@@ -285,7 +264,7 @@ case_damaged_ledger() {
 case_journal_cut_before_its_header() {
         local how fails=()
         for how in empty torn; do
-                new_tree
+                hp_tree
                 local x=$ROOT/x.xml j=$ROOT/run/vmprep/$UUID_A.hugepages.journal
                 domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
                 mkdir -p "$ROOT/run/vmprep"; chmod 700 "$ROOT/run/vmprep"
@@ -308,12 +287,12 @@ case_journal_cut_before_its_header() {
 # A crash of one VM's prepare must be finished by the NEXT VM's hook that
 # takes the ledger (the pending slot), not confuse its counts.
 case_crash_then_other_vm() {
-        new_tree
+        hp_tree
         local x=$ROOT/x.xml y=$ROOT/y.xml
         domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
         domain vm2 "$UUID_B" 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$y"
         # crash point 3 = after vm1's pool write (journal S, ledger pending, write)
-        VMPREP_TEST_CRASH_AT=3 killable "$HOOK" vm1 prepare begin - < "$x" > "$OUT" 2> "$ERR"
+        crash_at 3 "$x" vm1 prepare begin
         local st=$?
         hook "$y" vm2 prepare begin || { t_fail "crash then another VM" "vm2 prepare: $(cat "$ERR")"; return; }
         local mid; mid=$(pool $P0)
@@ -328,7 +307,7 @@ case_crash_then_other_vm() {
 }
 
 case_concurrent_prepares_are_serialized() {
-        new_tree
+        hp_tree
         local i pids=() n=8
         for i in $(seq 1 $n); do
                 domain "vm$i" "0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5f0$i" 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$ROOT/vm$i.xml"
@@ -348,7 +327,7 @@ case_concurrent_prepares_are_serialized() {
 
 case_hostile_state() {
         local x
-        new_tree
+        hp_tree
         x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         # a symlink planted where the state directory should be
         mkdir -p "$ROOT/elsewhere"; ln -s "$ROOT/elsewhere" "$ROOT/run/vmprep"
@@ -360,7 +339,7 @@ case_hostile_state() {
                 t_fail "a symlinked /run/vmprep is refused" "$(cat "$ERR")"
         fi
 
-        new_tree
+        hp_tree
         x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         hook "$x" vm1 prepare begin
         chmod 0666 "$ROOT/run/vmprep/$UUID_A.hugepages.journal"
@@ -371,7 +350,7 @@ case_hostile_state() {
                 t_fail "a world-writable journal is not trusted" "$(cat "$ERR")" "pool $(pool $P0)"
         fi
 
-        new_tree
+        hp_tree
         x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         hook "$x" vm1 prepare begin
         printf 'S 99 set - /etc/shadow x y ~0x00000000\n' >> "$ROOT/run/vmprep/$UUID_A.hugepages.journal"
@@ -393,7 +372,7 @@ case_hostile_state() {
 # and the hook leaves nothing behind that holds libvirt's pipes open.
 case_hostile_tree_and_pipes() {
         local x
-        new_tree
+        hp_tree
         x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
         echo precious > "$ROOT/victim"
         rm "$ROOT/$P0" && ln -s "$ROOT/victim" "$ROOT/$P0"
@@ -405,7 +384,7 @@ case_hostile_tree_and_pipes() {
         fi
         stop_phases "$x" vm1
 
-        new_tree
+        hp_tree
         x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         hook "$x" vm1 prepare begin
         chown 4242:4242 "$ROOT/run/vmprep/$UUID_A.hugepages.journal"
@@ -416,7 +395,7 @@ case_hostile_tree_and_pipes() {
                 t_fail "journal owned by another user" "$(cat "$ERR")"
         fi
 
-        new_tree
+        hp_tree
         x=$ROOT/x.xml; domain vm1 "$UUID_A" 256 "$TAG" > "$x"
         # libvirtd reads the hook's stdout and stderr to EOF: a child left
         # holding them would hang the VM's start forever
@@ -431,7 +410,7 @@ case_hostile_tree_and_pipes() {
 # 1 GiB pages reserved at boot: the VM uses the free pages the pool had,
 # promised in the ledger until started (QEMU has them), and leaves the pool.
 case_boot_time_1g_pool() {
-        new_tree
+        hp_tree
         local g=sys/devices/system/node/node0/hugepages/hugepages-1048576kB x
         echo 2 > "$ROOT/$g/nr_hugepages"; echo 2 > "$ROOT/$g/free_hugepages"
         echo 2 > "$ROOT/.fake/node0-1048576kB.max"

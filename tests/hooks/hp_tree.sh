@@ -1,11 +1,8 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034  # the variables are for the suites that source this file
-# Fake kernel trees and helpers for the hook suites (tests/hooks/*.sh):
-# a two-node host with 2 MiB and 1 GiB pools, domains, running a hook as
-# libvirt does, and whole-tree snapshots.  Needs HOOK set by the caller.
-ROOT=
-cleanup() { [ -n "$ROOT" ] && rm -rf "$ROOT"; }
-trap cleanup EXIT
+# Fake hugepage hosts for the hugepages hook suite (tests/hooks/hugepages.sh,
+# faults.sh, planjournal.sh): a two-node host with 2 MiB and 1 GiB pools,
+# domains, the pools' files.  Needs tests/hooks/lib.sh.
 
 UUID_A=0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e01
 UUID_B=0a6e2f58-8c5c-4c1e-9a57-3f1c2b4d5e02
@@ -13,12 +10,9 @@ P0=sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages
 P1=sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages
 
 # A fresh fake host: two nodes, 2 MiB and 1 GiB pools.
-new_tree() {
-        cleanup
-        ROOT=$(mktemp -d /tmp/vmprep-hooks-XXXXXX)
-        export VMPREP_ROOT=$ROOT
-        mkdir -p "$ROOT/run" "$ROOT/.fake" "$ROOT/proc/sys/vm" "$ROOT/etc"
-        : > "$ROOT/.fake/writes.log"
+hp_tree() {
+        new_root hugepages
+        mkdir -p "$ROOT/proc/sys/vm" "$ROOT/etc"
         mkdir -p "$ROOT/sys/devices/system/node"
         echo 0-1 > "$ROOT/sys/devices/system/node/has_memory"
         printf 'MemTotal:       16777216 kB\nHugepagesize:       2048 kB\n' > "$ROOT/proc/meminfo"
@@ -47,15 +41,6 @@ domain() {
 }
 TAG="<vmprep:profile xmlns:vmprep='urn:vmprep:1'><vmprep:hugepages/></vmprep:profile>"
 
-# hook XMLFILE NAME OP SUB: runs the hook; stdout to $OUT, stderr to $ERR, returns its status
-OUT=$(mktemp) ERR=$(mktemp)
-trap 'cleanup; rm -f "$OUT" "$ERR"' EXIT
-hook() { "$HOOK" "$2" "$3" "$4" - < "$1" > "$OUT" 2> "$ERR"; }
-# killable CMD...: run a command that a test kills at a crash point, without
-# bash reporting "Killed" on the test's own output
-killable() { bash -c '"$@"; exit $?' killable "$@"; }
-# what libvirt runs after a VM stops (or after a failed start)
-stop_phases() { hook "$1" "$2" stopped end; hook "$1" "$2" release end; }
 
 # set_pool PATH N: an administrator's pool of N free pages (the global
 # count kept as the sum over nodes, as the kernel shows it)
@@ -65,6 +50,5 @@ set_pool() {
         cat "$ROOT"/sys/devices/system/node/node*/hugepages/"hugepages-$size"/nr_hugepages \
                 | awk '{ s += $1 } END { print s }' > "$ROOT/sys/kernel/mm/hugepages/hugepages-$size/nr_hugepages"
 }
-snapshot() { (cd "$ROOT" && find sys -type f -print0 | sort -z | xargs -0 md5sum); }
 pool() { cat "$ROOT/$1"; }
 
