@@ -42,14 +42,24 @@ static void say(const char *a, const char *b, const char *c)
         fprintf(stderr, "vmprep-%s: %s%s%s\n", cap, a, b ? b : "", c ? c : "");
 }
 
-/* The hook this binary runs as: the last component of argv[0] (libvirt
- * runs each hook by its path in qemu.d; a symlink there keeps its name). */
-static const HookName *hook_of(const char *argv0)
+/* The hook this binary runs as, from the last component of argv[0]
+ * (libvirt runs each hook by its path in qemu.d; a symlink there keeps its
+ * name): NN-vmprep-CAP, whatever NN (an administrator may reorder the
+ * hooks).  A name with a suffix after CAP (NAME.dpkg-new while dpkg unpacks
+ * the package, .dpkg-old, .bak) is a copy beside the hook, or one set
+ * aside: *copy says so. */
+static const HookName *hook_of(const char *argv0, int *copy)
 {
         const char *base = strrchr(argv0, '/');
         base = base ? base + 1 : argv0;
+        const char *c = strstr(base, "-vmprep-");
+        if (!c)
+                return NULL;
+        c += strlen("-vmprep-");
+        size_t n = strcspn(c, ".");
+        *copy = c[n] != '\0';
         for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
-                if (strcmp(base, hooks[i].file) == 0)
+                if (strlen(hooks[i].cap) == n && strncmp(c, hooks[i].cap, n) == 0)
                         return &hooks[i];
         return NULL;
 }
@@ -110,18 +120,21 @@ int main(int argc, char **argv)
         const char *op = argc > 2 ? argv[2] : "";
         size_t len = 0;
         char uuid[37];
-        const HookName *h = hook_of(argc > 0 ? argv[0] : "");
+        int copy = 0;
+        const HookName *h = hook_of(argc > 0 ? argv[0] : "", &copy);
 
         if (!h) {
                 /* a copy under another name: which capability is unknown,
                  * so a start is refused rather than run unprepared */
-                fprintf(stderr, "vmprep: this hook is installed as '%s', which is none of the names vmprep's hooks have (",
+                fprintf(stderr, "vmprep: this hook is installed as '%s', which names none of vmprep's capabilities (",
                         argc > 0 ? argv[0] : "");
                 for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
                         fprintf(stderr, "%s%s", i ? ", " : "", hooks[i].file);
                 fprintf(stderr, "); reinstall vmprep\n");
                 return strcmp(op, "prepare") == 0 ? 1 : 0;
         }
+        if (copy)
+                return 0; /* libvirt runs the hook itself too: once is what the VM gets */
         cap = h->cap;
 
         /* Phases this capability does nothing in (start, started, ...) cost a

@@ -64,6 +64,31 @@ case_round_trip() {
                 || t_fail "events.log records the round trip" "$(cat "$ev" 2>&1)"
 }
 
+# The hook binary takes its capability from its name: renumbered by an
+# administrator (05-vmprep-hugepages) it acts as hugepages; a copy beside it
+# (NAME.dpkg-new while dpkg unpacks the package, .bak) does nothing, since
+# libvirt runs the hook itself too.
+case_hook_names() {
+        hp_tree
+        set_pool $P0 30
+        local x=$ROOT/x.xml fails=() h
+        domain vm1 "$UUID_A" 512 "$TAG" "<numatune><memory nodeset='0'/></numatune>" > "$x"
+        mkdir -p "$ROOT/qemu.d"
+        for h in 20-vmprep-hugepages.dpkg-new 20-vmprep-hugepages.bak 05-vmprep-hugepages; do ln -f "$HOOK" "$ROOT/qemu.d/$h"; done
+        for h in 20-vmprep-hugepages.dpkg-new 20-vmprep-hugepages.bak; do
+                HOOK=$ROOT/qemu.d/$h hook "$x" vm1 prepare begin || fails+=("$h: prepare exit $?: $(cat "$ERR")")
+                [ -s "$ERR" ] && fails+=("$h said: $(cat "$ERR")")
+                [ "$(pool $P0)" = 30 ] || fails+=("$h changed the pool to $(pool $P0)")
+        done
+        HOOK=$ROOT/qemu.d/05-vmprep-hugepages hook "$x" vm1 prepare begin || fails+=("05-vmprep-hugepages: $(cat "$ERR")")
+        [ "$(pool $P0)" = 286 ] || fails+=("05-vmprep-hugepages: pool $(pool $P0), want 286")
+        HOOK=$ROOT/qemu.d/05-vmprep-hugepages stop_phases "$x" vm1
+        [ "$(pool $P0)" = 30 ] || fails+=("05-vmprep-hugepages release: pool $(pool $P0), want 30")
+        [ ${#fails[@]} -eq 0 ] \
+                && t_ok "hook names: 05-vmprep-hugepages acts as hugepages (+256, then back to 30); 20-vmprep-hugepages.dpkg-new and .bak copies do nothing, silently" \
+                || t_fail "hook names" "${fails[@]}"
+}
+
 case_migrate_restore_print_nothing() {
         hp_tree
         local x=$ROOT/x.xml; domain vm1 "$UUID_A" 512 "$TAG" > "$x"
@@ -445,6 +470,7 @@ case_boot_time_1g_pool() {
 
 case_untagged_vm_costs_nothing
 case_round_trip
+case_hook_names
 case_boot_time_1g_pool
 case_migrate_restore_print_nothing
 case_untagged_while_running_is_still_released
