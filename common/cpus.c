@@ -533,6 +533,21 @@ int cpus_started(const Domain *d, const Profile *p)
         CpuSet taken;
         cpus_held(&l, "cpus/", d->uuid, NULL, &taken); /* other VMs' claims */
         r = journal_open(d->uuid, CAP, d->name, false, &j);
+        if (r == 0) {
+                /* machine.slice may have come with this VM (the first after
+                 * boot, on hosts where systemd makes it then): the exclusive
+                 * CPUs prepare could not give it, now, in the host's journal
+                 * (nothing when it has them) */
+                CpuSet part;
+                Journal *hj = NULL;
+                cpus_held(&l, "cpus-part/", NULL, NULL, &part);
+                r = journal_open(LEDGER_HOST_UUID, CAP, "host", false, &hj);
+                if (r == 0)
+                        r = cpus_machine_exclusive(hj, &part);
+                else if (r == -ENOENT)
+                        r = 0;
+                journal_close(hj);
+        }
         if (r == 0)
                 r = report(cpus_partition_started(j, d, &claim, &taken, err, sizeof(err)), err);
         else if (r == -ENOENT)

@@ -16,8 +16,10 @@
  * become partitions of their own.  The machine cgroup shows its cpuset
  * files only once the cpuset controller is enabled for the root's children
  * (host_apply's cg2ctl or sdcpus steps, or an earlier VM), which a plan has
- * not done on a fresh boot; the root's cpuset.cpus.isolated, 6.7's too,
- * is there whenever the hierarchy has the cpuset controller.
+ * not done on a fresh boot; the root's cpuset.cpus.isolated is there
+ * whenever the hierarchy has the cpuset controller, from 6.8 (6.7 shows it
+ * only with cgroup_debug: a plan on a fresh 6.7 boot still takes it for an
+ * older kernel, which its prepare does not).
  */
 static bool per_vm_partitions(const char *ms)
 {

@@ -318,6 +318,39 @@ case_systemd_allowed_cpus() {
 
 # A fresh systemd host has no machine.slice until the first VM starts (seen
 # in the lab on 6.1): prepare defers, started makes the partition.
+# The same on 6.7+: the machine slice's exclusive CPUs (a vCPU partition
+# below needs them there first) could not be written at prepare; started
+# writes them, in the host's journal, before the VM's own cgroups, and the
+# release gives everything back.
+case_partition_67_machine_slice_created_by_the_vm() {
+        local x ms before got
+        tree_systemd_exclusive
+        ms=$ROOT/sys/fs/cgroup/machine.slice
+        x=$ROOT/x.xml
+        DOMID=3 domain vm1 "$UUID_A" 1 "$(pins 3)" "<vmprep:isolate mode='partition'/>" > "$x"
+        local saved; saved=$(mktemp -d); cp -a "$ms" "$saved/"; rm -rf "$ms"
+        before=$(snapshot)
+        if ! hook "$x" vm1 prepare begin; then t_fail "6.7+ partition without machine.slice at prepare" "$(cat "$ERR")"; rm -rf "$saved"; return; fi
+        cp -a "$saved/machine.slice" "$ms"; rm -rf "$saved"   # what libvirt/machined create at start
+        lv_running "$x" vm1 4003 'machine-qemu\x2d3\x2dvm1.scope' 3
+        : > "$ROOT/.fake/writes.log"
+        if hook "$x" vm1 started begin; then
+                got=$(sed -n "s|^/sys/fs/cgroup/machine.slice/||p" "$ROOT/.fake/writes.log" | tr '\n' ';')
+                local want="cpuset.cpus.exclusive 3;machine-qemu\x2d3\x2dvm1.scope/cpuset.cpus.exclusive 3;machine-qemu\x2d3\x2dvm1.scope/libvirt/cpuset.cpus.exclusive 3;machine-qemu\x2d3\x2dvm1.scope/libvirt/vcpu0/cpuset.cpus.exclusive 3;machine-qemu\x2d3\x2dvm1.scope/libvirt/vcpu0/cpuset.cpus.partition isolated;"
+                [ "$got" = "$want" ] && grep -q "machine.slice/cpuset.cpus.exclusive" "$ROOT/run/vmprep/00000000-0000-0000-0000-000000000000.cpus.journal" \
+                        && t_ok "6.7+, no machine.slice at prepare: started gives the slice its exclusive CPUs (host journal) before the VM's scope and vCPU cgroup" \
+                        || t_fail "6.7+ partition made at started" "wrote: $got" "want:  $want"
+        else
+                t_fail "6.7+ partition made at started" "$(cat "$ERR")"
+        fi
+        stop_phases "$x" vm1
+        rm -rf "$ms/machine-qemu\x2d3\x2dvm1.scope" "$ROOT/run/libvirt/qemu/vm1.xml" "$ROOT/run/libvirt/qemu/vm1.pid" "$ROOT/proc/4003"
+        got=$(cat "$ms/cpuset.cpus.exclusive")
+        [ -z "$got" ] && [ ! -e "$ROOT/run/vmprep/$UUID_A.cpus.journal" ] \
+                && t_ok "... and release gives the slice's exclusive CPUs back" \
+                || t_fail "6.7+ partition made at started: release" "machine.slice exclusive '$got'" "$(cat "$ERR")"
+}
+
 case_partition_machine_slice_created_by_the_vm() {
         local x ms u
         tree_systemd
@@ -765,6 +798,7 @@ case_v2_long_cpu_lists
 case_systemd_allowed_cpus
 case_partition
 case_partition_machine_slice_created_by_the_vm
+case_partition_67_machine_slice_created_by_the_vm
 case_partition_each_vm_gets_its_own_scope
 case_partition_pid_in_another_scope_is_refused
 case_partition_before_6_7_refuses_other_vms
