@@ -124,7 +124,7 @@ int main(int argc, char **argv)
         const HookName *h = hook_of(argc > 0 ? argv[0] : "", &copy);
 
         if (!h) {
-                /* a copy under another name: which capability is unknown,
+                /* a name without -vmprep-CAP: which capability is unknown,
                  * so a start is refused rather than run unprepared */
                 fprintf(stderr, "vmprep: this hook is installed as '%s', which names none of vmprep's capabilities (",
                         argc > 0 ? argv[0] : "");
