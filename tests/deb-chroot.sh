@@ -83,7 +83,13 @@ fi
 R=$W/root
 mkdir -p "$R"
 t0=$(now)
-zstd -dc -- "$tarball" | tar -x -C "$R" --numeric-owner -p --exclude='./dev/*' || { t_fail "unpack the chroot"; t_done; exit; }
+# drained after tar's end marker: zstd must not die of SIGPIPE on the padding (build-image.sh)
+zstd -dc -- "$tarball" | {
+        tar -x -C "$R" --numeric-owner -p --exclude='./dev/*'
+        st=$?
+        cat >/dev/null
+        exit "$st"
+} || { t_fail "unpack the chroot"; t_done; exit; }
 # the build runs as an unprivileged user, as on Debian's buildds
 echo "builder:x:1000:1000::/build:/bin/sh" >>"$R/etc/passwd"
 echo "builder:x:1000:" >>"$R/etc/group"

@@ -88,7 +88,15 @@ t0=$(now)
 root=$OUT/root
 rm -rf -- "$root"
 mkdir -p "$root"
-zstd -dc -- "$tarball" | tar -x -C "$root" --numeric-owner -p --exclude='./dev/*'
+# tar stops reading at the archive's end marker, and zstd, still writing the
+# padding after it, may then die of SIGPIPE (exit 141 under pipefail, seen once
+# in CI): the rest is drained, and tar's own status is the verdict
+zstd -dc -- "$tarball" | {
+        tar -x -C "$root" --numeric-owner -p --exclude='./dev/*'
+        st=$?
+        cat >/dev/null
+        exit "$st"
+}
 
 # vmprep, built for /usr in its own build directory (the host's build/ may be
 # for another PREFIX: the hooks have the full handler's path compiled in)
