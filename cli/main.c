@@ -144,7 +144,7 @@ int cli_load_domain(const CliOptions *o, const char *arg, Domain **ret)
         r = domain_parse(xml, len, ret, err, sizeof(err));
         free(xml);
         if (r < 0) {
-                log_msg(LOG_LEVEL_ERROR, "%s: %s", arg, r == -EINVAL ? err : strerror(-r));
+                log_msg(LOG_LEVEL_ERROR, "%s: %s", arg, err);
                 return EXIT_FAIL;
         }
         return EXIT_OK;

@@ -430,7 +430,7 @@ int cli_pin_doc(const CliOptions *o, xmlDocPtr doc, const char *label, FILE *out
         r = domain_parse((const char *) buf, (size_t) len, &d, err, sizeof(err));
         xmlFree(buf);
         if (r < 0) {
-                fprintf(stderr, "vmprep pin: %s: %s\n", label, r == -EINVAL ? err : strerror(-r));
+                fprintf(stderr, "vmprep pin: %s: %s\n", label, err);
                 return EXIT_FAIL;
         }
         if (profile_from_domain(d, &p, err, sizeof(err)) < 0) {
@@ -447,13 +447,13 @@ int cli_pin_doc(const CliOptions *o, xmlDocPtr doc, const char *label, FILE *out
                 return EXIT_FAIL;
         }
         request_of(d, p, &req);
-        r = other_claims(o, d, &req.taken);
-        if (r == 0)
+        r = other_claims(o, d, &req.taken); /* logs why not */
+        if (r == 0) {
                 r = pin_choose(&h, &req, &c, err, sizeof(err));
-        if (r == -ENOSPC)
-                fprintf(stderr, "vmprep pin: %s cannot be pinned here: %s\n", d->name, err);
-        else if (r < 0 && !error_reported(r))
-                fprintf(stderr, "vmprep pin: %s: %s\n", d->name, strerror(-r));
+                if (r < 0)
+                        fprintf(stderr, "vmprep pin: %s%s: %s\n", d->name, r == -ENOSPC ? " cannot be pinned here" : "",
+                                err);
+        }
         if (r == 0) {
                 lines_of(doc, &before);
                 r = edit_doc(doc, &c, io, &n_io);

@@ -19,7 +19,7 @@ int cli_plan_domain(const Domain *d, Profile **pret, Plan *plan)
         char err[2048];
         int r = profile_from_domain(d, pret, err, sizeof(err));
         if (r < 0) {
-                log_msg(LOG_LEVEL_ERROR, "%s: %s", d->name, r == -EINVAL ? err : strerror(-r));
+                log_msg(LOG_LEVEL_ERROR, "%s: %s", d->name, err);
                 return EXIT_FAIL;
         }
         if (!*pret)
@@ -33,13 +33,11 @@ int cli_plan_domain(const Domain *d, Profile **pret, Plan *plan)
         for (size_t i = 0; i < n; i++) {
                 snprintf(ctx, sizeof(ctx), "%s: %s", d->name, caps[i].name);
                 log_set_context(ctx); /* "vmprep: db1: cpus: ...", as the hooks say it with their name */
-                r = capability_plan(&caps[i], d, *pret, plan);
+                unsigned said = log_errors();
+                r = log_unsaid(capability_plan(&caps[i], d, *pret, plan), said, "the plan");
                 log_set_context(NULL);
-                if (r < 0) {
-                        if (!error_reported(r)) /* else the capability said it already */
-                                log_msg(LOG_LEVEL_ERROR, "%s: %s: %s", d->name, caps[i].name, strerror(-r));
-                        return EXIT_FAIL;
-                }
+                if (r < 0)
+                        return EXIT_FAIL; /* the capability said why, as its hook would */
         }
         if (tune_ksm_advice(d, *pret, err, sizeof(err)))
                 log_warning("%s: %s", d->name, err);

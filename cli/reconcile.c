@@ -81,7 +81,7 @@ static int rebuild_ledger(void)
         printf("the ledger was damaged (line %u): moved aside as %s, rebuilt from %d journal%s%s\n", line, aside, r,
                r == 1 ? "" : "s", unreadable ? " (some could not be read: see above)" : "");
         log_info("rebuilt " VMPREP_RUNDIR "/ledger from %d journals; the damaged one is %s", r, aside);
-        return unreadable ? -VMPREP_EREPORTED : 0;
+        return unreadable ? -EBADMSG : 0; /* said above, journal by journal */
 }
 
 /* Now, not when the state was listed: a VM may have started since. */

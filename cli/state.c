@@ -32,8 +32,12 @@ int state_load(State *s)
         char **names = NULL;
         size_t n_names = 0;
         int r = sysfs_list(VMPREP_RUNDIR, &names, &n_names);
+        if (r == -ENOENT)
+                return 0;
+        if (r == -EACCES || r == -EPERM)
+                return r; /* state_load_or_say() says what to do */
         if (r < 0)
-                return r == -ENOENT ? 0 : r;
+                return log_error_errno(r, "cannot read " VMPREP_RUNDIR);
         for (size_t i = 0; i < n_names; i++) {
                 char uuid[37], cap[32];
                 if (journal_name_parse(names[i], uuid, cap) < 0)
@@ -68,9 +72,7 @@ int state_load_or_say(State *s)
         if (r == -EACCES || r == -EPERM)
                 fprintf(stderr, "vmprep: needs root to read " VMPREP_RUNDIR " (or run `vmprep show VM|FILE.xml` "
                                 "for the profile alone)\n");
-        else if (r < 0 && !error_reported(r))
-                fprintf(stderr, "vmprep: cannot read " VMPREP_RUNDIR ": %s\n", strerror(-r));
-        return r;
+        return r; /* any other failure was logged where it happened */
 }
 
 void state_free(State *s)

@@ -21,8 +21,8 @@ typedef struct State {
 } State;
 
 int state_load(State *s);
-/* state_load(), saying on stderr why it failed (an error the library has
- * reported already is not printed again, as strerror(4095)). */
+/* state_load(), and on stderr what to do when it may not read the state
+ * (not root); any other failure was logged where it happened. */
 int state_load_or_say(State *s);
 void state_free(State *s);
 /* The VM name a ledger hold belongs to, or its UUID. */

@@ -204,7 +204,7 @@ static int check_domain(xmlDocPtr doc, const char *vm)
         int r = domain_parse((const char *) buf, (size_t) len, &d, err, sizeof(err));
         xmlFree(buf);
         if (r < 0) {
-                fprintf(stderr, "vmprep tag: %s: %s\n", vm, r == -EINVAL ? err : strerror(-r));
+                fprintf(stderr, "vmprep tag: %s: %s\n", vm, err);
                 return EXIT_FAIL;
         }
         r = cli_plan_domain(d, &p, &plan);
@@ -261,7 +261,7 @@ int cmd_tag(const CliOptions *o, int argc, char **argv)
         profile_free(p);
         profile_free(named);
         if (r < 0) {
-                fprintf(stderr, "vmprep tag: %s\n", r == -EINVAL ? err : strerror(-r));
+                fprintf(stderr, "vmprep tag: %s\n", err);
                 goto fail;
         }
 

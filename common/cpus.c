@@ -245,9 +245,8 @@ static int config_read(Config *c, bool units)
                 if (!*key)
                         continue;
                 if (!eq) {
-                        log_error("%s:%u: not 'key = value'", path, lineno);
                         free(text);
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s:%u: not 'key = value'", path, lineno);
                 }
                 *eq = '\0';
                 for (char *k = eq - 1; k >= key && (*k == ' ' || *k == '\t'); k--)
@@ -257,10 +256,12 @@ static int config_read(Config *c, bool units)
                 char *save2 = NULL;
                 for (char *tok = strtok_r(eq + 1, " \t,", &save2); tok; tok = strtok_r(NULL, " \t,", &save2)) {
                         if (!scope_valid(tok, units) || c->n_scopes == MAX_SCOPES) {
-                                log_error("%s:%u: host-scope '%s' is not %s", path, lineno, tok,
-                                          units ? "a systemd unit name" : "a cgroup path such as /host or /a/b");
+                                r = log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s:%u: host-scope '%s' is not %s", path,
+                                                    lineno, tok,
+                                                    units ? "a systemd unit name"
+                                                          : "a cgroup path such as /host or /a/b");
                                 free(text);
-                                return -VMPREP_EREPORTED;
+                                return r;
                         }
                         snprintf(c->scopes[c->n_scopes++], sizeof(c->scopes[0]), "%s", tok);
                 }
@@ -279,15 +280,6 @@ static int release_locked(Ledger *l, const char *uuid, const char *name, bool qu
 static int finish_leftover(Ledger *l, const char *uuid, const char *name)
 {
         return release_locked(l, uuid, name, true);
-}
-
-static int report(int r, const char *err)
-{
-        if (r == -EINVAL && err[0]) {
-                log_error("%s", err);
-                return -VMPREP_EREPORTED;
-        }
-        return r;
 }
 
 /* Name of the VM that holds a claim (from its journal), or its UUID. */
@@ -374,13 +366,13 @@ int cpus_prepare(const Domain *d, const Profile *p)
         if (r < 0)
                 goto out_topology;
         cpus_held(&l, "cpus/", d->uuid, NULL, &taken);
-        r = report(cpus_derive(d, p, &t, &taken, &claim, err, sizeof(err)), err);
+        r = log_error_planned(cpus_derive(d, p, &t, &taken, &claim, err, sizeof(err)), err);
         if (r < 0)
                 goto out;
         if (d->n_hostdevs) {
                 pci_nodes = calloc(d->n_hostdevs, sizeof(*pci_nodes));
                 if (!pci_nodes) {
-                        r = -ENOMEM;
+                        r = log_oom();
                         goto out;
                 }
                 for (size_t i = 0; i < d->n_hostdevs; i++)
@@ -389,15 +381,16 @@ int cpus_prepare(const Domain *d, const Profile *p)
         r = cpus_numa_check(d, p, &t, &claim, pci_nodes, err, sizeof(err));
         if (r == 1)
                 log_warning("%s (numa='prefer': starting anyway)", err);
-        r = report(r < 0 ? r : 0, err);
+        r = log_error_planned(r, err);
         if (r < 0)
                 goto out;
-        r = report(check_overlap(&l, d, &claim, err, sizeof(err)), err);
+        r = log_error_planned(check_overlap(&l, d, &claim, err, sizeof(err)), err);
         if (r < 0)
                 goto out;
         /* other VMs, tagged or not, pinned onto these cores (cpus_share.h) */
         char warn[4096];
-        r = report(cpus_share_check(d, &claim.cpus, claim.partition, err, sizeof(err), warn, sizeof(warn)), err);
+        r = log_error_planned(cpus_share_check(d, &claim.cpus, claim.partition, err, sizeof(err), warn, sizeof(warn)),
+                              err);
         if (r < 0)
                 goto out;
         if (warn[0])
@@ -406,12 +399,12 @@ int cpus_prepare(const Domain *d, const Profile *p)
         cpuset_andnot(&host, &taken);
         cpuset_andnot(&host, &claim.cpus);
         if (cpuset_empty(&host)) {
-                log_error("isolating CPU %s for %s would leave the host no CPU (online: %s%s%s); leave at least one "
-                          "online CPU to the host, e.g. pin nothing on CPU 0",
-                          fmt_set(&claim.cpus, a, sizeof(a)), d->name, fmt_set(&t.online, b, sizeof(b)),
-                          cpuset_empty(&taken) ? "" : "; other running VMs claim ",
-                          cpuset_empty(&taken) ? "" : fmt_set(&taken, list, sizeof(list)));
-                r = -VMPREP_EREPORTED;
+                r = log_error_errno(SYNTHETIC_ERRNO(EBUSY),
+                                    "isolating CPU %s for %s would leave the host no CPU (online: %s%s%s); leave at "
+                                    "least one online CPU to the host, e.g. pin nothing on CPU 0",
+                                    fmt_set(&claim.cpus, a, sizeof(a)), d->name, fmt_set(&t.online, b, sizeof(b)),
+                                    cpuset_empty(&taken) ? "" : "; other running VMs claim ",
+                                    cpuset_empty(&taken) ? "" : fmt_set(&taken, list, sizeof(list)));
                 goto out;
         }
 
@@ -419,8 +412,10 @@ int cpus_prepare(const Domain *d, const Profile *p)
         char res[64];
         snprintf(res, sizeof(res), "cpus:%s", d->uuid);
         r = cpuset_format(&claim.cpus, list, sizeof(list));
-        if (r < 0)
+        if (r < 0) {
+                log_error_errno(r, "cannot write CPU list %s", fmt_set(&claim.cpus, a, sizeof(a)));
                 goto out;
+        }
         r = journal_open(d->uuid, CAP, d->name, true, &j);
         if (r < 0)
                 goto out;
@@ -472,7 +467,7 @@ int cpus_prepare(const Domain *d, const Profile *p)
         if (r < 0)
                 goto undo;
         if (claim.partition) {
-                r = report(cpus_partition_prepare(j, d, &claim, &taken, NULL, err, sizeof(err)), err);
+                r = cpus_partition_prepare(j, d, &claim, &taken, NULL);
                 if (r < 0)
                         goto undo;
         }
@@ -493,8 +488,6 @@ int cpus_prepare(const Domain *d, const Profile *p)
 undo:
         /* give back what this start did, then fail it */
         journal_undo(j, &l);
-        if (r >= 0 || !error_reported(r))
-                r = r < 0 ? r : -EIO;
 out:
         journal_close(j);
         ledger_unlock(&l);
@@ -521,9 +514,9 @@ int cpus_started(const Domain *d, const Profile *p)
                 return 0;
         r = numa_topology_read(&t);
         if (r < 0)
-                return r;
+                return log_error_errno(r, "cannot read the CPU topology under /sys/devices/system/cpu");
         cpuset_clear(&none);
-        r = report(cpus_derive(d, p, &t, &none, &claim, err, sizeof(err)), err);
+        r = log_error_planned(cpus_derive(d, p, &t, &none, &claim, err, sizeof(err)), err);
         numa_topology_free(&t);
         if (r < 0)
                 return r;
@@ -549,7 +542,7 @@ int cpus_started(const Domain *d, const Profile *p)
                 journal_close(hj);
         }
         if (r == 0)
-                r = report(cpus_partition_started(j, d, &claim, &taken, err, sizeof(err)), err);
+                r = cpus_partition_started(j, d, &claim, &taken);
         else if (r == -ENOENT)
                 r = 0;
         journal_close(j);

@@ -75,8 +75,8 @@ static int cg1_apply(Journal *j, const Config *conf, const CpuSet *host, Stats *
                 snprintf(strrchr(consent, '/'), sizeof(consent) - (size_t) (strrchr(consent, '/') - consent),
                          "/default-scope");
         if (!conf->n_scopes && !sysfs_root()[0] && !sysfs_exists(consent)) {
-                log_error("test build on the real machine without host-scope: refusing to move every task of the host");
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM), "test build on the real machine without host-scope: "
+                                                               "refusing to move every task of the host");
         }
 #endif
         char dir[512], child[600], path[SYSFS_PATH_MAX], want[4096], buf[4096];
@@ -92,18 +92,20 @@ static int cg1_apply(Journal *j, const Config *conf, const CpuSet *host, Stats *
                         r = cpus_read_set(path, &parent);
                 }
                 if (r < 0) {
-                        log_error("host-scope '%s': no such cgroup in the cpuset hierarchy (%s: %s)", c->scopes[i], path,
-                                  strerror(-r));
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                               "host-scope '%s': no such cgroup in the cpuset hierarchy (%s: %s)",
+                                               c->scopes[i], path, strerror(-r));
                 }
                 w = parent;
                 for (size_t k = 0; k < CPUSET_MAX / 64; k++)
                         w.bits[k] &= host->bits[k];
                 if (cpuset_empty(&w)) {
                         char a[256], b[256];
-                        log_error("host-scope '%s' may only use CPUs %s, all of which running VMs claim (host CPUs: %s)",
-                                  c->scopes[i], fmt_set(&parent, a, sizeof(a)), fmt_set(host, b, sizeof(b)));
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
+                                               "host-scope '%s' may only use CPUs %s, all of which running VMs claim "
+                                               "(host CPUs: %s)",
+                                               c->scopes[i], fmt_set(&parent, a, sizeof(a)),
+                                               fmt_set(host, b, sizeof(b)));
                 }
                 cpuset_format(&w, want, sizeof(want));
                 snprintf(child, sizeof(child), "%s/" HOST_CGROUP, dir);
@@ -181,8 +183,9 @@ int cpus_undo_cg1host(const JournalStep *s, const UndoContext *ctx)
                 return 0;
         snprintf(parent, sizeof(parent), "%s", s->path);
         char *slash = strrchr(parent, '/');
-        if (!slash || strcmp(slash + 1, HOST_CGROUP) != 0)
-                return -EINVAL; /* only ever a vmprep.host directory */
+        if (!slash || strcmp(slash + 1, HOST_CGROUP) != 0) /* only ever a vmprep.host directory */
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "journal step %u: '%s' is not a " HOST_CGROUP " cgroup",
+                                       s->seq, s->path);
         *slash = '\0';
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (unsigned round = 0;; round++) {

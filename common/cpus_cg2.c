@@ -44,9 +44,12 @@ static int cg2_apply(Journal *j, const Config *conf, const CpuSet *host, Stats *
         if (conf->n_scopes) {
                 names = calloc(conf->n_scopes, sizeof(*names));
                 if (!names)
-                        return -ENOMEM;
+                        return log_oom();
                 for (n = 0; n < conf->n_scopes; n++)
-                        names[n] = strdup(conf->scopes[n] + 1);
+                        if (!(names[n] = strdup(conf->scopes[n] + 1))) {
+                                sysfs_list_free(names, n);
+                                return log_oom();
+                        }
         } else {
                 r = sysfs_list(CG2_ROOT, &names, &n);
                 if (r < 0)
@@ -79,7 +82,7 @@ static int cg2_apply(Journal *j, const Config *conf, const CpuSet *host, Stats *
                         log_error_errno(r, "cannot write '%s' to %s", want, path);
         }
         sysfs_list_free(names, n);
-        return r < 0 ? -VMPREP_EREPORTED : 0;
+        return r < 0 ? r : 0;
 }
 
 int cpus_undo_cg2ctl(const JournalStep *s, const UndoContext *ctx)
@@ -90,7 +93,11 @@ int cpus_undo_cg2ctl(const JournalStep *s, const UndoContext *ctx)
                 log_warning("cpuset stays enabled in %s: a child cgroup still uses it", s->path);
                 return 0;
         }
-        return r == -ENOENT ? 0 : r;
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "cannot disable the cpuset controller in %s", s->path);
+        return 0;
 }
 
 const CpusBackend cpus_backend_cg2 = { .name = "cgroup v2", .apply = cg2_apply };

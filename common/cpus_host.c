@@ -262,9 +262,9 @@ int cpus_host_apply(Ledger *l, const char *exclude, Stats *st)
         host = online;
         cpuset_andnot(&host, &all);
         if (cpuset_empty(&host)) {
-                log_error("running VMs claim every online CPU (%s of %s): the host would have none",
-                          fmt_set(&all, a, sizeof(a)), fmt_set(&online, b, sizeof(b)));
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
+                                       "running VMs claim every online CPU (%s of %s): the host would have none",
+                                       fmt_set(&all, a, sizeof(a)), fmt_set(&online, b, sizeof(b)));
         }
         r = journal_open(LEDGER_HOST_UUID, CAP, "host", true, &j);
         if (r < 0)
@@ -317,7 +317,8 @@ int cpus_undo_claim(const JournalStep *s, const UndoContext *ctx)
         int r;
 
         if (!ctx->ledger || strncmp(s->resource, "cpus:", 5) != 0 || uuid_parse(s->resource + 5, uuid) < 0)
-                return -EINVAL;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "journal step %u: '%s' is not a CPU claim", s->seq,
+                                       s->resource);
         r = cpus_host_apply(ctx->ledger, uuid, &st);
         if (r < 0)
                 return r;

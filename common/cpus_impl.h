@@ -105,10 +105,8 @@ int cpus_host_apply(Ledger *l, const char *exclude, Stats *st);
  * plan, the steps started will take) and at started (the VM's own). */
 const char *cpus_machine_dir(void);
 int cpus_machine_exclusive(Journal *j, const CpuSet *part);
-int cpus_partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, const char *self,
-                           char *err, size_t errlen);
-int cpus_partition_started(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, char *err,
-                           size_t errlen);
+int cpus_partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, const char *self);
+int cpus_partition_started(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken);
 
 static inline const char *fmt_set(const CpuSet *s, char *buf, size_t size)
 {

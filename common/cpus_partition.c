@@ -111,7 +111,7 @@ static int vm_write(Journal *j, const char *path, const char *want)
 }
 
 /* "isolated", or "isolated invalid (Cpu list in cpuset.cpus not exclusive)" */
-static int partition_make(Journal *j, const char *dir, char *err, size_t errlen)
+static int partition_make(Journal *j, const char *dir)
 {
         char path[SYSFS_PATH_MAX], back[256];
         int r;
@@ -124,8 +124,10 @@ static int partition_make(Journal *j, const char *dir, char *err, size_t errlen)
         if (r < 0)
                 return log_error_errno(r, "cannot read back %s", path);
         if (strcmp(back, "isolated") != 0)
-                return fail_msg(err, errlen, "%s reads '%s' after writing 'isolated': the kernel did not make it an "
-                                "isolated partition", path, back);
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "%s reads '%s' after writing 'isolated': the kernel did not make it an isolated "
+                                       "partition",
+                                       path, back);
         log_info("%s is an isolated partition", dir);
         return 0;
 }
@@ -205,8 +207,7 @@ static int partition_plan_started(Journal *j, const Domain *d, const CpusClaim *
  * libvirt and machined own.  Hence refusal, naming them.  self: this VM's
  * own cgroup there (NULL before it runs).
  */
-int cpus_partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, const char *self,
-                             char *err, size_t errlen)
+int cpus_partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, const char *self)
 {
         Backend b = cpus_backend_detect();
         const char *ms = cpus_machine_dir();
@@ -214,8 +215,10 @@ int cpus_partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, cons
         int r;
 
         if (b != BACKEND_CGROUP2 && b != BACKEND_SYSTEMD)
-                return fail_msg(err, errlen, "<vmprep:isolate mode='partition'> needs cgroup v2 with the cpuset controller "
-                                "(cpuset.cpus.partition); this host has %s; use mode='cgroup'", cpus_backend_name(b));
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "<vmprep:isolate mode='partition'> needs cgroup v2 with the cpuset controller "
+                                       "(cpuset.cpus.partition); this host has %s; use mode='cgroup'",
+                                       cpus_backend_name(b));
         if (!ms) {
                 /* systemd creates machine.slice when the first VM starts (seen
                  * in the lab on a fresh boot): the partition is made at the
@@ -226,19 +229,23 @@ int cpus_partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, cons
         if (per_vm_partitions(ms)) /* 6.7+: the vCPU cgroups become partitions once they exist (started) */
                 return journal_planning() ? partition_plan_started(j, d, c, ms) : 0;
         if (!cpuset_empty(taken))
-                return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: this kernel has no cpuset.cpus.exclusive "
-                                "(before 6.7), so only %s as a whole can be an isolated partition, and other VMs run in it "
-                                "(CPU %s); use mode='cgroup', or a 6.7 or later kernel for one partition per VM", ms,
-                                fmt_set(taken, a, sizeof(a)));
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "<vmprep:isolate mode='partition'>: this kernel has no cpuset.cpus.exclusive "
+                                       "(before 6.7), so only %s as a whole can be an isolated partition, and other "
+                                       "VMs run in it (CPU %s); use mode='cgroup', or a 6.7 or later kernel for one "
+                                       "partition per VM",
+                                       ms, fmt_set(taken, a, sizeof(a)));
         r = vm_cgroup_others(ms, d, self, others, sizeof(others));
         if (r < 0)
                 return log_error_errno(r, "cannot tell which VMs run in %s", ms);
         if (r > 0)
-                return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: this kernel has no cpuset.cpus.exclusive "
-                                "(before 6.7), so only %s as a whole can be an isolated partition, and %s also run%s in "
-                                "it: %s would be confined to %s's CPUs; stop %s, use mode='cgroup', or a 6.7 or later "
-                                "kernel for one partition per VM", ms, others, r == 1 ? "s" : "",
-                                r == 1 ? "it" : "they", d->name, r == 1 ? "it" : "them");
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "<vmprep:isolate mode='partition'>: this kernel has no cpuset.cpus.exclusive "
+                                       "(before 6.7), so only %s as a whole can be an isolated partition, and %s also "
+                                       "run%s in it: %s would be confined to %s's CPUs; stop %s, use mode='cgroup', or "
+                                       "a 6.7 or later kernel for one partition per VM",
+                                       ms, others, r == 1 ? "s" : "", r == 1 ? "it" : "they", d->name,
+                                       r == 1 ? "it" : "them");
         cpuset_format(&c->cpus, list, sizeof(list));
         if (b == BACKEND_SYSTEMD) {
                 /* systemd owns machine.slice's cpuset.cpus: AllowedCPUs= */
@@ -261,14 +268,13 @@ int cpus_partition_prepare(Journal *j, const Domain *d, const CpusClaim *c, cons
         }
         if (r < 0)
                 return r;
-        return partition_make(j, ms, err, errlen);
+        return partition_make(j, ms);
 }
 
 /* 6.7+: the VM's vCPU cgroups as isolated partitions, cpuset.cpus.exclusive
  * written top-down (machine slice, scope, libvirt, vcpuN).  Before 6.7,
  * machine.slice whole (cpus_partition_prepare), when prepare found no slice. */
-int cpus_partition_started(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken, char *err,
-                             size_t errlen)
+int cpus_partition_started(Journal *j, const Domain *d, const CpusClaim *c, const CpuSet *taken)
 {
         const char *ms = cpus_machine_dir();
         char vmdir[1040], path[SYSFS_PATH_MAX], list[4096], back[256];
@@ -278,23 +284,24 @@ int cpus_partition_started(Journal *j, const Domain *d, const CpusClaim *c, cons
         int r;
 
         if (!ms)
-                return fail_msg(err, errlen, "<vmprep:isolate mode='partition'>: no machine.slice (or machine) cgroup "
-                                "under " CG2_ROOT " although the VM runs");
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "<vmprep:isolate mode='partition'>: no machine.slice (or machine) cgroup "
+                                       "under " CG2_ROOT " although the VM runs");
         if (!per_vm_partitions(ms)) {
                 /* before 6.7, machine.slice as a whole: done at prepare unless
                  * the slice did not exist then */
                 snprintf(path, sizeof(path), "%s/cpuset.cpus.partition", ms);
                 if (sysfs_read(path, back, sizeof(back)) >= 0 && strcmp(back, "isolated") == 0)
                         return 0;
-                r = vm_cgroup_find(ms, d, vmdir, sizeof(vmdir), err, errlen);
+                r = vm_cgroup_find(ms, d, vmdir, sizeof(vmdir));
                 if (r < 0)
                         return r;
-                return cpus_partition_prepare(j, d, c, taken, vmdir, err, errlen);
+                return cpus_partition_prepare(j, d, c, taken, vmdir);
         }
         /* the VM's own child of the machine cgroup, from its QEMU's pid and
          * the exact name libvirt gives it: never a match on part of a name */
         char top[1024];
-        r = vm_cgroup_find(ms, d, top, sizeof(top), err, errlen);
+        r = vm_cgroup_find(ms, d, top, sizeof(top));
         if (r < 0)
                 return r;
         /* top-down: each level's exclusive CPUs must include its children's;
@@ -334,7 +341,7 @@ int cpus_partition_started(Journal *j, const Domain *d, const CpusClaim *c, cons
                 snprintf(path, sizeof(path), "%s/cpuset.cpus.exclusive", vdir);
                 r = vm_write(j, path, pin);
                 if (r == 0)
-                        r = partition_make(j, vdir, err, errlen);
+                        r = partition_make(j, vdir);
         }
         sysfs_list_free(names, n);
         return r;

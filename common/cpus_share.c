@@ -117,8 +117,10 @@ int cpus_share_check(const Domain *d, const CpuSet *claim, bool partition, char 
         err[0] = '\0';
         if (warn)
                 warn[0] = '\0';
-        if (r < 0)
-                return log_error_errno(r, "cannot list the running VMs in " RUNNING_STATUS_DIR);
+        if (r < 0) {
+                snprintf(err, errlen, "cannot list the running VMs in " RUNNING_STATUS_DIR ": %s", strerror(-r));
+                return r;
+        }
         for (size_t i = 0; i < n; i++) {
                 const RunningVm *vm = &vms[i];
                 CpusShare s;

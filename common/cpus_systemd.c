@@ -57,7 +57,8 @@ int cpus_undo_sdcpus(const JournalStep *s, const UndoContext *ctx)
         int r;
 
         if (!unit || !name_is_valid(unit + 1))
-                return -EINVAL;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "journal step %u: '%s' names no systemd unit", s->seq,
+                                       s->path);
         unit++;
         r = systemd_unit_get_allowed_cpus(unit, cur, sizeof(cur));
         if (r == 0 && strcmp(cur, s->old) == 0)

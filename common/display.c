@@ -86,8 +86,9 @@ int display_unit_state(const char *unit, char *id, size_t idsize, char *state, s
                         snprintf(state, ssize, "%s", s);
                 }
         }
+        /* systemd's own words; the caller says what failed, or copes */
         if (r < 0 && sd_bus_error_is_set(&error))
-                log_error("systemd: %s: %s", unit, error.message);
+                log_warning("systemd: %s: %s", unit, error.message);
         free(s);
         free(i);
         free(load);
@@ -111,8 +112,8 @@ static int unit_call(const char *method, const char *unit)
         r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                "org.freedesktop.systemd1.Manager", strcmp(method, "stop") == 0 ? "StopUnit" : "StartUnit",
                                &error, &reply, "ss", unit, "replace");
-        if (r < 0 && sd_bus_error_is_set(&error))
-                log_error("systemd: %s %s: %s", method, unit, error.message);
+        if (r < 0 && sd_bus_error_is_set(&error)) /* systemd's own words; the caller says what failed */
+                log_warning("systemd: %s %s: %s", method, unit, error.message);
         sd_bus_message_unref(reply);
         sd_bus_error_free(&error);
         sd_bus_flush_close_unref(bus);
@@ -166,8 +167,7 @@ int display_undo_unit(const JournalStep *s, const UndoContext *ctx)
         const char *unit = s->path + strlen("/systemd/");
         char state[64];
         if (strncmp(s->path, "/systemd/", 9) != 0 || (!name_is_valid(unit) && !service_name_is_valid(unit))) {
-                log_error("journal step %u: '%s' is not a unit", s->seq, s->path);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "journal step %u: '%s' is not a unit", s->seq, s->path);
         }
         int r = unit_call("start", unit);
         if (r < 0)
@@ -186,8 +186,9 @@ int display_undo_platform(const JournalStep *s, const UndoContext *ctx)
         const char *dev = strrchr(s->path, '/');
         if (strncmp(s->path, "/sys/bus/platform/devices/", 26) != 0 || !dev || !name_is_valid(dev + 1) ||
             !name_is_valid(s->old)) {
-                log_error("journal step %u: '%s' '%s' is not a platform device binding", s->seq, s->path, s->old);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "journal step %u: '%s' '%s' is not a platform device binding", s->seq, s->path,
+                                       s->old);
         }
         dev++;
         snprintf(path, sizeof(path), "%s/driver", s->path);
@@ -217,8 +218,10 @@ static int each_entry(const char *dir_path, DirFn fn, void *data)
         size_t n = 0;
         /* sorted, so that the journal and the messages are stable */
         int r = sysfs_list(dir_path, &names, &n);
+        if (r == -ENOENT)
+                return 0;
         if (r < 0)
-                return r == -ENOENT ? 0 : r;
+                return log_error_errno(r, "cannot list %s", dir_path);
         for (size_t i = 0; i < n && r >= 0; i++)
                 if (names[i][0] != '.' && name_is_valid(names[i]))
                         r = fn(names[i], data);
@@ -252,8 +255,6 @@ bool display_fbcon_bound(char *which, size_t size)
 
 typedef struct Ctx {
         Journal *j;
-        char *err;
-        size_t errlen;
 } Ctx;
 
 static int unbind_vtcon(const char *name, void *data)
@@ -276,8 +277,7 @@ static int unbind_vtcon(const char *name, void *data)
                 return r;
         r = sysfs_write(path, "0");
         if (r < 0) {
-                snprintf(c->err, c->errlen, "cannot unbind the framebuffer console %s (%s): %s", name, text, strerror(-r));
-                return r;
+                return log_error_errno(r, "cannot unbind the framebuffer console %s (%s)", name, text);
         }
         log_info("unbound the framebuffer console %s", name);
         return journal_done(c->j, NULL, seq, "0");
@@ -310,22 +310,19 @@ static int unbind_fb_device(const char *name, void *data)
         snprintf(path, sizeof(path), "/sys/bus/platform/drivers/%s/unbind", drv);
         r = sysfs_write(path, name);
         if (r < 0) {
-                snprintf(c->err, c->errlen, "cannot unbind the boot framebuffer %s from %s: %s", name, drv, strerror(-r));
-                return r;
+                return log_error_errno(r, "cannot unbind the boot framebuffer %s from %s", name, drv);
         }
         log_info("unbound the boot framebuffer %s from %s", name, drv);
         return journal_done(c->j, NULL, seq, "");
 }
 
-int display_stop_unit(Journal *j, const char *unit, const char *resource, const char *label, const char *why,
-                      char *err, size_t errlen)
+int display_stop_unit(Journal *j, const char *unit, const char *resource, const char *label, const char *why)
 {
         char id[128], state[64], upath[200];
         unsigned seq;
         int r = display_unit_state(unit, id, sizeof(id), state, sizeof(state));
         if (r < 0) {
-                snprintf(err, errlen, "cannot ask systemd about %s%s: %s", label, unit, strerror(-r));
-                return r;
+                return log_error_errno(r, "cannot ask systemd about %s%s", label, unit);
         }
         if (strcmp(state, "active") != 0 && strcmp(state, "activating") != 0 && strcmp(state, "reloading") != 0)
                 return 0; /* not running: nothing to stop, nothing to start again */
@@ -338,45 +335,43 @@ int display_stop_unit(Journal *j, const char *unit, const char *resource, const 
                 return r;
         r = unit_call("stop", id);
         if (r < 0) {
-                snprintf(err, errlen, "cannot stop %s%s: %s", label, id, strerror(-r));
-                return r;
+                return log_error_errno(r, "cannot stop %s%s", label, id);
         }
         /* StopUnit only queues a job */
         r = unit_wait(id, "inactive failed", DISPLAY_STOP_WAIT_MS, state, sizeof(state));
         if (r < 0) {
-                snprintf(err, errlen, "stopped %s%s, but it is still %s after %d s", label, id, state,
-                         DISPLAY_STOP_WAIT_MS / 1000);
-                return r;
+                return log_error_errno(SYNTHETIC_ERRNO(-r), "stopped %s%s, but it is still %s after %d s", label, id,
+                                       state, DISPLAY_STOP_WAIT_MS / 1000);
         }
         log_info("stopped %s%s", label, id);
         return journal_done(j, NULL, seq, state);
 }
 
-int display_release_gpu(Journal *j, bool force, char *err, size_t errlen)
+int display_release_gpu(Journal *j, bool force)
 {
-        Ctx c = { j, err, errlen };
+        Ctx c = { j };
         char id[128], state[64];
         int r;
 
         if (!display_have_systemd()) {
                 if (!force) {
-                        snprintf(err, errlen, "the GPU drives the host display, and this host does not run systemd "
-                                 "(no /run/systemd/system), so vmprep cannot stop the display manager; stop it "
-                                 "yourself before starting the VM and set force='yes', or set single-gpu='off'");
-                        return -EPERM;
+                        return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                               "the GPU drives the host display, and this host does not run systemd "
+                                               "(no /run/systemd/system), so vmprep cannot stop the display manager; "
+                                               "stop it yourself before starting the VM and set force='yes', or set "
+                                               "single-gpu='off'");
                 }
                 log_warning("no systemd: not stopping a display manager (force='yes'); freeing the consoles only");
         } else {
                 r = display_unit_state(DISPLAY_MANAGER_UNIT, id, sizeof(id), state, sizeof(state));
                 if (r < 0) {
-                        snprintf(err, errlen, "cannot ask systemd about " DISPLAY_MANAGER_UNIT ": %s", strerror(-r));
-                        return r;
+                        return log_error_errno(r, "cannot ask systemd about " DISPLAY_MANAGER_UNIT);
                 }
                 if (!name_is_valid(id) && !service_name_is_valid(id))
                         snprintf(id, sizeof(id), DISPLAY_MANAGER_UNIT);
                 char why[200];
                 snprintf(why, sizeof(why), "single GPU: the display manager %s stopped over D-Bus (StopUnit)", id);
-                r = display_stop_unit(j, id, "display/unit", "the display manager ", why, err, errlen);
+                r = display_stop_unit(j, id, "display/unit", "the display manager ", why);
                 if (r < 0)
                         return r;
         }

@@ -47,8 +47,8 @@ bool display_have_systemd(void);
 
 /* Take the display off the GPU (steps 1-3 above, through the journal).
  * With no systemd, refuse unless force (then only the consoles and
- * framebuffers are freed).  err gets a sentence on failure. */
-int display_release_gpu(Journal *j, bool force, char *err, size_t errlen);
+ * framebuffers are freed); logs why.  Returns 0 or -errno. */
+int display_release_gpu(Journal *j, bool force);
 
 /* A unit's id (display-manager.service is an alias: "gdm.service") and
  * ActiveState; "not-found" when systemd has no such unit. */
@@ -59,8 +59,7 @@ int display_unit_state(const char *unit, char *id, size_t idsize, char *state, s
  * wait, bounded, for it to be inactive.  A unit that is not running:
  * nothing done, nothing journalled.  label reads before the name in
  * messages ("the display manager "), why is the plan's reason. */
-int display_stop_unit(Journal *j, const char *unit, const char *resource, const char *label, const char *why,
-                      char *err, size_t errlen);
+int display_stop_unit(Journal *j, const char *unit, const char *resource, const char *label, const char *why);
 
 /* Undo of "unit" and "platform" (the table in capabilities.c). */
 int display_undo_unit(const JournalStep *s, const UndoContext *ctx);

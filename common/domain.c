@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "domain.h"
 
+#include "log.h"
 #include "xml.h"
 
 #include <errno.h>
@@ -473,8 +474,10 @@ int domain_parse(const char *xml, size_t len, Domain **ret, char *err, size_t er
         Reader rd = { .d = d, .err = err, .errlen = errlen };
         int r;
 
+        if (errlen)
+                err[0] = '\0';
         if (!d)
-                return -ENOMEM;
+                return fail_errno(err, errlen, -ENOMEM);
         d->doc = xml_parse(xml, len, "the domain XML", err, errlen);
         if (!d->doc) {
                 domain_free(d);
@@ -489,7 +492,7 @@ int domain_parse(const char *xml, size_t len, Domain **ret, char *err, size_t er
         rd.ctx = xmlXPathNewContext(d->doc);
         if (!rd.ctx) {
                 domain_free(d);
-                return -ENOMEM;
+                return fail_errno(err, errlen, -ENOMEM);
         }
         r = read_identity(&rd);
         if (r == 0)
@@ -505,7 +508,7 @@ int domain_parse(const char *xml, size_t len, Domain **ret, char *err, size_t er
         xmlXPathFreeContext(rd.ctx);
         if (r < 0) {
                 domain_free(d);
-                return r;
+                return fail_errno(err, errlen, r);
         }
         *ret = d;
         return 0;

@@ -88,7 +88,7 @@ static int hook_migrate(const Capability *cap)
         if (r == 0)
                 r = profile_from_domain(d, &p, err, sizeof(err));
         if (r < 0) {
-                log_error("refusing the incoming migration: %s", r == -EINVAL ? err : strerror(-r));
+                log_error("refusing the incoming migration: %s", err);
                 domain_free(d);
                 return 1;
         }
@@ -98,23 +98,21 @@ static int hook_migrate(const Capability *cap)
         }
         /* what other VMs hold is in the ledger: unknown, nothing can be promised */
         Ledger l = { .lock_fd = -1 };
-        r = ledger_read(&l);
+        r = ledger_read(&l); /* logs an unreadable one */
         bool damaged = l.damaged;
         if (damaged)
                 ledger_report_damage(&l, "refusing the incoming migration (nothing was changed here)");
+        else if (r < 0)
+                log_error("refusing the incoming migration: the ledger cannot be read (nothing was changed here)");
         ledger_clear(&l);
-        if (damaged) {
+        if (damaged || r < 0) {
                 profile_free(p);
                 domain_free(d);
                 return 1;
         }
-        err[0] = '\0';
         r = capability_plan(cap, d, p, &plan); /* logs its refusal as prepare would */
-        if (r == 0 && cap->check) {
-                r = cap->check(d, p, err, sizeof(err));
-                if (r < 0 && !error_reported(r))
-                        log_error("%s", err[0] ? err : strerror(-r));
-        }
+        if (r == 0 && cap->check)
+                r = cap->check(d, p); /* logs its refusal */
         if (r < 0) {
                 log_error("refusing the incoming migration: this host cannot give the VM what vmprep's %s "
                           "prepare needs (nothing was changed here)", cap->name);
@@ -169,7 +167,7 @@ int hook_main(int argc, char **argv)
         r = domain_parse(xml, len, &d, err, sizeof(err));
         free(xml);
         if (r < 0) {
-                log_error("%s", r == -EINVAL ? err : strerror(-r));
+                log_error_planned(r, err);
                 return starting ? 1 : 0;
         }
         if (!d->uuid[0]) {
@@ -180,7 +178,7 @@ int hook_main(int argc, char **argv)
 
         r = profile_from_domain(d, &p, err, sizeof(err));
         if (r < 0) {
-                log_error("%s", r == -EINVAL ? err : strerror(-r));
+                log_error_planned(r, err);
                 if (starting) {
                         domain_free(d);
                         return 1;
@@ -188,6 +186,9 @@ int hook_main(int argc, char **argv)
                 /* what the journal says can be given back without the profile */
         }
 
+        /* Every failure below is logged where it is known (log.h): this
+         * says nothing more about r, only that something was kept. */
+        unsigned said = log_errors();
         if (starting) {
                 if (p)
                         r = cap->prepare(d, p);
@@ -198,13 +199,10 @@ int hook_main(int argc, char **argv)
         } else if (giving_back) {
                 r = cap->release(d->uuid, d->name);
         } else {
-                r = cap->reconnect(d->uuid);
-                if (r < 0 && !error_reported(r))
-                        log_error_errno(r, "cannot check the %s journal", cap->name);
+                (void) cap->reconnect(d->uuid); /* logs what it finds */
                 r = 0; /* a failing reconnect hook makes libvirt kill the VM */
         }
-        if (r < 0 && !error_reported(r))
-                log_error_errno(r, "%s failed", op);
+        log_unsaid(r, said, op);
         bool gave_back = giving_back || (starting && !p);
         if (r < 0 && gave_back && journal_exists(d->uuid, cap->name))
                 log_error("not everything was given back: " VMPREP_RUNDIR "/%s.%s.journal keeps what is left; "

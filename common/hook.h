@@ -28,7 +28,7 @@ typedef struct Capability {
         int (*reconnect)(const char *uuid);
         /* What prepare needs that its plan does not check (room in a shared
          * pool), for the migrate phase; NULL when the plan says it all. */
-        int (*check)(const Domain *d, const Profile *p, char *err, size_t errlen);
+        int (*check)(const Domain *d, const Profile *p); /* logs why not */
 } Capability;
 
 /* Every capability vmprep has (common/capabilities.c), and one by name. */

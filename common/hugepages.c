@@ -41,7 +41,7 @@ int hugepages_node_pools(unsigned node, HugepagePool **ret, size_t *n)
         HugepagePool *pools = calloc(n_sizes, sizeof(*pools));
         if (!pools) {
                 sysfs_list_free(sizes, n_sizes);
-                return -ENOMEM;
+                return log_oom();
         }
         for (size_t i = 0; i < n_sizes; i++) {
                 unsigned long long kib;
@@ -86,10 +86,9 @@ int hugepages_host_read(HugepageHost *ret)
         if (h && sscanf(h, "Hugepagesize: %llu kB", &kib) == 1)
                 ret->default_size_kib = kib;
         free(meminfo);
-        if (!ret->default_size_kib) {
-                log_error("/proc/meminfo has no Hugepagesize: this kernel has no hugetlbfs support");
-                return -VMPREP_EREPORTED;
-        }
+        if (!ret->default_size_kib)
+                return log_error_errno(SYNTHETIC_ERRNO(EOPNOTSUPP),
+                                       "/proc/meminfo has no Hugepagesize: this kernel has no hugetlbfs support");
         return 0;
 }
 
@@ -168,6 +167,8 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
 
         *ret = NULL;
         *n = 0;
+        if (errlen)
+                err[0] = '\0';
         if (!d->hugepages && !asked)
                 return 0;
         if (e && !asked)
@@ -213,7 +214,7 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
         size_t count = d->n_cells ? d->n_cells : 1;
         slices = calloc(count, sizeof(*slices));
         if (!slices)
-                return -ENOMEM;
+                return fail_errno(err, errlen, -ENOMEM);
         n_slices = count;
         for (size_t i = 0; i < count; i++) {
                 Slice *s = &slices[i];
@@ -298,13 +299,14 @@ int hugepages_derive(const Domain *d, const Profile *p, const HugepageHost *host
 out:
         free(needs);
         free(slices);
-        return r;
+        return fail_errno(err, errlen, r);
 }
 
-static int derive_for_host(const Domain *d, const Profile *p, HugepageNeed **needs, size_t *n, char *err,
-                           size_t errlen)
+/* The needs on this host, for the hooks: what is wrong, logged. */
+static int derive_for_host(const Domain *d, const Profile *p, HugepageNeed **needs, size_t *n)
 {
         HugepageHost host;
+        char err[2048] = "";
         *needs = NULL;
         *n = 0;
         if (!d->hugepages && !profile_enabled(p, "hugepages"))
@@ -312,7 +314,7 @@ static int derive_for_host(const Domain *d, const Profile *p, HugepageNeed **nee
         int r = hugepages_host_read(&host);
         if (r < 0)
                 return r;
-        return hugepages_derive(d, p, &host, needs, n, err, errlen);
+        return log_error_planned(hugepages_derive(d, p, &host, needs, n, err, sizeof(err)), err);
 }
 
 /* "Key: N kB" from a meminfo text (a node's lines carry "Node N " first); 0 when absent. */
@@ -345,13 +347,13 @@ static uint64_t node_room_kib(unsigned node, size_t memory_nodes)
         return room;
 }
 
-int hugepages_check(const Domain *d, const Profile *p, char *err, size_t errlen)
+int hugepages_check(const Domain *d, const Profile *p)
 {
         HugepageHost host;
         HugepageNeed *needs = NULL;
         Ledger l = { .lock_fd = -1 };
         size_t n = 0;
-        int r = derive_for_host(d, p, &needs, &n, err, errlen);
+        int r = derive_for_host(d, p, &needs, &n);
         if (r < 0 || n == 0) {
                 free(needs);
                 return r;
@@ -359,6 +361,8 @@ int hugepages_check(const Domain *d, const Profile *p, char *err, size_t errlen)
         r = hugepages_host_read(&host);
         if (r == 0)
                 r = ledger_read(&l);
+        if (r == -EBADMSG)
+                ledger_report_damage(&l, "refusing the incoming migration");
         if (r < 0) {
                 free(needs);
                 return r;
@@ -373,8 +377,9 @@ int hugepages_check(const Domain *d, const Profile *p, char *err, size_t errlen)
                 format_size_kib(need->size_kib, size, sizeof(size));
                 hugepages_pool_path(need->node, need->size_kib, path, sizeof(path));
                 if (sysfs_read_u64(path, &cur) < 0) {
-                        r = fail_msg(err, errlen, "this host has no %s hugepage pool on node %u (%s is missing)", size,
-                                     need->node, path);
+                        r = log_error_errno(SYNTHETIC_ERRNO(ENOENT),
+                                            "this host has no %s hugepage pool on node %u (%s is missing)", size,
+                                            need->node, path);
                         break;
                 }
                 snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/hugepages/hugepages-%llukB/free_hugepages",
@@ -390,10 +395,12 @@ int hugepages_check(const Domain *d, const Profile *p, char *err, size_t errlen)
                 if (can >= need->pages)
                         continue;
                 format_memory_kib(room_kib, mem, sizeof(mem));
-                r = fail_msg(err, errlen, "needs %llu x %s pages on node %u, and node %u has room for %llu: %llu "
-                             "free in the pool%s and %s of free or reclaimable memory",
-                             (unsigned long long) need->pages, size, need->node, need->node, (unsigned long long) can,
-                             (unsigned long long) pool_free, promised > 0 ? " not promised to a starting VM" : "", mem);
+                r = log_error_errno(SYNTHETIC_ERRNO(ENOMEM),
+                                    "needs %llu x %s pages on node %u, and node %u has room for %llu: %llu free in the "
+                                    "pool%s and %s of free or reclaimable memory",
+                                    (unsigned long long) need->pages, size, need->node, need->node,
+                                    (unsigned long long) can, (unsigned long long) pool_free,
+                                    promised > 0 ? " not promised to a starting VM" : "", mem);
         }
         ledger_clear(&l);
         free(needs);
@@ -492,7 +499,7 @@ static uint64_t machine_total_kib(void)
 }
 
 /* Add need->pages to one node's pool through the journal. */
-static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool compact, char *err, size_t errlen)
+static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool compact)
 {
         char path[256], resource[128], old[32], target_s[32], size[32];
         uint64_t cur, got = 0;
@@ -503,8 +510,7 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
         format_size_kib(need->size_kib, size, sizeof(size));
         r = sysfs_read_u64(path, &cur);
         if (r < 0)
-                return fail_msg(err, errlen, "this host has no %s hugepage pool on node %u (%s: %s)", size, need->node,
-                                path, strerror(-r));
+                return log_error_errno(r, "this host has no %s hugepage pool on node %u (%s)", size, need->node, path);
         uint64_t target = cur + need->pages;
 
         /* A request larger than the machine's whole memory can never succeed:
@@ -514,8 +520,10 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
                 char want[32], have[32];
                 format_memory_kib(need->pages * need->size_kib, want, sizeof(want));
                 format_memory_kib(total_kib, have, sizeof(have));
-                return fail_msg(err, errlen, "cannot reserve %llu x %s pages (%s) on node %u: this machine has only %s "
-                                "of memory in all", (unsigned long long) need->pages, size, want, need->node, have);
+                return log_error_errno(SYNTHETIC_ERRNO(ENOMEM),
+                                       "cannot reserve %llu x %s pages (%s) on node %u: this machine has only %s of "
+                                       "memory in all",
+                                       (unsigned long long) need->pages, size, want, need->node, have);
         }
         res_hugepages(resource, sizeof(resource), need->node, (unsigned long long) need->size_kib);
         snprintf(old, sizeof(old), "%llu", (unsigned long long) cur);
@@ -610,15 +618,17 @@ static int reserve_one(Journal *j, Ledger *l, const HugepageNeed *need, bool com
                          "'hugetlb_cma=%lluG')", need->node, (unsigned long long) (cur + added + missing),
                          (unsigned long long) (need->pages * need->size_kib / (1024 * 1024)));
         if (r < 0 && got == cur)
-                return fail_msg(err, errlen, "cannot reserve %llu x %s pages on node %u: the kernel refused (%s)%s",
-                                (unsigned long long) need->pages, size, need->node, strerror(-r), advice);
+                return log_error_errno(SYNTHETIC_ERRNO(-r),
+                                       "cannot reserve %llu x %s pages on node %u: the kernel refused (%s)%s",
+                                       (unsigned long long) need->pages, size, need->node, strerror(-r), advice);
         char reserved[160] = "";
         if (resv)
                 snprintf(reserved, sizeof(reserved), "; %llu free %s pages are reserved by running programs",
                          (unsigned long long) resv, size);
-        return fail_msg(err, errlen, "cannot reserve %llu x %s pages on node %u: got %llu%s; node %u has %s free%s%s%s",
-                        (unsigned long long) need->pages, size, need->node, (unsigned long long) (got - cur),
-                        tries ? " after compaction" : "", need->node, mem, reserved, frag, advice);
+        return log_error_errno(SYNTHETIC_ERRNO(ENOMEM),
+                               "cannot reserve %llu x %s pages on node %u: got %llu%s; node %u has %s free%s%s%s",
+                               (unsigned long long) need->pages, size, need->node, (unsigned long long) (got - cur),
+                               tries ? " after compaction" : "", need->node, mem, reserved, frag, advice);
 }
 
 /* Drop what this VM was promised from existing pools; saves the ledger. */
@@ -652,18 +662,13 @@ int hugepages_prepare(const Domain *d, const Profile *p)
 {
         HugepageNeed *needs = NULL;
         size_t n = 0;
-        char err[2048];
         Ledger l;
         Journal *j = NULL;
         int r;
 
-        r = derive_for_host(d, p, &needs, &n, err, sizeof(err));
-        if (r < 0) {
-                if (error_reported(r))
-                        return r;
-                log_error("%s", err);
-                return -VMPREP_EREPORTED;
-        }
+        r = derive_for_host(d, p, &needs, &n);
+        if (r < 0)
+                return r;
 
         /* The ledger lock serialises the pools' read-modify-write across VMs. */
         r = journal_start(&l, d->uuid, d->name, CAP, "hugepages", release_locked);
@@ -677,13 +682,10 @@ int hugepages_prepare(const Domain *d, const Profile *p)
                 goto out;
         bool compact = profile_attr_yes(profile_elem(p, "hugepages"), "compact", true);
         for (size_t i = 0; i < n; i++) {
-                r = reserve_one(j, &l, &needs[i], compact, err, sizeof(err));
+                r = reserve_one(j, &l, &needs[i], compact);
                 if (r < 0) {
-                        if (!error_reported(r))
-                                log_error("%s", err[0] ? err : "cannot reserve hugepages");
                         /* Give back what this start added, then fail the start. */
                         journal_undo(j, &l);
-                        r = -VMPREP_EREPORTED;
                         goto out;
                 }
         }

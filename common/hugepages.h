@@ -56,9 +56,9 @@ void hugepages_pool_path(unsigned node, uint64_t size_kib, char *buf, size_t siz
  * can this host give the pages prepare will reserve?  Per node and size,
  * the pool's free pages (less those promised to VMs that are starting) plus
  * what the node's free and reclaimable memory can still become.  Changes
- * nothing.  Returns 0, or -EINVAL with a sentence in err.
+ * nothing.  Returns 0, or logs why not and returns -errno.
  */
-int hugepages_check(const Domain *d, const Profile *p, char *err, size_t errlen);
+int hugepages_check(const Domain *d, const Profile *p);
 
 /* Hook phases. */
 int hugepages_prepare(const Domain *d, const Profile *p);

@@ -55,15 +55,15 @@ int journal_load_text(Journal *j, char *text, const char *path)
                                 torn = true;
                                 break;
                         }
-                        log_error("%s: line %u is damaged; not guessing what it said", path, lineno);
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
+                                               "%s: line %u is damaged; not guessing what it said", path, lineno);
                 }
                 if (!header) {
                         char uuid[37];
                         if (n != 5 || strcmp(f[0], "vmprep-journal") != 0 || strcmp(f[1], "1") != 0 ||
                             uuid_parse(f[2], uuid) < 0 || strcmp(uuid, j->uuid) != 0 || strcmp(f[3], j->cap) != 0) {
-                                log_error("%s: not a vmprep journal of this VM and capability", path);
-                                return -VMPREP_EREPORTED;
+                                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG),
+                                                       "%s: not a vmprep journal of this VM and capability", path);
                         }
                         journal_unescape(f[4], j->name, sizeof(j->name));
                         header = true;
@@ -77,7 +77,7 @@ int journal_load_text(Journal *j, char *text, const char *path)
                                 goto bad;
                         JournalStep *s = realloc(j->steps, (j->n_steps + 1) * sizeof(*s));
                         if (!s)
-                                return -ENOMEM;
+                                return log_oom();
                         j->steps = s;
                         s = &j->steps[j->n_steps++];
                         memset(s, 0, sizeof(*s));
@@ -93,7 +93,7 @@ int journal_load_text(Journal *j, char *text, const char *path)
                         snprintf(s->kind_name, sizeof(s->kind_name), "%s", f[2]);
                         s->result = strdup("");
                         if (!s->result)
-                                return -ENOMEM;
+                                return log_oom();
                         if (journal_unescape(f[3], s->resource, sizeof(s->resource)) < 0 ||
                             journal_unescape(f[4], s->path, sizeof(s->path)) < 0 ||
                             unescape_value(f[5], &s->old) < 0 || unescape_value(f[6], &s->new_) < 0 ||
@@ -116,14 +116,12 @@ int journal_load_text(Journal *j, char *text, const char *path)
                 }
                 continue;
         bad:
-                log_error("%s: line %u is not a journal record", path, lineno);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s: line %u is not a journal record", path, lineno);
         }
         if (!header && (lineno == 0 || (lineno == 1 && torn)))
                 return -ENODATA; /* its creation was cut short: nothing was journalled */
         if (!header) {
-                log_error("%s: the journal has no header", path);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "%s: the journal has no header", path);
         }
         return 0;
 }
@@ -154,7 +152,7 @@ static int journal_open_full(const char *uuid, const char *cap, const char *name
                 return r;
         j = calloc(1, sizeof(*j));
         if (!j)
-                return -ENOMEM;
+                return log_oom();
         snprintf(j->uuid, sizeof(j->uuid), "%s", uuid);
         snprintf(j->cap, sizeof(j->cap), "%s", cap);
         snprintf(j->name, sizeof(j->name), "%s", name ? name : "");
@@ -197,10 +195,12 @@ static int journal_open_full(const char *uuid, const char *cap, const char *name
                 r = j->fd;
                 j->fd = -1;
                 journal_close(j);
-                return r;
+                return r == -ENOENT && create ? log_error_errno(r, "cannot create %s", path) : r;
         }
         char *text = NULL;
         r = sysfs_read_alloc(path, STATE_FILE_MAX, &text, NULL);
+        if (r < 0 && r != -ENOENT)
+                log_error_errno(r, "cannot read %s", path);
         if (r == 0)
                 r = journal_load_text(j, text, path);
         free(text);
@@ -315,11 +315,11 @@ int journal_record(Journal *j, const char *fmt_kind, unsigned seq, const char *v
                 return 0;
         ev = value ? escape_value(value) : NULL;
         if (value && !ev)
-                return -ENOMEM;
+                return log_oom();
         r = ev ? asprintf(&line, "%s %u %s", fmt_kind, seq, ev) : asprintf(&line, "%s %u", fmt_kind, seq);
         free(ev);
         if (r < 0)
-                return -ENOMEM;
+                return log_oom();
         r = append_line(j->fd, line);
         free(line);
         if (r < 0)
@@ -339,7 +339,9 @@ static int begin_step(Journal *j, Ledger *l, StepKind kind, const char *kind_nam
         size_t value_max = kind == STEP_ADD ? JOURNAL_VALUE_MAX : JOURNAL_STEP_VALUE_MAX;
         if (strlen(path) >= sizeof(s->path) || strlen(resource) >= sizeof(s->resource) ||
             strlen(old) >= value_max || strlen(new_) >= value_max)
-                return -ENAMETOOLONG;
+                return log_error_errno(SYNTHETIC_ERRNO(ENAMETOOLONG),
+                                       "cannot journal the change of %s: its name or value is too long for the journal",
+                                       path);
         journal_escape(resource, er, sizeof(er));
         journal_escape(path, ep, sizeof(ep));
         eo = escape_value(old);
@@ -347,13 +349,16 @@ static int begin_step(Journal *j, Ledger *l, StepKind kind, const char *kind_nam
         vo = strdup(old);
         vn = strdup(new_);
         vr = strdup("");
-        r = -ENOMEM;
         if (!eo || !en || !vo || !vn || !vr ||
-            asprintf(&line, "S %u %s %s %s %s %s", j->next_seq, kind_name, er, ep, eo, en) < 0)
+            asprintf(&line, "S %u %s %s %s %s %s", j->next_seq, kind_name, er, ep, eo, en) < 0) {
+                r = log_oom();
                 goto fail;
+        }
         s = realloc(j->steps, (j->n_steps + 1) * sizeof(*s));
-        if (!s)
+        if (!s) {
+                r = log_oom();
                 goto fail;
+        }
         j->steps = s;
         r = journal_planning() ? journal_plan_record(j, kind, kind_name, resource, path, old, new_) : append_line(j->fd, line);
         if (r < 0) {
@@ -412,7 +417,7 @@ int journal_begin_add(Journal *j, Ledger *l, const char *resource, const char *p
                       const char *target, unsigned *seq)
 {
         if (!l)
-                return -EINVAL;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "internal error: a counter's step without the ledger");
         return begin_step(j, l, STEP_ADD, "add", resource, path, old, target, seq);
 }
 
@@ -453,7 +458,7 @@ int journal_begin_custom(Journal *j, const char *kind, const char *resource, con
                          const char *new_, unsigned *seq)
 {
         if (!name_is_valid(kind) || strlen(kind) >= 24 || !strcmp(kind, "set") || !strcmp(kind, "add"))
-                return -EINVAL;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "internal error: '%s' is no step kind", kind);
         return begin_step(j, NULL, STEP_CUSTOM, kind, resource, path, old, new_, seq);
 }
 
@@ -463,14 +468,15 @@ int journal_done(Journal *j, Ledger *l, unsigned seq, const char *result)
         int r;
 
         if (!s)
-                return -ENOENT;
+                return log_error_errno(SYNTHETIC_ERRNO(ENOENT), "internal error: journal of %s has no step %u", j->uuid,
+                                       seq);
         /* The change happened whether or not the D line can be written:
          * the undo that follows a failure here, in this process, gives
          * back what it added.  (A crash instead leaves the ledger's pending
          * slot, from which the next holder of the lock finds the amount.) */
         char *copy = strdup(result);
         if (!copy)
-                return -ENOMEM;
+                return log_oom();
         free(s->result);
         s->result = copy;
         s->done = true;
@@ -480,7 +486,7 @@ int journal_done(Journal *j, Ledger *l, unsigned seq, const char *result)
         if (s->kind == STEP_ADD) {
                 int64_t amount;
                 if (parse_i64(result, INT64_MIN, INT64_MAX, &amount) < 0)
-                        return -EINVAL;
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "internal error: '%s' is no amount", result);
                 r = ledger_add_hold(l, j->uuid, s->resource, amount);
                 if (r < 0)
                         return r;
@@ -500,9 +506,10 @@ static int undo_step(Journal *j, Ledger *l, JournalStep *s)
         if (s->kind == STEP_CUSTOM) {
                 JournalUndoFn fn = undo_fn_of(s->kind_name);
                 if (!fn) {
-                        log_error("journal of %s: no way to undo a '%s' step (%s); is this vmprep older than the one "
-                                  "that wrote it?", j->uuid, s->kind_name, s->path);
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(EPROTO),
+                                               "journal of %s: no way to undo a '%s' step (%s); is this vmprep older "
+                                               "than the one that wrote it?",
+                                               j->uuid, s->kind_name, s->path);
                 }
                 const UndoContext ctx = { .ledger = l, .uuid = j->uuid };
                 r = fn(s, &ctx);

@@ -33,7 +33,7 @@ int ledger_add_hold(Ledger *l, const char *uuid, const char *resource, int64_t a
                 return 0;
         LedgerHold *h = realloc(l->holds, (l->n_holds + 1) * sizeof(*h));
         if (!h)
-                return -ENOMEM;
+                return log_oom();
         l->holds = h;
         h = &l->holds[l->n_holds++];
         snprintf(h->uuid, sizeof(h->uuid), "%s", uuid);
@@ -45,7 +45,8 @@ int ledger_add_hold(Ledger *l, const char *uuid, const char *resource, int64_t a
 int ledger_hold(Ledger *l, const char *uuid, const char *resource, int64_t amount)
 {
         if (strlen(resource) >= sizeof(l->holds[0].resource))
-                return -ENAMETOOLONG;
+                return log_error_errno(SYNTHETIC_ERRNO(ENAMETOOLONG),
+                                       "cannot hold '%s' in the ledger: the name is too long", resource);
         return ledger_add_hold(l, uuid, resource, amount);
 }
 
@@ -67,7 +68,8 @@ int ledger_baseline_set(Ledger *l, const char *resource, const char *value)
 
         journal_escape(value, ev, sizeof(ev));
         if (snprintf(res, sizeof(res), "baseline:%s=%s", resource, ev) >= (int) sizeof(res))
-                return -ENAMETOOLONG;
+                return log_error_errno(SYNTHETIC_ERRNO(ENAMETOOLONG),
+                                       "cannot keep the host's value of %s in the ledger: it is too long", resource);
         ledger_baseline_clear(l, resource);
         return ledger_add_hold(l, LEDGER_HOST_UUID, res, 1);
 }
@@ -166,7 +168,7 @@ int ledger_read(Ledger *l)
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
-                return r;
+                return log_error_errno(r, "cannot read " LEDGER_PATH);
         r = ledger_parse_text(l, text);
         free(text);
         if (r == -EBADMSG) {
@@ -196,7 +198,7 @@ int ledger_save(Ledger *l)
         sysfs_unlink(LEDGER_TMP);
         fd = state_open(LEDGER_TMP, O_WRONLY | O_CREAT | O_EXCL, 0600);
         if (fd < 0)
-                return log_error_errno(fd, "cannot write " LEDGER_TMP);
+                return fd == -ENOENT ? log_error_errno(fd, "cannot create " LEDGER_TMP) : fd;
         r = append_line(fd, "vmprep-ledger 1");
         for (size_t i = 0; i < l->n_holds && r == 0; i++) {
                 char er[400];
@@ -248,7 +250,8 @@ static int hold_claim(Ledger *l, const char *uuid, const JournalStep *s)
         else if (p)
                 part = cpus;
         if (r < 0)
-                return r;
+                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "journal of %s: step %u: '%s' (%s) is not a CPU claim",
+                                       uuid, s->seq, s->new_, s->old);
         for (int c = cpuset_next(&cpus, 0); c >= 0 && r == 0; c = cpuset_next(&cpus, (unsigned) c + 1)) {
                 char res[32];
                 res_cpu(res, sizeof(res), "cpus", c);
@@ -435,10 +438,8 @@ static int read_checked(Ledger *l, bool even_damaged)
         int r = ledger_read(l);
         if (r == -EBADMSG && even_damaged)
                 return 0;
-        if (r == -EBADMSG) {
+        if (r == -EBADMSG)
                 ledger_report_damage(l, "nothing was changed");
-                r = -VMPREP_EREPORTED;
-        }
         return r;
 }
 
@@ -455,8 +456,10 @@ static int lock_and_read(Ledger *l, bool even_damaged)
         if (r < 0)
                 return r;
         int fd = state_open(LEDGER_LOCK, O_RDWR | O_CREAT, 0600);
+        if (fd == -ENOENT)
+                return log_error_errno(fd, "cannot create " LEDGER_LOCK);
         if (fd < 0)
-                return log_error_errno(fd, "cannot open " LEDGER_LOCK);
+                return fd;
         for (int waited = 0;; waited += 10) {
                 if (flock(fd, LOCK_EX | LOCK_NB) == 0)
                         break;
@@ -467,9 +470,9 @@ static int lock_and_read(Ledger *l, bool even_damaged)
                 }
                 if (waited >= LEDGER_LOCK_TIMEOUT_MS) {
                         close(fd);
-                        log_error("another vmprep hook has held " LEDGER_LOCK " for %d s; giving up",
-                                  LEDGER_LOCK_TIMEOUT_MS / 1000);
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(ETIMEDOUT),
+                                               "another vmprep hook has held " LEDGER_LOCK " for %d s; giving up",
+                                               LEDGER_LOCK_TIMEOUT_MS / 1000);
                 }
                 nanosleep(&pause, NULL);
         }
@@ -509,18 +512,15 @@ int ledger_lock_release(Ledger *l, bool even_damaged)
         }
         l->damaged = true;
         l->damaged_line = line;
-        if (even_damaged) {
-                if (r != -EBADMSG)
-                        log_warning_errno(r, "cannot rebuild the damaged " LEDGER_PATH);
+        /* ledger_rebuild() said why, but for the journals it could not read
+         * (-EBADMSG), each of which journal_open() named */
+        if (even_damaged)
                 return 0; /* the caller gives back from its own journal */
-        }
-        if (r == -EBADMSG)
-                ledger_report_damage(l, "nothing was given back, and the ledger cannot be rebuilt while a journal "
-                                        "cannot be read (see above)");
-        else
-                log_error_errno(r, "cannot rebuild the damaged " LEDGER_PATH);
+        ledger_report_damage(l, r == -EBADMSG ? "nothing was given back, and the ledger cannot be rebuilt while a "
+                                                "journal cannot be read (see above)"
+                                              : "nothing was given back, and the ledger cannot be rebuilt (see above)");
         ledger_unlock(l);
-        return -VMPREP_EREPORTED;
+        return r;
 }
 
 void ledger_unlock(Ledger *l)

@@ -12,6 +12,9 @@ static bool log_syslog;
 static int log_stderr_level = LOG_LEVEL_WARNING;
 static char log_context[256];
 static void (*log_sink)(int level, const char *line);
+static unsigned log_error_count;
+
+unsigned log_errors(void) { return log_error_count; }
 
 void log_set_sink(void (*sink)(int level, const char *line)) { log_sink = sink; }
 
@@ -40,7 +43,9 @@ static void log_emit(int level, int err, const char *fmt, va_list ap)
                 return;
         int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 
-        if (n >= 0 && err > 0 && err != VMPREP_EREPORTED && (size_t) n < sizeof(msg))
+        if (level <= LOG_LEVEL_ERROR)
+                log_error_count++;
+        if (n >= 0 && err > 0 && (size_t) n < sizeof(msg))
                 snprintf(msg + n, sizeof(msg) - (size_t) n, ": %s", strerror(err));
 
         if (level <= log_stderr_level)
@@ -87,9 +92,36 @@ int log_msg_errno(int level, int err, const char *fmt, ...)
 
         if (err < 0)
                 err = -err;
+        bool synthetic = err & LOG_ERRNO_SYNTHETIC;
+        err &= ~LOG_ERRNO_SYNTHETIC;
         va_start(ap, fmt);
-        log_emit(level, err, fmt, ap);
+        log_emit(level, synthetic ? 0 : err, fmt, ap);
         va_end(ap);
         errno = saved;
         return -err;
 }
+
+int fail_errno(char *err, size_t errlen, int r)
+{
+        if (r < 0 && errlen && !err[0])
+                snprintf(err, errlen, "%s", strerror(-r));
+        return r;
+}
+
+int log_error_planned(int r, const char *err)
+{
+        if (r >= 0)
+                return r;
+        if (!err[0]) /* a planning function that broke its word: still say something */
+                return log_error_errno(r, "internal error: no message");
+        return log_error_errno(SYNTHETIC_ERRNO(-r), "%s", err);
+}
+
+int log_unsaid(int r, unsigned said, const char *what)
+{
+        if (r < 0 && log_error_count == said)
+                log_error_errno(r, "%s failed, and vmprep said nothing about why (a bug: please report it)", what);
+        return r;
+}
+
+int log_oom(void) { return log_error_errno(SYNTHETIC_ERRNO(ENOMEM), "out of memory"); }

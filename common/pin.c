@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "pin.h"
 
+#include "log.h"
+
 #include "sysfs.h"
 
 #include <errno.h>
@@ -424,5 +426,5 @@ out:
         free(cand);
         free(doms);
         free(picked);
-        return r;
+        return fail_errno(err, errlen, r);
 }

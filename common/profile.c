@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Profiles: read from the domain and named files, merged, looked up (profile.h). */
 #include "profile_impl.h"
+#include "log.h"
 
 static const char *shipped_dir = VMPREP_PROFILEDIR;
 
@@ -345,9 +346,11 @@ int profile_parse_document(const char *xml, size_t len, const char *origin, Prof
                 snprintf(err, errlen, "%s", perr);
                 return -EINVAL;
         }
+        if (errlen)
+                err[0] = '\0';
         r = read_profile(&c, xmlDocGetRootElement(doc), ret);
         xmlFreeDoc(doc);
-        return r;
+        return fail_errno(err, errlen, r);
 }
 
 static int load_file(const char *path, bool through_gateway, char **ret, size_t *len)
@@ -487,8 +490,10 @@ int profile_from_domain(const Domain *d, Profile **ret, char *err, size_t errlen
         int r;
 
         *ret = NULL;
+        if (errlen)
+                err[0] = '\0';
         if (!ctx)
-                return -ENOMEM;
+                return fail_errno(err, errlen, -ENOMEM);
         xmlXPathObjectPtr obj = xml_xpath(ctx, NULL, "/domain/metadata/*[namespace-uri()='" PROFILE_NS "']");
         size_t n = xml_count(obj);
         if (n == 0) {
@@ -551,7 +556,7 @@ out:
         profile_free(base);
         xmlXPathFreeObject(obj);
         xmlXPathFreeContext(ctx);
-        return r;
+        return fail_errno(err, errlen, r);
 }
 
 static void print_elem(const ProfileElem *e, FILE *f, int depth)

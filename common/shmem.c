@@ -117,6 +117,8 @@ int shmem_items(const Domain *d, const Profile *p, ShmemItem **ret, size_t *n, c
 
         *ret = NULL;
         *n = 0;
+        if (errlen)
+                err[0] = '\0';
         for (size_t i = 0; p && i < p->n_elems && r == 0; i++) {
                 const ProfileElem *e = &p->elems[i];
                 if (strcmp(e->name, "shmem") != 0 || !profile_elem_enabled(e))
@@ -200,7 +202,7 @@ int shmem_items(const Domain *d, const Profile *p, ShmemItem **ret, size_t *n, c
         if (r < 0) {
                 free(arr);
                 *n = 0;
-                return r;
+                return fail_errno(err, errlen, r);
         }
         *ret = arr;
         return 0;
@@ -262,7 +264,8 @@ int shmem_undo_owner(const JournalStep *s, const UndoContext *ctx)
         mode_t mode;
         struct stat st;
         if (owner_parse(s->old, &uid, &gid, &mode) < 0)
-                return -EINVAL;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "journal step %u: '%s' is not an owner and mode",
+                                       s->seq, s->old);
         int r = sysfs_lstat(s->path, &st);
         if (r == -ENOENT) {
                 log_info("%s is gone; no owner to give back", s->path);
@@ -286,7 +289,8 @@ int shmem_undo_file(const JournalStep *s, const UndoContext *ctx)
         Ledger *l = ctx->ledger;
         struct stat st;
         if (!l || !ctx->uuid)
-                return -EINVAL;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "internal error: undo of %s without the ledger",
+                                       s->path);
         int64_t mine = ledger_held(l, s->resource, ctx->uuid);
         int64_t others = ledger_held(l, s->resource, NULL) - mine;
         if (others > 0) {
@@ -313,7 +317,8 @@ int shmem_undo_use(const JournalStep *s, const UndoContext *ctx)
 {
         Ledger *l = ctx->ledger;
         if (!l || !ctx->uuid)
-                return -EINVAL;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "internal error: undo of %s without the ledger",
+                                       s->path);
         int64_t mine = ledger_held(l, s->resource, ctx->uuid);
         if (mine <= 0)
                 return 0;
@@ -364,16 +369,14 @@ static int create_file(Journal *j, Ledger *l, const Domain *d, const ShmemItem *
                 return journal_done(j, NULL, seq, new_);
         int fd = sysfs_open(it->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
         if (fd < 0) {
-                log_error("cannot create %s: %s", it->path, strerror(-fd));
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot create %s: %s", it->path, strerror(-fd));
         }
         if (ftruncate(fd, (off_t) it->size) < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, it->mode) < 0) {
                 r = -errno;
                 close(fd);
-                log_error("cannot size %s to %llu bytes for %s:%s, mode %04o: %s", it->path,
-                          (unsigned long long) it->size, it->owner[0] ? it->owner : "root",
-                          it->group[0] ? it->group : "root", (unsigned) it->mode, strerror(-r));
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot size %s to %llu bytes for %s:%s, mode %04o: %s",
+                                       it->path, (unsigned long long) it->size, it->owner[0] ? it->owner : "root",
+                                       it->group[0] ? it->group : "root", (unsigned) it->mode, strerror(-r));
         }
         close(fd);
         sysfs_crash_point(it->path);
@@ -393,29 +396,30 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const ShmemItem *it
         res_shmem(resource, sizeof(resource), it->path);
         r = sysfs_lstat(it->path, &st);
         if (r == -ENOENT && it->device) {
-                log_error("<vmprep:shmem device='%s'>: there is no %s (load the kvmfr module: modprobe kvmfr "
-                          "static_size_mb=SIZE)", it->path, it->path);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(ENODEV),
+                                       "<vmprep:shmem device='%s'>: there is no %s (load the kvmfr module: modprobe "
+                                       "kvmfr static_size_mb=SIZE)",
+                                       it->path, it->path);
         }
         if (r == -ENOENT)
                 return create_file(j, l, d, it, resource);
         if (r < 0) {
-                log_error("cannot look at %s: %s", it->path, strerror(-r));
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot look at %s: %s", it->path, strerror(-r));
         }
         if (it->device ? !S_ISCHR(st.st_mode) : !S_ISREG(st.st_mode)) {
-                log_error("%s is %s, not %s: left alone", it->path,
-                          S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISDIR(st.st_mode) ? "a directory" : "something else",
-                          it->device ? "a character device" : "a regular file");
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s is %s, not %s: left alone", it->path,
+                                       S_ISLNK(st.st_mode) ? "a symbolic link" :
+                                       S_ISDIR(st.st_mode) ? "a directory" : "something else",
+                                       it->device ? "a character device" : "a regular file");
         }
         if (!it->device && st.st_size > 0 && (uint64_t) st.st_size < it->size) {
                 char a[32], b[32];
                 size_text((uint64_t) st.st_size, a, sizeof(a));
                 size_text(it->size, b, sizeof(b));
-                log_error("%s exists with %s, less than the %s of the domain's <shmem name='%s'>: QEMU refuses a "
-                          "smaller backing file (remove it if nothing uses it)", it->path, a, b, it->path + strlen(SHM_DIR));
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
+                                       "%s exists with %s, less than the %s of the domain's <shmem name='%s'>: QEMU "
+                                       "refuses a smaller backing file (remove it if nothing uses it)",
+                                       it->path, a, b, it->path + strlen(SHM_DIR));
         }
         if (!it->device) {
                 /* a file that was there: kept at release, and counted so
@@ -450,9 +454,9 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const ShmemItem *it
                 return r;
         r = set_owner(it->path, uid, gid, mode);
         if (r < 0) {
-                log_error("cannot give %s to %s:%s, mode %04o: %s", it->path, it->owner[0] ? it->owner : "(as is)",
-                          it->group[0] ? it->group : "(as is)", (unsigned) mode, strerror(-r));
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot give %s to %s:%s, mode %04o: %s", it->path,
+                                       it->owner[0] ? it->owner : "(as is)", it->group[0] ? it->group : "(as is)",
+                                       (unsigned) mode, strerror(-r));
         }
         log_info("%s: owner %s:%s, mode %04o (was %s)", it->path, it->owner[0] ? it->owner : "(as is)",
                  it->group[0] ? it->group : "(as is)", (unsigned) mode, old);

@@ -101,11 +101,12 @@ static int restore_pf(const PciAddress *pf, uint64_t count, const char *autoprob
                         return log_error_errno(n, "leaving %s at %llu VFs: cannot tell whether they are in use", bdf,
                                                (unsigned long long) cur);
                 if (n > 0) {
-                        log_error("leaving %s at %llu VFs instead of giving it back its %llu: sriov_numvfs changes only "
-                                  "through 0, which would remove VFs in use: %s; the next release or `vmprep "
-                                  "reconcile` gives the count back once they are free", bdf, (unsigned long long) cur,
-                                  (unsigned long long) count, users);
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
+                                               "leaving %s at %llu VFs instead of giving it back its %llu: "
+                                               "sriov_numvfs changes only through 0, which would remove VFs in use: "
+                                               "%s; the next release or `vmprep reconcile` gives the count back once "
+                                               "they are free",
+                                               bdf, (unsigned long long) cur, (unsigned long long) count, users);
                 }
         }
         int r = set_numvfs(pf, (unsigned) count, autoprobe);
@@ -125,8 +126,8 @@ int sriov_undo_numvfs(const JournalStep *s, const UndoContext *ctx)
         char autoprobe[2], bdf[PCI_ADDRESS_STRLEN];
 
         if (parse_pf_path(s->path, "sriov_numvfs", &pf) < 0 || parse_origin(s->old, &count, autoprobe) < 0) {
-                log_error("journal step %u: '%s' '%s' is not a VF count", s->seq, s->path, s->old);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "journal step %u: '%s' '%s' is not a VF count", s->seq,
+                                       s->path, s->old);
         }
         pci_address_format(&pf, bdf);
         char other[UUID_STRLEN];
@@ -157,8 +158,8 @@ int sriov_undo_vf(const JournalStep *s, const UndoContext *ctx)
 
         if (parse_pf_path(s->path, "virtfn", &pf) < 0 || !v || sscanf(v, "/virtfn%u", &vf) != 1 ||
             netvf_parse(s->old, &old) < 0) {
-                log_error("journal step %u: '%s' '%s' is not a VF setting", s->seq, s->path, s->old);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "journal step %u: '%s' '%s' is not a VF setting",
+                                       s->seq, s->path, s->old);
         }
         pci_address_format(&pf, bdf);
         PciAddress a;
@@ -289,19 +290,21 @@ static int apply_vf(Journal *j, const PciAddress *pf, const char *bdf, const cha
         int r;
 
         if (parse_u64(profile_attr(c, "index"), 0, 65535, &index) < 0)
-                return -EINVAL;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "<vmprep:sriov pf='%s'><vmprep:vf index='%s'>: not a VF index", bdf,
+                                       profile_attr(c, "index"));
         r = vf_config_from(c, &want, err, sizeof(err));
         if (r < 0) {
-                log_error("<vmprep:sriov pf='%s'><vmprep:vf index='%llu'>: %s", bdf, (unsigned long long) index, err);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "<vmprep:sriov pf='%s'><vmprep:vf index='%llu'>: %s",
+                                       bdf, (unsigned long long) index, err);
         }
         if (created && journal_planning())
                 netvf_fresh(&cur), r = 0; /* vmprep plan: the VFs it creates do not exist yet */
         else
                 r = netvf_get(pf, ifname, (unsigned) index, &cur);
         if (r < 0) {
-                log_error("cannot read VF %llu of %s (%s): %s", (unsigned long long) index, bdf, ifname, strerror(-r));
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot read VF %llu of %s (%s): %s",
+                                       (unsigned long long) index, bdf, ifname, strerror(-r));
         }
         if (same(&want, &cur))
                 return 0;
@@ -334,16 +337,14 @@ static int apply_vf(Journal *j, const PciAddress *pf, const char *bdf, const cha
         else if (r == 0)
                 r = netvf_get(pf, ifname, (unsigned) index, &got);
         if (r < 0) {
-                log_error("cannot set VF %llu of %s (%s) to %s: %s", (unsigned long long) index, bdf, ifname, new_,
-                          strerror(-r));
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot set VF %llu of %s (%s) to %s: %s",
+                                       (unsigned long long) index, bdf, ifname, new_, strerror(-r));
         }
         if (!same(&want, &got)) {
                 char now[160];
                 netvf_format(&got, now, sizeof(now));
-                log_error("set VF %llu of %s (%s) to %s, but it reads back %s", (unsigned long long) index, bdf, ifname,
-                          new_, now);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "set VF %llu of %s (%s) to %s, but it reads back %s",
+                                       (unsigned long long) index, bdf, ifname, new_, now);
         }
         log_info("VF %llu of %s (%s): %s", (unsigned long long) index, bdf, ifname, new_);
         return journal_done(j, NULL, seq, new_);
@@ -385,7 +386,7 @@ static bool *asked_vfs(const Domain *d, const ProfileElem *e, const PciAddress *
  * there than needed → raise the count, only when no VF is in use; enough
  * there → use them without writing sriov_numvfs, only when the VFs this VM
  * asks for are free.  Refusals name each VF in use and its user; logged,
- * -VMPREP_EREPORTED.  For prepare and `vmprep plan` alike.
+ * -errno.  For prepare and `vmprep plan` alike.
  */
 static int pf_decide(const Domain *d, const Ledger *l, const ProfileElem *e, PfDecision *ret)
 {
@@ -396,18 +397,19 @@ static int pf_decide(const Domain *d, const Ledger *l, const ProfileElem *e, PfD
         int r;
 
         if (pci_address_parse(pfs, &pd.pf) < 0)
-                return -EINVAL;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "<vmprep:sriov pf='%s'>: not a PCI address", pfs);
         pci_address_format(&pd.pf, pd.bdf);
         r = pci_device_read(&pd.pf, &dev);
         if (r == -ENOENT) {
-                log_error("<vmprep:sriov pf='%s'>: this host has no PCI device %s", pfs, pd.bdf);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(ENODEV),
+                                       "<vmprep:sriov pf='%s'>: this host has no PCI device %s", pfs, pd.bdf);
         }
         if (r < 0)
                 return log_error_errno(r, "cannot read %s", pd.bdf);
         if (dev.sriov_totalvfs < 0) {
-                log_error("<vmprep:sriov pf='%s'>: %s has no SR-IOV capability (no sriov_totalvfs)", pfs, pd.bdf);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(ENODEV),
+                                       "<vmprep:sriov pf='%s'>: %s has no SR-IOV capability (no sriov_totalvfs)", pfs,
+                                       pd.bdf);
         }
         /* How many VFs: vfs= when given (every <vmprep:vf> must be below it),
          * else enough for the highest <vmprep:vf index>. */
@@ -421,36 +423,37 @@ static int pf_decide(const Domain *d, const Ledger *l, const ProfileElem *e, PfD
                 if (!counted && idx + 1 > pd.want)
                         pd.want = idx + 1;
                 if (counted && idx >= pd.want) {
-                        log_error("<vmprep:sriov pf='%s' vfs='%llu'><vmprep:vf index='%llu'>: there is no such VF "
-                                  "(VFs are numbered 0-%llu)", pfs, (unsigned long long) pd.want,
-                                  (unsigned long long) idx, (unsigned long long) (pd.want ? pd.want - 1 : 0));
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(ENODEV),
+                                               "<vmprep:sriov pf='%s' vfs='%llu'><vmprep:vf index='%llu'>: there is no "
+                                               "such VF (VFs are numbered 0-%llu)",
+                                               pfs, (unsigned long long) pd.want, (unsigned long long) idx,
+                                               (unsigned long long) (pd.want ? pd.want - 1 : 0));
                 }
         }
         if (pd.want > (uint64_t) dev.sriov_totalvfs) {
-                log_error("<vmprep:sriov pf='%s' vfs='%llu'>: %s supports at most %d VFs (sriov_totalvfs)", pfs,
-                          (unsigned long long) pd.want, pd.bdf, dev.sriov_totalvfs);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "<vmprep:sriov pf='%s' vfs='%llu'>: %s supports at most %d VFs (sriov_totalvfs)",
+                                       pfs, (unsigned long long) pd.want, pd.bdf, dev.sriov_totalvfs);
         }
         pd.have = dev.sriov_numvfs;
         pd.raise = (uint64_t) pd.have < pd.want;
         if (pd.raise) {
                 r = sriov_pf_users(d->uuid, l, &pd.pf, (unsigned) pd.have, NULL, false, users, sizeof(users));
                 if (r > 0) {
-                        log_error("cannot raise the VF count of %s from %d to %llu: sriov_numvfs changes only through "
-                                  "0, which would remove VFs in use: %s", pd.bdf, pd.have, (unsigned long long) pd.want,
-                                  users);
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
+                                               "cannot raise the VF count of %s from %d to %llu: sriov_numvfs changes "
+                                               "only through 0, which would remove VFs in use: %s",
+                                               pd.bdf, pd.have, (unsigned long long) pd.want, users);
                 }
         } else {
                 bool *asked = asked_vfs(d, e, &pd.pf, (unsigned) pd.have);
                 if (!asked)
-                        return -ENOMEM;
+                        return log_oom();
                 r = sriov_pf_users(d->uuid, l, &pd.pf, (unsigned) pd.have, asked, true, users, sizeof(users));
                 free(asked);
                 if (r > 0) {
-                        log_error("cannot give %s the VFs of %s it asks for: %s", d->name, pd.bdf, users);
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot give %s the VFs of %s it asks for: %s",
+                                               d->name, pd.bdf, users);
                 }
         }
         if (r < 0)
@@ -498,9 +501,8 @@ static int prepare_pf(Journal *j, Ledger *l, const Domain *d, const ProfileElem 
                         planned[n_planned++] = (typeof(planned[0])){ pd.pf, (unsigned) pd.want, autoprobe[0] == '1' };
                 r = set_numvfs(&pd.pf, (unsigned) pd.want, autoprobe);
                 if (r < 0) {
-                        log_error("cannot give %s %llu VFs (it had %d): %s", bdf, (unsigned long long) pd.want, pd.have,
-                                  strerror(-r));
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot give %s %llu VFs (it had %d): %s", bdf,
+                                               (unsigned long long) pd.want, pd.have, strerror(-r));
                 }
                 r = journal_done(j, NULL, seq, new_);
                 if (r < 0)
@@ -523,9 +525,10 @@ static int prepare_pf(Journal *j, Ledger *l, const Domain *d, const ProfileElem 
                 return 0;
         r = netvf_pf_ifname(&pd.pf, ifname, sizeof(ifname));
         if (r < 0) {
-                log_error("<vmprep:sriov pf='%s'>: %s has no network interface (nothing under net/) to set VFs on", pfs,
-                          bdf);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(ENODEV),
+                                       "<vmprep:sriov pf='%s'>: %s has no network interface (nothing under net/) to "
+                                       "set VFs on",
+                                       pfs, bdf);
         }
         /* after every VF creation: sriov_numvfs wipes VF settings */
         for (size_t k = 0; k < e->n_children && r == 0; k++)

@@ -160,34 +160,39 @@ int state_dir_check(void)
         if (r < 0)
                 return log_error_errno(r, "cannot inspect " VMPREP_RUNDIR);
         if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
-                log_error(VMPREP_RUNDIR " is not a directory owned by uid %u with mode 0700 "
-                          "(it is %s, uid %u, mode %04o): refusing to keep state there",
-                          (unsigned) geteuid(), S_ISLNK(st.st_mode) ? "a symlink" : S_ISDIR(st.st_mode) ? "a directory" : "a file",
-                          (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777));
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EUCLEAN),
+                                       VMPREP_RUNDIR " is not a directory owned by uid %u with mode 0700 "
+                                       "(it is %s, uid %u, mode %04o): refusing to keep state there",
+                                       (unsigned) geteuid(),
+                                       S_ISLNK(st.st_mode) ? "a symlink" : S_ISDIR(st.st_mode) ? "a directory" : "a file",
+                                       (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777));
         }
         return 0;
 }
 
 /* Open a state file and check it is ours: a regular file of our uid that
- * nobody else may write. */
+ * nobody else may write.  Every failure but -ENOENT (no such state, which
+ * callers expect) is logged here. */
 int state_open(const char *path, int flags, mode_t mode)
 {
         struct stat st;
         int fd = sysfs_open(path, flags | O_NOFOLLOW, mode);
 
-        if (fd < 0)
+        if (fd == -ENOENT)
                 return fd;
+        if (fd < 0)
+                return log_error_errno(fd, "cannot open %s", path);
         if (fstat(fd, &st) < 0) {
                 int r = -errno;
                 close(fd);
-                return r;
+                return log_error_errno(r, "cannot inspect %s", path);
         }
         if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022)) {
                 close(fd);
-                log_error("%s is not a regular file owned by uid %u and writable only by it: refusing to use it",
-                          path, (unsigned) geteuid());
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EUCLEAN),
+                                       "%s is not a regular file owned by uid %u and writable only by it: refusing to "
+                                       "use it",
+                                       path, (unsigned) geteuid());
         }
         return fd;
 }

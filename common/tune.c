@@ -136,7 +136,7 @@ int tune_settings(const Profile *p, const CpuSet *cores, const TuneHost *host, T
         if (r < 0) {
                 free(arr);
                 *n = 0;
-                return r;
+                return log_oom();
         }
         *ret = arr;
         return 0;
@@ -149,7 +149,7 @@ int tune_host_read(unsigned n_cpus, TuneHost *ret)
         ret->policy = calloc(n_cpus ? n_cpus : 1, sizeof(*ret->policy));
         if (!ret->cstates || !ret->policy) {
                 tune_host_free(ret);
-                return -ENOMEM;
+                return log_oom();
         }
         ret->n_cpus = n_cpus;
         for (unsigned c = 0; c < n_cpus; c++) {
@@ -422,7 +422,8 @@ int tune_undo_shared(const JournalStep *s, const UndoContext *ctx)
         int r;
 
         if (!l || !ctx->uuid)
-                return -EINVAL;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "internal error: undo of %s without the ledger",
+                                       s->path);
         int64_t mine = ledger_held(l, s->resource, ctx->uuid);
         if (mine <= 0)
                 return 0; /* the hold was never taken: nothing was written */
@@ -472,11 +473,9 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const TuneSetting *
 
         r = read_value(t->path, cur, sizeof(cur));
         if (strncmp(t->resource, "tune/epp/", 9) == 0) {
-                r = tune_epp_check(t, r, err_epp, sizeof(err_epp));
-                if (r < 0) {
-                        log_error("%s", err_epp);
-                        return -VMPREP_EREPORTED;
-                }
+                r = log_error_planned(tune_epp_check(t, r, err_epp, sizeof(err_epp)), err_epp);
+                if (r < 0)
+                        return r;
                 char driver[64], offered[160];
                 tune_epp_info(t, driver, sizeof(driver), offered, sizeof(offered));
                 journal_plan_why("%s for %.64s (%.32s offers: %.120s)", t->label, d->name, driver, offered);
@@ -490,16 +489,15 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const TuneSetting *
                         log_info("%s: this host has no %s: nothing to do", t->label, t->path);
                 return 0;
         }
-        if (r < 0) {
-                log_error("cannot set %s to '%s': %s: %s", t->label, t->want, t->path, strerror(-r));
-                return -VMPREP_EREPORTED;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot set %s to '%s': %s", t->label, t->want, t->path);
         bool first = ledger_held(l, t->resource, NULL) == 0, satisfied = tune_satisfied(t, cur);
         if (!first && !satisfied) {
                 holder_name(l, t->resource, d->uuid, who, sizeof(who));
-                log_error("%s is '%s' for the running %s; %s asks for '%s': two running VMs cannot want different "
-                          "values (make their <vmprep:tune> agree)", t->label, cur, who, d->name, t->want);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
+                                       "%s is '%s' for the running %s; %s asks for '%s': two running VMs cannot want "
+                                       "different values (make their <vmprep:tune> agree)",
+                                       t->label, cur, who, d->name, t->want);
         }
         if (first)
                 snprintf(base, sizeof(base), "%s", cur);
@@ -524,11 +522,10 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const TuneSetting *
                 return r;
         if (!satisfied) {
                 r = write_checked(t->path, t->want);
-                if (r < 0) {
-                        log_error("cannot set %s (%s) to '%s': %s", t->label, t->path, t->want,
-                                  r == -EIO ? "the kernel reads back another value" : strerror(-r));
-                        return -VMPREP_EREPORTED;
-                }
+                if (r < 0)
+                        return log_error_errno(SYNTHETIC_ERRNO(-r), "cannot set %s (%s) to '%s': %s", t->label, t->path,
+                                               t->want,
+                                               r == -EIO ? "the kernel reads back another value" : strerror(-r));
                 log_info("%s: %s -> %s (%s)", t->label, cur, t->want, t->path);
         }
         return journal_done(j, NULL, seq, t->want);
@@ -560,11 +557,9 @@ int tune_prepare(const Domain *d, const Profile *p)
 
         /* Looking Glass memory rides in this hook: checked in full (users,
          * groups, the domain's <shmem>) before anything is touched */
-        r = shmem_items(d, p, &shm, &n_shm, err, sizeof(err));
-        if (r < 0) {
-                log_error("%s", r == -EINVAL ? err : strerror(-r));
-                return -VMPREP_EREPORTED;
-        }
+        r = log_error_planned(shmem_items(d, p, &shm, &n_shm, err, sizeof(err)), err);
+        if (r < 0)
+                return r;
         const ProfileElem *e = profile_elem(p, "tune");
         bool per_core = e && profile_enabled(p, "tune") &&
                         (profile_attr(e, "governor") || profile_attr(e, "max-cstate") || profile_attr(e, "epp"));
@@ -579,8 +574,9 @@ int tune_prepare(const Domain *d, const Profile *p)
                 cpuset_clear(&none);
                 r = cpus_derive(d, p, &t, &none, &claim, err, sizeof(err));
                 if (r < 0 && per_core) {
-                        log_error("<vmprep:tune governor/max-cstate/epp> apply to the VM's own cores: %s", err);
-                        r = -VMPREP_EREPORTED;
+                        r = log_error_errno(SYNTHETIC_ERRNO(-r),
+                                            "<vmprep:tune governor/max-cstate/epp> apply to the VM's own cores: %s",
+                                            err);
                         goto out_topology;
                 }
                 if (r < 0)
@@ -619,18 +615,14 @@ int tune_prepare(const Domain *d, const Profile *p)
                         journal_close(j);
                         j = NULL;
                         release_locked(&l, d->uuid, d->name, true);
-                        r = -VMPREP_EREPORTED;
                         goto out;
                 }
         }
         r = shmem_apply(j, &l, d, shm, n_shm);
         if (r < 0) {
-                if (!error_reported(r))
-                        log_error_errno(r, "cannot prepare the shared memory of %s", d->name);
                 journal_close(j);
                 j = NULL;
                 release_locked(&l, d->uuid, d->name, true);
-                r = -VMPREP_EREPORTED;
         }
 out:
         journal_close(j);

@@ -87,7 +87,7 @@ static int targets_add(Targets *ts, const PciDevice *dev, bool direct, bool forc
         }
         t = realloc(ts->t, (ts->n + 1) * sizeof(*t));
         if (!t)
-                return -ENOMEM;
+                return log_oom();
         ts->t = t;
         t = &ts->t[ts->n++];
         memset(t, 0, sizeof(*t));
@@ -138,15 +138,17 @@ static int add_request(Targets *ts, const PciAddress *a, bool force, const char 
         if (r == 0 && fresh)
                 return targets_add(ts, &dev, true, force, origin); /* a VF is alone in its group */
         if (r == -ENOENT) {
-                log_error("%s names %s, which this host does not have (no /sys/bus/pci/devices/%s)", origin, bdf, bdf);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(ENODEV),
+                                       "%s names %s, which this host does not have (no /sys/bus/pci/devices/%s)",
+                                       origin, bdf, bdf);
         }
         if (r < 0)
                 return log_error_errno(r, "cannot read PCI device %s", bdf);
         if (dev.iommu_group < 0) {
-                log_error("%s (%s) has no IOMMU group: the IOMMU is off (intel_iommu=on / amd_iommu=on on the "
-                          "kernel command line) or the firmware has it disabled", bdf, origin);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(ENODEV),
+                                       "%s (%s) has no IOMMU group: the IOMMU is off (intel_iommu=on / amd_iommu=on on "
+                                       "the kernel command line) or the firmware has it disabled",
+                                       bdf, origin);
         }
         r = targets_add(ts, &dev, true, force, origin);
         if (r < 0)
@@ -176,10 +178,11 @@ static int add_request(Targets *ts, const PciAddress *a, bool force, const char 
                         r = targets_add(ts, &m, false, force, why);
                 } else if (m.driver[0] && strcmp(m.driver, STUB) != 0 && strcmp(m.driver, "pci-stub") != 0 &&
                            !targets_find(ts, &m.addr)) {
-                        log_error("cannot pass %s alone (group='device'): IOMMU group %d is not viable, its member %s "
-                                  "(%s) is bound to %s; pass the whole group (group='whole') or name %s too",
-                                  bdf, dev.iommu_group, m.bdf, vfio_class_name(m.class_), m.driver, m.bdf);
-                        r = -VMPREP_EREPORTED;
+                        r = log_error_errno(SYNTHETIC_ERRNO(EBUSY),
+                                            "cannot pass %s alone (group='device'): IOMMU group %d is not viable, its "
+                                            "member %s (%s) is bound to %s; pass the whole group (group='whole') or "
+                                            "name %s too",
+                                            bdf, dev.iommu_group, m.bdf, vfio_class_name(m.class_), m.driver, m.bdf);
                 }
         }
         free(members);
@@ -283,7 +286,7 @@ static Settings settings_of(const Profile *p, HolderPolicy *holders)
 }
 
 /* Wait, bounded, for /dev/vfio/N of every group moved. */
-static int wait_groups(const Targets *ts, char *err, size_t errlen)
+static int wait_groups(const Targets *ts)
 {
         struct timespec start, now, pause = { 0, 5 * 1000 * 1000 };
         if (journal_planning())
@@ -298,10 +301,11 @@ static int wait_groups(const Targets *ts, char *err, size_t errlen)
                         clock_gettime(CLOCK_MONOTONIC, &now);
                         long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
                         if (ms > VFIO_DEV_WAIT_MS) {
-                                snprintf(err, errlen, "%s did not appear within %d s after binding IOMMU group %d "
-                                         "(%s) to " STUB "; is every device of the group on " STUB "?", path,
-                                         VFIO_DEV_WAIT_MS / 1000, ts->t[i].dev.iommu_group, ts->t[i].dev.bdf);
-                                return -ETIMEDOUT;
+                                return log_error_errno(SYNTHETIC_ERRNO(ETIMEDOUT),
+                                                       "%s did not appear within %d s after binding IOMMU group %d "
+                                                       "(%s) to " STUB "; is every device of the group on " STUB "?",
+                                                       path, VFIO_DEV_WAIT_MS / 1000, ts->t[i].dev.iommu_group,
+                                                       ts->t[i].dev.bdf);
                         }
                         nanosleep(&pause, NULL);
                 }
@@ -371,7 +375,6 @@ int vfio_prepare(const Domain *d, const Profile *p)
         Targets ts = { NULL, 0 };
         Journal *j = NULL;
         Ledger l;
-        char err[1024] = "";
         int r;
 
         r = journal_start(&l, d->uuid, d->name, CAP, "vfio", finish_leftover);
@@ -435,32 +438,29 @@ int vfio_prepare(const Domain *d, const Profile *p)
         if (display) {
                 log_info("the GPU drives the host display: taking the display down first (single-gpu='%s')",
                          set.single_gpu);
-                r = display_release_gpu(j, set.force_all, err, sizeof(err));
+                r = display_release_gpu(j, set.force_all);
         }
         if (ts.n && r == 0)
-                r = vfio_free_device_nodes(j, &ts, &set, display, err, sizeof(err));
+                r = vfio_free_device_nodes(j, &ts, &set, display);
         if (ts.n && r == 0)
-                r = vfio_ensure_stub_driver(err, sizeof(err));
+                r = vfio_ensure_stub_driver();
         for (size_t i = 0; i < ts.n && r == 0; i++)
-                r = vfio_bind_one(j, &ts.t[i], err, sizeof(err));
+                r = vfio_bind_one(j, &ts.t[i]);
         for (size_t i = 0; i < ts.n && r == 0; i++)
-                r = vfio_set_reset_method(j, &ts.t[i], err, sizeof(err));
+                r = vfio_set_reset_method(j, &ts.t[i]);
         if (r == 0 && ts.n && profile_enabled(p, "vfio") && profile_attr(e, "unload-modules"))
-                r = vfio_unload_modules(j, profile_attr(e, "unload-modules"), err, sizeof(err));
+                r = vfio_unload_modules(j, profile_attr(e, "unload-modules"));
         if (r == 0)
-                r = wait_groups(&ts, err, sizeof(err));
+                r = wait_groups(&ts);
         if (r == 0)
                 goto out;
 fail:
-        if (!error_reported(r))
-                log_error("%s", err[0] ? err : strerror(-r));
         /* Give back what this start moved, then fail the start. */
         if (journal_undo(j, &l) < 0)
-                log_error("could not give back every device moved by this start; release will try again");
+                log_warning("could not give back every device moved by this start (see above); release will try again");
         sriov_end_release(&l, d->uuid, j);
         drop_holds(&l, d->uuid, j);
         ledger_save(&l);
-        r = -VMPREP_EREPORTED;
 out:
         journal_close(j);
         ledger_unlock(&l);

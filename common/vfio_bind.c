@@ -40,8 +40,8 @@ int vfio_undo_bind(const JournalStep *s, const UndoContext *ctx)
         if (strncmp(s->path, prefix, sizeof(prefix) - 1) != 0 ||
             pci_address_parse(s->path + sizeof(prefix) - 1, &a) < 0 ||
             vfio_origin_decode(s->old, orig_drv, sizeof(orig_drv), orig_ovr, sizeof(orig_ovr)) < 0) {
-                log_error("journal step %u: '%s' '%s' is not a device binding", s->seq, s->path, s->old);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "journal step %u: '%s' '%s' is not a device binding",
+                                       s->seq, s->path, s->old);
         }
         r = pci_device_read(&a, &dev);
         if (r == -ENOENT) {
@@ -60,7 +60,9 @@ int vfio_undo_bind(const JournalStep *s, const UndoContext *ctx)
         if (strcmp(dev.driver, orig_drv) == 0)
                 return 0; /* never moved (a crash before the unbind), or already back */
         if (dev.driver[0]) {
-                driver_path(dev.driver, "unbind", path, sizeof(path));
+                r = driver_path(dev.driver, "unbind", path, sizeof(path));
+                if (r < 0)
+                        return log_error_errno(r, "cannot give %s back: its driver is named '%s'", dev.bdf, dev.driver);
                 r = write_bdf(path, dev.bdf);
                 if (r < 0)
                         return log_error_errno(r, "cannot give %s back to %s: unbinding it from %s", dev.bdf,
@@ -82,8 +84,8 @@ int vfio_undo_bind(const JournalStep *s, const UndoContext *ctx)
                 if (r < 0)
                         return log_error_errno(r, "cannot read the driver of %s", dev.bdf);
                 if (strcmp(now, orig_drv) != 0) {
-                        log_error("cannot give %s back to %s: it is on %s", dev.bdf, orig_drv, now[0] ? now : "no driver");
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot give %s back to %s: it is on %s",
+                                               dev.bdf, orig_drv, now[0] ? now : "no driver");
                 }
         }
         log_info("gave %s back to %s", dev.bdf, orig_drv[0] ? orig_drv : "no driver (as it was)");
@@ -182,13 +184,13 @@ int vfio_undo_reset(const JournalStep *s, const UndoContext *ctx)
 
         if (strncmp(s->path, prefix, sizeof(prefix) - 1) != 0 || !(slash = strchr(bdf, '/')) ||
             strcmp(slash, "/reset_method") != 0 || (size_t) (slash - bdf) >= sizeof(addr)) {
-                log_error("journal step %u: '%s' is not a device's reset_method", s->seq, s->path);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "journal step %u: '%s' is not a device's reset_method",
+                                       s->seq, s->path);
         }
         snprintf(addr, sizeof(addr), "%.*s", (int) (slash - bdf), bdf);
         if (pci_address_parse(addr, &a) < 0) {
-                log_error("journal step %u: '%s' is not a device's reset_method", s->seq, s->path);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "journal step %u: '%s' is not a device's reset_method",
+                                       s->seq, s->path);
         }
         pci_device_path(&a, "reset_method", path, sizeof(path));
         r = sysfs_read(path, now, sizeof(now));
@@ -207,8 +209,8 @@ int vfio_undo_reset(const JournalStep *s, const UndoContext *ctx)
         if (r < 0)
                 return log_error_errno(r, "cannot read %s", path);
         if (strcmp(now, s->old) != 0) {
-                log_error("cannot give %s its reset_method '%s' back: it lists '%s'", addr, s->old, now);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "cannot give %s its reset_method '%s' back: it lists '%s'", addr, s->old, now);
         }
         log_info("gave %s its reset_method '%s' back", addr, s->old[0] ? s->old : "(none)");
         return 0;
@@ -221,7 +223,7 @@ int vfio_undo_reset(const JournalStep *s, const UndoContext *ctx)
  * driver and override are journalled first.  Already on vfio-pci: nothing
  * done, nothing journalled.
  */
-int vfio_bind_one(Journal *j, const Target *t, char *err, size_t errlen)
+int vfio_bind_one(Journal *j, const Target *t)
 {
         char path[256], old[2 * PCI_DRIVER_MAX + 2], now[PCI_DRIVER_MAX];
         PciDevice dev;
@@ -231,8 +233,7 @@ int vfio_bind_one(Journal *j, const Target *t, char *err, size_t errlen)
 
         r = vfio_device_read(&t->dev.addr, &dev, &fresh);
         if (r < 0) {
-                snprintf(err, errlen, "cannot read %s: %s", t->dev.bdf, strerror(-r));
-                return r;
+                return log_error_errno(r, "cannot read %s", t->dev.bdf);
         }
         if (strcmp(dev.driver, STUB) == 0) {
                 log_info("%s is already on " STUB ": nothing to do", dev.bdf);
@@ -253,30 +254,32 @@ int vfio_bind_one(Journal *j, const Target *t, char *err, size_t errlen)
         pci_device_path(&dev.addr, "driver_override", path, sizeof(path));
         r = sysfs_write(path, STUB);
         if (r < 0) {
-                snprintf(err, errlen, "cannot bind %s to " STUB ": writing %s: %s", dev.bdf, path, strerror(-r));
-                return r;
+                return log_error_errno(r, "cannot bind %s to " STUB ": writing %s", dev.bdf, path);
         }
         if (dev.driver[0]) {
-                driver_path(dev.driver, "unbind", path, sizeof(path));
+                r = driver_path(dev.driver, "unbind", path, sizeof(path));
+                if (r < 0)
+                        return log_error_errno(r, "cannot bind %s to " STUB ": its driver is named '%s'", dev.bdf,
+                                               dev.driver);
                 r = write_bdf(path, dev.bdf);
                 if (r < 0) {
-                        snprintf(err, errlen, "cannot bind %s (%s, %s) to " STUB ": %s will not let it go (%s)",
-                                 dev.bdf, vfio_class_name(dev.class_), t->origin, dev.driver, strerror(-r));
-                        return r;
+                        return log_error_errno(SYNTHETIC_ERRNO(-r),
+                                               "cannot bind %s (%s, %s) to " STUB ": %s will not let it go (%s)",
+                                               dev.bdf, vfio_class_name(dev.class_), t->origin, dev.driver,
+                                               strerror(-r));
                 }
         }
         r = write_bdf("/sys/bus/pci/drivers_probe", dev.bdf);
         if (r < 0) {
-                snprintf(err, errlen, "cannot bind %s to " STUB ": drivers_probe: %s", dev.bdf, strerror(-r));
-                return r;
+                return log_error_errno(r, "cannot bind %s to " STUB ": drivers_probe", dev.bdf);
         }
         r = pci_device_driver(&dev.addr, now, sizeof(now));
         if (journal_planning()) /* nothing was written: nothing to read back */
                 snprintf(now, sizeof(now), STUB), r = 0;
         if (r < 0 || strcmp(now, STUB) != 0) {
-                snprintf(err, errlen, "cannot bind %s to " STUB ": after drivers_probe it is on %s", dev.bdf,
-                         r < 0 ? strerror(-r) : now[0] ? now : "no driver");
-                return r < 0 ? r : -EIO;
+                return log_error_errno(SYNTHETIC_ERRNO(r < 0 ? -r : EIO),
+                                       "cannot bind %s to " STUB ": after drivers_probe it is on %s", dev.bdf,
+                                       r < 0 ? strerror(-r) : now[0] ? now : "no driver");
         }
         r = journal_done(j, NULL, seq, STUB);
         if (r < 0)
@@ -296,7 +299,7 @@ int vfio_bind_one(Journal *j, const Target *t, char *err, size_t errlen)
  * exactly that: nothing done, nothing journalled ("default" is always
  * written: what the kernel found cannot be told from the file).
  */
-int vfio_set_reset_method(Journal *j, const Target *t, char *err, size_t errlen)
+int vfio_set_reset_method(Journal *j, const Target *t)
 {
         char path[256], old[256], now[256], resource[64];
         bool autoprobe;
@@ -314,8 +317,7 @@ int vfio_set_reset_method(Journal *j, const Target *t, char *err, size_t errlen)
         if (unborn)
                 old[0] = '\0', r = 0;
         if (r < 0) {
-                snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
-                return r;
+                return log_error_errno(r, "cannot read %s", path);
         }
         if (strcmp(t->reset, "default") != 0 && strcmp(old, t->reset) == 0) {
                 log_info("%s already has reset_method '%s': nothing to do", t->dev.bdf, old);
@@ -328,19 +330,19 @@ int vfio_set_reset_method(Journal *j, const Target *t, char *err, size_t errlen)
                 return r;
         r = sysfs_write(path, t->reset);
         if (r < 0) {
-                snprintf(err, errlen, "cannot set the reset_method of %s to '%s' (%s): %s", t->dev.bdf, t->reset,
-                         t->reset_origin, strerror(-r));
-                return r;
+                return log_error_errno(r, "cannot set the reset_method of %s to '%s' (%s)", t->dev.bdf, t->reset,
+                                       t->reset_origin);
         }
         if (journal_planning()) /* nothing was written: nothing to read back */
                 snprintf(now, sizeof(now), "%s", t->reset), r = 0;
         else
                 r = sysfs_read(path, now, sizeof(now));
         if (r < 0 || (strcmp(t->reset, "default") != 0 && strcmp(now, t->reset) != 0)) {
-                snprintf(err, errlen, "cannot set the reset_method of %s to '%s' (%s): it lists %s%s%s after the "
-                         "write", t->dev.bdf, t->reset, t->reset_origin, r < 0 ? "? (" : "'",
-                         r < 0 ? strerror(-r) : now, r < 0 ? ")" : "'");
-                return r < 0 ? r : -EIO;
+                return log_error_errno(SYNTHETIC_ERRNO(r < 0 ? -r : EIO),
+                                       "cannot set the reset_method of %s to '%s' (%s): it lists %s%s%s after the "
+                                       "write",
+                                       t->dev.bdf, t->reset, t->reset_origin, r < 0 ? "? (" : "'",
+                                       r < 0 ? strerror(-r) : now, r < 0 ? ")" : "'");
         }
         r = journal_done(j, NULL, seq, now);
         if (r < 0)
@@ -452,8 +454,8 @@ int vfio_undo_module(const JournalStep *s, const UndoContext *ctx)
         (void) ctx; /* the step alone says what to give back */
         const char *name = s->path + strlen("/sys/module/");
         if (strncmp(s->path, "/sys/module/", 12) != 0 || !name_is_valid(name)) {
-                log_error("journal step %u: '%s' is not a module", s->seq, s->path);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "journal step %u: '%s' is not a module", s->seq,
+                                       s->path);
         }
         if (module_loaded(name))
                 return 0;
@@ -468,7 +470,7 @@ int vfio_undo_module(const JournalStep *s, const UndoContext *ctx)
 
 /* unload-modules='a,b,c': unloaded in that order once the devices have left
  * them; loaded again (in the reverse order) at release. */
-int vfio_unload_modules(Journal *j, const char *list, char *err, size_t errlen)
+int vfio_unload_modules(Journal *j, const char *list)
 {
         char buf[512], *save = NULL;
         snprintf(buf, sizeof(buf), "%s", list);
@@ -484,9 +486,7 @@ int vfio_unload_modules(Journal *j, const char *list, char *err, size_t errlen)
                         return r;
                 r = module_unload(name);
                 if (r < 0) {
-                        snprintf(err, errlen, "cannot unload the module %s (unload-modules='%s'): %s", name, list,
-                                 strerror(-r));
-                        return r;
+                        return log_error_errno(r, "cannot unload the module %s (unload-modules='%s')", name, list);
                 }
                 log_info("unloaded the module %s", name);
                 r = journal_done(j, NULL, seq, "unloaded");
@@ -498,20 +498,22 @@ int vfio_unload_modules(Journal *j, const char *list, char *err, size_t errlen)
 
 /* vfio-pci's driver directory, loading the module when it is missing.
  * driver_override never loads a module by itself. */
-int vfio_ensure_stub_driver(char *err, size_t errlen)
+int vfio_ensure_stub_driver(void)
 {
         if (pci_driver_present(STUB))
                 return 0;
         int r = module_load(STUB, true);
         if (r == MODULE_BLACKLISTED) {
-                snprintf(err, errlen, "modprobe.d blacklists " STUB " ('blacklist vfio_pci'), and vmprep respects that: "
-                         "nothing was bound; remove the blacklist line, or load " STUB " yourself (modprobe " STUB ")");
-                return -EPERM;
+                return log_error_errno(SYNTHETIC_ERRNO(EPERM),
+                                       "modprobe.d blacklists " STUB
+                                       " ('blacklist vfio_pci'), and vmprep respects that: nothing was bound; remove "
+                                       "the blacklist line, or load " STUB " yourself (modprobe " STUB ")");
         }
         if (r < 0) {
-                snprintf(err, errlen, "the " STUB " driver is not loaded and loading it failed (%s); is the module "
-                         "installed (CONFIG_VFIO_PCI)?", strerror(-r));
-                return r;
+                return log_error_errno(SYNTHETIC_ERRNO(-r),
+                                       "the " STUB " driver is not loaded and loading it failed (%s); is the module "
+                                       "installed (CONFIG_VFIO_PCI)?",
+                                       strerror(-r));
         }
         if (journal_planning()) /* a plan loads nothing: no driver directory to wait for */
                 return 0;
@@ -523,6 +525,6 @@ int vfio_ensure_stub_driver(char *err, size_t errlen)
                 struct timespec ts = { 0, 10 * 1000 * 1000 };
                 nanosleep(&ts, NULL);
         }
-        snprintf(err, errlen, "loaded " STUB ", but /sys/bus/pci/drivers/" STUB " did not appear");
-        return -ENOENT;
+        return log_error_errno(SYNTHETIC_ERRNO(ENOENT),
+                               "loaded " STUB ", but /sys/bus/pci/drivers/" STUB " did not appear");
 }

@@ -31,7 +31,7 @@ static const char *chipset_function(const PciDevice *dev)
 /* Refuse devices the host is using.  defer_holders: the display manager
  * is stopped first (single-GPU), so open device nodes are looked for once
  * it is down, just before the devices move (free_device_nodes).  Returns 0
- * or -VMPREP_EREPORTED. */
+ * or logs the refusal and returns -errno. */
 int vfio_check_interlocks(const Target *t, const Settings *set, const Ledger *l, const char *uuid,
                             const RunningVm *vms, size_t n_vms, bool defer_holders)
 {
@@ -46,17 +46,17 @@ int vfio_check_interlocks(const Target *t, const Settings *set, const Ledger *l,
                 res_pci(res, sizeof(res), dev->bdf);
                 if (strcmp(l->holds[i].resource, res) == 0 && strcmp(l->holds[i].uuid, uuid) != 0) {
                         vfio_vm_name(l->holds[i].uuid, holder, sizeof(holder));
-                        log_error("cannot pass %s (%s, %s) to this VM: the running VM %s holds it", dev->bdf,
-                                  vfio_class_name(dev->class_), t->origin, holder);
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
+                                               "cannot pass %s (%s, %s) to this VM: the running VM %s holds it",
+                                               dev->bdf, vfio_class_name(dev->class_), t->origin, holder);
                 }
         }
         /* libvirt gives it to another VM, or a process has its /dev/vfio:
          * not overridden by force either */
         int used = sriov_device_user(uuid, l, dev, why, sizeof(why));
         if (used > 0) {
-                log_error("cannot pass %s (%s, %s) to this VM: %s", dev->bdf, vfio_class_name(dev->class_), t->origin, why);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot pass %s (%s, %s) to this VM: %s", dev->bdf,
+                                       vfio_class_name(dev->class_), t->origin, why);
         }
         if (used < 0)
                 log_warning_errno(used, "cannot tell whether libvirt gives %s to another VM", dev->bdf);
@@ -68,16 +68,17 @@ int vfio_check_interlocks(const Target *t, const Settings *set, const Ledger *l,
                 char users[1024];
                 int n = sriov_vfs_in_use(uuid, l, dev, users, sizeof(users));
                 if (n != 0) {
-                        log_error("cannot pass %s (%s, %s) to this VM: it is the PF of %d VFs, which unbinding %s "
-                                  "removes, and %s", dev->bdf, vfio_class_name(dev->class_), t->origin, dev->sriov_numvfs,
-                                  dev->driver, n > 0 ? users : "who uses them cannot be told");
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(EBUSY),
+                                               "cannot pass %s (%s, %s) to this VM: it is the PF of %d VFs, which "
+                                               "unbinding %s removes, and %s",
+                                               dev->bdf, vfio_class_name(dev->class_), t->origin, dev->sriov_numvfs,
+                                               dev->driver, n > 0 ? users : "who uses them cannot be told");
                 }
         }
         /* another running VM's disk or macvtap: not overridden by force either */
         if (hostuse_running_vm(dev->bdf, vms, n_vms, why, sizeof(why))) {
-                log_error("cannot pass %s (%s, %s) to this VM: %s", dev->bdf, vfio_class_name(dev->class_), t->origin, why);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot pass %s (%s, %s) to this VM: %s", dev->bdf,
+                                       vfio_class_name(dev->class_), t->origin, why);
         }
 
         const char *chipset = chipset_function(dev);
@@ -99,10 +100,10 @@ int vfio_check_interlocks(const Target *t, const Settings *set, const Ledger *l,
                 hint = "; set single-gpu='auto' to have vmprep stop the display and free the console";
         }
         if (why[0] && !force) {
-                log_error("refusing to bind %s (%s, %s) to " STUB ": %s%s; force='yes' on "
-                          "<vmprep:device address='%s'/> passes it anyway", dev->bdf, vfio_class_name(dev->class_),
-                          t->origin, why, hint, dev->bdf);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "refusing to bind %s (%s, %s) to " STUB
+                                       ": %s%s; force='yes' on <vmprep:device address='%s'/> passes it anyway",
+                                       dev->bdf, vfio_class_name(dev->class_), t->origin, why, hint, dev->bdf);
         }
         if (why[0])
                 log_warning("passing %s although %s (force='yes')", dev->bdf, why);
@@ -130,17 +131,19 @@ int vfio_check_reset(const Target *t)
         if (r == -ENOENT && sriov_planned_vf(&t->dev.addr, &autoprobe))
                 return 0;
         if (r == -ENOENT) {
-                log_error("cannot set the reset method of %s (%s, %s) to '%s' (%s): there is no %s; this kernel "
-                          "lacks it (it came with Linux 5.15), or the device has no reset method at all",
-                          t->dev.bdf, vfio_class_name(t->dev.class_), t->origin, t->reset, t->reset_origin, path);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(ENODEV),
+                                       "cannot set the reset method of %s (%s, %s) to '%s' (%s): there is no %s; this "
+                                       "kernel lacks it (it came with Linux 5.15), or the device has no reset method "
+                                       "at all",
+                                       t->dev.bdf, vfio_class_name(t->dev.class_), t->origin, t->reset, t->reset_origin,
+                                       path);
         }
         if (r < 0)
                 return log_error_errno(r, "cannot read %s", path);
         if (vfio_reset_method_check(t->reset, offered, why, sizeof(why)) < 0) {
-                log_error("cannot set the reset method of %s (%s, %s) to '%s' (%s): %s", t->dev.bdf,
-                          vfio_class_name(t->dev.class_), t->origin, t->reset, t->reset_origin, why);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "cannot set the reset method of %s (%s, %s) to '%s' (%s): %s", t->dev.bdf,
+                                       vfio_class_name(t->dev.class_), t->origin, t->reset, t->reset_origin, why);
         }
         return 0;
 }
@@ -304,10 +307,10 @@ static int check_holders(const PciDevice *dev, const char *origin, HolderPolicy 
         if (r < 0)
                 return log_error_errno(r, "cannot tell which processes hold the device nodes of %s", dev->bdf);
         if (r > 0) {
-                log_error("refusing to unbind %s (%s, %s) from %s: its device nodes are open in %s; the unbind "
-                          "would block until they close", dev->bdf, vfio_class_name(dev->class_), origin, dev->driver,
-                          blocking);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "refusing to unbind %s (%s, %s) from %s: its device nodes are open in %s; the "
+                                       "unbind would block until they close",
+                                       dev->bdf, vfio_class_name(dev->class_), origin, dev->driver, blocking);
         }
         return 0;
 }
@@ -331,8 +334,7 @@ static long holders_wait_ms(void)
         return 15000;
 }
 
-int vfio_free_device_nodes(Journal *j, const Targets *ts, const Settings *set, bool display, char *err,
-                             size_t errlen)
+int vfio_free_device_nodes(Journal *j, const Targets *ts, const Settings *set, bool display)
 {
         UnitsToStop stopped = { .n = 0 };
         char blocking[768], names[400] = "";
@@ -355,19 +357,19 @@ int vfio_free_device_nodes(Journal *j, const Targets *ts, const Settings *set, b
                         r = vfio_holders_sort(&t->dev, set->holders, blocking, sizeof(blocking), &stop);
                 }
                 if (r < 0) {
-                        snprintf(err, errlen, "cannot tell which processes hold the device nodes of %s: %s",
-                                 t->dev.bdf, strerror(-r));
-                        return r;
+                        return log_error_errno(r, "cannot tell which processes hold the device nodes of %s",
+                                               t->dev.bdf);
                 }
                 if (r > 0 && !(display && journal_planning())) {
                         char waited[200] = "";
                         if (display && stop.n == 0)
                                 snprintf(waited, sizeof(waited), " %.3g s after the display manager stopped (a user "
                                          "session that outlives it: loginctl terminate-user)", holders_wait_ms() / 1000.0);
-                        log_error("refusing to unbind %s (%s, %s) from %s: its device nodes are open in %s%s; the "
-                                  "unbind would block until they close", t->dev.bdf, vfio_class_name(t->dev.class_),
-                                  t->origin, t->dev.driver, blocking, waited);
-                        return -VMPREP_EREPORTED;
+                        return log_error_errno(SYNTHETIC_ERRNO(ETIMEDOUT),
+                                               "refusing to unbind %s (%s, %s) from %s: its device nodes are open in "
+                                               "%s%s; the unbind would block until they close",
+                                               t->dev.bdf, vfio_class_name(t->dev.class_), t->origin, t->dev.driver,
+                                               blocking, waited);
                 }
                 for (size_t k = 0; k < stop.n; k++) {
                         char why[256], resource[128];
@@ -378,7 +380,7 @@ int vfio_free_device_nodes(Journal *j, const Targets *ts, const Settings *set, b
                         snprintf(why, sizeof(why), "%s holds the device nodes of %s: %s stopped over D-Bus "
                                  "(StopUnit) until release", stop.who[k], t->dev.bdf, stop.unit[k]);
                         res_holder(resource, sizeof(resource), stop.unit[k]);
-                        r = display_stop_unit(j, stop.unit[k], resource, "the system service ", why, err, errlen);
+                        r = display_stop_unit(j, stop.unit[k], resource, "the system service ", why);
                         if (r < 0)
                                 return r;
                         if (stopped.n < STOP_MAX) {
@@ -397,10 +399,11 @@ int vfio_free_device_nodes(Journal *j, const Targets *ts, const Settings *set, b
                 if (!t->dev.driver[0] || strcmp(t->dev.driver, STUB) == 0 ||
                     hostuse_holders(t->dev.bdf, blocking, sizeof(blocking)) == 0)
                         continue;
-                log_error("refusing to unbind %s (%s, %s) from %s: its device nodes are still open in %s although "
-                          "vmprep stopped %s; the unbind would block until they close", t->dev.bdf,
-                          vfio_class_name(t->dev.class_), t->origin, t->dev.driver, blocking, names);
-                return -VMPREP_EREPORTED;
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "refusing to unbind %s (%s, %s) from %s: its device nodes are still open in %s "
+                                       "although vmprep stopped %s; the unbind would block until they close",
+                                       t->dev.bdf, vfio_class_name(t->dev.class_), t->origin, t->dev.driver, blocking,
+                                       names);
         }
         return 0;
 }

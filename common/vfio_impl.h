@@ -66,12 +66,12 @@ typedef struct UnitsToStop {
 
 const char *vfio_class_name(uint32_t cls);
 int vfio_device_read(const PciAddress *a, PciDevice *dev, bool *fresh);
-int vfio_bind_one(Journal *j, const Target *t, char *err, size_t errlen);
-int vfio_set_reset_method(Journal *j, const Target *t, char *err, size_t errlen);
-int vfio_unload_modules(Journal *j, const char *list, char *err, size_t errlen);
-int vfio_ensure_stub_driver(char *err, size_t errlen);
+int vfio_bind_one(Journal *j, const Target *t);
+int vfio_set_reset_method(Journal *j, const Target *t);
+int vfio_unload_modules(Journal *j, const char *list);
+int vfio_ensure_stub_driver(void);
 int vfio_check_interlocks(const Target *t, const Settings *set, const Ledger *l, const char *uuid, const RunningVm *vms, size_t n_vms, bool defer_holders);
 int vfio_check_reset(const Target *t);
 void vfio_running_load(const char *uuid, RunningVm **vms, size_t *n);
 int vfio_holders_sort(const PciDevice *dev, HolderPolicy *p, char *blocking, size_t size, UnitsToStop *stop);
-int vfio_free_device_nodes(Journal *j, const Targets *ts, const Settings *set, bool display, char *err, size_t errlen);
+int vfio_free_device_nodes(Journal *j, const Targets *ts, const Settings *set, bool display);

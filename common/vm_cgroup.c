@@ -71,7 +71,7 @@ static bool same_vm(const RunningVm *vm, const Domain *d)
         return d->uuid[0] ? strcmp(vm->uuid, d->uuid) == 0 : strcmp(vm->name, d->name) == 0;
 }
 
-int vm_cgroup_find(const char *ms, const Domain *d, char *ret, size_t size, char *err, size_t errlen)
+int vm_cgroup_find(const char *ms, const Domain *d, char *ret, size_t size)
 {
         char scope[COMPONENT_MAX] = "", manual[COMPONENT_MAX] = "", comp[COMPONENT_MAX], cg[1024];
         bool named = expected_children(d->id, d->name, scope, manual, sizeof(scope));
@@ -91,17 +91,20 @@ int vm_cgroup_find(const char *ms, const Domain *d, char *ret, size_t size, char
                         break; /* QEMU went away meanwhile: the exact name alone */
                 r = child_of(ms, cg, comp, sizeof(comp));
                 if (r < 0) {
-                        r = fail_msg(err, errlen,
-                                     "the QEMU of %s (pid %d) runs in the cgroup %s, not under %s: only a VM in the "
-                                     "machine cgroup can be made an isolated partition (a <resource><partition>?)",
-                                     d->name, (int) vm->pid, cg, ms);
+                        r = log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                            "the QEMU of %s (pid %d) runs in the cgroup %s, not under %s: only a VM in "
+                                            "the machine cgroup can be made an isolated partition (a "
+                                            "<resource><partition>?)",
+                                            d->name, (int) vm->pid, cg, ms);
                 } else if (named && strcmp(comp, scope) != 0 && strcmp(comp, manual) != 0) {
-                        r = fail_msg(err, errlen,
-                                     "the QEMU of %s (pid %d) runs in %s/%s, but libvirt names the cgroup of domain id %d "
-                                     "%s (or %s): not writing a cgroup that may be another VM's",
-                                     d->name, (int) vm->pid, ms, comp, d->id, scope, manual);
+                        r = log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                            "the QEMU of %s (pid %d) runs in %s/%s, but libvirt names the cgroup of "
+                                            "domain id %d %s (or %s): not writing a cgroup that may be another VM's",
+                                            d->name, (int) vm->pid, ms, comp, d->id, scope, manual);
                 } else {
-                        r = snprintf(ret, size, "%s/%s", ms, comp) >= (int) size ? -ENAMETOOLONG : 0;
+                        r = snprintf(ret, size, "%s/%s", ms, comp) >= (int) size
+                                    ? log_error_errno(SYNTHETIC_ERRNO(ENAMETOOLONG), "%s/%s: too long a path", ms, comp)
+                                    : 0;
                 }
                 running_vms_free(vms, n);
                 return r;
@@ -115,16 +118,20 @@ int vm_cgroup_find(const char *ms, const Domain *d, char *ret, size_t size, char
                                 continue;
                         log_warning("no running QEMU of %s in " RUNNING_STATUS_DIR ": using the cgroup libvirt names "
                                     "for domain id %d, %s", d->name, d->id, names[i]);
-                        return snprintf(ret, size, "%s/%s", ms, names[i]) >= (int) size ? -ENAMETOOLONG : 0;
+                        if (snprintf(ret, size, "%s/%s", ms, names[i]) >= (int) size)
+                                return log_error_errno(SYNTHETIC_ERRNO(ENAMETOOLONG), "%s/%s: too long a path", ms,
+                                                       names[i]);
+                        return 0;
                 }
-                return fail_msg(err, errlen,
-                                "cannot find the cgroup of %s: no running QEMU in " RUNNING_STATUS_DIR
-                                " and neither %s/%s nor %s/%s exists (did the VM stop?)",
-                                d->name, ms, scope, ms, manual);
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                                       "cannot find the cgroup of %s: no running QEMU in " RUNNING_STATUS_DIR
+                                       " and neither %s/%s nor %s/%s exists (did the VM stop?)",
+                                       d->name, ms, scope, ms, manual);
         }
-        return fail_msg(err, errlen,
-                        "cannot find the cgroup of %s: no running QEMU in " RUNNING_STATUS_DIR
-                        " and no domain id in its XML to name it by", d->name);
+        return log_error_errno(SYNTHETIC_ERRNO(EINVAL),
+                               "cannot find the cgroup of %s: no running QEMU in " RUNNING_STATUS_DIR
+                               " and no domain id in its XML to name it by",
+                               d->name);
 }
 
 static void add_name(char *buf, size_t size, size_t *len, const char *fmt, const char *name)

@@ -21,11 +21,11 @@
  * The running domain d's own child of the machine cgroup ms (a path such as
  * "/sys/fs/cgroup/machine.slice"): the full path of its systemd scope
  * ("…/machine-qemu\x2d3\x2dwin10rt.scope") or of libvirt's own directory
- * ("…/qemu-3-win10rt.libvirt-qemu") into ret.  Returns 0; -ENOENT or -EINVAL
- * with a sentence in err (QEMU not found, its cgroup elsewhere, or not the
- * one libvirt names for d's id).
+ * ("…/qemu-3-win10rt.libvirt-qemu") into ret.  Returns 0, or logs why not
+ * (QEMU not found, its cgroup elsewhere, or not the one libvirt names for
+ * d's id) and returns -errno.
  */
-int vm_cgroup_find(const char *ms, const Domain *d, char *ret, size_t size, char *err, size_t errlen);
+int vm_cgroup_find(const char *ms, const Domain *d, char *ret, size_t size);
 
 /*
  * The VMs other than d that run in the machine cgroup ms: those libvirt's
