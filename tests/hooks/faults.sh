@@ -92,6 +92,13 @@ for sc in "${SCENARIOS[@]}"; do
                         if [ $st = 1 ] && ! grep -q "vmprep-$cap: $NAME: " "$ERR"; then
                                 fails+=("write $k $e: failed without saying why: $(head -c 300 "$ERR")")
                         fi
+                        # said where it failed (log.h), never only by hook_main's net for a path that forgot,
+                        # and said once
+                        if grep -q "said nothing about why" "$ERR"; then
+                                fails+=("write $k $e: no message where it failed: $(head -c 300 "$ERR")")
+                        fi
+                        dup=$(grep -v "test fault" "$ERR" | sort | uniq -d | head -2)
+                        [ -z "$dup" ] || fails+=("write $k $e: the same line twice: $dup")
                         stop_phases "$ROOT/x.xml" "$NAME"
                         after=$(snapshot)
                         [ "$after" = "$before" ] || fails+=("write $k $e: the tree differs after release: $(diff <(echo "$before") <(echo "$after") | head -4)")
