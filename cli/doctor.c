@@ -9,6 +9,7 @@
 
 #include "common/cpus_share.h"
 #include "common/hook.h"
+#include "common/hook_table.h"
 #include "common/hugepages.h"
 #include "common/journal.h"
 #include "common/log.h"
@@ -624,18 +625,23 @@ static void check_daemon(Doctor *dr)
 
 static void check_hooks(Doctor *dr)
 {
-        static const char *const hooks[] = { "10-vmprep-vfio", "20-vmprep-hugepages", "30-vmprep-cpus", "40-vmprep-tune" };
-        char path[512];
+        static const HookName hooks[] = { VMPREP_HOOK_TABLE };
+        char path[512], names[256] = "";
         struct stat st;
-        size_t missing = 0;
+        size_t missing = 0, len = 0;
         for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
-                snprintf(path, sizeof(path), VMPREP_HOOKDIR "/%s", hooks[i]);
-                if (sysfs_lstat(path, &st) < 0 || !(st.st_mode & S_IXUSR))
-                        missing++;
+                snprintf(path, sizeof(path), VMPREP_HOOKDIR "/%s", hooks[i].file);
+                if (sysfs_lstat(path, &st) == 0 && (st.st_mode & S_IXUSR))
+                        continue;
+                missing++;
+                if (len < sizeof(names))
+                        len += (size_t) snprintf(names + len, sizeof(names) - len, "%s%s", len ? ", " : "",
+                                                 hooks[i].file);
         }
         if (missing) {
                 report(dr, FAIL, "hooks", "make install (or install the vmprep package)",
-                       "%zu of vmprep's hooks are missing from " VMPREP_HOOKDIR, missing);
+                       "%zu of vmprep's %zu hooks %s missing from " VMPREP_HOOKDIR " (or not executable): %s", missing,
+                       sizeof(hooks) / sizeof(hooks[0]), missing == 1 ? "is" : "are", names);
                 return;
         }
         report(dr, PASS, "hooks", NULL, "installed in " VMPREP_HOOKDIR);
