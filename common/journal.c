@@ -46,7 +46,7 @@ int journal_load_text(Journal *j, char *text, const char *path)
                 int n;
 
                 lineno++;
-                n = split_line(line, f, 8);
+                n = state_split_line(line, f, 8);
                 if (n < 0) {
                         if (last) {
                                 /* a write cut short by a crash: it never happened */
@@ -96,14 +96,14 @@ int journal_load_text(Journal *j, char *text, const char *path)
                                 return log_oom();
                         if (journal_unescape(f[3], s->resource, sizeof(s->resource)) < 0 ||
                             journal_unescape(f[4], s->path, sizeof(s->path)) < 0 ||
-                            unescape_value(f[5], &s->old) < 0 || unescape_value(f[6], &s->new_) < 0 ||
+                            state_unescape_value(f[5], &s->old) < 0 || state_unescape_value(f[6], &s->new_) < 0 ||
                             s->path[0] != '/')
                                 goto bad;
                         if (seq >= j->next_seq)
                                 j->next_seq = (unsigned) seq + 1;
                 } else if (strcmp(f[0], "D") == 0 && n == 3) {
                         JournalStep *s = journal_find_step(j, (unsigned) seq);
-                        if (!s || unescape_value(f[2], &s->result) < 0)
+                        if (!s || state_unescape_value(f[2], &s->result) < 0)
                                 goto bad;
                         s->done = true;
                 } else if (strcmp(f[0], "U") == 0 && n == 2) {
@@ -181,7 +181,7 @@ static int journal_open_full(const char *uuid, const char *cap, const char *name
                         char ename[800], line[1024];
                         journal_escape(j->name, ename, sizeof(ename));
                         snprintf(line, sizeof(line), "vmprep-journal 1 %s %s %s", uuid, cap, ename);
-                        r = append_line(j->fd, line);
+                        r = state_append_line(j->fd, line);
                         if (r < 0) {
                                 journal_close(j);
                                 sysfs_unlink(path);
@@ -313,14 +313,14 @@ int journal_record(Journal *j, const char *fmt_kind, unsigned seq, const char *v
 
         if (journal_planning())
                 return 0;
-        ev = value ? escape_value(value) : NULL;
+        ev = value ? state_escape_value(value) : NULL;
         if (value && !ev)
                 return log_oom();
         r = ev ? asprintf(&line, "%s %u %s", fmt_kind, seq, ev) : asprintf(&line, "%s %u", fmt_kind, seq);
         free(ev);
         if (r < 0)
                 return log_oom();
-        r = append_line(j->fd, line);
+        r = state_append_line(j->fd, line);
         free(line);
         if (r < 0)
                 return log_error_errno(r, "cannot append to the journal of %s", j->uuid);
@@ -344,8 +344,8 @@ static int begin_step(Journal *j, Ledger *l, StepKind kind, const char *kind_nam
                                        path);
         journal_escape(resource, er, sizeof(er));
         journal_escape(path, ep, sizeof(ep));
-        eo = escape_value(old);
-        en = escape_value(new_);
+        eo = state_escape_value(old);
+        en = state_escape_value(new_);
         vo = strdup(old);
         vn = strdup(new_);
         vr = strdup("");
@@ -360,7 +360,7 @@ static int begin_step(Journal *j, Ledger *l, StepKind kind, const char *kind_nam
                 goto fail;
         }
         j->steps = s;
-        r = journal_planning() ? journal_plan_record(j, kind, kind_name, resource, path, old, new_) : append_line(j->fd, line);
+        r = journal_planning() ? journal_plan_record(j, kind, kind_name, resource, path, old, new_) : state_append_line(j->fd, line);
         if (r < 0) {
                 log_error_errno(r, "cannot append to the journal of %s", j->uuid);
                 goto fail;

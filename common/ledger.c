@@ -113,7 +113,7 @@ int ledger_parse_text(Ledger *l, char *text)
 
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char *f[10];
-                int n = split_line(line, f, 10);
+                int n = state_split_line(line, f, 10);
                 lineno++;
                 if (n < 0)
                         goto bad;
@@ -199,12 +199,12 @@ int ledger_save(Ledger *l)
         fd = state_open(LEDGER_TMP, O_WRONLY | O_CREAT | O_EXCL, 0600);
         if (fd < 0)
                 return fd == -ENOENT ? log_error_errno(fd, "cannot create " LEDGER_TMP) : fd;
-        r = append_line(fd, "vmprep-ledger 1");
+        r = state_append_line(fd, "vmprep-ledger 1");
         for (size_t i = 0; i < l->n_holds && r == 0; i++) {
                 char er[400];
                 journal_escape(l->holds[i].resource, er, sizeof(er));
                 snprintf(line, sizeof(line), "hold %s %s %lld", l->holds[i].uuid, er, (long long) l->holds[i].amount);
-                r = append_line(fd, line);
+                r = state_append_line(fd, line);
         }
         if (r == 0 && l->has_pending) {
                 char ep[1600], eo[800], et[800];
@@ -214,7 +214,7 @@ int ledger_save(Ledger *l)
                 journal_escape(p->target, et, sizeof(et));
                 snprintf(line, sizeof(line), "pending %s %s %u %s %s %s %s", p->uuid, p->cap, p->seq,
                          p->undo ? "undo" : "do", ep, eo, et);
-                r = append_line(fd, line);
+                r = state_append_line(fd, line);
         }
         close(fd);
         if (r == 0)

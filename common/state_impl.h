@@ -24,13 +24,13 @@
 #define LEDGER_LOCK_TIMEOUT_MS 120000
 
 /* statefile.c */
-uint32_t checksum(const char *s, size_t n);
-int split_line(char *line, char **fields, int max);
-int append_line(int fd, const char *content);
+uint32_t state_checksum(const char *s, size_t n);
+int state_split_line(char *line, char **fields, int max);
+int state_append_line(int fd, const char *content);
 int state_open(const char *path, int flags, mode_t mode);
 void journal_path(const char *uuid, const char *cap, char *buf, size_t size);
-int unescape_value(const char *in, char **ret);
-char *escape_value(const char *in);
+int state_unescape_value(const char *in, char **ret);
+char *state_escape_value(const char *in);
 
 /* journal_plan.c: a step of plan mode (journal_planning()) */
 int journal_plan_record(const Journal *j, StepKind kind, const char *kind_name, const char *resource, const char *path, const char *old, const char *new_);

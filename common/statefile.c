@@ -80,7 +80,7 @@ int journal_unescape(const char *in, char *out, size_t size)
 }
 
 /* FNV-1a, enough to recognise a torn or edited line. */
-uint32_t checksum(const char *s, size_t n)
+uint32_t state_checksum(const char *s, size_t n)
 {
         uint32_t h = 2166136261u;
         for (size_t i = 0; i < n; i++) {
@@ -91,7 +91,7 @@ uint32_t checksum(const char *s, size_t n)
 }
 
 /* Split a line "fields ~cksum" into at most max fields; returns count or -EINVAL. */
-int split_line(char *line, char **fields, int max)
+int state_split_line(char *line, char **fields, int max)
 {
         char *tilde = strrchr(line, '~');
         uint64_t want;
@@ -103,9 +103,9 @@ int split_line(char *line, char **fields, int max)
                 return -EINVAL;
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
         /* let the fuzzers past the checksum to the fields behind it */
-        if (want != UINT32_MAX && checksum(line, (size_t) (tilde - 1 - line)) != (uint32_t) want)
+        if (want != UINT32_MAX && state_checksum(line, (size_t) (tilde - 1 - line)) != (uint32_t) want)
 #else
-        if (checksum(line, (size_t) (tilde - 1 - line)) != (uint32_t) want)
+        if (state_checksum(line, (size_t) (tilde - 1 - line)) != (uint32_t) want)
 #endif
                 return -EINVAL;
         tilde[-1] = '\0';
@@ -121,11 +121,11 @@ int split_line(char *line, char **fields, int max)
  * or is cut short (a full disk) is cut back off, so that the next append
  * does not join the torn part into a damaged middle line, which would make
  * the whole journal unreadable. */
-int append_line(int fd, const char *content)
+int state_append_line(int fd, const char *content)
 {
         char *line = NULL;
         struct stat st;
-        int n = asprintf(&line, "%s ~0x%08x\n", content, checksum(content, strlen(content)));
+        int n = asprintf(&line, "%s ~0x%08x\n", content, state_checksum(content, strlen(content)));
 
         if (n < 0)
                 return -ENOMEM;
@@ -224,7 +224,7 @@ bool journal_exists(const char *uuid, const char *cap)
 }
 
 /* A step value from the journal's escaped form (never longer than it). */
-int unescape_value(const char *in, char **ret)
+int state_unescape_value(const char *in, char **ret)
 {
         size_t n = strlen(in) + 1;
         char *v = malloc(n);
@@ -240,7 +240,7 @@ int unescape_value(const char *in, char **ret)
 }
 
 /* An escaped copy of a value (at most 3 bytes per byte). */
-char *escape_value(const char *in)
+char *state_escape_value(const char *in)
 {
         size_t n = 3 * strlen(in) + 2;
         char *out = malloc(n);
