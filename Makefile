@@ -52,7 +52,7 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 HOOKS    := $(shell sed -n 's/^ *{ "\([0-9][0-9]-vmprep-[a-z]*\)".*/\1/p' common/hook_table.h)
 
 COMMON_SRC := common/log.c common/parse.c common/sysfs.c common/xml.c common/domain.c \
-              common/profile.c common/profile_grammar.c common/plan.c common/journal.c common/journal_plan.c common/ledger.c common/statefile.c common/hugepages.c common/hook.c \
+              common/profile.c common/profile_grammar.c common/plan.c common/journal.c common/journal_plan.c common/ledger.c common/statefile.c common/hugepages.c common/hugepages_host.c common/hook.c \
               common/capabilities.c common/numa.c common/cpus.c common/cpus_host.c common/cpus_cg1.c \
               common/cpus_cg2.c common/cpus_systemd.c common/cpus_partition.c common/systemd.c common/tune.c \
               common/pci.c common/vfio.c common/vfio_bind.c common/vfio_holders.c common/sriov.c common/sriov_users.c common/netvf.c common/display.c common/hostuse.c common/hostuse_block.c common/hostuse_net.c common/running.c \
