@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static StateVm *vm_for(State *s, const char *uuid)
 {
@@ -69,9 +70,11 @@ int state_load(State *s)
 int state_load_or_say(State *s)
 {
         int r = state_load(s);
-        if (r == -EACCES || r == -EPERM)
+        if ((r == -EACCES || r == -EPERM) && geteuid() != 0)
                 fprintf(stderr, "vmprep: needs root to read " VMPREP_RUNDIR " (or run `vmprep show VM|FILE.xml` "
                                 "for the profile alone)\n");
+        else if (r == -EACCES || r == -EPERM) /* root, and still refused: a security module */
+                log_error_errno(r, "cannot read " VMPREP_RUNDIR);
         return r; /* any other failure was logged where it happened */
 }
 

@@ -339,10 +339,11 @@ int display_stop_unit(Journal *j, const char *unit, const char *resource, const 
         }
         /* StopUnit only queues a job */
         r = unit_wait(id, "inactive failed", DISPLAY_STOP_WAIT_MS, state, sizeof(state));
-        if (r < 0) {
-                return log_error_errno(SYNTHETIC_ERRNO(-r), "stopped %s%s, but it is still %s after %d s", label, id,
-                                       state, DISPLAY_STOP_WAIT_MS / 1000);
-        }
+        if (r == -ETIMEDOUT)
+                return log_error_errno(SYNTHETIC_ERRNO(ETIMEDOUT), "stopped %s%s, but it is still %s after %d s", label,
+                                       id, state, DISPLAY_STOP_WAIT_MS / 1000);
+        if (r < 0)
+                return log_error_errno(r, "stopped %s%s, but cannot tell whether it stopped", label, id);
         log_info("stopped %s%s", label, id);
         return journal_done(j, NULL, seq, state);
 }

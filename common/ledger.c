@@ -250,7 +250,7 @@ static int hold_claim(Ledger *l, const char *uuid, const JournalStep *s)
         else if (p)
                 part = cpus;
         if (r < 0)
-                return log_error_errno(SYNTHETIC_ERRNO(EBADMSG), "journal of %s: step %u: '%s' (%s) is not a CPU claim",
+                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "journal of %s: step %u: '%s' (%s) is not a CPU claim",
                                        uuid, s->seq, s->new_, s->old);
         for (int c = cpuset_next(&cpus, 0); c >= 0 && r == 0; c = cpuset_next(&cpus, (unsigned) c + 1)) {
                 char res[32];

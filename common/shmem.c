@@ -369,14 +369,14 @@ static int create_file(Journal *j, Ledger *l, const Domain *d, const ShmemItem *
                 return journal_done(j, NULL, seq, new_);
         int fd = sysfs_open(it->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
         if (fd < 0) {
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot create %s: %s", it->path, strerror(-fd));
+                return log_error_errno(fd, "cannot create %s", it->path);
         }
         if (ftruncate(fd, (off_t) it->size) < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, it->mode) < 0) {
                 r = -errno;
                 close(fd);
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot size %s to %llu bytes for %s:%s, mode %04o: %s",
-                                       it->path, (unsigned long long) it->size, it->owner[0] ? it->owner : "root",
-                                       it->group[0] ? it->group : "root", (unsigned) it->mode, strerror(-r));
+                return log_error_errno(r, "cannot size %s to %llu bytes for %s:%s, mode %04o", it->path,
+                                       (unsigned long long) it->size, it->owner[0] ? it->owner : "root",
+                                       it->group[0] ? it->group : "root", (unsigned) it->mode);
         }
         close(fd);
         sysfs_crash_point(it->path);
@@ -404,7 +404,7 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const ShmemItem *it
         if (r == -ENOENT)
                 return create_file(j, l, d, it, resource);
         if (r < 0) {
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot look at %s: %s", it->path, strerror(-r));
+                return log_error_errno(r, "cannot look at %s", it->path);
         }
         if (it->device ? !S_ISCHR(st.st_mode) : !S_ISREG(st.st_mode)) {
                 return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "%s is %s, not %s: left alone", it->path,
@@ -454,9 +454,9 @@ static int apply_one(Journal *j, Ledger *l, const Domain *d, const ShmemItem *it
                 return r;
         r = set_owner(it->path, uid, gid, mode);
         if (r < 0) {
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot give %s to %s:%s, mode %04o: %s", it->path,
+                return log_error_errno(r, "cannot give %s to %s:%s, mode %04o", it->path,
                                        it->owner[0] ? it->owner : "(as is)", it->group[0] ? it->group : "(as is)",
-                                       (unsigned) mode, strerror(-r));
+                                       (unsigned) mode);
         }
         log_info("%s: owner %s:%s, mode %04o (was %s)", it->path, it->owner[0] ? it->owner : "(as is)",
                  it->group[0] ? it->group : "(as is)", (unsigned) mode, old);

@@ -303,8 +303,7 @@ static int apply_vf(Journal *j, const PciAddress *pf, const char *bdf, const cha
         else
                 r = netvf_get(pf, ifname, (unsigned) index, &cur);
         if (r < 0) {
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot read VF %llu of %s (%s): %s",
-                                       (unsigned long long) index, bdf, ifname, strerror(-r));
+                return log_error_errno(r, "cannot read VF %llu of %s (%s)", (unsigned long long) index, bdf, ifname);
         }
         if (same(&want, &cur))
                 return 0;
@@ -337,8 +336,8 @@ static int apply_vf(Journal *j, const PciAddress *pf, const char *bdf, const cha
         else if (r == 0)
                 r = netvf_get(pf, ifname, (unsigned) index, &got);
         if (r < 0) {
-                return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot set VF %llu of %s (%s) to %s: %s",
-                                       (unsigned long long) index, bdf, ifname, new_, strerror(-r));
+                return log_error_errno(r, "cannot set VF %llu of %s (%s) to %s", (unsigned long long) index, bdf,
+                                       ifname, new_);
         }
         if (!same(&want, &got)) {
                 char now[160];
@@ -501,8 +500,8 @@ static int prepare_pf(Journal *j, Ledger *l, const Domain *d, const ProfileElem 
                         planned[n_planned++] = (typeof(planned[0])){ pd.pf, (unsigned) pd.want, autoprobe[0] == '1' };
                 r = set_numvfs(&pd.pf, (unsigned) pd.want, autoprobe);
                 if (r < 0) {
-                        return log_error_errno(SYNTHETIC_ERRNO(EINVAL), "cannot give %s %llu VFs (it had %d): %s", bdf,
-                                               (unsigned long long) pd.want, pd.have, strerror(-r));
+                        return log_error_errno(r, "cannot give %s %llu VFs (it had %d)", bdf,
+                                               (unsigned long long) pd.want, pd.have);
                 }
                 r = journal_done(j, NULL, seq, new_);
                 if (r < 0)

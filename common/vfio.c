@@ -363,7 +363,12 @@ static int release_locked(Ledger *l, const char *uuid, const char *name, bool qu
  * once they are free. */
 static int finish_leftover(Ledger *l, const char *uuid, const char *name)
 {
-        int r = release_locked(l, uuid, name, true);
+        Journal *j = NULL;
+        int r = journal_open(uuid, CAP, name, false, &j);
+        if (r < 0 && r != -ENOENT)
+                return r; /* said; and a journal that cannot be read holds no count to judge */
+        journal_close(j);
+        r = release_locked(l, uuid, name, true);
         return r < 0 && !sriov_only_counts_left(uuid) ? r : 0;
 }
 
