@@ -637,6 +637,37 @@ case_damaged_ledger_release() {
 # autoprobe='yes': the VFs vmprep made come up on the PF's VF driver, and the
 # VM's VF goes back there at release; nobody else uses them, so the count
 # comes back (they used to count as "in use" and the count stayed)
+# A crash left this VM's vfio journal damaged (a line whose checksum fails,
+# not the last one) on a host where the VM's name carries '_', '.', '%' and
+# runs past 64 characters: the next start is refused before anything
+# moves, the damage is named once (it was named twice when the VF-count
+# check read the journal again), the name reaches the log as text, and the
+# journal stays for reconcile.
+case_damaged_journal_of_a_crashed_start_named_once() {
+        local name="a damaged vfio journal left by a crash: the next start of 'win10_rt.%s%n…' (70 characters) refused, the damage named once, nothing moved, the journal kept"
+        pci_tree gpu-hda
+        local vm="win10_rt.%s%n-gaming-passthrough-with-a-name-longer-than-64-characters"
+        local x=$ROOT/x.xml j=$ROOT/run/vmprep/$UUID_A.vfio.journal
+        domain "$vm" "$UUID_A" "$V" 0000:41:00.0 > "$x"
+        mkdir -p "$ROOT/run/vmprep"; chmod 700 "$ROOT/run/vmprep"
+        printf 'vmprep-journal 1 %s vfio x ~0x00000000\nS 1 bind pci/0000:41:00.0 /sys/bus/pci/devices/0000:41:00.0 - - ~0x00000000\n' "$UUID_A" > "$j"
+        chmod 600 "$j"
+        local before; before=$(snapshot)
+        if hook "$x" "$vm" prepare begin; then
+                t_fail "$name" "prepare exited 0: $(cat "$ERR")"; return
+        fi
+        local said dup
+        said=$(grep -c "$UUID_A.vfio.journal: line 1 is damaged; not guessing what it said" "$ERR")
+        dup=$(sort "$ERR" | uniq -d)
+        if [ "$said" = 1 ] && [ -z "$dup" ] && ! grep -q "said nothing about why" "$ERR" \
+                && grep -qF "vmprep-vfio: $vm: " "$ERR" && [ "$(snapshot)" = "$before" ] \
+                && [ ! -s "$ROOT/.fake/writes.log" ] && [ -s "$j" ]; then
+                t_ok "$name"
+        else
+                t_fail "$name" "named $said times; repeated: $dup" "$(cat "$ERR")" "$(cat "$ROOT/.fake/writes.log" 2>/dev/null)"
+        fi
+}
+
 case_autoprobe_yes_count_restored() {
         local name="autoprobe='yes': 4 VFs on the VF driver, VF 0 to vfio-pci and back; release gives the PF its 0 VFs and autoprobe back, tree exact"
         pci_tree sriov-nic
@@ -1400,6 +1431,7 @@ case_admin_vf_on_host_driver
 case_sriov_enabled_no_is_left_alone
 case_vfs_shared_by_two_vms
 case_damaged_ledger_release
+case_damaged_journal_of_a_crashed_start_named_once
 case_autoprobe_yes_count_restored
 case_plain_vf_user_gets_the_restore
 case_vf_values_validated
