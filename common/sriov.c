@@ -536,19 +536,15 @@ static int prepare_pf(Journal *j, Ledger *l, const Domain *d, const ProfileElem 
         return r;
 }
 
-bool sriov_only_counts_left(const char *uuid)
+bool sriov_only_counts_left(const Journal *j)
 {
-        Journal *j = NULL;
         bool only = false;
-        if (journal_open(uuid, "vfio", NULL, false, &j) < 0)
-                return false;
         for (size_t i = 0; i < j->n_steps; i++)
                 if (!j->steps[i].undone) {
                         only = strcmp(j->steps[i].kind_name, "numvfs") == 0;
                         if (!only)
                                 break;
                 }
-        journal_close(j);
         return only;
 }
 

@@ -40,8 +40,8 @@ int sriov_undo_vf(const JournalStep *s, const UndoContext *ctx);
  * (or hand over) the restores that fell to it. */
 int sriov_end_release(Ledger *l, const char *uuid, const Journal *j);
 /* Is a "numvfs" step (a count that could not be given back while others
- * used its VFs) all that is left of the VM's vfio journal? */
-bool sriov_only_counts_left(const char *uuid);
+ * used its VFs) all that is left live in the VM's vfio journal j? */
+bool sriov_only_counts_left(const Journal *j);
 /* For the vfio interlocks, a device of any kind that is another's whatever
  * vmprep's force says: a running VM's <hostdev> or <interface
  * type='hostdev'>, a libvirt hostdev network's pool (a VF in it, or the PF

@@ -332,8 +332,10 @@ static void drop_holds(Ledger *l, const char *uuid, const Journal *j)
         }
 }
 
-/* Undo this VM's journal (if any) and its holds, under the ledger lock. */
-static int release_locked(Ledger *l, const char *uuid, const char *name, bool quiet)
+/* Undo this VM's journal (if any) and its holds, under the ledger lock.
+ * counts_left (may be NULL): the journal was read, and what its undo left
+ * is only VF counts others' use keeps raised (sriov_only_counts_left). */
+static int release_locked(Ledger *l, const char *uuid, const char *name, bool quiet, bool *counts_left)
 {
         Journal *j = NULL;
         int r = journal_open(uuid, CAP, name, false, &j);
@@ -349,6 +351,8 @@ static int release_locked(Ledger *l, const char *uuid, const char *name, bool qu
         if (!quiet)
                 log_info("giving back the PCI devices of %s", j->name[0] ? j->name : uuid);
         r = journal_undo(j, l);
+        if (counts_left)
+                *counts_left = sriov_only_counts_left(j);
         int r1 = sriov_end_release(l, uuid, j);
         if (r == 0)
                 r = r1;
@@ -363,13 +367,9 @@ static int release_locked(Ledger *l, const char *uuid, const char *name, bool qu
  * once they are free. */
 static int finish_leftover(Ledger *l, const char *uuid, const char *name)
 {
-        Journal *j = NULL;
-        int r = journal_open(uuid, CAP, name, false, &j);
-        if (r < 0 && r != -ENOENT)
-                return r; /* said; and a journal that cannot be read holds no count to judge */
-        journal_close(j);
-        r = release_locked(l, uuid, name, true);
-        return r < 0 && !sriov_only_counts_left(uuid) ? r : 0;
+        bool counts_left = false; /* stays false for a journal that cannot be read: said once, and refused */
+        int r = release_locked(l, uuid, name, true, &counts_left);
+        return r < 0 && !counts_left ? r : 0;
 }
 
 int vfio_prepare(const Domain *d, const Profile *p)
@@ -479,7 +479,7 @@ int vfio_release(const char *uuid, const char *name)
         int r = ledger_lock_release(&l, false);
         if (r < 0)
                 return r;
-        r = release_locked(&l, uuid, name, false);
+        r = release_locked(&l, uuid, name, false, NULL);
         ledger_unlock(&l);
         return r;
 }
